@@ -1,0 +1,69 @@
+# Non-blocking player for the alarm patterns in patterns.py. The main loop
+# calls tick(now) as often as it likes; the output (tone_hz, led) is a pure
+# function of the time since the pattern started, so a late tick never drifts
+# the rhythm and nothing is allocated.
+from pumpmon import patterns as P
+from pumpmon.alarms import KIND_NONE
+from pumpmon.clock import ticks_diff
+
+
+def _cycle(pattern):
+    total = 0
+    i = 1
+    while i < len(pattern):
+        total += pattern[i] + pattern[i + 1]
+        i += 3
+    return total
+
+
+SOUND_CYCLE = tuple(_cycle(p) for p in P.SOUND)
+LIGHT_CYCLE = tuple(_cycle(p) for p in P.LIGHT)
+
+
+def _at(pattern, cycle, elapsed):
+    """Value of a (value, on, off) pattern at elapsed ms from its start (0 when off)."""
+    if cycle <= 0:
+        return pattern[0]
+    t = elapsed % cycle
+    i = 0
+    n = len(pattern)
+    while i < n:
+        on = pattern[i + 1]
+        if t < on:
+            return pattern[i]
+        t -= on + pattern[i + 2]
+        if t < 0:
+            return 0
+        i += 3
+    return 0
+
+
+class Annunciator:
+    def __init__(self, now):
+        self.sound = KIND_NONE
+        self.light = KIND_NONE
+        self._s_start = now
+        self._l_start = now
+        self.tone_hz = 0        # what the buzzer must play now (0: silent)
+        self.led = P.GREEN      # what the light must show now (patterns colour)
+
+    def update(self, now, sound, light):
+        if sound != self.sound:
+            self.sound = sound
+            self._s_start = now
+        if light != self.light:
+            self.light = light
+            self._l_start = now
+        self.tick(now)
+
+    def tick(self, now):
+        s = self.sound
+        if s == KIND_NONE:
+            self.tone_hz = 0
+        else:
+            self.tone_hz = _at(P.SOUND[s], SOUND_CYCLE[s], ticks_diff(now, self._s_start))
+        k = self.light
+        if k == KIND_NONE:
+            self.led = P.IDLE_LIGHT[0]
+        else:
+            self.led = _at(P.LIGHT[k], LIGHT_CYCLE[k], ticks_diff(now, self._l_start))

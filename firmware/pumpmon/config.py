@@ -1,0 +1,185 @@
+# Monitor configuration: defaults, validation, and conversion to the integer
+# units the engine works in (done once, so the hot path never sees a float).
+#
+# Units inside the firmware:
+#   flow and rates: 0.1 uL/h  ("dul_h")   level and volumes: uL   time: s or ms
+import math
+
+# name: (default, minimum, maximum). Floats in user units; see docs/config.md.
+LIMITS = {
+    "rate_ul_h": (None, 0.0, 5000.0),
+    "reservoir_capacity_ml": (20.0, 1.0, 100.0),
+    "low_reservoir_ml": (2.0, 0.0, 50.0),
+    "low_reservoir_days": (2.0, 0.0, 60.0),
+    "reservoir_empty_ml": (0.1, 0.0, 5.0),
+    "no_flow_fraction": (0.25, 0.05, 0.9),
+    "over_delivery_factor": (1.6, 1.1, 10.0),
+    "over_delivery_margin_ul_h": (1.0, 0.0, 100.0),
+    "flow_window_s": (600, 120, 3600),
+    "flow_fault_s": (10, 2, 600),
+    "flow_stuck_s": (120, 10, 3600),
+    "flow_min_ul_h": (-50.0, -10000.0, 0.0),
+    "flow_max_ul_h": (50000.0, 10.0, 50000.0),
+    "level_fault_s": (60, 5, 3600),
+    "level_jump_ml": (1.0, 0.1, 50.0),
+    "mismatch_ml_h": (0.25, 0.05, 10.0),
+    "mismatch_window_min": (60, 10, 240),
+    "pause_s": (120, 10, 120),
+    "long_press_ms": (2000, 500, 10000),
+}
+# keys that are not numbers
+OTHER_KEYS = ("schedule", "start", "board_id")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def parse_hhmm(text, what="time"):
+    """'08:30' -> seconds since midnight."""
+    parts = text.strip().split(":")
+    if len(parts) != 2:
+        raise ConfigError("%s %r is not HH:MM" % (what, text))
+    try:
+        h = int(parts[0])
+        m = int(parts[1])
+    except ValueError:
+        raise ConfigError("%s %r is not HH:MM" % (what, text))
+    if not (0 <= h < 24 and 0 <= m < 60):
+        raise ConfigError("%s %r is out of range" % (what, text))
+    return h * 3600 + m * 60
+
+
+def _number(key, value):
+    lo_hi = LIMITS[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError("%s: %r is not a number" % (key, value))
+    if not math.isfinite(value):
+        raise ConfigError("%s: %r is not a finite number" % (key, value))
+    if value < lo_hi[1] or value > lo_hi[2]:
+        raise ConfigError("%s: %s is outside %s..%s" % (key, value, lo_hi[1], lo_hi[2]))
+    return value
+
+
+def parse_schedule(spec):
+    """'00:00/30.0;08:00/45' or [["00:00", 30.0], ...] -> [(start_s, rate_ul_h)]."""
+    if isinstance(spec, str):
+        items = []
+        for part in spec.split(";"):
+            part = part.strip()
+            if not part:
+                continue
+            if "/" not in part:
+                raise ConfigError("schedule entry %r is not HH:MM/RATE" % part)
+            hhmm, rate = part.split("/", 1)
+            items.append((hhmm, rate))
+    else:
+        try:
+            items = [(e[0], e[1]) for e in spec]
+        except (TypeError, IndexError, KeyError):
+            raise ConfigError("schedule must be 'HH:MM/RATE;...' or a list of [HH:MM, RATE]")
+    out = []
+    for hhmm, rate in items:
+        start = parse_hhmm(str(hhmm), "schedule time")
+        out.append((start, _number("rate_ul_h", rate)))
+    if not out:
+        raise ConfigError("schedule is empty")
+    out.sort()
+    for i in range(1, len(out)):
+        if out[i][0] == out[i - 1][0]:
+            raise ConfigError("schedule has two entries at the same time")
+    return out
+
+
+class Config:
+    """Validated configuration in user units plus derived integer fields."""
+
+    def __init__(self, values=None):
+        values = dict(values or {})
+        for key in values:
+            if key not in LIMITS and key not in OTHER_KEYS:
+                raise ConfigError("unknown setting %r" % key)
+        for key in LIMITS:
+            default = LIMITS[key][0]
+            v = values.get(key, default)
+            if v is not None:
+                v = _number(key, v)
+            setattr(self, key, v)
+        self.board_id = str(values.get("board_id", ""))
+        sched = values.get("schedule")
+        if sched is not None and self.rate_ul_h is not None:
+            raise ConfigError("give rate_ul_h or schedule, not both")
+        if sched is None:
+            if self.rate_ul_h is None:
+                raise ConfigError("no programmed delivery: set rate_ul_h or schedule")
+            self.schedule = [(0, self.rate_ul_h)]
+        else:
+            self.schedule = parse_schedule(sched)
+        start = values.get("start", "00:00")
+        self.start_s = parse_hhmm(str(start), "start")
+        if self.low_reservoir_ml >= self.reservoir_capacity_ml:
+            raise ConfigError("low_reservoir_ml must be below reservoir_capacity_ml")
+        if self.reservoir_empty_ml >= self.low_reservoir_ml and self.low_reservoir_ml > 0:
+            raise ConfigError("reservoir_empty_ml must be below low_reservoir_ml")
+        self._derive()
+
+    def _derive(self):
+        # schedule: parallel integer lists, start second and rate in 0.1 uL/h
+        self.sched_start = [s for s, _ in self.schedule]
+        self.sched_rate = [int(round(r * 10)) for _, r in self.schedule]
+        # programmed volume over one day, uL
+        total = 0
+        n = len(self.schedule)
+        for i in range(n):
+            end = self.sched_start[i + 1] if i + 1 < n else 86400
+            total += self.sched_rate[i] * (end - self.sched_start[i])
+        if self.sched_start[0] > 0:  # the last entry wraps to midnight
+            total += self.sched_rate[-1] * self.sched_start[0]
+        self.daily_ul = total // 36000
+        self.capacity_ul = int(round(self.reservoir_capacity_ml * 1000))
+        self.low_ul = int(round(self.low_reservoir_ml * 1000))
+        self.low_days_x10 = int(round(self.low_reservoir_days * 10))
+        self.empty_ul = int(round(self.reservoir_empty_ml * 1000))
+        self.no_flow_pct = int(round(self.no_flow_fraction * 100))
+        self.over_pct = int(round(self.over_delivery_factor * 100))
+        self.over_margin = int(round(self.over_delivery_margin_ul_h * 10))
+        self.flow_window_s = int(self.flow_window_s)
+        self.flow_fault_s = int(self.flow_fault_s)
+        self.flow_stuck_s = int(self.flow_stuck_s)
+        self.flow_min = int(round(self.flow_min_ul_h * 10))
+        self.flow_max = int(round(self.flow_max_ul_h * 10))
+        self.level_fault_s = int(self.level_fault_s)
+        self.level_jump_ul = int(round(self.level_jump_ml * 1000))
+        # a level reading is in range between -0.5 mL and 125% of capacity + 1 mL
+        self.level_min_ul = -500
+        self.level_max_ul = self.capacity_ul * 5 // 4 + 1000
+        self.mismatch_ul = int(round(self.mismatch_ml_h * 1000 * self.mismatch_window_min / 60))
+        self.mismatch_window_min = int(self.mismatch_window_min)
+        self.pause_ms = int(self.pause_s) * 1000
+        self.long_press_ms = int(self.long_press_ms)
+
+    def rate_at(self, tod_s):
+        """Programmed rate (0.1 uL/h) at a second of the day."""
+        starts = self.sched_start
+        i = len(starts) - 1
+        while i > 0 and starts[i] > tod_s:
+            i -= 1
+        if starts[i] > tod_s:  # before the first entry: the last one still runs
+            i = len(starts) - 1
+        return self.sched_rate[i]
+
+    def as_dict(self):
+        d = {}
+        for key in LIMITS:
+            v = getattr(self, key)
+            if v is not None and key != "rate_ul_h":
+                d[key] = v
+        if len(self.schedule) == 1 and self.schedule[0][0] == 0:
+            d["rate_ul_h"] = self.schedule[0][1]
+        else:
+            d["schedule"] = ";".join(
+                "%02d:%02d/%s" % (s // 3600, s // 60 % 60, r) for s, r in self.schedule)
+        return d

@@ -1,0 +1,135 @@
+# Alarm management: turns the engine's condition mask and the button into
+# alarm states and events (IEC 60601-1-8 behaviour):
+# - a condition that starts raises its alarm; a high-priority alarm latches
+#   until acknowledged even when its condition clears (the clearing is logged);
+# - short press: audio paused for pause_s (the light keeps signalling); a
+#   persisting alarm sounds again after it; a new alarm ends the pause;
+# - long press: acknowledges every shown alarm. A latched alarm whose condition
+#   has gone is cleared; a high-priority alarm whose condition persists is
+#   only paused, never silenced for good; a medium one stays silent until its
+#   condition ends.
+from pumpmon import alarms as A
+from pumpmon.clock import ticks_add, ticks_diff
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+# event codes (names in events.py)
+EV_RAISED = const(1)
+EV_CONDITION_CLEARED = const(2)   # condition ended, alarm still latched
+EV_CLEARED = const(3)
+EV_ACKNOWLEDGED = const(4)
+EV_PAUSED = const(5)
+EV_RESUMED = const(6)
+
+_MIN_PRESS_MS = const(30)
+
+
+class AlarmManager:
+    def __init__(self, cfg, emit):
+        """emit(code, condition) is called for every event (-1: no condition)."""
+        self._emit = emit
+        self._pause_ms = cfg.pause_ms
+        self._long_ms = cfg.long_press_ms
+        self.cond = 0        # condition mask last seen
+        self.shown = 0       # alarms active: condition present or latched
+        self.acked = 0       # acknowledged among shown
+        self.paused = 0
+        self._pause_end = 0
+        self._btn = 0
+        self._press_t = 0
+        self._long_done = 0
+
+    def update(self, now, cond, button):
+        changed = cond ^ self.cond
+        if changed:
+            self._conditions(cond, changed)
+        if button != self._btn:
+            self._btn = button
+            if button:
+                self._press_t = now
+                self._long_done = 0
+            elif not self._long_done and ticks_diff(now, self._press_t) >= _MIN_PRESS_MS:
+                self.pause(now)
+        elif button and not self._long_done and ticks_diff(now, self._press_t) >= self._long_ms:
+            self._long_done = 1
+            self.acknowledge(now)
+        if self.paused and ticks_diff(now, self._pause_end) >= 0:
+            self.paused = 0
+            if self.shown:
+                self._emit(EV_RESUMED, -1)
+
+    def _conditions(self, cond, changed):
+        self.cond = cond
+        emit = self._emit
+        i = 0
+        while changed:
+            if changed & 1:
+                bit = 1 << i
+                if cond & bit:
+                    if not self.shown & bit:
+                        self.shown |= bit
+                        self.acked &= ~bit
+                        emit(EV_RAISED, i)
+                        if self.paused:  # a new alarm must be heard
+                            self.paused = 0
+                            emit(EV_RESUMED, -1)
+                elif self.shown & bit:
+                    if bit & A.HIGH_MASK and not self.acked & bit:
+                        emit(EV_CONDITION_CLEARED, i)
+                    else:
+                        self._clear(bit, i)
+            changed >>= 1
+            i += 1
+
+    def _clear(self, bit, i):
+        self.shown &= ~bit
+        self.acked &= ~bit
+        self._emit(EV_CLEARED, i)
+
+    def pause(self, now):
+        """Short press: pause the sound (only while an alarm is shown)."""
+        if not self.shown:
+            return
+        self.paused = 1
+        self._pause_end = ticks_add(now, self._pause_ms)
+        self._emit(EV_PAUSED, -1)
+
+    def acknowledge(self, now):
+        """Long press: acknowledge every shown alarm."""
+        todo = self.shown & ~self.acked
+        if not todo:
+            return
+        i = 0
+        while todo:
+            if todo & 1:
+                bit = 1 << i
+                self.acked |= bit
+                self._emit(EV_ACKNOWLEDGED, i)
+                if not self.cond & bit:  # latched, condition gone: clear
+                    self._clear(bit, i)
+            todo >>= 1
+            i += 1
+        if self.shown & A.HIGH_MASK:
+            self.pause(now)
+
+    def restore(self, shown, acked):
+        """Alarm state from before a reset (conditions re-evaluated later)."""
+        self.shown = shown
+        self.acked = acked & shown
+
+    def sound_kind(self):
+        """Alarm kind to sound now, or KIND_NONE."""
+        if self.paused:
+            return A.KIND_NONE
+        audible = self.shown & ~(self.acked & A.MEDIUM_MASK)
+        c = A.top_condition(audible)
+        return A.KIND_NONE if c < 0 else A.TABLE[c][0]
+
+    def light_kind(self):
+        c = A.top_condition(self.shown)
+        return A.KIND_NONE if c < 0 else A.TABLE[c][0]
+

@@ -1,0 +1,48 @@
+# The monitor's pure core: engine + alarm management + annunciation, stepped
+# with a wrapping ms clock and plain numbers. The board shell (main.py) and
+# the host replay both drive this same object; neither adds logic of its own.
+from pumpmon import alarms as A
+from pumpmon.annunciator import Annunciator
+from pumpmon.engine import Engine
+from pumpmon.manager import EV_RAISED, AlarmManager
+
+
+class Monitor:
+    def __init__(self, cfg, now, on_event, tod_s=None):
+        """on_event(code, condition, detail) receives every event."""
+        self.cfg = cfg
+        self._on_event = on_event
+        self.engine = Engine(cfg, now, tod_s)
+        self.manager = AlarmManager(cfg, self._emit)
+        self.ann = Annunciator(now)
+        self.internal = 0           # condition mask bit of INTERNAL when set
+        self.internal_detail = 0
+
+    def _emit(self, code, cond):
+        detail = 0
+        if code == EV_RAISED:
+            detail = self.internal_detail if cond == A.INTERNAL else self.engine.detail[cond]
+        self._on_event(code, cond, detail)
+
+    def fault(self, detail):
+        """A firmware fault: raise malfunction/internal (it latches)."""
+        self.internal_detail = detail
+        self.internal = 1 << A.INTERNAL
+
+    def clear_fault(self):
+        self.internal = 0
+
+    def step(self, now, level_ul, flow, flags, button, refill):
+        try:
+            self.engine.tick(now, level_ul, flow, flags, refill)
+        except Exception:
+            # never silence: an engine fault is itself an alarm
+            if not self.internal:
+                self.fault(A.D_EXCEPTION)
+        self.poll(now, button)
+
+    def poll(self, now, button):
+        """Between sensor samples: the button, pause timing, sound and light."""
+        m = self.manager
+        m.update(now, self.engine.conditions | self.internal, button)
+        self.ann.update(now, m.sound_kind(), m.light_kind())

@@ -1,0 +1,42 @@
+"""The `pumpmon` command: one subcommand per module of host_tools/.
+
+Each subcommand module has `add_arguments(parser)` and `run(args) -> int`
+(the exit status). Exit status 2 is for bad input (usage or a bad file).
+"""
+import argparse
+import importlib
+import sys
+
+# name, module, one-line help: keep one line per subcommand
+COMMANDS = [
+]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="pumpmon",
+        description="Host tools for the pumpmon bedside alarm monitor.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, modname, help_text in COMMANDS:
+        mod = importlib.import_module(modname)
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args._run(args) or 0
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `pumpmon replay ... | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+# Drives the firmware's Monitor with a generated Scenario, as the board would,
+# and collects its events. Runs on CPython and on the MicroPython unix port.
+from pumpmon import alarms as A
+from pumpmon.clock import ticks_add
+from pumpmon.config import Config
+from pumpmon.events import NAMES
+from pumpmon.monitor import Monitor
+
+
+class Run:
+    def __init__(self, scenario, cfg=None, t0=None):
+        values = dict(cfg or {})
+        values.setdefault("reservoir_capacity_ml", scenario.capacity_ml)
+        if "rate_ul_h" not in values and "schedule" not in values:
+            if scenario.schedule is None:
+                values["rate_ul_h"] = scenario.rate
+            else:
+                values["schedule"] = [("%02d:%02d" % (s // 3600, s // 60 % 60), r)
+                                      for s, r in scenario.schedule]
+        self.cfg = Config(values)
+        self.scenario = scenario
+        # start a little before the ticks counter wraps, so every run crosses it
+        self.t0 = ticks_add(0, -90000) if t0 is None else t0
+        self.events = []   # (t_s, event name, alarm kind name, cause, detail)
+        self._t = 0
+        self.monitor = Monitor(self.cfg, self.t0, self._on_event, scenario.start_s)
+
+    def _on_event(self, code, cond, detail):
+        if cond >= 0:
+            kind, _prio, cause = A.TABLE[cond]
+            self.events.append((self._t, NAMES[code], A.KIND_NAMES[kind], cause,
+                                A.DETAIL_NAMES[detail]))
+        else:
+            self.events.append((self._t, NAMES[code], None, None, None))
+
+    def go(self):
+        m = self.monitor
+        t0 = self.t0
+        for t_ms, level, flow, flags, button, refill in self.scenario.samples():
+            self._t = t_ms // 1000
+            m.step(ticks_add(t0, t_ms), level, flow, flags, button, refill)
+        return self
+
+    def raised(self, kind=None, cause=None, high_only=False):
+        out = []
+        for e in self.events:
+            if e[1] != "alarm_raised":
+                continue
+            if kind is not None and e[2] != kind:
+                continue
+            if cause is not None and e[3] != cause:
+                continue
+            if high_only and e[2] == "low_reservoir":
+                continue
+            out.append(e)
+        return out
+
+    def first(self, kind, cause=None):
+        r = self.raised(kind, cause)
+        return r[0][0] if r else None

@@ -1,0 +1,162 @@
+# Alarm management: pause, latch, acknowledge, priorities (issue 2).
+from pumpmon import alarms as A
+from pumpmon.clock import ticks_add
+from pumpmon.config import Config
+from pumpmon.events import NAMES
+from pumpmon.manager import AlarmManager
+
+NO_FLOW = 1 << A.NO_FLOW
+FLOW_SENSOR = 1 << A.FLOW_SENSOR
+LOW = 1 << A.LOW_VOLUME
+
+
+class Rig:
+    def __init__(self):
+        self.events = []
+        self.cfg = Config({"rate_ul_h": 30})
+        self.t0 = ticks_add(0, -3000)   # cross the ticks wrap on the way
+        self.t = 0
+        self.cond = 0
+        self.button = 0
+        self.m = AlarmManager(self.cfg, self._emit)
+
+    def _emit(self, code, cond):
+        self.events.append((self.t, NAMES[code], cond))
+
+    def run(self, ms, step=100):
+        end = self.t + ms
+        while self.t < end:
+            self.t += step
+            self.m.update(ticks_add(self.t0, self.t), self.cond, self.button)
+
+    def press(self, ms):
+        self.button = 1
+        self.run(ms)
+        self.button = 0
+        self.run(100)
+
+    def names(self):
+        return [e[1] for e in self.events]
+
+
+def test_raise_and_sound():
+    r = Rig()
+    r.cond = NO_FLOW
+    r.run(100)
+    assert r.events == [(100, "alarm_raised", A.NO_FLOW)]
+    assert r.m.sound_kind() == A.KIND_NO_FLOW
+    assert r.m.light_kind() == A.KIND_NO_FLOW
+
+
+def test_short_press_pauses_two_minutes_then_sounds_again():
+    r = Rig()
+    r.cond = NO_FLOW
+    r.run(1000)
+    r.press(300)
+    assert r.names()[-1] == "audio_paused"
+    assert r.m.sound_kind() == A.KIND_NONE
+    assert r.m.light_kind() == A.KIND_NO_FLOW   # the light keeps signalling
+    r.run(119000)
+    assert r.m.sound_kind() == A.KIND_NONE
+    r.run(1500)
+    assert r.names()[-1] == "audio_resumed"
+    assert r.m.sound_kind() == A.KIND_NO_FLOW
+
+
+def test_high_alarm_latches_until_acknowledged():
+    r = Rig()
+    r.cond = NO_FLOW
+    r.run(1000)
+    r.cond = 0
+    r.run(60000)
+    assert r.names() == ["alarm_raised", "alarm_condition_cleared"]
+    assert r.m.sound_kind() == A.KIND_NO_FLOW   # still sounding: latched
+    r.press(2500)
+    assert r.names()[2:] == ["alarm_acknowledged", "alarm_cleared"]
+    assert r.m.shown == 0
+    assert r.m.sound_kind() == A.KIND_NONE
+
+
+def test_acknowledge_never_silences_a_persisting_danger():
+    r = Rig()
+    r.cond = NO_FLOW
+    r.run(1000)
+    r.press(2500)
+    assert "alarm_acknowledged" in r.names() and "audio_paused" in r.names()
+    assert r.m.sound_kind() == A.KIND_NONE
+    r.run(121000)
+    assert r.m.sound_kind() == A.KIND_NO_FLOW
+    # once acknowledged, its clearing ends it without a latch
+    r.cond = 0
+    r.run(200)
+    assert r.names()[-1] == "alarm_cleared"
+
+
+def test_medium_acknowledged_stays_silent_until_condition_ends():
+    r = Rig()
+    r.cond = LOW
+    r.run(1000)
+    assert r.m.sound_kind() == A.KIND_LOW_RESERVOIR
+    r.press(2500)
+    assert r.m.sound_kind() == A.KIND_NONE
+    r.run(3600 * 1000, step=1000)
+    assert r.m.sound_kind() == A.KIND_NONE
+    assert r.m.light_kind() == A.KIND_LOW_RESERVOIR
+    r.cond = 0
+    r.run(200)
+    assert r.names()[-1] == "alarm_cleared"
+    assert r.m.light_kind() == A.KIND_NONE
+
+
+def test_new_alarm_ends_a_pause():
+    r = Rig()
+    r.cond = LOW
+    r.run(1000)
+    r.press(300)
+    assert r.m.sound_kind() == A.KIND_NONE
+    r.cond = LOW | FLOW_SENSOR
+    r.run(100)
+    assert r.names()[-2:] == ["alarm_raised", "audio_resumed"]
+    assert r.m.sound_kind() == A.KIND_MALFUNCTION
+
+
+def test_highest_priority_is_annunciated_all_are_shown():
+    r = Rig()
+    r.cond = LOW | FLOW_SENSOR | NO_FLOW
+    r.run(100)
+    assert r.m.shown == LOW | FLOW_SENSOR | NO_FLOW
+    assert r.m.sound_kind() == A.KIND_NO_FLOW
+    assert len([e for e in r.events if e[1] == "alarm_raised"]) == 3
+    r.cond = LOW | FLOW_SENSOR
+    r.run(100)
+    r.press(2500)    # acknowledges all three; the latched no_flow clears
+    assert r.m.shown == LOW | FLOW_SENSOR
+    r.run(121000)
+    assert r.m.sound_kind() == A.KIND_MALFUNCTION
+
+
+def test_press_without_alarm_does_nothing():
+    r = Rig()
+    r.press(300)
+    r.press(2500)
+    assert r.events == []
+
+
+def test_bounce_shorter_than_30ms_is_ignored():
+    r = Rig()
+    r.cond = NO_FLOW
+    r.run(100)
+    r.button = 1
+    r.run(10, step=10)
+    r.button = 0
+    r.run(10, step=10)   # released 10 ms after the press
+    r.run(1000)
+    assert r.names() == ["alarm_raised"]
+
+
+def test_restore_keeps_latched_alarms():
+    r = Rig()
+    r.m.restore(NO_FLOW | LOW, LOW)
+    assert r.m.sound_kind() == A.KIND_NO_FLOW
+    r.run(100)      # condition absent after reset: still latched (high)
+    assert r.m.shown & NO_FLOW

@@ -1,0 +1,118 @@
+# Alarm patterns against IEC 60601-1-8 (../shared/reference/alarms.md) and
+# the non-blocking player.
+from pumpmon import alarms as A
+from pumpmon import patterns as P
+from pumpmon.annunciator import LIGHT_CYCLE, SOUND_CYCLE, Annunciator
+from pumpmon.clock import ticks_add
+
+HIGH_KINDS = (A.KIND_NO_FLOW, A.KIND_MALFUNCTION)
+MEDIUM_KINDS = (A.KIND_LOW_RESERVOIR,)
+
+
+def pulses(pattern):
+    return [(pattern[i], pattern[i + 1], pattern[i + 2]) for i in range(0, len(pattern), 3)]
+
+
+def test_every_alarm_kind_has_a_sound_and_a_light():
+    assert len(P.SOUND) == len(A.KIND_NAMES) == len(P.LIGHT)
+
+
+def test_high_priority_sound_timing():
+    for k in HIGH_KINDS:
+        ps = pulses(P.SOUND[k])
+        assert len(ps) == 10, k
+        for hz, on, _off in ps:
+            assert 150 <= hz <= 1000
+            assert 75 <= on <= 200
+        offs = [p[2] for p in ps]
+        # 3 + 2, pause, 3 + 2: spacing ts inside the groups of 3 and of 2
+        for i in (0, 1, 3, 5, 6, 8):
+            assert 50 <= offs[i] <= 125, (k, i, offs[i])
+        # between 3 and 4 one missing pulse, longer than ts
+        assert offs[2] > 125 and offs[7] == offs[2]
+        assert 350 <= offs[4] <= 1300            # between pulses 5 and 6
+        assert 2500 <= SOUND_CYCLE[k] <= 15000   # burst repeat interval
+        # the melody: the same 5 notes twice
+        notes = [p[0] for p in ps]
+        assert notes[:5] == notes[5:]
+        assert notes[3:5] == notes[0:2]          # "C5 D4 G4 - C5 D4" shape
+
+
+def test_medium_priority_sound_timing():
+    for k in MEDIUM_KINDS:
+        ps = pulses(P.SOUND[k])
+        assert len(ps) == 3
+        for hz, on, _off in ps:
+            assert 150 <= hz <= 1000
+            assert 125 <= on <= 250
+        assert all(125 <= p[2] <= 250 for p in ps[:2])
+        assert 2500 <= SOUND_CYCLE[k] <= 30000
+
+
+def test_annex_f_melodies():
+    assert [p[0] for p in pulses(P.SOUND[A.KIND_NO_FLOW])][:5] == [P.C5, P.D4, P.G4, P.C5, P.D4]
+    assert [p[0] for p in pulses(P.SOUND[A.KIND_MALFUNCTION])][:5] == [
+        P.C5, P.C4, P.C4, P.C5, P.C4]
+
+
+def _flash(k):
+    ps = pulses(P.LIGHT[k])
+    cycle = LIGHT_CYCLE[k]
+    on = sum(p[1] for p in ps)
+    return ps[0][0], 1000.0 * len(ps) / cycle, on / cycle
+
+
+def test_visual_signals():
+    for k in HIGH_KINDS:
+        colour, hz, duty = _flash(k)
+        assert colour == P.RED
+        assert 1.4 <= hz <= 2.8, (k, hz)
+        assert 0.2 <= duty <= 0.6, (k, duty)
+    for k in MEDIUM_KINDS:
+        colour, hz, duty = _flash(k)
+        assert colour == P.YELLOW
+        assert 0.4 <= hz <= 0.8
+        assert 0.2 <= duty <= 0.6
+
+
+def test_every_pair_is_distinguishable():
+    n = len(P.SOUND)
+    for a in range(n):
+        for b in range(a + 1, n):
+            melody_a = [p[0] for p in pulses(P.SOUND[a])]
+            melody_b = [p[0] for p in pulses(P.SOUND[b])]
+            assert melody_a != melody_b, (a, b)
+            ca, fa, da = _flash(a)
+            cb, fb, db = _flash(b)
+            # a different colour, or a flash rate or duty at least 25 % apart
+            assert ca != cb or abs(fa - fb) / max(fa, fb) >= 0.25 or \
+                abs(da - db) / max(da, db) >= 0.25, (a, b)
+
+
+def test_player_follows_pattern_from_start():
+    t0 = ticks_add(0, -700)
+    an = Annunciator(t0)
+    assert an.tone_hz == 0
+    an.update(t0, A.KIND_NO_FLOW, A.KIND_NO_FLOW)
+    assert an.tone_hz == P.C5 and an.led == P.RED
+    an.tick(ticks_add(t0, 160))         # in the first spacing
+    assert an.tone_hz == 0
+    an.tick(ticks_add(t0, 260))         # second pulse
+    assert an.tone_hz == P.D4
+    an.tick(ticks_add(t0, 300))         # light off phase (250/250)
+    assert an.led == 0
+    # a late tick lands where the clock says, not where the last tick was
+    an.tick(ticks_add(t0, SOUND_CYCLE[A.KIND_NO_FLOW] * 7 + 10))
+    assert an.tone_hz == P.C5
+
+
+def test_player_idle_is_silent_and_green():
+    an = Annunciator(5)
+    an.update(10, A.KIND_NONE, A.KIND_NONE)
+    assert an.tone_hz == 0 and an.led == P.GREEN
+
+
+def test_paused_sound_keeps_the_light():
+    an = Annunciator(0)
+    an.update(0, A.KIND_NONE, A.KIND_MALFUNCTION)
+    assert an.tone_hz == 0 and an.led == P.RED

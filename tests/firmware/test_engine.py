@@ -1,0 +1,83 @@
+# Engine edge cases: the ticks wrap, gaps in time, schedules, faults.
+from harness import Run
+
+from host_tools.sensorsim import Scenario
+from pumpmon import alarms as A
+from pumpmon.clock import ticks_add, ticks_diff
+from pumpmon.config import Config
+from pumpmon.monitor import Monitor
+
+
+def test_ticks_wrap_is_invisible():
+    # the same scenario started at different points of the ticks counter
+    # (one crossing the wrap mid-alarm) gives the same events
+    sc_args = dict(seed=9, rate_ul_h=20.0, duration_s=2 * 3600, factor=[(3600, 0.0)])
+    base = Run(Scenario(**sc_args), t0=0).go().events
+    wrapped = Run(Scenario(**sc_args), t0=ticks_add(0, -(3600 + 300) * 1000)).go().events
+    assert base and base == wrapped
+
+
+def test_ticks_diff_across_wrap():
+    a = ticks_add(0, -5)
+    assert ticks_diff(ticks_add(a, 10), a) == 10
+    assert ticks_diff(a, ticks_add(a, 10)) == -10
+
+
+def test_gap_in_time_is_sensor_silence():
+    cfg = Config({"rate_ul_h": 30})
+    ev = []
+    m = Monitor(cfg, 0, lambda c, k, d: ev.append((c, k, d)))
+    t = 0
+    while t < 700:
+        m.step(t * 1000, 18000, 300 + (t % 3), 0, 0, 0)
+        t += 1
+    assert ev == []
+    # no rows for 5 minutes, then readings again: the silence is a fault
+    m.step(1000 * 1000, 18000, 301, 0, 0, 0)
+    raised = [e for e in ev if e[0] == 1]
+    assert (1, A.FLOW_SENSOR, A.D_SILENT) in raised
+    assert (1, A.LEVEL_SENSOR, A.D_SILENT) in raised
+    # high priority: latched although the sensors answer again
+    t = 1001
+    while t < 1010:
+        m.step(t * 1000, 18000, 300 + (t % 3), 0, 0, 0)
+        t += 1
+    assert m.manager.shown & (1 << A.FLOW_SENSOR)
+    assert not m.engine.conditions & (1 << A.FLOW_SENSOR)
+
+
+def test_engine_exception_raises_internal_malfunction():
+    cfg = Config({"rate_ul_h": 30})
+    ev = []
+    m = Monitor(cfg, 0, lambda c, k, d: ev.append((c, k, d)))
+    m.step(1000, 18000, "garbage", 0, 0, 0)   # a type error inside the engine
+    assert (1, A.INTERNAL, A.D_EXCEPTION) in ev
+    assert m.manager.sound_kind() == A.KIND_MALFUNCTION
+
+
+def test_no_flow_waits_for_a_full_window_after_start():
+    sc = Scenario(seed=2, rate_ul_h=30.0, duration_s=1200, factor=[(0, 0.0)])
+    run = Run(sc).go()
+    t = run.first("no_flow")
+    assert t is not None and 600 <= t <= 620
+
+
+def test_zero_rate_schedule_period_is_not_no_flow():
+    sc = Scenario(seed=2, schedule=[(0, 0.0), (12 * 3600, 20.0)], start_s=0,
+                  duration_s=4 * 3600)
+    run = Run(sc).go()
+    assert not run.raised(high_only=True), run.events
+
+
+def test_delivery_with_zero_programmed_is_over_delivery():
+    # the pump delivers 20 uL/h while the configuration programs nothing
+    sc = Scenario(seed=2, rate_ul_h=20.0, duration_s=2 * 3600)
+    run = Run(sc, cfg={"rate_ul_h": 0.0}).go()
+    assert run.first("malfunction", "over_delivery") is not None
+
+
+def test_stuck_detection_needs_programmed_flow():
+    sc = Scenario(seed=2, schedule=[(0, 0.0), (12 * 3600, 20.0)], start_s=0,
+                  duration_s=2 * 3600, flow_fault=("stuck", 600))
+    run = Run(sc).go()
+    assert run.first("malfunction", "flow_sensor") is None

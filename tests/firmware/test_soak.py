@@ -1,0 +1,37 @@
+# 30 days of normal delivery with all the sensor noise (issue 2): no
+# high-priority alarm at all, continuous or pulsatile, 2-200 uL/h, with
+# refills whenever the reservoir runs low. The longest tests of the suite.
+from harness import Run
+
+from host_tools import situations as S
+
+
+def _soak(index, seed):
+    name, kwargs = S.SOAK[index]
+    run = Run(S.soak_scenario(kwargs, seed)).go()
+    high = run.raised(high_only=True)
+    assert not high, "%s: %r" % (name, high)
+    return run
+
+
+def test_soak_2_ul_h():
+    _soak(0, 11)
+    _soak(1, 12)
+
+
+def test_soak_10_ul_h_pulsatile():
+    _soak(2, 13)
+
+
+def test_soak_50_ul_h():
+    _soak(3, 14)
+    _soak(4, 15)
+
+
+def test_soak_200_ul_h():
+    # a 40 mL reservoir lasts ~8 days here: the run includes three refills,
+    # and low_reservoir (medium) comes and clears around each
+    run = _soak(5, 16)
+    assert run.first("low_reservoir") is not None
+    assert len(run.scenario.refills) >= 3
+    _soak(6, 17)
