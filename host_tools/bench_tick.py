@@ -5,9 +5,9 @@ import gc
 import json
 import sys
 import time
-from array import array
 
-from host_tools.sensorsim import Scenario
+from host_tools.sensorsim import NONE as _NONE
+from host_tools.sensorsim import Scenario, record
 from pumpmon.clock import ticks_add
 from pumpmon.config import Config
 from pumpmon.monitor import Monitor
@@ -21,24 +21,6 @@ except ImportError:   # CPython
     def _us_diff(a, b):
         return a - b
 
-_NONE = -999999
-
-
-def _record(sc):
-    """The samples in preallocated arrays, so that replaying them allocates nothing."""
-    n = sc.duration_s
-    lv = array("i", [0] * n)
-    fl = array("i", [0] * n)
-    fg = array("i", [0] * n)
-    i = 0
-    for _t, level, flow, flags, _b, _r in sc.samples():
-        lv[i] = _NONE if level is None else level
-        fl[i] = _NONE if flow is None else flow
-        fg[i] = flags
-        i += 1
-    return lv, fl, fg
-
-
 def _drive(step, t0, lv, fl, fg, i, end):
     while i < end:
         level = lv[i]
@@ -49,7 +31,7 @@ def _drive(step, t0, lv, fl, fg, i, end):
 
 
 def measure(sc, warm_s):
-    lv, fl, fg = _record(sc)
+    lv, fl, fg = record(sc)
     cfg = Config({"rate_ul_h": sc.rate, "reservoir_capacity_ml": sc.capacity_ml})
     t0 = ticks_add(0, -1000)
     events = []

@@ -10,6 +10,7 @@
 # wide, same mean. Level: a reading every level_every_s, 0.01 mL resolution,
 # noise sigma 0.03 mL, a daily ripple of +-0.05 mL.
 import math
+from array import array
 
 _TWO_PI = 6.283185307179586
 
@@ -198,3 +199,22 @@ class Scenario:
             yield (t * 1000, level, flow, flags, button, refill)
             t += 1
         self.true_volume_ml = vol / 1000.0
+
+
+NONE = -999999   # "no reading" in recorded arrays
+
+
+def record(sc):
+    """A scenario's level, flow and flags in preallocated int arrays (NONE for
+    no reading), so that replaying them allocates nothing (heap tests, bench)."""
+    n = sc.duration_s
+    lv = array("i", [0] * n)
+    fl = array("i", [0] * n)
+    fg = array("i", [0] * n)
+    i = 0
+    for _t, level, flow, flags, _b, _r in sc.samples():
+        lv[i] = NONE if level is None else level
+        fl[i] = NONE if flow is None else flow
+        fg[i] = flags
+        i += 1
+    return lv, fl, fg

@@ -4,29 +4,11 @@
 import gc
 
 import micropython
-from array import array
 
 from harness import Run
-from host_tools.sensorsim import Scenario
+from host_tools.sensorsim import NONE as _NONE
+from host_tools.sensorsim import Scenario, record
 from pumpmon.clock import ticks_add
-
-_NONE = -999999
-
-
-def _record(sc):
-    """The scenario's samples in preallocated arrays (generation allocates)."""
-    n = sc.duration_s
-    lv = array("i", [0] * n)
-    fl = array("i", [0] * n)
-    fg = array("i", [0] * n)
-    i = 0
-    for _t, level, flow, flags, _b, _r in sc.samples():
-        lv[i] = _NONE if level is None else level
-        fl[i] = _NONE if flow is None else flow
-        fg[i] = flags
-        i += 1
-    return lv, fl, fg
-
 
 def _drive(run, arrays, start, stop):
     m = run.monitor
@@ -56,7 +38,7 @@ def test_steady_tick_allocates_nothing():
     # 3 h of normal pulsatile delivery: 1 h to settle, 2 h locked (every
     # bucket, minute and mismatch judgement runs under the lock)
     sc = Scenario(seed=3, rate_ul_h=50.0, duration_s=3 * 3600, pulse_period_s=300)
-    arrays = _record(sc)
+    arrays = record(sc)
     run = Run(sc)
     _drive(run, arrays, 0, 3600)
     assert not run.events, run.events
@@ -67,7 +49,7 @@ def test_steady_tick_allocates_nothing():
 def test_sounding_alarm_allocates_nothing():
     # delivery stops at 1 h; once no_flow sounds, 1 h more under the lock
     sc = Scenario(seed=5, rate_ul_h=30.0, duration_s=3 * 3600, factor=[(3600, 0.0)])
-    arrays = _record(sc)
+    arrays = record(sc)
     run = Run(sc)
     _drive(run, arrays, 0, 5400)
     assert run.first("no_flow") is not None
