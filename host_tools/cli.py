@@ -9,6 +9,8 @@ import sys
 
 # name, module, one-line help: keep one line per subcommand
 COMMANDS = [
+    ("replay", "host_tools.replay", "replay a recorded sensor trace through the firmware; events as JSON Lines"),
+    ("trace", "host_tools.corpus", "generate, check and regenerate sensor traces (scenario corpus)"),
 ]
 
 

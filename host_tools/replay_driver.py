@@ -1,0 +1,117 @@
+# The replay's sample-driving loop: the one code path that feeds a trace's
+# samples through the firmware's Monitor (engine + alarm management +
+# annunciator, exactly as on the board) with a simulated clock, and writes the
+# events as JSON Lines. `pumpmon replay` runs it on CPython directly, and with
+# `--runtime micropython` inside the MicroPython unix port, where main() reads
+# the samples from stdin (prepared and validated by the CPython side).
+# MicroPython-compatible: no CPython-only features.
+#
+# Simulated time: now = ticks_add(t0, t_ms), t0 a little before the ticks
+# counter wraps (so every replay crosses the wrap). The Monitor is created at
+# the first row's time. Where consecutive rows are more than a second apart
+# (a gap: missing rows) the Monitor is stepped every simulated second through
+# the gap with no readings (sensor silence); button and refill keep the
+# previous row's state. Every event's t_ms is the trace time of the step that
+# produced it.
+import sys
+
+from pumpmon.clock import ticks_add
+from pumpmon.config import Config
+from pumpmon.events import to_json
+from pumpmon.monitor import Monitor
+
+STEP_MS = 1000      # the Monitor must be stepped at least once a simulated second
+T0_BEFORE_WRAP = 90000
+
+
+class Replay:
+    def __init__(self, cfg, write):
+        """cfg: a pumpmon.config.Config; write(text) receives each JSON line."""
+        self.cfg = cfg
+        self.write = write
+        self.t0 = ticks_add(0, -T0_BEFORE_WRAP)
+        self.t_ms = 0          # trace time of the step being made
+        self.monitor = None
+        self.rows = 0          # samples fed
+        self.steps = 0         # Monitor steps made (rows + gap seconds)
+        self.events = 0
+
+    def _on_event(self, code, cond, detail):
+        self.events += 1
+        self.write(to_json(self.t_ms, code, cond, detail) + "\n")
+
+    def run(self, samples):
+        """Feed every (t_ms, level_ul, flow_dul, flags, button, refill)."""
+        t0 = self.t0
+        m = self.monitor
+        last = -1
+        button = 0
+        refill = 0
+        rows = 0
+        steps = 0
+        for s in samples:
+            t = s[0]
+            if m is None:
+                tod = (self.cfg.start_s + t // 1000) % 86400
+                m = self.monitor = Monitor(self.cfg, ticks_add(t0, t), self._on_event, tod)
+            else:
+                g = last + STEP_MS
+                while g < t:        # a gap: sensor silence, once a second
+                    self.t_ms = g
+                    m.step(ticks_add(t0, g), None, None, 0, button, refill)
+                    steps += 1
+                    g += STEP_MS
+            self.t_ms = t
+            button = s[4]
+            refill = s[5]
+            m.step(ticks_add(t0, t), s[1], s[2], s[3], button, refill)
+            last = t
+            rows += 1
+        self.rows += rows
+        self.steps += steps + rows
+        return self
+
+
+def replay(cfg, samples, write):
+    """Replay samples with a Config; returns the Replay (rows, steps, events)."""
+    return Replay(cfg, write).run(samples)
+
+
+# ---- the MicroPython side of `pumpmon replay --runtime micropython` ---------
+# stdin: line 1 is the settings as a JSON object; then one sample a line,
+#   t_ms,level_ul,flow_dul,flags,button,refill   (an empty field: no reading)
+# stdout: the events, JSON Lines; stderr at the end: "rows steps events".
+
+def encode_sample(s):
+    """(t, level, flow, flags, button, refill) -> one stdin line (CPython side)."""
+    lv = s[1]
+    fl = s[2]
+    return "%d,%s,%s,%d,%d,%d\n" % (s[0], "" if lv is None else lv,
+                                    "" if fl is None else fl, s[3], s[4], s[5])
+
+
+def decode_lines(stream):
+    """Samples from lines in encode_sample's form."""
+    for line in stream:
+        p = line.split(",")
+        if len(p) != 6:
+            if not line.strip():
+                continue
+            raise ValueError("bad sample line %r" % line)
+        lv = p[1]
+        fl = p[2]
+        yield (int(p[0]), int(lv) if lv else None, int(fl) if fl else None,
+               int(p[3]), int(p[4]), int(p[5]))
+
+
+def main():
+    import json
+    stdin = sys.stdin
+    values = json.loads(stdin.readline())
+    out = sys.stdout
+    r = replay(Config(values), decode_lines(stdin), out.write)
+    sys.stderr.write("%d %d %d\n" % (r.rows, r.steps, r.events))
+
+
+if __name__ == "__main__":
+    main()
