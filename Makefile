@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 JOBS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-cpython test-micropython bench run clean
+.PHONY: help setup test test-cpython test-micropython bench run clean stubs lint
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
@@ -22,7 +22,29 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	@touch $@
 
-test: setup ## run every test: host tools, firmware on CPython and on the MicroPython unix port
+# official MicroPython stubs per port, each in its own folder (they conflict)
+STUBS := $(VENV)/stubs
+STUBS_STAMP := $(STUBS)/.installed
+
+stubs: $(STUBS_STAMP) ## install the pinned MicroPython stubs (rp2, esp32) into .venv/stubs/<port>/
+
+$(STUBS_STAMP): $(STAMP) requirements-stubs-rp2.txt requirements-stubs-esp32.txt
+	rm -rf $(STUBS)
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps --target $(STUBS)/rp2 -r requirements-stubs-rp2.txt
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps --target $(STUBS)/esp32 -r requirements-stubs-esp32.txt
+	@touch $@
+
+# `make lint BOARDS=dir` checks another copy of boards/ (tests/test_typecheck.py)
+BOARDS ?= boards
+MYPY_BOARD = MYPYPATH=$(STUBS)/$(1):$(BOARDS)/drivers:$(BOARDS)/$(2) $(BIN)/mypy \
+	--config-file boards/mypy.ini --custom-typeshed-dir $(STUBS)/$(1) \
+	--cache-dir $(VENV)/.mypy_cache/$(1) $(BOARDS)/$(2)/*.py $(BOARDS)/drivers/*.py
+
+lint: stubs ## type-check the board code against each board's official MicroPython stubs (mypy)
+	$(call MYPY_BOARD,rp2,rpi_pico)
+	$(call MYPY_BOARD,esp32,esp32)
+
+test: setup stubs ## run every test: host tools, firmware on CPython and on the MicroPython unix port
 	$(BIN)/python -m pytest -n $(JOBS) tests
 
 test-cpython: setup ## the firmware's tests on CPython only

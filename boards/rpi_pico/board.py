@@ -1,0 +1,84 @@
+# The Raspberry Pi Pico (RP2040) board layer: the Board interface of
+# boards/README.md on real hardware. Wiring and parts: README.md here; the
+# pin map and calibration: pins.py. Drivers (boards/drivers/) live in /lib/.
+# Never decides anything: it reads sensors and drives outputs.
+import time
+
+import machine
+from machine import ADC, I2C, PWM, WDT, Pin
+
+import pins as P
+from adc_level import AnalogLevel
+from button import Debounced
+from buzzer import Buzzer
+from i2c_clear import BusClear
+from leds import Leds
+from sf06 import SF06LF
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from _mpy_shed.time_mp import _TicksMs
+
+_CAUSES = {
+    machine.PWRON_RESET: "power_on",
+    machine.WDT_RESET: "watchdog",
+}
+
+
+def make_i2c() -> I2C:
+    return I2C(P.I2C_ID, scl=Pin(P.I2C_SCL), sda=Pin(P.I2C_SDA), freq=P.I2C_FREQ)
+
+
+class Board:
+    def __init__(self, watchdog: bool = True) -> None:
+        # the cause first: nothing below may change it
+        self._cause = machine.reset_cause()
+        self.flow_flags = 0
+        clear = BusClear(Pin, P.I2C_SCL, P.I2C_SDA, make_i2c)
+        self.flow = SF06LF(make_i2c(), num=P.FLOW_NUM, den=P.FLOW_DEN,
+                           warmup_ms=P.FLOW_WARMUP_MS, recover=clear)
+        self.level = AnalogLevel(ADC(Pin(P.LEVEL_ADC)), P.LEVEL_CAL, P.LEVEL_RAIL_LO,
+                                 P.LEVEL_RAIL_HI, P.LEVEL_SAMPLES)
+        self.buzzer = Buzzer(PWM(Pin(P.BUZZER)))
+        self.light = Leds((None, Pin(P.LED_GREEN, Pin.OUT), Pin(P.LED_YELLOW, Pin.OUT),
+                           Pin(P.LED_RED, Pin.OUT)))
+        self._button = Debounced(Pin(P.BUTTON, Pin.IN, Pin.PULL_UP), True,
+                                 P.BUTTON_DEBOUNCE_MS)
+        self._refill = Debounced(Pin(P.REFILL, Pin.IN, Pin.PULL_UP), True,
+                                 P.REFILL_DEBOUNCE_MS)
+        self.wdt = WDT(timeout=P.WDT_MS) if watchdog else None
+        self.flow.start(time.ticks_ms())
+
+    def ticks_ms(self) -> "_TicksMs":
+        return time.ticks_ms()
+
+    def sleep_ms(self, ms: int) -> None:
+        time.sleep_ms(ms)
+
+    def read_flow(self) -> int | None:
+        f = self.flow
+        v = f.read(time.ticks_ms())
+        self.flow_flags = 0 if v is None else f.flags & 1
+        return v
+
+    def read_level(self) -> int | None:
+        return self.level.read()
+
+    def button(self) -> int:
+        return self._button.update(time.ticks_ms())
+
+    def refill(self) -> int:
+        return self._refill.update(time.ticks_ms())
+
+    def set_tone(self, hz: int) -> None:
+        self.buzzer.tone(hz)
+
+    def set_led(self, colour: int) -> None:
+        self.light.show(colour)
+
+    def feed_watchdog(self) -> None:
+        if self.wdt is not None:
+            self.wdt.feed()
+
+    def reset_cause(self) -> str:
+        return _CAUSES.get(self._cause, "unknown")
