@@ -96,7 +96,8 @@ def _num(x):
 
 SPECS = [
     Spec("normal", "3 h of normal delivery, 30 uL/h pulsatile: no alarm",
-         dict(rate_ul_h=30.0, duration_s=3 * H, pulse_period_s=300, pulse_width_s=20)),
+         dict(rate_ul_h=30.0, duration_s=3 * H, pulse_period_s=300, pulse_width_s=20,
+              capacity_ml=40.0, level_ml=38.0, auto_refill_ml=4.0)),
     Spec("occlusion", "total occlusion at 1 h (10 uL/h): no_flow within 15 min",
          dict(rate_ul_h=10.0, duration_s=2 * H, factor=[(H, 0.0)]),
          expect=[("no_flow", "low_flow", H, H + 15 * MIN)]),

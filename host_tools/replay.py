@@ -8,6 +8,7 @@ a bad file produces one error line and no events at all.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,30 +61,28 @@ def load_overrides(path):
 
 
 def prepare(args):
-    """Open and check everything; (trace, cfg, config values, rows, last t_ms)."""
+    """Open the trace, read its settings; (trace, cfg, config values)."""
     trace = read_trace(args.trace)
     overrides = load_overrides(args.config) if args.config else None
     cfg = trace.config(overrides, args.config)
-    rows, last = trace.validate()
-    return trace, cfg, trace.config_values(overrides), rows, last
+    return trace, cfg, trace.config_values(overrides)
 
 
-def _progress(samples, total, enabled):
-    if not enabled or total < 100000:
+def _progress(trace, samples, enabled):
+    """Pass samples through, showing how far into the file we are."""
+    if not enabled or trace.size < 4 << 20:
         yield from samples
         return
     err = sys.stderr
-    every = max(total // 200, 1)
+    size = trace.size
     n = 0
-    nxt = every
     for s in samples:
         yield s
         n += 1
-        if n >= nxt:
-            nxt += every
-            err.write("\rreplay: %3d%%  %d/%d rows" % (n * 100 // total, n, total))
+        if not n & 0x3FFFF:
+            err.write("\rreplay: %3d%%  %d rows" % (trace.position * 100 // size, n))
             err.flush()
-    err.write("\r" + " " * 60 + "\r")
+    err.write("\r" + " " * 40 + "\r")
     err.flush()
 
 
@@ -98,7 +97,8 @@ def micropython_env():
 
 
 def run_micropython(trace, values, write, progress):
-    """The same driver inside the unix port, samples streamed on its stdin."""
+    """The same driver inside the unix port, the samples streamed to its stdin
+    (parsed and checked here, so both runtimes see exactly the same numbers)."""
     if not MICROPYTHON.exists():
         raise UsageError("no MicroPython unix port at %s (make setup)" % MICROPYTHON)
     encode = replay_driver.encode_sample
@@ -107,6 +107,7 @@ def run_micropython(trace, values, write, progress):
             [str(MICROPYTHON), "-X", "heapsize=" + MP_HEAP,
              str(ROOT / "host_tools" / "replay_driver.py")],
             cwd=ROOT, env=micropython_env(), stdin=subprocess.PIPE, stdout=out, stderr=err)
+        ok = False
         try:
             pipe = proc.stdin
             pipe.write((json.dumps(values, sort_keys=True) + "\n").encode())
@@ -118,9 +119,12 @@ def run_micropython(trace, values, write, progress):
                     buf = []
             pipe.write("".join(buf).encode())
             pipe.close()
+            ok = True
         except BrokenPipeError:
-            pass
+            ok = True   # it stopped reading: its exit status and stderr say why
         finally:
+            if not ok:  # a bad row (TraceError) or an interrupt: stop it
+                proc.kill()
             rc = proc.wait()
         err.seek(0)
         errtext = err.read().decode("utf-8", "replace")
@@ -130,57 +134,53 @@ def run_micropython(trace, values, write, progress):
         out.seek(0)
         for line in out:
             write(line.decode("utf-8"))
-    rows, steps, events = (int(x) for x in errtext.split()[-3:])
-    return _Counts(rows, steps, events)
-
-
-class _Counts:
-    def __init__(self, rows, steps, events):
-        self.rows = rows
-        self.steps = steps
-        self.events = events
 
 
 def run(args):
     try:
-        trace, cfg, values, total, last = prepare(args)
+        trace, cfg, values = prepare(args)
     except TraceError as e:
         sys.stderr.write("%s\n" % e)
         return 2
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
 
     def progress(samples):
-        return _progress(samples, total, show)
+        return _progress(trace, samples, show)
 
-    events = [] if args.plot else None
-    out = open(args.out, "w", encoding="utf-8", newline="\n") if args.out else sys.stdout
-    write_out = out.write
-    if events is not None:
-        def write(line):
-            events.append(line)
-            write_out(line)
-    else:
-        write = write_out
-    try:
-        if args.runtime == "micropython":
-            run_micropython(trace, values, write, progress)
-        else:
-            run_cpython(trace, cfg, write, progress)
-    except TraceError as e:  # the file changed under us after validation
-        sys.stderr.write("%s\n" % e)
-        return 2
-    except UsageError as e:
-        sys.stderr.write("pumpmon replay: %s\n" % e)
-        return 2
-    except RuntimeError as e:
-        sys.stderr.write("pumpmon replay: %s\n" % e)
-        return 1
-    finally:
+    # One pass over the trace; the events are held back (in a spooled file,
+    # so memory stays flat) until the whole trace has been read without a
+    # problem: a bad trace gives its one error line and no events at all.
+    with tempfile.SpooledTemporaryFile(1 << 20, mode="w+", encoding="utf-8",
+                                       newline="\n") as spool:
+        try:
+            if args.runtime == "micropython":
+                run_micropython(trace, values, spool.write, progress)
+            else:
+                run_cpython(trace, cfg, spool.write, progress)
+        except TraceError as e:
+            sys.stderr.write("%s\n" % e)
+            return 2
+        except UsageError as e:
+            sys.stderr.write("pumpmon replay: %s\n" % e)
+            return 2
+        except RuntimeError as e:
+            sys.stderr.write("pumpmon replay: %s\n" % e)
+            return 1
+        spool.seek(0)
         if args.out:
-            out.close()
+            try:
+                with open(args.out, "w", encoding="utf-8", newline="\n") as out:
+                    shutil.copyfileobj(spool, out)
+            except OSError as e:
+                sys.stderr.write("pumpmon replay: cannot write %s: %s\n"
+                                 % (args.out, e.strerror or e))
+                return 2
         else:
-            out.flush()
-    if args.plot:
-        from host_tools import plot
-        plot.plot_replay(trace, cfg, [json.loads(line) for line in events], args.plot)
+            shutil.copyfileobj(spool, sys.stdout)
+            sys.stdout.flush()
+        if args.plot:
+            from host_tools import plot
+            spool.seek(0)
+            events = [json.loads(line) for line in spool]
+            plot.plot_replay(trace, cfg, events, args.plot)
     return 0

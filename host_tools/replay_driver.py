@@ -79,37 +79,60 @@ def replay(cfg, samples, write):
 
 # ---- the MicroPython side of `pumpmon replay --runtime micropython` ---------
 # stdin: line 1 is the settings as a JSON object; then one sample a line,
-#   t_ms,level_ul,flow_dul,flags,button,refill   (an empty field: no reading)
+#   t_ms,level_ul,flow_dul[,flags,button,refill]
+# (an empty field: no reading; the last three only when one is not 0).
 # stdout: the events, JSON Lines; stderr at the end: "rows steps events".
 
 def encode_sample(s):
     """(t, level, flow, flags, button, refill) -> one stdin line (CPython side)."""
     lv = s[1]
     fl = s[2]
-    return "%d,%s,%s,%d,%d,%d\n" % (s[0], "" if lv is None else lv,
-                                    "" if fl is None else fl, s[3], s[4], s[5])
+    lv = "" if lv is None else lv
+    fl = "" if fl is None else fl
+    if s[3] or s[4] or s[5]:
+        return "%d,%s,%s,%d,%d,%d\n" % (s[0], lv, fl, s[3], s[4], s[5])
+    return "%d,%s,%s\n" % (s[0], lv, fl)
 
 
-def decode_lines(stream):
+def read_lines(stream, size=65536):
+    """Lines of a binary stream read in large blocks (the unix port's own
+    line reading makes a system call per byte)."""
+    rest = ""
+    while True:
+        block = stream.read(size)
+        if not block:
+            break
+        lines = (rest + block.decode()).split("\n")
+        rest = lines.pop()
+        for line in lines:
+            yield line
+    if rest:
+        yield rest
+
+
+def decode_lines(lines):
     """Samples from lines in encode_sample's form."""
-    for line in stream:
+    for line in lines:
         p = line.split(",")
-        if len(p) != 6:
-            if not line.strip():
-                continue
+        n = len(p)
+        lv = p[1] if n > 1 else ""
+        fl = p[2] if n > 2 else ""
+        lv = int(lv) if lv else None
+        fl = int(fl) if fl else None
+        if n == 3:
+            yield (int(p[0]), lv, fl, 0, 0, 0)
+        elif n == 6:
+            yield (int(p[0]), lv, fl, int(p[3]), int(p[4]), int(p[5]))
+        elif line.strip():
             raise ValueError("bad sample line %r" % line)
-        lv = p[1]
-        fl = p[2]
-        yield (int(p[0]), int(lv) if lv else None, int(fl) if fl else None,
-               int(p[3]), int(p[4]), int(p[5]))
 
 
 def main():
     import json
-    stdin = sys.stdin
-    values = json.loads(stdin.readline())
-    out = sys.stdout
-    r = replay(Config(values), decode_lines(stdin), out.write)
+    stdin = sys.stdin.buffer
+    lines = read_lines(stdin)
+    values = json.loads(next(lines))
+    r = replay(Config(values), decode_lines(lines), sys.stdout.write)
     sys.stderr.write("%d %d %d\n" % (r.rows, r.steps, r.events))
 
 

@@ -20,6 +20,7 @@ in uL (mL x 1000, rounded to the nearest uL) and the flow in 0.1 uL/h (uL/h x
 """
 import csv
 import math
+import os
 
 from pumpmon import config as _config
 
@@ -68,6 +69,9 @@ def _number(cell, col, what_unit, scale, limit):
     return _round_half_away(v * scale)
 
 
+_SWITCH = {b"0": 0, b"1": 1, b"": 0}
+
+
 def _switch(cell, col):
     cell = cell.strip()
     if cell in (b"", b"0"):
@@ -107,7 +111,12 @@ class Trace:
         self.meta_line = {}     # key -> line number
         self.columns = []       # header names
         self.header_line = 0
+        self.position = 0       # bytes read by samples() so far (roughly)
         self._read_head()
+        try:
+            self.size = os.path.getsize(path)
+        except (OSError, TypeError):
+            self.size = 0
 
     # ---- header --------------------------------------------------------
     def _err(self, line, what):
@@ -234,53 +243,104 @@ class Trace:
     def samples(self):
         """Yield (t_ms, level_ul|None, flow_dul|None, flags, button, refill).
 
-        Streams the file; raises TraceError on the first bad row."""
+        Streams the file; raises TraceError on the first bad row. A fast path
+        takes the common clean row; anything unusual goes through _row(),
+        which parses carefully and names the problem."""
         it, il, ifl, ib, ir, ig = self._idx
         ncols = len(self.columns)
-        err = self._err
+        hl = self.header_line
+        sw = _SWITCH
+        row = self._row
         prev = -1
         n = 0
         with self._open() as f:
             for raw in f:
                 n += 1
-                if n <= self.header_line:
+                if n <= hl:
                     continue
-                if not raw.isascii():
-                    self._text(raw, n)  # raises when not UTF-8
-                line = raw.strip()
-                if not line or line.startswith(b"#"):
-                    continue
-                if b'"' in line:
-                    cells = [c.encode("utf-8") for c in
-                             next(csv.reader([line.decode("utf-8")]))]
-                else:
-                    cells = line.split(b",")
-                if len(cells) != ncols:
-                    raise err(n, "%d cells where the header has %d columns"
-                              % (len(cells), ncols))
-                try:
-                    c = cells[it].strip()
+                if not n & 0xFFFF:
+                    self.position = f.tell()
+                cells = raw.rstrip().split(b",")
+                if len(cells) == ncols and raw.isascii() and b"_" not in raw \
+                        and b'"' not in raw:
                     try:
-                        t = int(c)
-                        if b"_" in c:
+                        t = int(cells[it])
+                        if t <= prev:
                             raise ValueError
-                    except ValueError:
-                        raise ValueError("t_ms: %r is not an integer number of ms"
-                                         % c.decode("utf-8", "replace"))
-                    if t <= prev:
-                        if t < 0:
-                            raise ValueError("t_ms: %d is negative" % t)
-                        raise ValueError("t_ms: %d is not after the previous row's %d "
-                                         "(time must strictly increase)" % (t, prev))
-                    level = _number(cells[il], "reservoir_ml", "mL", 1000.0, MAX_ABS_ML)
-                    flow = _number(cells[ifl], "flow_ul_h", "uL/h", 10.0, MAX_ABS_UL_H)
-                    button = _switch(cells[ib], "button") if ib >= 0 else 0
-                    refill = _switch(cells[ir], "refill") if ir >= 0 else 0
-                    flags = _flags(cells[ig]) if ig >= 0 else 0
-                except ValueError as e:
-                    raise err(n, str(e))
-                prev = t
-                yield (t, level, flow, flags, button, refill)
+                        c = cells[il]
+                        if c:
+                            v = float(c)
+                            if not -MAX_ABS_ML <= v <= MAX_ABS_ML:
+                                raise ValueError
+                            level = int(v * 1000.0 + (0.5 if v >= 0.0 else -0.5))
+                        else:
+                            level = None
+                        c = cells[ifl]
+                        if c:
+                            v = float(c)
+                            if not -MAX_ABS_UL_H <= v <= MAX_ABS_UL_H:
+                                raise ValueError
+                            flow = int(v * 10.0 + (0.5 if v >= 0.0 else -0.5))
+                        else:
+                            flow = None
+                        button = sw[cells[ib]] if ib >= 0 else 0
+                        refill = sw[cells[ir]] if ir >= 0 else 0
+                        flags = sw[cells[ig]] if ig >= 0 else 0
+                    except (ValueError, KeyError):
+                        s = row(raw, n, prev)
+                    else:
+                        prev = t
+                        yield (t, level, flow, flags, button, refill)
+                        continue
+                else:
+                    s = row(raw, n, prev)
+                if s is not None:
+                    prev = s[0]
+                    yield s
+
+    def _row(self, raw, n, prev):
+        """One row, parsed carefully: a sample, None (blank or comment), or a
+        TraceError naming the line and the problem."""
+        it, il, ifl, ib, ir, ig = self._idx
+        ncols = len(self.columns)
+        err = self._err
+        if not raw.isascii():
+            self._text(raw, n)  # raises when not UTF-8
+        line = raw.strip()
+        if not line or line.startswith(b"#"):
+            return None
+        if b'"' in line:
+            try:
+                cells = [c.encode("utf-8") for c in
+                         next(csv.reader([line.decode("utf-8")], strict=True))]
+            except csv.Error as e:
+                raise err(n, "bad CSV quoting: %s" % e)
+        else:
+            cells = line.split(b",")
+        if len(cells) != ncols:
+            raise err(n, "%d cells where the header has %d columns" % (len(cells), ncols))
+        try:
+            c = cells[it].strip()
+            try:
+                t = int(c)
+                if b"_" in c:
+                    raise ValueError
+            except ValueError:
+                raise ValueError("t_ms: %r is not an integer number of ms"
+                                 % c.decode("utf-8", "replace"))
+            if t <= prev:
+                if t < 0:
+                    raise ValueError("t_ms: %d is negative" % t)
+                raise ValueError("t_ms: %d is not after the previous row's %d "
+                                 "(time must strictly increase)" % (t, prev))
+            level = _number(cells[il], "reservoir_ml", "mL", 1000.0, MAX_ABS_ML)
+            flow = _number(cells[ifl], "flow_ul_h", "uL/h", 10.0, MAX_ABS_UL_H)
+            button = _switch(cells[ib], "button") if ib >= 0 else 0
+            refill = _switch(cells[ir], "refill") if ir >= 0 else 0
+            flags = _flags(cells[ig]) if ig >= 0 else 0
+        except ValueError as e:
+            raise err(n, str(e))
+        return (t, level, flow, flags, button, refill)
 
     def validate(self):
         """Full pass over the rows; returns the number of rows and the last t_ms."""
