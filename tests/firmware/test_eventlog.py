@@ -1,0 +1,371 @@
+# The event log on flash (firmware/pumpmon/eventlog.py): power cut at every
+# byte of a sequence of writes, rotation, sequence continuity across reboots,
+# write errors. Real files in a temporary directory; runs on CPython and on
+# the MicroPython unix port.
+import os
+
+from pumpmon import eventlog as L
+
+
+# ---- helpers (test_statefile.py uses them too) -------------------------------
+def _tmpdir(tag):
+    try:
+        import tempfile
+        return tempfile.mkdtemp(prefix="pm_%s_" % tag)
+    except ImportError:  # MicroPython
+        r = os.urandom(6)
+        p = "/tmp/pm_%s_%s" % (tag, "".join("%02x" % b for b in r))
+        os.mkdir(p)
+        return p
+
+
+def _isdir(p):
+    return os.stat(p)[0] & 0x4000 != 0
+
+
+def _rmtree(p):
+    for name in os.listdir(p):
+        q = p + "/" + name
+        if _isdir(q):
+            _rmtree(q)
+        else:
+            os.remove(q)
+    os.rmdir(p)
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+class _RecFile:
+    def __init__(self, fs, f, rel):
+        self.fs = fs
+        self.f = f
+        self.rel = rel
+
+    def write(self, b):
+        self.fs.ops.append(("write", self.rel, bytes(b)))
+        return self.f.write(b)
+
+    def readinto(self, b):
+        return self.f.readinto(b)
+
+    def read(self, n=-1):
+        return self.f.read(n)
+
+    def flush(self):
+        self.f.flush()
+
+    def fileno(self):
+        return self.f.fileno()
+
+    def close(self):
+        self.f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+class RecordingFlash(L.Flash):
+    """Real files, and a list of every change made, to replay up to a cut."""
+
+    def __init__(self, root):
+        self.root = root
+        self.ops = []
+
+    def _rel(self, path):
+        return path[len(self.root) + 1:]
+
+    def open(self, path, mode):
+        f = open(path, mode)
+        if mode == "wb":
+            self.ops.append(("create", self._rel(path)))
+        return _RecFile(self, f, self._rel(path))
+
+    def remove(self, path):
+        self.ops.append(("remove", self._rel(path)))
+        os.remove(path)
+
+    def mkdir(self, path):
+        self.ops.append(("mkdir", self._rel(path)))
+        os.mkdir(path)
+
+    def rename(self, a, b):
+        self.ops.append(("rename", self._rel(a), self._rel(b)))
+        os.rename(a, b)
+
+    def sync(self, f):
+        pass
+
+
+def _events(ops):
+    """Number of cut points: one per byte written, one per other change."""
+    n = 0
+    for op in ops:
+        n += len(op[2]) if op[0] == "write" else 1
+    return n
+
+
+def _replay(ops, root, cut, corrupt):
+    """Apply ops to an empty root as if the power failed after `cut` events.
+    corrupt: the bytes of the write in progress after the cut hold garbage
+    (the complement of what was meant) instead of being missing.
+    Returns the records completely written and not deleted, per file."""
+    model = {}     # rel -> list of complete records (bytes)
+    left = cut
+    for op in ops:
+        kind = op[0]
+        if kind == "write":
+            rel, data = op[1], op[2]
+            with open(root + "/" + rel, "ab") as f:
+                if left >= len(data):
+                    f.write(data)
+                    model[rel].append(data)
+                    left -= len(data)
+                    continue
+                f.write(data[:left])
+                if corrupt:
+                    f.write(bytes((b ^ 0xFF) for b in data[left:]))
+                return model
+        if left == 0:
+            return model
+        left -= 1
+        if kind == "create":
+            with open(root + "/" + op[1], "wb"):
+                pass
+            model[op[1]] = []
+        elif kind == "remove":
+            os.remove(root + "/" + op[1])
+            del model[op[1]]
+        elif kind == "mkdir":
+            os.mkdir(root + "/" + op[1])
+        elif kind == "rename":
+            os.rename(root + "/" + op[1], root + "/" + op[2])
+    return model
+
+
+def _committed(model):
+    """Records of the model in segment order, as field tuples."""
+    out = []
+    for rel in sorted(model):
+        for data in model[rel]:
+            out.append(L.unpack(data))
+    return out
+
+
+def _fields(recs):
+    return [r[2] for r in recs]
+
+
+def _write(log, i):
+    """The i-th test record; distinct values so none can be mistaken for another."""
+    return log.append(L.SNAPSHOT if i % 3 else 1, i % 9, i % 13, i * 11, i % 1000, i & 0x1FF,
+                      1700000000 + i, i * 7 + 1, -i, i * 1000003, -2147483648 + i)
+
+
+# ---- tests ----------------------------------------------------------------------
+def test_record_is_40_bytes_and_checked():
+    d = _tmpdir("rec")
+    try:
+        log = L.EventLog(d + "/log", 4, 400)
+        assert _write(log, 5)
+        log.close()
+        data = _read(d + "/log/" + L.seg_name(1))
+        assert len(data) == L.REC == 40
+        assert L.check(bytearray(data))
+        f = L.unpack(data)
+        assert f == (L.SNAPSHOT, 5, 5, 1, 55, 5, 5, 1700000005, 36, -5, 5000015,
+                     -2147483643)
+        for i in range(L.REC):      # any one flipped byte is caught
+            b = bytearray(data)
+            b[i] ^= 0x10
+            assert not L.check(b)
+    finally:
+        _rmtree(d)
+
+
+def _cut_everywhere(corrupt):
+    d = _tmpdir("cut")
+    try:
+        src = d + "/src"
+        os.mkdir(src)
+        fs = RecordingFlash(src)
+        log = L.EventLog(src + "/log", 3, 3 * L.REC, fs)   # 3 segments of 3 records
+        n = 11                                                 # rotates three times
+        for i in range(n):
+            assert _write(log, i)
+        log.close()
+        ops = fs.ops
+        total = _events(ops)
+        assert total == n * L.REC + 1 + 4 + 1  # mkdir, 4 creates, 1 remove
+        root = d + "/cut"
+        checked = 0
+        for cut in range(total + 1):
+            os.mkdir(root)
+            want = _committed(_replay(ops, root, cut, corrupt))
+            # reboot: the logger finds the end, never raises, appends after it
+            log2 = L.EventLog(root + "/log", 3, 3 * L.REC)
+            got, bad = L.read_all(root + "/log")
+            assert _fields(got) == want, (cut, _fields(got), want)
+            last = want[-1][3] if want else 0
+            assert log2.seq == last + 1, (cut, log2.seq, last)
+            assert _write(log2, 100) and _write(log2, 101)
+            assert log2.lost == 0
+            log2.close()
+            got2, bad2 = L.read_all(root + "/log")
+            seqs = [r[3] for r in _fields(got2)]
+            assert seqs[-2:] == [last + 1, last + 2], (cut, seqs)
+            # nothing committed before is lost unless rotation dropped its segment
+            assert [r for r in want if r in _fields(got2)] == \
+                [r for r in want if r[3] >= seqs[0]], cut
+            assert len(os.listdir(root + "/log")) <= 3
+            _rmtree(root)
+            checked += 1
+        assert checked == total + 1
+    finally:
+        _rmtree(d)
+
+
+def test_power_cut_at_every_byte_truncated():
+    _cut_everywhere(False)
+
+
+def test_power_cut_at_every_byte_with_garbage():
+    _cut_everywhere(True)
+
+
+def test_a_corrupt_committed_record_loses_only_itself():
+    d = _tmpdir("rot")
+    try:
+        p = d + "/log"
+        log = L.EventLog(p, 4, 5 * L.REC)
+        for i in range(8):
+            assert _write(log, i)
+        log.close()
+        name = p + "/" + L.seg_name(1)
+        for off in range(0, 5 * L.REC, 7):
+            data = bytearray(_read(name))
+            data[off] ^= 0x01
+            with open(name, "wb") as f:
+                f.write(data)
+            got, bad = L.read_all(p)
+            seqs = [r[2][3] for r in got]
+            lost = off // L.REC + 1
+            assert seqs == [s for s in range(1, 9) if s != lost], (off, seqs)
+            assert bad == [(1, off // L.REC * L.REC, "corrupt")]
+            data[off] ^= 0x01
+            with open(name, "wb") as f:
+                f.write(data)
+    finally:
+        _rmtree(d)
+
+
+def test_rotation_keeps_n_segments_and_sequence_runs_across_reboots():
+    d = _tmpdir("rot")
+    try:
+        p = d + "/log"
+        written = 0
+        for boot in range(7):              # 7 boots, 9 records each
+            log = L.EventLog(p, 4, 4 * L.REC)
+            assert log.seq == written + 1
+            for i in range(9):
+                assert _write(log, written)
+                written += 1
+            if boot % 2:
+                log.close()                # and sometimes just dropped (power cut)
+        got, bad = L.read_all(p)
+        assert bad == []
+        names = sorted(os.listdir(p))
+        assert len(names) == 4
+        seqs = [r[2][3] for r in got]
+        assert seqs == list(range(seqs[0], written + 1))
+        assert len(seqs) > 3 * 4           # at least three full segments kept
+        assert [r[0] for r in got] == sorted(r[0] for r in got)
+    finally:
+        _rmtree(d)
+
+
+class FailingFlash(L.Flash):
+    """A flash that can be made full: a write stores a few bytes, then ENOSPC."""
+
+    def __init__(self):
+        self.full = 0
+
+    def open(self, path, mode):
+        f = open(path, mode)
+        if "r" in mode:
+            return f
+        return _FullFile(self, f)
+
+
+class _FullFile(_RecFile):
+    def __init__(self, fs, f):
+        self.fs = fs
+        self.f = f
+
+    def write(self, b):
+        if self.fs.full:
+            self.f.write(bytes(b)[:7])   # part of the record reaches the flash
+            self.f.flush()
+            raise OSError(28, "ENOSPC")
+        return self.f.write(b)
+
+
+def test_write_error_never_raises_and_logging_resumes():
+    d = _tmpdir("full")
+    try:
+        p = d + "/log"
+        fs = FailingFlash()
+        log = L.EventLog(p, 4, 10 * L.REC, fs)
+        for i in range(3):
+            assert _write(log, i)
+        fs.full = 1
+        for i in range(3, 6):
+            assert not _write(log, i)
+        assert log.failed == 28 and log.lost == 3
+        assert not log.retry(10)
+        fs.full = 0
+        assert log.retry(20)
+        assert log.failed == 0 and log.lost == 0
+        assert _write(log, 6)
+        log.close()
+        got, bad = L.read_all(p)
+        f = _fields(got)
+        assert [r[3] for r in f] == [1, 2, 3, 7, 8]   # 4-6 lost: a visible gap
+        assert f[3][0] == L.LOG_RESUMED and f[3][8] == 3 and f[3][9] == 28
+        assert f[4][8] == 6 * 7 + 1
+        assert bad and bad[0][2] in ("torn", "corrupt")   # the partial record is reported
+        # a reboot after that appends cleanly
+        log = L.EventLog(p, 4, 10 * L.REC)
+        assert log.seq == 9 and _write(log, 7)
+        log.close()
+        got, _bad = L.read_all(p)
+        assert got[-1][2][3] == 9
+    finally:
+        _rmtree(d)
+
+
+def test_unwritable_log_directory_does_not_raise():
+    d = _tmpdir("nodir")
+    try:
+        with open(d + "/log", "wb") as f:   # a file where the directory should be
+            f.write(b"x")
+        log = L.EventLog(d + "/log", 4, 400)
+        assert not _write(log, 1)
+        assert log.lost == 1 and log.failed
+        os.remove(d + "/log")
+        assert log.retry()
+        assert _write(log, 2)
+        log.close()
+        got, bad = L.read_all(d + "/log")
+        assert [r[2][0] for r in got] == [L.LOG_RESUMED, L.SNAPSHOT] and not bad
+    finally:
+        _rmtree(d)
+
+
+def test_crc_matches_the_standard_crc32():
+    assert L.crc32(b"123456789") & 0xFFFFFFFF == 0xCBF43926
