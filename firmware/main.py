@@ -1,5 +1,7 @@
 # Board entry point: run after boot.py on every reset. The board layer comes
 # from /board.py (boards/<name>/board.py); everything else from pumpmon.
+# The event log lives in /log/ and the alarm state in /state.bin on the
+# board's flash (docs/log-format.md).
 from pumpmon import alarms as A
 from pumpmon.runner import Runner, load_config
 
@@ -8,7 +10,9 @@ def main():
     import board
     b = board.Board()
     cfg, err = load_config("config.json")
-    r = Runner(b, cfg)
+    # restores the alarms latched before a reset and logs the boot
+    r = Runner(b, cfg, flash="/")
+    r.note_config(cfg, err)
     if err:
         print("pumpmon: bad configuration:", err)
         r.monitor.fault(A.D_CONFIG)

@@ -3,12 +3,23 @@
 # event sinks (the log first: a high-priority event is on flash before its
 # alarm sounds), drives the buzzer and the light, and feeds the watchdog.
 # Board interface: boards/README.md. Nothing here imports `machine`.
+#
+# With a flash directory (Runner(..., flash="/")) it also keeps the board's
+# persistent memory: the event log (eventlog.py, in flash/log/) gets a boot
+# record, every alarm event (high priority synced to flash before the sound
+# changes), refill start/end, configuration, internal faults and an hourly
+# status snapshot; the alarm state (statefile.py, flash/state.bin) is saved
+# after every change and restored at boot, so a reset never silences an
+# alarm; an unexpected reset (watchdog, brown-out) raises malfunction/internal.
 import json
 
 from pumpmon import alarms as A
+from pumpmon import eventlog as L
 from pumpmon.clock import ticks_add, ticks_diff
 from pumpmon.config import Config, ConfigError
+from pumpmon.manager import EV_RAISED
 from pumpmon.monitor import Monitor
+from pumpmon.statefile import StateFile
 
 try:
     from micropython import const
@@ -18,6 +29,11 @@ except ImportError:
 
 SAMPLE_MS = const(1000)
 LOOP_MS = const(10)
+SNAPSHOT_S = const(3600)     # status record every hour
+RETRY_S = const(60)          # after a write error, try the flash again this often
+FAULT_LOG_S = const(60)      # at most one internal_fault record a minute
+# resets that are part of normal use; any other cause is malfunction/internal
+EXPECTED_RESETS = ("power_on", "soft")
 
 # when the configuration cannot be read the monitor still watches the
 # sensors; malfunction/internal (bad_config) sounds until it is fixed
@@ -36,17 +52,48 @@ def load_config(path="config.json"):
         return Config(FALLBACK_CONFIG), "%s: %s" % (path, e)
 
 
+def config_crc(cfg):
+    """CRC32 of the settings in a fixed order: tells a changed configuration."""
+    d = cfg.as_dict()
+    text = ";".join("%s=%s" % (k, d[k]) for k in sorted(d))
+    return L.crc32(text.encode()) & 0xFFFFFFFF
+
+
 class Runner:
-    def __init__(self, board, cfg, sinks=(), tod_s=None):
-        """sinks: callables sink(code, cond, detail, runner), called in order."""
+    def __init__(self, board, cfg, sinks=(), tod_s=None, flash=None,
+                 log_segments=8, log_seg_bytes=16384, fs=None):
+        """sinks: callables sink(code, cond, detail, runner), called in order.
+        flash: directory for the event log and the alarm state (None: neither);
+        fs: the file operations (eventlog.Flash; tests pass a failing one)."""
         self.board = board
         self.sinks = list(sinks)
         now = board.ticks_ms()
+        self.cfg = cfg
         self.monitor = Monitor(cfg, now, self._on_event, tod_s)
         self._next = now
         self._tone = -1
         self._led = -1
         self.now = now
+        self._last = now          # uptime, kept as small ints: s + ms
+        self.up_s = 0
+        self.up_ms = 0
+        self._refill = 0
+        self._faults = 0          # exceptions caught by run() not yet logged
+        self._fault_log_s = -FAULT_LOG_S
+        self._store_fault = 0     # 1 while the log or the state file fails
+        self._retry_s = 0
+        self._dirty = 0           # alarm state changed: save it
+        self._snap_s = SNAPSHOT_S
+        self._wall = getattr(board, "wall_time", None)
+        self.log = None
+        self.state = None
+        self.boot = None          # (reset cause, state status) once booted
+        if flash is not None:
+            pre = flash if (flash == "" or flash.endswith("/")) else flash + "/"
+            self.log = L.EventLog(pre + "log", log_segments, log_seg_bytes, fs)
+            self.state = StateFile(flash, fs)
+            self.sinks.insert(0, self._log_sink)   # the log first
+            self._boot()
 
     def _on_event(self, code, cond, detail):
         for sink in self.sinks:
@@ -55,21 +102,156 @@ class Runner:
             except Exception:  # a failing sink (e.g. the log) must not stop monitoring
                 self.monitor.fault(A.D_LOG)
 
+    # ---- persistent memory ----------------------------------------------------
+    def _boot(self):
+        """Restore the alarm state, log the boot, annunciate at once."""
+        m = self.monitor
+        try:
+            cause = self.board.reset_cause()
+        except Exception:
+            cause = "unknown"
+        status, shown, acked, paused, cfg_crc = self.state.load()
+        self._cfg_crc = cfg_crc
+        if status == L.STATE_OK:
+            # a pause is not restored: after a reset a shown alarm sounds at
+            # once (how long the board was off is unknown)
+            m.manager.restore(shown, acked)
+        self.boot = (cause, status)
+        self.write(L.BOOT, L.NO_COND, L.reset_code(cause), shown, acked, status, paused,
+                   sync=True)
+        fault = 0
+        if cause not in EXPECTED_RESETS:
+            fault = A.D_WATCHDOG if cause == "watchdog" else A.D_RESET
+        elif status == L.STATE_CORRUPT:
+            fault = A.D_LOG
+        if fault:
+            m.fault(fault)
+        now = self.board.ticks_ms()
+        m.poll(now, 0)            # restored alarms and the fault: raised now
+        if fault and m.internal_detail == fault:
+            # a reset is an event, not a lasting condition: it stays latched
+            # (sounding) until acknowledged
+            m.clear_fault()
+        self._save_state()
+
+    def _values(self):
+        """level, flow mean, programmed mean, days to empty x10 (UNKNOWN if not known)."""
+        e = self.monitor.engine
+        level = e.level_ul if e._lref else L.UNKNOWN
+        daily = self.cfg.daily_ul
+        days = level * 10 // daily if daily > 0 and level != L.UNKNOWN else L.UNKNOWN
+        return level, e.flow_mean, e.prog_mean, days
+
+    def write(self, code, cond=L.NO_COND, detail=0, v0=0, v1=0, v2=0, v3=0, sync=False):
+        """Append a record to the event log (no-op without one); a write
+        error raises malfunction/internal (log_failure), a later success
+        clears that condition (the alarm stays latched until acknowledged)."""
+        log = self.log
+        if log is None:
+            return True
+        wall = 0
+        if self._wall is not None:
+            try:
+                wall = self._wall() or 0
+            except Exception:
+                wall = 0
+        ok = log.append(code, cond, detail, self.up_s, self.up_ms,
+                        self.monitor.manager.shown, wall, v0, v1, v2, v3, sync)
+        self._check_store(ok)
+        return ok
+
+    def _check_store(self, ok):
+        m = self.monitor
+        if not ok or (self.state is not None and self.state.failed):
+            if not self._store_fault:
+                self._store_fault = 1
+                self._retry_s = self.up_s + RETRY_S
+            m.fault(A.D_LOG)
+        elif self._store_fault and (self.log is None or not self.log.lost):
+            self._store_fault = 0
+            if m.internal and m.internal_detail == A.D_LOG:
+                m.clear_fault()
+
+    def _log_sink(self, code, cond, detail, runner):
+        level, flow, prog, days = self._values()
+        high = cond >= 0 and A.priority_of(cond) == A.HIGH
+        self.write(code, L.NO_COND if cond < 0 else cond, detail, level, flow, prog, days,
+                   sync=high and code == EV_RAISED)
+        self._dirty = 1
+
+    def _save_state(self):
+        self._dirty = 0
+        st = self.state
+        if st is None:
+            return
+        mg = self.monitor.manager
+        st.save(mg.shown, mg.acked, mg.paused, self._cfg_crc)
+        self._check_store(not st.failed)
+
+    def note_config(self, cfg, err=None):
+        """Log the configuration in use (at boot, and whenever it changes)."""
+        crc = config_crc(cfg)
+        changed = 1 if crc != getattr(self, "_cfg_crc", 0) else 0
+        self.write(L.CONFIG, L.NO_COND, A.D_CONFIG if err else 0, crc, changed,
+                   cfg.daily_ul, cfg.sched_rate[0])
+        if self.state is not None and changed:
+            self._cfg_crc = crc
+            self._save_state()
+
+    def _housekeeping(self, refill):
+        """Once a second, with a log: refill edges, the hourly status, retries."""
+        if refill != self._refill:
+            self._refill = refill
+            e = self.monitor.engine
+            self.write(L.REFILL_START if refill else L.REFILL_END, L.NO_COND, 0,
+                       e.level_ul if e._lref else L.UNKNOWN)
+        if self.up_s >= self._snap_s:
+            self._snap_s += SNAPSHOT_S
+            if self._snap_s <= self.up_s:        # fell behind: no burst of snapshots
+                self._snap_s = self.up_s + SNAPSHOT_S
+            level, flow, prog, days = self._values()
+            self.write(L.SNAPSHOT, L.NO_COND, 0, level, flow, prog, days)
+        if self._faults and self.up_s - self._fault_log_s >= FAULT_LOG_S:
+            self._fault_log_s = self.up_s
+            n = self._faults
+            self._faults = 0
+            self.write(L.FAULT, L.NO_COND, A.D_EXCEPTION, n)
+        if self._store_fault and self.up_s >= self._retry_s:
+            self._retry_s = self.up_s + RETRY_S
+            if self.state is not None and self.state.failed:
+                self._save_state()
+            ok = self.log.retry(self.up_s, self.up_ms, self.monitor.manager.shown)
+            self._check_store(ok)
+
     def step(self):
         """One pass of the main loop; never blocks."""
         b = self.board
         m = self.monitor
         now = b.ticks_ms()
         self.now = now
+        d = ticks_diff(now, self._last)
+        self._last = now
+        if d > 0:
+            ms = self.up_ms + d
+            if ms >= 1000:
+                s = ms // 1000
+                self.up_s += s
+                ms -= s * 1000
+            self.up_ms = ms
         button = b.button()
         if ticks_diff(now, self._next) >= 0:
             self._next = ticks_add(self._next, SAMPLE_MS)
             if ticks_diff(now, self._next) >= 0:  # fell behind: resynchronise
                 self._next = ticks_add(now, SAMPLE_MS)
             flow = b.read_flow()
-            m.step(now, b.read_level(), flow, b.flow_flags, button, b.refill())
+            refill = b.refill()
+            m.step(now, b.read_level(), flow, b.flow_flags, button, refill)
+            if self.log is not None:
+                self._housekeeping(refill)
         else:
             m.poll(now, button)
+        if self._dirty:
+            self._save_state()    # before the sound changes, like the log
         a = m.ann
         if a.tone_hz != self._tone:
             self._tone = a.tone_hz
@@ -87,6 +269,7 @@ class Runner:
                 self.step()
             except Exception:  # never silence: a fault in the loop is an alarm
                 self.monitor.fault(A.D_EXCEPTION)
+                self._faults += 1  # logged (at most once a minute) by _housekeeping
                 try:
                     self.monitor.poll(b.ticks_ms(), 0)
                     b.set_tone(self.monitor.ann.tone_hz)

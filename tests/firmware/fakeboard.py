@@ -16,6 +16,8 @@ class FakeBoard:
         self.tones = []
         self.leds = []
         self.fed = 0
+        self.cause = "power_on"   # what reset_cause() reports (tests of resets set it)
+        self.wall = 0             # wall_time(): Unix seconds, 0 = clock not set
 
     def ticks_ms(self):
         return self.t
@@ -52,4 +54,7 @@ class FakeBoard:
         self.fed += 1
 
     def reset_cause(self):
-        return "power_on"
+        return self.cause
+
+    def wall_time(self):
+        return self.wall

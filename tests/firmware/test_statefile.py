@@ -1,0 +1,254 @@
+# Alarm state across resets, and the Runner's persistent memory: a reset in
+# the middle of an unacknowledged high-priority alarm brings it back at once;
+# an unexpected reset is malfunction/internal; a corrupt state file boots
+# safely; a full flash raises malfunction/internal and monitoring goes on.
+# Runs on CPython and on the MicroPython unix port.
+import os
+
+from fakeboard import FakeBoard
+from test_eventlog import FailingFlash, _read, _rmtree, _tmpdir
+
+from pumpmon import alarms as A
+from pumpmon import eventlog as L
+from pumpmon import patterns as P
+from pumpmon.clock import ticks_add
+from pumpmon.config import Config
+from pumpmon.manager import EV_RAISED
+from pumpmon.runner import Runner
+from pumpmon.statefile import StateFile
+
+NO_FLOW = 1 << A.NO_FLOW
+INTERNAL = 1 << A.INTERNAL
+CFG = {"rate_ul_h": 30}
+
+
+def _board(t0=-20000):
+    return FakeBoard(ticks_add(0, t0))
+
+
+def _seconds(r, n):
+    """n seconds of the main loop, a pass every 100 ms (fast enough for tests:
+    the Runner samples once a second whatever the loop rate)."""
+    b = r.board
+    for _ in range(n * 10):
+        r.step()
+        b.t = ticks_add(b.t, 100)
+
+
+def _records(d):
+    got, bad = L.read_all(d + "/log")
+    return [x[2] for x in got], bad
+
+
+def _sounds(b, since):
+    return [hz for t, hz in b.tones if hz and t >= since]
+
+
+def _no_flow_sounding(d, cause="power_on"):
+    b = _board()
+    b.cause = cause
+    r = Runner(b, Config(CFG), flash=d)
+    _seconds(r, 11 * 60)
+    b.flow = 0
+    _seconds(r, 11 * 60)
+    assert r.monitor.manager.shown & NO_FLOW
+    assert not r.monitor.manager.acked & NO_FLOW
+    assert _sounds(b, 0)
+    return r
+
+
+def test_reset_during_unacknowledged_alarm_sounds_again_at_once():
+    d = _tmpdir("reset")
+    try:
+        _no_flow_sounding(d)
+        # power cut: the Runner is dropped, never closed; a new board boots on the same flash
+        b = _board(123456)
+        b.flow = 0
+        b.cause = "power_on"
+        r = Runner(b, Config(CFG), flash=d)
+        t_boot = b.t
+        assert r.monitor.manager.shown & NO_FLOW
+        _seconds(r, 1)
+        assert _sounds(b, t_boot), "no sound within 1 s of boot"
+        assert P.RED in [c for _t, c in b.leds]
+        assert not r.monitor.manager.shown & INTERNAL   # a power cut is not a fault
+        recs, bad = _records(d)
+        boots = [x for x in recs if x[0] == L.BOOT]
+        assert len(boots) == 2 and boots[1][8] & NO_FLOW   # restored mask logged
+        assert not bad
+    finally:
+        _rmtree(d)
+
+
+def test_watchdog_reset_is_malfunction_internal():
+    d = _tmpdir("wdt")
+    try:
+        _no_flow_sounding(d)
+        b = _board(5000)
+        b.flow = 0
+        b.cause = "watchdog"
+        r = Runner(b, Config(CFG), flash=d)
+        _seconds(r, 2)
+        m = r.monitor
+        assert m.manager.shown & NO_FLOW and m.manager.shown & INTERNAL
+        recs, _bad = _records(d)
+        raised = [x for x in recs if x[0] == EV_RAISED and x[1] == A.INTERNAL]
+        assert raised and raised[-1][2] == A.D_WATCHDOG
+        assert [x for x in recs if x[0] == L.BOOT][-1][2] == L.reset_code("watchdog")
+        # the reset is an event: latched until acknowledged, then gone
+        b.btn = 1
+        _seconds(r, 3)
+        b.btn = 0
+        _seconds(r, 1)
+        assert not m.manager.shown & INTERNAL
+        # the restored no_flow was acknowledged before the engine had judged
+        # again (its window is not full yet): it comes back once it has
+        _seconds(r, 11 * 60)
+        assert m.manager.shown & NO_FLOW and m.engine.conditions & NO_FLOW
+        # a brown-out is unexpected too
+        b2 = _board(9000)
+        b2.cause = "brownout"
+        r2 = Runner(b2, Config(CFG), flash=d)
+        _seconds(r2, 1)
+        assert r2.monitor.manager.shown & INTERNAL
+        assert r2.monitor.internal_detail == A.D_RESET
+    finally:
+        _rmtree(d)
+
+
+def test_corrupt_state_file_boots_safely():
+    d = _tmpdir("corrupt")
+    try:
+        _no_flow_sounding(d)
+        data = bytearray(_read(d + "/state.bin"))
+        for garbage in (b"", b"\xff" * 24, bytes(data[:13]), bytes(data[:-1]) + b"\x00",
+                        bytes(data) + b"x"):
+            with open(d + "/state.bin", "wb") as f:
+                f.write(garbage)
+            b = _board(777)
+            r = Runner(b, Config(CFG), flash=d)
+            assert r.boot == ("power_on", L.STATE_CORRUPT)
+            _seconds(r, 1)
+            # nothing restored from garbage, and malfunction/internal says so
+            assert r.monitor.manager.shown & INTERNAL
+            assert r.monitor.internal_detail == A.D_LOG
+            assert [x for x in _records(d)[0] if x[0] == L.BOOT][-1][10] == L.STATE_CORRUPT
+        # a save cut before its rename leaves state.new half-written: the old state holds
+        st = StateFile(d)
+        assert st.save(NO_FLOW, 0, 0, 5)
+        with open(d + "/state.new", "wb") as f:
+            f.write(b"PMST\x01")
+        b = _board(888)
+        r = Runner(b, Config(CFG), flash=d)
+        assert r.boot == ("power_on", L.STATE_OK)
+        assert r.monitor.manager.shown == NO_FLOW
+        # FAT renames by deleting the target first: a cut between leaves only state.new
+        os.rename(d + "/state.bin", d + "/state.new")
+        r = Runner(_board(999), Config(CFG), flash=d)
+        assert r.boot == ("power_on", L.STATE_OK) and r.monitor.manager.shown == NO_FLOW
+    finally:
+        _rmtree(d)
+
+
+def test_state_file_round_trip_and_newest_copy_wins():
+    d = _tmpdir("state")
+    try:
+        st = StateFile(d)
+        assert st.load() == (L.STATE_NONE, 0, 0, 0, 0)
+        assert st.save(0x81, 0x80 | 0x200, 1, 0xDEADBEEF)
+        assert StateFile(d).load() == (L.STATE_OK, 0x81, 0x80, 1, 0xDEADBEEF)
+        old = _read(d + "/state.bin")
+        assert st.save(0x1, 0, 0, 7)
+        with open(d + "/state.new", "wb") as f:   # an older copy left behind
+            f.write(old)
+        assert StateFile(d).load() == (L.STATE_OK, 0x1, 0, 0, 7)
+    finally:
+        _rmtree(d)
+
+
+def test_log_is_on_flash_before_the_sound_changes():
+    d = _tmpdir("order")
+    try:
+        seen = []
+
+        def sink(code, cond, detail, runner):
+            # an independent reader, at the moment the event is signalled
+            recs, _bad = L.read_all(d + "/log")
+            seen.append((code, cond, runner.board.tone, recs[-1][2][0], recs[-1][2][1]))
+
+        b = _board()
+        r = Runner(b, Config(CFG), [sink], flash=d)
+        _seconds(r, 11 * 60)
+        b.flow = 0
+        _seconds(r, 11 * 60)
+        first = [s for s in seen if s[0] == EV_RAISED][0]
+        assert first[:2] == (EV_RAISED, A.NO_FLOW)
+        assert first[2] == 0                     # silent still
+        assert first[3:] == (EV_RAISED, A.NO_FLOW)   # and already in the log file
+    finally:
+        _rmtree(d)
+
+
+def test_full_flash_raises_internal_and_monitoring_goes_on():
+    d = _tmpdir("enospc")
+    try:
+        fs = FailingFlash()
+        fs.full = 1
+        b = _board()
+        r = Runner(b, Config(CFG), flash=d, fs=fs)
+        _seconds(r, 2)
+        m = r.monitor
+        assert m.manager.shown & INTERNAL and m.internal_detail == A.D_LOG
+        assert r.log.lost >= 1
+        _seconds(r, 11 * 60)
+        b.flow = 0
+        _seconds(r, 11 * 60)
+        assert m.manager.shown & NO_FLOW         # no_flow detection went on
+        assert m.engine.conditions & NO_FLOW
+        assert b.tone or _sounds(b, 0)
+        # the flash recovers: the next retry writes, the condition clears
+        fs.full = 0
+        _seconds(r, 70)
+        assert r.log.lost == 0 and not m.internal
+        recs, bad = _records(d)
+        codes = [x[0] for x in recs]
+        assert L.LOG_RESUMED in codes
+        resumed = [x for x in recs if x[0] == L.LOG_RESUMED][0]
+        assert resumed[8] >= 2 and resumed[9] == 28
+        assert StateFile(d).load()[1] & NO_FLOW   # the state file caught up too
+    finally:
+        _rmtree(d)
+
+
+def test_hourly_snapshot_refill_and_config_records():
+    d = _tmpdir("snap")
+    try:
+        b = _board()
+        b.wall = 1790000000
+        r = Runner(b, Config(CFG), flash=d)
+        r.note_config(Config(CFG))
+        _seconds(r, 3600 + 5)
+        b.refill_mode = 1
+        _seconds(r, 5)
+        b.refill_mode = 0
+        _seconds(r, 5)
+        recs, bad = _records(d)
+        codes = [x[0] for x in recs]
+        assert codes[:2] == [L.BOOT, L.CONFIG] and recs[1][9] == 1   # first config: changed
+        snaps = [x for x in recs if x[0] == L.SNAPSHOT]
+        assert len(snaps) == 1
+        s = snaps[0]
+        assert 3600 <= s[4] <= 3601 and s[7] == 1790000000
+        assert 17000 < s[8] < 19000               # level, uL
+        assert 250 < s[9] < 350 and s[10] == 300  # mean flow and programmed, 0.1 uL/h
+        assert s[11] == s[8] * 10 // 720          # days x10 at 0.72 mL/day
+        assert codes[-2:] == [L.REFILL_START, L.REFILL_END]
+        assert [x[3] for x in recs] == list(range(1, len(recs) + 1)) and not bad
+        # the same configuration after a reboot is not a change; another one is
+        r = Runner(_board(), Config(CFG), flash=d)
+        r.note_config(Config(CFG))
+        r.note_config(Config({"rate_ul_h": 40}))
+        recs, bad = _records(d)
+        assert [x[9] for x in recs if x[0] == L.CONFIG] == [1, 0, 1]
+    finally:
+        _rmtree(d)
