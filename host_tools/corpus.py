@@ -128,10 +128,11 @@ SPECS = [
          dict(rate_ul_h=30.0, duration_s=H + 15 * MIN, level_jump=(H, -3.0),
               level_every_s=10),
          expect=[("malfunction", "level_sensor", H, H + 5 * MIN)]),
-    Spec("recording_gap", "10 rows missing (a gap in the recording) at 1 h: sensor "
-         "silence, malfunction/flow_sensor",
+    Spec("recording_gap", "3 min of rows missing (a gap in the recording) at 1 h: sensor "
+         "silence, malfunction/flow_sensor and level_sensor",
          dict(rate_ul_h=30.0, duration_s=H + 10 * MIN), cut=[(H, H + 3 * MIN)],
-         expect=[("malfunction", "flow_sensor", H, H + 30)]),
+         expect=[("malfunction", "flow_sensor", H, H + 30),
+                 ("malfunction", "level_sensor", H, H + 90)]),
     Spec("reservoir_empty", "reservoir runs dry (200 uL/h from 0.5 mL): low_reservoir, "
          "then no_flow",
          dict(rate_ul_h=200.0, duration_s=3 * H, level_ml=0.5, level_every_s=10),

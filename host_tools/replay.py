@@ -35,6 +35,9 @@ def add_arguments(p):
                         "unix port, byte-identical events)")
     p.add_argument("--out", metavar="FILE", help="write the events here instead of stdout")
     p.add_argument("--plot", metavar="PNG", help="also draw levels, flow and alarms to a PNG")
+    p.add_argument("--check", metavar="EXPECTED",
+                   help="compare the events with an expectation file (JSON, docs/replay.md); "
+                        "exit 1 with the differences when they disagree")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress on stderr (auto: when stderr is a terminal)")
 
@@ -58,6 +61,67 @@ def load_overrides(path):
     if not isinstance(values, dict):
         raise TraceError(path, 1, "settings must be a JSON object")
     return values
+
+
+def load_expectation(path):
+    """An expectation file -> {"raised": [...], "no_other_high": bool}."""
+    values = load_overrides(path)
+    raised = values.get("raised", [])
+    if not isinstance(raised, list):
+        raise TraceError(path, 1, '"raised" must be a list')
+    out = []
+    for i, r in enumerate(raised):
+        what = '"raised"[%d]' % i
+        if not isinstance(r, dict) or not isinstance(r.get("alarm"), str):
+            raise TraceError(path, 1, '%s needs "alarm" (no_flow, malfunction, '
+                                      'low_reservoir)' % what)
+        cause = r.get("cause")
+        lo = r.get("from_s", 0)
+        hi = r.get("to_s")
+        for k, v in (("from_s", lo), ("to_s", hi)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise TraceError(path, 1, "%s: %s must be a number of seconds" % (what, k))
+        if cause is not None and not isinstance(cause, str):
+            raise TraceError(path, 1, "%s: cause must be a string or null" % what)
+        unknown = set(r) - {"alarm", "cause", "from_s", "to_s"}
+        if unknown:
+            raise TraceError(path, 1, "%s: unknown key(s) %s" % (what, ", ".join(sorted(unknown))))
+        out.append((r["alarm"], cause, lo, hi))
+    unknown = set(values) - {"raised", "no_other_high"}
+    if unknown:
+        raise TraceError(path, 1, "unknown key(s) %s" % ", ".join(sorted(unknown)))
+    return {"raised": out, "no_other_high": bool(values.get("no_other_high", True))}
+
+
+def _name(alarm, cause):
+    return "%s/%s" % (alarm, cause) if cause else "%s (any cause)" % alarm
+
+
+def check_events(events, expectation):
+    """Differences between events (dicts) and an expectation: a list of lines."""
+    raised = [e for e in events if e.get("event") == "alarm_raised"]
+    problems = []
+    for alarm, cause, lo, hi in expectation["raised"]:
+        same = [e for e in raised if e.get("alarm") == alarm
+                and (cause is None or e.get("cause") == cause)]
+        inside = [e for e in same if e["t_ms"] >= lo * 1000
+                  and (hi is None or e["t_ms"] <= hi * 1000)]
+        if not inside:
+            window = "from %s s" % lo if hi is None else "between %s s and %s s" % (lo, hi)
+            got = ", ".join("%s at %.0f s" % (_name(e["alarm"], e.get("cause")),
+                                              e["t_ms"] / 1000) for e in same) or "never"
+            problems.append("- missing: %s raised %s (raised: %s)"
+                            % (_name(alarm, cause), window, got))
+    if expectation["no_other_high"]:
+        for e in raised:
+            if e.get("priority") != "high":
+                continue
+            if any(e.get("alarm") == a and (c is None or e.get("cause") == c)
+                   for a, c, _lo, _hi in expectation["raised"]):
+                continue
+            problems.append("+ unexpected: %s (high) raised at %.0f s"
+                            % (_name(e["alarm"], e.get("cause")), e["t_ms"] / 1000))
+    return problems
 
 
 def prepare(args):
@@ -139,6 +203,7 @@ def run_micropython(trace, values, write, progress):
 def run(args):
     try:
         trace, cfg, values = prepare(args)
+        expectation = load_expectation(args.check) if args.check else None
     except TraceError as e:
         sys.stderr.write("%s\n" % e)
         return 2
@@ -178,9 +243,20 @@ def run(args):
         else:
             shutil.copyfileobj(spool, sys.stdout)
             sys.stdout.flush()
-        if args.plot:
-            from host_tools import plot
+        events = None
+        if args.plot or expectation:
             spool.seek(0)
             events = [json.loads(line) for line in spool]
+        if args.plot:
+            from host_tools import plot
             plot.plot_replay(trace, cfg, events, args.plot)
+    if expectation:
+        problems = check_events(events, expectation)
+        if problems:
+            sys.stderr.write("%s: %s disagrees with the events:\n%s\n" % (
+                args.trace, args.check, "\n".join(problems)))
+            return 1
+        sys.stderr.write("%s: as expected by %s (%d expected alarm(s) raised in time%s)\n" % (
+            args.trace, args.check, len(expectation["raised"]),
+            ", no other high-priority alarm" if expectation["no_other_high"] else ""))
     return 0
