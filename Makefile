@@ -59,5 +59,10 @@ bench: setup ## print the speed, memory and detection-latency table
 run: setup ## run the monitor (on the virtual board when no real board is attached)
 	$(BIN)/pumpmon run
 
+corpus: setup ## regenerate the scenario traces in traces/ and their expected events (review the diff)
+	$(BIN)/pumpmon trace corpus
+
+.PHONY: corpus
+
 clean: ## remove the venv and build output
 	rm -rf $(VENV) build .pytest_cache
