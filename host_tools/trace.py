@@ -106,7 +106,10 @@ class Trace:
 
     def __init__(self, path):
         self.path = path
-        self.name = str(getattr(path, "name", path))
+        if isinstance(path, (str, bytes)) or hasattr(path, "__fspath__"):
+            self.name = os.fsdecode(path)
+        else:
+            self.name = str(getattr(path, "name", path))
         self.meta = {}          # key -> value text
         self.meta_line = {}     # key -> line number
         self.columns = []       # header names
@@ -232,7 +235,7 @@ class Trace:
             if overrides_name:
                 raise TraceError(overrides_name, 1, "%s (with the metadata of %s)"
                                  % (e, self.name))
-            line = self.meta_line.get(MAGIC, 1) if self.meta else self.header_line
+            line = 1
             for key in self.meta_line:
                 if key in str(e):
                     line = self.meta_line[key]
