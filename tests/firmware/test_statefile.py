@@ -252,3 +252,34 @@ def test_hourly_snapshot_refill_and_config_records():
         assert [x[9] for x in recs if x[0] == L.CONFIG] == [1, 0, 1]
     finally:
         _rmtree(d)
+
+
+def test_steady_loop_with_log_allocates_nothing():
+    # MicroPython only (CPython has no heap lock): with the log and the state
+    # file on, an hour of loop passes without an event allocates nothing
+    try:
+        import micropython
+        micropython.heap_lock
+    except (ImportError, AttributeError):
+        return
+    import gc
+    d = _tmpdir("heap")
+    try:
+        b = _board()
+        r = Runner(b, Config(CFG), flash=d)
+        _seconds(r, 20)                   # warm up: boot records written
+        r._snap_s = 1 << 29               # no hourly write inside the locked hour
+        step = r.step
+        gc.collect()
+        micropython.heap_lock()
+        try:
+            n = 0
+            while n < 36000:
+                step()
+                b.t = ticks_add(b.t, 100)
+                n += 1
+        finally:
+            micropython.heap_unlock()
+        assert r.monitor.manager.shown == 0 and r.log.lost == 0
+    finally:
+        _rmtree(d)

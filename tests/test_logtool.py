@@ -1,0 +1,185 @@
+"""`pumpmon log decode`: logs written by the firmware's own writer
+(pumpmon.eventlog, and the Runner on a fake board), read back by the host's
+independent reader; damage is reported, not fatal."""
+import csv
+import io
+import json
+import os
+import zlib
+
+import pytest
+from fakeboard import FakeBoard
+
+from host_tools import logtool
+from host_tools.cli import main
+from pumpmon import alarms as A
+from pumpmon import eventlog as L
+from pumpmon.clock import ticks_add
+from pumpmon.config import Config
+from pumpmon.runner import Runner
+
+
+def _seconds(r, n):
+    b = r.board
+    for _ in range(n * 10):
+        r.step()
+        b.t = ticks_add(b.t, 100)
+
+
+@pytest.fixture(scope="module")
+def board_log(tmp_path_factory):
+    """A log from the Runner: boot, config, no_flow raised, acknowledged, cleared,
+    refill, hourly status."""
+    d = tmp_path_factory.mktemp("flash")
+    b = FakeBoard(ticks_add(0, -20000))
+    b.wall = 1790000000
+    r = Runner(b, Config({"rate_ul_h": 30}), flash=str(d))
+    r.note_config(Config({"rate_ul_h": 30}))
+    _seconds(r, 11 * 60)
+    b.flow = 0
+    _seconds(r, 11 * 60)
+    b.btn = 1
+    _seconds(r, 3)
+    b.btn = 0
+    b.flow = 300
+    _seconds(r, 15 * 60)
+    b.refill_mode = 1
+    _seconds(r, 5)
+    b.refill_mode = 0
+    _seconds(r, 30 * 60)
+    r.log.close()
+    return d / "log"
+
+
+def _run(capsys, *argv):
+    code = main(["log", "decode"] + [str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_table_shows_every_record(board_log, capsys):
+    code, out, err = _run(capsys, board_log)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["seq", "uptime", "d+h:m:s"]
+    body = lines[1:]
+    events = [ln.split()[3] for ln in body]
+    assert events[:2] == ["boot", "config"]
+    for name in ("alarm_raised", "alarm_acknowledged", "alarm_cleared", "refill_start",
+                 "refill_end", "status"):
+        assert name in events, name
+    raised = [ln for ln in body if " alarm_raised " in ln][0]
+    assert "no_flow/low_flow (high)" in raised and "2026-09-21T14:13:20Z" in raised
+    assert "reset_cause=power_on" in body[0]
+    assert "problem" in err and " 0 problems" in err
+
+
+def test_json_lines(board_log, capsys):
+    code, out, err = _run(capsys, "--json", board_log)
+    assert code == 0
+    recs = [json.loads(ln) for ln in out.splitlines()]
+    assert [r["seq"] for r in recs] == list(range(1, len(recs) + 1))
+    boot = recs[0]
+    assert boot["event"] == "boot" and boot["state_file"] == "none" and boot["uptime_ms"] == 0
+    raised = [r for r in recs if r["event"] == "alarm_raised"][0]
+    assert (raised["alarm"], raised["priority"], raised["cause"]) == ("no_flow", "high",
+                                                                      "low_flow")
+    assert raised["programmed_ul_h"] == 30.0 and raised["flow_ul_h"] < 7.5
+    assert raised["shown"] == ["no_flow/low_flow"]
+    assert 660 * 1000 < raised["uptime_ms"] < 1400 * 1000
+    status = [r for r in recs if r["event"] == "status"][0]
+    assert status["uptime_ms"] == 3600 * 1000 and status["level_ul"] == 18000
+    assert status["days_to_empty"] == 25.0      # 18 mL at 0.72 mL/day
+    cfg = recs[1]
+    assert cfg["changed"] is True and cfg["daily_ul"] == 720 and cfg["rate_ul_h"] == 30.0
+    assert all(r["wall"] == "2026-09-21T14:13:20Z" for r in recs)
+
+
+def test_csv(board_log, capsys):
+    code, out, err = _run(capsys, "--csv", board_log)
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0].keys()) == list(logtool.CSV_COLUMNS)
+    assert rows[0]["event"] == "boot" and rows[0]["seq"] == "1"
+    raised = [r for r in rows if r["event"] == "alarm_raised"][0]
+    assert raised["alarm"] == "no_flow" and raised["cause"] == "low_flow"
+    assert "programmed_ul_h=30" in raised["values"]
+
+
+def _log(tmp_path, n, per_seg=5, segments=8):
+    p = tmp_path / "log"
+    log = L.EventLog(str(p), segments, per_seg * L.REC)
+    for i in range(n):
+        assert log.append(1, A.NO_FLOW, 0, i, 0, 1, 0, 1000 + i, 0, 300, 0)
+    log.close()
+    return p
+
+
+def test_torn_tail_and_corrupt_record_are_reported_not_fatal(tmp_path, capsys):
+    p = _log(tmp_path, 12)                  # segments of 5, 5, 2 records
+    last = p / L.seg_name(3)
+    last.write_bytes(last.read_bytes() + b"\xa5\x01\x00" * 5)   # a write cut after 15 bytes
+    mid = p / L.seg_name(2)
+    data = bytearray(mid.read_bytes())
+    data[2 * L.REC + 9] ^= 0x40             # seq 8 damaged
+    mid.write_bytes(bytes(data))
+    code, out, err = _run(capsys, "--json", p)
+    assert code == 0
+    seqs = [json.loads(ln)["seq"] for ln in out.splitlines()]
+    assert seqs == [s for s in range(1, 13) if s != 8]
+    assert "ev00000002.bin @80: bad record (checksum)" in err
+    assert "1 record missing: seq 8" in err
+    assert "ev00000003.bin @80: torn record at the end (15 of 40 bytes)" in err
+    assert "11 records, seq 1..12, 3 problems" in err
+    # the table says the same in place
+    code, out, err = _run(capsys, p)
+    assert code == 0
+    lines = out.splitlines()
+    i = [k for k, ln in enumerate(lines) if "bad record" in ln][0]
+    assert lines[i - 1].split()[0] == "7" and lines[i + 2].split()[0] == "9"
+    assert "!! ev00000003.bin @80: torn record" in lines[-1]
+
+
+def test_missing_segment_is_a_gap(tmp_path, capsys):
+    p = _log(tmp_path, 14)
+    os.remove(p / L.seg_name(2))            # seq 6..10 gone
+    code, out, err = _run(capsys, "--csv", p / L.seg_name(1), p / L.seg_name(3))
+    assert code == 0
+    assert "5 records missing: seq 6..10" in err
+    # files given in any order are read in segment order
+    code, out2, err2 = _run(capsys, "--csv", p / L.seg_name(3), p / L.seg_name(1))
+    assert out2 == out
+
+
+def test_rotated_log_starts_late_without_complaint(tmp_path, capsys):
+    p = _log(tmp_path, 30, per_seg=4, segments=3)
+    assert sorted(os.listdir(p)) == [L.seg_name(6), L.seg_name(7), L.seg_name(8)]
+    code, out, err = _run(capsys, "--json", tmp_path)   # the folder above log/ works too
+    assert code == 0
+    seqs = [json.loads(ln)["seq"] for ln in out.splitlines()]
+    assert seqs == list(range(21, 31)) and "0 problems" in err
+
+
+def test_reader_checks_the_crc_itself(tmp_path):
+    # an independent reader: the record's last 4 bytes are zlib's CRC-32 of the first 36
+    p = _log(tmp_path, 1)
+    data = (p / L.seg_name(1)).read_bytes()
+    assert len(data) == 40 and data[0] == 0xA5
+    assert int.from_bytes(data[36:], "little") == zlib.crc32(data[:36])
+    recs, probs = logtool.parse_segment(p / L.seg_name(1))
+    assert len(recs) == 1 and not probs and recs[0].v == (1000, 0, 300, 0)
+
+
+@pytest.mark.parametrize("what", ["missing", "text", "empty_dir"])
+def test_unreadable_input_exits_2_with_one_line(tmp_path, capsys, what):
+    if what == "missing":
+        target = tmp_path / "nope.bin"
+    elif what == "text":
+        target = tmp_path / "ev00000001.bin"
+        target.write_text("this is not a log, just some text of forty or more bytes\n")
+    else:
+        target = tmp_path / "empty"
+        target.mkdir()
+    code, out, err = _run(capsys, target)
+    assert code == 2
+    assert err.count("\n") == 1 and str(target) in err and "Traceback" not in err
