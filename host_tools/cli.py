@@ -11,6 +11,7 @@ import sys
 COMMANDS = [
     ("replay", "host_tools.replay", "replay a recorded sensor trace through the firmware; events as JSON Lines"),
     ("trace", "host_tools.corpus", "generate, check and regenerate sensor traces (scenario corpus)"),
+    ("log", "host_tools.logtool", "decode the board's event log (decode FILE...|DIR) or fetch it (pull --port)"),
     ("flash", "host_tools.flash", "flash the firmware onto a board: compiled, incremental, verified, atomic"),
     ("config", "host_tools.boardconfig", "show or change a board's configuration (logged on the board)"),
 ]
