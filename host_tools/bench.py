@@ -102,6 +102,9 @@ def section_margin():
 
 SECTIONS = [section_tick, section_latency, section_margin]
 
+from host_tools.bench_boards import section_boards  # noqa: E402 (boards: size, heap)
+SECTIONS.append(section_boards)
+
 
 def print_table(title, rows, seconds):
     print()
