@@ -122,7 +122,7 @@ def commit(b, payloads, remove, manifest_data, version, old_version, progress=No
             if p != MANIFEST:
                 sent_files += 1
                 sent_bytes += len(todo[p])
-            if progress:
+            if progress and p != MANIFEST:
                 progress.file_done()
         # verify every staged file on the board; one more try for a bad one
         for attempt in (1, 2):
