@@ -104,6 +104,8 @@ SECTIONS = [section_tick, section_latency, section_margin]
 
 from host_tools.bench_boards import section_boards  # noqa: E402 (boards: size, heap)
 SECTIONS.append(section_boards)
+from host_tools.bench_log import section_log  # noqa: E402 (event log: size, speed, retention)
+SECTIONS.append(section_log)
 
 
 def print_table(title, rows, seconds):
