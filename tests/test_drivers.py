@@ -450,8 +450,10 @@ def test_board_reads_flow_with_air_flag_and_drives_outputs(mocker, name):
     m, t = _fake_machine(mocker, 3)
     bus = FakeI2C(mocker)
     m.I2C.return_value = bus
-    m.ADC.return_value.read_u16.return_value = 27307
-    b = _load(name, "board").Board()
+    mod = _load(name, "board")
+    raw, ul = mod.P.LEVEL_CAL[2]                     # a calibration point
+    m.ADC.return_value.read_u16.return_value = raw
+    b = mod.Board()
     assert bus.writes == [(0x08, b"\x36\x08")]       # started in the constructor
     assert b.reset_cause() == "watchdog"
     m.WDT.assert_called_once_with(timeout=8000)
@@ -461,7 +463,9 @@ def test_board_reads_flow_with_air_flag_and_drives_outputs(mocker, name):
     assert b.flow_flags == 1                         # air in line -> flags bit 0
     t.now += 1000
     assert b.read_flow() == 300 and b.flow_flags == 0
-    assert b.read_level() == 10000
+    assert b.read_level() == ul == 10000
+    m.ADC.return_value.read_u16.return_value = 65535     # sensor shorted to 3V3
+    assert b.read_level() is None
     b.set_tone(523)
     m.PWM.return_value.freq.assert_called_with(523)
     m.PWM.return_value.duty_u16.assert_called_with(32768)

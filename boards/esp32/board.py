@@ -1,7 +1,7 @@
 # The ESP32 board layer (ESP32-DevKitC V4): the Board interface of
 # boards/README.md on real hardware, with one WS2812 pixel as the light.
 # Wiring and parts: README.md here; pin map and calibration: pins.py.
-# Drivers (boards/drivers/) live in /lib/. Never decides anything.
+# Drivers (boards/drivers/) go to lib/ (pumpmon flash). Never decides anything.
 import time
 
 import machine

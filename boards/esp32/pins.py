@@ -1,5 +1,5 @@
 # ESP32 (ESP32-DevKitC V4, ESP32-WROOM-32E): pin map and calibration data
-# (see README.md). GPIO numbers. Copied to the board as /pins.py.
+# (see README.md). GPIO numbers. On the board: lib/pins.mpy (pumpmon flash).
 I2C_ID = 0
 I2C_SDA = 21          # GPIO21
 I2C_SCL = 22          # GPIO22
@@ -23,16 +23,19 @@ FLOW_NUM = 25
 FLOW_DEN = 3
 FLOW_WARMUP_MS = 120
 
-# level: with 11 dB attenuation the ESP32 ADC reads ~0.15-2.45 V well; the
-# divider keeps a good sensor between ~8 % and ~92 % (README.md)
+# level: with 11 dB attenuation the ESP32 ADC saturates near 3.1 V, so the
+# divider here has a 2.2 kOhm top resistor: a good sensor stays between ~8 %
+# and ~83 % of full scale (README.md); the rails mean a broken circuit
 LEVEL_RAIL_LO = 2621      # 4 %
 LEVEL_RAIL_HI = 62914     # 96 %
 LEVEL_SAMPLES = 32        # the ESP32 ADC is noisier: average more
+# calibration: (read_u16, level uL), raw increasing; measured per unit (the
+# ESP32 ADC is not linear: take at least 5 points). Nominal values:
 LEVEL_CAL = (
-    (5461, 0),
-    (16384, 5000),
-    (27307, 10000),
-    (38229, 15000),
-    (49152, 20000),
-    (60074, 25000),
+    (4965, 0),
+    (14895, 5000),
+    (24824, 10000),
+    (34754, 15000),
+    (44683, 20000),
+    (54613, 25000),
 )

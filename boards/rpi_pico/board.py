@@ -1,6 +1,7 @@
 # The Raspberry Pi Pico (RP2040) board layer: the Board interface of
 # boards/README.md on real hardware. Wiring and parts: README.md here; the
-# pin map and calibration: pins.py. Drivers (boards/drivers/) live in /lib/.
+# pin map and calibration: pins.py. Drivers (boards/drivers/) go to lib/
+# (pumpmon flash).
 # Never decides anything: it reads sensors and drives outputs.
 import time
 

@@ -1,5 +1,5 @@
 # Raspberry Pi Pico (RP2040): pin map and calibration data (see README.md).
-# GP numbers. Copied to the board as /pins.py next to /board.py.
+# GP numbers. On the board: lib/pins.mpy (pumpmon flash --board rpi_pico).
 I2C_ID = 0            # I2C0
 I2C_SDA = 4           # GP4, pin 6
 I2C_SCL = 5           # GP5, pin 7
