@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from host_tools.flash_build import (EXIT_BUSY, EXIT_LOST, EXIT_NO_BOARD, EXIT_NO_SPACE,
+from host_tools.flash_build import (EXIT_BUSY, EXIT_ERROR, EXIT_LOST, EXIT_NO_BOARD, EXIT_NO_SPACE,
                                     EXIT_SELFTEST, FlashError)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,7 +185,10 @@ class Board:
         out = self.exec(code).decode("utf-8", "replace").strip().splitlines()
         if not out:
             raise FlashError(EXIT_LOST, "the board gave no answer to: %s" % code.strip()[:60])
-        return json.loads(out[-1])
+        try:
+            return json.loads(out[-1])
+        except ValueError:
+            raise FlashError(EXIT_ERROR, "unexpected answer from the board: %r" % out[-1][:80])
 
     def probe(self):
         return self.json(PROBE)

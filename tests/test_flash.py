@@ -249,3 +249,402 @@ def test_config_settings_parse():
     assert r.returncode == 2 and "no_flow_fraction: 5 is outside" in r.stderr, r.stderr
     r = pumpmon("config", "set", "--port", "/dev/null-x", "flow=5")
     assert r.returncode == 2 and "unknown setting 'flow'" in r.stderr
+
+
+# ---------------------------------------------------------------- part 2
+# Against the virtual board: `pumpmon board serve` (the real unix port behind
+# a pty that unmodified mpremote opens; its flash is a folder here).
+import re            # noqa: E402
+import select        # noqa: E402
+import shutil        # noqa: E402
+import signal        # noqa: E402
+import time          # noqa: E402
+
+from host_tools import flash_board as FB     # noqa: E402
+from host_tools.cli import COMMANDS          # noqa: E402
+
+HAVE_BOARD = any(c[0] == "board" for c in COMMANDS)
+needs_board = pytest.mark.skipif(not HAVE_BOARD, reason="the virtual board (pumpmon board "
+                                 "serve, issue 5) is not in this tree yet")
+# files that change by themselves on a running board (the firmware's log and
+# alarm state): not part of a version
+RUNTIME = ("log/", "state.bin")
+
+
+class VBoard:
+    """One `pumpmon board serve` process with its flash folder."""
+
+    def __init__(self, tmp, flash_size=None):
+        self.tmp = Path(tmp)
+        self.flash = self.tmp / "flash"
+        self.flash.mkdir(exist_ok=True)
+        self.flash_size = flash_size
+        self.n = 0
+        self.start()
+
+    def start(self):
+        self.n += 1
+        self.pty = str(self.tmp / ("tty%d" % self.n))
+        args = [str(BIN / "pumpmon"), "board", "serve", "--pty", self.pty,
+                "--flash", str(self.flash)]
+        if self.flash_size:
+            args += ["--flash-size", str(self.flash_size)]
+        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        line = b""
+        end = time.monotonic() + 30
+        while not line.endswith(b"\n") and time.monotonic() < end:
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.5)
+            if r:
+                c = os.read(self.proc.stdout.fileno(), 1)
+                if not c:
+                    break
+                line += c
+        assert line.endswith(b"\n"), "the virtual board did not start: %r %s" % (
+            line, self.proc.stderr.read1(4000) if self.proc.poll() is not None else "")
+        m = re.search(r"(/\S+)", line.decode())
+        self.port = self.pty if os.path.exists(self.pty) else m.group(1)
+        # keep its output pipes drained
+        import threading
+        for stream in (self.proc.stdout, self.proc.stderr):
+            threading.Thread(target=_drain, args=(stream,), daemon=True).start()
+
+    def power_cut(self):
+        """The board dies at once (its whole process group), flash as it is."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+    def files(self):
+        """{path: bytes} of the flash, without the firmware's runtime files."""
+        out = {}
+        for p in sorted(self.flash.rglob("*")):
+            rel = p.relative_to(self.flash).as_posix()
+            if p.is_file() and not rel.startswith(RUNTIME):
+                out[rel] = p.read_bytes()
+        return out
+
+    def version(self):
+        return json.loads(self.files()["manifest.json"])["version"]
+
+    def selftest(self):
+        """Unmodified mpremote: soft reset (boot.py runs), then the self-test."""
+        r = subprocess.run([str(BIN / "mpremote"), "connect", self.port, "exec",
+                            "from pumpmon import selftest; selftest.report(board=False)"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _drain(stream):
+    try:
+        while stream.read1(4096):
+            pass
+    except (OSError, ValueError):
+        pass
+
+
+@pytest.fixture
+def vboard(tmp_path):
+    b = VBoard(tmp_path)
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A copy of the firmware and the sim board that a test may change."""
+    r = tmp_path / "repo"
+    r.mkdir()
+    shutil.copytree(ROOT / "firmware", r / "firmware",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "boards", r / "boards",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return r
+
+
+@pytest.fixture
+def cfg_file(tmp_path):
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps(GOOD_CONFIG))
+    return p
+
+
+def flash(board, root, **kw):
+    kw.setdefault("settle", 1.5)
+    return F.flash(board.port, root=root, progress=False, **kw)
+
+
+def whole(files, root):
+    """The board holds exactly the version built from root (no staging,
+    journal or leftovers)."""
+    man = json.loads(files["manifest.json"])
+    assert not any(p.startswith((".pm_", "lib/.pm")) for p in files), sorted(files)
+    for p, h in man["files"].items():
+        assert B.sha256_hex(files[p]) == h, p
+    extra = set(files) - set(man["files"]) - {"manifest.json", "config.json"}
+    assert not extra, extra
+    return man
+
+
+@needs_board
+def test_first_flash_then_no_change_then_one_file(vboard, repo, cfg_file):
+    # first flash, through the command line with --json
+    r = subprocess.run([str(BIN / "pumpmon"), "flash", "--port", vboard.port, "--config",
+                        str(cfg_file), "--json"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    first = json.loads(r.stdout)
+    assert set(first) >= {"files_sent", "bytes_sent", "files_skipped", "files_removed",
+                          "seconds"}
+    assert first["files_sent"] > 15 and first["bytes_sent"] > 10000
+    assert first["files_skipped"] == 0 and first["board"] == "sim"
+    man = whole(vboard.files(), ROOT)
+    assert "lib/pumpmon/engine.mpy" in man["files"] and "board.mpy" in man["files"]
+    assert json.loads(vboard.files()["config.json"]) == GOOD_CONFIG
+    assert vboard.selftest()["ok"]
+    # the same again: nothing sent
+    again = flash(vboard, ROOT, config=cfg_file)
+    assert again["files_sent"] == 0 and again["bytes_sent"] == 0
+    assert again["files_skipped"] == first["files_sent"]
+    assert again["version"] == first["version"]
+    # one module changed: one file sent
+    with open(repo / "firmware" / "pumpmon" / "events.py", "a") as f:
+        f.write("\nFLASH_TEST = 1\n")
+    one = flash(vboard, repo, config=cfg_file)
+    assert one["files_sent"] == 1 and one["files_removed"] == 0
+    assert one["bytes_sent"] == len(vboard.files()["lib/pumpmon/events.mpy"])
+    assert one["version"] != first["version"]
+    whole(vboard.files(), repo)
+    print("\nfirst %.2f s %d B; no change %.2f s; one file %.2f s %d B" % (
+        first["seconds"], first["bytes_sent"], again["seconds"], one["seconds"],
+        one["bytes_sent"]))
+
+
+@needs_board
+def test_stale_files_are_removed(vboard, repo, cfg_file):
+    extra = repo / "firmware" / "pumpmon" / "flash_extra.py"
+    extra.write_text("EXTRA = 1\n")
+    flash(vboard, repo, config=cfg_file)
+    assert "lib/pumpmon/flash_extra.mpy" in vboard.files()
+    extra.unlink()
+    s = flash(vboard, repo)
+    assert s["files_removed"] == 1 and s["files_sent"] == 0
+    assert "lib/pumpmon/flash_extra.mpy" not in vboard.files()
+    # source then compiled: every .py of the source version goes
+    s = flash(vboard, repo, source=True)
+    assert any(p.endswith(".py") for p in json.loads(vboard.files()["manifest.json"])["files"]
+               if p.startswith("lib/"))
+    s = flash(vboard, repo)
+    assert s["files_removed"] >= 15
+    files = vboard.files()
+    assert not any(p.startswith("lib/") and p.endswith(".py") for p in files)
+    whole(files, repo)
+    assert json.loads(files["config.json"]) == GOOD_CONFIG       # never touched
+
+
+def _cut_exec(mocker, when):
+    """Pull the cable (close the port) at the first exchange `when(code, n)`
+    accepts; n counts the data chunks sent so far."""
+    real = FB.Board.exec
+    state = {"chunks": 0, "cut": False}
+
+    def exec_(self, code):
+        if code.startswith("_pmw("):
+            state["chunks"] += 1
+        if not state["cut"] and when(code, state["chunks"]):
+            state["cut"] = True
+            self.t.serial.close()
+        return real(self, code)
+
+    mocker.patch.object(FB.Board, "exec", exec_)
+    return state
+
+
+@needs_board
+@pytest.mark.parametrize("point", ["first chunk", "half way", "last file", "journal"])
+def test_cut_transfer_keeps_old_version_and_next_flash_finishes(vboard, repo, cfg_file,
+                                                                mocker, point):
+    flash(vboard, ROOT, config=cfg_file)
+    old = vboard.files()
+    old_version = vboard.version()
+    # a new version that changes every module
+    for p in (repo / "firmware" / "pumpmon").glob("*.py"):
+        with open(p, "a") as f:
+            f.write("\n_CUT_TEST = 1\n")
+    total = sum(len(d) for p, d in old.items() if p.startswith("lib/pumpmon/")) // FB.CHUNK
+    when = {
+        "first chunk": lambda code, n: n == 1,
+        "half way": lambda code, n: n == max(2, total // 2),
+        "last file": lambda code, n: code.startswith("_pmopen('.pm_stage/manifest.json'"),
+        "journal": lambda code, n: code.startswith("_pmopen('.pm_journal.tmp'"),
+    }[point]
+    state = _cut_exec(mocker, when)
+    with pytest.raises(F.FlashError) as e:
+        flash(vboard, repo)
+    assert state["cut"]
+    assert e.value.status == B.EXIT_LOST and "connection to the board lost" in str(e.value)
+    mocker.stopall()
+    # the board boots the old version, whole (mpremote soft-resets: boot.py runs)
+    st = vboard.selftest()
+    assert st["ok"] and st["version"] == old_version, st
+    now = vboard.files()
+    assert {p: d for p, d in now.items() if not p.startswith(".pm_stage/")} == old
+    staged = [p for p in now if p.startswith(".pm_stage/")]
+    assert staged or point == "first chunk"
+    # the next flash finishes the job, sending only what was not staged
+    s = flash(vboard, repo)
+    changed = len([p for p in (repo / "firmware" / "pumpmon").glob("*.py")])
+    if point == "first chunk":
+        assert s["files_resumed"] == 0
+    elif point == "journal":                 # everything was staged and verified
+        assert s["files_resumed"] == changed and s["files_sent"] == 0
+    else:
+        assert 1 <= s["files_resumed"] < changed
+    assert s["files_sent"] + s["files_resumed"] == changed
+    man = whole(vboard.files(), repo)
+    assert man["version"] == s["version"] != old_version
+    assert vboard.selftest()["ok"]
+
+
+@needs_board
+def test_cut_after_commit_is_finished_by_boot_py(vboard, repo, cfg_file, mocker):
+    flash(vboard, ROOT, config=cfg_file)
+    old_version = vboard.version()
+    with open(repo / "firmware" / "pumpmon" / "events.py", "a") as f:
+        f.write("\n_COMMIT_TEST = 1\n")
+    real = FB.Board.exec
+
+    def exec_(self, code):
+        out = real(self, code)
+        if code.startswith("os.rename('.pm_journal.tmp'"):
+            vboard.power_cut()               # the board dies right after the commit
+        return out
+
+    mocker.patch.object(FB.Board, "exec", exec_)
+    with pytest.raises(F.FlashError) as e:
+        flash(vboard, repo)
+    assert e.value.status == B.EXIT_LOST
+    mocker.stopall()
+    files = vboard.files()
+    assert ".pm_journal" in files                       # committed, not swapped
+    assert json.loads(files["manifest.json"])["version"] == old_version
+    vboard.start()                                      # power back: boot.py swaps
+    st = vboard.selftest()
+    assert st["ok"] and st["version"] != old_version, st
+    man = whole(vboard.files(), repo)
+    assert man["version"] == st["version"]
+    s = flash(vboard, repo)                             # and a flash has nothing to do
+    assert s["files_sent"] == 0
+
+
+@needs_board
+def test_board_killed_mid_transfer(vboard, repo, cfg_file, mocker):
+    flash(vboard, ROOT, config=cfg_file)
+    old_version = vboard.version()
+    for p in (repo / "firmware" / "pumpmon").glob("*.py"):
+        with open(p, "a") as f:
+            f.write("\n_KILL_TEST = 1\n")
+    real = FB.Board.exec
+    n = [0]
+
+    def exec_(self, code):
+        if code.startswith("_pmw("):
+            n[0] += 1
+            if n[0] == 5:
+                vboard.power_cut()
+        return real(self, code)
+
+    mocker.patch.object(FB.Board, "exec", exec_)
+    with pytest.raises(F.FlashError) as e:
+        flash(vboard, repo)
+    assert e.value.status == B.EXIT_LOST
+    mocker.stopall()
+    vboard.start()
+    st = vboard.selftest()
+    assert st["ok"] and st["version"] == old_version
+    s = flash(vboard, repo)
+    assert s["files_resumed"] >= 1
+    assert whole(vboard.files(), repo)["version"] == s["version"] != old_version
+
+
+@needs_board
+def test_old_or_unknown_micropython_is_refused_and_nothing_sent(vboard, cfg_file, mocker):
+    flash(vboard, ROOT, config=cfg_file)
+    before = vboard.files()
+    real = FB.Board.probe
+    for fake in ({"version": [1, 18, 0], "mpy": 0x1105}, {"mpy": None}):
+        def probe(self, fake=fake):
+            info = real(self)            # the real board's answer, made older
+            info.update(fake)
+            return info
+        mocker.patch.object(FB.Board, "probe", probe)
+        with pytest.raises(F.FlashError) as e:
+            flash(vboard, ROOT, config=cfg_file)
+        assert e.value.status == B.EXIT_INCOMPATIBLE
+        assert str(e.value).startswith("incompatible MicroPython")
+        mocker.stopall()
+    assert vboard.files() == before
+
+
+@needs_board
+def test_invalid_config_refused_before_sending(vboard, tmp_path, cfg_file):
+    flash(vboard, ROOT, config=cfg_file)
+    before = vboard.files()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"rate_ul_h": 30, "low_reservoir_ml": 30}))
+    r = subprocess.run([str(BIN / "pumpmon"), "flash", "--port", vboard.port, "--config",
+                        str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "invalid configuration: low_reservoir_ml must be below" in r.stderr
+    assert vboard.files() == before
+    r = subprocess.run([str(BIN / "pumpmon"), "config", "set", "--port", vboard.port,
+                        "low_reservoir_ml=30"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2 and "nothing was sent" in r.stderr, r.stderr
+    assert vboard.files() == before
+
+
+@needs_board
+def test_out_of_space(tmp_path, cfg_file):
+    b = VBoard(tmp_path, flash_size=64 * 1024)
+    try:
+        flash(b, ROOT, config=cfg_file)                  # compiled: fits
+        before = b.files()
+        with pytest.raises(F.FlashError) as e:
+            flash(b, ROOT, source=True)                  # source: twice as big
+        assert e.value.status == B.EXIT_NO_SPACE
+        m = re.match(r"out of space: the update needs (\d+) bytes of free flash, "
+                     r"the board has (\d+) \((\d+) more needed\)", str(e.value))
+        assert m, str(e.value)
+        assert int(m.group(1)) > int(m.group(2))
+        assert b.files() == before                       # nothing staged is left
+        st = b.selftest()
+        assert st["ok"] and st["version"] == json.loads(before["manifest.json"])["version"]
+    finally:
+        b.stop()
+
+
+@needs_board
+def test_config_show_and_set_logged_on_the_board(vboard, cfg_file):
+    flash(vboard, ROOT, config=cfg_file)
+    r = subprocess.run([str(BIN / "pumpmon"), "config", "set", "--port", vboard.port,
+                        "rate_ul_h=45", "--json"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["changed"] == ["rate_ul_h"]
+    r = subprocess.run([str(BIN / "pumpmon"), "config", "show", "--port", vboard.port,
+                        "--json"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    shown = json.loads(r.stdout)
+    assert shown["config"]["rate_ul_h"] == 45 and shown["valid"]
+    assert json.loads(vboard.files()["config.json"])["rate_ul_h"] == 45
+    whole(vboard.files(), ROOT)
