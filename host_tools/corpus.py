@@ -4,6 +4,7 @@
     pumpmon trace gen SCENARIO [-o FILE] [--hours H | --days N] [--rate R] [--seed S]
     pumpmon trace check TRACE...             validate (exit 2 + FILE:LINE on the first problem)
     pumpmon trace corpus [--dir traces]      regenerate traces/*.csv, *.events.jsonl, *.expect.json
+    pumpmon trace bench [--days 30]          replay speed on both runtimes (for make bench)
 
 Scenarios are built with the sensor model of host_tools/sensorsim.py (noise,
 drift, dropouts, spikes, pulsatile delivery). Each one states what the monitor
@@ -13,6 +14,7 @@ regression snapshot: regenerate it with `make corpus` after an intended change
 to the engine, and review the diff).
 """
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -190,6 +192,64 @@ def regenerate(directory=CORPUS_DIR):
         print("%-22s %8d bytes  %s" % (csv.name, csv.stat().st_size, spec.text))
 
 
+# ---- replay speed (make bench) ----------------------------------------------
+_MAXRSS = ("import resource, sys\n"
+           "from host_tools.cli import main\n"
+           "rc = main(sys.argv[1:])\n"
+           "sys.stderr.write('maxrss_kb %d\\n' % resource.getrusage(resource.RUSAGE_SELF)"
+           ".ru_maxrss)\n"
+           "sys.exit(rc)\n")
+
+
+def _timed_replay(path, runtime):
+    import subprocess
+    import time
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", _MAXRSS, "replay", str(path), "--runtime",
+                        runtime, "--out", os.devnull], cwd=ROOT, capture_output=True,
+                       text=True)
+    dt = time.perf_counter() - t
+    if r.returncode != 0:
+        raise RuntimeError("replay failed: %s" % r.stderr)
+    rss = int(r.stderr.split("maxrss_kb")[-1].split()[0])
+    return dt, rss
+
+
+def section_replay(days=30):
+    """Rows for host_tools/bench.py: replay throughput of a generated `days`-day
+    1 Hz trace on both runtimes, as a ratio to parsing it with the csv module,
+    and the peak memory (flat with trace length: the trace is streamed)."""
+    import csv as _csv
+    import tempfile
+    import time
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        short = Path(tmp) / "short.csv"
+        generate(ALL["normal"], short, seed=3, duration_s=86400)
+        path = Path(tmp) / "long.csv"
+        n = generate(ALL["normal"], path, seed=3, duration_s=int(days * 86400))
+        t = time.perf_counter()
+        with open(path, newline="") as f:
+            for _row in _csv.reader(f):
+                pass
+        parse = time.perf_counter() - t
+        rows.append(("parse %d-day trace with csv.reader (the floor)" % days,
+                     "%.0f" % (n / parse), "rows/s", "%.1f s, %d rows, %.0f MB"
+                     % (parse, n, path.stat().st_size / 1e6)))
+        _dt, rss1 = _timed_replay(short, "cpython")
+        for runtime in ("cpython", "micropython"):
+            dt, rss = _timed_replay(path, runtime)
+            rows.append(("pumpmon replay, %d days, %s" % (days, runtime), "%.0f" % (n / dt),
+                         "rows/s", "%.1f s (%.1fx the csv parse)%s; a year: ~%.0f min"
+                         % (dt, dt / parse, "; target < 15 s" if runtime == "cpython" else "",
+                            31536000 / (n / dt) / 60)))
+            if runtime == "cpython":
+                rows.append(("peak memory of the replay, 1 day -> %d days" % days,
+                             "%.0f" % (rss / 1024.0), "MB", "1 day: %.0f MB (flat: streamed)"
+                             % (rss1 / 1024.0)))
+    return "Trace replay throughput (generated 1 Hz trace, full firmware engine)", rows
+
+
 # ---- the command -------------------------------------------------------------
 def add_arguments(p):
     sub = p.add_subparsers(dest="trace_cmd", metavar="ACTION")
@@ -206,6 +266,8 @@ def add_arguments(p):
     g.add_argument("--seed", type=int, default=1, help="noise seed (default 1)")
     c = sub.add_parser("check", help="validate traces (exit 2 and FILE:LINE on a problem)")
     c.add_argument("traces", nargs="+", metavar="TRACE")
+    b = sub.add_parser("bench", help="measure replay speed on a generated trace (make bench)")
+    b.add_argument("--days", type=float, default=30, help="trace length (default 30 days)")
     r = sub.add_parser("corpus", help="regenerate the scenario corpus and its expected events")
     r.add_argument("--dir", default=str(CORPUS_DIR), help="where (default traces/)")
 
@@ -244,6 +306,12 @@ def run(args):
             else:
                 print("%s: ok, %d rows, %.1f h" % (path, rows, last / 3.6e6))
         return status
+    if args.trace_cmd == "bench":
+        title, rows = section_replay(args.days)
+        print(title)
+        for what, value, unit, note in rows:
+            print("  %-50s %10s %-6s %s" % (what, value, unit, note))
+        return 0
     if args.trace_cmd == "corpus":
         regenerate(args.dir)
         return 0
