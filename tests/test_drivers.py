@@ -316,7 +316,8 @@ def test_bad_calibration_tables_are_refused(table, what):
         adc_level.AnalogLevel(None, table)
 
 
-def test_board_calibration_tables_are_valid():
+def test_board_calibration_tables_are_valid(mocker):
+    mocker.patch.dict(sys.modules)                   # leaves no `pins` module behind
     for board in ("rpi_pico", "esp32"):
         pins = _load(board, "pins")
         lv = adc_level.AnalogLevel(None, pins.LEVEL_CAL, pins.LEVEL_RAIL_LO,
@@ -478,6 +479,21 @@ def test_board_reads_flow_with_air_flag_and_drives_outputs(mocker, name):
 def test_unknown_reset_cause(mocker):
     _fake_machine(mocker, 99)
     assert _load("rpi_pico", "board").Board().reset_cause() == "unknown"
+
+
+def test_pico_board_runs_the_full_monitor_on_micropython(tmp_path):
+    # the real board.py and drivers, compiled by mpy-cross, under Runner and
+    # Monitor on the unix port with a Pico's free heap (a simulated RP2040
+    # and pump: host_tools/bench_boards.py): quiet while the pump delivers,
+    # no_flow sounding on the piezo once it stops
+    sys.path.insert(0, str(ROOT))
+    from host_tools import bench_boards as B
+    B.compile_tree("rpi_pico", "armv6m", tmp_path)
+    res, err = B.heap_run(B.PICO_FREE_HEAP, tmp_path)
+    assert err is None, err
+    assert res["quiet_before"] and res["alarm_sounded"], res
+    # nothing allocated per loop pass beyond the alarm's own events
+    assert res["peak_steady"] - res["setup_live"] < 1024, res
 
 
 # ---------------------------------------------------------------- no allocation
