@@ -384,9 +384,12 @@ def run_pull(args):
         return 2
     try:
         remote = ":" + args.remote_dir.rstrip("/")
-        # `resume`: no soft reset before the copy (mpremote interrupts the loop with Ctrl-C)
+        # `resume`: no soft reset before the copy (mpremote interrupts the loop
+        # with Ctrl-C). The destination exists, so the folder is copied into it
+        # as stage/<name> (mpremote 1.29 copies a folder without subfolders to
+        # a new destination as if it were a file, and fails).
         cmd = _mpremote(args) + ["connect", args.port, "resume", "fs", "cp", "-r", remote,
-                                 str(stage / "log")]
+                                 str(stage)]
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         except (OSError, subprocess.TimeoutExpired) as e:
@@ -397,8 +400,9 @@ def run_pull(args):
             sys.stderr.write("pumpmon log: %s: mpremote could not copy %s: %s\n" % (
                 args.port, remote[1:], msg[-1] if msg else "exit %d" % r.returncode))
             return 2
-        got = sorted(q for q in (stage / "log").glob("ev*.bin") if SEG_RE.match(q.name)) \
-            if (stage / "log").is_dir() else []
+        sub = stage / remote.rstrip("/").split("/")[-1].lstrip(":")
+        got = sorted(q for q in sub.glob("ev*.bin") if SEG_RE.match(q.name)) \
+            if sub.is_dir() else []
         if not got:
             sys.stderr.write("pumpmon log: %s: no log segments in %s on the board\n" % (
                 args.port, remote[1:]))

@@ -183,3 +183,115 @@ def test_unreadable_input_exits_2_with_one_line(tmp_path, capsys, what):
     code, out, err = _run(capsys, target)
     assert code == 2
     assert err.count("\n") == 1 and str(target) in err and "Traceback" not in err
+
+
+# ---- pull: real mpremote against the real unix port --------------------------
+# A minimal board stand-in: the MicroPython unix port's REPL on a pty, its
+# "flash" a folder (its current directory), reached by mpremote through
+# socket:// (mpremote opens it with pyserial's serial_for_url). The virtual
+# board (`pumpmon board serve`, issue 5) is the full version of this; the
+# test below it runs when that command exists.
+import pty        # noqa: E402
+import select     # noqa: E402
+import socket     # noqa: E402
+import subprocess  # noqa: E402
+import sys        # noqa: E402
+import threading  # noqa: E402
+import tty        # noqa: E402
+from pathlib import Path  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+class PtyBoard:
+    def __init__(self, flash):
+        m, s = pty.openpty()
+        tty.setraw(s)               # no \n -> \r\n: a board's USB serial is raw
+        self.proc = subprocess.Popen([str(BIN / "micropython")], stdin=s, stdout=s, stderr=s,
+                                     cwd=flash, start_new_session=True)
+        os.close(s)
+        self.m = m
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(2)
+        self.srv.settimeout(0.2)
+        self.port = "socket://127.0.0.1:%d" % self.srv.getsockname()[1]
+        self.connections = 0
+        self.stop = False
+        self.t = threading.Thread(target=self._serve, daemon=True)
+        self.t.start()
+
+    def _serve(self):
+        while not self.stop and self.proc.poll() is None:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            with c:
+                while not self.stop:
+                    r, _, _ = select.select([c, self.m], [], [], 0.1)
+                    if c in r:
+                        d = c.recv(4096)
+                        if not d:
+                            break
+                        os.write(self.m, d)
+                    if self.m in r:
+                        try:
+                            d = os.read(self.m, 4096)
+                        except OSError:   # the unix port ended (Ctrl-D)
+                            return
+                        c.sendall(d)
+
+    def close(self):
+        self.stop = True
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        self.t.join(5)
+        self.srv.close()
+        os.close(self.m)
+
+
+def test_pull_over_mpremote_from_the_unix_port(tmp_path, capsys):
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    log = L.EventLog(str(flash / "log"), 3, 4 * L.REC)
+    for i in range(14):                     # rotated: segments 2..4 remain
+        assert log.append(17, 255, 0, i * 3600, 0, 0, 0, 18000 - i, 300, 300, 250)
+    log.close()
+    dest = tmp_path / "pulled"
+    dest.mkdir()
+    (dest / L.seg_name(1)).write_bytes(b"stale copy of an earlier pull")
+    board = PtyBoard(str(flash))
+    try:
+        code = main(["log", "pull", "--port", board.port, "--dest", str(dest),
+                     "--remote-dir", "log", "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        recs = [json.loads(ln) for ln in out.splitlines()]
+        assert [r["seq"] for r in recs] == list(range(5, 15))
+        assert recs[-1]["level_ul"] == 18000 - 13
+        assert sorted(p.name for p in dest.iterdir()) == [L.seg_name(n) for n in (2, 3, 4)]
+        for n in (2, 3, 4):                 # byte for byte
+            assert (dest / L.seg_name(n)).read_bytes() == (flash / "log" / L.seg_name(n)).read_bytes()
+        assert "3 segments copied to" in err
+        # then the board is restarted (Ctrl-D at its friendly REPL: the unix port ends)
+        board.proc.wait(10)
+        assert board.connections == 2
+    finally:
+        board.close()
+
+
+def test_pull_reports_a_board_without_a_log(tmp_path, capsys):
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    board = PtyBoard(str(flash))
+    try:
+        code = main(["log", "pull", "--port", board.port, "--dest", str(tmp_path / "d"),
+                     "--remote-dir", "log", "--no-restart"])
+        out, err = capsys.readouterr()
+        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+        assert board.port in err
+    finally:
+        board.close()
