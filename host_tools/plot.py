@@ -167,7 +167,7 @@ def plot_replay(trace, cfg, events, png, title=None):
 
     fig_h = 7.5 + 0.25 * max(0, len(lanes) - 3)
     fig, (axf, axl, axa) = plt.subplots(
-        3, 1, sharex=True, figsize=(13, fig_h),
+        3, 1, sharex=True, figsize=(15, fig_h),
         gridspec_kw={"height_ratios": [3, 2, 0.6 + 0.35 * max(len(lanes), 1)]})
     name = getattr(trace, "name", "")
     fig.suptitle(title or "%s  (%.1f h; alarm periods: %d; events: %d)" % (
@@ -180,7 +180,7 @@ def plot_replay(trace, cfg, events, png, title=None):
                        alpha=0.13 if prio == "high" else 0.10, lw=0, zorder=0)
 
     # flow
-    axf.plot(x, fmean, color="#9ecae1", lw=0.8, label="flow, %s mean" % _dur(b.w))
+    axf.plot(x, fmean, color="#9ecae1", lw=0.6, alpha=0.6, label="flow, %s mean" % _dur(b.w))
     axf.plot(x, fwin, color="#08519c", lw=1.8,
              label="flow, %s moving mean" % _dur(cfg.flow_window_s * 1000))
     axf.step(edges, prog, where="post", color="black", lw=1.3, ls="--",
@@ -189,17 +189,19 @@ def plot_replay(trace, cfg, events, png, title=None):
              label="no_flow below (x%.2f)" % cfg.no_flow_fraction)
     axf.step(edges, over_thr, where="post", color="#7b2cbf", lw=0.9, ls=":",
              label="over_delivery above")
-    finite = sorted(v for v in fmean + fwin if v == v)
+    # the scale follows what is judged (the window mean) and the thresholds;
+    # single readings and pump strokes may go off the top
+    finite = sorted(v for v in fwin if v == v)
     top = max(over_thr) * 1.15
     if finite:
-        top = max(top, finite[int(0.995 * (len(finite) - 1))] * 1.1)
-        bottom = min(0.0, finite[0] * 1.1)
+        top = max(top, finite[-1] * 1.1)
+        bottom = min(0.0, finite[0] * 1.1 - 1.0)
     else:
         bottom = 0.0
     axf.set_ylim(bottom, top)
     axf.set_ylabel("flow (uL/h)")
     axf.grid(True, alpha=0.3)
-    axf.legend(loc="best", fontsize=8, ncol=3, framealpha=0.85)
+    axf.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, framealpha=0.9)
 
     # level
     axl.fill_between(x, lmin, lmax, color="#a1d99b", alpha=0.6, lw=0, label="level min..max")
@@ -222,7 +224,7 @@ def plot_replay(trace, cfg, events, png, title=None):
                      max(hi + pad, cfg.low_reservoir_ml + 0.5))
     axl.set_ylabel("reservoir (mL)")
     axl.grid(True, alpha=0.3)
-    axl.legend(loc="best", fontsize=8, ncol=3, framealpha=0.85)
+    axl.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, framealpha=0.9)
 
     # alarm lanes
     n = max(len(lanes), 1)
@@ -272,8 +274,8 @@ def plot_replay(trace, cfg, events, png, title=None):
     if presses:
         handles.append(Line2D([], [], marker="o", color="#6c757d", ls="none", ms=4,
                               label="button held"))
-    axa.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.45 / n ** 0.5 - 0.25),
-               ncol=len(handles), fontsize=8, frameon=False)
+    axa.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+               framealpha=0.9)
     axa.set_xlim(edges[0], edges[-1])
     fig.tight_layout()
     fig.savefig(png, dpi=110)
