@@ -133,10 +133,13 @@ def prepare(args):
 
 
 def _progress(trace, samples, enabled):
-    """Pass samples through, showing how far into the file we are."""
+    """The samples, showing how far into the file we are (long traces only)."""
     if not enabled or trace.size < 4 << 20:
-        yield from samples
-        return
+        return samples
+    return _showing(trace, samples)
+
+
+def _showing(trace, samples):
     err = sys.stderr
     size = trace.size
     n = 0

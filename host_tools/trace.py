@@ -300,6 +300,8 @@ class Trace:
                 if s is not None:
                     prev = s[0]
                     yield s
+        if prev < 0:
+            raise self._err(max(n, 1), "no samples after the header (line %d)" % hl)
 
     def _row(self, raw, n, prev):
         """One row, parsed carefully: a sample, None (blank or comment), or a

@@ -54,6 +54,7 @@ def assert_bad(path, line, phrase, *extra, where=None):
 # (name, file text, line of the error, phrase in the message)
 BAD = [
     ("empty file", "", 1, "empty file"),
+    ("header, no rows", HEAD + "# nothing\n\n", 5, "no samples after the header (line 3)"),
     ("only comments", "# pumpmon-trace v1\n# rate_ul_h=30\n", 2, "no header row"),
     ("missing t_ms", "# rate_ul_h=30\nreservoir_ml,flow_ul_h\n1,2\n", 2,
      "missing required column 't_ms'"),
@@ -306,3 +307,56 @@ def test_write_trace_round_trip(tmp_path):
     assert p.read_text().startswith("# pumpmon-trace v1\n# rate_ul_h=41.7\n")
     with pytest.raises(ValueError):
         write_trace(tmp_path / "x.csv", {"a=b": 1}, [])
+
+
+# ---- never a traceback, whatever the bytes ---------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+CELLS = st.sampled_from(["", "0", "1", "18.5", "-0.3", "nan", "inf", "1e400", "x", "1_0",
+                         " 7 ", "air", "air|air", "300", '"a,b"', "\xe9", "#", "1.5", "-1"])
+LINES = st.one_of(
+    st.lists(CELLS, min_size=1, max_size=7).map(",".join),
+    st.sampled_from(["# pumpmon-trace v1", "# rate_ul_h=30", "# rate_ul_h=x", "# start=07:00",
+                     "# schedule=00:00/5;12:00/9", "t_ms,reservoir_ml,flow_ul_h",
+                     "t_ms,reservoir_ml,flow_ul_h,button,refill,flow_flags", "", "#",
+                     "flow_ul_h,t_ms,note,reservoir_ml"]),
+    st.integers(0, 10 ** 7).map(lambda t: "%d,18.5,30.0,0,0,0" % t))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(LINES, max_size=12), junk=st.binary(max_size=8), crlf=st.booleans())
+def test_any_input_is_samples_or_one_trace_error(tmp_path, lines, junk, crlf):
+    data = ("\r\n" if crlf else "\n").join(lines).encode("utf-8") + junk
+    p = tmp_path / "fuzz.csv"
+    p.write_bytes(data)
+    try:
+        tr = read_trace(p)
+        tr.config()
+        out = list(tr.samples())
+    except TraceError as e:
+        assert str(e).startswith("%s:%d: " % (p, e.line)) and e.line >= 1
+        assert "\n" not in str(e)
+        return
+    prev = -1
+    for s in out:
+        assert len(s) == 6 and all(v is None or type(v) is int for v in s)
+        assert s[0] > prev
+        prev = s[0]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(1, 10 ** 6),
+                          st.one_of(st.none(), st.integers(-10 ** 9, 10 ** 9)),
+                          st.one_of(st.none(), st.integers(-10 ** 9, 10 ** 9)),
+                          st.integers(0, 255), st.integers(0, 1), st.integers(0, 1)),
+                min_size=1, max_size=30))
+def test_write_read_round_trip(tmp_path, rows):
+    t = 0
+    samples = []
+    for dt, lv, fl, fg, b, r in rows:
+        t += dt
+        samples.append((t, lv, fl, fg, b, r))
+    p = tmp_path / "rt.csv"
+    write_trace(p, {"rate_ul_h": "5"}, samples)
+    assert list(read_trace(p).samples()) == samples
