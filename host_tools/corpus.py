@@ -97,8 +97,8 @@ def _num(x):
 
 
 SPECS = [
-    Spec("normal", "3 h of normal delivery, 30 uL/h pulsatile: no alarm",
-         dict(rate_ul_h=30.0, duration_s=3 * H, pulse_period_s=300, pulse_width_s=20,
+    Spec("normal", "2 h of normal delivery, 30 uL/h pulsatile: no alarm",
+         dict(rate_ul_h=30.0, duration_s=2 * H, pulse_period_s=300, pulse_width_s=20,
               capacity_ml=40.0, level_ml=38.0, auto_refill_ml=4.0)),
     Spec("occlusion", "total occlusion at 1 h (10 uL/h): no_flow within 15 min",
          dict(rate_ul_h=10.0, duration_s=2 * H, factor=[(H, 0.0)]),
@@ -107,6 +107,16 @@ SPECS = [
          "no_flow within 30 min",
          dict(rate_ul_h=100.0, duration_s=2 * H, factor=[(H, 0.1)], pulse_period_s=240),
          expect=[("no_flow", "low_flow", H, H + 30 * MIN)]),
+    Spec("gradual_decline", "delivery declines from 100 % to 0 over an hour from 1 h "
+         "(100 uL/h): no_flow before it has fully stopped",
+         dict(rate_ul_h=100.0, duration_s=2 * H + 10 * MIN,
+              factor=[(H + k * 5 * MIN, 1.0 - k / 12.0) for k in range(13)]),
+         expect=[("no_flow", "low_flow", H + 30 * MIN, 2 * H)]),
+    Spec("pump_stall", "pulsatile pump (30 uL/h, a stroke every 5 min) stops stroking at "
+         "1 h: no_flow within 15 min",
+         dict(rate_ul_h=30.0, duration_s=H + 30 * MIN, factor=[(H, 0.0)], pulse_period_s=300,
+              pulse_width_s=10),
+         expect=[("no_flow", "low_flow", H, H + 15 * MIN)]),
     Spec("over_delivery", "pump delivers 2x from 1 h (10 uL/h): malfunction/over_delivery "
          "within 15 min",
          dict(rate_ul_h=10.0, duration_s=2 * H, factor=[(H, 2.0)], offset_fixed=-0.5),
@@ -143,10 +153,10 @@ SPECS = [
          "no high-priority alarm",
          dict(rate_ul_h=100.0, duration_s=3 * H, level_ml=2.1, refill_s=2 * H),
          expect=[("low_reservoir", None, 0, 2 * H)]),
-    Spec("schedule", "daily program 30 -> 55 -> 30 uL/h (steps at 08:00 and 10:00), "
-         "start 07:00: no alarm",
-         dict(schedule=[(0, 30.0), (8 * H, 55.0), (10 * H, 30.0)], start_s=7 * H,
-              duration_s=4 * H)),
+    Spec("schedule", "daily program, night 30 -> day 55 -> night 30 uL/h (steps at 08:00 "
+         "and 09:30), start 07:00: no alarm",
+         dict(schedule=[(0, 30.0), (8 * H, 55.0), (9 * H + 30 * MIN, 30.0)], start_s=7 * H,
+              duration_s=3 * H)),
 ]
 # the demo for `make run` (the virtual board): a story, at --speed 60 about 4 min
 DEMO = Spec(
