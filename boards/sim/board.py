@@ -1,0 +1,55 @@
+# The virtual board's board layer (copied to the flash as /board.py): the
+# Board interface of boards/README.md on the virtual board that
+# `pumpmon board serve` runs (host_tools/vboard.py, docs/virtual-board.md).
+# The peripherals are the host's: `simhw` is put in place by the board's ROM
+# (boards/sim/rom/bios.py, not on the flash); the sensors play a trace file, the
+# button is the trace's or typed keys, the buzzer, the LEDs and the watchdog
+# report to the host, which draws them and writes the timeline. Reads are
+# non-blocking and allocate nothing; time runs at the board's --speed.
+import time
+
+import simhw
+
+WDT_MS = 8000
+
+
+class Board:
+    def __init__(self, watchdog=True):
+        self.hw = simhw.link
+        self._cause = self.hw.reset_cause()
+        self.flow_flags = 0
+        if watchdog:
+            self.hw.arm_watchdog(WDT_MS)
+
+    def ticks_ms(self):
+        return time.ticks_ms()
+
+    def sleep_ms(self, ms):
+        time.sleep_ms(ms)
+
+    def read_flow(self):
+        hw = self.hw
+        v = hw.read_flow()
+        self.flow_flags = 0 if v is None else hw.flow_flags()
+        return v
+
+    def read_level(self):
+        return self.hw.read_level()
+
+    def button(self):
+        return self.hw.button()
+
+    def refill(self):
+        return self.hw.refill_mode()
+
+    def set_tone(self, hz):
+        self.hw.set_tone(hz)
+
+    def set_led(self, colour):
+        self.hw.set_led(colour)
+
+    def feed_watchdog(self):
+        self.hw.feed_watchdog()
+
+    def reset_cause(self):
+        return self._cause
