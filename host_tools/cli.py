@@ -14,6 +14,8 @@ COMMANDS = [
     ("log", "host_tools.logtool", "decode the board's event log (decode FILE...|DIR) or fetch it (pull --port)"),
     ("flash", "host_tools.flash", "flash the firmware onto a board: compiled, incremental, verified, atomic"),
     ("config", "host_tools.boardconfig", "show or change a board's configuration (logged on the board)"),
+    ("board", "host_tools.vboard", "the virtual board: serve (a MicroPython board mpremote talks to), ctl"),
+    ("run", "host_tools.run", "run the monitor on the virtual board (or --port, a real one) with a live panel"),
 ]
 
 

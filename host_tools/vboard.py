@@ -17,15 +17,12 @@ and then its own REPL, friendly and raw. This host process:
     flash failure or full, a hang, a power cut now or in the middle of a
     flash write).
 """
-import argparse
 import collections
 import ctypes
 import json
 import os
 import pty
 import random
-import re
-import select
 import selectors
 import shutil
 import signal
@@ -739,7 +736,8 @@ class VirtualBoard:
         while self.sent and self.sent[0][4] <= now_world:
             rec = self.sent.popleft()
             if rec[0] == 83:
-                self.current = (rec[7], rec[5], rec[6], rec[1], rec[2], rec[3])
+                self.current = (rec[7], None if rec[5] == NONE32 else rec[5],
+                                None if rec[6] == NONE32 else rec[6], rec[1], rec[2], rec[3])
         while self.scheduled and self.world_of(self.scheduled[0][0]) <= now_world + ahead:
             t_ms, spec = self.scheduled[0]
             w = self.world_of(t_ms)
@@ -797,7 +795,8 @@ class VirtualBoard:
 
     def _send_sample(self, vm, cur, due):
         t, level, flow, flags, button, refill = cur
-        self._send_raw(vm, (83, flags, button, refill, due, level, flow))
+        self._send_raw(vm, (83, flags, button, refill, due, NONE32 if level is None else level,
+                            NONE32 if flow is None else flow))
 
     def _send_fault(self, vm, name, value, due):
         key = {"flow": 1, "level": 2, "flash": 3, "hang": 4, "button": 5, "cut-after": 6}[name]
@@ -964,7 +963,8 @@ class VirtualBoard:
                     else str(detail)
             elif detail and detail < len(A.DETAIL_NAMES) and code < 16:
                 row["detail"] = A.DETAIL_NAMES[detail]
-            self.alarm_events.append(row)
+            self.alarm_events.append(dict(row, world_ms=self.world_ms() if world is None
+                                          else world))
             self.note("event", world, **row)
 
     # ---- the loop -----------------------------------------------------------------------
