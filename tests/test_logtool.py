@@ -295,3 +295,56 @@ def test_pull_reports_a_board_without_a_log(tmp_path, capsys):
         assert board.port in err
     finally:
         board.close()
+
+
+# ---- pull from the virtual board (issue 5), when this tree has it ------------
+from host_tools.cli import COMMANDS  # noqa: E402
+
+HAVE_BOARD = any(c[0] == "board" for c in COMMANDS)
+
+
+def _pumpmon(*args, timeout=180):
+    return subprocess.run([str(BIN / "pumpmon")] + [str(a) for a in args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.skipif(not HAVE_BOARD, reason="the virtual board (pumpmon board serve) "
+                    "is not in this tree")
+def test_pull_from_the_virtual_board(tmp_path):
+    import signal
+    import time
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    tty_link = tmp_path / "tty"
+    proc = subprocess.Popen([str(BIN / "pumpmon"), "board", "serve", "--flash", str(flash),
+                             "--pty", str(tty_link), "--socket", "-1", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert b"ready" in proc.stdout.readline()
+        cfg = tmp_path / "config.json"
+        cfg.write_text('{"rate_ul_h": 30}')
+        r = _pumpmon("flash", "--port", tty_link, "--config", cfg)
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = _pumpmon("log", "pull", "--port", tty_link, "--dest", tmp_path / "pulled", "--json")
+        assert r.returncode == 0, r.stderr
+        recs = [json.loads(ln) for ln in r.stdout.splitlines()]
+        boots = [x for x in recs if x["event"] == "boot"]
+        assert boots and recs[recs.index(boots[-1]) + 1]["event"] == "config"
+        assert recs[-1]["seq"] == len(recs)   # nothing missing
+        # the pull restarted the monitor: a new boot record appears on the flash
+        end = time.monotonic() + 30
+        n = 0
+        while time.monotonic() < end:
+            got, _bad = L.read_all(str(flash / "log"))
+            n = len([x for x in got if x[2][0] == L.BOOT])
+            if n > len(boots):
+                break
+            time.sleep(0.3)
+        assert n == len(boots) + 1
+        last_boot = [x[2] for x in got if x[2][0] == L.BOOT][-1]
+        assert last_boot[10] == L.STATE_OK and L.RESET_CAUSES[last_boot[2]] == "soft"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+
