@@ -102,37 +102,42 @@ def section_boards():
     half = PICO_FREE_HEAP // 2
     with tempfile.TemporaryDirectory() as mpy:
         compile_tree("rpi_pico", "armv6m", mpy)
-        for heap, label, src in ((PICO_FREE_HEAP, "Pico free", None),
-                                 (PICO_FREE_HEAP, "Pico free", mpy),
-                                 (half, "half", mpy),
-                                 (half, "half", None)):
-            rows += _heap_rows(heap, label, src, half)
-    return ("Boards: compiled size per board; peak heap of the full monitor (Pico free "
-            "heap %d B: micropython issue #12557)" % PICO_FREE_HEAP), rows
+        for src in (mpy, None):
+            rows_full, res = _heap_rows(PICO_FREE_HEAP, "the Pico's free heap", src, half)
+            rows += rows_full
+            if res is None:
+                continue
+            # half the Pico's free heap for the monitor: the harness (fake
+            # machine, simulated pump) and the unix heap's own tables are not
+            # on a Pico, so they are added on top of the half
+            net = -(-(half + res["start_alloc"]) * PICO_FREE_HEAP // res["heap"])
+            rows += _heap_rows(net, "half + the harness's %d" % res["start_alloc"], src, half)[0]
+        rows += _heap_rows(half, "half, harness inside", mpy, half)[0][-1:]
+    return ("Boards: compiled size per board; peak heap of the full monitor (a Pico leaves "
+            "%d B free: micropython issue #12557)" % PICO_FREE_HEAP), rows
 
 
 def _heap_rows(heap, label, mpy_dir, half):
     res, err = heap_run(heap, mpy_dir)
-    what = "heap %d (%s), from %s" % (heap, label, ".py" if mpy_dir is None else ".mpy")
+    what = "from %s, -X heapsize=%d (%s)" % (".py" if mpy_dir is None else ".mpy", heap, label)
     if res is None:
         note = " ".join(err)
         if mpy_dir is None:
             note += " (compiling .py at import needs more: deploy .mpy)"
-        return [(what, "FAILED", "", note)]
+        return [(what + ": runs", "NO", "", note)], None
     ok = res["alarm_sounded"] and res["quiet_before"]
     use = max(res["peak_steady"], res["peak_alarm"]) - res["start_alloc"]
     return [
         (what + ": after start-up", "%d" % (res["setup_live"] - res["start_alloc"]),
-         "bytes", "live after gc.collect(), above the %d of the bare harness"
-         % res["start_alloc"]),
+         "bytes", "live after gc.collect(), above the harness's %d" % res["start_alloc"]),
         (what + ": peak, normal delivery", "%d" % (res["peak_steady"] - res["start_alloc"]),
          "bytes", "gc.mem_alloc() high-water over %d loop passes" % res["steady_passes"]),
         (what + ": peak, no_flow sounding", "%d" % (res["peak_alarm"] - res["start_alloc"]),
          "bytes", "over %d loop passes%s" % (res["alarm_passes"],
                                               "" if ok else "  ALARM MISSING")),
-        (what + ": peak within half the Pico's free heap (%d)" % half,
+        (what + ": runs, peak <= half the Pico's free heap (%d)" % half,
          "yes" if use <= half and ok else "NO", "", "mem_info() at the end: " + res["mem_info"]),
-    ]
+    ], res
 
 
 def main():

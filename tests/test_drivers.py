@@ -492,8 +492,9 @@ def test_pico_board_runs_the_full_monitor_on_micropython(tmp_path):
     res, err = B.heap_run(B.PICO_FREE_HEAP, tmp_path)
     assert err is None, err
     assert res["quiet_before"] and res["alarm_sounded"], res
-    # nothing allocated per loop pass beyond the alarm's own events
-    assert res["peak_steady"] - res["setup_live"] < 1024, res
+    # no garbage per loop pass: 16 bytes a pass over these 120000 passes would
+    # fill the heap before a collection, and the high-water mark with it
+    assert res["peak_steady"] - res["setup_live"] < 8192, res
 
 
 # ---------------------------------------------------------------- no allocation
