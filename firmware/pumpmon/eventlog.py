@@ -90,15 +90,16 @@ def reset_code(cause):
         return 0
 
 
-def seg_name(n):
-    return "ev%08d.bin" % n
+def seg_name(n, prefix="ev"):
+    return "%s%08d.bin" % (prefix, n)
 
 
-def seg_number(name):
+def seg_number(name, prefix="ev"):
     """Segment number of a file name, or -1 when it is not a segment."""
-    if len(name) != 14 or not name.startswith("ev") or not name.endswith(".bin"):
+    k = len(prefix)
+    if len(name) != k + 12 or not name.startswith(prefix) or not name.endswith(".bin"):
         return -1
-    d = name[2:10]
+    d = name[k:k + 8]
     for c in d:
         if c < "0" or c > "9":
             return -1
@@ -139,6 +140,14 @@ class Flash:
         except OSError:
             return -1
 
+    def free(self, path):
+        """Free bytes on the filesystem holding path, or -1 when unknown."""
+        try:
+            st = os.statvfs(path)
+            return st[0] * st[4]
+        except (OSError, AttributeError):
+            return -1
+
     def sync(self, f):
         """Make a flushed file durable (littlefs: flush already commits)."""
         fs = getattr(os, "fsync", None)
@@ -168,12 +177,19 @@ def unpack(buf):
 
 
 class EventLog:
+    # The segment machinery (boot scan, append-only segments, rotation, torn
+    # tails, write errors) is shared with the sensor recorder (recorder.py),
+    # which sets these three and overrides _valid/_seq_of and the writing.
+    PREFIX = "ev"          # segment file names: PREFIX + 8 digits + ".bin"
+    RECSIZE = REC          # bytes per record slot
+
     def __init__(self, path="log", segments=8, seg_bytes=16384, flash=None):
+        rec = self.RECSIZE
         self.path = path
         self.nseg = segments if segments > 1 else 2
-        self.per_seg = seg_bytes // REC if seg_bytes >= REC else 1
+        self.per_seg = seg_bytes // rec if seg_bytes >= rec else 1
         self.fs = flash or FLASH
-        self.buf = bytearray(REC)
+        self.buf = bytearray(rec)
         self.seq = 1          # sequence number of the next record
         self.seg = 0          # current segment number (0: none yet)
         self.count = 0        # valid records in the current segment
@@ -198,19 +214,29 @@ class EventLog:
         except OSError:
             return []
         out = []
+        prefix = self.PREFIX
         for n in names:
-            k = seg_number(n)
+            k = seg_number(n, prefix)
             if k > 0:
                 out.append(k)
         out.sort()
         return out
 
     def _file(self, n):
-        return self.path + "/" + seg_name(n)
+        return self.path + "/" + seg_name(n, self.PREFIX)
+
+    def _valid(self, buf):
+        """1 if the slot in buf holds a valid record."""
+        return check(buf)
+
+    def _seq_of(self, buf):
+        """Sequence number of a valid record (-1: a record without one)."""
+        return struct.unpack_from("<I", buf, 4)[0]
 
     def _scan(self, n):
         """(valid records, last valid seq or -1, clean) of segment n."""
         buf = self.buf
+        rec = self.RECSIZE
         count = 0
         last = -1
         bad = 0
@@ -221,16 +247,16 @@ class EventLog:
                 if not k:
                     break
                 size += k
-                if k == REC and check(buf):
+                if k == rec and self._valid(buf):
                     count += 1
-                    s = struct.unpack_from("<I", buf, 4)[0]
+                    s = self._seq_of(buf)
                     if s > last:
                         last = s
                 else:
                     bad += 1
-                if k < REC:
+                if k < rec:
                     break
-        clean = 1 if (bad == 0 and size == count * REC) else 0
+        clean = 1 if (bad == 0 and size == count * rec) else 0
         return count, last, clean, bad
 
     def _find_end(self):
@@ -260,7 +286,7 @@ class EventLog:
         """Open the current segment for appending, or start the next one."""
         fs = self.fs
         if self.seg and self._clean and self.count < self.per_seg and \
-                fs.size(self._file(self.seg)) == self.count * REC:
+                fs.size(self._file(self.seg)) == self.count * self.RECSIZE:
             self._f = fs.open(self._file(self.seg), "ab")
             return
         if self.seg and self.count == 0:

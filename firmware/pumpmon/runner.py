@@ -11,10 +11,13 @@
 # status snapshot; the alarm state (statefile.py, flash/state.bin) is saved
 # after every change and restored at boot, so a reset never silences an
 # alarm; an unexpected reset (watchdog, brown-out) raises malfunction/internal.
+# It also records every sensor sample (recorder.py, in flash/rec/) after the
+# step, the sinks, the sound and the light: docs/recording.md.
 import json
 
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
+from pumpmon import recorder as R
 from pumpmon.clock import ticks_add, ticks_diff
 from pumpmon.config import Config, ConfigError
 from pumpmon.manager import EV_RAISED
@@ -61,10 +64,14 @@ def config_crc(cfg):
 
 class Runner:
     def __init__(self, board, cfg, sinks=(), tod_s=None, flash=None,
-                 log_segments=8, log_seg_bytes=16384, fs=None):
+                 log_segments=8, log_seg_bytes=16384, fs=None, rec_segments=None,
+                 rec_seg_bytes=None):
         """sinks: callables sink(code, cond, detail, runner), called in order.
-        flash: directory for the event log and the alarm state (None: neither);
-        fs: the file operations (eventlog.Flash; tests pass a failing one)."""
+        flash: directory for the event log, the alarm state and the sensor
+        recording (None: none of them); fs: the file operations
+        (eventlog.Flash; tests pass a failing one); rec_segments,
+        rec_seg_bytes: the recording ring (None: flash/recorder.json or the
+        defaults; 0 segments: no recording)."""
         self.board = board
         self.sinks = list(sinks)
         now = board.ticks_ms()
@@ -88,12 +95,16 @@ class Runner:
         self.log = None
         self.state = None
         self.boot = None          # (reset cause, state status) once booted
+        self.rec = None           # the sensor recorder (recorder.py)
+        self._btn = 0             # the button was down at some pass since the last sample
         if flash is not None:
             pre = flash if (flash == "" or flash.endswith("/")) else flash + "/"
             self.log = L.EventLog(pre + "log", log_segments, log_seg_bytes, fs)
             self.state = StateFile(flash, fs)
             self.sinks.insert(0, self._log_sink)   # the log first
             self._boot()
+            self._start_recorder(pre, fs, rec_segments, rec_seg_bytes,
+                                 log_segments * log_seg_bytes)
 
     def _on_event(self, code, cond, detail):
         for sink in self.sinks:
@@ -133,6 +144,29 @@ class Runner:
             # (sounding) until acknowledged
             m.clear_fault()
         self._save_state()
+
+    def _start_recorder(self, pre, fs, segments, seg_bytes, log_bytes):
+        try:
+            seg, size, stream = R.settings(pre, fs)
+            if segments is not None:
+                seg = segments
+            if seg_bytes is not None:
+                size = seg_bytes
+            # room kept free: the event log at its full size, and 64 KiB
+            self.rec = R.Recorder(pre + "rec", seg, size, fs, log_bytes + 65536,
+                                  L.reset_code(self.boot[0]), stream)
+        except Exception:         # no recording; monitoring goes on
+            self.rec = None
+
+    def _record(self, level, flow, flags, refill):
+        """After the step, the sinks, the sound and the light: one sample to
+        the recorder (a failure loses it; never stops monitoring)."""
+        btn = self._btn
+        self._btn = 0
+        try:
+            self.rec.sample(self.up_s, level, flow, flags, btn, refill)
+        except Exception:
+            pass
 
     def _values(self):
         """level, flow mean, programmed mean, days to empty x10 (UNKNOWN if not known)."""
@@ -239,13 +273,19 @@ class Runner:
                 ms -= s * 1000
             self.up_ms = ms
         button = b.button()
+        if button:
+            self._btn = 1
+        sampled = 0
         if ticks_diff(now, self._next) >= 0:
             self._next = ticks_add(self._next, SAMPLE_MS)
             if ticks_diff(now, self._next) >= 0:  # fell behind: resynchronise
                 self._next = ticks_add(now, SAMPLE_MS)
             flow = b.read_flow()
             refill = b.refill()
-            m.step(now, b.read_level(), flow, b.flow_flags, button, refill)
+            level = b.read_level()
+            flags = b.flow_flags
+            m.step(now, level, flow, flags, button, refill)
+            sampled = 1
             if self.log is not None:
                 self._housekeeping(refill)
         else:
@@ -259,6 +299,8 @@ class Runner:
         if a.led != self._led:
             self._led = a.led
             b.set_led(a.led)
+        if sampled and self.rec is not None:
+            self._record(level, flow, flags, refill)
         b.feed_watchdog()
 
     def run(self, steps=-1):

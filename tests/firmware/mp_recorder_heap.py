@@ -1,0 +1,80 @@
+# Proof that recording a sample allocates nothing: the recorder alone, and the
+# whole main loop with the event log, the state file and the recorder, under
+# micropython.heap_lock() (any allocation raises MemoryError, which the
+# recorder would count as a lost sample). Only on MicroPython.
+import gc
+
+import micropython
+
+from fakeboard import FakeBoard
+from test_eventlog import _rmtree, _tmpdir
+
+from pumpmon import recorder as R
+from pumpmon.clock import ticks_add
+from pumpmon.config import Config
+from pumpmon.runner import Runner
+
+
+def test_sample_allocates_nothing():
+    d = _tmpdir("rheap")
+    try:
+        rec = R.Recorder(d + "/rec", 3, 6000 * R.REC)
+        rec.sample(0, 18000, 300, 0, 0, 0)        # warm up: segment open, boot header
+        sample = rec.sample
+        gc.collect()
+        micropython.heap_lock()
+        try:
+            i = 1
+            while i < 5000:
+                # readings of every kind: none, out of range (clamped), flags, button, refill
+                sample(i, None if i % 7 == 0 else 18000 - i, None if i % 11 == 0 else
+                       (5000000 if i % 13 == 0 else i), i & 0xFF, i & 1, (i >> 1) & 1)
+                i += 1
+        finally:
+            micropython.heap_unlock()
+        assert rec.samples == 5000 and rec.lost == 0 and rec.failed == 0
+    finally:
+        _rmtree(d)
+
+
+def test_main_loop_with_recorder_allocates_nothing():
+    d = _tmpdir("rheap2")
+    try:
+        b = FakeBoard(ticks_add(0, -20000))       # the ticks wrap inside the locked hour
+        r = Runner(b, Config({"rate_ul_h": 30}), flash=d, rec_segments=3,
+                   rec_seg_bytes=4000 * R.REC)
+        step = r.step
+        n = 0
+        while n < 200:                            # warm up: boot records, first samples
+            step()
+            b.t = ticks_add(b.t, 100)
+            n += 1
+        r._snap_s = 1 << 29                       # no hourly log write inside the lock
+        before = r.rec.samples
+        gc.collect()
+        micropython.heap_lock()
+        try:
+            n = 0
+            while n < 36000:                      # an hour of 100 ms loop passes
+                step()
+                b.t = ticks_add(b.t, 100)
+                n += 1
+        finally:
+            micropython.heap_unlock()
+        assert r.rec.samples - before == 3600, r.rec.samples - before
+        assert r.rec.lost == 0 and r.log.lost == 0 and r.monitor.manager.shown == 0
+    finally:
+        _rmtree(d)
+
+
+def test_heap_lock_is_effective():
+    micropython.heap_lock()
+    try:
+        try:
+            _x = [1, 2, 3]
+            failed = False
+        except MemoryError:
+            failed = True
+    finally:
+        micropython.heap_unlock()
+    assert failed
