@@ -348,3 +348,70 @@ def test_pull_from_the_virtual_board(tmp_path):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
 
+
+
+def _wait_log(flash, pred, timeout=60):
+    import time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got, _bad = L.read_all(str(flash / "log"))
+        recs = [x[2] for x in got]
+        if pred(recs):
+            return recs
+        time.sleep(0.3)
+    raise AssertionError("timed out; log: %r" % (recs,))
+
+
+@pytest.mark.skipif(not HAVE_BOARD, reason="the virtual board (pumpmon board serve) "
+                    "is not in this tree")
+def test_virtual_board_hang_watchdog_and_full_flash(tmp_path):
+    """The firmware on the unix port, end to end: a hang -> watchdog reset ->
+    the shown alarm is restored and malfunction/internal (watchdog) raised; a
+    full flash loses records, raises internal (log_failure); once the flash
+    works again the log resumes and says how many records were lost."""
+    import signal
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    tty_link = tmp_path / "tty"
+    ctl = tmp_path / "ctl"
+    proc = subprocess.Popen([str(BIN / "pumpmon"), "board", "serve", "--flash", str(flash),
+                             "--pty", str(tty_link), "--socket", "-1", "--control", str(ctl),
+                             "--speed", "10", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def ctl_(*lines):
+        r = _pumpmon("board", "ctl", "--control", ctl, *lines, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    try:
+        assert b"ready" in proc.stdout.readline()
+        cfg = tmp_path / "config.json"
+        cfg.write_text('{"rate_ul_h": 30}')
+        r = _pumpmon("flash", "--port", tty_link, "--config", cfg)
+        assert r.returncode == 0, r.stdout + r.stderr
+        # no trace: the flow sensor is silent, malfunction/flow_sensor is raised
+        _wait_log(flash, lambda rs: any(x[0] == 1 and x[1] == A.FLOW_SENSOR for x in rs))
+        ctl_("hang")
+        rs = _wait_log(flash, lambda rs: any(x[0] == L.BOOT and x[2] == 3 for x in rs))
+        boot = [x for x in rs if x[0] == L.BOOT][-1]
+        assert L.RESET_CAUSES[boot[2]] == "watchdog" and boot[8] & (1 << A.FLOW_SENSOR)
+        rs = _wait_log(flash, lambda rs: any(x[0] == 1 and x[1] == A.INTERNAL for x in rs))
+        internal = [x for x in rs if x[0] == 1 and x[1] == A.INTERNAL][-1]
+        assert internal[2] == A.D_WATCHDOG
+        n_before = len(rs)
+        ctl_("flash=full")
+        ctl_("button=long")              # acknowledge: events that cannot be written
+        status = json.loads(ctl_("status"))
+        ctl_("flash=ok")
+        rs = _wait_log(flash, lambda rs: any(x[0] == L.LOG_RESUMED for x in rs))
+        resumed = [x for x in rs if x[0] == L.LOG_RESUMED][0]
+        assert resumed[8] >= 1 and resumed[9] == 28          # lost, ENOSPC
+        before = rs[rs.index(resumed) - 1]
+        assert resumed[3] == before[3] + resumed[8] + 1   # the gap is exactly the loss
+        assert rs.index(resumed) >= n_before
+        assert status["vm"]["cause"] == "watchdog"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
