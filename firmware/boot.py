@@ -87,31 +87,48 @@ def _steps(j):
 
 
 def _forward(root, steps):
-    """Do every step not yet done; the index of the first step that can be
-    neither done nor seen done (-1: all done)."""
+    """Do every step not yet done. (index, error): the first step that can
+    be neither done nor seen done, error True when the file system refused
+    it (e.g. ENOSPC; the step may be half done); (-1, False): all done."""
     for i in range(len(steps)):
         path, sha = steps[i]
         s = root + STAGE + "/" + path
         d = root + path
         o = root + OLD + "/" + path
-        if sha is None:                       # a stale file: move it aside
-            if _exists(d):
-                if _exists(o):
-                    _rm(o)
-                _parents(root, OLD + "/" + path)
-                _mv(d, o)
-            continue
-        if _exists(s):
-            if _exists(d):
-                if _exists(o):                # leftover of an older swap
-                    _rm(o)
-                _parents(root, OLD + "/" + path)
-                _mv(d, o)
-            _parents(root, path)
-            _mv(s, d)
-        elif not _exists(d) or sha256_hex(d) != sha:
-            return i
-    return -1
+        try:
+            if sha is None:                   # a stale file: move it aside
+                if _exists(d):
+                    if _exists(o):
+                        _rm(o)
+                    _parents(root, OLD + "/" + path)
+                    _mv(d, o)
+                continue
+            if _exists(s):
+                if _exists(d):
+                    if _exists(o):            # leftover of an older swap
+                        _rm(o)
+                    _parents(root, OLD + "/" + path)
+                    _mv(d, o)
+                _parents(root, path)
+                _mv(s, d)
+            elif not _exists(d) or sha256_hex(d) != sha:
+                return i, False
+        except OSError:
+            return i, True
+    return -1, False
+
+
+def _undo_half(root, step):
+    # a step the file system refused part way: its staged file is still
+    # there unless it was moved in (then the step was done)
+    path, sha = step
+    d = root + path
+    o = root + OLD + "/" + path
+    if sha is None or _exists(root + STAGE + "/" + path):
+        if _exists(o) and not _exists(d):
+            _mv(o, d)
+    else:
+        _backward(root, [step], 1)
 
 
 def _backward(root, steps, upto):
@@ -167,12 +184,14 @@ def recover(root=""):
             _restore_all(root, root + OLD + "/", "")
         result = "rolled_back"
     else:
-        bad = _forward(root, steps)
+        bad, refused = _forward(root, steps)
         if bad < 0:
             result = "completed"
             for p in j["remove"]:
                 _prune(root, p)
         else:
+            if refused:
+                _undo_half(root, steps[bad])
             _backward(root, steps, bad)
             result = "rolled_back"
     rmtree(root + STAGE)

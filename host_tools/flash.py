@@ -10,8 +10,8 @@ verified and atomic. docs/flashing.md tells the whole protocol.
   5. verify the staged files by hash, on the board
   6. commit: write the journal (.pm_journal.tmp, then one rename), then swap
      by renames, stale files out, the manifest last; remove the journal
-  7. soft reset, run the self-test, then restart the monitor (main.py) and
-     watch it come up
+  7. run the self-test, then soft-reset in the friendly REPL so boot.py and
+     main.py run as at power-on, and watch the monitor come up
 """
 import json
 import sys
@@ -39,8 +39,8 @@ def add_arguments(p):
     p.add_argument("--source", action="store_true", help="ship .py source, not .mpy")
     p.add_argument("--json", action="store_true",
                    help="print the summary as one JSON object")
-    p.add_argument("--settle", type=float, default=2.0, metavar="S",
-                   help="seconds to watch the monitor run after the reset (default 2)")
+    p.add_argument("--settle", type=float, default=1.0, metavar="S",
+                   help="seconds to watch the monitor run after the reset (default 1)")
 
 
 class Progress:
@@ -94,6 +94,15 @@ def _round_up(n, block):
     return (n + block - 1) // block * block
 
 
+def _folders(paths):
+    out = set()
+    for p in paths:
+        parts = p.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            out.add("/".join(parts[:i]))
+    return out
+
+
 def commit(b, payloads, remove, manifest_data, version, old_version, progress=None,
            free=None, block=4096):
     """Stage payloads ({path: bytes}, the manifest included under MANIFEST
@@ -110,7 +119,12 @@ def commit(b, payloads, remove, manifest_data, version, old_version, progress=No
     if extra:
         b.remove([STAGE + "/" + p for p in extra])
     send = [p for p in sorted(todo) if p not in resumed]
-    need = sum(_round_up(len(todo[p]), block) for p in send) + JOURNAL_ROOM
+    # the staged files, the folders of .pm_stage/ and .pm_old/ (made during
+    # the swap: they must fit too), the journal
+    folders = _folders([STAGE + "/" + p for p in todo] +
+                       [OLD + "/" + p for p in list(payloads) + list(remove)])
+    need = (sum(_round_up(len(todo[p]), block) for p in send) + block * len(folders) +
+            JOURNAL_ROOM)
     if free is not None and need > free:
         b.rmtree(STAGE)
         raise no_space(need, free)
@@ -158,11 +172,11 @@ def commit(b, payloads, remove, manifest_data, version, old_version, progress=No
         raise FlashError(EXIT_VERIFY, "verification failed: the swap could not complete on "
                          "the board and was rolled back (%s); the previous version runs"
                          % result)
-    return sent_files, sent_bytes, len(resumed)
+    return sent_files, sent_bytes, len([p for p in resumed if p != MANIFEST])
 
 
 def flash(port=None, board=None, config=None, dry_run=False, source=False, progress=True,
-          settle=2.0, root=ROOT, log=None):
+          settle=1.0, root=ROOT, log=None):
     """Flash one board; the summary dict. Raises FlashError."""
     t0 = time.monotonic()
     say = log or (lambda msg: None)
@@ -203,7 +217,7 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
                    "files_skipped": len(want) - len(install),
                    "files_removed": len(stale), "files_resumed": 0,
                    "board": board, "port": b.port, "micropython": target["label"],
-                   "version": man["version"], "dry_run": dry_run}
+                   "version": man["version"], "mpy": target["mpy"], "dry_run": dry_run}
         if dry_run:
             summary.update(would_send=install, would_remove=stale,
                            bytes_to_send=sum(len(want[p]) for p in install))
@@ -221,6 +235,7 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
             summary.update(files_sent=n, bytes_sent=nbytes, files_resumed=resumed)
         else:
             b.rmtree(STAGE)                             # a cut flash's leftovers
+        summary["seconds_update"] = round(time.monotonic() - t0, 3)
         if not dry_run:
             st = b.selftest()
             if not st.get("ok"):

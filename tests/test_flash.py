@@ -266,9 +266,13 @@ from host_tools.cli import COMMANDS          # noqa: E402
 HAVE_BOARD = any(c[0] == "board" for c in COMMANDS)
 needs_board = pytest.mark.skipif(not HAVE_BOARD, reason="the virtual board (pumpmon board "
                                  "serve, issue 5) is not in this tree yet")
-# files that change by themselves on a running board (the firmware's log and
-# alarm state): not part of a version
-RUNTIME = ("log/", "state.bin")
+
+
+def firmware_file(rel):
+    """The files a flash manages (and its work files); the firmware's own data
+    (event log, alarm state, recordings) changes by itself on a running board."""
+    return (rel.endswith((".py", ".mpy")) or rel in ("manifest.json", "config.json")
+            or rel.startswith(".pm_"))
 
 
 class VBoard:
@@ -325,11 +329,11 @@ class VBoard:
                 self.proc.wait(10)
 
     def files(self):
-        """{path: bytes} of the flash, without the firmware's runtime files."""
+        """{path: bytes} of the flash's firmware files (firmware_file)."""
         out = {}
         for p in sorted(self.flash.rglob("*")):
             rel = p.relative_to(self.flash).as_posix()
-            if p.is_file() and not rel.startswith(RUNTIME):
+            if p.is_file() and firmware_file(rel):
                 out[rel] = p.read_bytes()
         return out
 
@@ -471,7 +475,8 @@ def _cut_exec(mocker, when):
 
 
 @needs_board
-@pytest.mark.parametrize("point", ["first chunk", "half way", "last file", "journal"])
+@pytest.mark.parametrize("point", ["first chunk", "half way", "last module", "manifest",
+                                   "journal"])
 def test_cut_transfer_keeps_old_version_and_next_flash_finishes(vboard, repo, cfg_file,
                                                                 mocker, point):
     flash(vboard, ROOT, config=cfg_file)
@@ -482,10 +487,13 @@ def test_cut_transfer_keeps_old_version_and_next_flash_finishes(vboard, repo, cf
         with open(p, "a") as f:
             f.write("\n_CUT_TEST = 1\n")
     total = sum(len(d) for p, d in old.items() if p.startswith("lib/pumpmon/")) // FB.CHUNK
+    last = sorted((repo / "firmware" / "pumpmon").glob("*.py"))[-1].stem
     when = {
         "first chunk": lambda code, n: n == 1,
         "half way": lambda code, n: n == max(2, total // 2),
-        "last file": lambda code, n: code.startswith("_pmopen('.pm_stage/manifest.json'"),
+        "last module": lambda code, n: code.startswith(
+            "_pmopen('.pm_stage/lib/pumpmon/%s.mpy'" % last),
+        "manifest": lambda code, n: code.startswith("_pmopen('.pm_stage/manifest.json'"),
         "journal": lambda code, n: code.startswith("_pmopen('.pm_journal.tmp'"),
     }[point]
     state = _cut_exec(mocker, when)
@@ -506,10 +514,12 @@ def test_cut_transfer_keeps_old_version_and_next_flash_finishes(vboard, repo, cf
     changed = len([p for p in (repo / "firmware" / "pumpmon").glob("*.py")])
     if point == "first chunk":
         assert s["files_resumed"] == 0
-    elif point == "journal":                 # everything was staged and verified
+    elif point == "half way":
+        assert 1 <= s["files_resumed"] < changed - 1
+    elif point == "last module":
+        assert s["files_resumed"] == changed - 1 and s["files_sent"] == 1
+    else:                                    # every module was staged and verified
         assert s["files_resumed"] == changed and s["files_sent"] == 0
-    else:
-        assert 1 <= s["files_resumed"] < changed
     assert s["files_sent"] + s["files_resumed"] == changed
     man = whole(vboard.files(), repo)
     assert man["version"] == s["version"] != old_version
@@ -616,7 +626,7 @@ def test_invalid_config_refused_before_sending(vboard, tmp_path, cfg_file):
 
 @needs_board
 def test_out_of_space(tmp_path, cfg_file):
-    b = VBoard(tmp_path, flash_size=64 * 1024)
+    b = VBoard(tmp_path, flash_size=160 * 1024)
     try:
         flash(b, ROOT, config=cfg_file)                  # compiled: fits
         before = b.files()

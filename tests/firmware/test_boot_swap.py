@@ -242,6 +242,45 @@ def test_swap_that_cannot_complete_rolls_back():
         _done(root)
 
 
+def test_file_system_refusal_mid_swap_rolls_back():
+    # the flash refuses one operation (ENOSPC making a folder of .pm_old, a
+    # rename failing): the swap rolls back to the whole old version at once
+    real = (boot._mv, boot._rm, boot._parents)
+    for n in range(0, 14, 3):
+        for what in ("mv", "mkdir"):
+            root = _board()
+            count = [0]
+
+            def fail():
+                count[0] += 1
+                if count[0] == n + 1:
+                    raise OSError(28)
+
+            def mv(a, b):
+                fail()
+                real[0](a, b)
+
+            def parents(r, p):
+                fail()
+                real[2](r, p)
+
+            if what == "mv":
+                boot._mv = mv
+            else:
+                boot._parents = parents
+            try:
+                r = boot.recover(root)
+            finally:
+                boot._mv, boot._rm, boot._parents = real
+            if count[0] > n:
+                assert r == "rolled_back", (n, what, r)
+                assert _tree(root) == _whole(OLD_FILES, "old"), (n, what)
+            else:
+                assert r == "completed"
+            assert boot.recover(root) is None
+            _done(root)
+
+
 def test_leftovers_of_a_finished_swap_are_cleaned():
     root = _board(commit=False)
     os.remove(root + boot.JOURNAL + ".tmp")
