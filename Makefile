@@ -64,5 +64,10 @@ corpus: setup ## regenerate the scenario traces in traces/ and their expected ev
 
 .PHONY: corpus
 
+flash: setup ## flash the firmware onto a board (PORT=/dev/ttyACM0 CONFIG=file.json; default: first USB board)
+	$(BIN)/pumpmon flash $(if $(PORT),--port $(PORT)) $(if $(CONFIG),--config $(CONFIG))
+
+.PHONY: flash
+
 clean: ## remove the venv and build output
 	rm -rf $(VENV) build .pytest_cache

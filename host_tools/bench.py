@@ -106,6 +106,8 @@ from host_tools.bench_boards import section_boards  # noqa: E402 (boards: size, 
 SECTIONS.append(section_boards)
 from host_tools.bench_log import section_log  # noqa: E402 (event log: size, speed, retention)
 SECTIONS.append(section_log)
+from host_tools.flash_bench import section_flash  # noqa: E402 (flash vs mpremote cp, virtual board)
+SECTIONS.append(section_flash)
 
 
 def print_table(title, rows, seconds):

@@ -658,3 +658,10 @@ def test_config_show_and_set_logged_on_the_board(vboard, cfg_file):
     assert shown["config"]["rate_ul_h"] == 45 and shown["valid"]
     assert json.loads(vboard.files()["config.json"])["rate_ul_h"] == 45
     whole(vboard.files(), ROOT)
+    # the firmware logged the change on the board at its restart
+    r = subprocess.run([str(BIN / "pumpmon"), "log", "decode", "--json",
+                        str(vboard.flash / "log")], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60)
+    records = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    configs = [x for x in records if x.get("event") == "config"]
+    assert [c["rate_ul_h"] for c in configs if c["changed"]] == [30.0, 45.0], configs
