@@ -22,8 +22,8 @@ MICROPYTHON = Path(sys.executable).parent / "micropython"
 MP_HEAP = "4M"
 
 
-class UsageError(Exception):
-    pass
+class UsageError(RuntimeError):
+    """The replay cannot run here (e.g. no MicroPython unix port): exit 1."""
 
 
 def add_arguments(p):
@@ -228,10 +228,7 @@ def run(args):
         except TraceError as e:
             sys.stderr.write("%s\n" % e)
             return 2
-        except UsageError as e:
-            sys.stderr.write("pumpmon replay: %s\n" % e)
-            return 2
-        except RuntimeError as e:
+        except RuntimeError as e:  # also UsageError
             sys.stderr.write("pumpmon replay: %s\n" % e)
             return 1
         spool.seek(0)

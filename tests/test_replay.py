@@ -254,3 +254,17 @@ def test_alarm_periods_from_events():
     assert periods == [("no_flow", "low_flow", "high", 10, 30, 40),
                        ("low_reservoir", "volume", "medium", 50, None, 99)]
     assert [m[1] for m in marks] == ["audio_paused", "alarm_acknowledged"]
+
+
+def test_bad_row_late_on_micropython_gives_one_line_and_no_events(tmp_path):
+    # the CPython side finds the bad row while streaming; the MicroPython
+    # process is stopped and nothing it printed comes out
+    text = (TRACES / "occlusion.csv").read_text() + "99999999,18.5,nan,0,0,0\n"
+    p = tmp_path / "bad.csv"
+    p.write_text(text)
+    line = text.count("\n")
+    r = pumpmon("replay", p, "--runtime", "micropython")
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert r.stderr.splitlines() == ["%s:%d: flow_ul_h: 'nan' is not a finite number"
+                                     % (p, line)]
