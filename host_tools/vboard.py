@@ -661,6 +661,7 @@ class VirtualBoard:
             self._send_ctl(vm, "ok")
             self._later.append(("hard", "hard"))
         elif line == "cut":
+            self.world_faults.pop("cut-after", None)
             self._send_ctl(vm, "ok")
             self._later.append(("cut", 1.0))
         else:
@@ -816,7 +817,10 @@ class VirtualBoard:
             else:
                 self.world_faults.pop(name, None)
             self._queue_fault(vm, name, value, w)
-        elif name in ("hang", "button", "cut-after"):
+        elif name == "cut-after":        # armed until it cuts, across resets
+            self.world_faults[name] = value
+            self._queue_fault(vm, name, value, w)
+        elif name in ("hang", "button"):
             self._queue_fault(vm, name, value, w)
         elif name == "reset":
             self.hard_reset("hard")
