@@ -239,8 +239,12 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
         if not dry_run:
             st = b.selftest()
             if not st.get("ok"):
+                problems = st.get("problems") or ["no detail"]
+                hint = ""
+                if cfg_data is None and any(p.startswith(CONFIG) for p in problems):
+                    hint = " (give --config FILE)"
                 raise FlashError(EXIT_SELFTEST, "self-test failed on the board: "
-                                 + "; ".join(st.get("problems") or ["no detail"]))
+                                 + "; ".join(problems) + hint)
             if st.get("version") != man["version"]:
                 raise FlashError(EXIT_SELFTEST, "self-test failed: the board runs version %s, "
                                  "expected %s" % (st.get("version"), man["version"]))

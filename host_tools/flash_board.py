@@ -9,6 +9,12 @@ connection cut, ENOSPC) to an exit status a script can rely on.
 
 Everything the board runs is sent as small Python snippets over the raw REPL;
 the swap itself is firmware/boot.py's own code, sent verbatim.
+
+The watchdog: main.py arms the board's hardware watchdog, and on a real board
+(rp2, esp32) stopping main.py with Ctrl-C does not disarm it. The session
+arms it (8 s) and feeds it before every exchange, so a long flash is not cut
+by it, and a board left behind by a pulled cable (powered from elsewhere)
+resets within 8 s and runs its monitor again instead of sitting in the REPL.
 """
 import contextlib
 import json
@@ -34,6 +40,14 @@ CHUNK = 2048            # raw bytes per write exchange (base64 on the wire)
 # helpers defined once per session in the board's REPL globals
 HELPERS = r"""
 import os, sys, json, binascii, hashlib
+try:
+    import machine
+    _pmwdt = machine.WDT(timeout=8000)
+except Exception:
+    _pmwdt = None
+def _pmwd():
+    if _pmwdt:
+        _pmwdt.feed()
 def _pmh(p):
     try:
         f = open(p, 'rb')
@@ -159,6 +173,9 @@ class Board:
                              "(a program that ignores Ctrl-C, or another tool talking "
                              "to it)" % self.port)
         self.exec(HELPERS)
+        self._feed = "_pmwd()\n"
+
+    _feed = ""
 
     def close(self):
         try:
@@ -173,7 +190,7 @@ class Board:
         from mpremote.transport import TransportExecError
         try:
             with _quiet():
-                return self.t.exec(code)
+                return self.t.exec(self._feed + code)
         except TransportExecError as e:
             raise BoardError(e.error_output)
         except Exception as e:

@@ -665,3 +665,19 @@ def test_config_show_and_set_logged_on_the_board(vboard, cfg_file):
     records = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
     configs = [x for x in records if x.get("event") == "config"]
     assert [c["rate_ul_h"] for c in configs if c["changed"]] == [30.0, 45.0], configs
+
+
+@needs_board
+def test_monitor_that_does_not_come_up_is_a_failure(vboard, repo, cfg_file):
+    # no configuration on a new board: the self-test says so
+    with pytest.raises(F.FlashError) as e:
+        flash(vboard, ROOT)
+    assert e.value.status == B.EXIT_SELFTEST
+    assert "config.json" in str(e.value) and "give --config FILE" in str(e.value)
+    # a main.py that stops: seen on the console after the reset
+    (repo / "firmware" / "main.py").write_text("raise RuntimeError('flash test')\n")
+    with pytest.raises(F.FlashError) as e:
+        flash(vboard, repo, config=cfg_file)
+    assert e.value.status == B.EXIT_SELFTEST
+    assert str(e.value) == ("the monitor did not come up: main.py stopped with an "
+                            "exception")
