@@ -424,6 +424,10 @@ def test_first_flash_then_no_change_then_one_file(vboard, repo, cfg_file):
     # one module changed: one file sent
     with open(repo / "firmware" / "pumpmon" / "events.py", "a") as f:
         f.write("\nFLASH_TEST = 1\n")
+    before = vboard.files()
+    dry = flash(vboard, repo, config=cfg_file, dry_run=True)
+    assert dry["would_send"] == ["lib/pumpmon/events.mpy"] and dry["would_remove"] == []
+    assert vboard.files() == before                     # a dry run changes nothing
     one = flash(vboard, repo, config=cfg_file)
     assert one["files_sent"] == 1 and one["files_removed"] == 0
     assert one["bytes_sent"] == len(vboard.files()["lib/pumpmon/events.mpy"])
