@@ -90,7 +90,9 @@ def _flash(port, config_path, out):
     cmd = [sys.executable, "-m", "host_tools.cli", "flash", "--port", port,
            "--config", str(config_path), "--settle", "0.5"]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    return r.returncode == 0, (r.stdout + r.stderr).strip()
+    if r.returncode == 0:
+        return True, r.stdout.strip()           # its one-line summary
+    return False, (r.stdout + r.stderr).strip()
 
 
 # ---- the virtual board -----------------------------------------------------------------
