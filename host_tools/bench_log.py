@@ -84,7 +84,7 @@ def day_figures(hours=24):
     d = _tmp()
     try:
         b = FakeBoard(ticks_add(0, -20000))
-        r = Runner(b, Config({"rate_ul_h": 30}), flash=d)
+        r = Runner(b, Config({"rate_ul_h": 30}), flash=d, rec_segments=0)  # event log only
         r.note_config(Config({"rate_ul_h": 30}))
 
         def sec(n):

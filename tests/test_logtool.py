@@ -33,7 +33,7 @@ def board_log(tmp_path_factory):
     d = tmp_path_factory.mktemp("flash")
     b = FakeBoard(ticks_add(0, -20000))
     b.wall = 1790000000
-    r = Runner(b, Config({"rate_ul_h": 30}), flash=str(d))
+    r = Runner(b, Config({"rate_ul_h": 30}), flash=str(d), rec_segments=0)
     r.note_config(Config({"rate_ul_h": 30}))
     _seconds(r, 11 * 60)
     b.flow = 0

@@ -2,7 +2,9 @@
 # the middle of an unacknowledged high-priority alarm brings it back at once;
 # an unexpected reset is malfunction/internal; a corrupt state file boots
 # safely; a full flash raises malfunction/internal and monitoring goes on.
-# Runs on CPython and on the MicroPython unix port.
+# Runs on CPython and on the MicroPython unix port. The sensor recorder
+# (recorder.py, its own tests) is off here (rec_segments=0) except in the
+# heap test, where the whole loop as on a board must allocate nothing.
 import os
 
 from fakeboard import FakeBoard
@@ -47,7 +49,7 @@ def _sounds(b, since):
 def _no_flow_sounding(d, cause="power_on"):
     b = _board()
     b.cause = cause
-    r = Runner(b, Config(CFG), flash=d)
+    r = Runner(b, Config(CFG), flash=d, rec_segments=0)
     _seconds(r, 11 * 60)
     b.flow = 0
     _seconds(r, 11 * 60)
@@ -65,7 +67,7 @@ def test_reset_during_unacknowledged_alarm_sounds_again_at_once():
         b = _board(123456)
         b.flow = 0
         b.cause = "power_on"
-        r = Runner(b, Config(CFG), flash=d)
+        r = Runner(b, Config(CFG), flash=d, rec_segments=0)
         t_boot = b.t
         assert r.monitor.manager.shown & NO_FLOW
         _seconds(r, 1)
@@ -87,7 +89,7 @@ def test_watchdog_reset_is_malfunction_internal():
         b = _board(5000)
         b.flow = 0
         b.cause = "watchdog"
-        r = Runner(b, Config(CFG), flash=d)
+        r = Runner(b, Config(CFG), flash=d, rec_segments=0)
         _seconds(r, 2)
         m = r.monitor
         assert m.manager.shown & NO_FLOW and m.manager.shown & INTERNAL
@@ -108,7 +110,7 @@ def test_watchdog_reset_is_malfunction_internal():
         # a brown-out is unexpected too
         b2 = _board(9000)
         b2.cause = "brownout"
-        r2 = Runner(b2, Config(CFG), flash=d)
+        r2 = Runner(b2, Config(CFG), flash=d, rec_segments=0)
         _seconds(r2, 1)
         assert r2.monitor.manager.shown & INTERNAL
         assert r2.monitor.internal_detail == A.D_RESET
@@ -126,7 +128,7 @@ def test_corrupt_state_file_boots_safely():
             with open(d + "/state.bin", "wb") as f:
                 f.write(garbage)
             b = _board(777)
-            r = Runner(b, Config(CFG), flash=d)
+            r = Runner(b, Config(CFG), flash=d, rec_segments=0)
             assert r.boot == ("power_on", L.STATE_CORRUPT)
             _seconds(r, 1)
             # nothing restored from garbage, and malfunction/internal says so
@@ -139,12 +141,12 @@ def test_corrupt_state_file_boots_safely():
         with open(d + "/state.new", "wb") as f:
             f.write(b"PMST\x01")
         b = _board(888)
-        r = Runner(b, Config(CFG), flash=d)
+        r = Runner(b, Config(CFG), flash=d, rec_segments=0)
         assert r.boot == ("power_on", L.STATE_OK)
         assert r.monitor.manager.shown == NO_FLOW
         # FAT renames by deleting the target first: a cut between leaves only state.new
         os.rename(d + "/state.bin", d + "/state.new")
-        r = Runner(_board(999), Config(CFG), flash=d)
+        r = Runner(_board(999), Config(CFG), flash=d, rec_segments=0)
         assert r.boot == ("power_on", L.STATE_OK) and r.monitor.manager.shown == NO_FLOW
     finally:
         _rmtree(d)
@@ -177,7 +179,7 @@ def test_log_is_on_flash_before_the_sound_changes():
             seen.append((code, cond, runner.board.tone, recs[-1][2][0], recs[-1][2][1]))
 
         b = _board()
-        r = Runner(b, Config(CFG), [sink], flash=d)
+        r = Runner(b, Config(CFG), [sink], flash=d, rec_segments=0)
         _seconds(r, 11 * 60)
         b.flow = 0
         _seconds(r, 11 * 60)
@@ -195,7 +197,7 @@ def test_full_flash_raises_internal_and_monitoring_goes_on():
         fs = FailingFlash()
         fs.full = 1
         b = _board()
-        r = Runner(b, Config(CFG), flash=d, fs=fs)
+        r = Runner(b, Config(CFG), flash=d, fs=fs, rec_segments=0)
         _seconds(r, 2)
         m = r.monitor
         assert m.manager.shown & INTERNAL and m.internal_detail == A.D_LOG
@@ -225,7 +227,7 @@ def test_hourly_snapshot_refill_and_config_records():
     try:
         b = _board()
         b.wall = 1790000000
-        r = Runner(b, Config(CFG), flash=d)
+        r = Runner(b, Config(CFG), flash=d, rec_segments=0)
         r.note_config(Config(CFG))
         _seconds(r, 3600 + 5)
         b.refill_mode = 1
@@ -245,7 +247,7 @@ def test_hourly_snapshot_refill_and_config_records():
         assert codes[-2:] == [L.REFILL_START, L.REFILL_END]
         assert [x[3] for x in recs] == list(range(1, len(recs) + 1)) and not bad
         # the same configuration after a reboot is not a change; another one is
-        r = Runner(_board(), Config(CFG), flash=d)
+        r = Runner(_board(), Config(CFG), flash=d, rec_segments=0)
         r.note_config(Config(CFG))
         r.note_config(Config({"rate_ul_h": 40}))
         recs, bad = _records(d)
