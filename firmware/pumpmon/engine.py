@@ -52,6 +52,7 @@ class Engine:
     def __init__(self, cfg, now_ms, tod_s=None):
         self.cfg = cfg
         self.conditions = 0       # bit mask of active conditions
+        self.judged = 0           # conditions the engine has judged since start
         self.detail = bytearray(A.N_CONDITIONS)  # why each became active
         self.internal = 0         # set by the shell: 1 raises INTERNAL
         self._last = now_ms
@@ -259,6 +260,11 @@ class Engine:
         self._bcnt = 0
         self._bucket += 1
         self._ffill += 1
+        cfg = self.cfg
+        if self.sec >= cfg.flow_fault_s and self.sec >= cfg.flow_stuck_s:
+            self.judged |= _B_FLOW
+        if self.sec >= cfg.level_fault_s:
+            self.judged |= _B_LEVEL
         self.rate = self.cfg.rate_at(
             (self.tod_s - (self.sec - self._bucket * BUCKET_S)) % 86400)
         self._judge_flow()
@@ -291,6 +297,7 @@ class Engine:
         nb = self._nb
         if self._ffill < nb or self._fcnt_t * 4 < nb * BUCKET_S * 3:
             return  # window not full yet, or too few readings: hold
+        self.judged |= _B_NO_FLOW | _B_OVER
         cond = self.conditions
         meas = self._fsum_t // self._fcnt_t
         prog = self._fprog_t // nb
@@ -314,6 +321,7 @@ class Engine:
         lvl = self.level_ul
         if self.conditions & _B_LEVEL:
             return  # hold: the level reading is not trusted
+        self.judged |= _B_EMPTY | _B_LOW_VOL | _B_LOW_DAYS
         cond = self.conditions
         if lvl <= cfg.empty_ul and not self._refill:
             cond |= _B_EMPTY
@@ -361,6 +369,7 @@ class Engine:
             k += 1
         if old_c == 0 or new_c == 0:
             return
+        self.judged |= _B_MISMATCH
         excess = old_s // old_c - new_s // new_c - vol // 100
         thr = self.cfg.mismatch_ul
         cond = self.conditions

@@ -17,6 +17,7 @@ class Monitor:
         self.ann = Annunciator(now)
         self.internal = 0           # condition mask bit of INTERNAL when set
         self.internal_detail = 0
+        self.restored = 0           # restored high alarms not yet judged again
 
     def _emit(self, code, cond):
         detail = 0
@@ -32,6 +33,14 @@ class Monitor:
     def clear_fault(self):
         self.internal = 0
 
+    def restore(self, shown, acked):
+        """Alarms shown before a reset. A restored high-priority alarm counts
+        as present until the engine has judged its condition again (the flow
+        window takes 10 minutes to fill), so an acknowledgement meanwhile
+        pauses it like any persisting danger instead of clearing it."""
+        self.manager.restore(shown, acked)
+        self.restored = shown & A.HIGH_MASK & ~(1 << A.INTERNAL)
+
     def step(self, now, level_ul, flow, flags, button, refill):
         try:
             self.engine.tick(now, level_ul, flow, flags, refill)
@@ -44,5 +53,12 @@ class Monitor:
     def poll(self, now, button):
         """Between sensor samples: the button, pause timing, sound and light."""
         m = self.manager
-        m.update(now, self.engine.conditions | self.internal, button)
+        e = self.engine
+        cond = e.conditions | self.internal
+        r = self.restored
+        if r:
+            r &= ~e.judged
+            self.restored = r
+            cond |= r
+        m.update(now, cond, button)
         self.ann.update(now, m.sound_kind(), m.light_kind())

@@ -126,7 +126,7 @@ class Runner:
         if status == L.STATE_OK:
             # a pause is not restored: after a reset a shown alarm sounds at
             # once (how long the board was off is unknown)
-            m.manager.restore(shown, acked)
+            m.restore(shown, acked)
         self.boot = (cause, status)
         self.write(L.BOOT, L.NO_COND, L.reset_code(cause), shown, acked, status, paused,
                    sync=True)

@@ -160,3 +160,43 @@ def test_restore_keeps_latched_alarms():
     assert r.m.sound_kind() == A.KIND_NO_FLOW
     r.run(100)      # condition absent after reset: still latched (high)
     assert r.m.shown & NO_FLOW
+
+
+def test_restored_alarm_is_present_until_judged_again():
+    # a reset during no_flow: after boot the flow window is empty for 10 min;
+    # a long press then must not clear the danger, only pause it
+    from fakeboard import FakeBoard
+
+    from pumpmon.runner import Runner
+    b = FakeBoard(ticks_add(0, -5000))
+    b.flow = 0
+    r = Runner(b, Config({"rate_ul_h": 30}))
+    r.monitor.restore(NO_FLOW, 0)
+    r.run(100 * 5)
+    b.btn = 1
+    r.run(100 * 3)
+    b.btn = 0
+    r.run(100 * 5)
+    mg = r.monitor.manager
+    assert mg.shown & NO_FLOW and mg.acked & NO_FLOW and mg.paused
+    r.run(100 * 60 * 3)            # the pause ends: it sounds again
+    assert mg.sound_kind() == A.KIND_NO_FLOW
+    r.run(100 * 60 * 9)            # judged: still no flow, still shown
+    assert mg.shown & NO_FLOW and r.monitor.restored == 0
+
+
+def test_restored_alarm_whose_condition_is_gone_latches():
+    from fakeboard import FakeBoard
+
+    from pumpmon.runner import Runner
+    b = FakeBoard(ticks_add(0, -5000))
+    r = Runner(b, Config({"rate_ul_h": 30}))
+    r.monitor.restore(NO_FLOW, 0)
+    r.run(100 * 60 * 11)           # flow is normal: judged absent after 10 min
+    mg = r.monitor.manager
+    assert mg.shown & NO_FLOW      # still latched: nobody acknowledged it
+    b.btn = 1
+    r.run(100 * 3)
+    b.btn = 0
+    r.run(100)
+    assert not mg.shown & NO_FLOW

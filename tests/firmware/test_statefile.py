@@ -103,8 +103,10 @@ def test_watchdog_reset_is_malfunction_internal():
         b.btn = 0
         _seconds(r, 1)
         assert not m.manager.shown & INTERNAL
-        # the restored no_flow was acknowledged before the engine had judged
-        # again (its window is not full yet): it comes back once it has
+        # the restored no_flow counts as present until the engine has judged
+        # again (its window is not full yet): acknowledged, paused, not cleared
+        assert m.manager.shown & NO_FLOW and m.manager.acked & NO_FLOW
+        assert m.manager.paused
         _seconds(r, 11 * 60)
         assert m.manager.shown & NO_FLOW and m.engine.conditions & NO_FLOW
         # a brown-out is unexpected too
