@@ -69,5 +69,13 @@ flash: setup ## flash the firmware onto a board (PORT=/dev/ttyACM0 CONFIG=file.j
 
 .PHONY: flash
 
+vboard: setup ## serve a virtual MicroPython board for mpremote (TRACE=file SPEED=x; see docs/virtual-board.md)
+	$(BIN)/pumpmon board serve $(if $(TRACE),--trace $(TRACE)) $(if $(SPEED),--speed $(SPEED))
+
+vboard-bench: setup ## the virtual board's startup, soft-reset and mpremote fs cp figures
+	$(BIN)/python -m host_tools.vboard_bench
+
+.PHONY: vboard vboard-bench
+
 clean: ## remove the venv and build output
 	rm -rf $(VENV) build .pytest_cache

@@ -143,6 +143,11 @@ def run_virtual(args):
         panel.say("virtual board up on %s; flashing the firmware (pumpmon flash)..."
                   % board.pty_path)
         ok, text = _flash(board.pty_path, cfg_path, out)
+        if not ok and not interrupted:
+            # the tool is atomic and says "run the command again" when a
+            # session broke; once more, then give up
+            panel.say("flashing failed (%s); once more..." % text.splitlines()[-1][:100])
+            ok, text = _flash(board.pty_path, cfg_path, out)
         if interrupted:
             return 130
         last = text.splitlines()[-1] if text else ""
@@ -190,8 +195,6 @@ class Panel:
         self.alarms = {}        # (alarm, cause) -> state text
         self.lines = 0
         self.next_plain = 0
-        self.last_tone_w = None
-        self.tone_seen = 0
 
     def say(self, text):
         if not self.plain and self.lines:
@@ -230,9 +233,8 @@ class Panel:
         if t is not None:
             tod = (self.cfg.start_s + t // 1000) % 86400
             prog = "%.1f uL/h" % (self.cfg.rate_at(tod) / 10.0)
-        if board.tone:
-            self.last_tone_w = w
-        sounding = self.last_tone_w is not None and w - self.last_tone_w < 7000
+        lt = board.last_tone_world      # a burst repeats every 6 s (high), 15 s (medium)
+        sounding = lt is not None and w - lt < 16000
         tone = ("%d Hz" % board.tone) if board.tone else "silent"
         buzzer = "%s (alarm sounding)" % tone if sounding else tone
         alarms = ", ".join("%s/%s %s" % (k[0], k[1], v) for k, v in self.alarms.items()) \

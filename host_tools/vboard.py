@@ -171,6 +171,7 @@ class VM:
         self.fed = 0.0
         self.killed = None           # why the host ended it
         self.last_sigint = 0.0
+        self.replay = b""            # input written since the last SIGINT
         self.first_read = None       # world ms of the firmware's first sensor read
         self.in_q = b""              # console input not yet written to the VM
 
@@ -257,6 +258,7 @@ class VirtualBoard:
         self.world_faults = {}       # flow/level/flash modes: persist across resets
         self.led = None
         self.tone = 0
+        self.last_tone_world = None   # the buzzer's last note (board time)
         self.alarm_events = []       # firmware event log records seen (dicts)
         self.log_seen = 0
         self.log_check = 0.0
@@ -418,6 +420,15 @@ class VirtualBoard:
         self._reap(vm)
         if self.stopping:
             return
+        if rc == -signal.SIGINT and time.monotonic() - vm.last_sigint < 2.0:
+            # our Ctrl-C reached the port just after it had left running code
+            # (its SIGINT handler gone): the interrupt was meant for the REPL,
+            # so bring up the same REPL mode and give it what was sent since
+            self.note("crash", signal=-rc, recovered=True)
+            self.pending_interrupt = True
+            new = self.spawn("raw" if self.raw else "normal", vm.cause)
+            new.in_q = vm.replay + vm.in_q
+            return
         if rc is not None and rc < 0:
             self.note("crash", signal=-rc)
             self.spawn("normal", "hard")
@@ -529,13 +540,16 @@ class VirtualBoard:
     def _vm_write(self, vm, data):
         vm.in_q += data
         while vm.in_q:
+            chunk = vm.in_q[:4096]
             try:
-                n = os.write(vm.master, vm.in_q[:4096])
+                n = os.write(vm.master, chunk)
             except BlockingIOError:
                 break
             except OSError:
                 vm.in_q = b""
                 break
+            if vm.last_sigint and time.monotonic() - vm.last_sigint < 2.0:
+                vm.replay += chunk[:n]
             vm.in_q = vm.in_q[n:]
 
     def _ctrl_c(self, vm):
@@ -551,8 +565,9 @@ class VirtualBoard:
         if vm.sigint_caught():
             now = time.monotonic()
             if now - vm.last_sigint > 0.3:    # a second SIGINT too soon kills the port
-                vm.last_sigint = now
                 self._vm_write(vm, b"")       # what came before the Ctrl-C first
+                vm.last_sigint = now
+                vm.replay = b""
                 os.kill(vm.pid, signal.SIGINT)
                 if vm.wdt_ms:
                     vm.wdt_ms = 0
@@ -703,6 +718,8 @@ class VirtualBoard:
                 self.led = name
                 self.note("led", world, colour=name)
         elif kind == 90:                        # 'Z'
+            if value:
+                self.last_tone_world = world
             if value != self.tone:
                 self.tone = value
                 self.note("tone", world, hz=value)
