@@ -173,6 +173,7 @@ class VM:
         self.last_sigint = 0.0
         self.replay = b""            # input written since the last SIGINT
         self.first_read = None       # world ms of the firmware's first sensor read
+        self.repl = False            # the ROM has handed over to the REPL
         self.in_q = b""              # console input not yet written to the VM
 
     def lflag(self):
@@ -663,13 +664,7 @@ class VirtualBoard:
 
     def _vm_request(self, vm, line):
         if line == "repl":
-            # all the board printed before is in its pty: pass it on, then (raw
-            # mode after a soft reset) enter raw REPL for the client
-            self._drain(vm)
-            if vm.mode == "raw":
-                self.swallow = b""
-                self.hold = False
-                vm.in_q = b"\x01" + vm.in_q
+            self._repl_starts(vm)
             self._send_ctl(vm, "ok")
             self._vm_write(vm, b"")
         elif line == "reset":
@@ -681,6 +676,16 @@ class VirtualBoard:
             self._later.append(("cut", 1.0))
         else:
             self._send_ctl(vm, "error")
+
+    def _repl_starts(self, vm):
+        # all the board printed before is in its pty: pass it on, then (raw
+        # mode after a soft reset) enter raw REPL for the client
+        vm.repl = True
+        self._drain(vm)
+        if vm.mode == "raw":
+            self.swallow = b""
+            self.hold = False
+            vm.in_q = b"\x01" + vm.in_q
 
     def _drain(self, vm):
         while True:
@@ -1053,6 +1058,9 @@ class VirtualBoard:
             if c[2]:
                 self._client_flush(c)
         vm = self.vm
+        if (vm is not None and self.hold and not vm.repl and now - vm.started > 2.0
+                and vm.lflag() == 0):
+            self._repl_starts(vm)      # the ROM never said so (it broke): the REPL reads
         if vm is not None and vm.in_q and not self.hold:
             self._vm_write(vm, b"")
         if vm is not None and vm.data_out:

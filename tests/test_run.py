@@ -61,3 +61,36 @@ def test_pumpmon_run_refuses_a_bad_trace(tmp_path):
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
     assert str(bad) + ":4:" in r.stderr
+
+
+def test_pumpmon_run_on_a_real_port_flashes_and_follows_the_console(tmp_path):
+    # the real-board path, against the virtual board standing in for one
+    import signal
+    import time
+    d = tmp_path / "board"
+    serve = subprocess.Popen([str(BIN / "pumpmon"), "board", "serve", "--quiet", "--pty",
+                              str(d / "tty"), "--flash", str(d / "flash"), "--socket", "-1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    try:
+        assert serve.stdout.readline().startswith(b"vboard ready ")
+        trace = tmp_path / "short.csv"
+        _short_trace(trace)
+        run = subprocess.Popen([str(BIN / "pumpmon"), "run", "--port", str(d / "tty"),
+                                "--trace", str(trace), "--out", str(tmp_path / "out")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+        seen = b""
+        end = time.monotonic() + 120
+        while b"console follows" not in seen and time.monotonic() < end:
+            line = run.stdout.readline()
+            if not line:
+                break
+            seen += line
+        assert b"console follows" in seen, seen
+        assert b"flashed sim board" in seen
+        run.send_signal(signal.SIGINT)
+        assert run.wait(20) == 130
+        assert (d / "flash" / "manifest.json").exists()
+        assert float(json.loads((d / "flash" / "config.json").read_text())["rate_ul_h"]) == 30
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(15) == 0

@@ -620,16 +620,19 @@ def _run(name, g):
 
 
 def _start():
-    link, mode = _bios()
+    link = None
     g = globals()
-    skip = "skip_main=1" in link.hello
     try:
+        link, mode = _bios()
+        skip = "skip_main=1" in link.hello
         stop = _run("boot.py", g)
         if mode != "raw" and not skip and not stop and not link.interrupted:
             _run("main.py", g)
     except KeyboardInterrupt as e:
         sys.print_exception(e)
-    link.request("repl")
+    finally:
+        if link is not None:     # always: the host waits for it in raw mode
+            link.request("repl")
 
 
 _start()
