@@ -280,6 +280,9 @@ def add_arguments(p):
     b.add_argument("--days", type=float, default=30, help="trace length (default 30 days)")
     r = sub.add_parser("corpus", help="regenerate the scenario corpus and its expected events")
     r.add_argument("--dir", default=str(CORPUS_DIR), help="where (default traces/)")
+    from host_tools import tracerec  # pumpmon trace record: docs/recording.md
+    tracerec.add_arguments(sub.add_parser(
+        "record", help="fetch a board's sensor recording (mpremote) and write a trace"))
 
 
 def run(args):
@@ -325,5 +328,8 @@ def run(args):
     if args.trace_cmd == "corpus":
         regenerate(args.dir)
         return 0
+    if args.trace_cmd == "record":
+        from host_tools import tracerec
+        return tracerec.run(args)
     return 2
 
