@@ -19,7 +19,7 @@ import time
 
 from host_tools.flash_board import (CONFIG, JOURNAL, MANIFEST, OLD, STAGE, Board, BoardError,
                                     NoSpace, no_space)
-from host_tools.flash_build import (EXIT_BAD_INPUT, EXIT_ERROR, EXIT_SELFTEST, EXIT_VERIFY,
+from host_tools.flash_build import (EXIT_ERROR, EXIT_SELFTEST, EXIT_VERIFY,
                                     ROOT, FlashError, board_for, build_files, config_bytes,
                                     manifest_bytes, manifest_for, sha256_hex, sources,
                                     target_for)
@@ -307,5 +307,3 @@ def run(args):
         print(human(s))
     return 0
 
-
-__all__ = ["add_arguments", "run", "flash", "commit", "EXIT_BAD_INPUT", "OLD"]

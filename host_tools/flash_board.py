@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from host_tools.flash_build import (EXIT_BUSY, EXIT_ERROR, EXIT_LOST, EXIT_NO_BOARD, EXIT_NO_SPACE,
-                                    EXIT_SELFTEST, FlashError)
+                                    FlashError)
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOT_PY = ROOT / "firmware" / "boot.py"
@@ -330,10 +330,6 @@ def _boot_source():
         src = BOOT_PY.read_text()
         _BOOT = src.split('\nif __name__ == "__main__":')[0]
     return _BOOT
-
-
-def status_after_reset_failure(problems):
-    return FlashError(EXIT_SELFTEST, "self-test failed: " + "; ".join(problems))
 
 
 def no_space(need, free, sent=None):
