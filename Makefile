@@ -77,5 +77,10 @@ vboard-bench: setup ## the virtual board's startup, soft-reset and mpremote fs c
 
 .PHONY: vboard vboard-bench
 
+bench-record: setup ## sensor recording figures: bytes/sample, default ring hours, record/decode/fetch throughput
+	$(BIN)/python -m host_tools.tracerec
+
+.PHONY: bench-record
+
 clean: ## remove the venv and build output
 	rm -rf $(VENV) build .pytest_cache

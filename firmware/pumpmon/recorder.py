@@ -106,9 +106,9 @@ def decode(buf):
 
 
 def settings(flash_dir, fs=None):
-    """(segments, seg_bytes, stream) from flash_dir/recorder.json, defaults
-    where it is absent or unreadable; segments 0 turns recording off."""
-    seg, size, stream = SEGMENTS, SEG_BYTES, 0
+    """(segments, seg_bytes, stream, batch) from flash_dir/recorder.json,
+    defaults where it is absent or unreadable; segments 0 turns recording off."""
+    seg, size, stream, batch = SEGMENTS, SEG_BYTES, 0, 1
     pre = flash_dir if (flash_dir == "" or flash_dir.endswith("/")) else flash_dir + "/"
     try:
         import json
@@ -121,11 +121,14 @@ def settings(flash_dir, fs=None):
         seg = int(d.get("segments", seg))
         size = int(d.get("seg_bytes", size))
         stream = 1 if d.get("stream") else 0
+        batch = int(d.get("batch", batch))
     except Exception:
         pass
     if size < 64 * REC:
         size = 64 * REC
-    return seg, size, stream
+    if batch < 1:
+        batch = 1
+    return seg, size, stream, batch
 
 
 class Recorder(EventLog):
@@ -133,9 +136,12 @@ class Recorder(EventLog):
     RECSIZE = REC
 
     def __init__(self, path="rec", segments=SEGMENTS, seg_bytes=SEG_BYTES, flash=None,
-                 reserve=RESERVE, cause=0, stream=0):
+                 reserve=RESERVE, cause=0, stream=0, batch=1):
         """cause: this boot's reset cause (eventlog.reset_code); stream: also
-        print each sample on stdout (bench work, docs/recording.md)."""
+        print each sample on stdout (bench work, docs/recording.md); batch:
+        commit (flush) every `batch` samples: 1 (the default) commits each
+        sample as it is taken, so a power cut loses only the sample being
+        written; more saves flash wear and loses up to `batch` samples."""
         self.off = 0 if segments > 0 else 1
         EventLog.__init__(self, path, segments, seg_bytes, flash)
         self.hbuf = bytearray(REC)
@@ -145,6 +151,8 @@ class Recorder(EventLog):
         self._pending = 1        # the boot header is still to be written
         self._retry_s = 0
         self._sec = 0            # second of the last sample written
+        self.batch = batch if batch > 1 else 1
+        self._unflushed = 0      # samples written since the last flush
         self.samples = 0         # samples written since boot
         self.limited = 0         # 1: the ring was made smaller to fit the free space
         if not self.off:
@@ -260,18 +268,22 @@ class Recorder(EventLog):
             c = crc16(h, 8)
             h[8] = c & 0xFF
             h[9] = c >> 8
-            self._write(h)
+            self._write(h, 0)
             self._pending = 0
-        self._write(self.buf)
+        self._write(self.buf, 1)
         self._sec = sec
 
-    def _write(self, buf):
+    def _write(self, buf, sample):
         f = self._f
         self._clean = 0           # until the write is known complete
         n = f.write(buf)
         if n is not None and n != REC:
             raise OSError(5)      # EIO: short write
-        f.flush()
+        if sample:
+            self._unflushed += 1
+            if self._unflushed >= self.batch:
+                f.flush()         # littlefs commits the file here
+                self._unflushed = 0
         self._clean = 1
         self.count += 1
         self.writes += 1

@@ -147,14 +147,14 @@ class Runner:
 
     def _start_recorder(self, pre, fs, segments, seg_bytes, log_bytes):
         try:
-            seg, size, stream = R.settings(pre, fs)
+            seg, size, stream, batch = R.settings(pre, fs)
             if segments is not None:
                 seg = segments
             if seg_bytes is not None:
                 size = seg_bytes
             # room kept free: the event log at its full size, and 64 KiB
             self.rec = R.Recorder(pre + "rec", seg, size, fs, log_bytes + 65536,
-                                  L.reset_code(self.boot[0]), stream)
+                                  L.reset_code(self.boot[0]), stream, batch)
         except Exception:         # no recording; monitoring goes on
             self.rec = None
 

@@ -276,13 +276,13 @@ def test_ring_is_limited_to_the_free_space():
 def test_settings_file():
     d = _tmpdir("rset")
     try:
-        assert R.settings(d) == (R.SEGMENTS, R.SEG_BYTES, 0)
+        assert R.settings(d) == (R.SEGMENTS, R.SEG_BYTES, 0, 1)
         with open(d + "/recorder.json", "w") as f:
-            f.write('{"segments": 7, "seg_bytes": 4096, "stream": true}')
-        assert R.settings(d) == (7, 4096, 1)
+            f.write('{"segments": 7, "seg_bytes": 4096, "stream": true, "batch": 10}')
+        assert R.settings(d) == (7, 4096, 1, 10)
         with open(d + "/recorder.json", "w") as f:
             f.write('{"segments": ')
-        assert R.settings(d + "/") == (R.SEGMENTS, R.SEG_BYTES, 0)
+        assert R.settings(d + "/") == (R.SEGMENTS, R.SEG_BYTES, 0, 1)
     finally:
         _rmtree(d)
 
@@ -367,5 +367,49 @@ def test_recorder_failure_never_stops_monitoring():
         assert r.monitor.manager.shown & 1       # no_flow, found and sounding
         assert b.tone != 0 or any(hz for _t, hz in b.tones)
         assert r.log.lost == 0
+    finally:
+        _rmtree(d)
+
+
+class _FlushCount(L.Flash):
+    def __init__(self):
+        self.flushes = 0
+
+    def open(self, path, mode):
+        f = open(path, mode)
+        if "r" in mode:
+            return f
+        fs = self
+
+        class _F:
+            def write(self, b):
+                return f.write(b)
+
+            def flush(self):
+                fs.flushes += 1
+                f.flush()
+
+            def close(self):
+                f.close()
+
+        return _F()
+
+
+def test_batch_commits_every_n_samples():
+    d = _tmpdir("rbatch")
+    try:
+        fs = _FlushCount()
+        rec = R.Recorder(d + "/rec", 3, 400 * REC, fs, batch=10)
+        for i in range(35):
+            assert _put(rec, i)
+        assert fs.flushes == 3                # after samples 10, 20, 30
+        rec.close()                            # closing commits the rest
+        got, heads, bad = _ring(d + "/rec")
+        assert got == [_want(1, i) for i in range(35)] and bad == 0
+        fs = _FlushCount()
+        rec = R.Recorder(d + "/rec2", 3, 400 * REC, fs)
+        for i in range(5):
+            assert _put(rec, i)
+        assert fs.flushes == 5                # the default: every sample committed
     finally:
         _rmtree(d)
