@@ -1,7 +1,8 @@
-"""`make bench`: speed, memory and detection latency, as a table.
+"""`make bench`: speed, memory, detection latency and the other figures, as tables.
 
-Sections are functions returning rows (what, value, unit, target/note);
-other modules add theirs to SECTIONS.
+A section is a function returning (title, rows); a row is (what, value, unit,
+target or note). Sections of other parts live in their own modules and are
+listed in SECTIONS.
 """
 import json
 import os
@@ -9,6 +10,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from host_tools.bench_boards import section_boards   # compiled size, peak heap per board
+from host_tools.bench_log import section_log         # event log: size, speed, retention
+from host_tools.corpus import section_replay         # replay throughput, 30-day trace
+from host_tools.flash_bench import section_flash     # pumpmon flash vs mpremote cp
 
 ROOT = Path(__file__).resolve().parent.parent
 MICROPYTHON = Path(sys.executable).parent / "micropython"
@@ -100,14 +106,8 @@ def section_margin():
     return "False-alarm margins over %d days of normal delivery (seed 7)" % days, rows
 
 
-SECTIONS = [section_tick, section_latency, section_margin]
-
-from host_tools.bench_boards import section_boards  # noqa: E402 (boards: size, heap)
-SECTIONS.append(section_boards)
-from host_tools.bench_log import section_log  # noqa: E402 (event log: size, speed, retention)
-SECTIONS.append(section_log)
-from host_tools.flash_bench import section_flash  # noqa: E402 (flash vs mpremote cp, virtual board)
-SECTIONS.append(section_flash)
+SECTIONS = [section_tick, section_latency, section_margin, section_replay, section_boards,
+            section_log, section_flash]
 
 
 def print_table(title, rows, seconds):

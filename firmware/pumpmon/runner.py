@@ -56,10 +56,11 @@ def load_config(path="config.json"):
 
 
 def config_crc(cfg):
-    """CRC32 of the settings in a fixed order: tells a changed configuration."""
+    """CRC32 of the settings in a fixed order: tells a changed configuration.
+    31 bits, so it fits the log's signed value fields unclamped."""
     d = cfg.as_dict()
     text = ";".join("%s=%s" % (k, d[k]) for k in sorted(d))
-    return L.crc32(text.encode()) & 0xFFFFFFFF
+    return L.crc32(text.encode()) & 0x7FFFFFFF
 
 
 class Runner:
