@@ -283,6 +283,8 @@ def add_arguments(p):
     from host_tools import tracerec  # pumpmon trace record: docs/recording.md
     tracerec.add_arguments(sub.add_parser(
         "record", help="fetch a board's sensor recording (mpremote) and write a trace"))
+    tracerec.add_stream_arguments(sub.add_parser(
+        "stream", help="record a board's sensor readings live (bench work) until stopped"))
 
 
 def run(args):
@@ -331,5 +333,8 @@ def run(args):
     if args.trace_cmd == "record":
         from host_tools import tracerec
         return tracerec.run(args)
+    if args.trace_cmd == "stream":
+        from host_tools import tracerec
+        return tracerec.run_stream(args)
     return 2
 

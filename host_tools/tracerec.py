@@ -324,20 +324,7 @@ def _mpremote(args):
 def fetch(args, stage):
     """Copy the board's /rec into stage/rec and read its settings; board info dict."""
     base = _mpremote(args) + ["connect", args.port, "resume"]
-    r = subprocess.run(base + ["exec", _PROBE], capture_output=True, text=True, timeout=120)
-    if r.returncode != 0 or "@@PM" not in r.stdout:
-        msg = (r.stderr.strip() or r.stdout.strip()).splitlines()
-        raise RecError("%s: mpremote could not talk to the board: %s" % (
-            args.port, msg[-1] if msg else "exit %d" % r.returncode))
-    probe = json.loads(r.stdout.split("@@PM", 1)[1].splitlines()[0])
-    info = {"port": args.port, "firmware": probe.get("version"),
-            "micropython": "%s %s" % (probe.get("mp"), probe.get("machine"))}
-    if probe.get("config") is not None:
-        _config_into(info, probe["config"], "config.json on the board")
-    else:
-        info["config_error"] = "config.json on the board: missing"
-    if probe.get("manifest"):
-        _manifest_into(info, probe["manifest"])
+    info, probe = _probe_only(args)
     for name in ("config", "manifest"):      # kept with the copy (--keep): --from reads them
         if probe.get(name) is not None:
             (Path(stage) / (name + ".json")).write_text(probe[name], encoding="utf-8")
@@ -576,6 +563,173 @@ def _bench_fetch(ring, size, tmp):
         return ("trace record --port (virtual board)", "-", "", "failed: %s" % r.stderr[-200:])
     return ("trace record --port, virtual board", "%.0f" % (size / dt / 1024), "KiB/s",
             "%.0f s for a full 24 h ring (mpremote fs cp over a pty)" % dt)
+
+
+# ---- pumpmon trace stream -------------------------------------------------------------
+_STREAM_SET = r"""
+import json
+try:
+    with open('/recorder.json') as f:
+        _old = f.read()
+except OSError:
+    _old = None
+try:
+    _d = json.loads(_old) if _old else {}
+except ValueError:
+    _d = {}
+_d['stream'] = %s
+if %s:
+    import os
+    os.remove('/recorder.json')
+else:
+    with open('/recorder.json', 'w') as f:
+        f.write(json.dumps(_d))
+print('@@OLD' + json.dumps(_old))
+"""
+
+
+def add_stream_arguments(p):
+    p.add_argument("--port", required=True, help="the board: serial device or "
+                   "socket://host:port (what mpremote connect takes)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the trace to write")
+    p.add_argument("--config", metavar="FILE",
+                   help="the board's settings from this file instead of its config.json")
+    p.add_argument("--duration", metavar="DUR",
+                   help="stop after this long (e.g. 10m); default: until Ctrl-C")
+    p.add_argument("--keep-streaming", action="store_true",
+                   help="leave streaming on in the board's /recorder.json afterwards")
+    p.add_argument("--mpremote", default=None, help=argparse.SUPPRESS)
+
+
+def _stream_flag(args, on, off_removes):
+    cmd = _mpremote(args) + ["connect", args.port, "resume", "exec",
+                             _STREAM_SET % ("True" if on else "False",
+                                            "True" if off_removes else "False")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0 or "@@OLD" not in r.stdout:
+        msg = (r.stderr.strip() or r.stdout.strip()).splitlines()
+        raise RecError("%s: mpremote could not set streaming: %s" % (
+            args.port, msg[-1] if msg else "exit %d" % r.returncode))
+    return json.loads(r.stdout.split("@@OLD", 1)[1].splitlines()[0])
+
+
+def _open_serial(port):
+    import serial
+    if "://" in port:
+        return serial.serial_for_url(port, timeout=0.5)
+    return serial.Serial(port, 115200, timeout=0.5)
+
+
+def stream_rows(lines, stop):
+    """Trace rows from console lines ('#S sec level flow flags button refill');
+    a second going back is a new boot (joined 1 s after the last row)."""
+    offset = 0
+    prev_t = -1
+    prev_sec = None
+    boots = 0
+    for line in lines:
+        if stop():
+            return
+        if not line.startswith("#S "):
+            continue
+        p = line.split()
+        if len(p) != 7:
+            continue
+        try:
+            sec = int(p[1])
+            v = [None if x == "None" else int(x) for x in p[2:4]]
+            flags, button, refill = int(p[4]), int(p[5]), int(p[6])
+        except ValueError:
+            continue
+        if prev_sec is not None and sec < prev_sec:
+            offset = (prev_t // 1000 + 1) * 1000
+            boots += 1
+            if sec > 0:            # the engine started at the boot (see trace_rows)
+                prev_t = offset
+                yield (offset, None, None, 0, 0, 0)
+        prev_sec = sec
+        t = offset + sec * 1000
+        if t <= prev_t:
+            t = prev_t + max(1, (1000 - prev_t % 1000) // 2)
+        prev_t = t
+        yield (t, v[0], v[1], flags, button, refill)
+
+
+def run_stream(args):
+    import time
+    try:
+        limit = parse_duration(args.duration) / 1000.0 if args.duration else None
+    except ValueError as e:
+        sys.stderr.write("pumpmon trace stream: %s\n" % e)
+        return 2
+    try:
+        info, _probe = _probe_only(args)
+        if args.config:
+            info.pop("config_error", None)
+            _config_into(info, Path(args.config).read_text(encoding="utf-8"), args.config)
+        old = _stream_flag(args, True, False)
+        ser = _open_serial(args.port)
+    except (RecError, OSError, subprocess.TimeoutExpired) as e:
+        sys.stderr.write("pumpmon trace stream: %s\n" % e)
+        return 2
+    n = 0
+    t0 = time.monotonic()
+    try:
+        ser.write(b"\r\x03\x03\x02\r\x04")      # friendly REPL, soft reset: main.py streams
+        ser.flush()
+
+        def lines():
+            buf = b""
+            while True:
+                try:
+                    chunk = ser.read(4096)
+                except KeyboardInterrupt:
+                    return
+                buf += chunk
+                *done, buf = buf.split(b"\n")
+                for raw in done:
+                    yield raw.decode("utf-8", "replace").strip()
+
+        def stop():
+            return limit is not None and time.monotonic() - t0 >= limit
+
+        meta = metadata(info, [], [], False)
+        meta.pop("boots", None)
+        meta["source"] = "pumpmon trace stream"
+        try:
+            n = write_trace(args.out, meta, stream_rows(lines(), stop))
+        except KeyboardInterrupt:
+            pass
+    finally:
+        ser.close()
+        if not args.keep_streaming:
+            try:
+                _stream_flag(args, False, old is None)
+                _restart(args.port)
+            except (RecError, OSError, subprocess.TimeoutExpired) as e:
+                sys.stderr.write("pumpmon trace stream: could not turn streaming off: %s\n"
+                                 % e)
+    sys.stderr.write("%s: %d rows streamed\n" % (args.out, n))
+    return 0
+
+
+def _probe_only(args):
+    base = _mpremote(args) + ["connect", args.port, "resume"]
+    r = subprocess.run(base + ["exec", _PROBE], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0 or "@@PM" not in r.stdout:
+        msg = (r.stderr.strip() or r.stdout.strip()).splitlines()
+        raise RecError("%s: mpremote could not talk to the board: %s" % (
+            args.port, msg[-1] if msg else "exit %d" % r.returncode))
+    probe = json.loads(r.stdout.split("@@PM", 1)[1].splitlines()[0])
+    info = {"port": args.port, "firmware": probe.get("version"),
+            "micropython": "%s %s" % (probe.get("mp"), probe.get("machine"))}
+    if probe.get("config") is not None:
+        _config_into(info, probe["config"], "config.json on the board")
+    else:
+        info["config_error"] = "config.json on the board: missing"
+    if probe.get("manifest"):
+        _manifest_into(info, probe["manifest"])
+    return info, probe
 
 
 if __name__ == "__main__":

@@ -389,3 +389,44 @@ def test_virtual_board_round_trip_and_replay_matches_log(tmp_path):
     assert len(sessions[0].samples) >= SOFT_AT - 5
     # replaying each boot's recording gives the alarms the board logged
     check_replays_match_log(keep, flash / "log", tmp_path, config=None, min_events=2)
+
+
+@pytest.mark.skipif(not MICROPYTHON.exists(), reason="no MicroPython unix port (make setup)")
+def test_virtual_board_stream_equals_the_recording(tmp_path):
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    _install(flash, SETTINGS)
+    trace = tmp_path / "fed.csv"
+    write_trace(trace, {"rate_ul_h": 30.0}, _rows(3000))
+    pty = tmp_path / "tty"
+    board = subprocess.Popen(
+        [sys.executable, "-m", "host_tools.cli", "board", "serve", "--quiet", "--flash",
+         str(flash), "--trace", str(trace), "--speed", str(SPEED), "--socket", "-1",
+         "--pty", str(pty)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        assert board.stdout.readline().startswith("vboard ready")
+        streamed = tmp_path / "s.csv"
+        r = subprocess.run([sys.executable, "-m", "host_tools.cli", "trace", "stream", "--port",
+                            str(pty), "--out", str(streamed), "--duration", "6s"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        keep = tmp_path / "fetched"
+        _record(str(pty), tmp_path / "r.csv", "--keep", str(keep), "--no-restart")
+    finally:
+        board.send_signal(signal.SIGTERM)
+        try:
+            board.wait(20)
+        except subprocess.TimeoutExpired:
+            board.kill()
+            board.wait()
+    tr = read_trace(streamed)
+    assert tr.meta["source"] == "pumpmon trace stream" and tr.meta["rate_ul_h"] == "30"
+    live = list(tr.samples())
+    assert len(live) >= 30
+    # streaming was on for one boot session (a soft reset turned it on, another off)
+    sessions, probs = tracerec.parse_ring([keep])
+    assert [s.cause for s in sessions] == ["power_on", "soft", "soft"] and not probs
+    rec = sessions[1].samples
+    assert [(x[0] * 1000,) + tuple(x[1:]) for x in rec[:len(live)]] == live
+    assert not (flash / "recorder.json").exists()     # streaming off again, as it was

@@ -37,6 +37,26 @@ def test_sample_allocates_nothing():
         _rmtree(d)
 
 
+def test_streaming_allocates_nothing():
+    d = _tmpdir("rheap3")
+    try:
+        rec = R.Recorder(d + "/rec", 3, 600 * R.REC, stream=1)
+        rec.sample(0, 18000, 300, 0, 0, 0)
+        sample = rec.sample
+        gc.collect()
+        micropython.heap_lock()
+        try:
+            i = 1
+            while i < 20:                         # '#S ...' lines on stdout
+                sample(i, None if i & 1 else 18000, 300 + i, 0, i & 1, 0)
+                i += 1
+        finally:
+            micropython.heap_unlock()
+        assert rec.samples == 20 and rec.lost == 0
+    finally:
+        _rmtree(d)
+
+
 def test_main_loop_with_recorder_allocates_nothing():
     d = _tmpdir("rheap2")
     try:
