@@ -281,6 +281,16 @@ def test_faults_on_demand(start_board, tmp_path):
     assert control(b.control, "flow=ok") == "ok"
     assert control(b.control, "level=ok") == "ok"
     assert control(b.control, "bogus").startswith("error: bad fault")
+    # the button, held and released (resume: no soft reset in between)
+    btn = "import simhw, time\ntime.sleep_ms(2500)\nprint(simhw.link.button())"
+    assert control(b.control, "button=hold") == "ok"
+    assert b.mp("resume", "exec", btn).stdout.split() == [b"1"]
+    assert control(b.control, "button=release") == "ok"
+    assert b.mp("resume", "exec", btn).stdout.split() == [b"0"]
+    # board time runs at --speed (20x): 2 s of board time in about 0.1 s
+    out = b.mp("exec", "import time\na = time.ticks_ms()\ntime.sleep_ms(2000)\n"
+               "print(time.ticks_diff(time.ticks_ms(), a))").stdout
+    assert 2000 <= int(out.split()[-1]) < 2600, out
     # flash faults
     write = ("import time\ntime.sleep_ms(3000)\ntry:\n    open('f.txt', 'w').write('abc')\n"
              "    print('wrote')\nexcept OSError as e:\n    print('errno', e.errno)")
@@ -402,3 +412,15 @@ def test_watchdog_resets_a_hung_firmware_and_the_alarm_returns(start_board, tmp_
     after = [r for r in rows if r["kind"] == "led" and r["colour"] == "red"
              and r["world_ms"] > w_reset]
     assert before and after
+
+
+def test_a_crashed_vm_comes_back(start_board):
+    b = start_board()
+    b.mp("exec", "open('x.txt', 'w').write('still here')")
+    pid = b.status()["vm"]["pid"]
+    os.kill(pid, signal.SIGKILL)              # the VM dies under the board
+    b.wait(lambda: b.status()["vm"] is not None and b.status()["vm"]["pid"] != pid
+           and b.status()["vm"]["hello"], 10, "a new VM")
+    assert b"still here" in b.mp("exec", "print(open('x.txt').read())").stdout
+    crash = [r for r in b.timeline() if r["kind"] == "crash"]
+    assert crash and crash[0]["signal"] == signal.SIGKILL
