@@ -142,12 +142,14 @@ def run_virtual(args):
         thread.start()
         panel.say("virtual board up on %s; flashing the firmware (pumpmon flash)..."
                   % board.pty_path)
-        ok, text = _flash(board.pty_path, cfg_path, out)
+        # (the /dev/pts name, not the symlink: mpremote reads a /dev/pts device
+        # without its 10 ms polling sleep, several times faster)
+        ok, text = _flash(board.pty_name, cfg_path, out)
         if not ok and not interrupted:
             # the tool is atomic and says "run the command again" when a
             # session broke; once more, then give up
             panel.say("flashing failed (%s); once more..." % text.splitlines()[-1][:100])
-            ok, text = _flash(board.pty_path, cfg_path, out)
+            ok, text = _flash(board.pty_name, cfg_path, out)
         if interrupted:
             return 130
         last = text.splitlines()[-1] if text else ""
