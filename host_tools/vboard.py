@@ -459,13 +459,14 @@ class VirtualBoard:
             self._client_write(c, data)
 
     def _client_write(self, c, data):
-        buf = c[2]
-        buf += data
-        if len(buf) > 65536:            # nobody reads: keep the newest
-            del buf[:len(buf) - 65536]
+        c[2] += data
         self._client_flush(c)
 
     def _client_flush(self, c):
+        """Write what a client can take. A client that reads slowly holds the
+        board back (flow control, as USB does); one that has read nothing for
+        2 s is taken as absent (a pty nobody has open): its backlog is
+        dropped, the newest 4 KiB kept."""
         buf = c[2]
         while buf:
             try:
@@ -474,15 +475,28 @@ class VirtualBoard:
                 else:
                     n = c[1].send(bytes(buf[:65536]))
             except BlockingIOError:
-                if c[0] == "pty":      # the queue is full and nobody reads it
-                    termios.tcflush(self.pty_keep, termios.TCIFLUSH)
+                now = time.monotonic()
+                if len(c) < 4:
+                    c.append(now)
+                elif c[3] is None:
+                    c[3] = now
+                elif now - c[3] > 2.0:
+                    if c[0] == "pty":
+                        termios.tcflush(self.pty_keep, termios.TCIFLUSH)
+                    del buf[:max(0, len(buf) - 4096)]
+                    c[3] = None
                     continue
                 break
             except OSError:
                 if c[0] == "tcp":
                     self._drop_tcp()
                 return
+            if len(c) >= 4:
+                c[3] = None
             del buf[:n]
+
+    def _backlog(self):
+        return max((len(c[2]) for c in self.clients), default=0)
 
     def vm_output(self, data):
         if 0x18 in data:
@@ -1026,10 +1040,18 @@ class VirtualBoard:
             self.power_on_at = None
             self.note("power", what="on")
             self.spawn("normal", "power_on")
+        if self._backlog() > 262144:
+            timeout = min(timeout, 0.005)
+            for c in self.clients:
+                self._client_flush(c)
+            if self._backlog() > 262144:
+                time.sleep(0.002)       # the board waits on its full pty meanwhile
         events = self.sel.select(timeout)
         for key, _mask in events:
             what, arg = key.data
             if what == "vm_out":
+                if self._backlog() > 262144:
+                    continue            # clients behind: the board's output waits
                 try:
                     data = os.read(arg.master, 65536)
                 except BlockingIOError:

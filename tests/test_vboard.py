@@ -160,6 +160,10 @@ def test_socket_endpoint_and_mount(start_board, tmp_path):
     b = start_board()
     assert b.socket.startswith("socket://127.0.0.1:")
     assert b"via socket 3" in b.mp("exec", "print('via socket', 1 + 2)", port=b.socket).stdout
+    # a lot of output at once: nothing lost on either endpoint (flow control)
+    for port in (b.socket, b.port):
+        out = b.mp("exec", "print('x' * 200000)", port=port).stdout
+        assert out.count(b"x") == 200000
     b.mp("fs", "cp", str(ROOT / "README.md"), ":readme.txt", port=b.socket)
     assert (b.flash / "readme.txt").read_bytes() == (ROOT / "README.md").read_bytes()
     local = tmp_path / "local"
