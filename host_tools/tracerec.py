@@ -364,13 +364,22 @@ def add_arguments(p):
 def record(sessions, info, out, boot=None, since_ms=None, last_ms=None):
     """Write the trace; (rows written, boots listed, sessions chosen)."""
     chosen = select(sessions, boot)
+    if boot is not None and not any(s.samples for s in chosen):
+        raise RecError("no samples of boot %s in the recording (boots: %s)" % (
+            boot, ", ".join(str(s.boot) for s in sessions if s.samples) or "none"))
     rows, boots = trace_rows(chosen)
     cut = window(rows, since_ms, last_ms)
+    if not cut:
+        raise RecError("no samples in the recording%s" % (
+            "" if len(cut) == len(rows) else " in that window"))
     excerpt = len(cut) != len(rows) or any(p for _t, _b, _c, p in boots)
-    if cut and len(cut) != len(rows):
-        boots = [b for b in boots if b[0] >= cut[0][0]] or \
-            [(cut[0][0],) + max((b for b in boots if b[0] <= cut[0][0]),
-                                key=lambda b: b[0])[1:]]
+    if len(cut) != len(rows):
+        # the session in force at the window's start begins there (partial)
+        t0 = cut[0][0]
+        first = max((b for b in boots if b[0] <= t0), key=lambda b: b[0])
+        if first[0] < t0:
+            first = (t0, first[1], first[2], True)
+        boots = [first] + [b for b in boots if b[0] > t0]
     meta = metadata(info, boots, cut, excerpt)
     n = write_trace(out, meta, cut)
     return n, boots, chosen
@@ -438,8 +447,6 @@ def run(args):
             n, boots, _chosen = record(sessions, info, args.out, boot, since, last)
         except OSError as e:
             raise RecError("%s: cannot write: %s" % (args.out, e.strerror or e))
-        if not n:
-            sys.stderr.write("pumpmon trace record: warning: no samples in what was chosen\n")
         sys.stderr.write(summary(sessions, probs, n, boots, args.out) + "\n")
         return 0
     except RecError as e:

@@ -222,6 +222,7 @@ def test_window_boot_selection_and_boot_row(tmp_path):
     tr = read_trace(out)
     s = list(tr.samples())
     assert [x[0] for x in s] == list(range(270000, 300000, 1000)) and tr.meta["excerpt"] == "1"
+    assert tr.meta["boots"] == "270000/boot2/soft/partial"
     assert cli(["trace", "record", "--from", str(d), "--out", str(out), "--since", "1m30s"]) == 0
     assert next(read_trace(out).samples())[0] == 90000
     # a boot whose first sample came after its first second: a row without
@@ -262,10 +263,15 @@ def test_damaged_ring_is_reported_and_the_rest_used(tmp_path, capsys):
     (["--from", "/nonexistent/x"], "/nonexistent/x: no such folder"),
     (["--from", "EMPTY"], "no recording"),
     (["--from", "EMPTY", "--last", "soon"], "'soon' is not a duration"),
+    (["--from", "RING", "--boot", "7"], "no samples of boot 7 in the recording (boots: 1)"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, args, text):
     (tmp_path / "empty").mkdir()
-    args = [a.replace("EMPTY", str(tmp_path / "empty")) for a in args]
+    ring = tmp_path / "ring"
+    ring.mkdir()
+    _fake_board_run(ring, _rows(5), [(0, 5, "power_on")])
+    args = [a.replace("EMPTY", str(tmp_path / "empty")).replace("RING", str(ring))
+            for a in args]
     assert cli(["trace", "record"] + args + ["--out", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and text in err[0], err
