@@ -373,6 +373,7 @@ class VirtualBoard:
         self.raw = mode == "raw"
         self.mount = False
         self.prev_out = b""
+        self.tail = b""
         self.swallow = None
         self.hold = mode == "raw"
         self.sel.register(vm.master, selectors.EVENT_READ, ("vm_out", vm))
