@@ -1224,6 +1224,8 @@ class LiveView:
         t = board.trace_t(w)
         vm = board.vm
         state = "off" if vm is None else ("raw REPL" if board.raw else "running")
+        if board.trace is not None and board.trace_world0 is None:
+            state += ", trace waits for the firmware's first sensor read"
         led = board.led or "-"
         faults = ",".join("%s=%s" % kv for kv in board.world_faults.items()) or "none"
         line = "t=%s level %s flow %s | LED %s | buzzer %s | %s | faults %s" % (
