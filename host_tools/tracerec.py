@@ -544,6 +544,11 @@ def bench(vboard=True):
     return "Sensor recording (docs/recording.md)", rows
 
 
+def section_record():
+    """The section for host_tools/bench.py (make bench): (title, rows)."""
+    return bench(True)
+
+
 def _bench_fetch(ring, size, tmp):
     """`trace record --port` against the virtual board holding a full ring."""
     import time
