@@ -15,6 +15,7 @@ from host_tools.bench_boards import section_boards   # compiled size, peak heap 
 from host_tools.bench_log import section_log         # event log: size, speed, retention
 from host_tools.corpus import section_replay         # replay throughput, 30-day trace
 from host_tools.flash_bench import section_flash     # pumpmon flash vs mpremote cp
+from host_tools.tracerec import section_record       # sensor recorder: size, ring, speed
 
 ROOT = Path(__file__).resolve().parent.parent
 MICROPYTHON = Path(sys.executable).parent / "micropython"
@@ -107,7 +108,7 @@ def section_margin():
 
 
 SECTIONS = [section_tick, section_latency, section_margin, section_replay, section_boards,
-            section_log, section_flash]
+            section_log, section_record, section_flash]
 
 
 def print_table(title, rows, seconds):

@@ -55,6 +55,27 @@ def load_config(path="config.json"):
         return Config(FALLBACK_CONFIG), "%s: %s" % (path, e)
 
 
+def time_of_day(board, cfg):
+    """(seconds since local midnight, or None for the configured `start`,
+    and an error text or None). A board's clock (wall_time(), local time)
+    gives the schedule's phase; without one, a schedule that changes rate
+    through the day cannot be judged and that is a fault, not a guess."""
+    wall = getattr(board, "wall_time", None)
+    w = 0
+    if wall is not None:
+        try:
+            w = wall() or 0
+        except Exception:
+            w = 0
+    if w > 0:
+        return w % 86400, None
+    rates = cfg.sched_rate
+    for r in rates:
+        if r != rates[0]:
+            return None, "the schedule changes rate but the board's clock is not set"
+    return None, None
+
+
 def config_crc(cfg):
     """CRC32 of the settings in a fixed order: tells a changed configuration.
     31 bits, so it fits the log's signed value fields unclamped."""

@@ -52,3 +52,16 @@ def test_failing_sink_raises_internal_and_monitoring_goes_on():
 def test_bad_config_file_gives_fallback_and_reason():
     cfg, err = load_config("/nonexistent/config.json")
     assert cfg.sched_rate == [0] and "cannot read" in err
+
+
+def test_time_of_day_from_the_board_clock():
+    from pumpmon.runner import time_of_day
+    b = FakeBoard()
+    sched = Config({"schedule": "00:00/30;08:00/55"})
+    b.wall = 1700000000            # 2023-11-14 22:13:20
+    assert time_of_day(b, sched) == (1700000000 % 86400, None)
+    b.wall = 0                     # clock not set: a changing schedule is a fault
+    tod, err = time_of_day(b, sched)
+    assert tod is None and "clock is not set" in err
+    assert time_of_day(b, Config({"rate_ul_h": 30})) == (None, None)
+    assert time_of_day(object(), Config({"schedule": "00:00/30;08:00/30"})) == (None, None)
