@@ -61,7 +61,7 @@ def _edit(path, old, new):
 
 # (file in the copy, text, replacement, what mypy must say)
 BREAKS = [
-    ("rpi_pico/board.py", "self.buzzer.tone(hz)", 'self.buzzer.tone("loud")',
+    ("drivers/board_base.py", "self.buzzer.tone(hz)", 'self.buzzer.tone("loud")',
      'Argument 1 to "tone" of "Buzzer" has incompatible type "str"'),
     # an ESP32-only API used on the Pico: only the rp2 stubs can tell
     ("rpi_pico/board.py", "self.level = AnalogLevel(ADC(Pin(P.LEVEL_ADC))",

@@ -10,15 +10,12 @@ from machine import ADC, I2C, PWM, WDT, Pin
 
 import pins as P
 from adc_level import AnalogLevel
+from board_base import BoardBase
 from button import Debounced
 from buzzer import Buzzer
 from i2c_clear import BusClear
 from leds import Leds
 from sf06 import SF06LF
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from _mpy_shed.time_mp import _TicksMs
 
 _CAUSES = {
     machine.PWRON_RESET: "power_on",
@@ -30,10 +27,11 @@ def make_i2c() -> I2C:
     return I2C(P.I2C_ID, scl=Pin(P.I2C_SCL), sda=Pin(P.I2C_SDA), freq=P.I2C_FREQ)
 
 
-class Board:
+class Board(BoardBase):
     def __init__(self, watchdog: bool = True) -> None:
         # the cause first: nothing below may change it
         self._cause = machine.reset_cause()
+        self._causes = _CAUSES
         self.flow_flags = 0
         clear = BusClear(Pin, P.I2C_SCL, P.I2C_SDA, make_i2c)
         self.flow = SF06LF(make_i2c(), num=P.FLOW_NUM, den=P.FLOW_DEN,
@@ -49,37 +47,3 @@ class Board:
                                  P.REFILL_DEBOUNCE_MS)
         self.wdt = WDT(timeout=P.WDT_MS) if watchdog else None
         self.flow.start(time.ticks_ms())
-
-    def ticks_ms(self) -> "_TicksMs":
-        return time.ticks_ms()
-
-    def sleep_ms(self, ms: int) -> None:
-        time.sleep_ms(ms)
-
-    def read_flow(self) -> int | None:
-        f = self.flow
-        v = f.read(time.ticks_ms())
-        self.flow_flags = 0 if v is None else f.flags & 1
-        return v
-
-    def read_level(self) -> int | None:
-        return self.level.read()
-
-    def button(self) -> int:
-        return self._button.update(time.ticks_ms())
-
-    def refill(self) -> int:
-        return self._refill.update(time.ticks_ms())
-
-    def set_tone(self, hz: int) -> None:
-        self.buzzer.tone(hz)
-
-    def set_led(self, colour: int) -> None:
-        self.light.show(colour)
-
-    def feed_watchdog(self) -> None:
-        if self.wdt is not None:
-            self.wdt.feed()
-
-    def reset_cause(self) -> str:
-        return _CAUSES.get(self._cause, "unknown")

@@ -35,8 +35,10 @@ LOOP_MS = const(10)
 SNAPSHOT_S = const(3600)     # status record every hour
 RETRY_S = const(60)          # after a write error, try the flash again this often
 FAULT_LOG_S = const(60)      # at most one internal_fault record a minute
-# resets that are part of normal use; any other cause is malfunction/internal
-EXPECTED_RESETS = ("power_on", "soft")
+# resets that are part of normal use (power on, a soft reset, the reset button
+# or `mpremote reset`); any other cause (watchdog, brown-out, panic, unknown)
+# is malfunction/internal
+EXPECTED_RESETS = ("power_on", "soft", "hard")
 
 # when the configuration cannot be read the monitor still watches the
 # sensors; malfunction/internal (bad_config) sounds until it is fixed

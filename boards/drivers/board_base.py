@@ -1,0 +1,62 @@
+# What every real board's layer does the same way once its parts are built:
+# the Board interface of boards/README.md over the drivers. A board's
+# board.py builds its parts (pins, buses, which light) and maps its reset
+# causes; this class reads and drives them. Never decides anything.
+import time
+
+from adc_level import AnalogLevel
+from button import Debounced
+from buzzer import Buzzer
+from sf06 import SF06LF
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from _mpy_shed.time_mp import _TicksMs
+
+
+class BoardBase:
+    flow: SF06LF
+    level: AnalogLevel
+    buzzer: Buzzer
+    light: "Any"            # leds.Leds or leds.Pixel: show(colour)
+    _button: Debounced
+    _refill: Debounced
+    wdt: "Any"              # machine.WDT or None
+    _cause: int
+    _causes: "dict[int, str]"
+
+    def ticks_ms(self) -> "_TicksMs":
+        return time.ticks_ms()
+
+    def sleep_ms(self, ms: int) -> None:
+        time.sleep_ms(ms)
+
+    def read_flow(self) -> "int | None":
+        f = self.flow
+        v = f.read(time.ticks_ms())
+        self.flow_flags = 0 if v is None else f.flags & 1
+        return v
+
+    def read_level(self) -> "int | None":
+        return self.level.read()
+
+    def button(self) -> int:
+        return self._button.update(time.ticks_ms())
+
+    def refill(self) -> int:
+        return self._refill.update(time.ticks_ms())
+
+    def set_tone(self, hz: int) -> None:
+        self.buzzer.tone(hz)
+
+    def set_led(self, colour: int) -> None:
+        self.light.show(colour)
+
+    def feed_watchdog(self) -> None:
+        if self.wdt is not None:
+            self.wdt.feed()
+
+    def reset_cause(self) -> str:
+        return self._causes.get(self._cause, "unknown")
