@@ -593,27 +593,39 @@ class VirtualBoard:
         self._vm_write(vm, b"\x03")            # kbd_intr(-1): Ctrl-C is data
 
     # ---- the hardware links -----------------------------------------------------------
-    def _hw_accept(self):
+    def _accept(self, listen, tag):
+        """A new connection on a listening socket, registered as tag."""
         try:
-            conn, _ = self.hw_listen.accept()
+            conn, _ = listen.accept()
         except BlockingIOError:
             return
         conn.setblocking(False)
-        self.sel.register(conn, selectors.EVENT_READ, ("hw_new", [conn, b""]))
+        self.sel.register(conn, selectors.EVENT_READ, (tag, [conn, b""]))
 
-    def _hw_new(self, st):
+    def _receive(self, st):
+        """Append what st's connection sent to st[1]; False when there is
+        nothing new (closed connections are unregistered and closed)."""
         conn = st[0]
         try:
             data = conn.recv(4096)
         except BlockingIOError:
-            return
+            return False
         except OSError:
             data = b""
         if not data:
             self.sel.unregister(conn)
             conn.close()
-            return
+            return False
         st[1] += data
+        return True
+
+    def _hw_accept(self):
+        self._accept(self.hw_listen, "hw_new")
+
+    def _hw_new(self, st):
+        if not self._receive(st):
+            return
+        conn = st[0]
         buf = st[1]
         vm = self.vm
         if buf[:2] == b"h\x00" and len(buf) >= 16:
@@ -889,26 +901,12 @@ class VirtualBoard:
 
     # ---- control socket ---------------------------------------------------------------
     def _ctl_accept(self):
-        try:
-            conn, _ = self.ctl_listen.accept()
-        except BlockingIOError:
-            return
-        conn.setblocking(False)
-        self.sel.register(conn, selectors.EVENT_READ, ("ctl_conn", [conn, b""]))
+        self._accept(self.ctl_listen, "ctl_conn")
 
     def _ctl_conn(self, st):
+        if not self._receive(st):
+            return
         conn = st[0]
-        try:
-            data = conn.recv(4096)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self.sel.unregister(conn)
-            conn.close()
-            return
-        st[1] += data
         while b"\n" in st[1]:
             line, st[1] = st[1].split(b"\n", 1)
             reply = self.command(line.decode(errors="replace").strip())
