@@ -56,7 +56,7 @@ test-micropython: setup ## the firmware's tests on the MicroPython unix port onl
 bench: setup ## print the speed, memory and detection-latency table
 	$(BIN)/python -m host_tools.bench
 
-run: setup ## run the monitor (on the virtual board when no real board is attached)
+run: setup ## run the monitor (on the virtual board when no real board is attached; BOARD=/dev/ttyACM0 for a real one)
 	$(BIN)/pumpmon run
 
 corpus: setup ## regenerate the scenario traces in traces/ and their expected events (review the diff)
