@@ -53,7 +53,7 @@ test-cpython: setup ## the firmware's tests on CPython only
 test-micropython: setup ## the firmware's tests on the MicroPython unix port only
 	$(BIN)/python -m pytest -n $(JOBS) tests/test_on_micropython.py
 
-bench: setup ## print the speed, memory and detection-latency table
+bench: setup ## print the figures: engine speed and heap, detection latency, replay, boards, log, recorder, flashing
 	$(BIN)/python -m host_tools.bench
 
 run: setup ## run the monitor (on the virtual board when no real board is attached; BOARD=/dev/ttyACM0 for a real one)
