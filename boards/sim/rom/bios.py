@@ -254,7 +254,9 @@ def _bios():
             return self.flags
 
         def read_level(self):
-            self.poll()
+            # no poll here: the sample was taken by read_flow (the main loop
+            # reads flow first), so level, flow, flags and refill of one tick
+            # all come from the same trace row, as one instant
             m = self.level_mode
             if m == 0:
                 return self.level
