@@ -391,13 +391,7 @@ class EventLog:
         if not self.lost:
             self._first_err = err
         self.lost += 1
-        f = self._f
-        self._f = None
-        if f is not None:
-            try:
-                f.close()
-            except Exception:
-                pass
+        self.close()
         # the failed write may have left part of a record: the next write
         # appends only if the file still ends after its last valid record
         self._clean = 0 if self.count else 1

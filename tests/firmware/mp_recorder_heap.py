@@ -85,16 +85,3 @@ def test_main_loop_with_recorder_allocates_nothing():
         assert r.rec.lost == 0 and r.log.lost == 0 and r.monitor.manager.shown == 0
     finally:
         _rmtree(d)
-
-
-def test_heap_lock_is_effective():
-    micropython.heap_lock()
-    try:
-        try:
-            _x = [1, 2, 3]
-            failed = False
-        except MemoryError:
-            failed = True
-    finally:
-        micropython.heap_unlock()
-    assert failed
