@@ -392,14 +392,19 @@ def test_virtual_board_round_trip_and_replay_matches_log(tmp_path):
             assert fed[k][1:4] == x[1:4], (x, fed[k])
             if k < N_ROWS - 1:             # after the trace the last row stays in force
                 idx.append((x[0], k))
-        assert idx[0][1] > last_row
+        # a new boot reads on from where the last one stopped; it may read the
+        # row in force at the reset once more (the board restarts within one
+        # trace second: the sensor still shows that row)
+        assert idx[0][1] >= last_row, (s.boot, idx[0], last_row)
         off = [k - sec for sec, k in idx]
         assert max(off) - min(off) <= 1, (s.boot, sorted(set(off)))
         steps = [b[1] - a[1] for a, b in zip(idx, idx[1:]) if b[0] - a[0] == 1]
         # when the board's read falls near a row change its jitter makes it read
         # a row twice and skip the next (in pairs: the offset stays within 1)
         assert all(st in (0, 1, 2) for st in steps), steps
-        assert abs(steps.count(0) - steps.count(2)) <= 1
+        # (a second the loop missed can split a pair)
+        missed = secs[-1] - secs[0] + 1 - len(secs)
+        assert abs(steps.count(0) - steps.count(2)) <= 1 + missed, steps
         assert steps.count(1) >= 0.8 * len(steps), steps
         last_row = idx[-1][1]
     assert len(sessions[0].samples) >= SOFT_AT - 5
