@@ -337,13 +337,22 @@ def run_real(port, args):
     except Exception as e:
         print("pumpmon run: cannot open %s: %s" % (port, e), file=sys.stderr)
         return 1
+    # Ctrl-C or SIGTERM ends the console, even when we were started with
+    # SIGINT ignored (a background job of a script, a test runner's worker)
+    stop = []
+
+    def on_signal(signum, frame):
+        stop.append(signum)
+
+    old = {n: signal.signal(n, on_signal) for n in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while True:
-            data = s.read(4096)
+        while not stop:
+            data = s.read(4096)    # returns within its 0.2 s timeout
             if data:
                 sys.stdout.write(data.decode("utf-8", "replace"))
                 sys.stdout.flush()
-    except KeyboardInterrupt:
         return 130
     finally:
         s.close()
+        for n, h in old.items():
+            signal.signal(n, h)
