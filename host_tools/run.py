@@ -328,9 +328,6 @@ def run_real(port, args):
     print(text, flush=True)
     if not ok:
         return 1
-    print("the monitor runs on the board: its sensors, buzzer and LEDs are real. "
-          "Its console follows (Ctrl-C ends; `pumpmon log pull --port %s` fetches the "
-          "event log)." % port, flush=True)
     import serial
     try:
         s = serial.serial_for_url(port, baudrate=115200, timeout=0.2)
@@ -338,7 +335,8 @@ def run_real(port, args):
         print("pumpmon run: cannot open %s: %s" % (port, e), file=sys.stderr)
         return 1
     # Ctrl-C or SIGTERM ends the console, even when we were started with
-    # SIGINT ignored (a background job of a script, a test runner's worker)
+    # SIGINT ignored (a background job of a script, a test runner's worker);
+    # in force before the message that invites it
     stop = []
 
     def on_signal(signum, frame):
@@ -346,6 +344,9 @@ def run_real(port, args):
 
     old = {n: signal.signal(n, on_signal) for n in (signal.SIGINT, signal.SIGTERM)}
     try:
+        print("the monitor runs on the board: its sensors, buzzer and LEDs are real. "
+              "Its console follows (Ctrl-C ends; `pumpmon log pull --port %s` fetches the "
+              "event log)." % port, flush=True)
         while not stop:
             data = s.read(4096)    # returns within its 0.2 s timeout
             if data:
