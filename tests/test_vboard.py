@@ -410,6 +410,9 @@ def test_watchdog_resets_a_hung_firmware_and_the_alarm_returns(start_board, tmp_
            "the firmware's boot record after the watchdog reset")
     b.wait(lambda: any(r["kind"] == "tone" and r["hz"] and r["world_ms"] > w_reset
                        for r in b.timeline()), 30, "the alarm sound after the reset")
+    # (sound and light change in the same tick, but are written one after the other)
+    b.wait(lambda: any(r["kind"] == "led" and r["colour"] == "red" and r["world_ms"] > w_reset
+                       for r in b.timeline()), 30, "the red light after the reset")
     rows = b.timeline()
     before = [r for r in rows if r["kind"] == "led" and r["colour"] == "red"
               and r["world_ms"] < hang["world_ms"]]
