@@ -397,6 +397,9 @@ def test_watchdog_resets_a_hung_firmware_and_the_alarm_returns(start_board, tmp_
     _flash_firmware(b, cfg, tmp_path)
     b.wait(lambda: any(r["kind"] == "reset" and r["cause"] == "watchdog"
                        for r in b.timeline()), 60, "the watchdog reset")
+    # (the board notes the reset, stops the VM, then starts one: the boot line follows)
+    b.wait(lambda: any(r["kind"] == "boot" and r["cause"] == "watchdog"
+                       for r in b.timeline()), 30, "the boot after the watchdog reset")
     rows = b.timeline()
     w_reset = next(r["world_ms"] for r in rows if r["kind"] == "reset")
     hang = next(r for r in rows if r["kind"] == "fault" and r["spec"] == "hang")
