@@ -567,3 +567,45 @@ def test_heap_lock_catches_an_allocating_read():
     r = subprocess.run([str(MICROPYTHON), "-X", "heapsize=64K", "-c", script],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "heap is locked" in r.stdout + r.stderr
+
+
+# ---- the board's calendar clock (wallclock.py, BoardBase.wall_time) ----------------
+def test_civil_seconds_matches_the_host_calendar():
+    import calendar
+    import random
+    import wallclock
+    r = random.Random(7)
+    for _ in range(20000):
+        y, mo = r.randint(1970, 2199), r.randint(1, 12)
+        t = (y, mo, r.randint(1, calendar.monthrange(y, mo)[1]),
+             r.randint(0, 23), r.randint(0, 59), r.randint(0, 59))
+        assert wallclock.civil_seconds(*t) == calendar.timegm(t), t
+
+
+@pytest.mark.parametrize("t, want", [
+    ((2026, 11, 25, 23, 30, 5, 2, 329), 1795649405),   # set: local date and time as counted
+    ((2025, 1, 1, 0, 0, 0, 2, 1), 1735689600),         # the first year taken as set
+    ((2021, 1, 1, 0, 0, 0, 4, 1), 0),                  # rp2 after power-up: not set
+    ((2000, 1, 1, 0, 0, 0, 5, 1), 0),                  # esp32 after power-up: not set
+])
+def test_board_wall_time_from_the_rtc(mocker, t, want):
+    import calendar
+    import board_base
+    assert want == 0 or want == calendar.timegm(t[:6] + (0, 0, 0))
+    mocker.patch.object(board_base.time, "localtime", return_value=t)
+    # (wall_time reads only the clock: no parts needed)
+    assert board_base.BoardBase.wall_time(object.__new__(board_base.BoardBase)) == want
+
+
+@pytest.mark.skipif(not MICROPYTHON.exists(), reason="no MicroPython unix port (make setup)")
+def test_wallclock_on_the_unix_port():
+    import calendar
+    dates = [(1970, 1, 1, 0, 0, 0), (2024, 2, 29, 23, 59, 59), (2026, 11, 25, 23, 30, 5),
+             (2100, 3, 1, 12, 0, 0)]
+    script = ("import sys\nsys.path.insert(0, %r)\nimport wallclock\n"
+              "for t in %r:\n    print(wallclock.civil_seconds(*t))\n"
+              "print(wallclock.wall_time((2021, 1, 1, 0, 0, 0, 4, 1)))" % (str(DRIVERS), dates))
+    r = subprocess.run([str(MICROPYTHON), "-c", script], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split() == [str(calendar.timegm(t)) for t in dates] + ["0"]

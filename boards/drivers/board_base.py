@@ -8,6 +8,7 @@ from adc_level import AnalogLevel
 from button import Debounced
 from buzzer import Buzzer
 from sf06 import SF06LF
+from wallclock import wall_time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,6 +54,10 @@ class BoardBase:
 
     def set_led(self, colour: int) -> None:
         self.light.show(colour)
+
+    def wall_time(self) -> int:
+        # the RTC's local date and time as Unix seconds; 0 while not set
+        return wall_time(time.localtime())
 
     def feed_watchdog(self) -> None:
         if self.wdt is not None:
