@@ -12,6 +12,7 @@ the board by the firmware itself. Exit statuses as for `pumpmon flash`.
 """
 import json
 import sys
+import time
 
 from host_tools.flash import commit
 from host_tools.flash_board import CONFIG, Board
@@ -113,12 +114,15 @@ def set_values(port, changes, settle=1.0):
                          if (old or {}).get(k) != new.get(k))
         if changed or b.hashes([CONFIG])[CONFIG] is None:
             commit(b, {CONFIG: data}, [], None, None, None)
+        now = time.localtime()             # a new schedule runs on the board's clock
+        clock = time.strftime("%Y-%m-%d %H:%M:%S", now) if b.set_clock(now) else None
         bad, _ = b.start_monitor(settle)
         started = True
         if bad:
             raise FlashError(EXIT_SELFTEST, "the monitor did not come up after the change: %s"
                              % bad)
-        return {"port": b.port, "config": new, "changed": changed, "before": old}
+        return {"port": b.port, "config": new, "changed": changed, "before": old,
+                "clock": clock}
     finally:
         if not started:
             try:

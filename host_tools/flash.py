@@ -248,6 +248,10 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
             if st.get("version") != man["version"]:
                 raise FlashError(EXIT_SELFTEST, "self-test failed: the board runs version %s, "
                                  "expected %s" % (st.get("version"), man["version"]))
+            # the time of day a dose schedule runs on (wall_time() on the board)
+            now = time.localtime()
+            summary["clock"] = (time.strftime("%Y-%m-%d %H:%M:%S", now)
+                                if b.set_clock(now) else None)
         bad, _console = b.start_monitor(settle)
         running = True
         if bad:
@@ -286,6 +290,10 @@ def human(s):
                 s["files_skipped"], s["files_removed"], s["seconds"], s["version"]))
     if s.get("files_resumed"):
         text += " (%d files already staged by an interrupted flash)" % s["files_resumed"]
+    if s.get("clock"):
+        text += "; clock set to %s (local time)" % s["clock"]
+    else:
+        text += "; the board has no clock to set"
     return text
 
 

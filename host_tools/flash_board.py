@@ -253,6 +253,13 @@ class Board:
         'rolled_back'."""
         return self.json(_boot_source() + "\nprint(json.dumps(recover()))")
 
+    def set_clock(self, t):
+        """Set the board's calendar clock (machine.RTC) to t, a time.struct_time
+        of the host's local time (a board has no time zone; a daily dose
+        schedule runs on local time). False when the board has no RTC."""
+        dt = (t.tm_year, t.tm_mon, t.tm_mday, t.tm_wday, t.tm_hour, t.tm_min, t.tm_sec, 0)
+        return self.exec(SET_CLOCK % (dt,)).strip() == b"set"
+
     # -- reset and the monitor -------------------------------------------
     def selftest(self):
         """The firmware's self-test, in this session (nothing of the firmware
@@ -301,6 +308,18 @@ class Board:
             else:
                 time.sleep(0.02)
         return data
+
+
+# (year, month, day, weekday 0 = Monday, h, m, s, subseconds): rp2 and esp32
+SET_CLOCK = """try:
+    import machine
+    _rtc = machine.RTC()
+except (ImportError, AttributeError):
+    print('none')
+else:
+    _rtc.datetime(%r)
+    print('set')
+"""
 
 
 class BoardError(Exception):

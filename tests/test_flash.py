@@ -412,6 +412,7 @@ def test_first_flash_then_no_change_then_one_file(vboard, repo, cfg_file):
                           "seconds"}
     assert first["files_sent"] > 15 and first["bytes_sent"] > 10000
     assert first["files_skipped"] == 0 and first["board"] == "sim"
+    assert first["clock"] is None            # the virtual board has no RTC to set
     man = whole(vboard.files(), ROOT)
     assert "lib/pumpmon/engine.mpy" in man["files"] and "board.mpy" in man["files"]
     assert json.loads(vboard.files()["config.json"]) == GOOD_CONFIG
@@ -656,6 +657,7 @@ def test_config_show_and_set_logged_on_the_board(vboard, cfg_file):
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["changed"] == ["rate_ul_h"]
+    assert json.loads(r.stdout)["clock"] is None        # the virtual board has no RTC
     r = subprocess.run([str(BIN / "pumpmon"), "config", "show", "--port", vboard.port,
                         "--json"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     shown = json.loads(r.stdout)
@@ -685,3 +687,31 @@ def test_monitor_that_does_not_come_up_is_a_failure(vboard, repo, cfg_file):
     assert e.value.status == B.EXIT_SELFTEST
     assert str(e.value) == ("the monitor did not come up: main.py stopped with an "
                             "exception")
+
+
+def _set_clock_on_unix_port(with_rtc):
+    """The board-side code of Board.set_clock, run by the real unix port with a
+    machine module that has (or lacks) an RTC: what it printed, what was set."""
+    import time as _t
+    from host_tools.flash_board import SET_CLOCK
+    t = _t.struct_time((2026, 11, 25, 23, 30, 5, 2, 329, 0))
+    dt = (2026, 11, 25, 2, 23, 30, 5, 0)
+    fake = ("import sys\nclass _M:\n    pass\nm = _M()\n"
+            + ("class RTC:\n    def datetime(self, t):\n        print('rtc', t)\n"
+               "m.RTC = RTC\n" if with_rtc else "")
+            + "sys.modules['machine'] = m\n")
+    code = fake + SET_CLOCK % ((t.tm_year, t.tm_mon, t.tm_mday, t.tm_wday, t.tm_hour,
+                                 t.tm_min, t.tm_sec, 0),)
+    r = subprocess.run([str(MICROPYTHON), "-c", code], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split("\n"), dt
+
+
+@pytest.mark.skipif(not MICROPYTHON.exists(), reason="no MicroPython unix port (make setup)")
+def test_set_clock_writes_the_rtc_tuple_of_rp2_and_esp32():
+    out, dt = _set_clock_on_unix_port(True)
+    # (year, month, day, weekday 0 = Monday, h, m, s, subseconds): 2026-11-25 is a Wednesday
+    assert out[:2] == ["rtc %r" % (dt,), "set"], out
+    out, _dt = _set_clock_on_unix_port(False)
+    assert out[0] == "none", out
