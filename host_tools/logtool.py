@@ -182,7 +182,7 @@ def to_dict(r):
     """One record as a JSON-ready dict (keys in a fixed order)."""
     d = {"seq": r.seq, "uptime_ms": r.up_s * 1000 + r.up_ms,
          "wall": (datetime.datetime.fromtimestamp(r.wall, datetime.timezone.utc)
-                  .strftime("%Y-%m-%dT%H:%M:%SZ") if r.wall else None),
+                  .strftime("%Y-%m-%dT%H:%M:%S") if r.wall else None),  # local: no Z
          "event": EVENTS.get(r.code, "code_%d" % r.code)}
     c = _cond_name(r.cond)
     v0, v1, v2, v3 = r.v
@@ -251,7 +251,7 @@ def _where(p):
 
 def write_table(items, out):
     out.write("%8s  %-16s  %-20s  %-24s  %-32s  %s\n" % (
-        "seq", "uptime d+h:m:s", "wall (UTC)", "event", "alarm", "values"))
+        "seq", "uptime d+h:m:s", "wall (board)", "event", "alarm", "values"))
     for it in items:
         if isinstance(it, tuple):
             out.write("%8s  !! %s: %s\n" % ("", _where(it), it[2]))
