@@ -12,7 +12,6 @@ the board by the firmware itself. Exit statuses as for `pumpmon flash`.
 """
 import json
 import sys
-import time
 
 from host_tools.flash import commit
 from host_tools.flash_board import CONFIG, Board
@@ -114,8 +113,7 @@ def set_values(port, changes, settle=1.0):
                          if (old or {}).get(k) != new.get(k))
         if changed or b.hashes([CONFIG])[CONFIG] is None:
             commit(b, {CONFIG: data}, [], None, None, None)
-        now = time.localtime()             # a new schedule runs on the board's clock
-        clock = time.strftime("%Y-%m-%d %H:%M:%S", now) if b.set_clock(now) else None
+        clock = b.set_clock()              # a new schedule runs on the board's clock
         bad, _ = b.start_monitor(settle)
         started = True
         if bad:

@@ -248,10 +248,7 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
             if st.get("version") != man["version"]:
                 raise FlashError(EXIT_SELFTEST, "self-test failed: the board runs version %s, "
                                  "expected %s" % (st.get("version"), man["version"]))
-            # the time of day a dose schedule runs on (wall_time() on the board)
-            now = time.localtime()
-            summary["clock"] = (time.strftime("%Y-%m-%d %H:%M:%S", now)
-                                if b.set_clock(now) else None)
+            summary["clock"] = b.set_clock()    # a dose schedule runs on it
         bad, _console = b.start_monitor(settle)
         running = True
         if bad:

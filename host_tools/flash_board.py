@@ -253,12 +253,16 @@ class Board:
         'rolled_back'."""
         return self.json(_boot_source() + "\nprint(json.dumps(recover()))")
 
-    def set_clock(self, t):
-        """Set the board's calendar clock (machine.RTC) to t, a time.struct_time
-        of the host's local time (a board has no time zone; a daily dose
-        schedule runs on local time). False when the board has no RTC."""
+    def set_clock(self):
+        """Set the board's calendar clock (machine.RTC) to the host's local
+        time: a board has no time zone, and a daily dose schedule runs on
+        local time. The time set ("YYYY-MM-DD HH:MM:SS"), or None when the
+        board has no RTC."""
+        t = time.localtime()
         dt = (t.tm_year, t.tm_mon, t.tm_mday, t.tm_wday, t.tm_hour, t.tm_min, t.tm_sec, 0)
-        return self.exec(SET_CLOCK % (dt,)).strip() == b"set"
+        if self.exec(SET_CLOCK % (dt,)).strip() != b"set":
+            return None
+        return time.strftime("%Y-%m-%d %H:%M:%S", t)
 
     # -- reset and the monitor -------------------------------------------
     def selftest(self):
