@@ -38,7 +38,8 @@ class Replay:
 
     def _on_event(self, code, cond, detail):
         self.events += 1
-        self.write(to_json(self.t_ms, code, cond, detail) + "\n")
+        self.write(to_json(self.t_ms, code, cond, detail,
+                           self.monitor.engine.reservoir.minutes) + "\n")
 
     def run(self, samples):
         """Feed every (t_ms, level_ul, flow_dul, flags, button, refill)."""

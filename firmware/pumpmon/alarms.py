@@ -1,6 +1,8 @@
 # The alarm conditions the engine can detect, as data. A condition is one
-# (alarm, cause) pair; its index is its bit in the engine's condition mask and
-# its rank when several are active (lower index = annunciated first).
+# (alarm, cause) pair; its index is its bit in the engine's condition mask
+# (stored in the state file and the log: never renumber, only append). When
+# several are active, top_condition() picks the one annunciated: highest
+# priority first, then the lowest index.
 try:
     from micropython import const
 except ImportError:
@@ -17,14 +19,18 @@ MISMATCH = const(5)       # level change not explained by measured flow
 INTERNAL = const(6)       # firmware fault, unexpected reset, bad config, log failure
 LOW_VOLUME = const(7)     # reservoir at or below low_reservoir_ml
 LOW_DAYS = const(8)       # projected time to empty below low_reservoir_days
-N_CONDITIONS = const(9)
+REFILL_TODAY = const(9)   # <= 1 day of programmed delivery or <= 1 mL left (issue 17)
+N_CONDITIONS = const(10)
 
-# alarm kinds: what the patient hears and sees
+# alarm kinds: what the patient hears and sees (patterns.py index). The
+# escalated low reservoir has a sound and light of its own, but it is still
+# the low_reservoir alarm in every event and record (its name below).
 KIND_NO_FLOW = const(0)
 KIND_MALFUNCTION = const(1)
 KIND_LOW_RESERVOIR = const(2)
+KIND_REFILL_TODAY = const(3)
 KIND_NONE = const(255)
-KIND_NAMES = ("no_flow", "malfunction", "low_reservoir")
+KIND_NAMES = ("no_flow", "malfunction", "low_reservoir", "low_reservoir")
 
 # priorities (IEC 60601-1-8)
 HIGH = const(0)
@@ -43,6 +49,7 @@ TABLE = (
     (KIND_MALFUNCTION, HIGH, "internal"),
     (KIND_LOW_RESERVOIR, MEDIUM, "volume"),
     (KIND_LOW_RESERVOIR, MEDIUM, "days_to_empty"),
+    (KIND_REFILL_TODAY, HIGH, "refill_today"),
 )
 
 # masks derived once from the table
@@ -54,6 +61,12 @@ for _i in range(N_CONDITIONS):
     elif TABLE[_i][1] == MEDIUM:
         MEDIUM_MASK |= 1 << _i
 del _i
+# high-priority alarms latch when their condition ends, except refill_today:
+# it ends only with a real refill, which is itself the carer's action
+LATCH_MASK = HIGH_MASK & ~(1 << REFILL_TODAY)
+# an acknowledged medium alarm whose condition persists sounds again after
+# reminder_min (60 min): never silenced for good either
+REMIND_MASK = MEDIUM_MASK
 
 # detail codes: why a condition became active (logged with the event)
 D_NONE = const(0)
@@ -84,8 +97,22 @@ def priority_of(cond):
     return TABLE[cond][1]
 
 
+# ---- which alarm is annunciated ---------------------------------------------
+# Conditions are appended to TABLE as they come, so an index says nothing of
+# urgency: pick by priority first, then by index.
 def top_condition(mask):
-    """Lowest set bit of mask (the condition annunciated first), or -1."""
+    """The condition of mask annunciated first (highest priority, then the
+    lowest index), or -1 when mask is empty."""
+    m = mask & HIGH_MASK
+    if not m:
+        m = mask & MEDIUM_MASK
+        if not m:
+            m = mask
+    return lowest_bit(m)
+
+
+def lowest_bit(mask):
+    """Index of the lowest set bit of mask, or -1."""
     i = 0
     while mask:
         if mask & 1:

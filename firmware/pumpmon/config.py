@@ -9,8 +9,13 @@ import math
 LIMITS = {
     "rate_ul_h": (None, 0.0, 5000.0),
     "reservoir_capacity_ml": (20.0, 1.0, 100.0),
-    "low_reservoir_ml": (2.0, 0.0, 50.0),
-    "low_reservoir_days": (2.0, 0.0, 60.0),
+    # low reservoir (issue 17; docs/config.md gives each bound's reason):
+    # none can be switched off
+    "low_reservoir_ml": (4.0, 2.0, 50.0),
+    "low_reservoir_days": (7.0, 2.0, 60.0),
+    "refill_today_ml": (1.0, 0.5, 2.0),
+    "refill_today_days": (1.0, 0.5, 2.0),
+    "reminder_min": (60, 10, 60),
     "reservoir_empty_ml": (0.1, 0.0, 5.0),
     "no_flow_fraction": (0.25, 0.05, 0.9),
     "over_delivery_factor": (1.6, 1.1, 10.0),
@@ -122,8 +127,12 @@ class Config:
         self.start_s = parse_hhmm(str(start), "start")
         if self.low_reservoir_ml >= self.reservoir_capacity_ml:
             raise ConfigError("low_reservoir_ml must be below reservoir_capacity_ml")
-        if self.reservoir_empty_ml >= self.low_reservoir_ml and self.low_reservoir_ml > 0:
-            raise ConfigError("reservoir_empty_ml must be below low_reservoir_ml")
+        if self.refill_today_ml >= self.low_reservoir_ml:
+            raise ConfigError("refill_today_ml must be below low_reservoir_ml")
+        if self.reservoir_empty_ml >= self.refill_today_ml:
+            raise ConfigError("reservoir_empty_ml must be below refill_today_ml")
+        if self.refill_today_days >= self.low_reservoir_days:
+            raise ConfigError("refill_today_days must be below low_reservoir_days")
         self._derive()
 
     def _derive(self):
@@ -142,6 +151,9 @@ class Config:
         self.capacity_ul = int(round(self.reservoir_capacity_ml * 1000))
         self.low_ul = int(round(self.low_reservoir_ml * 1000))
         self.low_days_x10 = int(round(self.low_reservoir_days * 10))
+        self.refill_today_ul = int(round(self.refill_today_ml * 1000))
+        self.refill_today_days_x10 = int(round(self.refill_today_days * 10))
+        self.reminder_ms = int(self.reminder_min) * 60000
         self.empty_ul = int(round(self.reservoir_empty_ml * 1000))
         self.no_flow_pct = int(round(self.no_flow_fraction * 100))
         self.over_pct = int(round(self.over_delivery_factor * 100))

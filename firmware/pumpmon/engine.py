@@ -19,6 +19,7 @@
 from array import array
 
 from pumpmon import alarms as A
+from pumpmon import reservoir
 from pumpmon.clock import ticks_diff
 
 try:
@@ -40,8 +41,6 @@ _B_OVER = const(1 << 2)
 _B_FLOW = const(1 << 3)
 _B_LEVEL = const(1 << 4)
 _B_MISMATCH = const(1 << 5)
-_B_LOW_VOL = const(1 << 7)
-_B_LOW_DAYS = const(1 << 8)
 
 
 def _zeros(n):
@@ -100,6 +99,7 @@ class Engine:
         self._lref = 0            # 1 once _lacc holds a reference level
         self.level_ul = 0         # tracked level, uL (valid when _lref)
         self._refill = 0
+        self.reservoir = reservoir.Reservoir(cfg)  # low_reservoir conditions
         # last judgements, for the log and the display
         self.flow_mean = 0        # measured mean over the flow window, 0.1 uL/h
         self.prog_mean = 0        # programmed mean over the same window
@@ -321,21 +321,14 @@ class Engine:
         lvl = self.level_ul
         if self.conditions & _B_LEVEL:
             return  # hold: the level reading is not trusted
-        self.judged |= _B_EMPTY | _B_LOW_VOL | _B_LOW_DAYS
+        self.judged |= _B_EMPTY | reservoir.MASK
         cond = self.conditions
         if lvl <= cfg.empty_ul and not self._refill:
             cond |= _B_EMPTY
         elif lvl > cfg.empty_ul + 200:
             cond &= ~_B_EMPTY
-        if lvl <= cfg.low_ul:
-            cond |= _B_LOW_VOL
-        elif lvl > cfg.low_ul + 300:
-            cond &= ~_B_LOW_VOL
-        daily = cfg.daily_ul
-        if daily > 0 and lvl * 10 < cfg.low_days_x10 * daily:
-            cond |= _B_LOW_DAYS
-        elif daily <= 0 or lvl * 100 >= cfg.low_days_x10 * daily * 11:
-            cond &= ~_B_LOW_DAYS
+        # volume, days to empty (schedule-aware), refill today: reservoir.py
+        cond = self.reservoir.judge(lvl, self.tod_s, self._refill, cond)
         self.conditions = cond
 
     def _judge_mismatch(self):

@@ -6,8 +6,10 @@
 #   persisting alarm sounds again after it; a new alarm ends the pause;
 # - long press: acknowledges every shown alarm. A latched alarm whose condition
 #   has gone is cleared; a high-priority alarm whose condition persists is
-#   only paused, never silenced for good; a medium one stays silent until its
-#   condition ends.
+#   only paused, never silenced for good; a medium one is silent (light on)
+#   until its condition ends or reminder_ms (1 h) has passed: then it sounds
+#   again (audio_resumed) and can be acknowledged again;
+# - refill_today does not latch (alarms.LATCH_MASK): only a real refill ends it.
 from pumpmon import alarms as A
 from pumpmon.clock import ticks_add, ticks_diff
 
@@ -42,6 +44,9 @@ class AlarmManager:
         self._btn = 0
         self._press_t = 0
         self._long_done = 0
+        self._remind_ms = cfg.reminder_ms
+        self._remind = 0     # 1 while the reminder of acknowledged medium alarms runs
+        self._remind_end = 0
 
     def update(self, now, cond, button):
         changed = cond ^ self.cond
@@ -61,6 +66,23 @@ class AlarmManager:
             self.paused = 0
             if self.shown:
                 self._emit(EV_RESUMED, -1)
+        self._reminder(now)
+
+    def _reminder(self, now):
+        """An acknowledged medium alarm sounds again reminder_ms after the
+        first acknowledgement still standing (a later one never delays it; a
+        restored one counts from boot): never silent for more than an hour."""
+        am = self.acked & A.REMIND_MASK
+        if not am:
+            self._remind = 0
+        elif not self._remind:
+            self._remind = 1
+            self._remind_end = ticks_add(now, self._remind_ms)
+        elif ticks_diff(now, self._remind_end) >= 0:
+            self._remind = 0
+            self.acked &= ~am
+            if not self.paused:
+                self._emit(EV_RESUMED, -1)
 
     def _conditions(self, cond, changed):
         self.cond = cond
@@ -78,7 +100,7 @@ class AlarmManager:
                             self.paused = 0
                             emit(EV_RESUMED, -1)
                 elif self.shown & bit:
-                    if bit & A.HIGH_MASK and not self.acked & bit:
+                    if bit & A.LATCH_MASK and not self.acked & bit:
                         emit(EV_CONDITION_CLEARED, i)
                     else:
                         self._clear(bit, i)

@@ -196,8 +196,8 @@ class Runner:
         """level, flow mean, programmed mean, days to empty x10 (UNKNOWN if not known)."""
         e = self.monitor.engine
         level = e.level_ul if e._lref else L.UNKNOWN
-        daily = self.cfg.daily_ul
-        days = level * 10 // daily if daily > 0 and level != L.UNKNOWN else L.UNKNOWN
+        m = e.reservoir.minutes   # schedule-aware, reservoir.py
+        days = m // 144 if m >= 0 and level != L.UNKNOWN else L.UNKNOWN
         return level, e.flow_mean, e.prog_mean, days
 
     def write(self, code, cond=L.NO_COND, detail=0, v0=0, v1=0, v2=0, v3=0, sync=False):

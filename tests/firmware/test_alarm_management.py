@@ -92,20 +92,127 @@ def test_acknowledge_never_silences_a_persisting_danger():
     assert r.names()[-1] == "alarm_cleared"
 
 
-def test_medium_acknowledged_stays_silent_until_condition_ends():
+def test_medium_acknowledged_reminds_every_hour_until_condition_ends():
     r = Rig()
     r.cond = LOW
     r.run(1000)
     assert r.m.sound_kind() == A.KIND_LOW_RESERVOIR
     r.press(2500)
+    ack_t = r.t - 100             # the long press was seen 2 s into the press
+    assert r.names() == ["alarm_raised", "alarm_acknowledged"]
+    assert r.m.sound_kind() == A.KIND_NONE
+    r.run(3600 * 1000 - 4000, step=1000)
+    assert r.m.sound_kind() == A.KIND_NONE        # silent for (almost) an hour
+    assert r.m.light_kind() == A.KIND_LOW_RESERVOIR
+    r.run(4000, step=100)
+    assert r.names()[-1] == "audio_resumed"       # the reminder, at 60 min
+    assert r.m.sound_kind() == A.KIND_LOW_RESERVOIR
+    first = r.events[-1][0]
+    assert 3600 * 1000 - 2500 <= first - ack_t <= 3600 * 1000 + 100, first - ack_t
+    r.press(2500)                                 # acknowledged again: another hour
+    assert r.names()[-1] == "alarm_acknowledged"
     assert r.m.sound_kind() == A.KIND_NONE
     r.run(3600 * 1000, step=1000)
-    assert r.m.sound_kind() == A.KIND_NONE
-    assert r.m.light_kind() == A.KIND_LOW_RESERVOIR
+    assert r.names()[-1] == "audio_resumed"
+    assert r.m.sound_kind() == A.KIND_LOW_RESERVOIR
     r.cond = 0
     r.run(200)
     assert r.names()[-1] == "alarm_cleared"
     assert r.m.light_kind() == A.KIND_NONE
+
+
+def test_reminder_interval_is_configurable_but_never_longer_than_an_hour():
+    r = Rig()
+    r.m = AlarmManager(Config({"rate_ul_h": 30, "reminder_min": 15}), r._emit)
+    r.cond = LOW
+    r.run(1000)
+    r.press(2500)
+    r.run(15 * 60 * 1000 - 3000, step=1000)
+    assert r.m.sound_kind() == A.KIND_NONE
+    r.run(4000, step=100)
+    assert r.m.sound_kind() == A.KIND_LOW_RESERVOIR
+    from pumpmon.config import ConfigError
+    try:
+        Config({"rate_ul_h": 30, "reminder_min": 61})
+    except ConfigError as e:
+        assert "reminder_min" in str(e)
+    else:
+        raise AssertionError("a reminder over an hour was accepted")
+
+
+def test_later_acknowledgement_never_delays_the_reminder():
+    r = Rig()
+    days = 1 << A.LOW_DAYS
+    r.cond = LOW
+    r.run(1000)
+    r.press(2500)                 # LOW acknowledged at ~3 s
+    r.run(30 * 60 * 1000, step=1000)
+    r.cond = LOW | days           # a second medium alarm, acknowledged at ~30 min
+    r.run(1000)
+    r.press(2500)
+    assert r.m.sound_kind() == A.KIND_NONE
+    r.run(30 * 60 * 1000, step=1000)   # 60 min after the first acknowledgement
+    assert r.m.sound_kind() == A.KIND_LOW_RESERVOIR
+    assert r.names()[-1] == "audio_resumed"
+
+
+def test_restored_acknowledged_medium_reminds_within_an_hour():
+    r = Rig()
+    r.m.restore(LOW, LOW)
+    r.cond = LOW
+    r.run(1000)
+    assert r.m.sound_kind() == A.KIND_NONE
+    r.run(3600 * 1000, step=1000)
+    assert r.m.sound_kind() == A.KIND_LOW_RESERVOIR
+
+
+def test_refill_today_is_annunciated_before_medium_alarms():
+    # appended after the medium conditions, it still comes first: priority,
+    # then index
+    today = 1 << A.REFILL_TODAY
+    assert A.REFILL_TODAY > A.LOW_DAYS
+    assert A.top_condition(LOW | today) == A.REFILL_TODAY
+    assert A.top_condition(LOW | (1 << A.LOW_DAYS)) == A.LOW_VOLUME
+    assert A.top_condition(today | NO_FLOW) == A.NO_FLOW
+    assert A.top_condition(0) == -1
+    r = Rig()
+    r.cond = LOW | today
+    r.run(100)
+    assert r.m.sound_kind() == A.KIND_REFILL_TODAY
+    assert r.m.light_kind() == A.KIND_REFILL_TODAY
+    assert A.KIND_NAMES[A.KIND_REFILL_TODAY] == "low_reservoir"
+    assert A.priority_of(A.REFILL_TODAY) == A.HIGH
+
+
+def test_refill_today_cannot_be_acknowledged_away():
+    today = 1 << A.REFILL_TODAY
+    r = Rig()
+    r.cond = LOW | today
+    r.run(1000)
+    r.press(2500)     # acknowledges both: refill_today is only paused
+    assert r.names()[-3:] == ["alarm_acknowledged", "alarm_acknowledged", "audio_paused"]
+    assert r.m.shown == LOW | today
+    r.run(121000)
+    assert r.m.sound_kind() == A.KIND_REFILL_TODAY      # back after 2 min
+    r.press(300)
+    r.run(121000)
+    assert r.m.sound_kind() == A.KIND_REFILL_TODAY      # and after every pause
+    # the refill ends it: cleared at once (it does not latch), and the medium
+    # one with it
+    r.cond = 0
+    r.run(100)
+    assert r.names()[-2:] == ["alarm_cleared", "alarm_cleared"]
+    assert r.m.shown == 0 and r.m.sound_kind() == A.KIND_NONE
+
+
+def test_refill_today_never_acknowledged_clears_with_the_refill():
+    today = 1 << A.REFILL_TODAY
+    r = Rig()
+    r.cond = today
+    r.run(1000)
+    r.cond = 0
+    r.run(100)
+    assert r.names() == ["alarm_raised", "alarm_cleared"]
 
 
 def test_new_alarm_ends_a_pause():

@@ -13,7 +13,10 @@ def _error(values):
 def test_defaults_and_units():
     c = Config({"rate_ul_h": 41.7})
     assert c.sched_rate == [417]
-    assert c.low_ul == 2000 and c.empty_ul == 100
+    assert c.low_ul == 4000 and c.empty_ul == 100     # issue 17: 4.0 mL
+    assert c.low_days_x10 == 70                       # or 7 days
+    assert c.refill_today_ul == 1000 and c.refill_today_days_x10 == 10
+    assert c.reminder_ms == 3600 * 1000
     assert c.no_flow_pct == 25
     assert c.daily_ul == 1000            # 41.7 uL/h x 24 h = 1000.8 uL
     assert c.pause_ms == 120000
@@ -49,6 +52,27 @@ def test_invalid_values_say_why():
     assert "below reservoir_capacity_ml" in _error(
         {"rate_ul_h": 1, "reservoir_capacity_ml": 20, "low_reservoir_ml": 25})
     assert "pause_s" in _error({"rate_ul_h": 1, "pause_s": 600})
+
+
+def test_low_reservoir_cannot_be_switched_off():
+    # issue 17: each threshold has a floor above zero and an order
+    assert "low_reservoir_ml" in _error({"rate_ul_h": 1, "low_reservoir_ml": 0})
+    assert "low_reservoir_ml" in _error({"rate_ul_h": 1, "low_reservoir_ml": 1.9})
+    assert "low_reservoir_days" in _error({"rate_ul_h": 1, "low_reservoir_days": 0})
+    assert "low_reservoir_days" in _error({"rate_ul_h": 1, "low_reservoir_days": 61})
+    assert "refill_today_ml" in _error({"rate_ul_h": 1, "refill_today_ml": 0})
+    assert "refill_today_days" in _error({"rate_ul_h": 1, "refill_today_days": 0.4})
+    assert "reminder_min" in _error({"rate_ul_h": 1, "reminder_min": 0})
+    assert "refill_today_ml must be below low_reservoir_ml" in _error(
+        {"rate_ul_h": 1, "low_reservoir_ml": 2, "refill_today_ml": 2})
+    assert "refill_today_days must be below low_reservoir_days" in _error(
+        {"rate_ul_h": 1, "low_reservoir_days": 2, "refill_today_days": 2})
+    assert "reservoir_empty_ml must be below refill_today_ml" in _error(
+        {"rate_ul_h": 1, "reservoir_empty_ml": 1.5, "refill_today_ml": 1.0})
+    c = Config({"rate_ul_h": 1, "low_reservoir_ml": 2, "low_reservoir_days": 60,
+                "refill_today_ml": 0.5, "refill_today_days": 1.5, "reminder_min": 10})
+    assert (c.low_ul, c.low_days_x10, c.refill_today_ul, c.refill_today_days_x10,
+            c.reminder_ms) == (2000, 600, 500, 15, 600000)
 
 
 def test_round_trip_as_dict():
