@@ -71,3 +71,46 @@ def test_heap_lock_is_effective():
     finally:
         micropython.heap_unlock()
     assert failed
+
+
+def test_low_reservoir_path_allocates_nothing():
+    # issue 17 under the lock: the time to empty every judgement, a long press
+    # acknowledging low_reservoir, its hourly reminder, the escalation to
+    # refill_today and its acknowledgement (events counted in a preallocated
+    # array: the callback itself allocates nothing)
+    from array import array
+
+    from pumpmon import alarms as A
+    from pumpmon.config import Config
+    from pumpmon.monitor import Monitor
+    counts = array("i", [0] * 8)
+
+    def on_event(code, cond, detail):
+        counts[code] += 1
+
+    cfg = Config({"rate_ul_h": 100})
+    t0 = ticks_add(0, -60000)
+    m = Monitor(cfg, t0, on_event)
+    # 2.55 mL at 100 uL/h: low (volume, days) at once, 1 day left after 1.5 h
+    def drive(start, stop):
+        t = start
+        while t < stop:
+            button = 1 if 1000 <= t < 1003 or 6000 <= t < 6003 else 0
+            m.step(ticks_add(t0, t * 1000), 2550 - t * 100 // 3600, 999 + t % 3, 0,
+                   button, 0)
+            m.poll(ticks_add(t0, t * 1000 + 500), button)
+            t += 1
+
+    drive(0, 600)
+    assert counts[1] == 2 and m.manager.sound_kind() == A.KIND_LOW_RESERVOIR
+    gc.collect()
+    micropython.heap_lock()
+    try:
+        drive(600, 9000)
+    finally:
+        micropython.heap_unlock()
+    assert counts[1] == 3                     # refill_today raised under the lock
+    assert counts[4] >= 4                     # acknowledged twice, at 1000 s and 6000 s
+    assert counts[6] >= 2                     # the reminder at ~4600 s, the pause end
+    assert m.manager.shown & (1 << A.REFILL_TODAY)
+    assert m.engine.reservoir.minutes < 1440
