@@ -148,29 +148,43 @@ SPECS = [
     Spec("reservoir_empty", "reservoir runs dry (200 uL/h from 0.5 mL): low_reservoir, "
          "then no_flow",
          dict(rate_ul_h=200.0, duration_s=3 * H, level_ml=0.5, level_every_s=10),
-         expect=[("low_reservoir", None, 0, 5 * MIN), ("no_flow", None, 2 * H, 3 * H)]),
-    Spec("refill", "low reservoir, then a refill in refill mode: low_reservoir cleared, "
-         "no high-priority alarm",
-         dict(rate_ul_h=100.0, duration_s=3 * H, level_ml=2.1, refill_s=2 * H),
+         expect=[("low_reservoir", None, 0, 5 * MIN), ("low_reservoir", "refill_today", 0, 5 * MIN),
+                 ("no_flow", None, 2 * H, 3 * H)]),
+    Spec("refill", "low reservoir (3.5 mL, 1.5 days left), then a refill in refill mode: "
+         "low_reservoir cleared, no high-priority alarm",
+         dict(rate_ul_h=100.0, duration_s=3 * H, level_ml=3.5, refill_s=2 * H),
          expect=[("low_reservoir", None, 0, 2 * H)]),
     Spec("schedule", "daily program, night 30 -> day 55 -> night 30 uL/h (steps at 08:00 "
          "and 09:30), start 07:00: no alarm",
          dict(schedule=[(0, 30.0), (8 * H, 55.0), (9 * H + 30 * MIN, 30.0)], start_s=7 * H,
               duration_s=3 * H)),
+    # issue 17 (docs/engine.md, Low reservoir): 2.5 days of a day program, 2.16 mL
+    # a day, from 7 mL at 06:00; the patient acknowledges each alarm and each
+    # hourly reminder a minute after it sounds; refilled at 15:00 on day 3
+    Spec("reservoir_rundown", "reservoir runs down over 2.5 days (night 60, day 120 uL/h, "
+         "7 mL at 06:00), the patient acknowledging every hour: low_reservoir/days_to_empty "
+         "at once, volume at 4 mL (~14:00 day 2), refill_today at 1 day left (~11:20 day 3), "
+         "refill at 15:00 day 3 ends all",
+         dict(schedule=[(0, 60.0), (8 * H, 120.0), (20 * H, 60.0)], start_s=6 * H,
+              duration_s=60 * H, level_ml=7.0, level_every_s=10, refill_s=57 * H,
+              button=[(70 + k * 3662, 3) for k in range(57 * H // 3662)]),
+         expect=[("low_reservoir", "days_to_empty", 0, 5 * MIN),
+                 ("low_reservoir", "volume", 31 * H, 33 * H),
+                 ("low_reservoir", "refill_today", 52 * H, 55 * H)]),
 ]
 # the demo for `make run` (the virtual board): a story, at --speed 60 about 4 min
 DEMO = Spec(
     "demo", "1.5 h normal (150 uL/h); occlusion at 1:30, patient pauses at 1:45 (short "
     "press), carer acknowledges at 1:50 (long press); recovery at 2:00; flow sensor "
-    "silent 2:30-2:33, acknowledged at 2:40; low reservoir ~3:10; refill at 3:30",
-    dict(rate_ul_h=150.0, duration_s=3 * H + 45 * MIN, level_ml=2.35, capacity_ml=20.0,
+    "silent 2:30-2:33, acknowledged at 2:40; 7 days left ~3:10 (low reservoir); "
+    "refill at 3:30",
+    dict(rate_ul_h=150.0, duration_s=3 * H + 45 * MIN, level_ml=25.55, capacity_ml=40.0,
          factor=[(90 * MIN, 0.0), (2 * H, 1.0)], refill_s=3 * H + 30 * MIN,
          button=[(105 * MIN, 1), (110 * MIN, 3), (160 * MIN, 3)]),
     flow_silent=[(150 * MIN, 153 * MIN)],
-    meta={"low_reservoir_days": "0.5"},
     expect=[("no_flow", "low_flow", 90 * MIN, 105 * MIN),
             ("malfunction", "flow_sensor", 150 * MIN, 150 * MIN + 30),
-            ("low_reservoir", "volume", 2 * H + 30 * MIN, 3 * H + 30 * MIN)])
+            ("low_reservoir", "days_to_empty", 2 * H + 30 * MIN, 3 * H + 30 * MIN)])
 ALL = {s.name: s for s in SPECS + [DEMO]}
 
 

@@ -18,7 +18,10 @@ TRACES = ROOT / "traces"
 CORPUS = sorted(p.name[:-4] for p in TRACES.glob("*.csv"))
 H = 3600
 KEY_ORDER = (["t_ms", "event"], ["t_ms", "event", "alarm", "priority", "cause"],
-             ["t_ms", "event", "alarm", "priority", "cause", "detail"])
+             ["t_ms", "event", "alarm", "priority", "cause", "detail"],
+             # issue 17: low_reservoir events end with the time to empty
+             ["t_ms", "event", "alarm", "priority", "cause", "hours_to_empty"],
+             ["t_ms", "event", "alarm", "priority", "cause", "detail", "hours_to_empty"])
 
 
 def pumpmon(*args, timeout=600):
@@ -96,7 +99,11 @@ def test_corpus_is_reproducible_and_small(tmp_path):
     assert made == committed
     for name in made:
         assert (tmp_path / name).read_bytes() == (TRACES / name).read_bytes(), name
-    assert sum(p.stat().st_size for p in TRACES.iterdir()) < 3_000_000
+    # the short scenarios stay small; reservoir_rundown (issue 17) plays 2.5
+    # days at 1 Hz, ~4.9 MB on its own
+    sizes = {p.name: p.stat().st_size for p in TRACES.iterdir()}
+    assert sum(v for k, v in sizes.items() if not k.startswith("reservoir_rundown")) < 3_000_000
+    assert sizes["reservoir_rundown.csv"] < 5_500_000
     assert {s.name for s in corpus.SPECS} | {"demo"} == set(CORPUS)
 
 
@@ -147,9 +154,12 @@ def test_event_lines_contract():
             if "alarm" in e:
                 assert e["alarm"] in ("no_flow", "malfunction", "low_reservoir")
                 assert e["priority"] in ("high", "medium", "low")
+                if e["alarm"] == "low_reservoir":
+                    assert isinstance(e["hours_to_empty"], int) and e["hours_to_empty"] >= 0
+                    seen.add("hours_to_empty")
             assert line == json.dumps(e, separators=(",", ":"))
             seen.add(e["event"])
-    assert seen == allowed
+    assert seen == allowed | {"hours_to_empty"}
 
 
 def test_demo_trace_story():
@@ -191,10 +201,14 @@ def test_check_reports_differences(tmp_path):
     assert r.returncode == 1 and "(raised: no_flow/low_flow at 4080 s)" in r.stderr
     # medium alarms do not count as "other high-priority alarms"
     loose = tmp_path / "loose.json"
-    loose.write_text(json.dumps({"raised": [{"alarm": "no_flow", "cause": None,
-                                             "from_s": 7200}], "no_other_high": True}))
-    r = pumpmon("replay", TRACES / "reservoir_empty.csv", "--check", loose)
+    loose.write_text(json.dumps({"raised": [], "no_other_high": True}))
+    r = pumpmon("replay", TRACES / "refill.csv", "--check", loose)
     assert r.returncode == 0, r.stderr
+    assert '"priority":"medium"' in r.stdout
+    # but the escalated low reservoir (refill_today) is high priority
+    r = pumpmon("replay", TRACES / "reservoir_empty.csv", "--check", loose)
+    assert r.returncode == 1
+    assert "+ unexpected: low_reservoir/refill_today (high) raised at 10 s" in r.stderr
     bad = tmp_path / "bad.json"
     bad.write_text('{"raised": [{"alarm": "no_flow", "from_s": "soon"}]}')
     r = pumpmon("replay", TRACES / "occlusion.csv", "--check", bad)
