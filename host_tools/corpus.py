@@ -163,7 +163,7 @@ SPECS = [
     # hourly reminder a minute after it sounds; refilled at 15:00 on day 3
     Spec("reservoir_rundown", "reservoir runs down over 2.5 days (night 60, day 120 uL/h, "
          "7 mL at 06:00), the patient acknowledging every hour: low_reservoir/days_to_empty "
-         "at once, volume at 4 mL (~14:00 day 2), refill_today at 1 day left (~11:20 day 3), "
+         "at once, volume at 4 mL (~14:00 day 2), refill_today at 1 day left (~11:30 day 3), "
          "refill at 15:00 day 3 ends all",
          dict(schedule=[(0, 60.0), (8 * H, 120.0), (20 * H, 60.0)], start_s=6 * H,
               duration_s=60 * H, level_ml=7.0, level_every_s=10, refill_s=57 * H,
