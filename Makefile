@@ -73,12 +73,12 @@ vboard: setup ## serve a virtual MicroPython board for mpremote (TRACE=file SPEE
 	$(BIN)/pumpmon board serve $(if $(TRACE),--trace $(TRACE)) $(if $(SPEED),--speed $(SPEED))
 
 vboard-bench: setup ## the virtual board's startup, soft-reset and mpremote fs cp figures
-	$(BIN)/python -m host_tools.vboard_bench
+	$(BIN)/python -m host_tools.bench.vboard
 
 .PHONY: vboard vboard-bench
 
 bench-record: setup ## sensor recording figures: bytes/sample, default ring hours, record/decode/fetch throughput
-	$(BIN)/python -m host_tools.tracerec
+	$(BIN)/python -m host_tools.formats.recording
 
 .PHONY: bench-record
 
