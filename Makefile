@@ -78,7 +78,7 @@ vboard-bench: setup ## the virtual board's startup, soft-reset and mpremote fs c
 .PHONY: vboard vboard-bench
 
 bench-record: setup ## sensor recording figures: bytes/sample, default ring hours, record/decode/fetch throughput
-	$(BIN)/python -m host_tools.formats.recording
+	$(BIN)/python -m host_tools.bench.record
 
 .PHONY: bench-record
 

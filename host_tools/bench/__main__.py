@@ -5,17 +5,15 @@ target or note). Sections of other parts live in their own modules and are
 listed in SECTIONS.
 """
 import json
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from host_tools.bench.boards import section_boards   # compiled size, peak heap per board
 from host_tools.bench.log import section_log         # event log: size, speed, retention
 from host_tools.commands.trace import section_replay         # replay throughput, 30-day trace
 from host_tools.bench.flash import section_flash     # pumpmon flash vs mpremote cp
-from host_tools.formats.recording import section_record       # sensor recorder: size, ring, speed
+from host_tools.bench.record import section_record       # sensor recorder: size, ring, speed
 
 from host_tools.bench import tick
 from host_tools.bench.table import print_table

@@ -7,12 +7,10 @@ out as JSON Lines (docs/replay.md). The trace is validated in a first pass, so
 a bad file produces one error line and no events at all.
 """
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 from host_tools import paths
 from host_tools.replay import driver as replay_driver

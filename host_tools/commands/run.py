@@ -24,7 +24,9 @@ import time
 from pathlib import Path
 
 from host_tools.paths import BUILD, TRACES
-from host_tools.vboard.board import UsageError, VirtualBoard, fmt_t
+from host_tools.vboard.board import VirtualBoard
+from host_tools.vboard.faults import UsageError
+from host_tools.vboard.timeline import fmt_t
 
 DEMO = TRACES / "demo.csv"
 OUT = BUILD / "run"
@@ -228,9 +230,9 @@ class Panel:
         cur = board.current
         lv = fl = "-"
         if cur is not None:
-            lv = "-" if cur[1] is None else "%.2f mL" % (cur[1] / 1000.0)
-            fl = "-" if cur[2] is None else "%.1f uL/h" % (cur[2] / 10.0)
-            self.last_level = lv if cur[1] is not None else getattr(self, "last_level", "-")
+            lv = "-" if cur.level is None else "%.2f mL" % (cur.level / 1000.0)
+            fl = "-" if cur.flow is None else "%.1f uL/h" % (cur.flow / 10.0)
+            self.last_level = lv if cur.level is not None else getattr(self, "last_level", "-")
             lv = self.last_level
         prog = "-"
         if t is not None:

@@ -280,10 +280,10 @@ def add_arguments(p):
     b.add_argument("--days", type=float, default=30, help="trace length (default 30 days)")
     r = sub.add_parser("corpus", help="regenerate the scenario corpus and its expected events")
     r.add_argument("--dir", default=str(CORPUS_DIR), help="where (default traces/)")
-    from host_tools.formats import recording as tracerec  # pumpmon trace record: docs/recording.md
-    tracerec.add_arguments(sub.add_parser(
+    from host_tools.commands import trace_record  # pumpmon trace record: docs/recording.md
+    trace_record.add_arguments(sub.add_parser(
         "record", help="fetch a board's sensor recording (mpremote) and write a trace"))
-    tracerec.add_stream_arguments(sub.add_parser(
+    trace_record.add_stream_arguments(sub.add_parser(
         "stream", help="record a board's sensor readings live (bench work) until stopped"))
 
 
@@ -331,10 +331,10 @@ def run(args):
         regenerate(args.dir)
         return 0
     if args.trace_cmd == "record":
-        from host_tools.formats import recording as tracerec
-        return tracerec.run(args)
+        from host_tools.commands import trace_record
+        return trace_record.run(args)
     if args.trace_cmd == "stream":
-        from host_tools.formats import recording as tracerec
-        return tracerec.run_stream(args)
+        from host_tools.commands import trace_record
+        return trace_record.run_stream(args)
     return 2
 

@@ -21,7 +21,6 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 from host_tools.paths import FIRMWARE
 from host_tools.flashing.build import (EXIT_BUSY, EXIT_ERROR, EXIT_LOST, EXIT_NO_BOARD, EXIT_NO_SPACE,
@@ -364,3 +363,15 @@ def no_space(need, free, sent=None):
     if sent is not None:
         msg += "; the board refused a write after %d bytes" % sent
     return FlashError(EXIT_NO_SPACE, msg + "; the running version is untouched")
+
+
+def restart(port):
+    """Soft-reset the board from its friendly REPL, so main.py runs again."""
+    import serial
+    s = serial.serial_for_url(port, timeout=1) if "://" in port else \
+        serial.Serial(port, 115200, timeout=1)
+    try:
+        s.write(b"\r\x03\x03\x02\r\x04")   # interrupt, friendly REPL, Ctrl-D
+        s.flush()
+    finally:
+        s.close()

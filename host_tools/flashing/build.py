@@ -14,9 +14,7 @@ Paths on the board are relative to its current directory (`/` on a board).
 import hashlib
 import json
 import os
-import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 

@@ -299,7 +299,7 @@ def _install(flash, settings):
 
 
 def _status(control):
-    from host_tools.vboard.board import control as ctl
+    from host_tools.vboard.control import control as ctl
     return json.loads(ctl(control, "status"))
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from host_tools.sim.sensors import Scenario
 from host_tools.formats.trace import write_trace
-from host_tools.vboard.board import control
+from host_tools.vboard.control import control
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
