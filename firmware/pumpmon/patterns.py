@@ -1,5 +1,5 @@
 # Audible and visual alarm patterns, as data (IEC 60601-1-8; see
-# ../shared/reference/alarms.md and docs/annunciation.md). Indexed by alarm
+# docs/alarm-signals.md and docs/engine.md). Indexed by alarm
 # kind (alarms.KIND_*). Tests check every timing against the standard's ranges
 # and that every pair of alarms differs in sound and in light.
 try:

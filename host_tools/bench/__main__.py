@@ -15,9 +15,8 @@ from host_tools.commands.trace import section_replay         # replay throughput
 from host_tools.bench.flash import section_flash     # pumpmon flash vs mpremote cp
 from host_tools.bench.record import section_record       # sensor recorder: size, ring, speed
 
-from host_tools.bench import tick
 from host_tools.bench.table import print_table
-from host_tools.paths import ROOT, micropython, micropython_env
+from host_tools.paths import HOST_TOOLS, ROOT, micropython, micropython_env
 
 
 def _tick_rows(res):
@@ -39,7 +38,7 @@ def section_tick():
     out = subprocess.run([sys.executable, "-m", "host_tools.bench.tick"],
                          capture_output=True, text=True, check=True).stdout
     rows += _tick_rows(json.loads(out))
-    out = subprocess.run([micropython(), "-X", "heapsize=8M", tick.__file__],
+    out = subprocess.run([micropython(), "-X", "heapsize=8M", str(HOST_TOOLS / "bench" / "tick.py")],
                          env=micropython_env(), capture_output=True, text=True, check=True).stdout
     rows += _tick_rows(json.loads(out))
     return "Engine speed and heap (steady state, 3 h after 1 h warm-up)", rows

@@ -14,7 +14,7 @@ import json
 import sys
 
 from host_tools.commands.flash import commit
-from host_tools.device.session import CONFIG, Board
+from host_tools.device.session import CONFIG, BoardSession
 from host_tools.flashing.build import (EXIT_BAD_INPUT, EXIT_SELFTEST, FlashError,
                                     config_to_bytes)
 
@@ -77,7 +77,7 @@ def _read(b):
 
 
 def show(port=None, settle=1.0):
-    b = Board(port)
+    b = BoardSession(port)
     try:
         values, err = _read(b)
         valid = None
@@ -95,7 +95,7 @@ def show(port=None, settle=1.0):
 
 
 def set_values(port, changes, settle=1.0):
-    b = Board(port)
+    b = BoardSession(port)
     started = False
     try:
         old, err = _read(b)

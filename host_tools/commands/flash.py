@@ -17,12 +17,12 @@ import json
 import sys
 import time
 
-from host_tools.device.session import (CONFIG, JOURNAL, MANIFEST, OLD, STAGE, Board, BoardError,
+from host_tools.device.session import (CONFIG, JOURNAL, MANIFEST, OLD, STAGE, BoardSession, BoardError,
                                     NoSpace, no_space)
 from host_tools.flashing.build import (EXIT_ERROR, EXIT_SELFTEST, EXIT_VERIFY,
                                     ROOT, FlashError, board_for, build_files, config_bytes,
-                                    manifest_bytes, manifest_for, sha256_hex, sources,
-                                    target_for)
+                                    manifest_bytes, manifest_for, offline_info, sha256_hex,
+                                    sources, target_for)
 
 JOURNAL_ROOM = 4096     # bytes kept free for the journal and manifest
 
@@ -35,7 +35,8 @@ def add_arguments(p):
     p.add_argument("--config", metavar="FILE", help="configuration (JSON) to install as "
                    "config.json; validated on the host first")
     p.add_argument("--dry-run", action="store_true",
-                   help="say what would be sent and removed; change nothing")
+                   help="say what would be sent and removed; change nothing (with no "
+                   "--port: build for --board and list every file, touching no board)")
     p.add_argument("--source", action="store_true", help="ship .py source, not .mpy")
     p.add_argument("--json", action="store_true",
                    help="print the summary as one JSON object")
@@ -185,7 +186,9 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
         cfg_data, _values = config_bytes(config)       # refused before connecting
     if board:
         sources(root, board)                            # a bad --board: refused now
-    b = Board(port)
+    if dry_run and not port:
+        return _dry_run_offline(root, board or "rpi_pico", source, cfg_data, t0)
+    b = BoardSession(port)
     running = False
     try:
         pending = b.recover()                           # an earlier flash cut short
@@ -264,6 +267,24 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
         b.close()
 
 
+def _dry_run_offline(root, board, source, cfg_data, t0):
+    """A dry run with no board: build everything for a typical `board` and
+    say what a first flash would send."""
+    target = target_for(offline_info(board), source)
+    files = build_files(root, board, target)
+    man = manifest_for(files, board, target)
+    want = dict(files)
+    if cfg_data is not None:
+        want[CONFIG] = cfg_data
+    install = sorted(want)
+    return {"files_sent": 0, "bytes_sent": 0, "files_skipped": 0, "files_removed": 0,
+            "files_resumed": 0, "board": board, "port": None, "micropython": target["label"],
+            "version": man["version"], "mpy": target["mpy"], "dry_run": True,
+            "would_send": install, "would_remove": [],
+            "bytes_to_send": sum(len(want[p]) for p in install),
+            "selftest": "skipped (dry run)", "seconds": round(time.monotonic() - t0, 3)}
+
+
 def _restart_quietly(b):
     # after a refusal, leave the board running its (previous) monitor
     try:
@@ -274,7 +295,8 @@ def _restart_quietly(b):
 
 def human(s):
     if s.get("dry_run"):
-        lines = ["dry run: %s board on %s (%s)" % (s["board"], s["port"], s["micropython"]),
+        where = s["port"] or "no port: a first flash, no board touched"
+        lines = ["dry run: %s board on %s (%s)" % (s["board"], where, s["micropython"]),
                  "would send %d files (%d bytes), skip %d, remove %d" % (
                      len(s["would_send"]), s["bytes_to_send"], s["files_skipped"],
                      len(s["would_remove"]))]

@@ -9,15 +9,14 @@ input cannot be read.
 import argparse
 import datetime
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from host_tools.device.session import restart
+from host_tools.device.session import BoardSession
+from host_tools.flashing.build import FlashError
 from host_tools.formats.eventlog import (SEG_RE, LogError, decode, summary, write_csv,
                                          write_json, write_table, _where)
-from host_tools.paths import tool
 
 
 def add_arguments(parser):
@@ -29,9 +28,8 @@ def add_arguments(parser):
     d.add_argument("paths", nargs="+", metavar="FILE|DIR")
     _format_args(d)
     d.set_defaults(_log_run=run_decode)
-    p = sub.add_parser("pull", help="fetch the log segments from a board with mpremote, "
-                       "then decode them",
-                       description="Copy the board's log folder with mpremote into DEST, "
+    p = sub.add_parser("pull", help="fetch the log segments from a board, then decode them",
+                       description="Copy the board's log folder into DEST, "
                        "then decode it. The board's main loop is interrupted for the copy "
                        "and restarted afterwards (a soft reset) unless --no-restart.")
     p.add_argument("--port", required=True,
@@ -40,7 +38,6 @@ def add_arguments(parser):
     p.add_argument("--remote-dir", default="/log", help="the log folder on the board (/log)")
     p.add_argument("--no-restart", action="store_true",
                    help="leave the board at its REPL instead of restarting the monitor")
-    p.add_argument("--mpremote", default=None, help=argparse.SUPPRESS)
     _format_args(p)
     p.set_defaults(_log_run=run_pull)
 
@@ -81,13 +78,6 @@ def run_decode(args):
     return _emit(args, args.paths)
 
 
-def _mpremote(args):
-    if args.mpremote:
-        return [args.mpremote]
-    exe = tool("mpremote")
-    return [exe] if exe else [sys.executable, "-m", "mpremote"]
-
-
 def run_pull(args):
     dest = Path(args.dest or datetime.datetime.now().strftime("log-%Y%m%d-%H%M%S"))
     try:
@@ -96,44 +86,39 @@ def run_pull(args):
     except OSError as e:
         sys.stderr.write("pumpmon log: %s: cannot create: %s\n" % (dest, e.strerror or e))
         return 2
+    remote = args.remote_dir.rstrip("/") or "/"
     try:
-        remote = ":" + args.remote_dir.rstrip("/")
-        # `resume`: no soft reset before the copy (mpremote interrupts the loop
-        # with Ctrl-C). The destination exists, so the folder is copied into it
-        # as stage/<name> (mpremote 1.29 copies a folder without subfolders to
-        # a new destination as if it were a file, and fails).
-        cmd = _mpremote(args) + ["connect", args.port, "resume", "fs", "cp", "-r", remote,
-                                 str(stage)]
+        # no soft reset before the copy: the session interrupts the monitor
+        # with Ctrl-C and restarts it afterwards (unless --no-restart)
         try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            sys.stderr.write("pumpmon log: mpremote failed: %s\n" % e)
+            b = BoardSession(args.port, soft_reset=False)
+        except FlashError as e:
+            sys.stderr.write("pumpmon log: %s\n" % e)
             return 2
-        if r.returncode != 0:
-            msg = (r.stderr.strip() or r.stdout.strip()).splitlines()
-            sys.stderr.write("pumpmon log: %s: mpremote could not copy %s: %s\n" % (
-                args.port, remote[1:], msg[-1] if msg else "exit %d" % r.returncode))
+        try:
+            got = b.copy_folder(remote, stage, match=lambda n: SEG_RE.match(n) is not None)
+            if not got:
+                sys.stderr.write("pumpmon log: %s: no log segments in %s on the board\n" % (
+                    args.port, remote))
+                return 2
+            if not args.no_restart:
+                try:
+                    b.restart()
+                except FlashError as e:  # the copy worked; say what to do
+                    sys.stderr.write("pumpmon log: could not restart the board (%s): reset "
+                                     "it by hand\n" % e)
+        except FlashError as e:
+            sys.stderr.write("pumpmon log: %s: could not copy %s: %s\n" % (args.port, remote, e))
             return 2
-        sub = stage / remote.rstrip("/").split("/")[-1].lstrip(":")
-        got = sorted(q for q in sub.glob("ev*.bin") if SEG_RE.match(q.name)) \
-            if sub.is_dir() else []
-        if not got:
-            sys.stderr.write("pumpmon log: %s: no log segments in %s on the board\n" % (
-                args.port, remote[1:]))
-            return 2
+        finally:
+            b.close()
         for old in dest.iterdir():       # earlier copies: the board's set replaces them
             if SEG_RE.match(old.name):
                 old.unlink()
-        for q in got:
-            shutil.move(str(q), str(dest / q.name))
+        for name in got:
+            shutil.move(str(stage / name), str(dest / name))
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    if not args.no_restart:
-        try:
-            restart(args.port)
-        except Exception as e:  # noqa: BLE001 - the copy worked; say what to do
-            sys.stderr.write("pumpmon log: could not restart the board (%s): reset it by hand\n"
-                             % e)
     sys.stderr.write("pumpmon log: %d segment%s copied to %s\n" % (
         len(got), "" if len(got) == 1 else "s", dest))
     return _emit(args, [str(dest)])

@@ -23,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+from host_tools.device.session import console, usb_port
 from host_tools.paths import BUILD, TRACES
 from host_tools.vboard.board import VirtualBoard
 from host_tools.vboard.faults import UsageError
@@ -53,21 +54,10 @@ def add_arguments(p):
 def run(args):
     port = args.port
     if not port and not args.virtual:
-        port = _usb_board()
+        port = usb_port()
     if port:
         return run_real(port, args)
     return run_virtual(args)
-
-
-def _usb_board():
-    try:
-        import serial.tools.list_ports
-        for p in sorted(serial.tools.list_ports.comports()):
-            if p.vid is not None and p.pid is not None:
-                return p.device
-    except Exception:
-        pass
-    return None
 
 
 def _trace_info(path):
@@ -331,10 +321,9 @@ def run_real(port, args):
     print(text, flush=True)
     if not ok:
         return 1
-    import serial
     try:
-        s = serial.serial_for_url(port, baudrate=115200, timeout=0.2)
-    except Exception as e:
+        s = console(port)
+    except Exception as e:  # noqa: BLE001 - pyserial's errors vary by device
         print("pumpmon run: cannot open %s: %s" % (port, e), file=sys.stderr)
         return 1
     # Ctrl-C or SIGTERM ends the console, even when we were started with

@@ -7,10 +7,8 @@ recording as a trace v1 (docs/recording.md).
 
 Reading the recording format is host_tools/formats/recording.py.
 """
-import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -19,7 +17,8 @@ from host_tools.formats.recording import (SEG_RE, RecError, _config_into, _manif
                                           board_info_from_dir, metadata, parse_duration,
                                           parse_ring, select, trace_rows, window)
 from host_tools.formats.trace import write_trace
-from host_tools.paths import tool
+from host_tools.device.session import BoardError, BoardSession
+from host_tools.flashing.build import FlashError
 
 
 # ---- fetching from a board ---------------------------------------------------
@@ -42,28 +41,61 @@ print('@@PM' + json.dumps({'config': _rd('/config.json'), 'manifest': _rd('/mani
 """
 
 
-def _mpremote(args):
-    if getattr(args, "mpremote", None):
-        return [args.mpremote]
-    exe = tool("mpremote")
-    return [exe] if exe else [sys.executable, "-m", "mpremote"]
+def _session(args):
+    """A session with the board, its monitor interrupted, not reset."""
+    try:
+        return BoardSession(args.port, soft_reset=False)
+    except FlashError as e:
+        raise RecError(str(e))
+
+
+def _probe(b, port):
+    """(board info, probe dict) from a session."""
+    try:
+        out = b.exec(_PROBE).decode("utf-8", "replace")
+    except (FlashError, BoardError) as e:
+        raise RecError("%s: could not talk to the board: %s" % (port, e))
+    if "@@PM" not in out:
+        raise RecError("%s: unexpected answer from the board: %r" % (port, out[-80:]))
+    probe = json.loads(out.split("@@PM", 1)[1].splitlines()[0])
+    info = {"port": port, "firmware": probe.get("version"),
+            "micropython": "%s %s" % (probe.get("mp"), probe.get("machine"))}
+    if probe.get("config") is not None:
+        _config_into(info, probe["config"], "config.json on the board")
+    else:
+        info["config_error"] = "config.json on the board: missing"
+    if probe.get("manifest"):
+        _manifest_into(info, probe["manifest"])
+    return info, probe
+
+
+def _restart(b, what):
+    try:
+        b.restart()
+    except FlashError as e:  # the copy may have worked; say what to do
+        sys.stderr.write("pumpmon trace %s: could not restart the board (%s): reset it "
+                         "by hand\n" % (what, e))
 
 
 def fetch(args, stage):
-    """Copy the board's /rec into stage/rec and read its settings; board info dict."""
-    base = _mpremote(args) + ["connect", args.port, "resume"]
-    info, probe = _probe_only(args)
-    for name in ("config", "manifest"):      # kept with the copy (--keep): --from reads them
-        if probe.get(name) is not None:
-            (Path(stage) / (name + ".json")).write_text(probe[name], encoding="utf-8")
-    # the destination exists, so mpremote copies the folder into it (stage/rec)
-    r = subprocess.run(base + ["fs", "cp", "-r", ":/rec", str(stage)], capture_output=True,
-                       text=True, timeout=900)
-    if r.returncode != 0:
-        msg = (r.stderr.strip() or r.stdout.strip()).splitlines()
-        raise RecError("%s: mpremote could not copy /rec: %s" % (
-            args.port, msg[-1] if msg else "exit %d" % r.returncode))
-    return info
+    """Copy the board's /rec into stage/rec and read its settings; board info
+    dict. The board's monitor is restarted afterwards unless --no-restart."""
+    b = _session(args)
+    try:
+        info, probe = _probe(b, args.port)
+        for name in ("config", "manifest"):      # kept with the copy (--keep): --from reads them
+            if probe.get(name) is not None:
+                (Path(stage) / (name + ".json")).write_text(probe[name], encoding="utf-8")
+        (Path(stage) / "rec").mkdir()
+        try:
+            b.copy_folder("/rec", Path(stage) / "rec", match=lambda n: SEG_RE.match(n) is not None)
+        except FlashError as e:
+            raise RecError("%s: could not copy /rec: %s" % (args.port, e))
+        return info
+    finally:
+        if not args.no_restart:
+            _restart(b, "record")
+        b.close()
 
 
 # ---- the command -------------------------------------------------------------
@@ -86,7 +118,6 @@ def add_arguments(p):
     p.add_argument("--keep", metavar="DIR", help="also keep the copied segments here")
     p.add_argument("--no-restart", action="store_true",
                    help="leave the board at its REPL instead of restarting the monitor")
-    p.add_argument("--mpremote", default=None, help=argparse.SUPPRESS)
 
 
 def record(sessions, info, out, boot=None, since_ms=None, last_ms=None):
@@ -150,11 +181,7 @@ def run(args):
             src = d / "rec" if (d / "rec").is_dir() else d
         else:
             stage = Path(tempfile.mkdtemp(prefix="pumpmon-rec-"))
-            try:
-                info = fetch(args, stage)
-            finally:
-                if not args.no_restart:
-                    _restart(args.port)
+            info = fetch(args, stage)
             if args.config:
                 info.pop("config_error", None)
                 _config_into(info, Path(args.config).read_text(encoding="utf-8"), args.config)
@@ -180,21 +207,12 @@ def run(args):
     except RecError as e:
         sys.stderr.write("pumpmon trace record: %s\n" % e)
         return 2
-    except (OSError, subprocess.TimeoutExpired) as e:
+    except OSError as e:
         sys.stderr.write("pumpmon trace record: %s\n" % e)
         return 2
     finally:
         if stage is not None:
             shutil.rmtree(stage, ignore_errors=True)
-
-
-def _restart(port):
-    try:
-        from host_tools.device.session import restart
-        restart(port)
-    except Exception as e:  # noqa: BLE001 - the copy may have worked; say what to do
-        sys.stderr.write("pumpmon trace record: could not restart the board (%s): reset it "
-                         "by hand\n" % e)
 
 
 # ---- pumpmon trace stream -------------------------------------------------------------
@@ -230,26 +248,17 @@ def add_stream_arguments(p):
                    help="stop after this long (e.g. 10m); default: until Ctrl-C")
     p.add_argument("--keep-streaming", action="store_true",
                    help="leave streaming on in the board's /recorder.json afterwards")
-    p.add_argument("--mpremote", default=None, help=argparse.SUPPRESS)
 
 
-def _stream_flag(args, on, off_removes):
-    cmd = _mpremote(args) + ["connect", args.port, "resume", "exec",
-                             _STREAM_SET % ("True" if on else "False",
-                                            "True" if off_removes else "False")]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if r.returncode != 0 or "@@OLD" not in r.stdout:
-        msg = (r.stderr.strip() or r.stdout.strip()).splitlines()
-        raise RecError("%s: mpremote could not set streaming: %s" % (
-            args.port, msg[-1] if msg else "exit %d" % r.returncode))
-    return json.loads(r.stdout.split("@@OLD", 1)[1].splitlines()[0])
-
-
-def _open_serial(port):
-    import serial
-    if "://" in port:
-        return serial.serial_for_url(port, timeout=0.5)
-    return serial.Serial(port, 115200, timeout=0.5)
+def _stream_flag(b, port, on, off_removes):
+    code = _STREAM_SET % ("True" if on else "False", "True" if off_removes else "False")
+    try:
+        out = b.exec(code).decode("utf-8", "replace")
+    except (FlashError, BoardError) as e:
+        raise RecError("%s: could not set streaming: %s" % (port, e))
+    if "@@OLD" not in out:
+        raise RecError("%s: could not set streaming: %r" % (port, out[-80:]))
+    return json.loads(out.split("@@OLD", 1)[1].splitlines()[0])
 
 
 def stream_rows(lines, stop):
@@ -294,21 +303,25 @@ def run_stream(args):
     except ValueError as e:
         sys.stderr.write("pumpmon trace stream: %s\n" % e)
         return 2
+    b = None
     try:
-        info, _probe = _probe_only(args)
+        b = _session(args)
+        info, _probe_dict = _probe(b, args.port)
         if args.config:
             info.pop("config_error", None)
             _config_into(info, Path(args.config).read_text(encoding="utf-8"), args.config)
-        old = _stream_flag(args, True, False)
-        ser = _open_serial(args.port)
-    except (RecError, OSError, subprocess.TimeoutExpired) as e:
+        old = _stream_flag(b, args.port, True, False)
+        b.restart(settle=0)             # friendly REPL, soft reset: main.py streams
+        ser = b.serial
+        ser.timeout = 0.5               # reads return, so --duration and Ctrl-C are seen
+    except (RecError, FlashError, OSError) as e:
+        if b is not None:
+            b.close()
         sys.stderr.write("pumpmon trace stream: %s\n" % e)
         return 2
     n = 0
     t0 = time.monotonic()
     try:
-        ser.write(b"\r\x03\x03\x02\r\x04")      # friendly REPL, soft reset: main.py streams
-        ser.flush()
 
         def lines():
             buf = b""
@@ -333,32 +346,17 @@ def run_stream(args):
         except KeyboardInterrupt:
             pass
     finally:
-        ser.close()
+        b.close()
         if not args.keep_streaming:
             try:
-                _stream_flag(args, False, old is None)
-                _restart(args.port)
-            except (RecError, OSError, subprocess.TimeoutExpired) as e:
+                b = _session(args)
+                try:
+                    _stream_flag(b, args.port, False, old is None)
+                    b.restart()
+                finally:
+                    b.close()
+            except (RecError, FlashError, OSError) as e:
                 sys.stderr.write("pumpmon trace stream: could not turn streaming off: %s\n"
                                  % e)
     sys.stderr.write("%s: %d rows streamed\n" % (args.out, n))
     return 0
-
-
-def _probe_only(args):
-    base = _mpremote(args) + ["connect", args.port, "resume"]
-    r = subprocess.run(base + ["exec", _PROBE], capture_output=True, text=True, timeout=120)
-    if r.returncode != 0 or "@@PM" not in r.stdout:
-        msg = (r.stderr.strip() or r.stdout.strip()).splitlines()
-        raise RecError("%s: mpremote could not talk to the board: %s" % (
-            args.port, msg[-1] if msg else "exit %d" % r.returncode))
-    probe = json.loads(r.stdout.split("@@PM", 1)[1].splitlines()[0])
-    info = {"port": args.port, "firmware": probe.get("version"),
-            "micropython": "%s %s" % (probe.get("mp"), probe.get("machine"))}
-    if probe.get("config") is not None:
-        _config_into(info, probe["config"], "config.json on the board")
-    else:
-        info["config_error"] = "config.json on the board: missing"
-    if probe.get("manifest"):
-        _manifest_into(info, probe["manifest"])
-    return info, probe

@@ -1,4 +1,6 @@
-"""One connection to a board, through mpremote's SerialTransport (as a library).
+"""One session with a board, through mpremote's SerialTransport (as a library):
+the one way every command talks to a board (flash, config, log pull, trace
+record and stream, run), and the one USB port discovery (find_port).
 
 Why the library and not the `mpremote` command: a flash is one session (one
 soft reset, then many small exchanges: hash every file, send chunks, verify,
@@ -21,6 +23,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 from host_tools.paths import FIRMWARE
 from host_tools.flashing.build import (EXIT_BUSY, EXIT_ERROR, EXIT_LOST, EXIT_NO_BOARD, EXIT_NO_SPACE,
@@ -35,6 +38,7 @@ MANIFEST = "manifest.json"
 CONFIG = "config.json"
 
 CHUNK = 2048            # raw bytes per write exchange (base64 on the wire)
+READ_CHUNK = 8192       # raw bytes per read exchange
 
 # helpers defined once per session in the board's REPL globals
 HELPERS = r"""
@@ -101,6 +105,15 @@ def _pmwalk(d, r, out):
         else:
             out.append(q)
     return out
+def _pmrb(p, o, n):
+    try:
+        f = open(p, 'rb')
+    except OSError:
+        print('-')
+        return
+    with f:
+        f.seek(o)
+        print(binascii.b2a_base64(f.read(n)).decode().strip())
 def _pmread(p):
     try:
         with open(p) as f:
@@ -131,18 +144,40 @@ def _quiet():
     return contextlib.redirect_stdout(sys.stderr)
 
 
+def usb_port():
+    """The first USB serial port with a vendor id (a board, as mpremote's
+    auto-detection finds it), or None."""
+    try:
+        import serial.tools.list_ports
+        for p in sorted(serial.tools.list_ports.comports()):
+            if p.vid is not None and p.pid is not None:
+                return p.device
+    except Exception:  # noqa: BLE001 - no port listing here: no board
+        pass
+    return None
+
+
+def console(port, timeout=0.2):
+    """The board's serial console, only read (no REPL exchange: the running
+    monitor is left alone), for `pumpmon run` on a real board."""
+    import serial
+    return serial.serial_for_url(port, baudrate=115200, timeout=timeout)
+
+
 def find_port():
-    import serial.tools.list_ports
-    for p in sorted(serial.tools.list_ports.comports()):
-        if p.vid is not None and p.pid is not None:
-            return p.device
+    port = usb_port()
+    if port:
+        return port
     raise FlashError(EXIT_NO_BOARD,
                      "no board found: no USB serial port with a vendor id; plug a board "
                      "in or give --port (a device or socket://HOST:PORT)")
 
 
-class Board:
-    """A raw-REPL session with a board. Every failure is a FlashError."""
+class BoardSession:
+    """A raw-REPL session with a board. Every failure is a FlashError (its
+    status is the exit status of `pumpmon flash`, docs/flashing.md).
+    soft_reset=False leaves the board's state as it is (mpremote's `resume`):
+    main.py is interrupted with Ctrl-C, not restarted."""
 
     def __init__(self, port=None, soft_reset=True):
         from mpremote.transport import TransportError
@@ -219,6 +254,29 @@ class Board:
 
     def read_text(self, path):
         return self.json("_pmread(%r)" % path)
+
+    def read_bytes(self, path):
+        """A file's bytes (None when there is no such file), in base64 chunks."""
+        import binascii
+        out = bytearray()
+        while True:
+            got = self.exec("_pmrb(%r, %d, %d)" % (path, len(out), READ_CHUNK)).strip()
+            if got == b"-":
+                return None
+            data = binascii.a2b_base64(got)
+            out += data
+            if len(data) < READ_CHUNK:
+                return bytes(out)
+
+    def copy_folder(self, remote, local, match=lambda name: True):
+        """Copy the files directly in the board's folder `remote` whose names
+        match into the local folder; the names copied (sorted)."""
+        names = sorted(n for n in self.walk(remote.rstrip("/")) if "/" not in n and match(n))
+        for n in names:
+            data = self.read_bytes(remote.rstrip("/") + "/" + n)
+            if data is not None:
+                (Path(local) / n).write_bytes(data)
+        return names
 
     def walk(self, folder):
         return self.json("print(json.dumps(_pmwalk(%r, '', [])))" % (folder + "/"))
@@ -298,6 +356,17 @@ class Board:
             bad = "the board did not soft-reset"
         return bad, text
 
+    def restart(self, settle=0.2):
+        """Soft-reset the board from its friendly REPL, so that boot.py and
+        main.py run again (the end of a log pull or a recording fetch); the
+        console after that is for the caller to read (settle=0)."""
+        self.start_monitor(settle=settle)
+
+    @property
+    def serial(self):
+        """The session's serial port (pyserial), for reading the console."""
+        return self.t.serial
+
     def _read_for(self, seconds, until=None):
         s = self.t.serial
         data = b""
@@ -363,15 +432,3 @@ def no_space(need, free, sent=None):
     if sent is not None:
         msg += "; the board refused a write after %d bytes" % sent
     return FlashError(EXIT_NO_SPACE, msg + "; the running version is untouched")
-
-
-def restart(port):
-    """Soft-reset the board from its friendly REPL, so main.py runs again."""
-    import serial
-    s = serial.serial_for_url(port, timeout=1) if "://" in port else \
-        serial.Serial(port, 115200, timeout=1)
-    try:
-        s.write(b"\r\x03\x03\x02\r\x04")   # interrupt, friendly REPL, Ctrl-D
-        s.flush()
-    finally:
-        s.close()

@@ -116,6 +116,22 @@ def target_for(info, source=False):
                 vs, ver, sub, (" " + march) if march else "")}
 
 
+# what `pumpmon flash --dry-run` without a board compiles for: the board's
+# usual port and architecture, with this mpy-cross's release
+OFFLINE = {"rpi_pico": ("rp2", "armv6m"), "esp32": ("esp32", "xtensawin"), "sim": ("linux", "x64")}
+OFFLINE_VERSION = [1, 29, 0]
+OFFLINE_MPY_SUB = 3             # .mpy v6.3: MicroPython 1.22 and later
+
+
+def offline_info(board):
+    """The probe answer of a typical `board` (for a dry run with no board)."""
+    platform, march = OFFLINE.get(board, ("", None))
+    arch = ARCHS.index(march) if march in ARCHS else 0
+    return {"version": list(OFFLINE_VERSION), "platform": platform,
+            "mpy": MPY_VERSION | (OFFLINE_MPY_SUB << 8) | (arch << 10),
+            "statvfs": None, "cwd": "/"}
+
+
 def board_for(info):
     plat = info.get("platform", "")
     name = PLATFORM_BOARDS.get(plat)

@@ -1,8 +1,8 @@
 """Board drivers (boards/drivers/) and board layers against fake buses.
 
 The fakes are pytest-mock mocks standing in for machine.I2C/ADC/PWM/Pin; the
-byte sequences are the Sensirion SF06-LF datasheet's (shared/reference/
-alarms.md). The last tests run the drivers on the MicroPython unix port under
+byte sequences are the Sensirion SF06-LF datasheet's (docs/alarm-signals.md,
+the flow sensor). The last tests run the drivers on the MicroPython unix port under
 micropython.heap_lock(): a reading allocates nothing.
 """
 import errno

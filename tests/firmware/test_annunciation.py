@@ -1,4 +1,4 @@
-# Alarm patterns against IEC 60601-1-8 (../shared/reference/alarms.md) and
+# Alarm patterns against IEC 60601-1-8 (docs/alarm-signals.md) and
 # the non-blocking player.
 from pumpmon import alarms as A
 from pumpmon import patterns as P

@@ -464,7 +464,7 @@ def test_stale_files_are_removed(vboard, repo, cfg_file):
 def _cut_exec(mocker, when):
     """Pull the cable (close the port) at the first exchange `when(code, n)`
     accepts; n counts the data chunks sent so far."""
-    real = FB.Board.exec
+    real = FB.BoardSession.exec
     state = {"chunks": 0, "cut": False}
 
     def exec_(self, code):
@@ -475,7 +475,7 @@ def _cut_exec(mocker, when):
             self.t.serial.close()
         return real(self, code)
 
-    mocker.patch.object(FB.Board, "exec", exec_)
+    mocker.patch.object(FB.BoardSession, "exec", exec_)
     return state
 
 
@@ -537,7 +537,7 @@ def test_cut_after_commit_is_finished_by_boot_py(vboard, repo, cfg_file, mocker)
     old_version = vboard.version()
     with open(repo / "firmware" / "pumpmon" / "events.py", "a") as f:
         f.write("\n_COMMIT_TEST = 1\n")
-    real = FB.Board.exec
+    real = FB.BoardSession.exec
 
     def exec_(self, code):
         out = real(self, code)
@@ -545,7 +545,7 @@ def test_cut_after_commit_is_finished_by_boot_py(vboard, repo, cfg_file, mocker)
             vboard.power_cut()               # the board dies right after the commit
         return out
 
-    mocker.patch.object(FB.Board, "exec", exec_)
+    mocker.patch.object(FB.BoardSession, "exec", exec_)
     with pytest.raises(F.FlashError) as e:
         flash(vboard, repo)
     assert e.value.status == B.EXIT_LOST
@@ -569,7 +569,7 @@ def test_board_killed_mid_transfer(vboard, repo, cfg_file, mocker):
     for p in (repo / "firmware" / "pumpmon").glob("*.py"):
         with open(p, "a") as f:
             f.write("\n_KILL_TEST = 1\n")
-    real = FB.Board.exec
+    real = FB.BoardSession.exec
     n = [0]
 
     def exec_(self, code):
@@ -579,7 +579,7 @@ def test_board_killed_mid_transfer(vboard, repo, cfg_file, mocker):
                 vboard.power_cut()
         return real(self, code)
 
-    mocker.patch.object(FB.Board, "exec", exec_)
+    mocker.patch.object(FB.BoardSession, "exec", exec_)
     with pytest.raises(F.FlashError) as e:
         flash(vboard, repo)
     assert e.value.status == B.EXIT_LOST
@@ -596,13 +596,13 @@ def test_board_killed_mid_transfer(vboard, repo, cfg_file, mocker):
 def test_old_or_unknown_micropython_is_refused_and_nothing_sent(vboard, cfg_file, mocker):
     flash(vboard, ROOT, config=cfg_file)
     before = vboard.files()
-    real = FB.Board.probe
+    real = FB.BoardSession.probe
     for fake in ({"version": [1, 18, 0], "mpy": 0x1105}, {"mpy": None}):
         def probe(self, fake=fake):
             info = real(self)            # the real board's answer, made older
             info.update(fake)
             return info
-        mocker.patch.object(FB.Board, "probe", probe)
+        mocker.patch.object(FB.BoardSession, "probe", probe)
         with pytest.raises(F.FlashError) as e:
             flash(vboard, ROOT, config=cfg_file)
         assert e.value.status == B.EXIT_INCOMPATIBLE
@@ -690,7 +690,7 @@ def test_monitor_that_does_not_come_up_is_a_failure(vboard, repo, cfg_file):
 
 
 def _set_clock_on_unix_port(with_rtc):
-    """The board-side code of Board.set_clock, run by the real unix port with a
+    """The board-side code of BoardSession.set_clock, run by the real unix port with a
     machine module that has (or lacks) an RTC: what it printed, what was set."""
     import time as _t
     from host_tools.device.session import SET_CLOCK
