@@ -34,7 +34,7 @@ $(STUBS_STAMP): $(STAMP) requirements-stubs-rp2.txt requirements-stubs-esp32.txt
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps --target $(STUBS)/esp32 -r requirements-stubs-esp32.txt
 	@touch $@
 
-# `make lint BOARDS=dir` checks another copy of boards/ (tests/test_typecheck.py)
+# `make lint BOARDS=dir` checks another copy of boards/ (tests/boards/test_typecheck.py)
 BOARDS ?= boards
 MYPY_BOARD = MYPYPATH=$(STUBS)/$(1):$(BOARDS)/drivers:$(BOARDS)/$(2) $(BIN)/mypy \
 	--config-file boards/mypy.ini --custom-typeshed-dir $(STUBS)/$(1) \

@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from host_tools.device.session import console, usb_port
+from host_tools.device.ports import console, usb_port
 from host_tools.paths import BUILD, TRACES
 from host_tools.vboard.board import VirtualBoard
 from host_tools.vboard.faults import UsageError

@@ -25,11 +25,11 @@ import sys
 import time
 from pathlib import Path
 
-from host_tools.paths import FIRMWARE
+from host_tools.device.ports import find_port
+from host_tools.device.snippets import HELPERS, PROBE, SET_CLOCK, boot_source
 from host_tools.flashing.build import (EXIT_BUSY, EXIT_ERROR, EXIT_LOST, EXIT_NO_BOARD, EXIT_NO_SPACE,
                                     FlashError)
 
-BOOT_PY = FIRMWARE / "boot.py"
 
 STAGE = ".pm_stage"
 OLD = ".pm_old"
@@ -40,137 +40,10 @@ CONFIG = "config.json"
 CHUNK = 2048            # raw bytes per write exchange (base64 on the wire)
 READ_CHUNK = 8192       # raw bytes per read exchange
 
-# helpers defined once per session in the board's REPL globals
-HELPERS = r"""
-import os, sys, json, binascii, hashlib
-try:
-    import machine
-    _pmwdt = machine.WDT(timeout=8000)
-except Exception:
-    _pmwdt = None
-def _pmwd():
-    if _pmwdt:
-        _pmwdt.feed()
-def _pmh(p):
-    try:
-        f = open(p, 'rb')
-    except OSError:
-        return None
-    h = hashlib.sha256()
-    b = bytearray(512)
-    m = memoryview(b)
-    with f:
-        while True:
-            n = f.readinto(b)
-            if not n:
-                break
-            h.update(m[:n])
-    return binascii.hexlify(h.digest()).decode()
-def _pmhash(ps):
-    d = {}
-    for p in ps:
-        d[p] = _pmh(p)
-    print(json.dumps(d))
-def _pmdirs(p):
-    c = ''
-    for x in p.split('/')[:-1]:
-        c = c + x
-        try:
-            os.mkdir(c)
-        except OSError:
-            pass
-        c = c + '/'
-def _pmopen(p):
-    global _pmf
-    _pmdirs(p)
-    _pmf = open(p, 'wb')
-def _pmw(s):
-    _pmf.write(binascii.a2b_base64(s))
-def _pmclose():
-    _pmf.close()
-def _pmrm(p):
-    try:
-        os.remove(p)
-    except OSError:
-        pass
-def _pmwalk(d, r, out):
-    try:
-        names = os.listdir(d + r)
-    except OSError:
-        return out
-    for n in names:
-        q = r + n
-        if os.stat(d + q)[0] & 0x4000:
-            _pmwalk(d, q + '/', out)
-        else:
-            out.append(q)
-    return out
-def _pmrb(p, o, n):
-    try:
-        f = open(p, 'rb')
-    except OSError:
-        print('-')
-        return
-    with f:
-        f.seek(o)
-        print(binascii.b2a_base64(f.read(n)).decode().strip())
-def _pmread(p):
-    try:
-        with open(p) as f:
-            print(json.dumps(f.read()))
-    except OSError:
-        print('null')
-"""
-
-PROBE = r"""
-import sys, os, json
-_i = sys.implementation
-try:
-    _s = list(os.statvfs(os.getcwd()))
-except Exception:
-    _s = None
-try:
-    _m = os.uname().machine
-except Exception:
-    _m = getattr(_i, '_machine', '')
-print(json.dumps({'version': list(_i.version[:3]), 'release': sys.version,
-    'mpy': getattr(_i, '_mpy', None), 'platform': sys.platform, 'machine': _m,
-    'statvfs': _s, 'cwd': os.getcwd()}))
-"""
-
 
 def _quiet():
     # mpremote prints raw bytes on some failures: keep stdout for our output
     return contextlib.redirect_stdout(sys.stderr)
-
-
-def usb_port():
-    """The first USB serial port with a vendor id (a board, as mpremote's
-    auto-detection finds it), or None."""
-    try:
-        import serial.tools.list_ports
-        for p in sorted(serial.tools.list_ports.comports()):
-            if p.vid is not None and p.pid is not None:
-                return p.device
-    except Exception:  # noqa: BLE001 - no port listing here: no board
-        pass
-    return None
-
-
-def console(port, timeout=0.2):
-    """The board's serial console, only read (no REPL exchange: the running
-    monitor is left alone), for `pumpmon run` on a real board."""
-    import serial
-    return serial.serial_for_url(port, baudrate=115200, timeout=timeout)
-
-
-def find_port():
-    port = usb_port()
-    if port:
-        return port
-    raise FlashError(EXIT_NO_BOARD,
-                     "no board found: no USB serial port with a vendor id; plug a board "
-                     "in or give --port (a device or socket://HOST:PORT)")
 
 
 class BoardSession:
@@ -206,7 +79,7 @@ class BoardSession:
             raise FlashError(EXIT_BUSY, "board busy: %s does not answer the raw REPL "
                              "(a program that ignores Ctrl-C, or another tool talking "
                              "to it)" % self.port)
-        self.exec(HELPERS)
+        self.exec(boot_source() + "\n" + HELPERS)
         self._feed = "_pmwd()\n"
 
     _feed = ""
@@ -286,7 +159,7 @@ class BoardSession:
             self.exec("for _p in %r: _pmrm(_p)" % (paths[i:i + 40],))
 
     def rmtree(self, path):
-        self.exec(_boot_source() + "\nrmtree(%r)" % path)
+        self.exec("rmtree(%r)" % path)
 
     def write(self, path, data, progress=None):
         """Write data to path (folders made), in base64 chunks."""
@@ -308,7 +181,7 @@ class BoardSession:
     def recover(self):
         """Run firmware/boot.py's recovery on the board: None, 'completed' or
         'rolled_back'."""
-        return self.json(_boot_source() + "\nprint(json.dumps(recover()))")
+        return self.json("print(json.dumps(recover()))")
 
     def set_clock(self):
         """Set the board's calendar clock (machine.RTC) to the host's local
@@ -382,17 +255,6 @@ class BoardSession:
         return data
 
 
-# (year, month, day, weekday 0 = Monday, h, m, s, subseconds): rp2 and esp32
-SET_CLOCK = """try:
-    import machine
-    _rtc = machine.RTC()
-except (ImportError, AttributeError):
-    print('none')
-else:
-    _rtc.datetime(%r)
-    print('set')
-"""
-
 
 class BoardError(Exception):
     """An exception raised on the board (its traceback text)."""
@@ -409,18 +271,6 @@ class BoardError(Exception):
 
 class NoSpace(Exception):
     pass
-
-
-_BOOT = None
-
-
-def _boot_source():
-    # firmware/boot.py without its `if __name__ == "__main__"` tail
-    global _BOOT
-    if _BOOT is None:
-        src = BOOT_PY.read_text()
-        _BOOT = src.split('\nif __name__ == "__main__":')[0]
-    return _BOOT
 
 
 def no_space(need, free, sent=None):

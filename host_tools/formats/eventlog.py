@@ -20,6 +20,7 @@ import zlib
 from pathlib import Path
 
 from pumpmon import alarms as A
+from pumpmon import eventlog as _fw_log
 
 REC = 40
 MAGIC = 0xA5
@@ -27,13 +28,10 @@ FMT = "<BBBBIIHHIiiiiI"
 UNKNOWN = -2147483648
 SEG_RE = re.compile(r"^ev(\d{8})\.bin$")
 
-EVENTS = {
-    1: "alarm_raised", 2: "alarm_condition_cleared", 3: "alarm_cleared",
-    4: "alarm_acknowledged", 5: "audio_paused", 6: "audio_resumed",
-    16: "boot", 17: "status", 18: "refill_start", 19: "refill_end", 20: "config",
-    21: "internal_fault", 22: "log_resumed",
-}
-RESET_CAUSES = ("unknown", "power_on", "soft", "watchdog", "brownout", "hard", "deepsleep")
+# the names are the firmware's tables (one definition); the layout above is
+# read independently from docs/log-format.md
+EVENTS = _fw_log.NAMES
+RESET_CAUSES = _fw_log.RESET_CAUSES
 STATE = ("ok", "none", "corrupt")
 
 

@@ -24,12 +24,13 @@ import re
 from pathlib import Path
 
 from host_tools.formats.trace import CONFIG_KEYS
+from pumpmon import eventlog as _fw_log
 
 REC = 10
 SEG_RE = re.compile(r"^tr(\d{8})\.bin$")
 KIND_SAMPLE, KIND_BOOT, KIND_CONT = 5, 6, 7
 NONE = -1048576
-RESET_CAUSES = ("unknown", "power_on", "soft", "watchdog", "brownout", "hard", "deepsleep")
+RESET_CAUSES = _fw_log.RESET_CAUSES       # the boot record's cause byte (one definition)
 
 
 class RecError(Exception):
