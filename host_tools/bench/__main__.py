@@ -16,7 +16,7 @@ from host_tools.bench.flash import section_flash     # pumpmon flash vs mpremote
 from host_tools.bench.record import section_record       # sensor recorder: size, ring, speed
 
 from host_tools.bench.table import print_table
-from host_tools.paths import HOST_TOOLS, ROOT, micropython, micropython_env
+from host_tools.paths import HOST_TOOLS, micropython, micropython_env
 
 
 def _tick_rows(res):
@@ -44,17 +44,41 @@ def section_tick():
     return "Engine speed and heap (steady state, 3 h after 1 h warm-up)", rows
 
 
-def section_latency():
-    sys.path[:0] = [str(ROOT / "firmware"), str(ROOT / "tests" / "firmware")]
-    from harness import Run
+def _config(sc):
+    """The Config a board would run a scenario with (its rate or schedule,
+    its reservoir, the time of day it starts)."""
+    from pumpmon.config import Config
+    values = {"reservoir_capacity_ml": sc.capacity_ml}
+    if sc.schedule is None:
+        values["rate_ul_h"] = sc.rate
+    else:
+        values["schedule"] = [("%02d:%02d" % (s // 3600, s // 60 % 60), r)
+                              for s, r in sc.schedule]
+    if sc.start_s:
+        values["start"] = "%02d:%02d" % (sc.start_s // 3600, sc.start_s // 60 % 60)
+    return Config(values)
 
+
+def _first_raised(events, kind, cause):
+    """Trace seconds of the first alarm_raised of kind (and cause), or None."""
+    for line in events:
+        e = json.loads(line)
+        if e["event"] == "alarm_raised" and e["alarm"] == kind and \
+                (cause is None or e["cause"] == cause):
+            return e["t_ms"] // 1000
+    return None
+
+
+def section_latency():
+    from host_tools.replay.driver import replay
     from host_tools.sim import scenarios as S
     rows = []
     for name, kind, cause, onset, ceiling, kwargs in S.SITUATIONS:
         sc = S.build(kwargs, 1)
-        run = Run(sc).go()
+        events = []
+        replay(_config(sc), sc.samples(), events.append)   # the firmware, as `pumpmon replay`
         start = S.onset_of(onset, sc)
-        t = run.first(kind, cause)
+        t = _first_raised(events, kind, cause)
         if isinstance(ceiling, str):
             limit = "before true volume %s mL" % ceiling.split(":")[1]
             ok = t is not None and t <= S.onset_of(ceiling, sc)
@@ -69,27 +93,29 @@ def section_latency():
 
 
 def section_margin():
-    sys.path[:0] = [str(ROOT / "firmware"), str(ROOT / "tests" / "firmware")]
-    from harness import Run
-
+    from host_tools.replay.driver import Replay
     from host_tools.sim import scenarios as S
-    from pumpmon.clock import ticks_add
     rows = []
     days = 3
     for name, kw in S.SOAK:
         sc = S.soak_scenario(kw, 7, days)
-        run = Run(sc)
-        m = run.monitor
-        e = m.engine
-        cfg = run.cfg
+        cfg = _config(sc)
+        run = Replay(cfg, lambda line: None)
         hi = 0.0
         lo = 1e9
-        for t_ms, level, flow, flags, button, refill in sc.samples():
-            m.step(ticks_add(run.t0, t_ms), level, flow, flags, button, refill)
-            if t_ms % 10000 == 0 and e.prog_mean:
-                over_thr = (e.prog_mean * cfg.over_pct + cfg.over_margin * 100) / 100.0
-                hi = max(hi, e.flow_mean / over_thr)
-                lo = min(lo, e.flow_mean / float(e.prog_mean))
+
+        def watched(samples):
+            # the driver has stepped the Monitor with s when it asks for the next
+            nonlocal hi, lo
+            for s in samples:
+                yield s
+                e = run.monitor.engine
+                if s[0] % 10000 == 0 and e.prog_mean:
+                    over_thr = (e.prog_mean * cfg.over_pct + cfg.over_margin * 100) / 100.0
+                    hi = max(hi, e.flow_mean / over_thr)
+                    lo = min(lo, e.flow_mean / float(e.prog_mean))
+
+        run.run(watched(sc.samples()))
         rows.append(("%s: lowest measured/programmed" % name, "%.2f" % lo, "",
                      "no_flow below %.2f" % (cfg.no_flow_pct / 100.0)))
         rows.append(("%s: highest measured/over-delivery limit" % name, "%.2f" % hi, "",

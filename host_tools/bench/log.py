@@ -1,7 +1,7 @@
 # Event log figures for `make bench`: bytes per record, records per second
 # (CPython and the MicroPython unix port, real files in /tmp, flushed like on
 # the board), records and bytes written per hour and per day by the Runner on
-# a fake board, and how long the default log holds.
+# a board in memory, and how long the default log holds.
 #   python -m host_tools.bench.log          the table
 #   micropython host_tools/bench/log.py     the speed part only, one JSON line
 import json
@@ -71,19 +71,61 @@ def speed(n=N_SPEED):
         _rm(d)
 
 
+class _DeskBoard:
+    """The Board interface (boards/README.md) on the desk: sensors as set
+    here, outputs dropped; time moves only when the caller moves it."""
+
+    def __init__(self, t0):
+        self.t = t0
+        self.flow = 300
+        self.flow_flags = 0
+        self.level = 18000
+        self.btn = 0
+        self.refill_mode = 0
+        self._n = 0
+
+    def ticks_ms(self):
+        return self.t
+
+    def sleep_ms(self, ms):
+        pass
+
+    def read_flow(self):
+        self._n = (self._n + 1) % 3     # a real sensor is never still: +-0.1 uL/h
+        return self.flow + self._n - 1
+
+    def read_level(self):
+        return self.level
+
+    def button(self):
+        return self.btn
+
+    def refill(self):
+        return self.refill_mode
+
+    def set_tone(self, hz):
+        pass
+
+    def set_led(self, colour):
+        pass
+
+    def feed_watchdog(self):
+        pass
+
+    def reset_cause(self):
+        return "power_on"
+
+
 def day_figures(hours=24):
     """The Runner on a fake board for `hours` of quiet delivery, then one
     alarm episode (no_flow, acknowledged, cleared) and a refill: records and
     bytes written."""
-    sys.path[:0] = ["firmware", "tests/firmware"]
-    from fakeboard import FakeBoard
-
     from pumpmon.clock import ticks_add
     from pumpmon.config import Config
     from pumpmon.runner import Runner
     d = _tmp()
     try:
-        b = FakeBoard(ticks_add(0, -20000))
+        b = _DeskBoard(ticks_add(0, -20000))
         r = Runner(b, Config({"rate_ul_h": 30}), flash=d, rec_segments=0)  # event log only
         r.note_config(Config({"rate_ul_h": 30}))
 
