@@ -9,53 +9,30 @@ repeat copy, so a repeat sends about nothing). Run alone:
 """
 import json
 import os
-import re
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from host_tools.paths import ROOT  # noqa: E402
+from host_tools.paths import ROOT
+from host_tools.vboard.served import ServedBoard
+
 BIN = Path(sys.executable).parent
 CONFIG = {"rate_ul_h": 30.0}
 
 
-class Served:
+class Served(ServedBoard):
     """A `pumpmon board serve` on a fresh flash folder."""
 
     def __init__(self, tmp, name):
         self.flash = Path(tmp) / ("flash-" + name)
         self.flash.mkdir()
-        pty = str(Path(tmp) / ("tty-" + name))
-        self.proc = subprocess.Popen(
-            [str(BIN / "pumpmon"), "board", "serve", "--pty", pty, "--flash", str(self.flash)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL, start_new_session=True)
-        line = b""
-        end = time.monotonic() + 30
-        while not line.endswith(b"\n") and time.monotonic() < end:
-            if select.select([self.proc.stdout], [], [], 0.5)[0]:
-                c = os.read(self.proc.stdout.fileno(), 1)
-                if not c:
-                    break
-                line += c
-        m = re.search(r"(/\S+)", line.decode())
-        if not m and not os.path.exists(pty):
+        super().__init__(Path(tmp) / ("tty-" + name), self.flash)
+        if not self.ready:
             self.stop()
-            raise RuntimeError("pumpmon board serve did not start: %r" % line)
-        self.port = pty if os.path.exists(pty) else m.group(1)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+            raise RuntimeError("pumpmon board serve did not start: %r" % self.line)
 
 
 def _flash(port, root, cfg):

@@ -9,17 +9,10 @@ import os
 import sys
 import time
 
+from host_tools.bench.us import ticks_us
+from host_tools.bench.us import us_diff as _us_diff
 from pumpmon import eventlog as L
 
-try:
-    from time import ticks_diff as _us_diff
-    from time import ticks_us
-except ImportError:   # CPython
-    def ticks_us():
-        return time.perf_counter_ns() // 1000
-
-    def _us_diff(a, b):
-        return a - b
 
 N_SPEED = 3000
 

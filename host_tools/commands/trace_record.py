@@ -49,15 +49,20 @@ def _session(args):
         raise RecError(str(e))
 
 
+def _ask(b, port, code, mark, what):
+    """Run code on the board; the JSON it printed after mark."""
+    try:
+        out = b.exec(code).decode("utf-8", "replace")
+    except (FlashError, BoardError) as e:
+        raise RecError("%s: could not %s: %s" % (port, what, e))
+    if mark not in out:
+        raise RecError("%s: could not %s: %r" % (port, what, out[-80:]))
+    return json.loads(out.split(mark, 1)[1].splitlines()[0])
+
+
 def _probe(b, port):
     """(board info, probe dict) from a session."""
-    try:
-        out = b.exec(_PROBE).decode("utf-8", "replace")
-    except (FlashError, BoardError) as e:
-        raise RecError("%s: could not talk to the board: %s" % (port, e))
-    if "@@PM" not in out:
-        raise RecError("%s: unexpected answer from the board: %r" % (port, out[-80:]))
-    probe = json.loads(out.split("@@PM", 1)[1].splitlines()[0])
+    probe = _ask(b, port, _PROBE, "@@PM", "talk to the board")
     info = {"port": port, "firmware": probe.get("version"),
             "micropython": "%s %s" % (probe.get("mp"), probe.get("machine"))}
     if probe.get("config") is not None:
@@ -252,13 +257,7 @@ def add_stream_arguments(p):
 
 def _stream_flag(b, port, on, off_removes):
     code = _STREAM_SET % ("True" if on else "False", "True" if off_removes else "False")
-    try:
-        out = b.exec(code).decode("utf-8", "replace")
-    except (FlashError, BoardError) as e:
-        raise RecError("%s: could not set streaming: %s" % (port, e))
-    if "@@OLD" not in out:
-        raise RecError("%s: could not set streaming: %r" % (port, out[-80:]))
-    return json.loads(out.split("@@OLD", 1)[1].splitlines()[0])
+    return _ask(b, port, code, "@@OLD", "set streaming")
 
 
 def stream_rows(lines, stop):

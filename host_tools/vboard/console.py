@@ -12,6 +12,7 @@ import time
 import tty
 
 from host_tools.vboard.faults import UsageError
+from host_tools.vboard.hwlink import recv
 
 RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
@@ -227,15 +228,9 @@ class Console:
         c.fd.close()
 
     def _client_read(self, c):
-        try:
-            if c.kind == "pty":
-                data = os.read(c.fd, 65536)
-            else:
-                data = c.fd.recv(65536)
-        except BlockingIOError:
+        data = recv(c.fd, 65536)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             if c.kind == "tcp":
                 self._drop_tcp()

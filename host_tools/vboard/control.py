@@ -7,6 +7,7 @@ import selectors
 import socket
 
 from host_tools.vboard.faults import UsageError
+from host_tools.vboard.hwlink import listen_unix
 
 
 def control(path, line, timeout=5.0):
@@ -31,10 +32,7 @@ class Control:
     def _setup_control(self):
         if os.path.exists(self.control_path):
             os.unlink(self.control_path)
-        self.ctl_listen = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.ctl_listen.bind(self.control_path)
-        self.ctl_listen.listen(4)
-        self.ctl_listen.setblocking(False)
+        self.ctl_listen = listen_unix(self.control_path, 4)
         self.sel.register(self.ctl_listen, selectors.EVENT_READ, ("ctl_accept", None))
 
     def _ctl_accept(self):

@@ -15,6 +15,25 @@ from pumpmon.patterns import COLOUR_NAMES
 W = paths.rom_module("wire")
 
 
+def recv(sock, n):
+    """What a non-blocking socket (or pty fd) has: None when nothing yet,
+    b"" when it is closed or broken."""
+    try:
+        return os.read(sock, n) if isinstance(sock, int) else sock.recv(n)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
+def listen_unix(path, backlog):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(backlog)
+    s.setblocking(False)
+    return s
+
+
 class Pending:
     """A connection not yet known (or the control socket's), with what it sent."""
     __slots__ = ("sock", "buf")
@@ -26,10 +45,7 @@ class Pending:
 
 class HardwareLink:
     def _setup_hw_link(self):
-        self.hw_listen = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.hw_listen.bind(self.sock_path)
-        self.hw_listen.listen(8)
-        self.hw_listen.setblocking(False)
+        self.hw_listen = listen_unix(self.sock_path, 8)
         self.sel.register(self.hw_listen, selectors.EVENT_READ, ("hw_accept", None))
 
     def _accept(self, listen, tag):
@@ -45,12 +61,9 @@ class HardwareLink:
         """Append what st's connection sent to st.buf; False when there is
         nothing new (closed connections are unregistered and closed)."""
         conn = st.sock
-        try:
-            data = conn.recv(4096)
-        except BlockingIOError:
+        data = recv(conn, 4096)
+        if data is None:
             return False
-        except OSError:
-            data = b""
         if not data:
             self.sel.unregister(conn)
             conn.close()
@@ -120,12 +133,9 @@ class HardwareLink:
             pass
 
     def _hw_ctl(self, vm):
-        try:
-            data = vm.ctl.recv(4096)
-        except BlockingIOError:
+        data = recv(vm.ctl, 4096)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self.sel.unregister(vm.ctl)
             vm.ctl.close()
@@ -162,22 +172,17 @@ class HardwareLink:
             vm.in_q = b"\x01" + vm.in_q
 
     def _drain(self, vm):
+        """Pass on all the VM has printed so far."""
         while True:
-            try:
-                data = os.read(vm.master, 65536)
-            except (BlockingIOError, OSError):
-                return
+            data = recv(vm.master, 65536)
             if not data:
                 return
             self.vm_output(data)
 
     def _hw_data(self, vm):
-        try:
-            data = vm.data.recv(65536)
-        except BlockingIOError:
+        data = recv(vm.data, 65536)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self.sel.unregister(vm.data)
             vm.data.close()

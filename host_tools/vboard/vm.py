@@ -135,15 +135,7 @@ class VMPower:
         return vm
 
     def _reap(self, vm):
-        # forward what it printed last, then forget it
-        while True:
-            try:
-                data = os.read(vm.master, 65536)
-            except (BlockingIOError, OSError):
-                break
-            if not data:
-                break
-            self.vm_output(data)
+        self._drain(vm)                 # forward what it printed last, then forget it
         for s in (vm.master, vm.data, vm.ctl, vm.urgent):
             if s is None:
                 continue

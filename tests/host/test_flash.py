@@ -255,13 +255,12 @@ def test_config_settings_parse():
 # Against the virtual board: `pumpmon board serve` (the real unix port behind
 # a pty that unmodified mpremote opens; its flash is a folder here).
 import re            # noqa: E402
-import select        # noqa: E402
 import shutil        # noqa: E402
 import signal        # noqa: E402
-import time          # noqa: E402
 
 from host_tools.device import session as FB     # noqa: E402
 from host_tools.cli import COMMANDS          # noqa: E402
+from host_tools.vboard.served import ServedBoard  # noqa: E402
 
 HAVE_BOARD = any(c[0] == "board" for c in COMMANDS)
 needs_board = pytest.mark.skipif(not HAVE_BOARD, reason="the virtual board (pumpmon board "
@@ -289,26 +288,13 @@ class VBoard:
     def start(self):
         self.n += 1
         self.pty = str(self.tmp / ("tty%d" % self.n))
-        args = [str(BIN / "pumpmon"), "board", "serve", "--pty", self.pty,
-                "--flash", str(self.flash)]
-        if self.flash_size:
-            args += ["--flash-size", str(self.flash_size)]
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
-        line = b""
-        end = time.monotonic() + 30
-        while not line.endswith(b"\n") and time.monotonic() < end:
-            r, _, _ = select.select([self.proc.stdout], [], [], 0.5)
-            if r:
-                c = os.read(self.proc.stdout.fileno(), 1)
-                if not c:
-                    break
-                line += c
-        assert line.endswith(b"\n"), "the virtual board did not start: %r %s" % (
-            line, self.proc.stderr.read1(4000) if self.proc.poll() is not None else "")
-        m = re.search(r"(/\S+)", line.decode())
-        self.port = self.pty if os.path.exists(self.pty) else m.group(1)
+        extra = ["--flash-size", str(self.flash_size)] if self.flash_size else []
+        self.served = ServedBoard(self.pty, self.flash, extra, stderr=subprocess.PIPE)
+        self.proc = self.served.proc
+        assert self.served.ready, "the virtual board did not start: %r %s" % (
+            self.served.line,
+            self.proc.stderr.read1(4000) if self.proc.poll() is not None else "")
+        self.port = self.served.port
         # keep its output pipes drained
         import threading
         for stream in (self.proc.stdout, self.proc.stderr):
@@ -320,13 +306,7 @@ class VBoard:
         self.proc.wait(10)
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        self.served.stop()
 
     def files(self):
         """{path: bytes} of the flash's firmware files (firmware_file)."""
