@@ -11,7 +11,7 @@ import time
 
 from host_tools.bench.boards import section_boards   # compiled size, peak heap per board
 from host_tools.bench.log import section_log         # event log: size, speed, retention
-from host_tools.commands.trace import section_replay         # replay throughput, 30-day trace
+from host_tools.bench.replay import section_replay    # replay throughput, 30-day trace
 from host_tools.bench.flash import section_flash     # pumpmon flash vs mpremote cp
 from host_tools.bench.record import section_record       # sensor recorder: size, ring, speed
 

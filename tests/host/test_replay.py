@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from host_tools.commands import trace as corpus
+from host_tools.sim import corpus
 
 from host_tools.replay import driver as replay_driver
 
