@@ -24,9 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-PICO_FREE_HEAP = 209936
+from host_tools.paths import ROOT
 
-from host_tools.paths import ROOT  # noqa: E402
+PICO_FREE_HEAP = 209936
 BIN = Path(sys.executable).parent
 BOARDS = {"rpi_pico": "armv6m", "esp32": "xtensawin"}
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from host_tools.commands.trace_record import record
 from host_tools.formats.recording import parse_ring
-from host_tools.paths import ROOT, micropython_env, tool
+from host_tools.paths import FIRMWARE, ROOT, micropython_env, tool
 
 
 _MP_BENCH = r"""
@@ -37,7 +37,7 @@ def bench(vboard=True):
     """Rows for the report: record size, the default ring, throughput."""
     import os
     import time
-    sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "firmware")]
+    sys.path[:0] = [str(FIRMWARE)]
     from pumpmon import recorder as R
     rows = []
     per_seg = R.SEG_BYTES // R.REC
