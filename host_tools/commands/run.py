@@ -1,6 +1,6 @@
 """`pumpmon run` (`make run`): the monitor working, on the virtual board.
 
-Starts a virtual board (host_tools/vboard.py) with a trace (default: the
+Starts a virtual board (host_tools/vboard/) with a trace (default: the
 bundled demo, traces/demo.csv) at a speed that plays it in about 80 s, puts
 the current firmware on it with `pumpmon flash` (the configuration comes from
 the trace's metadata), and shows a live panel: level, flow, programmed rate,

@@ -484,7 +484,7 @@ def test_unknown_reset_cause(mocker):
 def test_pico_board_runs_the_full_monitor_on_micropython(tmp_path):
     # the real board.py and drivers, compiled by mpy-cross, under Runner and
     # Monitor on the unix port with a Pico's free heap (a simulated RP2040
-    # and pump: host_tools/bench_boards.py): quiet while the pump delivers,
+    # and pump: host_tools/bench/boards.py): quiet while the pump delivers,
     # no_flow sounding on the piezo once it stops
     sys.path.insert(0, str(ROOT))
     from host_tools.bench import boards as B
