@@ -34,6 +34,13 @@ from host_tools.vboard.timeline import Timeline
 from host_tools.vboard.vm import VMPower, micropython_path
 
 
+# a selector tag -> the method that serves that endpoint when it is ready
+READY = {"vm_out": "_vm_out", "client": "_client_read", "tcp_accept": "_tcp_accept",
+         "hw_accept": "_hw_accept", "hw_new": "_hw_new", "hw_data": "_hw_data",
+         "hw_ctl": "_hw_ctl", "ctl_accept": "_ctl_accept", "ctl_conn": "_ctl_conn",
+         "wake": "_woken"}
+
+
 class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
     """The board: its endpoints, its world clock and the loop that serves
     them. The concerns live in the parts it is made of: console.py (the
@@ -143,6 +150,12 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
         parts += ["control=%s" % self.control_path, "flash=%s" % self.flash]
         return "vboard ready " + " ".join(parts)
 
+    def _woken(self, _arg):
+        try:
+            os.read(self._wake_r, 4096)
+        except OSError:
+            pass
+
     def wake(self):
         try:
             os.write(self._wake_w, b"x")
@@ -176,48 +189,11 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
                 time.sleep(0.002)       # the board waits on its full pty meanwhile
         events = self.sel.select(timeout)
         for key, _mask in events:
-            what, arg = key.data
-            if what == "vm_out":
-                if self._backlog() > 262144:
-                    continue            # clients behind: the board's output waits
-                try:
-                    data = os.read(arg.master, 65536)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    data = b""
-                if data:
-                    self.vm_output(data)
-                else:
-                    try:
-                        self.sel.unregister(arg.master)
-                    except (KeyError, ValueError):
-                        pass
-            elif what == "client":
-                self._client_read(arg)
-            elif what == "hw_accept":
-                self._hw_accept()
-            elif what == "hw_new":
-                self._hw_new(arg)
-            elif what == "hw_data":
-                if arg is self.vm and arg.data is not None:
-                    self._hw_data(arg)
-            elif what == "hw_ctl":
-                if arg is self.vm and arg.ctl is not None:
-                    self._hw_ctl(arg)
-            elif what == "ctl_accept":
-                self._ctl_accept()
-            elif what == "ctl_conn":
-                self._ctl_conn(arg)
-            elif what == "tcp_accept":
-                self._tcp_accept()
-            elif what == "wake":
-                try:
-                    os.read(self._wake_r, 4096)
-                except OSError:
-                    pass
-            elif what == "stdin":
-                arg()
+            what, arg = key.data         # what was registered: (tag, its object)
+            if what == "stdin":
+                arg()                    # the view's keys
+            else:
+                getattr(self, READY[what])(arg)
         for c in self.clients:
             if c.out:
                 self._client_flush(c)

@@ -201,7 +201,7 @@ class Console:
             return
         self._vm_write(vm, b"\x03")            # kbd_intr(-1): Ctrl-C is data
 
-    def _tcp_accept(self):
+    def _tcp_accept(self, _arg=None):
         try:
             conn, _ = self.tcp.accept()
         except BlockingIOError:

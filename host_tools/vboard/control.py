@@ -35,7 +35,7 @@ class Control:
         self.ctl_listen = listen_unix(self.control_path, 4)
         self.sel.register(self.ctl_listen, selectors.EVENT_READ, ("ctl_accept", None))
 
-    def _ctl_accept(self):
+    def _ctl_accept(self, _arg=None):
         self._accept(self.ctl_listen, "ctl_conn")
 
     def _ctl_conn(self, st):

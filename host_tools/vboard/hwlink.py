@@ -71,7 +71,7 @@ class HardwareLink:
         st.buf += data
         return True
 
-    def _hw_accept(self):
+    def _hw_accept(self, _arg=None):
         self._accept(self.hw_listen, "hw_new")
 
     def _hw_new(self, st):
@@ -133,6 +133,8 @@ class HardwareLink:
             pass
 
     def _hw_ctl(self, vm):
+        if vm is not self.vm or vm.ctl is None:
+            return                      # an old VM's: gone
         data = recv(vm.ctl, 4096)
         if data is None:
             return
@@ -180,6 +182,8 @@ class HardwareLink:
             self.vm_output(data)
 
     def _hw_data(self, vm):
+        if vm is not self.vm or vm.data is None:
+            return
         data = recv(vm.data, 65536)
         if data is None:
             return

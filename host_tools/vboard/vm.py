@@ -13,6 +13,7 @@ import time
 
 from host_tools import paths
 from host_tools.vboard.faults import UsageError
+from host_tools.vboard.hwlink import recv
 
 BIOS = paths.ROM / "bios.py"
 
@@ -120,6 +121,19 @@ class VMPower:
         self.sel.register(vm.master, selectors.EVENT_READ, ("vm_out", vm))
         self.note("boot", cause=cause, mode=mode, pid=vm.pid)
         return vm
+
+    def _vm_out(self, vm):
+        """The VM printed something: to the clients."""
+        if self._backlog() > 262144:
+            return                      # clients behind: the board's output waits
+        data = recv(vm.master, 65536)
+        if data:
+            self.vm_output(data)
+        elif data is not None:          # its pty closed
+            try:
+                self.sel.unregister(vm.master)
+            except (KeyError, ValueError):
+                pass
 
     def kill_vm(self, why):
         vm = self.vm
