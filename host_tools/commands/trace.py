@@ -36,7 +36,7 @@ def add_arguments(p):
     r.add_argument("--dir", default=str(CORPUS_DIR), help="where (default traces/)")
     from host_tools.commands import trace_record  # pumpmon trace record: docs/recording.md
     trace_record.add_arguments(sub.add_parser(
-        "record", help="fetch a board's sensor recording (mpremote) and write a trace"))
+        "record", help="fetch a board's sensor recording and write a trace"))
     trace_record.add_stream_arguments(sub.add_parser(
         "stream", help="record a board's sensor readings live (bench work) until stopped"))
 
