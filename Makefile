@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 JOBS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-cpython test-micropython bench run clean stubs lint
+.PHONY: help setup test test-cpython test-micropython test-host bench run clean stubs lint
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
@@ -34,7 +34,7 @@ $(STUBS_STAMP): $(STAMP) requirements-stubs-rp2.txt requirements-stubs-esp32.txt
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps --target $(STUBS)/esp32 -r requirements-stubs-esp32.txt
 	@touch $@
 
-# `make lint BOARDS=dir` checks another copy of boards/ (tests/test_typecheck.py)
+# `make lint BOARDS=dir` checks another copy of boards/ (tests/boards/test_typecheck.py)
 BOARDS ?= boards
 MYPY_BOARD = MYPYPATH=$(STUBS)/$(1):$(BOARDS)/drivers:$(BOARDS)/$(2) $(BIN)/mypy \
 	--config-file boards/mypy.ini --custom-typeshed-dir $(STUBS)/$(1) \
@@ -53,7 +53,10 @@ test-cpython: setup ## the firmware's tests on CPython only
 test-micropython: setup ## the firmware's tests on the MicroPython unix port only
 	$(BIN)/python -m pytest -n $(JOBS) tests/test_on_micropython.py
 
-bench: setup ## print the figures: engine speed and heap, detection latency, replay, boards, log, recorder, flashing
+test-host: setup stubs ## the host side's tests only: tests/host (commands, formats, install), tests/vboard, tests/boards
+	$(BIN)/python -m pytest -n $(JOBS) tests/host tests/vboard tests/boards
+
+bench: setup ## print the figures (host_tools/bench/): engine speed and heap, detection latency, replay, boards, log, recorder, flashing
 	$(BIN)/python -m host_tools.bench
 
 run: setup ## run the monitor (on the virtual board when no real board is attached; BOARD=/dev/ttyACM0 for a real one)
@@ -72,13 +75,13 @@ flash: setup ## flash the firmware onto a board (PORT=/dev/ttyACM0 CONFIG=file.j
 vboard: setup ## serve a virtual MicroPython board for mpremote (TRACE=file SPEED=x; see docs/virtual-board.md)
 	$(BIN)/pumpmon board serve $(if $(TRACE),--trace $(TRACE)) $(if $(SPEED),--speed $(SPEED))
 
-vboard-bench: setup ## the virtual board's startup, soft-reset and mpremote fs cp figures
-	$(BIN)/python -m host_tools.vboard_bench
+vboard-bench: setup ## the virtual board's startup, soft-reset and mpremote fs cp figures (host_tools/bench/vboard.py)
+	$(BIN)/python -m host_tools.bench.vboard
 
 .PHONY: vboard vboard-bench
 
-bench-record: setup ## sensor recording figures: bytes/sample, default ring hours, record/decode/fetch throughput
-	$(BIN)/python -m host_tools.tracerec
+bench-record: setup ## sensor recording figures (host_tools/bench/record.py): bytes/sample, ring hours, record/decode/fetch speed
+	$(BIN)/python -m host_tools.bench.record
 
 .PHONY: bench-record
 

@@ -9,13 +9,13 @@ import sys
 
 # name, module, one-line help: keep one line per subcommand
 COMMANDS = [
-    ("replay", "host_tools.replay", "replay a recorded sensor trace through the firmware; events as JSON Lines"),
-    ("trace", "host_tools.corpus", "generate, check and regenerate sensor traces (scenario corpus)"),
-    ("log", "host_tools.logtool", "decode the board's event log (decode FILE...|DIR) or fetch it (pull --port)"),
-    ("flash", "host_tools.flash", "flash the firmware onto a board: compiled, incremental, verified, atomic"),
-    ("config", "host_tools.boardconfig", "show or change a board's configuration (logged on the board)"),
-    ("board", "host_tools.vboard", "the virtual board: serve (a MicroPython board mpremote talks to), ctl"),
-    ("run", "host_tools.run", "run the monitor on the virtual board (or --port, a real one) with a live panel"),
+    ("replay", "host_tools.commands.replay", "replay a recorded sensor trace through the firmware; events as JSON Lines"),
+    ("trace", "host_tools.commands.trace", "generate, check and regenerate sensor traces (scenario corpus)"),
+    ("log", "host_tools.commands.log", "decode the board's event log (decode FILE...|DIR) or fetch it (pull --port)"),
+    ("flash", "host_tools.commands.flash", "flash the firmware onto a board: compiled, incremental, verified, atomic"),
+    ("config", "host_tools.commands.config", "show or change a board's configuration (logged on the board)"),
+    ("board", "host_tools.commands.board", "the virtual board: serve (a MicroPython board mpremote talks to), ctl"),
+    ("run", "host_tools.commands.run", "run the monitor on the virtual board (or --port, a real one) with a live panel"),
 ]
 
 

@@ -7,7 +7,7 @@
 # returns None; the loop goes on, and persistent silence is the engine's
 # malfunction/flow_sensor. After an I/O error the measurement is restarted;
 # after a bus timeout or repeated errors the bus is cleared (recover()).
-# Facts: ../../../shared/reference/alarms.md (Sensirion's public drivers).
+# Facts: docs/alarm-signals.md, the flow sensor (Sensirion's public drivers).
 try:
     from micropython import const
 except ImportError:  # CPython (host tests)

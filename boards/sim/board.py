@@ -1,6 +1,6 @@
 # The virtual board's board layer (copied to the flash as /board.py): the
 # Board interface of boards/README.md on the virtual board that
-# `pumpmon board serve` runs (host_tools/vboard.py, docs/virtual-board.md).
+# `pumpmon board serve` runs (host_tools/vboard/, docs/virtual-board.md).
 # The peripherals are the host's: `simhw` is put in place by the board's ROM
 # (boards/sim/rom/bios.py, not on the flash); the sensors play a trace file, the
 # button is the trace's or typed keys, the buzzer, the LEDs and the watchdog

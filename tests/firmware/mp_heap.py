@@ -6,8 +6,8 @@ import gc
 import micropython
 
 from harness import Run
-from host_tools.sensorsim import NONE as _NONE
-from host_tools.sensorsim import Scenario, record
+from host_tools.sim.sensors import NONE as _NONE
+from host_tools.sim.sensors import Scenario, record
 from pumpmon.clock import ticks_add
 
 def _drive(run, arrays, start, stop):

@@ -2,7 +2,7 @@
 # under pytest on CPython and under tests/mp_runner.py on the unix port.
 from harness import Run
 
-from host_tools import situations as S
+from host_tools.sim import scenarios as S
 
 
 def _deadline(sc, onset, ceiling):
@@ -59,7 +59,7 @@ def test_refill_clears_low_reservoir():
 
 
 def test_single_bad_flow_readings_raise_nothing():
-    from host_tools.sensorsim import Scenario
+    from host_tools.sim.sensors import Scenario
     sc = Scenario(seed=4, rate_ul_h=30.0, duration_s=2 * 3600, missing_p=0.005)
     run = Run(sc)
     m = run.monitor

@@ -1,7 +1,7 @@
 # Engine edge cases: the ticks wrap, gaps in time, schedules, faults.
 from harness import Run
 
-from host_tools.sensorsim import Scenario
+from host_tools.sim.sensors import Scenario
 from pumpmon import alarms as A
 from pumpmon.clock import ticks_add, ticks_diff
 from pumpmon.config import Config

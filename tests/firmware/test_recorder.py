@@ -18,7 +18,7 @@ from pumpmon.runner import Runner
 REC = R.REC
 
 
-# ---- a small reader (the host's independent one is host_tools/tracerec.py) ----
+# ---- a small reader (the host's independent one is host_tools/formats/recording.py) ----
 def _ring(path):
     """([(boot, sec, level, flow, flags, button, refill)], [headers], bad slots)
     of a recording folder, placing each sample in time from its segment."""

@@ -3,7 +3,7 @@
 # refills whenever the reservoir runs low. The longest tests of the suite.
 from harness import Run
 
-from host_tools import situations as S
+from host_tools.sim import scenarios as S
 
 
 def _soak(index, seed):

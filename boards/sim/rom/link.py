@@ -1,0 +1,245 @@
+# The virtual board's peripherals as the firmware sees them, inside the VM:
+# three unix sockets to the host (host_tools/vboard/). The data link carries
+# samples and faults in (each kept until it is due) and LED, buzzer, watchdog
+# reports out; the urgent link carries faults "now"; the control link the rare
+# synchronous requests (hello, reset, "the REPL starts now", power cut). The
+# records are boards/sim/rom/wire.py's. Reads never block and allocate
+# nothing: boards/sim/board.py calls them on every tick.
+import socket
+import struct
+import time
+
+import wire as W
+
+ticks_us = time.ticks_us
+ticks_diff = time.ticks_diff
+
+
+def _connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(struct.pack("H", socket.AF_UNIX) + path.encode() + b"\0")
+    return s
+
+
+class Link:
+    """The board's peripherals, as seen from inside the VM."""
+
+    def __init__(self, sock_path, token, cause, world_ms):
+        self.world_ms = world_ms
+        self.interrupted = 0
+        d = _connect(sock_path)
+        self.ctl = _connect(sock_path)
+        # faults and key presses "now": applied as soon as read, never
+        # queued behind samples sent ahead of their time
+        u = _connect(sock_path)
+        self.u = u
+        self.urx = bytearray(W.IN_SIZE)
+        self.urxmv = memoryview(self.urx)
+        self.urxn = 0
+        self.rx = bytearray(W.IN_SIZE)
+        self.rxmv = memoryview(self.rx)
+        self.rxn = 0
+        self.tx = bytearray(W.OUT_SIZE)
+        self.d = d
+        self.cause = cause
+        self.started = 0      # the trace is playing
+        self.begun = 0        # 'B' (first sensor read) sent
+        self.level = None
+        self.flow = None
+        self.flags = 0
+        self.btn = 0
+        self.refill = 0
+        self.btn_until = 0
+        self.flow_mode = 0    # 0 ok, 1 silent, 2 stuck, 3 out of range, 4 air
+        self.level_mode = 0   # 0 ok, 1 silent, 2 stuck, 3 out of range
+        self.flow_frozen = None
+        self.level_frozen = None
+        self.flash_mode = 0   # 0 ok, 1 write fails (EIO), 2 full (ENOSPC)
+        self.cut_bytes = -1   # power cut after this many more flash bytes
+        self.hang = 0
+        self.wdt_ms = 0       # armed watchdog timeout (board ms), 0: off
+        self.fed_us = 0
+        self.dead = 0
+        self.send(W.LINK_DATA, int(token))    # the data link of...
+        tx = self.tx
+        tx[0] = W.LINK_URGENT                 # the urgent link of...
+        u.write(tx)
+        self.hello = self.request(W.HELLO + " " + token)   # ...the VM with this token
+        d.setblocking(False)
+        u.setblocking(False)
+
+    # -- synchronous requests (rare) ---------------------------------
+    def request(self, line):
+        c = self.ctl
+        c.write((line + "\n").encode())
+        got = b""
+        while True:
+            try:
+                chunk = c.recv(256)
+            except KeyboardInterrupt:
+                self.interrupted = 1
+                continue
+            if not chunk:
+                raise SystemExit(0)        # the host is gone
+            got += chunk
+            if got.endswith(b"\n"):
+                return got.decode().strip()
+
+    # -- outputs ------------------------------------------------------
+    def send(self, kind, value, small=0):
+        tx = self.tx
+        W.put_out(tx, kind, small, self.world_ms(), value)
+        try:
+            self.d.write(tx)
+        except OSError:
+            pass          # host busy or gone: a dropped update, never a stop
+
+    # -- inputs -------------------------------------------------------
+    def poll(self):
+        """Take every record that is due from the host; never blocks."""
+        if self.dead:
+            raise SystemExit(0)
+        now = self.world_ms()
+        urx = self.urx
+        while True:                 # urgent records first, all of them
+            try:
+                if self.urxn == 0:
+                    n = self.u.readinto(urx)
+                else:
+                    n = self.u.readinto(self.urxmv[self.urxn:])
+            except OSError:
+                n = None
+            if not n:
+                break
+            self.urxn += n
+            if self.urxn == W.IN_SIZE:
+                self.urxn = 0
+                self._apply(urx[0], urx[1], urx[2], urx[3], W.get_i32(urx, W.IN_V0),
+                            W.get_i32(urx, W.IN_V1), now)
+        rx = self.rx
+        while True:
+            if self.rxn < W.IN_SIZE:
+                try:
+                    if self.rxn == 0:
+                        n = self.d.readinto(rx)
+                    else:
+                        n = self.d.readinto(self.rxmv[self.rxn:])
+                except OSError:
+                    n = None
+                if n is None:
+                    break
+                if n == 0:          # host gone: stop this VM
+                    self.dead = 1
+                    raise SystemExit(0)
+                self.rxn += n
+                if self.rxn < W.IN_SIZE:
+                    continue
+            if W.get_due(rx) > now:
+                break               # keep it until its time comes
+            self.rxn = 0
+            self._apply(rx[0], rx[1], rx[2], rx[3], W.get_i32(rx, W.IN_V0),
+                        W.get_i32(rx, W.IN_V1), now)
+        if self.hang:
+            self.hang = 0
+            while True:             # a hung firmware: nothing fed, Ctrl-C still works
+                pass
+
+    def _apply(self, kind, a, b, c, v0, v1, now):
+        if kind == W.SAMPLE:    # a flags, b button, c refill, v0 level, v1 flow
+            self.started = 1
+            self.flags = a
+            self.btn = b
+            self.refill = c
+            self.level = None if v0 == W.NONE else v0
+            self.flow = None if v1 == W.NONE else v1
+        elif kind == W.FAULT:   # a key, v0 value
+            if a == W.FAULT_FLOW:
+                self.flow_mode = v0
+                self.flow_frozen = self.flow
+            elif a == W.FAULT_LEVEL:
+                self.level_mode = v0
+                self.level_frozen = self.level
+            elif a == W.FAULT_FLASH:
+                self.flash_mode = v0
+            elif a == W.FAULT_HANG:
+                self.hang = 1
+            elif a == W.FAULT_BUTTON:
+                self.btn_until = now + v0
+            elif a == W.FAULT_CUT:
+                self.cut_bytes = v0
+
+    # -- the readings board.py uses ------------------------------------
+    def read_flow(self):
+        self.poll()
+        if not self.begun:
+            self.begun = 1
+            self.send(W.BEGIN, 0)   # the firmware reads its sensors (trace start)
+        m = self.flow_mode
+        if m == W.SENSOR_OK:
+            return self.flow
+        if m == W.SENSOR_SILENT:
+            return None
+        if m == W.SENSOR_STUCK:
+            return self.flow_frozen
+        if m == W.SENSOR_RANGE:
+            return 999990
+        return self.flow
+
+    def flow_flags(self):
+        if self.flow_mode == W.FLOW_AIR:
+            return 1
+        return self.flags
+
+    def read_level(self):
+        # no poll here: the sample was taken by read_flow (the main loop
+        # reads flow first), so level, flow, flags and refill of one tick
+        # all come from the same trace row, as one instant
+        m = self.level_mode
+        if m == W.SENSOR_OK:
+            return self.level
+        if m == W.SENSOR_SILENT:
+            return None
+        if m == W.SENSOR_STUCK:
+            return self.level_frozen
+        return 250000
+
+    def button(self):
+        self.poll()
+        if self.btn:
+            return 1
+        return 1 if self.btn_until and self.world_ms() < self.btn_until else 0
+
+    def refill_mode(self):
+        return self.refill
+
+    def set_tone(self, hz):
+        self.send(W.TONE, hz)
+
+    def set_led(self, colour):
+        self.send(W.LED, colour)
+
+    def arm_watchdog(self, timeout_ms):
+        self.wdt_ms = timeout_ms
+        self.fed_us = ticks_us()
+        self.send(W.WDT_ARM, timeout_ms)
+
+    def feed_watchdog(self):
+        if not self.wdt_ms:
+            self.arm_watchdog(8000)
+        now = ticks_us()
+        if ticks_diff(now, self.fed_us) >= 50000:   # at most 20 reports/s
+            self.fed_us = now
+            self.send(W.WDT_FEED, 0)
+
+    def reset_cause(self):
+        return self.cause
+
+    def hard_reset(self):
+        self.request(W.RESET)
+        while True:
+            time.sleep_ms(100)      # the host ends this VM
+
+    def power_cut(self):
+        self.request(W.CUT)
+        while True:
+            time.sleep_ms(100)

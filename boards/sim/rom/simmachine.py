@@ -1,0 +1,63 @@
+# The `machine` the firmware imports on the virtual board: the unix port's
+# own, with what a board has on top: reset and reset_cause (the host starts a
+# new VM per reset and says why), a watchdog reported to the host (which
+# resets a VM that stops feeding it), freq, unique_id.
+import machine as _m
+
+# machine.reset_cause() codes, as on rp2 and esp32
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+_CODES = {"power_on": PWRON_RESET, "hard": HARD_RESET, "watchdog": WDT_RESET,
+          "soft": SOFT_RESET}
+
+
+class _Machine:
+    PWRON_RESET = PWRON_RESET
+    HARD_RESET = HARD_RESET
+    WDT_RESET = WDT_RESET
+    DEEPSLEEP_RESET = DEEPSLEEP_RESET
+    SOFT_RESET = SOFT_RESET
+
+
+def machine_module(link):
+    M = _Machine()
+    for name in dir(_m):
+        if not name.startswith("__"):
+            setattr(M, name, getattr(_m, name))
+
+    def m_reset():
+        link.hard_reset()
+
+    def m_soft_reset():
+        raise SystemExit(0)
+
+    def m_reset_cause():
+        return _CODES.get(link.cause, HARD_RESET)
+
+    def m_freq(*a):
+        return 125000000
+
+    def m_unique_id():
+        return b"vboard01"
+
+    def m_bootloader(*a):
+        link.hard_reset()
+
+    class WDT:
+        def __init__(self, id=0, timeout=5000):
+            link.arm_watchdog(timeout)
+
+        def feed(self):
+            link.feed_watchdog()
+
+    M.reset = m_reset
+    M.soft_reset = m_soft_reset
+    M.reset_cause = m_reset_cause
+    M.freq = m_freq
+    M.unique_id = m_unique_id
+    M.bootloader = m_bootloader
+    M.WDT = WDT
+    return M

@@ -1,0 +1,65 @@
+"""`make bench` section: `pumpmon replay` throughput on a generated 30-day
+1 Hz trace, on both runtimes, against the floor of parsing it with the csv
+module, and its peak memory."""
+import os
+import sys
+from pathlib import Path
+
+from host_tools.sim.corpus import ALL, generate
+
+
+_MAXRSS = ("import resource, sys\n"
+           "from host_tools.cli import main\n"
+           "rc = main(sys.argv[1:])\n"
+           "sys.stderr.write('maxrss_kb %d\\n' % resource.getrusage(resource.RUSAGE_SELF)"
+           ".ru_maxrss)\n"
+           "sys.exit(rc)\n")
+
+
+def _timed_replay(path, runtime):
+    import subprocess
+    import time
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", _MAXRSS, "replay", str(path), "--runtime",
+                        runtime, "--out", os.devnull], capture_output=True,
+                       text=True)
+    dt = time.perf_counter() - t
+    if r.returncode != 0:
+        raise RuntimeError("replay failed: %s" % r.stderr)
+    rss = int(r.stderr.split("maxrss_kb")[-1].split()[0])
+    return dt, rss
+
+
+def section_replay(days=30):
+    """Rows for `make bench`: replay throughput of a generated `days`-day
+    1 Hz trace on both runtimes, as a ratio to parsing it with the csv module,
+    and the peak memory (flat with trace length: the trace is streamed)."""
+    import csv as _csv
+    import tempfile
+    import time
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        short = Path(tmp) / "short.csv"
+        generate(ALL["normal"], short, seed=3, duration_s=86400)
+        path = Path(tmp) / "long.csv"
+        n = generate(ALL["normal"], path, seed=3, duration_s=int(days * 86400))
+        t = time.perf_counter()
+        with open(path, newline="") as f:
+            for _row in _csv.reader(f):
+                pass
+        parse = time.perf_counter() - t
+        rows.append(("parse %d-day trace with csv.reader (the floor)" % days,
+                     "%.0f" % (n / parse), "rows/s", "%.1f s, %d rows, %.0f MB"
+                     % (parse, n, path.stat().st_size / 1e6)))
+        _dt, rss1 = _timed_replay(short, "cpython")
+        for runtime in ("cpython", "micropython"):
+            dt, rss = _timed_replay(path, runtime)
+            rows.append(("pumpmon replay, %d days, %s" % (days, runtime), "%.0f" % (n / dt),
+                         "rows/s", "%.1f s (%.1fx the csv parse)%s; a year: ~%.0f min"
+                         % (dt, dt / parse, "; target < 15 s" if runtime == "cpython" else "",
+                            31536000 / (n / dt) / 60)))
+            if runtime == "cpython":
+                rows.append(("peak memory of the replay, 1 day -> %d days" % days,
+                             "%.0f" % (rss / 1024.0), "MB", "1 day: %.0f MB (flat: streamed)"
+                             % (rss1 / 1024.0)))
+    return "Trace replay throughput (generated 1 Hz trace, full firmware engine)", rows

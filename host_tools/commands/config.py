@@ -1,0 +1,174 @@
+"""`pumpmon config show|set --port PORT [KEY=VALUE...]`: a board's configuration.
+
+`show` prints the board's config.json (and whether it is valid). `set`
+changes settings: the new configuration is validated on the host with
+pumpmon.config.Config (refused, exit 2, before anything is sent), then
+installed with the same staged, verified, journalled swap as `pumpmon flash`
+(a cut leaves the old or the new file, never half of one). Then the monitor
+restarts; at boot the firmware compares the configuration's CRC with the one
+it saved and writes a `config` record (changed = 1) to the event log
+(Runner.note_config, firmware/pumpmon/runner.py), so the change is logged on
+the board by the firmware itself. Exit statuses as for `pumpmon flash`.
+"""
+import json
+import sys
+
+from host_tools.commands.flash import commit
+from host_tools.device.session import CONFIG, BoardSession
+from host_tools.flashing.build import (EXIT_BAD_INPUT, EXIT_SELFTEST, FlashError,
+                                    config_to_bytes)
+
+
+def add_arguments(p):
+    sub = p.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    show = sub.add_parser("show", help="print the board's config.json")
+    setp = sub.add_parser("set", help="change settings on the board")
+    setp.add_argument("settings", nargs="+", metavar="KEY=VALUE",
+                      help="settings to change (VALUE is JSON, or text); KEY= removes one")
+    for q in (show, setp):
+        q.add_argument("--port", help="serial device or socket://HOST:PORT "
+                       "(default: the first USB serial port)")
+        q.add_argument("--json", action="store_true", help="print the result as JSON")
+        q.add_argument("--settle", type=float, default=1.0, metavar="S",
+                       help="seconds to watch the monitor restart (default 1)")
+
+
+def parse_settings(items):
+    """['rate_ul_h=30', 'board_id=bed 4'] -> {key: value or None (remove)}."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise FlashError(EXIT_BAD_INPUT, "%r: give KEY=VALUE" % item)
+        key, text = item.split("=", 1)
+        key = key.strip()
+        if not key:
+            raise FlashError(EXIT_BAD_INPUT, "%r: empty setting name" % item)
+        if text == "":
+            out[key] = None
+            continue
+        try:
+            out[key] = json.loads(text)
+        except ValueError:
+            out[key] = text
+    return out
+
+
+def _validate(values, where):
+    from pumpmon.config import Config, ConfigError
+    try:
+        Config(values)
+    except ConfigError as e:
+        raise FlashError(EXIT_BAD_INPUT, "%s: invalid configuration: %s; nothing was sent"
+                         % (where, e))
+
+
+def _read(b):
+    text = b.read_text(CONFIG)
+    if text is None:
+        return None, "no config.json on the board"
+    try:
+        values = json.loads(text)
+    except ValueError as e:
+        return None, "config.json on the board is not JSON: %s" % e
+    if not isinstance(values, dict):
+        return None, "config.json on the board is not a JSON object"
+    return values, None
+
+
+def show(port=None, settle=1.0):
+    b = BoardSession(port)
+    try:
+        values, err = _read(b)
+        valid = None
+        if values is not None:
+            from pumpmon.config import Config, ConfigError
+            try:
+                Config(values)
+                valid = True
+            except ConfigError as e:
+                valid, err = False, str(e)
+        b.start_monitor(settle)
+        return {"port": b.port, "config": values, "valid": valid, "problem": err}
+    finally:
+        b.close()
+
+
+def set_values(port, changes, settle=1.0):
+    b = BoardSession(port)
+    started = False
+    try:
+        old, err = _read(b)
+        if old is None and err != "no config.json on the board":
+            old = {}                       # unreadable: start again from the changes
+        new = dict(old or {})
+        for k, v in changes.items():
+            if v is None:
+                new.pop(k, None)
+            else:
+                new[k] = v
+        _validate(new, "%s:config.json" % b.port)
+        data = config_to_bytes(new)
+        changed = sorted(k for k in set(new) | set(old or {})
+                         if (old or {}).get(k) != new.get(k))
+        if changed or b.hashes([CONFIG])[CONFIG] is None:
+            commit(b, {CONFIG: data}, [], None, None, None)
+        clock = b.set_clock()              # a new schedule runs on the board's clock
+        bad, _ = b.start_monitor(settle)
+        started = True
+        if bad:
+            raise FlashError(EXIT_SELFTEST, "the monitor did not come up after the change: %s"
+                             % bad)
+        return {"port": b.port, "config": new, "changed": changed, "before": old,
+                "clock": clock}
+    finally:
+        if not started:
+            try:
+                b.start_monitor(0.3)
+            except Exception:
+                pass
+        b.close()
+
+
+def run(args):
+    try:
+        if args.action == "show":
+            r = show(args.port, args.settle)
+            if args.json:
+                print(json.dumps(r))
+            else:
+                if r["config"] is None:
+                    print("%s: %s" % (r["port"], r["problem"]))
+                else:
+                    print(json.dumps(r["config"], indent=1, sort_keys=True))
+                    if not r["valid"]:
+                        print("invalid: %s" % r["problem"], file=sys.stderr)
+            return 0
+        changes = parse_settings(args.settings)
+        _validate_keys(changes)
+        r = set_values(args.port, changes, args.settle)
+        if args.json:
+            print(json.dumps(r))
+        elif r["changed"]:
+            print("changed %s on %s; the monitor restarted and logged the change" % (
+                ", ".join(r["changed"]), r["port"]))
+        else:
+            print("no change on %s" % r["port"])
+        return 0
+    except FlashError as e:
+        print("pumpmon config: %s" % e, file=sys.stderr)
+        return e.status
+
+
+def _validate_keys(changes):
+    # an unknown setting is refused before connecting
+    from pumpmon.config import LIMITS, OTHER_KEYS, ConfigError, _number
+    for k, v in changes.items():
+        if k not in LIMITS and k not in OTHER_KEYS:
+            raise FlashError(EXIT_BAD_INPUT, "unknown setting %r (see docs/config.md)" % k)
+        if k in LIMITS and v is not None:
+            try:
+                _number(k, v)
+            except ConfigError as e:
+                raise FlashError(EXIT_BAD_INPUT, "invalid configuration: %s; nothing was sent"
+                                 % e)

@@ -1,0 +1,336 @@
+"""`pumpmon flash`: put the firmware on a board, compiled, incremental,
+verified and atomic. docs/flashing.md tells the whole protocol.
+
+  1. validate --config on the host (refused before anything is sent)
+  2. connect (mpremote's SerialTransport), finish any swap an earlier flash
+     left half done (firmware/boot.py's code), ask the board what it runs
+  3. compile for it (.mpy version and -march), build the manifest
+  4. hash every file on the board; stage only what differs in .pm_stage/
+     (a staged file left by a cut flash is kept when its hash is right)
+  5. verify the staged files by hash, on the board
+  6. commit: write the journal (.pm_journal.tmp, then one rename), then swap
+     by renames, stale files out, the manifest last; remove the journal
+  7. run the self-test, then soft-reset in the friendly REPL so boot.py and
+     main.py run as at power-on, and watch the monitor come up
+"""
+import json
+import sys
+import time
+
+from host_tools.device.session import (CONFIG, JOURNAL, MANIFEST, OLD, STAGE, BoardSession, BoardError,
+                                    NoSpace, no_space)
+from host_tools.flashing.build import (EXIT_ERROR, EXIT_SELFTEST, EXIT_VERIFY,
+                                    ROOT, FlashError, board_for, build_files, config_bytes,
+                                    manifest_bytes, manifest_for, offline_info, sha256_hex,
+                                    sources, target_for)
+
+JOURNAL_ROOM = 4096     # bytes kept free for the journal and manifest
+
+
+def add_arguments(p):
+    p.add_argument("--port", help="serial device or socket://HOST:PORT "
+                   "(default: mpremote's auto-detection: the first USB serial port)")
+    p.add_argument("--board", help="board folder under boards/ (default: from the board's "
+                   "platform: rp2 -> rpi_pico, esp32 -> esp32, linux -> sim)")
+    p.add_argument("--config", metavar="FILE", help="configuration (JSON) to install as "
+                   "config.json; validated on the host first")
+    p.add_argument("--dry-run", action="store_true",
+                   help="say what would be sent and removed; change nothing (with no "
+                   "--port: build for --board and list every file, touching no board)")
+    p.add_argument("--source", action="store_true", help="ship .py source, not .mpy")
+    p.add_argument("--json", action="store_true",
+                   help="print the summary as one JSON object")
+    p.add_argument("--settle", type=float, default=1.0, metavar="S",
+                   help="seconds to watch the monitor run after the reset (default 1)")
+
+
+class Progress:
+    """A one-line progress bar on stderr when it is a terminal."""
+
+    def __init__(self, total_bytes, total_files, enabled):
+        self.total = max(total_bytes, 1)
+        self.files = total_files
+        self.done = 0
+        self.nfiles = 0
+        self.on = enabled and total_bytes > 0
+        self._last = 0.0
+
+    def add(self, n):
+        self.done += n
+        self._draw()
+
+    def file_done(self):
+        self.nfiles += 1
+        self._draw(force=True)
+
+    def _draw(self, force=False):
+        if not self.on:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < 0.1:
+            return
+        self._last = now
+        width = 30
+        fill = int(width * self.done / self.total)
+        sys.stderr.write("\r[%s%s] %7.1f/%.1f kB  %d/%d files " % (
+            "#" * fill, "." * (width - fill), self.done / 1000, self.total / 1000,
+            self.nfiles, self.files))
+        sys.stderr.flush()
+
+    def end(self):
+        if self.on:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _free_bytes(info):
+    s = info.get("statvfs")
+    if not s or len(s) < 5:
+        return None, 4096
+    frsize = s[1] or s[0]
+    return s[4] * frsize, max(frsize, 1)
+
+
+def _round_up(n, block):
+    return (n + block - 1) // block * block
+
+
+def _folders(paths):
+    out = set()
+    for p in paths:
+        parts = p.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            out.add("/".join(parts[:i]))
+    return out
+
+
+def commit(b, payloads, remove, manifest_data, version, old_version, progress=None,
+           free=None, block=4096):
+    """Stage payloads ({path: bytes}, the manifest included under MANIFEST
+    when given), verify them on the board, then swap with the journal.
+    Returns (files sent, bytes sent, files resumed from an earlier cut)."""
+    todo = dict(payloads)
+    if manifest_data is not None:
+        todo[MANIFEST] = manifest_data
+    staged = set(b.walk(STAGE))
+    want = {p: sha256_hex(d) for p, d in todo.items()}
+    have = b.hashes([STAGE + "/" + p for p in sorted(staged & set(todo))])
+    resumed = [p for p in todo if have.get(STAGE + "/" + p) == want[p]]
+    extra = sorted(staged - set(todo))
+    if extra:
+        b.remove([STAGE + "/" + p for p in extra])
+    send = [p for p in sorted(todo) if p not in resumed]
+    # the staged files, the folders of .pm_stage/ and .pm_old/ (made during
+    # the swap: they must fit too), the journal
+    folders = _folders([STAGE + "/" + p for p in todo] +
+                       [OLD + "/" + p for p in list(payloads) + list(remove)])
+    need = (sum(_round_up(len(todo[p]), block) for p in send) + block * len(folders) +
+            JOURNAL_ROOM)
+    if free is not None and need > free:
+        b.rmtree(STAGE)
+        raise no_space(need, free)
+    sent_files = sent_bytes = 0
+    before = b.sent
+    try:
+        for p in send:
+            b.write(STAGE + "/" + p, todo[p], progress.add if progress else None)
+            if p != MANIFEST:
+                sent_files += 1
+                sent_bytes += len(todo[p])
+            if progress and p != MANIFEST:
+                progress.file_done()
+        # verify every staged file on the board; one more try for a bad one
+        for attempt in (1, 2):
+            got = b.hashes([STAGE + "/" + p for p in sorted(todo)])
+            bad = [p for p in sorted(todo) if got.get(STAGE + "/" + p) != want[p]]
+            if not bad:
+                break
+            if attempt == 2:
+                b.rmtree(STAGE)
+                raise FlashError(EXIT_VERIFY, "verification failed: %s on the board has "
+                                 "SHA-256 %s, expected %s; nothing was changed" % (
+                                     bad[0], got.get(STAGE + "/" + bad[0]), want[bad[0]]))
+            for p in bad:
+                b.write(STAGE + "/" + p, todo[p])
+        journal = {"format": 1, "version": version, "from": old_version,
+                   "install": [[p, want[p]] for p in sorted(payloads)],
+                   "remove": sorted(remove),
+                   "manifest": want.get(MANIFEST)}
+        jdata = (json.dumps(journal, separators=(",", ":")) + "\n").encode()
+        b.write(JOURNAL + ".tmp", jdata)
+    except NoSpace:
+        written = b.sent - before
+        b.remove([JOURNAL + ".tmp"])
+        b.rmtree(STAGE)
+        raise no_space(need, free, written)
+    if b.hashes([JOURNAL + ".tmp"])[JOURNAL + ".tmp"] != sha256_hex(jdata):
+        b.remove([JOURNAL + ".tmp"])
+        raise FlashError(EXIT_VERIFY, "verification failed: the journal did not reach the "
+                         "board intact; nothing was changed")
+    b.exec("os.rename(%r, %r)" % (JOURNAL + ".tmp", JOURNAL))     # the commit point
+    result = b.recover()
+    if result != "completed":
+        raise FlashError(EXIT_VERIFY, "verification failed: the swap could not complete on "
+                         "the board and was rolled back (%s); the previous version runs"
+                         % result)
+    return sent_files, sent_bytes, len([p for p in resumed if p != MANIFEST])
+
+
+def flash(port=None, board=None, config=None, dry_run=False, source=False, progress=True,
+          settle=1.0, root=ROOT, log=None):
+    """Flash one board; the summary dict. Raises FlashError."""
+    t0 = time.monotonic()
+    say = log or (lambda msg: None)
+    cfg_data = None
+    if config:
+        cfg_data, _values = config_bytes(config)       # refused before connecting
+    if board:
+        sources(root, board)                            # a bad --board: refused now
+    if dry_run and not port:
+        return _dry_run_offline(root, board or "rpi_pico", source, cfg_data, t0)
+    b = BoardSession(port)
+    running = False
+    try:
+        pending = b.recover()                           # an earlier flash cut short
+        if pending:
+            say("an interrupted update was %s on the board" % pending.replace("_", " "))
+        info = b.probe()
+        target = target_for(info, source)
+        board = board or board_for(info)
+        sources(root, board)
+        say("board: %s on %s (%s)" % (board, b.port, target["label"]))
+        files = build_files(root, board, target)
+        man = manifest_for(files, board, target)
+        man_data = manifest_bytes(man)
+        old_text = b.read_text(MANIFEST)
+        try:
+            old = json.loads(old_text) if old_text else {}
+            old_files = old.get("files", {}) if isinstance(old, dict) else {}
+        except ValueError:
+            old, old_files = {}, {}
+        want = dict(files)
+        if cfg_data is not None:
+            want[CONFIG] = cfg_data
+        live = b.hashes(sorted(set(want) | set(old_files) | {MANIFEST}))
+        install = [p for p in sorted(want) if live.get(p) != sha256_hex(want[p])]
+        stale = [p for p in sorted(old_files)
+                 if p not in files and p not in (CONFIG, MANIFEST) and live.get(p)]
+        new_manifest = bool(install or stale) or live.get(MANIFEST) != sha256_hex(man_data)
+        summary = {"files_sent": 0, "bytes_sent": 0,
+                   "files_skipped": len(want) - len(install),
+                   "files_removed": len(stale), "files_resumed": 0,
+                   "board": board, "port": b.port, "micropython": target["label"],
+                   "version": man["version"], "mpy": target["mpy"], "dry_run": dry_run}
+        if dry_run:
+            summary.update(would_send=install, would_remove=stale,
+                           bytes_to_send=sum(len(want[p]) for p in install))
+            summary["files_removed"] = 0
+        elif install or stale or new_manifest:
+            free, block = _free_bytes(info)
+            total = sum(len(want[p]) for p in install) + len(man_data)
+            bar = Progress(total, len(install), progress)
+            try:
+                n, nbytes, resumed = commit(
+                    b, {p: want[p] for p in install}, stale, man_data, man["version"],
+                    old.get("version") if isinstance(old, dict) else None, bar, free, block)
+            finally:
+                bar.end()
+            summary.update(files_sent=n, bytes_sent=nbytes, files_resumed=resumed)
+        else:
+            b.rmtree(STAGE)                             # a cut flash's leftovers
+        summary["seconds_update"] = round(time.monotonic() - t0, 3)
+        if not dry_run:
+            st = b.selftest()
+            if not st.get("ok"):
+                problems = st.get("problems") or ["no detail"]
+                hint = ""
+                if cfg_data is None and any(p.startswith(CONFIG) for p in problems):
+                    hint = " (give --config FILE)"
+                raise FlashError(EXIT_SELFTEST, "self-test failed on the board: "
+                                 + "; ".join(problems) + hint)
+            if st.get("version") != man["version"]:
+                raise FlashError(EXIT_SELFTEST, "self-test failed: the board runs version %s, "
+                                 "expected %s" % (st.get("version"), man["version"]))
+            summary["clock"] = b.set_clock()    # a dose schedule runs on it
+        bad, _console = b.start_monitor(settle)
+        running = True
+        if bad:
+            raise FlashError(EXIT_SELFTEST, "the monitor did not come up: %s" % bad)
+        summary["selftest"] = "skipped (dry run)" if dry_run else "passed"
+        summary["seconds"] = round(time.monotonic() - t0, 3)
+        return summary
+    except BoardError as e:
+        raise FlashError(EXIT_ERROR, "the board raised an error: %s" % e.last_line)
+    finally:
+        if not running:
+            _restart_quietly(b)
+        b.close()
+
+
+def _dry_run_offline(root, board, source, cfg_data, t0):
+    """A dry run with no board: build everything for a typical `board` and
+    say what a first flash would send."""
+    target = target_for(offline_info(board), source)
+    files = build_files(root, board, target)
+    man = manifest_for(files, board, target)
+    want = dict(files)
+    if cfg_data is not None:
+        want[CONFIG] = cfg_data
+    install = sorted(want)
+    return {"files_sent": 0, "bytes_sent": 0, "files_skipped": 0, "files_removed": 0,
+            "files_resumed": 0, "board": board, "port": None, "micropython": target["label"],
+            "version": man["version"], "mpy": target["mpy"], "dry_run": True,
+            "would_send": install, "would_remove": [],
+            "bytes_to_send": sum(len(want[p]) for p in install),
+            "selftest": "skipped (dry run)", "seconds": round(time.monotonic() - t0, 3)}
+
+
+def _restart_quietly(b):
+    # after a refusal, leave the board running its (previous) monitor
+    try:
+        b.start_monitor(0.3)
+    except Exception:
+        pass
+
+
+def human(s):
+    if s.get("dry_run"):
+        where = s["port"] or "no port: a first flash, no board touched"
+        lines = ["dry run: %s board on %s (%s)" % (s["board"], where, s["micropython"]),
+                 "would send %d files (%d bytes), skip %d, remove %d" % (
+                     len(s["would_send"]), s["bytes_to_send"], s["files_skipped"],
+                     len(s["would_remove"]))]
+        lines += ["  send   " + p for p in s["would_send"]]
+        lines += ["  remove " + p for p in s["would_remove"]]
+        return "\n".join(lines)
+    text = ("flashed %s board on %s (%s): sent %d files (%d bytes), skipped %d, removed %d, "
+            "in %.2f s; version %s, self-test passed, monitor running" % (
+                s["board"], s["port"], s["micropython"], s["files_sent"], s["bytes_sent"],
+                s["files_skipped"], s["files_removed"], s["seconds"], s["version"]))
+    if s.get("files_resumed"):
+        text += " (%d files already staged by an interrupted flash)" % s["files_resumed"]
+    if s.get("clock"):
+        text += "; clock set to %s (local time)" % s["clock"]
+    else:
+        text += "; the board has no clock to set"
+    return text
+
+
+def run(args):
+    tty = sys.stderr.isatty() and not args.json
+    try:
+        s = flash(args.port, args.board, args.config, args.dry_run, args.source,
+                  progress=tty, settle=args.settle,
+                  log=None if args.json else (lambda m: print(m, file=sys.stderr)))
+    except FlashError as e:
+        print("pumpmon flash: %s" % e, file=sys.stderr)
+        if args.json:
+            print(json.dumps({"ok": False, "status": e.status, "error": str(e)}))
+        return e.status
+    if args.json:
+        s["ok"] = True
+        print(json.dumps(s))
+    else:
+        print(human(s))
+    return 0
+

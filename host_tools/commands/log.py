@@ -1,0 +1,135 @@
+"""`pumpmon log`: read the board's event log (docs/log-format.md).
+
+  pumpmon log decode FILE...|DIR [--json | --csv]
+  pumpmon log pull --port PORT [--dest DIR] [--remote-dir /log] [--no-restart]
+
+The decoding is host_tools/formats/eventlog.py; exit status 2 only when the
+input cannot be read.
+"""
+import argparse
+import datetime
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from host_tools.device.session import BoardSession
+from host_tools.flashing.build import FlashError
+from host_tools.formats.eventlog import (SEG_RE, LogError, decode, summary, write_csv,
+                                         write_json, write_table, _where)
+
+
+def add_arguments(parser):
+    sub = parser.add_subparsers(dest="log_command", metavar="SUBCOMMAND")
+    sub.required = True
+    d = sub.add_parser("decode", help="decode log segments to a table, JSON Lines or CSV",
+                       description="Decode event log segments (files, or a folder of "
+                       "ev########.bin), verify checksums and sequence numbers.")
+    d.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    _format_args(d)
+    d.set_defaults(_log_run=run_decode)
+    p = sub.add_parser("pull", help="fetch the log segments from a board, then decode them",
+                       description="Copy the board's log folder into DEST, "
+                       "then decode it. The board's main loop is interrupted for the copy "
+                       "and restarted afterwards (a soft reset) unless --no-restart.")
+    p.add_argument("--port", required=True,
+                   help="serial device, or socket://host:port (what mpremote connect takes)")
+    p.add_argument("--dest", help="local folder (default: log-YYYYmmdd-HHMMSS)")
+    p.add_argument("--remote-dir", default="/log", help="the log folder on the board (/log)")
+    p.add_argument("--no-restart", action="store_true",
+                   help="leave the board at its REPL instead of restarting the monitor")
+    _format_args(p)
+    p.set_defaults(_log_run=run_pull)
+
+
+def _format_args(p):
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--json", action="store_true", help="JSON Lines, one record a line")
+    g.add_argument("--csv", action="store_true", help="CSV with a header row")
+
+
+def run(args):
+    return args._log_run(args)
+
+
+def _emit(args, paths, out=None, err=None):
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        items, probs = decode(paths)
+    except LogError as e:
+        err.write("pumpmon log: %s\n" % e)
+        return 2
+    if args.json:
+        write_json(items, out)
+    elif args.csv:
+        write_csv(items, out)
+    else:
+        write_table(items, out)
+    out.flush()
+    if args.json or args.csv:
+        for p in probs:
+            err.write("%s: %s\n" % (_where(p), p[2]))
+    err.write("%s\n" % summary(items, probs))
+    return 0
+
+
+def run_decode(args):
+    return _emit(args, args.paths)
+
+
+def run_pull(args):
+    dest = Path(args.dest or datetime.datetime.now().strftime("log-%Y%m%d-%H%M%S"))
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=".pull-", dir=dest))
+    except OSError as e:
+        sys.stderr.write("pumpmon log: %s: cannot create: %s\n" % (dest, e.strerror or e))
+        return 2
+    remote = args.remote_dir.rstrip("/") or "/"
+    try:
+        # no soft reset before the copy: the session interrupts the monitor
+        # with Ctrl-C and restarts it afterwards (unless --no-restart)
+        try:
+            b = BoardSession(args.port, soft_reset=False)
+        except FlashError as e:
+            sys.stderr.write("pumpmon log: %s\n" % e)
+            return 2
+        try:
+            got = b.copy_folder(remote, stage, match=lambda n: SEG_RE.match(n) is not None)
+            if not got:
+                sys.stderr.write("pumpmon log: %s: no log segments in %s on the board\n" % (
+                    args.port, remote))
+                return 2
+            if not args.no_restart:
+                try:
+                    b.restart()
+                except FlashError as e:  # the copy worked; say what to do
+                    sys.stderr.write("pumpmon log: could not restart the board (%s): reset "
+                                     "it by hand\n" % e)
+        except FlashError as e:
+            sys.stderr.write("pumpmon log: %s: could not copy %s: %s\n" % (args.port, remote, e))
+            return 2
+        finally:
+            b.close()
+        for old in dest.iterdir():       # earlier copies: the board's set replaces them
+            if SEG_RE.match(old.name):
+                old.unlink()
+        for name in got:
+            shutil.move(str(stage / name), str(dest / name))
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    sys.stderr.write("pumpmon log: %d segment%s copied to %s\n" % (
+        len(got), "" if len(got) == 1 else "s", dest))
+    return _emit(args, [str(dest)])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="pumpmon log")
+    add_arguments(p)
+    args = p.parse_args(argv)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

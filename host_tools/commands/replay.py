@@ -1,0 +1,119 @@
+"""`pumpmon replay TRACE`: replay a recorded sensor trace through the firmware.
+
+Every sample goes through pumpmon.monitor.Monitor (the board's engine, alarm
+management and annunciator) by host_tools/replay/driver.py, on CPython or,
+with --runtime micropython, inside the MicroPython unix port; the events come
+out as JSON Lines (docs/replay.md). The trace is validated in a first pass, so
+a bad file produces one error line and no events at all.
+"""
+import json
+import shutil
+import sys
+import tempfile
+
+from host_tools.formats.expectations import check_events, load_expectation, load_json_object
+from host_tools.formats.trace import TraceError, read_trace
+from host_tools.replay.runtimes import run_cpython, run_micropython
+
+def add_arguments(p):
+    p.add_argument("trace", metavar="TRACE", help="trace file (docs/trace-format.md)")
+    p.add_argument("--config", metavar="FILE",
+                   help="JSON settings overriding the trace's metadata (docs/config.md)")
+    p.add_argument("--runtime", choices=("cpython", "micropython"), default="cpython",
+                   help="where the firmware runs (default cpython; micropython: the "
+                        "unix port, byte-identical events)")
+    p.add_argument("--out", metavar="FILE", help="write the events here instead of stdout")
+    p.add_argument("--plot", metavar="PNG", help="also draw levels, flow and alarms to a PNG")
+    p.add_argument("--check", metavar="EXPECTED",
+                   help="compare the events with an expectation file (JSON, docs/replay.md); "
+                        "exit 1 with the differences when they disagree")
+    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                   help="progress on stderr (auto: when stderr is a terminal)")
+
+
+def prepare(args):
+    """Open the trace, read its settings; (trace, cfg, config values)."""
+    trace = read_trace(args.trace)
+    overrides = load_json_object(args.config) if args.config else None
+    cfg = trace.config(overrides, args.config)
+    return trace, cfg, trace.config_values(overrides)
+
+
+def _progress(trace, samples, enabled):
+    """The samples, showing how far into the file we are (long traces only)."""
+    if not enabled or trace.size < 4 << 20:
+        return samples
+    return _showing(trace, samples)
+
+
+def _showing(trace, samples):
+    err = sys.stderr
+    size = trace.size
+    n = 0
+    for s in samples:
+        yield s
+        n += 1
+        if not n & 0x3FFFF:
+            err.write("\rreplay: %3d%%  %d rows" % (trace.position * 100 // size, n))
+            err.flush()
+    err.write("\r" + " " * 40 + "\r")
+    err.flush()
+
+
+def run(args):
+    try:
+        trace, cfg, values = prepare(args)
+        expectation = load_expectation(args.check) if args.check else None
+    except TraceError as e:
+        sys.stderr.write("%s\n" % e)
+        return 2
+    show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+
+    def progress(samples):
+        return _progress(trace, samples, show)
+
+    # One pass over the trace; the events are held back (in a spooled file,
+    # so memory stays flat) until the whole trace has been read without a
+    # problem: a bad trace gives its one error line and no events at all.
+    with tempfile.SpooledTemporaryFile(1 << 20, mode="w+", encoding="utf-8",
+                                       newline="\n") as spool:
+        try:
+            if args.runtime == "micropython":
+                run_micropython(trace, values, spool.write, progress)
+            else:
+                run_cpython(trace, cfg, spool.write, progress)
+        except TraceError as e:
+            sys.stderr.write("%s\n" % e)
+            return 2
+        except RuntimeError as e:  # also UsageError
+            sys.stderr.write("pumpmon replay: %s\n" % e)
+            return 1
+        spool.seek(0)
+        if args.out:
+            try:
+                with open(args.out, "w", encoding="utf-8", newline="\n") as out:
+                    shutil.copyfileobj(spool, out)
+            except OSError as e:
+                sys.stderr.write("pumpmon replay: cannot write %s: %s\n"
+                                 % (args.out, e.strerror or e))
+                return 2
+        else:
+            shutil.copyfileobj(spool, sys.stdout)
+            sys.stdout.flush()
+        events = None
+        if args.plot or expectation:
+            spool.seek(0)
+            events = [json.loads(line) for line in spool]
+        if args.plot:
+            from host_tools.replay import plot
+            plot.plot_replay(trace, cfg, events, args.plot)
+    if expectation:
+        problems = check_events(events, expectation)
+        if problems:
+            sys.stderr.write("%s: %s disagrees with the events:\n%s\n" % (
+                args.trace, args.check, "\n".join(problems)))
+            return 1
+        sys.stderr.write("%s: as expected by %s (%d expected alarm(s) raised in time%s)\n" % (
+            args.trace, args.check, len(expectation["raised"]),
+            ", no other high-priority alarm" if expectation["no_other_high"] else ""))
+    return 0

@@ -1,0 +1,284 @@
+"""One session with a board, through mpremote's SerialTransport (as a library):
+the one way every command talks to a board (flash, config, log pull, trace
+record and stream, run), and the one USB port discovery (find_port).
+
+Why the library and not the `mpremote` command: a flash is one session (one
+soft reset, then many small exchanges: hash every file, send chunks, verify,
+commit, self-test), where the command would reconnect and soft-reset for each
+step; the library also lets us write to a staging path in base64 chunks with a
+progress bar, and map every failure (port missing, port in use, no raw REPL,
+connection cut, ENOSPC) to an exit status a script can rely on.
+
+Everything the board runs is sent as small Python snippets over the raw REPL;
+the swap itself is firmware/boot.py's own code, sent verbatim.
+
+The watchdog: main.py arms the board's hardware watchdog, and on a real board
+(rp2, esp32) stopping main.py with Ctrl-C does not disarm it. The session
+arms it (8 s) and feeds it before every exchange, so a long flash is not cut
+by it, and a board left behind by a pulled cable (powered from elsewhere)
+resets within 8 s and runs its monitor again instead of sitting in the REPL.
+"""
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from host_tools.device.ports import find_port
+from host_tools.device.snippets import HELPERS, PROBE, SET_CLOCK, boot_source
+from host_tools.flashing.build import (EXIT_BUSY, EXIT_ERROR, EXIT_LOST, EXIT_NO_BOARD, EXIT_NO_SPACE,
+                                    FlashError)
+
+
+STAGE = ".pm_stage"
+OLD = ".pm_old"
+JOURNAL = ".pm_journal"
+MANIFEST = "manifest.json"
+CONFIG = "config.json"
+
+CHUNK = 2048            # raw bytes per write exchange (base64 on the wire)
+READ_CHUNK = 8192       # raw bytes per read exchange
+
+
+def _quiet():
+    # mpremote prints raw bytes on some failures: keep stdout for our output
+    return contextlib.redirect_stdout(sys.stderr)
+
+
+class BoardSession:
+    """A raw-REPL session with a board. Every failure is a FlashError (its
+    status is the exit status of `pumpmon flash`, docs/flashing.md).
+    soft_reset=False leaves the board's state as it is (mpremote's `resume`):
+    main.py is interrupted with Ctrl-C, not restarted."""
+
+    def __init__(self, port=None, soft_reset=True):
+        from mpremote.transport import TransportError
+        from mpremote.transport_serial import SerialTransport
+        self.port = port or find_port()
+        if "://" not in self.port and not os.path.exists(self.port):
+            raise FlashError(EXIT_NO_BOARD, "no board found: %s does not exist" % self.port)
+        try:
+            with _quiet():
+                self.t = SerialTransport(self.port, baudrate=115200)
+        except TransportError:
+            if "://" in self.port:
+                raise FlashError(EXIT_NO_BOARD, "no board found: nothing answers at %s"
+                                 % self.port)
+            raise FlashError(EXIT_BUSY, "board busy: %s is in use by another program "
+                             "(close mpremote, a terminal or an IDE using it)" % self.port)
+        except Exception as e:  # pyserial errors on odd devices
+            raise FlashError(EXIT_NO_BOARD, "no board found: cannot open %s: %s"
+                             % (self.port, e))
+        self.sent = 0
+        try:
+            with _quiet():
+                self.t.enter_raw_repl(soft_reset=soft_reset)
+        except Exception:
+            self.close()
+            raise FlashError(EXIT_BUSY, "board busy: %s does not answer the raw REPL "
+                             "(a program that ignores Ctrl-C, or another tool talking "
+                             "to it)" % self.port)
+        self.exec(boot_source() + "\n" + HELPERS)
+        self._feed = "_pmwd()\n"
+
+    _feed = ""
+
+    def close(self):
+        try:
+            self.t.close()
+        except Exception:
+            pass
+
+    # -- exchanges --------------------------------------------------------
+    def exec(self, code):
+        """Run code on the board; its output (bytes). Board-side exceptions
+        raise BoardError; a cut connection is FlashError(EXIT_LOST)."""
+        from mpremote.transport import TransportExecError
+        try:
+            with _quiet():
+                return self.t.exec(self._feed + code)
+        except TransportExecError as e:
+            raise BoardError(e.error_output)
+        except Exception as e:
+            raise FlashError(EXIT_LOST, "connection to the board lost (%s: %s); the board "
+                             "keeps a whole version: run the command again"
+                             % (type(e).__name__, e))
+
+    def json(self, code):
+        out = self.exec(code).decode("utf-8", "replace").strip().splitlines()
+        if not out:
+            raise FlashError(EXIT_LOST, "the board gave no answer to: %s" % code.strip()[:60])
+        try:
+            return json.loads(out[-1])
+        except ValueError:
+            raise FlashError(EXIT_ERROR, "unexpected answer from the board: %r" % out[-1][:80])
+
+    def probe(self):
+        return self.json(PROBE)
+
+    def hashes(self, paths):
+        """{path: sha256 hex or None} computed on the board."""
+        out = {}
+        paths = list(paths)
+        for i in range(0, len(paths), 40):
+            out.update(self.json("_pmhash(%r)" % (paths[i:i + 40],)))
+        return out
+
+    def read_text(self, path):
+        return self.json("_pmread(%r)" % path)
+
+    def read_bytes(self, path):
+        """A file's bytes (None when there is no such file), in base64 chunks."""
+        import binascii
+        out = bytearray()
+        while True:
+            got = self.exec("_pmrb(%r, %d, %d)" % (path, len(out), READ_CHUNK)).strip()
+            if got == b"-":
+                return None
+            data = binascii.a2b_base64(got)
+            out += data
+            if len(data) < READ_CHUNK:
+                return bytes(out)
+
+    def copy_folder(self, remote, local, match=lambda name: True):
+        """Copy the files directly in the board's folder `remote` whose names
+        match into the local folder; the names copied (sorted)."""
+        names = sorted(n for n in self.walk(remote.rstrip("/")) if "/" not in n and match(n))
+        for n in names:
+            data = self.read_bytes(remote.rstrip("/") + "/" + n)
+            if data is not None:
+                (Path(local) / n).write_bytes(data)
+        return names
+
+    def walk(self, folder):
+        return self.json("print(json.dumps(_pmwalk(%r, '', [])))" % (folder + "/"))
+
+    def remove(self, paths):
+        for i in range(0, len(paths), 40):
+            self.exec("for _p in %r: _pmrm(_p)" % (paths[i:i + 40],))
+
+    def rmtree(self, path):
+        self.exec("rmtree(%r)" % path)
+
+    def write(self, path, data, progress=None):
+        """Write data to path (folders made), in base64 chunks."""
+        import binascii
+        try:
+            self.exec("_pmopen(%r)" % path)
+            for i in range(0, len(data), CHUNK):
+                chunk = data[i:i + CHUNK]
+                self.exec("_pmw(%r)" % binascii.b2a_base64(chunk, newline=False).decode())
+                self.sent += len(chunk)
+                if progress:
+                    progress(len(chunk))
+            self.exec("_pmclose()")
+        except BoardError as e:
+            if e.errno_name == "ENOSPC":
+                raise NoSpace(path)
+            raise
+
+    def recover(self):
+        """Run firmware/boot.py's recovery on the board: None, 'completed' or
+        'rolled_back'."""
+        return self.json("print(json.dumps(recover()))")
+
+    def set_clock(self):
+        """Set the board's calendar clock (machine.RTC) to the host's local
+        time: a board has no time zone, and a daily dose schedule runs on
+        local time. The time set ("YYYY-MM-DD HH:MM:SS"), or None when the
+        board has no RTC."""
+        t = time.localtime()
+        dt = (t.tm_year, t.tm_mon, t.tm_mday, t.tm_wday, t.tm_hour, t.tm_min, t.tm_sec, 0)
+        if self.exec(SET_CLOCK % (dt,)).strip() != b"set":
+            return None
+        return time.strftime("%Y-%m-%d %H:%M:%S", t)
+
+    # -- reset and the monitor -------------------------------------------
+    def selftest(self):
+        """The firmware's self-test, in this session (nothing of the firmware
+        has been imported in it: the session only moved files)."""
+        try:
+            return self.json("from pumpmon import selftest\nselftest.report()")
+        except BoardError as e:
+            return {"ok": False, "version": None, "problems": [e.last_line]}
+
+    def start_monitor(self, settle=2.0):
+        """Leave the raw REPL and soft-reset in the friendly REPL, so that the
+        board runs boot.py and then main.py, as at power-on. Watches the
+        console for `settle` seconds: (ok, console text)."""
+        s = self.t.serial
+        try:
+            s.write(b"\r\x02")                       # Ctrl-B: friendly REPL
+            self.t.in_raw_repl = False
+            self._read_for(1.0, until=b">>> ")
+            s.write(b"\x04")                         # Ctrl-D: soft reset
+            out = self._read_for(settle)
+        except Exception as e:
+            raise FlashError(EXIT_LOST, "connection lost while starting the monitor: %s" % e)
+        text = out.decode("utf-8", "replace")
+        after = text.split("soft reboot", 1)[-1]
+        bad = None
+        if "Traceback" in after:
+            bad = "main.py stopped with an exception"
+        elif "pumpmon:" in after:
+            bad = "the monitor reported: " + after[after.index("pumpmon:"):].splitlines()[0]
+        elif after.rstrip().endswith(">>>"):
+            bad = "main.py returned to the REPL: the monitor is not running"
+        elif "soft reboot" not in text:
+            bad = "the board did not soft-reset"
+        return bad, text
+
+    def restart(self, settle=0.2):
+        """Soft-reset the board from its friendly REPL, so that boot.py and
+        main.py run again (the end of a log pull or a recording fetch); the
+        console after that is for the caller to read (settle=0)."""
+        self.start_monitor(settle=settle)
+
+    @property
+    def serial(self):
+        """The session's serial port (pyserial), for reading the console."""
+        return self.t.serial
+
+    def _read_for(self, seconds, until=None):
+        s = self.t.serial
+        data = b""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            n = s.in_waiting
+            if n:
+                data += s.read(n)
+                if until and data.endswith(until):
+                    break
+            else:
+                time.sleep(0.02)
+        return data
+
+
+
+class BoardError(Exception):
+    """An exception raised on the board (its traceback text)."""
+
+    def __init__(self, text):
+        super().__init__(text)
+        self.text = text
+        lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+        self.last_line = lines[-1] if lines else text
+        self.errno_name = None
+        if "ENOSPC" in text or "Errno 28" in text or self.last_line.endswith("OSError: 28"):
+            self.errno_name = "ENOSPC"
+
+
+class NoSpace(Exception):
+    pass
+
+
+def no_space(need, free, sent=None):
+    if free is not None:
+        msg = ("out of space: the update needs %d bytes of free flash, the board has %d "
+               "(%d more needed)" % (need, free, need - free))
+    else:
+        msg = "out of space: the update needs %d bytes of free flash" % need
+    if sent is not None:
+        msg += "; the board refused a write after %d bytes" % sent
+    return FlashError(EXIT_NO_SPACE, msg + "; the running version is untouched")

@@ -1,0 +1,88 @@
+"""Expectation files (`pumpmon replay --check`, the corpus's *.expect.json;
+docs/replay.md): which alarms must be raised in which window, and whether any
+other high-priority alarm is allowed. Read and checked here, once."""
+import json
+
+from host_tools.formats.trace import TraceError
+
+
+def load_json_object(path):
+    """A JSON settings or expectation file -> dict; TraceError (FILE:LINE) when it cannot be used."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise TraceError(path, 1, "cannot open: %s" % (e.strerror or e))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise TraceError(path, line, "not UTF-8")
+    try:
+        values = json.loads(text)
+    except ValueError as e:
+        raise TraceError(path, getattr(e, "lineno", 1), "not JSON: %s" % getattr(e, "msg", e))
+    if not isinstance(values, dict):
+        raise TraceError(path, 1, "settings must be a JSON object")
+    return values
+
+
+def load_expectation(path):
+    """An expectation file -> {"raised": [...], "no_other_high": bool}."""
+    values = load_json_object(path)
+    raised = values.get("raised", [])
+    if not isinstance(raised, list):
+        raise TraceError(path, 1, '"raised" must be a list')
+    out = []
+    for i, r in enumerate(raised):
+        what = '"raised"[%d]' % i
+        if not isinstance(r, dict) or not isinstance(r.get("alarm"), str):
+            raise TraceError(path, 1, '%s needs "alarm" (no_flow, malfunction, '
+                                      'low_reservoir)' % what)
+        cause = r.get("cause")
+        lo = r.get("from_s", 0)
+        hi = r.get("to_s")
+        for k, v in (("from_s", lo), ("to_s", hi)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise TraceError(path, 1, "%s: %s must be a number of seconds" % (what, k))
+        if cause is not None and not isinstance(cause, str):
+            raise TraceError(path, 1, "%s: cause must be a string or null" % what)
+        unknown = set(r) - {"alarm", "cause", "from_s", "to_s"}
+        if unknown:
+            raise TraceError(path, 1, "%s: unknown key(s) %s" % (what, ", ".join(sorted(unknown))))
+        out.append((r["alarm"], cause, lo, hi))
+    unknown = set(values) - {"raised", "no_other_high"}
+    if unknown:
+        raise TraceError(path, 1, "unknown key(s) %s" % ", ".join(sorted(unknown)))
+    return {"raised": out, "no_other_high": bool(values.get("no_other_high", True))}
+
+
+def _name(alarm, cause):
+    return "%s/%s" % (alarm, cause) if cause else "%s (any cause)" % alarm
+
+
+def check_events(events, expectation):
+    """Differences between events (dicts) and an expectation: a list of lines."""
+    raised = [e for e in events if e.get("event") == "alarm_raised"]
+    problems = []
+    for alarm, cause, lo, hi in expectation["raised"]:
+        same = [e for e in raised if e.get("alarm") == alarm
+                and (cause is None or e.get("cause") == cause)]
+        inside = [e for e in same if e["t_ms"] >= lo * 1000
+                  and (hi is None or e["t_ms"] <= hi * 1000)]
+        if not inside:
+            window = "from %s s" % lo if hi is None else "between %s s and %s s" % (lo, hi)
+            got = ", ".join("%s at %.0f s" % (_name(e["alarm"], e.get("cause")),
+                                              e["t_ms"] / 1000) for e in same) or "never"
+            problems.append("- missing: %s raised %s (raised: %s)"
+                            % (_name(alarm, cause), window, got))
+    if expectation["no_other_high"]:
+        for e in raised:
+            if e.get("priority") != "high":
+                continue
+            if any(e.get("alarm") == a and (c is None or e.get("cause") == c)
+                   for a, c, _lo, _hi in expectation["raised"]):
+                continue
+            problems.append("+ unexpected: %s (high) raised at %.0f s"
+                            % (_name(e["alarm"], e.get("cause")), e["t_ms"] / 1000))
+    return problems

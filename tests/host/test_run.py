@@ -1,0 +1,96 @@
+# `pumpmon run` (what `make run` runs) without a terminal: the virtual board,
+# the firmware flashed with pumpmon flash, a short trace played to its end,
+# plain lines and a summary.
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from host_tools.sim.sensors import Scenario
+from host_tools.formats.trace import write_trace
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _short_trace(path):
+    # a stop at 300 s: no_flow (2-minute window), delivery back at 480 s
+    sc = Scenario(seed=5, rate_ul_h=30.0, level_ml=15.0, duration_s=600,
+                  factor=[(300, 0.0), (480, 1.0)])
+    write_trace(str(path), {"scenario": "run-test", "rate_ul_h": "30",
+                            "reservoir_capacity_ml": "20", "flow_window_s": "120"},
+                sc.samples())
+
+
+def test_pumpmon_run_plays_a_trace_to_its_end_without_a_tty(tmp_path):
+    trace = tmp_path / "short.csv"
+    _short_trace(trace)
+    out = tmp_path / "out"
+    r = subprocess.run([str(BIN / "pumpmon"), "run", "--virtual", "--trace", str(trace),
+                        "--speed", "40", "--out", str(out)],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=ROOT,
+                       timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = r.stdout
+    assert "\x1b[" not in text                       # plain lines, no redrawing
+    assert "flashed sim board" in text
+    assert "event alarm_raised no_flow/low_flow" in text
+    assert "summary: 600 trace rows played" in text
+    assert "raised no_flow" in text
+    timeline = out / "timeline.jsonl"
+    assert str(timeline) in text
+    rows = [json.loads(line) for line in timeline.read_text().splitlines()]
+    assert any(r["kind"] == "trace" and r["what"] == "end" for r in rows)
+    assert any(r["kind"] == "led" and r["colour"] == "red" for r in rows)
+    assert (out / "flash" / "log").is_dir()
+    # the board and its VM are gone
+    pids = [r["pid"] for r in rows if r["kind"] == "boot"]
+    assert pids
+    for pid in pids:
+        assert not Path("/proc/%d" % pid).exists() or \
+            "State:\tZ" in Path("/proc/%d/status" % pid).read_text()
+
+
+def test_pumpmon_run_refuses_a_bad_trace(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("# pumpmon-trace v1\n# rate_ul_h=30\nt_ms,reservoir_ml,flow_ul_h,button,"
+                   "refill,flow_flags\n0,18.0,abc,0,0,0\n")
+    r = subprocess.run([str(BIN / "pumpmon"), "run", "--virtual", "--trace", str(bad),
+                        "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                       cwd=ROOT, timeout=60)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert str(bad) + ":4:" in r.stderr
+
+
+def test_pumpmon_run_on_a_real_port_flashes_and_follows_the_console(tmp_path):
+    # the real-board path, against the virtual board standing in for one
+    import signal
+    import time
+    d = tmp_path / "board"
+    serve = subprocess.Popen([str(BIN / "pumpmon"), "board", "serve", "--quiet", "--pty",
+                              str(d / "tty"), "--flash", str(d / "flash"), "--socket", "-1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    try:
+        assert serve.stdout.readline().startswith(b"vboard ready ")
+        trace = tmp_path / "short.csv"
+        _short_trace(trace)
+        run = subprocess.Popen([str(BIN / "pumpmon"), "run", "--port", str(d / "tty"),
+                                "--trace", str(trace), "--out", str(tmp_path / "out")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+        seen = b""
+        end = time.monotonic() + 120
+        while b"console follows" not in seen and time.monotonic() < end:
+            line = run.stdout.readline()
+            if not line:
+                break
+            seen += line
+        assert b"console follows" in seen, seen
+        assert b"flashed sim board" in seen
+        run.send_signal(signal.SIGINT)
+        assert run.wait(20) == 130
+        assert (d / "flash" / "manifest.json").exists()
+        assert float(json.loads((d / "flash" / "config.json").read_text())["rate_ul_h"]) == 30
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(15) == 0

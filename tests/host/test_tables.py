@@ -1,0 +1,57 @@
+"""One definition of each table the host shares with the firmware: the host
+imports the firmware's (pumpmon.*), and where the firmware keeps two copies
+of its own (it must stay small and import little on a board), these pin them
+together."""
+import hashlib
+
+from host_tools.formats import eventlog as host_log
+from host_tools.formats import recording as host_rec
+from host_tools.replay import plot
+from host_tools.vboard import hwlink
+from pumpmon import alarms as A
+from pumpmon import eventlog as L
+from pumpmon import events as E
+from pumpmon import patterns as P
+
+
+def test_host_readers_use_the_firmwares_names():
+    assert host_log.EVENTS is L.NAMES
+    assert host_log.RESET_CAUSES is L.RESET_CAUSES
+    assert host_rec.RESET_CAUSES is L.RESET_CAUSES
+    assert hwlink.COLOUR_NAMES is P.COLOUR_NAMES
+    assert host_log.A is A
+
+
+def test_the_firmwares_two_event_tables_agree():
+    # events.NAMES (JSON Lines, by manager code) and eventlog.NAMES (the log)
+    assert all(L.NAMES[code] == E.NAMES[code] for code in range(1, len(E.NAMES)))
+    assert len(set(L.NAMES.values())) == len(L.NAMES)
+
+
+def test_colours_and_priorities_have_one_name_each():
+    assert [P.COLOUR_NAMES[c] for c in (P.OFF, P.GREEN, P.YELLOW, P.RED)] == \
+        ["off", "green", "yellow", "red"]
+    assert set(plot.PRIORITY_COLOUR) == set(A.PRIORITY_NAMES)
+
+
+def test_the_virtual_boards_reset_causes_are_the_logs():
+    for cause in ("power_on", "soft", "hard", "watchdog"):     # vboard/vm.py, board.py
+        assert cause in L.RESET_CAUSES
+
+
+def test_the_firmwares_sha256_helpers_agree(tmp_path):
+    # firmware/boot.py's sha256_hex (also the flash session's, sent to the
+    # board) and pumpmon.selftest's copy: the board compares what they give
+    import importlib.util
+    import sys
+
+    from host_tools import paths
+    from pumpmon import selftest
+    spec = importlib.util.spec_from_file_location("pm_boot", paths.FIRMWARE / "boot.py")
+    boot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(boot)
+    f = tmp_path / "f.bin"
+    f.write_bytes(bytes(range(256)) * 9)
+    want = hashlib.sha256(f.read_bytes()).hexdigest()
+    assert boot.sha256_hex(str(f)) == want == selftest._sha256_hex(str(f))
+    assert "pm_boot" not in sys.modules
