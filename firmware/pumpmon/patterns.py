@@ -1,7 +1,7 @@
-# Audible and visual alarm patterns, as data (IEC 60601-1-8; see
-# docs/alarm-signals.md and docs/engine.md). Indexed by alarm
-# kind (alarms.KIND_*). Tests check every timing against the standard's ranges
-# and that every pair of alarms differs in sound and in light.
+# Audible and visual alarm patterns, as data (IEC 60601-1-8: the ranges in
+# docs/alarm-signals.md, the choices in docs/engine.md). Indexed by alarm kind
+# (alarms.KIND_*). Tests check every timing against the standard's ranges and
+# that every pair of alarms differs in sound and in light.
 try:
     from micropython import const
 except ImportError:
@@ -26,18 +26,19 @@ SPACE_HIGH = const(100)   # ts 50-125 ms
 GAP_3_4 = const(350)      # the "3 + 2" rhythm: one missing pulse (2 ts + td)
 GAP_5_6 = const(600)      # 350-1300 ms
 REPEAT_HIGH = const(6000)  # burst repeat interval 2.5-15 s
+REPEAT_REFILL = const(10000)  # refill_today: high, but a slower burst than a stop
 PULSE_MEDIUM = const(200)  # td 125-250 ms
 SPACE_MEDIUM = const(200)  # ts 125-250 ms
 REPEAT_MEDIUM = const(15000)  # 2.5-30 s
 
 
-def _high(n1, n2, n3):
+def _high(n1, n2, n3, repeat=REPEAT_HIGH):
     """Ten pulses, 3 + 2, pause, 3 + 2, then silence to the burst repeat."""
     half = (n1, PULSE_HIGH, SPACE_HIGH, n2, PULSE_HIGH, SPACE_HIGH,
             n3, PULSE_HIGH, GAP_3_4, n1, PULSE_HIGH, SPACE_HIGH)
     used = 10 * PULSE_HIGH + 2 * (3 * SPACE_HIGH + GAP_3_4) + GAP_5_6
     return (half + (n2, PULSE_HIGH, GAP_5_6) + half
-            + (n2, PULSE_HIGH, REPEAT_HIGH - used))
+            + (n2, PULSE_HIGH, repeat - used))
 
 
 def _medium(n1, n2, n3):
@@ -51,6 +52,9 @@ SOUND = (
     _high(C5, D4, G4),    # no_flow: drug or fluid delivery melody C5 D4 G4 - C5 D4
     _high(C5, C4, C4),    # malfunction: equipment failure melody C5 C4 C4 - C5 C4
     _medium(C5, D4, G4),  # low_reservoir: drug delivery, medium (first three notes)
+    # refill_today (low_reservoir escalated): the general melody C4 C4 C4 - C4 C4,
+    # so "refill today" never sounds like "the drug has stopped" (no_flow)
+    _high(C4, C4, C4, REPEAT_REFILL),
 )
 
 # light: flat (colour, on ms, off ms) triples
@@ -58,6 +62,7 @@ LIGHT = (
     (RED, 250, 250),      # no_flow: 2.0 Hz, 50 % duty (high: 1.4-2.8 Hz, 20-60 %)
     (RED, 140, 560),      # malfunction: 1.43 Hz, 20 % duty: short blips
     (YELLOW, 1100, 1100),  # low_reservoir: 0.45 Hz, 50 % (medium: 0.4-0.8 Hz)
+    (RED, 120, 280),      # refill_today: 2.5 Hz, 30 % duty: quick short flashes
 )
 # no alarm: steady green, monitoring
 IDLE_LIGHT = (GREEN, 1000, 0)

@@ -5,8 +5,16 @@ from pumpmon import patterns as P
 from pumpmon.annunciator import LIGHT_CYCLE, SOUND_CYCLE, Annunciator
 from pumpmon.clock import ticks_add
 
-HIGH_KINDS = (A.KIND_NO_FLOW, A.KIND_MALFUNCTION)
-MEDIUM_KINDS = (A.KIND_LOW_RESERVOIR,)
+# every kind at the priority of its conditions (from the alarm table, so a
+# new condition's pattern is checked too)
+HIGH_KINDS = tuple(sorted(set(k for k, p, _c in A.TABLE if p == A.HIGH)))
+MEDIUM_KINDS = tuple(sorted(set(k for k, p, _c in A.TABLE if p == A.MEDIUM)))
+
+
+def test_each_kind_has_one_priority():
+    assert not set(HIGH_KINDS) & set(MEDIUM_KINDS)
+    assert set(HIGH_KINDS) | set(MEDIUM_KINDS) == set(range(len(A.KIND_NAMES)))
+    assert A.KIND_REFILL_TODAY in HIGH_KINDS and A.KIND_LOW_RESERVOIR in MEDIUM_KINDS
 
 
 def pulses(pattern):
@@ -53,6 +61,8 @@ def test_annex_f_melodies():
     assert [p[0] for p in pulses(P.SOUND[A.KIND_NO_FLOW])][:5] == [P.C5, P.D4, P.G4, P.C5, P.D4]
     assert [p[0] for p in pulses(P.SOUND[A.KIND_MALFUNCTION])][:5] == [
         P.C5, P.C4, P.C4, P.C5, P.C4]
+    # refill_today: the general melody, nothing like the drug-delivery one
+    assert [p[0] for p in pulses(P.SOUND[A.KIND_REFILL_TODAY])] == [P.C4] * 10
 
 
 def _flash(k):

@@ -275,7 +275,7 @@ def test_hours_to_empty_is_the_last_key_of_low_reservoir_events():
 
 
 def test_replay_logs_days_to_empty_with_each_low_reservoir_event():
-    from host_tools.replay_driver import replay
+    from host_tools.replay.driver import replay
     lines = []
     cfg = Config({"rate_ul_h": 100})
     samples = [(t * 1000, 2600 - t * 100 // 3600, 999 + t % 3, 0, 0, 0)
