@@ -7,7 +7,8 @@ except ImportError:
     def const(x):
         return x
 
-# condition ids (bit numbers)
+# condition ids (bit numbers). Stored in the state file and the log: never
+# renumber; new conditions are appended at the end of TABLE.
 NO_FLOW = const(0)        # measured delivery below a fraction of programmed
 EMPTY = const(1)          # reservoir empty
 OVER_DELIVERY = const(2)  # measured delivery well above programmed
@@ -17,14 +18,19 @@ MISMATCH = const(5)       # level change not explained by measured flow
 INTERNAL = const(6)       # firmware fault, unexpected reset, bad config, log failure
 LOW_VOLUME = const(7)     # reservoir at or below low_reservoir_ml
 LOW_DAYS = const(8)       # projected time to empty below low_reservoir_days
-N_CONDITIONS = const(9)
+PARTIAL = const(9)        # 60-min delivery under ~60 % of programmed (medium)
+PARTIAL_LONG = const(10)  # that under-delivery persisting: escalated to high
+REFILL_TIMEOUT = const(11)  # refill mode left on too long (level checks off)
+N_CONDITIONS = const(12)
 
 # alarm kinds: what the patient hears and sees
 KIND_NO_FLOW = const(0)
 KIND_MALFUNCTION = const(1)
 KIND_LOW_RESERVOIR = const(2)
+KIND_UNDER_DELIVERY = const(3)
 KIND_NONE = const(255)
-KIND_NAMES = ("no_flow", "malfunction", "low_reservoir")
+KIND_STARTING = const(254)  # no alarm, but flow not judged yet (light only)
+KIND_NAMES = ("no_flow", "malfunction", "low_reservoir", "under_delivery")
 
 # priorities (IEC 60601-1-8)
 HIGH = const(0)
@@ -43,6 +49,9 @@ TABLE = (
     (KIND_MALFUNCTION, HIGH, "internal"),
     (KIND_LOW_RESERVOIR, MEDIUM, "volume"),
     (KIND_LOW_RESERVOIR, MEDIUM, "days_to_empty"),
+    (KIND_UNDER_DELIVERY, MEDIUM, "partial"),
+    (KIND_NO_FLOW, HIGH, "under_delivery"),
+    (KIND_MALFUNCTION, HIGH, "refill_mode"),
 )
 
 # masks derived once from the table
@@ -69,10 +78,13 @@ D_RESET = const(9)
 D_CONFIG = const(10)
 D_LOG = const(11)
 D_WATCHDOG = const(12)
+D_SPARSE = const(13)         # too few valid readings to judge (any pattern)
+D_SEQUENTIAL = const(14)     # no_flow: the sequential (CUSUM) stop test
+D_HOUR = const(15)           # over_delivery / partial: the 60-minute judgement
 DETAIL_NAMES = (
     "", "silent", "out_of_range", "air_in_line", "stuck", "jump", "falling",
     "rising", "exception", "unexpected_reset", "bad_config", "log_failure",
-    "watchdog",
+    "watchdog", "sparse", "sequential", "mean_60min",
 )
 
 
@@ -84,12 +96,22 @@ def priority_of(cond):
     return TABLE[cond][1]
 
 
+# ---- annunciation rank ------------------------------------------------------
+# Several alarms: the highest priority is annunciated first, and among equal
+# priorities the lowest condition number. Bit order alone is not the rank any
+# more: high-priority conditions are appended after medium ones (bits are
+# never renumbered).
 def top_condition(mask):
-    """Lowest set bit of mask (the condition annunciated first), or -1."""
+    """The condition annunciated first among mask (priority, then index), or -1."""
+    best = -1
+    best_p = 99
     i = 0
     while mask:
         if mask & 1:
-            return i
+            p = TABLE[i][1]
+            if p < best_p:
+                best = i
+                best_p = p
         mask >>= 1
         i += 1
-    return -1
+    return best

@@ -51,6 +51,9 @@ SOUND = (
     _high(C5, D4, G4),    # no_flow: drug or fluid delivery melody C5 D4 G4 - C5 D4
     _high(C5, C4, C4),    # malfunction: equipment failure melody C5 C4 C4 - C5 C4
     _medium(C5, D4, G4),  # low_reservoir: drug delivery, medium (first three notes)
+    # under_delivery (partial, medium): the drug melody is taken by
+    # low_reservoir at medium, so the general melody: a carer hears which one
+    _medium(C4, C4, C4),
 )
 
 # light: flat (colour, on ms, off ms) triples
@@ -58,6 +61,10 @@ LIGHT = (
     (RED, 250, 250),      # no_flow: 2.0 Hz, 50 % duty (high: 1.4-2.8 Hz, 20-60 %)
     (RED, 140, 560),      # malfunction: 1.43 Hz, 20 % duty: short blips
     (YELLOW, 1100, 1100),  # low_reservoir: 0.45 Hz, 50 % (medium: 0.4-0.8 Hz)
+    (YELLOW, 300, 950),   # under_delivery: 0.8 Hz, 24 % duty: short yellow blips
 )
 # no alarm: steady green, monitoring
 IDLE_LIGHT = (GREEN, 1000, 0)
+# no alarm yet, but the flow not judged yet (start-up): steady yellow, silent
+# (IEC 60601-1-8's constant light, distinct from every flashing alarm light)
+STARTING_LIGHT = (YELLOW, 1000, 0)
