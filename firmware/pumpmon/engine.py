@@ -75,6 +75,7 @@ _SPARSE_MIN = const(45)      # valid readings needed in them (75 %)
 _LSPARSE_B = const(12)       # level: buckets (2 min)
 _JUDGE_MIN_S = const(30)     # start-up: least time before flow counts as seen
 _CAP = const(100000000)      # cap on accumulated sums (small ints)
+_NST = const(5)              # stuck level: 4 quarter-windows, 5 ends
 
 
 def _zeros(n):
@@ -207,7 +208,9 @@ class Engine:
         self._plong = 0
         self.hour_mean = 0
         # -- level stuck
-        self._st_ref = _UNSET
+        self._st_lv = _zeros(_NST)  # level at the last quarter-window ends
+        self._st_qv = _zeros(_NST - 1)  # measured volume per quarter, 0.01 uL
+        self._st_n = 0
         self._st_vol = 0
         self._lstuck = 0
         self._set_rate(cfg.rate_at(self.tod_s))
@@ -252,7 +255,7 @@ class Engine:
                 self._mfill = 0
                 self._cl_sum = 0
                 self._cl_cnt = 0
-                self._st_ref = _UNSET
+                self._st_n = 0
 
         # -- flow sensor
         r = self.rnow
@@ -759,24 +762,47 @@ class Engine:
     def _level_stuck(self, vol):
         """A level that does not fall while the flow sensor measures
         level_stuck_ml delivered: the level sensor is stuck (a fall of less
-        than a quarter of the measured volume)."""
+        than a quarter of the measured volume). Judged over the last four
+        quarter-windows, so it is found within level_stuck_ml of delivery
+        after the reading froze."""
         if self._refill or not self._lref:
-            self._st_ref = _UNSET
+            self._st_n = 0
+            self._st_vol = 0
             self._lstuck = 0
             return
-        if self._st_ref == _UNSET:
-            self._st_ref = self.level_ul
+        if self._st_n == 0:
+            self._st_lv[0] = self.level_ul
+            self._st_n = 1
             self._st_vol = 0
             return
         if vol != _UNSET and vol > 0:
             self._st_vol += vol
-        if self._st_vol >= self.cfg.level_stuck_ul * 100:
-            if (self._st_ref - self.level_ul) * 400 < self._st_vol:
-                self._lstuck = 1
-            else:
-                self._lstuck = 0
-            self._st_ref = self.level_ul
-            self._st_vol = 0
+        if self._st_vol * 4 < self.cfg.level_stuck_ul * 100:
+            return
+        # a quarter window ends: append to the rings (5 levels, 4 volumes),
+        # shifting out the oldest once full
+        n = self._st_n
+        if n == _NST:
+            k = 0
+            while k < _NST - 1:
+                self._st_lv[k] = self._st_lv[k + 1]
+                if k < _NST - 2:
+                    self._st_qv[k] = self._st_qv[k + 1]
+                k += 1
+            n = _NST - 1
+        self._st_lv[n] = self.level_ul
+        self._st_qv[n - 1] = self._st_vol
+        self._st_n = n + 1
+        self._st_vol = 0
+        if self._st_n < _NST:
+            return
+        total = 0
+        k = 0
+        while k < _NST - 1:
+            total += self._st_qv[k]
+            k += 1
+        drop = self._st_lv[0] - self._st_lv[_NST - 1]
+        self._lstuck = 1 if drop * 400 < total else 0
 
     def _judge_level(self):
         cfg = self.cfg
