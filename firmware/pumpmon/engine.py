@@ -75,6 +75,7 @@ _SPARSE_MIN = const(45)      # valid readings needed in them (75 %)
 _LSPARSE_B = const(12)       # level: buckets (2 min)
 _JUDGE_MIN_S = const(30)     # start-up: least time before flow counts as seen
 _CAP = const(100000000)      # cap on accumulated sums (small ints)
+_NEVER = const(1 << 29)
 _NST = const(5)              # stuck level: 4 quarter-windows, 5 ends
 
 
@@ -166,6 +167,7 @@ class Engine:
 
         # -- the sequential stop test (CUSUM) and its learnt envelope
         self.rnow = -1            # programmed now (per second), 0.1 uL/h
+        self._sched = len(cfg.sched_start) > 1
         self._r0_since = 0        # sec the rate became 0
         self.cusum = 0            # deficit statistic, _Q per second of deficit
         self._peak = 0            # its peak since it last returned to 0
@@ -188,6 +190,7 @@ class Engine:
         self._ski = _zeros(_NSI)  # intervals between good strokes, s
         self._sk_i = 0
         self.stroke_max = 0       # longest of them
+        self._sk_due = _NEVER     # sec after which a missing stroke is a stop
         self._missed = 0
         # -- zero offset, learnt where the truth is zero
         self._z_sum = 0
@@ -299,8 +302,7 @@ class Engine:
                     self._z_cnt += 1
                 if not self.judged & _B_NO_FLOW:
                     self._starting(y, r, sec)
-        if (r > 0 and self._sk_n >= 3 and not self._sk_on and
-                sec - self._sk_good > self.stroke_max + (self.stroke_max >> 2) + 30):
+        if sec > self._sk_due and not self._sk_on and r > 0:
             self._missed = 1      # a stroke did not come (or did not deliver)
         if self._cus or self._missed or self._mean_low:
             if not cond & _B_NO_FLOW:
@@ -309,12 +311,6 @@ class Engine:
                 self.judged |= _B_NO_FLOW
         else:
             cond &= ~_B_NO_FLOW
-        if self._over10 or self._over60:
-            if not cond & _B_OVER:
-                cond |= _B_OVER
-                self.detail[A.OVER_DELIVERY] = 0 if self._over10 else A.D_HOUR
-        else:
-            cond &= ~_B_OVER
         if sec - self._flow_ok >= cfg.flow_fault_s:
             if not cond & _B_FLOW:
                 cond |= _B_FLOW
@@ -361,22 +357,29 @@ class Engine:
             if not cond & _B_LEVEL:
                 cond |= _B_LEVEL
                 self.detail[A.LEVEL_SENSOR] = self._level_why
-        elif self._lsparse:
+        elif self._lsparse or self._lstuck:
             if not cond & _B_LEVEL:
                 cond |= _B_LEVEL
-                self.detail[A.LEVEL_SENSOR] = self._lsparse
-        elif self._lstuck:
-            if not cond & _B_LEVEL:
-                cond |= _B_LEVEL
-                self.detail[A.LEVEL_SENSOR] = A.D_STUCK
+                self.detail[A.LEVEL_SENSOR] = self._lsparse or A.D_STUCK
         else:
             cond &= ~_B_LEVEL
         if refill:
             cond &= ~_B_MISMATCH
             if sec - self._refill_since >= cfg.refill_timeout_s:
                 cond |= _B_REFILL
-        else:
+        elif cond & _B_REFILL:
             cond &= ~_B_REFILL
+        self.conditions = cond
+
+    def _slow_conditions(self):
+        """Conditions of the bucket and minute judgements (not per tick)."""
+        cond = self.conditions
+        if self._over10 or self._over60:
+            if not cond & _B_OVER:
+                cond |= _B_OVER
+                self.detail[A.OVER_DELIVERY] = 0 if self._over10 else A.D_HOUR
+        else:
+            cond &= ~_B_OVER
         if self._under:
             cond |= _B_PARTIAL
             self.detail[A.PARTIAL] = A.D_HOUR
@@ -462,6 +465,14 @@ class Engine:
         if n < 1000:
             self._sk_n = n + 1
         self._missed = 0
+        self._stroke_due()
+
+    def _stroke_due(self):
+        if self._sk_n >= 3:
+            mx = self.stroke_max
+            self._sk_due = self._sk_good + mx + (mx >> 2) + 30
+        else:
+            self._sk_due = _NEVER
 
     def _stroke_max(self):
         mx = 0
@@ -498,6 +509,7 @@ class Engine:
             # delivery resumes: the first stroke may be up to stroke_max_s away
             self._prior_until = self.sec + 2 * self.cfg.stroke_max_s
             self._sk_good = self.sec
+            self._stroke_due()
         sig = _SIG0 + r * _SIG_PCT // 100
         hn = (_H_C * _Q * sig // r) * sig // r
         self._hn = hn if hn > _H_MIN * _Q else _H_MIN * _Q
@@ -518,6 +530,7 @@ class Engine:
                 self._ski[k] = v if v < 4000 else 4000
                 k += 1
             self._stroke_max()
+            self._stroke_due()
             self._emax_scan()
         self._set_h()
 
@@ -549,9 +562,10 @@ class Engine:
         if tod >= 86400:
             tod %= 86400
         self.tod_s = tod
-        r = self.cfg.rate_at(tod)
-        if r != self.rnow:
-            self._set_rate(r)
+        if self._sched:
+            r = self.cfg.rate_at(tod)
+            if r != self.rnow:
+                self._set_rate(r)
         if self.h and sec >= self._prior_until and sec - s < self._prior_until:
             self._set_h()         # the start-up prior ends
         target = sec // BUCKET_S
@@ -599,6 +613,7 @@ class Engine:
         self._judge_level()
         if self._bucket % (MINUTE_S // BUCKET_S) == 0:
             self._close_minute()
+        self._slow_conditions()
 
     def _sparse_flow(self):
         """Fewer than 75 % valid flow readings over the last minute: the flow
