@@ -156,11 +156,14 @@ class Engine:
 
         # -- cannot judge = alarm: valid readings per bucket, last minute(s)
         self._sv = _zeros(_SPARSE_B)
+        self._sv_t = 0
         self._si = 0
         self._fsparse = 0
         self._lgood = _zeros(_LSPARSE_B)
         self._lbad = _zeros(_LSPARSE_B)
         self._li = 0
+        self._lg_t = 0
+        self._lb_t = 0
         self._lbg = 0             # current bucket: valid / invalid level readings
         self._lbb = 0
         self._lsparse = 0
@@ -175,6 +178,7 @@ class Engine:
         self._ei = 0
         self._emax = 0
         self._prior_until = 2 * cfg.stroke_max_s  # until then: a gap may be stroke_max_s
+        self._prior_on = 1
         self.h = 0                # alarm threshold
         self._hn = 0
         self._sq = 0
@@ -196,6 +200,7 @@ class Engine:
         self._z_sum = 0
         self._z_cnt = 0
         self._off16 = 0
+        self._z_when = -_NEVER    # sec the offset was last learnt
         self.offset = 0           # 0.1 uL/h, subtracted from every reading
         # -- start-up: has delivery been seen?
         self._seen = 0
@@ -295,8 +300,25 @@ class Engine:
                 self._cf_sum += y
                 self._cf_cnt += 1
                 if r > 0:
-                    self._stop_test(y, r)
-                    self._strokes(y, m, r, sec)
+                    # the stop test (CUSUM), inline: its rare turns in methods
+                    d = (-r if y < -r else y) * _Q2 // r
+                    c = self.cusum + _Q - d
+                    if c <= 0:
+                        if self._peak:
+                            self._gap_done()
+                    elif c > self._peak:
+                        self._peak = c
+                        if c >= self.h:
+                            c = self._stopped(c)
+                        self.cusum = c
+                    else:
+                        self.cusum = c
+                    # the missed-stroke test and zero truth between strokes
+                    if y > self._thr or self._sk_on:
+                        self._strokes(y, r, sec)
+                    elif self._sk_n >= 3 and sec - self._sk_end >= _STROKE_TAIL:
+                        self._z_sum += m
+                        self._z_cnt += 1
                 elif sec - self._r0_since >= MINUTE_S:
                     self._z_sum += m      # rate 0 for a minute: the truth is 0
                     self._z_cnt += 1
@@ -392,37 +414,29 @@ class Engine:
             cond &= ~_B_PARTIAL_LONG
         self.conditions = cond
 
-    def _stop_test(self, y, r):
-        """One-sided CUSUM of the deficit against half the programmed rate, in
-        units of _Q per second of full deficit: + _Q a second while stopped,
-        - _Q while delivering as programmed (docs/engine.md)."""
-        if y < -r:                # y <= flow_max: 2 _Q y stays a small int
-            y = -r
-        s = self.cusum + _Q - (y * _Q2) // r
-        if s <= 0:
-            p = self._peak
-            if p:                 # a completed gap: learn its size
-                if p < self.h and p > self._env[self._ei]:
-                    self._env[self._ei] = p
-                    if p > self._emax:
-                        self._emax = p
-                        self._set_h()
-                self._peak = 0
-            self.cusum = 0
-            self._cus = 0
-            return
-        if s > self._peak:
-            self._peak = s
-        h = self.h
-        if s >= h:
-            self._cus = 1
-            if s > h + h:
-                s = h + h
-        self.cusum = s
+    # The stop test is a one-sided CUSUM of the deficit against half the
+    # programmed rate, in units of _Q per second of full deficit: + _Q a
+    # second while stopped, - _Q while delivering as programmed (docs/engine.md).
+    def _gap_done(self):
+        """The statistic returned to 0: flow came. Learn the gap's size."""
+        p = self._peak
+        if p < self.h and p > self._env[self._ei]:
+            self._env[self._ei] = p
+            if p > self._emax:
+                self._emax = p
+                self._set_h()
+        self._peak = 0
+        self.cusum = 0
+        self._cus = 0
 
-    def _strokes(self, y, m, r, sec):
-        """Pulsatile delivery: find strokes, judge their volume, and learn the
-        zero offset from the readings between them."""
+    def _stopped(self, c):
+        self._cus = 1
+        h = self.h
+        return c if c <= h + h else h + h
+
+    def _strokes(self, y, r, sec):
+        """Pulsatile delivery: a stroke is a reading above _thr; when it ends,
+        its volume is judged."""
         if y > self._thr:
             if not self._sk_on:
                 self._sk_on = 1
@@ -432,13 +446,10 @@ class Engine:
                 self._z_cnt = 0
             if self._sk_sum < _CAP:
                 self._sk_sum += y
-        elif self._sk_on:
+        else:
             self._sk_on = 0
             self._sk_end = sec
             self._stroke_done(r)
-        elif self._sk_n >= 3 and sec - self._sk_end >= _STROKE_TAIL:
-            self._z_sum += m
-            self._z_cnt += 1
 
     def _stroke_done(self, r):
         start = self._sk_start
@@ -508,6 +519,7 @@ class Engine:
         if old == 0:
             # delivery resumes: the first stroke may be up to stroke_max_s away
             self._prior_until = self.sec + 2 * self.cfg.stroke_max_s
+            self._prior_on = 1
             self._sk_good = self.sec
             self._stroke_due()
         sig = _SIG0 + r * _SIG_PCT // 100
@@ -566,8 +578,6 @@ class Engine:
             r = self.cfg.rate_at(tod)
             if r != self.rnow:
                 self._set_rate(r)
-        if self.h and sec >= self._prior_until and sec - s < self._prior_until:
-            self._set_h()         # the start-up prior ends
         target = sec // BUCKET_S
         n = target - self._bucket
         if n > self._nb:
@@ -597,7 +607,11 @@ class Engine:
         self._fi = i
         self._sparse_flow()
         self._sparse_level()
-        self._fold_zero()
+        if self._z_cnt:
+            self._fold_zero()
+        if self._prior_on and self.sec >= self._prior_until:
+            self._prior_on = 0
+            self._set_h()         # the start-up prior ends
         self._bsum = 0
         self._bcnt = 0
         self._bucket += 1
@@ -618,43 +632,35 @@ class Engine:
     def _sparse_flow(self):
         """Fewer than 75 % valid flow readings over the last minute: the flow
         cannot be judged (the 10-min mean would hold): that is an alarm."""
-        sv = self._sv
-        sv[self._si] = self._bcnt
-        self._si = (self._si + 1) % _SPARSE_B
-        if self._ffill + 1 < _SPARSE_B:
-            return
-        t = 0
-        k = 0
-        while k < _SPARSE_B:
-            t += sv[k]
-            k += 1
-        self._fsparse = 1 if t < _SPARSE_MIN else 0
+        k = self._si
+        self._sv_t += self._bcnt - self._sv[k]
+        self._sv[k] = self._bcnt
+        self._si = (k + 1) % _SPARSE_B
+        if self._ffill + 1 >= _SPARSE_B:
+            self._fsparse = 1 if self._sv_t < _SPARSE_MIN else 0
 
     def _sparse_level(self):
         """More bad level readings than good over the last two minutes (at
         least 3 bad): the level cannot be judged. Detail: the readings' fault
         when none was good, else 'sparse'."""
         k = self._li
+        self._lg_t += self._lbg - self._lgood[k]
+        self._lb_t += self._lbb - self._lbad[k]
         self._lgood[k] = self._lbg
         self._lbad[k] = self._lbb
         self._li = (k + 1) % _LSPARSE_B
         self._lbg = 0
         self._lbb = 0
-        g = 0
-        b = 0
-        k = 0
-        while k < _LSPARSE_B:
-            g += self._lgood[k]
-            b += self._lbad[k]
-            k += 1
-        if b >= 3 and b >= g:
-            self._lsparse = A.D_SPARSE if g else self._level_why
+        b = self._lb_t
+        if b >= 3 and b >= self._lg_t:
+            self._lsparse = A.D_SPARSE if self._lg_t else self._level_why
         else:
             self._lsparse = 0
 
     def _fold_zero(self):
         """Fold this bucket's zero-truth readings into the offset estimate."""
         if self._z_cnt >= 5:
+            self._z_when = self.sec
             mean = self._z_sum // self._z_cnt
             self._off16 += (mean * 16 - self._off16) // 8
             o = self._off16 // 16
@@ -761,9 +767,14 @@ class Engine:
             self._under = 1
         elif prog <= 0 or m100 >= prog * (cfg.partial_pct + 10):
             self._under = 0
-        if m100 > prog * cfg.over_hour_pct + cfg.over_hour_margin * 100:
+        # the margin covers the zero offset; where it was learnt in the last
+        # hour (pulsatile delivery, rate 0) only half of it
+        mg = cfg.over_hour_margin
+        if self.sec - self._z_when < 3600:
+            mg >>= 1
+        if m100 > prog * cfg.over_hour_pct + mg * 100:
             self._over60 = 1
-        elif m100 <= prog * (cfg.over_hour_pct - 10) + cfg.over_hour_margin * 50:
+        elif m100 <= prog * (cfg.over_hour_pct - 10) + mg * 50:
             self._over60 = 0
         if self._under:
             if self._partial_since == _UNSET:
