@@ -185,10 +185,13 @@ class Engine:
         self._cus = 0             # the CUSUM says stopped
         # -- the missed-stroke test
         self._thr = 0             # a reading above this is a stroke
+        self._thr_clear = 0
         self._sk_on = 0
         self._sk_start = 0
         self._sk_end = 0
         self._sk_sum = 0
+        self._sk_peak = 0
+        self._sk_regular = 0
         self._sk_good = 0         # start of the last stroke that delivered
         self._sk_n = 0            # good strokes seen (capped)
         self._ski = _zeros(_NSI)  # intervals between good strokes, s
@@ -442,16 +445,25 @@ class Engine:
                 self._sk_on = 1
                 self._sk_start = sec
                 self._sk_sum = 0
+                self._sk_peak = 0
                 self._z_sum = 0   # this bucket's zero readings may hold the edge
                 self._z_cnt = 0
             if self._sk_sum < _CAP:
                 self._sk_sum += y
+            if y > self._sk_peak:
+                self._sk_peak = y
         else:
             self._sk_on = 0
             self._sk_end = sec
             self._stroke_done(r)
 
     def _stroke_done(self, r):
+        if self._sk_peak < self._thr_clear:
+            # barely above the threshold: noise could make, split or hide such
+            # strokes, so the test is disarmed (the CUSUM still judges them)
+            self._sk_n = 0
+            self._sk_due = _NEVER
+            return
         start = self._sk_start
         n = self._sk_n
         good = 1
@@ -479,7 +491,8 @@ class Engine:
         self._stroke_due()
 
     def _stroke_due(self):
-        if self._sk_n >= 3:
+        # armed once 4 intervals are known and regular (within 1.5x)
+        if self._sk_n > _NSI and self._sk_regular:
             mx = self.stroke_max
             self._sk_due = self._sk_good + mx + (mx >> 2) + 30
         else:
@@ -487,12 +500,17 @@ class Engine:
 
     def _stroke_max(self):
         mx = 0
+        mn = _NEVER
         k = 0
         while k < _NSI:
-            if self._ski[k] > mx:
-                mx = self._ski[k]
+            v = self._ski[k]
+            if v > mx:
+                mx = v
+            if v < mn:
+                mn = v
             k += 1
         self.stroke_max = mx
+        self._sk_regular = mn > 0 and mx * 2 <= mn * 3
 
     def _starting(self, y, r, sec):
         """Until delivery has been seen (or a stop found), flow is not judged:
@@ -527,6 +545,8 @@ class Engine:
         self._hn = hn if hn > _H_MIN * _Q else _H_MIN * _Q
         self._sq = _H_SQ * 2 * _Q * sig // r
         self._thr = 2 * r + 6 * _SIG0 + self.cfg.zero_offset
+        # a clear stroke peaks 4 sigma (of a reading at _thr) above _thr
+        self._thr_clear = self._thr + 4 * (_SIG0 + self._thr * _SIG_PCT // 100)
         if 0 < r < old:
             # slower: gaps between fixed-volume strokes may grow by old / r
             f = old * 64 // r
@@ -705,8 +725,11 @@ class Engine:
         self._level_stuck(v)
         self._minute += 1
         if self._minute % _SLOT_MIN == 0:   # envelope: a new 5-min slot
+            # no gap completed in the slot (flow never returned: a stop, or
+            # nothing since start): keep what was learnt, never forget it then
+            carry = self._emax if self._env[self._ei] == 0 else 0
             self._ei = (self._ei + 1) % _NE
-            self._env[self._ei] = 0
+            self._env[self._ei] = carry
             self._emax_scan()
             self._set_h()
 
