@@ -109,6 +109,8 @@ def section_margin():
 
 SECTIONS = [section_tick, section_latency, section_margin, section_replay, section_boards,
             section_log, section_record, section_flash]
+from host_tools.bench_detection import SECTIONS as _DETECTION  # noqa: E402  issue 11
+SECTIONS[1:1] = _DETECTION
 
 
 def print_table(title, rows, seconds):

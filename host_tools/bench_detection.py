@@ -246,6 +246,10 @@ def section_engine_tick():
     return "Tick time, new engine / reference engine, best of 3 interleaved", rows
 
 
+# registered in host_tools/bench.py
+SECTIONS = [section_engine_tick, section_detection]
+
+
 if __name__ == "__main__":
     from host_tools.bench import print_table
     import time

@@ -190,7 +190,7 @@ class Config:
         self.partial_pct = int(round(self.partial_fraction * 100))
         self.partial_escalate_s = int(self.partial_escalate_min) * 60
         self.over_hour_pct = int(round(self.over_hour_factor * 100))
-        self.over_hour_margin = int(round(self.over_hour_margin_ul_h * 10))
+        self.over_hour_margin = int(round(self.over_hour_margin_ul_h * 100))  # 0.01 uL/h
         self.refill_timeout_s = int(self.refill_timeout_min) * 60
         self.level_stuck_ul = int(round(self.level_stuck_ml * 1000))
         self.pause_ms = int(self.pause_s) * 1000

@@ -209,7 +209,7 @@ class Engine:
         self._seen = 0
         self._expect = 0
         # -- 60-minute judgement (partial under-, moderate over-delivery)
-        self._hm = _zeros(60)     # mean corrected flow per minute (_UNSET: too few)
+        self._hm = _zeros(60)     # mean corrected flow per minute, 0.01 uL/h (_UNSET: too few)
         self._hp = _zeros(60)     # programmed mean per minute
         self._hi = 0
         self._hfill = 0
@@ -699,7 +699,7 @@ class Engine:
         self._mlcnt[i] = self._cl_cnt
         if self._cf_cnt >= MINUTE_S // 2:
             v = self._cf_sum // (self._cf_cnt * 6)
-            mean = self._cf_sum // self._cf_cnt
+            mean = self._cf_sum * 10 // self._cf_cnt     # 0.01 uL/h
         else:
             v = _UNSET
             mean = _UNSET
@@ -782,10 +782,10 @@ class Engine:
             return                # too few minutes: the sparse alarm is on
         cfg = self.cfg
         self.judged |= _B_PARTIAL | _B_PARTIAL_LONG
-        meas = ms // n
-        prog = ps // n
-        self.hour_mean = meas
-        m100 = meas * 100
+        meas = ms // n            # 0.01 uL/h
+        prog = ps // n            # 0.1 uL/h
+        self.hour_mean = meas // 10
+        m100 = meas * 10          # measured / programmed x 100, both x prog
         if prog > 0 and m100 < prog * cfg.partial_pct:
             self._under = 1
         elif prog <= 0 or m100 >= prog * (cfg.partial_pct + 10):
@@ -795,9 +795,9 @@ class Engine:
         mg = cfg.over_hour_margin
         if self.sec - self._z_when < 3600:
             mg >>= 1
-        if m100 > prog * cfg.over_hour_pct + mg * 100:
+        if m100 > prog * cfg.over_hour_pct + mg * 10:       # mg: 0.01 uL/h
             self._over60 = 1
-        elif m100 <= prog * (cfg.over_hour_pct - 10) + mg * 50:
+        elif m100 <= prog * (cfg.over_hour_pct - 10) + mg * 5:
             self._over60 = 0
         if self._under:
             if self._partial_since == _UNSET:
