@@ -96,7 +96,8 @@ def test_corpus_is_reproducible_and_small(tmp_path):
     assert made == committed
     for name in made:
         assert (tmp_path / name).read_bytes() == (TRACES / name).read_bytes(), name
-    assert sum(p.stat().st_size for p in TRACES.iterdir()) < 3_000_000
+    # small enough for the repository: 3.5 MB (issue 11 added 7 short traces)
+    assert sum(p.stat().st_size for p in TRACES.iterdir()) < 3_500_000
     assert {s.name for s in corpus.SPECS} | {"demo"} == set(CORPUS)
 
 
@@ -145,7 +146,9 @@ def test_event_lines_contract():
             assert e["event"] in allowed
             assert isinstance(e["t_ms"], int)
             if "alarm" in e:
-                assert e["alarm"] in ("no_flow", "malfunction", "low_reservoir")
+                # alarm names may be added (issue 11: under_delivery), never renamed
+                assert e["alarm"] in ("no_flow", "malfunction", "low_reservoir",
+                                      "under_delivery")
                 assert e["priority"] in ("high", "medium", "low")
             assert line == json.dumps(e, separators=(",", ":"))
             seen.add(e["event"])
@@ -186,9 +189,9 @@ def test_check_reports_differences(tmp_path):
             in r.stderr)
     late = tmp_path / "late.json"
     late.write_text(json.dumps({"raised": [{"alarm": "no_flow", "cause": "low_flow",
-                                            "from_s": 0, "to_s": 3700}]}))
+                                            "from_s": 0, "to_s": 3600}]}))
     r = pumpmon("replay", TRACES / "occlusion.csv", "--check", late)
-    assert r.returncode == 1 and "(raised: no_flow/low_flow at 4080 s)" in r.stderr
+    assert r.returncode == 1 and "(raised: no_flow/low_flow at 3606 s)" in r.stderr
     # medium alarms do not count as "other high-priority alarms"
     loose = tmp_path / "loose.json"
     loose.write_text(json.dumps({"raised": [{"alarm": "no_flow", "cause": None,

@@ -183,6 +183,8 @@ class Engine:
         self._hn = 0
         self._sq = 0
         self._cus = 0             # the CUSUM says stopped
+        self._run_sum = 0         # readings since the statistic left 0
+        self._run_n = 0
         # -- the missed-stroke test
         self._thr = 0             # a reading above this is a stroke
         self._thr_clear = 0
@@ -309,12 +311,14 @@ class Engine:
                     if c <= 0:
                         if self._peak:
                             self._gap_done()
-                    elif c > self._peak:
-                        self._peak = c
-                        if c >= self.h:
-                            c = self._stopped(c)
-                        self.cusum = c
                     else:
+                        if self._run_n < 3600:   # readings of this deficit run (1 h)
+                            self._run_sum += y
+                            self._run_n += 1
+                        if c > self._peak:
+                            self._peak = c
+                            if c >= self.h:
+                                c = self._stopped(c)
                         self.cusum = c
                     # the missed-stroke test and zero truth between strokes
                     if y > self._thr or self._sk_on:
@@ -431,8 +435,13 @@ class Engine:
         self._peak = 0
         self.cusum = 0
         self._cus = 0
+        self._run_sum = 0
+        self._run_n = 0
 
     def _stopped(self, c):
+        if not self._cus:
+            # log what was measured since the deficit began, not the 10-min mean
+            self.flow_mean = self._run_sum // self._run_n
         self._cus = 1
         h = self.h
         return c if c <= h + h else h + h
@@ -532,6 +541,8 @@ class Engine:
             self.cusum = 0
             self._peak = 0
             self._cus = 0
+            self._run_sum = 0
+            self._run_n = 0
             self._missed = 0
             return
         if old == 0:
