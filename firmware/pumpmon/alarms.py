@@ -103,15 +103,15 @@ def priority_of(cond):
 # never renumbered).
 def top_condition(mask):
     """The condition annunciated first among mask (priority, then index), or -1."""
-    best = -1
-    best_p = 99
+    m = mask & HIGH_MASK
+    if not m:
+        m = mask & MEDIUM_MASK
+        if not m:
+            m = mask
     i = 0
-    while mask:
-        if mask & 1:
-            p = TABLE[i][1]
-            if p < best_p:
-                best = i
-                best_p = p
-        mask >>= 1
+    while m:
+        if m & 1:
+            return i
+        m >>= 1
         i += 1
-    return best
+    return -1

@@ -76,6 +76,9 @@ _LSPARSE_B = const(12)       # level: buckets (2 min)
 _JUDGE_MIN_S = const(30)     # start-up: least time before flow counts as seen
 _CAP = const(100000000)      # cap on accumulated sums (small ints)
 _NEVER = const(1 << 29)
+_W_CUS = const(1)            # why stopped: the CUSUM
+_W_MISSED = const(2)         # a missed stroke
+_W_MEAN = const(4)           # the 10-min mean
 _NST = const(5)              # stuck level: 4 quarter-windows, 5 ends
 
 
@@ -151,7 +154,6 @@ class Engine:
         self.flow_mean = 0        # measured mean over the flow window, 0.1 uL/h
         self.prog_mean = self.rate  # programmed mean over the same window
         self.excess_ul = 0        # level drop not explained by flow, uL
-        self._mean_low = 0        # 10-min mean below no_flow_fraction
         self._over10 = 0          # 10-min mean above the over-delivery limit
 
         # -- cannot judge = alarm: valid readings per bucket, last minute(s)
@@ -182,7 +184,7 @@ class Engine:
         self.h = 0                # alarm threshold
         self._hn = 0
         self._sq = 0
-        self._cus = 0             # the CUSUM says stopped
+        self._why = 0             # why stopped: _W_CUS | _W_MISSED | _W_MEAN
         self._run_sum = 0         # readings since the statistic left 0
         self._run_n = 0
         # -- the missed-stroke test
@@ -200,7 +202,6 @@ class Engine:
         self._sk_i = 0
         self.stroke_max = 0       # longest of them
         self._sk_due = _NEVER     # sec after which a missing stroke is a stop
-        self._missed = 0
         # -- zero offset, learnt where the truth is zero
         self._z_sum = 0
         self._z_cnt = 0
@@ -238,7 +239,13 @@ class Engine:
             if ms >= 1000:
                 s = ms // 1000
                 self._ms = ms - s * 1000
-                self._advance(s)
+                sec = self.sec + s
+                tod = self.tod_s + s
+                if self._sched or tod >= 86400 or sec // BUCKET_S != self._bucket:
+                    self._advance(s)
+                else:             # the common second: no bucket closes
+                    self.sec = sec
+                    self.tod_s = tod
             else:
                 self._ms = ms
         sec = self.sec
@@ -332,11 +339,11 @@ class Engine:
                 if not self.judged & _B_NO_FLOW:
                     self._starting(y, r, sec)
         if sec > self._sk_due and not self._sk_on and r > 0:
-            self._missed = 1      # a stroke did not come (or did not deliver)
-        if self._cus or self._missed or self._mean_low:
+            self._why |= _W_MISSED  # a stroke did not come (or did not deliver)
+        if self._why:
             if not cond & _B_NO_FLOW:
                 cond |= _B_NO_FLOW
-                self.detail[A.NO_FLOW] = 0 if self._mean_low else A.D_SEQUENTIAL
+                self.detail[A.NO_FLOW] = 0 if self._why & _W_MEAN else A.D_SEQUENTIAL
                 self.judged |= _B_NO_FLOW
         else:
             cond &= ~_B_NO_FLOW
@@ -434,15 +441,15 @@ class Engine:
                 self._set_h()
         self._peak = 0
         self.cusum = 0
-        self._cus = 0
+        self._why &= ~_W_CUS
         self._run_sum = 0
         self._run_n = 0
 
     def _stopped(self, c):
-        if not self._cus:
+        if not self._why & _W_CUS:
             # log what was measured since the deficit began, not the 10-min mean
             self.flow_mean = self._run_sum // self._run_n
-        self._cus = 1
+        self._why |= _W_CUS
         h = self.h
         return c if c <= h + h else h + h
 
@@ -496,7 +503,7 @@ class Engine:
         self._sk_good = start
         if n < 1000:
             self._sk_n = n + 1
-        self._missed = 0
+        self._why &= ~_W_MISSED
         self._stroke_due()
 
     def _stroke_due(self):
@@ -540,10 +547,10 @@ class Engine:
                 self._r0_since = self.sec
             self.cusum = 0
             self._peak = 0
-            self._cus = 0
+            self._why &= ~_W_CUS
             self._run_sum = 0
             self._run_n = 0
-            self._missed = 0
+            self._why &= ~_W_MISSED
             return
         if old == 0:
             # delivery resumes: the first stroke may be up to stroke_max_s away
@@ -760,9 +767,9 @@ class Engine:
         prog = self._fprog_t // nb
         m100 = meas * 100
         if prog > 0 and m100 < prog * cfg.no_flow_pct:
-            self._mean_low = 1
+            self._why |= _W_MEAN
         elif prog <= 0 or m100 >= prog * (cfg.no_flow_pct + 10):
-            self._mean_low = 0
+            self._why &= ~_W_MEAN
         if m100 > prog * cfg.over_pct + cfg.over_margin * 100:
             self._over10 = 1
         elif m100 <= prog * (cfg.over_pct - 20) + cfg.over_margin * 50:
