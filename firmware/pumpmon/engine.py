@@ -185,8 +185,7 @@ class Engine:
         self._hn = 0
         self._sq = 0
         self._why = 0             # why stopped: _W_CUS | _W_MISSED | _W_MEAN
-        self._run_sum = 0         # readings since the statistic left 0
-        self._run_n = 0
+        self._run_n = 0           # readings since the statistic left 0
         # -- the missed-stroke test
         self._thr = 0             # a reading above this is a stroke
         self._thr_clear = 0
@@ -319,13 +318,11 @@ class Engine:
                         if self._peak:
                             self._gap_done()
                     else:
-                        if self._run_n < 3600:   # readings of this deficit run (1 h)
-                            self._run_sum += y
-                            self._run_n += 1
+                        self._run_n += 1  # readings since the statistic left 0
                         if c > self._peak:
                             self._peak = c
                             if c >= self.h:
-                                c = self._stopped(c)
+                                c = self._stopped(c, r)
                         self.cusum = c
                     # the missed-stroke test and zero truth between strokes
                     if y > self._thr or self._sk_on:
@@ -442,13 +439,14 @@ class Engine:
         self._peak = 0
         self.cusum = 0
         self._why &= ~_W_CUS
-        self._run_sum = 0
         self._run_n = 0
 
-    def _stopped(self, c):
+    def _stopped(self, c, r):
         if not self._why & _W_CUS:
-            # log what was measured since the deficit began, not the 10-min mean
-            self.flow_mean = self._run_sum // self._run_n
+            # log what was measured since the deficit began, not the 10-min
+            # mean: c = n Q - 2 Q sum(y) / r over the n readings of the run
+            n = self._run_n
+            self.flow_mean = ((n * _Q - c) // n) * r // _Q2
         self._why |= _W_CUS
         h = self.h
         return c if c <= h + h else h + h
@@ -548,7 +546,6 @@ class Engine:
             self.cusum = 0
             self._peak = 0
             self._why &= ~_W_CUS
-            self._run_sum = 0
             self._run_n = 0
             self._why &= ~_W_MISSED
             return
