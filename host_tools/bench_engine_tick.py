@@ -97,8 +97,8 @@ def main():
             row = {"case": label, "what": "Monitor.step" if whole else "Engine.tick"}
             best = {}
             alloc = {}
-            # interleaved, best of 3: the machine is shared
-            for _rep in range(3):
+            # interleaved, best of 5: the machine is shared
+            for _rep in range(5):
                 for name, cls in (("engine", Engine), ("reference", RefEngine)):
                     us, a = measure(cls, whole, arrays, rate, 3600)
                     if name not in best or us < best[name]:
