@@ -4,7 +4,8 @@ Every rate of the detection table (2-200 uL/h) x every stroke mode (continuous,
 strokes every ~1, ~2.5 and ~5 min; the stroke periods just below the round
 figure, where the 60-min mean aliases most) x both worst zero offsets (+0.5 and
 -0.5 uL/h, fixed), each with a daily schedule step (rate x1.5 from 08:00 to
-20:00), a refill in refill mode on day 2 and whenever the reservoir runs low,
+20:00), a refill in refill mode at the end of day 1 and whenever the
+reservoir runs low,
 and the sensor model's spikes and dropouts. 48 configurations x DAYS days
 (default 8: 384 days) on CPython, and a shorter run (1 day each) on the
 MicroPython unix port. Prints the high- and medium-priority alarms per year;
@@ -42,7 +43,7 @@ def scenario(cfg, days, seed):
     rate, period, off, _name = cfg
     kw = dict(seed=seed, schedule=[(0, rate), (8 * H, rate * 1.5), (20 * H, rate)],
               start_s=(seed * 3 % 24) * H, duration_s=int(days * 86400),
-              capacity_ml=20.0, level_ml=18.0, auto_refill_ml=3.0, refill_s=[2 * 86400 - 600],
+              capacity_ml=20.0, level_ml=18.0, auto_refill_ml=3.0, refill_s=[86400 - 600],
               level_every_s=10, offset_fixed=off)
     if period:
         kw.update(pulse_period_s=period, pulse_width_s=20)
