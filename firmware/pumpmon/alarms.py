@@ -19,8 +19,11 @@ MISMATCH = const(5)       # level change not explained by measured flow
 INTERNAL = const(6)       # firmware fault, unexpected reset, bad config, log failure
 LOW_VOLUME = const(7)     # reservoir at or below low_reservoir_ml
 LOW_DAYS = const(8)       # projected time to empty below low_reservoir_days
-REFILL_TODAY = const(9)   # <= 1 day of programmed delivery or <= 1 mL left (issue 17)
-N_CONDITIONS = const(10)
+REFILL_TODAY = const(9)   # <= 1 day of programmed delivery or <= 1 mL left
+PARTIAL = const(10)       # 60-min delivery under ~60 % of programmed (medium)
+PARTIAL_LONG = const(11)  # that under-delivery persisting: escalated to high
+REFILL_TIMEOUT = const(12)  # refill mode left on too long (level checks off)
+N_CONDITIONS = const(13)
 
 # alarm kinds: what the patient hears and sees (patterns.py index). The
 # escalated low reservoir has a sound and light of its own, but it is still
@@ -29,8 +32,10 @@ KIND_NO_FLOW = const(0)
 KIND_MALFUNCTION = const(1)
 KIND_LOW_RESERVOIR = const(2)
 KIND_REFILL_TODAY = const(3)
+KIND_UNDER_DELIVERY = const(4)
 KIND_NONE = const(255)
-KIND_NAMES = ("no_flow", "malfunction", "low_reservoir", "low_reservoir")
+KIND_STARTING = const(254)  # no alarm, but flow not judged yet (light only)
+KIND_NAMES = ("no_flow", "malfunction", "low_reservoir", "low_reservoir", "under_delivery")
 
 # priorities (IEC 60601-1-8)
 HIGH = const(0)
@@ -50,6 +55,9 @@ TABLE = (
     (KIND_LOW_RESERVOIR, MEDIUM, "volume"),
     (KIND_LOW_RESERVOIR, MEDIUM, "days_to_empty"),
     (KIND_REFILL_TODAY, HIGH, "refill_today"),
+    (KIND_UNDER_DELIVERY, MEDIUM, "partial"),
+    (KIND_NO_FLOW, HIGH, "under_delivery"),
+    (KIND_MALFUNCTION, HIGH, "refill_mode"),
 )
 
 # masks derived once from the table
@@ -82,10 +90,13 @@ D_RESET = const(9)
 D_CONFIG = const(10)
 D_LOG = const(11)
 D_WATCHDOG = const(12)
+D_SPARSE = const(13)         # too few valid readings to judge (any pattern)
+D_SEQUENTIAL = const(14)     # no_flow: the sequential (CUSUM) stop test
+D_HOUR = const(15)           # over_delivery / partial: the 60-minute judgement
 DETAIL_NAMES = (
     "", "silent", "out_of_range", "air_in_line", "stuck", "jump", "falling",
     "rising", "exception", "unexpected_reset", "bad_config", "log_failure",
-    "watchdog",
+    "watchdog", "sparse", "sequential", "mean_60min",
 )
 
 

@@ -3,7 +3,7 @@
 # function of the time since the pattern started, so a late tick never drifts
 # the rhythm and nothing is allocated.
 from pumpmon import patterns as P
-from pumpmon.alarms import KIND_NONE
+from pumpmon.alarms import KIND_NONE, KIND_STARTING
 from pumpmon.clock import ticks_diff
 
 
@@ -65,5 +65,7 @@ class Annunciator:
         k = self.light
         if k == KIND_NONE:
             self.led = P.IDLE_LIGHT[0]
+        elif k == KIND_STARTING:
+            self.led = P.STARTING_LIGHT[0]
         else:
             self.led = _at(P.LIGHT[k], LIGHT_CYCLE[k], ticks_diff(now, self._l_start))

@@ -29,6 +29,14 @@ LIMITS = {
     "level_jump_ml": (1.0, 0.1, 50.0),
     "mismatch_ml_h": (0.25, 0.05, 10.0),
     "mismatch_window_min": (60, 10, 240),
+    "zero_offset_ul_h": (0.5, 0.0, 5.0),
+    "stroke_max_s": (300, 0, 900),
+    "partial_fraction": (0.6, 0.3, 0.9),
+    "partial_escalate_min": (120, 10, 1440),
+    "over_hour_factor": (1.2, 1.1, 3.0),
+    "over_hour_margin_ul_h": (0.35, 0.0, 100.0),
+    "refill_timeout_min": (30, 5, 240),
+    "level_stuck_ml": (0.4, 0.1, 5.0),
     "pause_s": (120, 10, 120),
     "long_press_ms": (2000, 500, 10000),
 }
@@ -38,6 +46,17 @@ OTHER_KEYS = ("schedule", "start", "board_id")
 
 class ConfigError(ValueError):
     pass
+
+
+# The stop test compares readings with half the programmed rate; a stop must
+# sit below that by a margin even when the sensor's zero offset reads +offset
+# (docs/engine.md, 'The rate floor'): rate / 2 >= offset + 0.25 uL/h.
+FLOOR_MARGIN_UL_H = 0.25
+
+
+def rate_floor_ul_h(zero_offset_ul_h):
+    """Lowest programmed rate (uL/h, above 0) at which a stop can be judged."""
+    return 2.0 * (zero_offset_ul_h + FLOOR_MARGIN_UL_H)
 
 
 def parse_hhmm(text, what="time"):
@@ -134,6 +153,14 @@ class Config:
         if self.refill_today_days >= self.low_reservoir_days:
             raise ConfigError("refill_today_days must be below low_reservoir_days")
         self._derive()
+        floor = rate_floor_ul_h(self.zero_offset_ul_h)
+        for start, rate in self.schedule:
+            if 0 < rate < floor:
+                raise ConfigError(
+                    "rate %s uL/h (at %02d:%02d) is below the floor %s uL/h: with the flow "
+                    "sensor's zero offset of up to +-%s uL/h a stop could not be told from "
+                    "delivery (docs/engine.md, 'The rate floor')"
+                    % (rate, start // 3600, start // 60 % 60, floor, self.zero_offset_ul_h))
 
     def _derive(self):
         # schedule: parallel integer lists, start second and rate in 0.1 uL/h
@@ -170,6 +197,14 @@ class Config:
         self.level_max_ul = self.capacity_ul * 5 // 4 + 1000
         self.mismatch_ul = int(round(self.mismatch_ml_h * 1000 * self.mismatch_window_min / 60))
         self.mismatch_window_min = int(self.mismatch_window_min)
+        self.zero_offset = int(round(self.zero_offset_ul_h * 10))
+        self.stroke_max_s = int(self.stroke_max_s)
+        self.partial_pct = int(round(self.partial_fraction * 100))
+        self.partial_escalate_s = int(self.partial_escalate_min) * 60
+        self.over_hour_pct = int(round(self.over_hour_factor * 100))
+        self.over_hour_margin = int(round(self.over_hour_margin_ul_h * 100))  # 0.01 uL/h
+        self.refill_timeout_s = int(self.refill_timeout_min) * 60
+        self.level_stuck_ul = int(round(self.level_stuck_ml * 1000))
         self.pause_ms = int(self.pause_s) * 1000
         self.long_press_ms = int(self.long_press_ms)
 

@@ -16,6 +16,18 @@
 #   flow sensor measured over the same time (leak or drift);
 # - all times kept as seconds since start, so counters stay small ints even
 #   on a 32-bit board over months.
+# Second generation (issue 11): what cannot be judged is an alarm, and what
+# can be judged is judged as fast as the noise allows:
+# - too few valid readings in the last minute (flow) or more bad than good in
+#   the last two (level): the sensor's malfunction, detail "sparse";
+# - a one-sided CUSUM on every reading finds a stop in seconds; its threshold
+#   learns the longest normal gap (pulsatile pumps) so a gap between strokes
+#   is not a stop; a missed-stroke test finds a stroke that does not come;
+# - 60-minute means judge partial under-delivery and moderate over-delivery;
+# - the zero offset is learnt where the truth is zero (between strokes, at
+#   rate 0) and subtracted;
+# - a level that does not fall while the flow says it should is "stuck";
+#   refill mode left on too long is an alarm.
 from array import array
 
 from pumpmon import alarms as A
@@ -41,24 +53,61 @@ _B_OVER = const(1 << 2)
 _B_FLOW = const(1 << 3)
 _B_LEVEL = const(1 << 4)
 _B_MISMATCH = const(1 << 5)
+# (7-9 are the low_reservoir conditions: reservoir.py)
+_B_PARTIAL = const(1 << 10)       # alarms.PARTIAL
+_B_PARTIAL_LONG = const(1 << 11)  # alarms.PARTIAL_LONG
+_B_REFILL = const(1 << 12)        # alarms.REFILL_TIMEOUT
+
+# the sequential stop test (docs/engine.md, "The stop test")
+_Q = const(256)              # CUSUM unit: 1 s of full expected deficit = _Q
+_Q2 = const(512)             # 2 * _Q
+_SIG0 = const(10)            # flow noise at zero flow, 0.1 uL/h (1.0 uL/h)
+_SIG_PCT = const(3)          # plus 3 % of the flow
+_H_C = const(150)            # noise term: _H_C sigma^2 / rate^2 seconds
+_H_MIN = const(5)            # ... at least 5 s
+_H_SQ = const(6)             # gap noise: 6 sigma of the deficit over a gap
+_NE = const(6)               # envelope slots
+_SLOT_MIN = const(5)         # minutes per envelope slot (6 x 5 = 30 min)
+_NSI = const(4)              # stroke intervals remembered
+_STROKE_TAIL = const(5)      # s after a stroke before readings count as zero truth
+_SPARSE_B = const(6)         # flow: buckets (1 min) judged for sparse readings
+_SPARSE_MIN = const(45)      # valid readings needed in them (75 %)
+_LSPARSE_B = const(12)       # level: buckets (2 min)
+_JUDGE_MIN_S = const(30)     # start-up: least time before flow counts as seen
+_CAP = const(100000000)      # cap on accumulated sums (small ints)
+_NEVER = const(1 << 29)
+_W_CUS = const(1)            # why stopped: the CUSUM
+_W_MISSED = const(2)         # a missed stroke
+_W_MEAN = const(4)           # the 10-min mean
+_NST = const(5)              # stuck level: 4 quarter-windows, 5 ends
 
 
 def _zeros(n):
     return array("i", [0] * n)
 
 
+def _isqrt(n):
+    """Integer square root (no float, no allocation for small n)."""
+    x = n
+    y = (x + 1) >> 1
+    while y < x:
+        x = y
+        y = (x + n // x) >> 1
+    return x
+
+
 class Engine:
     def __init__(self, cfg, now_ms, tod_s=None):
         self.cfg = cfg
         self.conditions = 0       # bit mask of active conditions
-        self.judged = 0           # conditions the engine has judged since start
+        self.judged = _B_REFILL   # conditions the engine has judged since start
         self.detail = bytearray(A.N_CONDITIONS)  # why each became active
         self.internal = 0         # set by the shell: 1 raises INTERNAL
         self._last = now_ms
         self._ms = 0
         self.sec = 0              # seconds since start (small int for years)
         self.tod_s = cfg.start_s if tod_s is None else tod_s
-        self.rate = cfg.rate_at(self.tod_s)   # programmed now, 0.1 uL/h
+        self.rate = cfg.rate_at(self.tod_s)   # programmed at the bucket's start, 0.1 uL/h
 
         nb = cfg.flow_window_s // BUCKET_S
         self._nb = nb
@@ -85,6 +134,7 @@ class Engine:
         self._cl_cnt = 0
         self._cf_sum = 0
         self._cf_cnt = 0
+        self._cp_sum = 0          # programmed rate summed over the minute's buckets
         self._minute = 0
 
         self._p1 = _UNSET         # median filter history
@@ -100,10 +150,84 @@ class Engine:
         self.level_ul = 0         # tracked level, uL (valid when _lref)
         self._refill = 0
         self.reservoir = reservoir.Reservoir(cfg)  # low_reservoir conditions
+        self._refill_since = 0
         # last judgements, for the log and the display
         self.flow_mean = 0        # measured mean over the flow window, 0.1 uL/h
-        self.prog_mean = 0        # programmed mean over the same window
+        self.prog_mean = self.rate  # programmed mean over the same window
         self.excess_ul = 0        # level drop not explained by flow, uL
+        self._over10 = 0          # 10-min mean above the over-delivery limit
+
+        # -- cannot judge = alarm: valid readings per bucket, last minute(s)
+        self._sv = _zeros(_SPARSE_B)
+        self._sv_t = 0
+        self._si = 0
+        self._fsparse = 0
+        self._lgood = _zeros(_LSPARSE_B)
+        self._lbad = _zeros(_LSPARSE_B)
+        self._li = 0
+        self._lg_t = 0
+        self._lb_t = 0
+        self._lbg = 0             # current bucket: valid / invalid level readings
+        self._lbb = 0
+        self._lsparse = 0
+
+        # -- the sequential stop test (CUSUM) and its learnt envelope
+        self.rnow = -1            # programmed now (per second), 0.1 uL/h
+        self._sched = len(cfg.sched_start) > 1
+        self._r0_since = 0        # sec the rate became 0
+        self.cusum = 0            # deficit statistic, _Q per second of deficit
+        self._peak = 0            # its peak since it last returned to 0
+        self._env = _zeros(_NE)   # largest completed peak per 5-min slot
+        self._ei = 0
+        self._emax = 0
+        self._prior_until = 2 * cfg.stroke_max_s  # until then: a gap may be stroke_max_s
+        self._prior_on = 1
+        self.h = 0                # alarm threshold
+        self._hn = 0
+        self._sq = 0
+        self._why = 0             # why stopped: _W_CUS | _W_MISSED | _W_MEAN
+        self._run_n = 0           # readings since the statistic left 0
+        # -- the missed-stroke test
+        self._thr = 0             # a reading above this is a stroke
+        self._thr_clear = 0
+        self._sk_on = 0
+        self._sk_start = 0
+        self._sk_end = 0
+        self._sk_sum = 0
+        self._sk_peak = 0
+        self._sk_regular = 0
+        self._sk_good = 0         # start of the last stroke that delivered
+        self._sk_n = 0            # good strokes seen (capped)
+        self._ski = _zeros(_NSI)  # intervals between good strokes, s
+        self._sk_i = 0
+        self.stroke_max = 0       # longest of them
+        self._sk_due = _NEVER     # sec after which a missing stroke is a stop
+        # -- zero offset, learnt where the truth is zero
+        self._z_sum = 0
+        self._z_cnt = 0
+        self._off16 = 0
+        self._z_when = -_NEVER    # sec the offset was last learnt
+        self.offset = 0           # 0.1 uL/h, subtracted from every reading
+        # -- start-up: has delivery been seen?
+        self._seen = 0
+        self._expect = 0
+        # -- 60-minute judgement (partial under-, moderate over-delivery)
+        self._hm = _zeros(60)     # mean corrected flow per minute, 0.01 uL/h (_UNSET: too few)
+        self._hp = _zeros(60)     # programmed mean per minute
+        self._hi = 0
+        self._hfill = 0
+        self._under = 0
+        self._over60 = 0
+        self._partial_since = _UNSET
+        self._plong = 0
+        self.hour_mean = 0
+        # -- level stuck
+        self._st_lv = _zeros(_NST)  # level at the last quarter-window ends
+        self._st_qv = _zeros(_NST - 1)  # measured volume per quarter, 0.01 uL
+        self._st_n = 0
+        self._st_vol = 0
+        self._lstuck = 0
+        self._set_rate(cfg.rate_at(self.tod_s))
 
     # ---- per tick ---------------------------------------------------------
     def tick(self, now_ms, level_ul, flow, flags, refill):
@@ -115,7 +239,13 @@ class Engine:
             if ms >= 1000:
                 s = ms // 1000
                 self._ms = ms - s * 1000
-                self._advance(s)
+                sec = self.sec + s
+                tod = self.tod_s + s
+                if self._sched or tod >= 86400 or sec // BUCKET_S != self._bucket:
+                    self._advance(s)
+                else:             # the common second: no bucket closes
+                    self.sec = sec
+                    self.tod_s = tod
             else:
                 self._ms = ms
         sec = self.sec
@@ -138,13 +268,17 @@ class Engine:
 
         if refill != self._refill:
             self._refill = refill
-            if not refill:        # refill over: new baseline for level checks
+            if refill:
+                self._refill_since = sec
+            else:                 # refill over: new baseline for level checks
                 self._lref = 0
                 self._mfill = 0
                 self._cl_sum = 0
                 self._cl_cnt = 0
+                self._st_n = 0
 
         # -- flow sensor
+        r = self.rnow
         if flow is not None:
             if flags & _AIR:
                 self._flow_why = A.D_AIR
@@ -172,10 +306,45 @@ class Engine:
                         m = lo
                 self._p2 = p1
                 self._p1 = flow
-                self._bsum += m
+                y = m - self.offset
+                self._bsum += y
                 self._bcnt += 1
-                self._cf_sum += m
+                self._cf_sum += y
                 self._cf_cnt += 1
+                if r > 0:
+                    # the stop test (CUSUM), inline: its rare turns in methods
+                    d = (-r if y < -r else y) * _Q2 // r
+                    c = self.cusum + _Q - d
+                    if c <= 0:
+                        if self._peak:
+                            self._gap_done()
+                    else:
+                        self._run_n += 1  # readings since the statistic left 0
+                        if c > self._peak:
+                            self._peak = c
+                            if c >= self.h:
+                                c = self._stopped(c, r)
+                        self.cusum = c
+                    # the missed-stroke test and zero truth between strokes
+                    if y > self._thr or self._sk_on:
+                        self._strokes(y, r, sec)
+                    elif self._sk_n >= 3 and sec - self._sk_end >= _STROKE_TAIL:
+                        self._z_sum += m
+                        self._z_cnt += 1
+                elif sec - self._r0_since >= MINUTE_S:
+                    self._z_sum += m      # rate 0 for a minute: the truth is 0
+                    self._z_cnt += 1
+                if not self.judged & _B_NO_FLOW:
+                    self._starting(y, r, sec)
+        if sec > self._sk_due and not self._sk_on and r > 0:
+            self._why |= _W_MISSED  # a stroke did not come (or did not deliver)
+        if self._why:
+            if not cond & _B_NO_FLOW:
+                cond |= _B_NO_FLOW
+                self.detail[A.NO_FLOW] = 0 if self._why & _W_MEAN else A.D_SEQUENTIAL
+                self.judged |= _B_NO_FLOW
+        else:
+            cond &= ~_B_NO_FLOW
         if sec - self._flow_ok >= cfg.flow_fault_s:
             if not cond & _B_FLOW:
                 cond |= _B_FLOW
@@ -184,6 +353,10 @@ class Engine:
             if not cond & _B_FLOW:
                 cond |= _B_FLOW
                 self.detail[A.FLOW_SENSOR] = A.D_STUCK
+        elif self._fsparse:
+            if not cond & _B_FLOW:
+                cond |= _B_FLOW
+                self.detail[A.FLOW_SENSOR] = A.D_SPARSE
         else:
             cond &= ~_B_FLOW
 
@@ -191,6 +364,7 @@ class Engine:
         if level_ul is not None:
             if level_ul < cfg.level_min_ul or level_ul > cfg.level_max_ul:
                 self._level_why = A.D_OUT_OF_RANGE
+                self._lbb += 1
             else:
                 acc = self._lacc
                 ok = 1
@@ -201,6 +375,7 @@ class Engine:
                     if d >= cfg.level_jump_ul or d <= -cfg.level_jump_ul:
                         ok = 0
                         self._level_why = A.D_JUMP
+                        self._lbb += 1
                     else:
                         acc += d
                 if ok:
@@ -211,15 +386,220 @@ class Engine:
                     self._level_why = A.D_SILENT
                     self._cl_sum += level_ul
                     self._cl_cnt += 1
+                    self._lbg += 1
         if sec - self._level_ok >= cfg.level_fault_s:
             if not cond & _B_LEVEL:
                 cond |= _B_LEVEL
                 self.detail[A.LEVEL_SENSOR] = self._level_why
+        elif self._lsparse or self._lstuck:
+            if not cond & _B_LEVEL:
+                cond |= _B_LEVEL
+                self.detail[A.LEVEL_SENSOR] = self._lsparse or A.D_STUCK
         else:
             cond &= ~_B_LEVEL
         if refill:
             cond &= ~_B_MISMATCH
+            if sec - self._refill_since >= cfg.refill_timeout_s:
+                cond |= _B_REFILL
+        elif cond & _B_REFILL:
+            cond &= ~_B_REFILL
         self.conditions = cond
+
+    def _slow_conditions(self):
+        """Conditions of the bucket and minute judgements (not per tick)."""
+        cond = self.conditions
+        if self._over10 or self._over60:
+            if not cond & _B_OVER:
+                cond |= _B_OVER
+                self.detail[A.OVER_DELIVERY] = 0 if self._over10 else A.D_HOUR
+        else:
+            cond &= ~_B_OVER
+        if self._under:
+            cond |= _B_PARTIAL
+            self.detail[A.PARTIAL] = A.D_HOUR
+        else:
+            cond &= ~_B_PARTIAL
+        if self._plong:
+            cond |= _B_PARTIAL_LONG
+            self.detail[A.PARTIAL_LONG] = A.D_HOUR
+        else:
+            cond &= ~_B_PARTIAL_LONG
+        self.conditions = cond
+
+    # The stop test is a one-sided CUSUM of the deficit against half the
+    # programmed rate, in units of _Q per second of full deficit: + _Q a
+    # second while stopped, - _Q while delivering as programmed (docs/engine.md).
+    def _gap_done(self):
+        """The statistic returned to 0: flow came. Learn the gap's size."""
+        p = self._peak
+        if p < self.h and p > self._env[self._ei]:
+            self._env[self._ei] = p
+            if p > self._emax:
+                self._emax = p
+                self._set_h()
+        self._peak = 0
+        self.cusum = 0
+        self._why &= ~_W_CUS
+        self._run_n = 0
+
+    def _stopped(self, c, r):
+        if not self._why & _W_CUS:
+            # log what was measured since the deficit began, not the 10-min
+            # mean: c = n Q - 2 Q sum(y) / r over the n readings of the run
+            n = self._run_n
+            self.flow_mean = ((n * _Q - c) // n) * r // _Q2
+        self._why |= _W_CUS
+        h = self.h
+        return c if c <= h + h else h + h
+
+    def _strokes(self, y, r, sec):
+        """Pulsatile delivery: a stroke is a reading above _thr; when it ends,
+        its volume is judged."""
+        if y > self._thr:
+            if not self._sk_on:
+                self._sk_on = 1
+                self._sk_start = sec
+                self._sk_sum = 0
+                self._sk_peak = 0
+                self._z_sum = 0   # this bucket's zero readings may hold the edge
+                self._z_cnt = 0
+            if self._sk_sum < _CAP:
+                self._sk_sum += y
+            if y > self._sk_peak:
+                self._sk_peak = y
+        else:
+            self._sk_on = 0
+            self._sk_end = sec
+            self._stroke_done(r)
+
+    def _stroke_done(self, r):
+        if self._sk_peak < self._thr_clear:
+            # barely above the threshold: noise could make, split or hide such
+            # strokes, so the test is disarmed (the CUSUM still judges them)
+            self._sk_n = 0
+            self._sk_due = _NEVER
+            return
+        start = self._sk_start
+        n = self._sk_n
+        good = 1
+        if n:
+            dt = start - self._sk_good
+            lim = self.stroke_max + (self.stroke_max >> 2)
+            if n >= 3 and dt > lim:
+                dt = lim      # after a stop: one stroke's volume is enough
+            if dt > 3600:
+                dt = 3600
+            good = self._sk_sum * 10 >= 3 * r * dt   # >= 30 % of its volume
+        if not good:
+            return
+        if n:
+            iv = start - self._sk_good
+            if iv > 4000:
+                iv = 4000
+            self._ski[self._sk_i] = iv
+            self._sk_i = (self._sk_i + 1) % _NSI
+            self._stroke_max()
+        self._sk_good = start
+        if n < 1000:
+            self._sk_n = n + 1
+        self._why &= ~_W_MISSED
+        self._stroke_due()
+
+    def _stroke_due(self):
+        # armed once 4 intervals are known and regular (within 1.5x)
+        if self._sk_n > _NSI and self._sk_regular:
+            mx = self.stroke_max
+            self._sk_due = self._sk_good + mx + (mx >> 2) + 30
+        else:
+            self._sk_due = _NEVER
+
+    def _stroke_max(self):
+        mx = 0
+        mn = _NEVER
+        k = 0
+        while k < _NSI:
+            v = self._ski[k]
+            if v > mx:
+                mx = v
+            if v < mn:
+                mn = v
+            k += 1
+        self.stroke_max = mx
+        self._sk_regular = mn > 0 and mx * 2 <= mn * 3
+
+    def _starting(self, y, r, sec):
+        """Until delivery has been seen (or a stop found), flow is not judged:
+        the light shows 'starting'. Seen: at least half the programmed volume
+        measured since start, over at least _JUDGE_MIN_S."""
+        if self._expect < _CAP:
+            self._seen += y
+            self._expect += r
+        if sec >= _JUDGE_MIN_S and (r <= 0 or self._seen * 2 >= self._expect):
+            self.judged |= _B_NO_FLOW
+
+    # ---- rate-dependent parameters (on a rate change, not per tick) -----------
+    def _set_rate(self, r):
+        old = self.rnow
+        self.rnow = r
+        if r <= 0:
+            if old != 0:
+                self._r0_since = self.sec
+            self.cusum = 0
+            self._peak = 0
+            self._why &= ~_W_CUS
+            self._run_n = 0
+            self._why &= ~_W_MISSED
+            return
+        if old == 0:
+            # delivery resumes: the first stroke may be up to stroke_max_s away
+            self._prior_until = self.sec + 2 * self.cfg.stroke_max_s
+            self._prior_on = 1
+            self._sk_good = self.sec
+            self._stroke_due()
+        sig = _SIG0 + r * _SIG_PCT // 100
+        hn = (_H_C * _Q * sig // r) * sig // r
+        self._hn = hn if hn > _H_MIN * _Q else _H_MIN * _Q
+        self._sq = _H_SQ * 2 * _Q * sig // r
+        self._thr = 2 * r + 6 * _SIG0 + self.cfg.zero_offset
+        # a clear stroke peaks 4 sigma (of a reading at _thr) above _thr
+        self._thr_clear = self._thr + 4 * (_SIG0 + self._thr * _SIG_PCT // 100)
+        if 0 < r < old:
+            # slower: gaps between fixed-volume strokes may grow by old / r
+            f = old * 64 // r
+            if f > 1024:
+                f = 1024
+            k = 0
+            while k < _NE:
+                self._env[k] = self._env[k] * f >> 6
+                k += 1
+            k = 0
+            while k < _NSI:
+                v = self._ski[k] * f >> 6
+                self._ski[k] = v if v < 4000 else 4000
+                k += 1
+            self._stroke_max()
+            self._stroke_due()
+            self._emax_scan()
+        self._set_h()
+
+    def _emax_scan(self):
+        mx = 0
+        k = 0
+        while k < _NE:
+            if self._env[k] > mx:
+                mx = self._env[k]
+            k += 1
+        self._emax = mx
+
+    def _set_h(self):
+        """Threshold: the largest normal gap learnt (or, after start, the
+        longest gap a pump may leave), a quarter more, plus noise terms."""
+        e = self._emax
+        if self.sec < self._prior_until:
+            p = self.cfg.stroke_max_s * _Q
+            if p > e:
+                e = p
+        self.h = e + (e >> 2) + self._hn + self._sq * _isqrt(e // _Q)
 
     # ---- time keeping -----------------------------------------------------
     def _advance(self, s):
@@ -230,6 +610,10 @@ class Engine:
         if tod >= 86400:
             tod %= 86400
         self.tod_s = tod
+        if self._sched:
+            r = self.cfg.rate_at(tod)
+            if r != self.rnow:
+                self._set_rate(r)
         target = sec // BUCKET_S
         n = target - self._bucket
         if n > self._nb:
@@ -252,10 +636,18 @@ class Engine:
         rate = self.rate
         self._fprog_t += rate - self._fprog[i]
         self._fprog[i] = rate
+        self._cp_sum += rate
         i += 1
         if i == self._nb:
             i = 0
         self._fi = i
+        self._sparse_flow()
+        self._sparse_level()
+        if self._z_cnt:
+            self._fold_zero()
+        if self._prior_on and self.sec >= self._prior_until:
+            self._prior_on = 0
+            self._set_h()         # the start-up prior ends
         self._bsum = 0
         self._bcnt = 0
         self._bucket += 1
@@ -271,15 +663,63 @@ class Engine:
         self._judge_level()
         if self._bucket % (MINUTE_S // BUCKET_S) == 0:
             self._close_minute()
+        self._slow_conditions()
+
+    def _sparse_flow(self):
+        """Fewer than 75 % valid flow readings over the last minute: the flow
+        cannot be judged (the 10-min mean would hold): that is an alarm."""
+        k = self._si
+        self._sv_t += self._bcnt - self._sv[k]
+        self._sv[k] = self._bcnt
+        self._si = (k + 1) % _SPARSE_B
+        if self._ffill + 1 >= _SPARSE_B:
+            self._fsparse = 1 if self._sv_t < _SPARSE_MIN else 0
+
+    def _sparse_level(self):
+        """More bad level readings than good over the last two minutes (at
+        least 3 bad): the level cannot be judged. Detail: the readings' fault
+        when none was good, else 'sparse'."""
+        k = self._li
+        self._lg_t += self._lbg - self._lgood[k]
+        self._lb_t += self._lbb - self._lbad[k]
+        self._lgood[k] = self._lbg
+        self._lbad[k] = self._lbb
+        self._li = (k + 1) % _LSPARSE_B
+        self._lbg = 0
+        self._lbb = 0
+        b = self._lb_t
+        if b >= 3 and b >= self._lg_t:
+            self._lsparse = A.D_SPARSE if self._lg_t else self._level_why
+        else:
+            self._lsparse = 0
+
+    def _fold_zero(self):
+        """Fold this bucket's zero-truth readings into the offset estimate."""
+        if self._z_cnt >= 5:
+            self._z_when = self.sec
+            mean = self._z_sum // self._z_cnt
+            self._off16 += (mean * 16 - self._off16) // 8
+            o = self._off16 // 16
+            lim = self.cfg.zero_offset
+            if o > lim:
+                o = lim
+            elif o < -lim:
+                o = -lim
+            self.offset = o
+        self._z_sum = 0
+        self._z_cnt = 0
 
     def _close_minute(self):
         i = self._mi
         self._mlsum[i] = self._cl_sum
         self._mlcnt[i] = self._cl_cnt
         if self._cf_cnt >= MINUTE_S // 2:
-            self._mvol[i] = self._cf_sum // (self._cf_cnt * 6)
+            v = self._cf_sum // (self._cf_cnt * 6)
+            mean = self._cf_sum * 10 // self._cf_cnt     # 0.01 uL/h
         else:
-            self._mvol[i] = _UNSET
+            v = _UNSET
+            mean = _UNSET
+        self._mvol[i] = v
         i += 1
         if i == self._nm:
             i = 0
@@ -290,29 +730,144 @@ class Engine:
         self._cf_cnt = 0
         self._mfill += 1
         self._judge_mismatch()
+        # 60-minute judgement
+        k = self._hi
+        self._hm[k] = mean
+        self._hp[k] = self._cp_sum // (MINUTE_S // BUCKET_S)
+        self._cp_sum = 0
+        self._hi = (k + 1) % 60
+        self._hfill += 1
+        self._judge_hour()
+        self._level_stuck(v)
+        self._minute += 1
+        if self._minute % _SLOT_MIN == 0:   # envelope: a new 5-min slot
+            # no gap completed in the slot (flow never returned: a stop, or
+            # nothing since start): keep what was learnt, never forget it then
+            carry = self._emax if self._env[self._ei] == 0 else 0
+            self._ei = (self._ei + 1) % _NE
+            self._env[self._ei] = carry
+            self._emax_scan()
+            self._set_h()
 
     # ---- judgements (every bucket / minute, not every tick) ----------------
     def _judge_flow(self):
         cfg = self.cfg
         nb = self._nb
         if self._ffill < nb or self._fcnt_t * 4 < nb * BUCKET_S * 3:
-            return  # window not full yet, or too few readings: hold
+            # window not full yet, or too few readings: hold (too few is an
+            # alarm of its own: sparse). Log what there is so far.
+            if self._ffill < nb and self._fcnt_t:
+                self.flow_mean = self._fsum_t // self._fcnt_t
+                self.prog_mean = self.rate
+            return
         self.judged |= _B_NO_FLOW | _B_OVER
-        cond = self.conditions
         meas = self._fsum_t // self._fcnt_t
         prog = self._fprog_t // nb
         m100 = meas * 100
         if prog > 0 and m100 < prog * cfg.no_flow_pct:
-            cond |= _B_NO_FLOW
+            self._why |= _W_MEAN
         elif prog <= 0 or m100 >= prog * (cfg.no_flow_pct + 10):
-            cond &= ~_B_NO_FLOW
+            self._why &= ~_W_MEAN
         if m100 > prog * cfg.over_pct + cfg.over_margin * 100:
-            cond |= _B_OVER
+            self._over10 = 1
         elif m100 <= prog * (cfg.over_pct - 20) + cfg.over_margin * 50:
-            cond &= ~_B_OVER
-        self.conditions = cond
+            self._over10 = 0
         self.flow_mean = meas
         self.prog_mean = prog
+
+    def _judge_hour(self):
+        """Partial under-delivery (< partial_fraction, medium, escalating
+        after partial_escalate_min) and moderate over-delivery (>
+        over_hour_factor x + margin, high) over the last 60 minutes."""
+        if self._hfill < 60:
+            return
+        hm = self._hm
+        hp = self._hp
+        n = 0
+        ms = 0
+        ps = 0
+        k = 0
+        while k < 60:
+            v = hm[k]
+            if v != _UNSET:
+                ms += v
+                ps += hp[k]
+                n += 1
+            k += 1
+        if n < 45:
+            return                # too few minutes: the sparse alarm is on
+        cfg = self.cfg
+        self.judged |= _B_PARTIAL | _B_PARTIAL_LONG
+        meas = ms // n            # 0.01 uL/h
+        prog = ps // n            # 0.1 uL/h
+        self.hour_mean = meas // 10
+        m100 = meas * 10          # measured / programmed x 100, both x prog
+        if prog > 0 and m100 < prog * cfg.partial_pct:
+            self._under = 1
+        elif prog <= 0 or m100 >= prog * (cfg.partial_pct + 10):
+            self._under = 0
+        # the margin covers the zero offset; where it was learnt in the last
+        # hour (pulsatile delivery, rate 0) only half of it
+        mg = cfg.over_hour_margin
+        if self.sec - self._z_when < 3600:
+            mg >>= 1
+        if m100 > prog * cfg.over_hour_pct + mg * 10:       # mg: 0.01 uL/h
+            self._over60 = 1
+        elif m100 <= prog * (cfg.over_hour_pct - 10) + mg * 5:
+            self._over60 = 0
+        if self._under:
+            if self._partial_since == _UNSET:
+                self._partial_since = self.sec
+            elif self.sec - self._partial_since >= cfg.partial_escalate_s:
+                self._plong = 1
+        else:
+            self._partial_since = _UNSET
+            self._plong = 0
+
+    def _level_stuck(self, vol):
+        """A level that does not fall while the flow sensor measures
+        level_stuck_ml delivered: the level sensor is stuck (a fall of less
+        than a quarter of the measured volume). Judged over the last four
+        quarter-windows, so it is found within level_stuck_ml of delivery
+        after the reading froze."""
+        if self._refill or not self._lref:
+            self._st_n = 0
+            self._st_vol = 0
+            self._lstuck = 0
+            return
+        if self._st_n == 0:
+            self._st_lv[0] = self.level_ul
+            self._st_n = 1
+            self._st_vol = 0
+            return
+        if vol != _UNSET and vol > 0:
+            self._st_vol += vol
+        if self._st_vol * 4 < self.cfg.level_stuck_ul * 100:
+            return
+        # a quarter window ends: append to the rings (5 levels, 4 volumes),
+        # shifting out the oldest once full
+        n = self._st_n
+        if n == _NST:
+            k = 0
+            while k < _NST - 1:
+                self._st_lv[k] = self._st_lv[k + 1]
+                if k < _NST - 2:
+                    self._st_qv[k] = self._st_qv[k + 1]
+                k += 1
+            n = _NST - 1
+        self._st_lv[n] = self.level_ul
+        self._st_qv[n - 1] = self._st_vol
+        self._st_n = n + 1
+        self._st_vol = 0
+        if self._st_n < _NST:
+            return
+        total = 0
+        k = 0
+        while k < _NST - 1:
+            total += self._st_qv[k]
+            k += 1
+        drop = self._st_lv[0] - self._st_lv[_NST - 1]
+        self._lstuck = 1 if drop * 400 < total else 0
 
     def _judge_level(self):
         cfg = self.cfg

@@ -6,6 +6,8 @@ from pumpmon.annunciator import Annunciator
 from pumpmon.engine import Engine
 from pumpmon.manager import EV_RAISED, AlarmManager
 
+_NO_FLOW_BIT = 1 << A.NO_FLOW
+
 
 class Monitor:
     def __init__(self, cfg, now, on_event, tod_s=None):
@@ -61,4 +63,7 @@ class Monitor:
             self.restored = r
             cond |= r
         m.update(now, cond, button)
-        self.ann.update(now, m.sound_kind(), m.light_kind())
+        light = m.light_kind()
+        if light == A.KIND_NONE and not e.judged & _NO_FLOW_BIT:
+            light = A.KIND_STARTING   # flow not judged yet: not green
+        self.ann.update(now, m.sound_kind(), light)

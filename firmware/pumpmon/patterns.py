@@ -55,6 +55,9 @@ SOUND = (
     # refill_today (low_reservoir escalated): the general melody C4 C4 C4 - C4 C4,
     # so "refill today" never sounds like "the drug has stopped" (no_flow)
     _high(C4, C4, C4, REPEAT_REFILL),
+    # under_delivery (partial, medium): the drug melody is taken by
+    # low_reservoir at medium, so the general melody: a carer hears which one
+    _medium(C4, C4, C4),
 )
 
 # light: flat (colour, on ms, off ms) triples
@@ -63,6 +66,10 @@ LIGHT = (
     (RED, 140, 560),      # malfunction: 1.43 Hz, 20 % duty: short blips
     (YELLOW, 1100, 1100),  # low_reservoir: 0.45 Hz, 50 % (medium: 0.4-0.8 Hz)
     (RED, 120, 280),      # refill_today: 2.5 Hz, 30 % duty: quick short flashes
+    (YELLOW, 300, 950),   # under_delivery: 0.8 Hz, 24 % duty: short yellow blips
 )
 # no alarm: steady green, monitoring
 IDLE_LIGHT = (GREEN, 1000, 0)
+# no alarm yet, but the flow not judged yet (start-up): steady yellow, silent
+# (IEC 60601-1-8's constant light, distinct from every flashing alarm light)
+STARTING_LIGHT = (YELLOW, 1000, 0)

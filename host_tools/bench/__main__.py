@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+from host_tools.bench.detection import SECTIONS as DETECTION_SECTIONS  # detection table, engine tick
 from host_tools.bench.boards import section_boards   # compiled size, peak heap per board
 from host_tools.bench.log import section_log         # event log: size, speed, retention
 from host_tools.bench.replay import section_replay    # replay throughput, 30-day trace
@@ -125,6 +126,7 @@ def section_margin():
 
 SECTIONS = [section_tick, section_latency, section_margin, section_replay, section_boards,
             section_log, section_record, section_flash]
+SECTIONS[1:1] = DETECTION_SECTIONS
 
 
 def main():

@@ -56,7 +56,7 @@ class Spec:
         return Scenario(seed=seed, **kw)
 
     def metadata(self, sc, seed):
-        meta = {"scenario": self.name, "seed": seed, "generator": "host_tools/sensorsim.py"}
+        meta = {"scenario": self.name, "seed": seed, "generator": "host_tools/sim/sensors.py"}
         if sc.schedule is None:
             meta["rate_ul_h"] = _num(sc.rate)
         else:
@@ -165,6 +165,42 @@ SPECS = [
          expect=[("low_reservoir", "days_to_empty", 0, 5 * MIN),
                  ("low_reservoir", "volume", 31 * H, 33 * H),
                  ("low_reservoir", "refill_today", 52 * H, 55 * H)]),
+    # issue 11: one trace per new alarm (short: the corpus stays small)
+    Spec("fast_stop", "total stop at 15 min (50 uL/h continuous): no_flow within 60 s "
+         "(the sequential stop test)",
+         dict(rate_ul_h=50.0, duration_s=17 * MIN, factor=[(15 * MIN, 0.0)]),
+         expect=[("no_flow", "low_flow", 15 * MIN, 16 * MIN)]),
+    Spec("stop_at_power_on", "nothing flows from power-on (30 uL/h): no_flow within 7 min, "
+         "not after a 10-min window",
+         dict(rate_ul_h=30.0, duration_s=8 * MIN, factor=[(0, 0.0)]),
+         expect=[("no_flow", "low_flow", 0, 7 * MIN)]),
+    Spec("flow_sensor_sparse", "stop at 15 min, then only every 2nd flow reading valid (a "
+         "flaky cable): malfunction/flow_sensor (sparse) within 2 min",
+         dict(rate_ul_h=30.0, duration_s=18 * MIN, factor=[(15 * MIN, 0.0)],
+              flow_fault=("alternate", 15 * MIN)),
+         expect=[("malfunction", "flow_sensor", 15 * MIN, 17 * MIN)], only=False),
+    Spec("partial_delivery", "delivery falls to 45 % at 30 min (100 uL/h, strokes every "
+         "2.5 min): under_delivery/partial (medium) within 2 h, no_flow/under_delivery "
+         "(high) when it persists (partial_escalate_min 30 here)",
+         dict(rate_ul_h=100.0, duration_s=2 * H, factor=[(30 * MIN, 0.45)],
+              pulse_period_s=150, pulse_width_s=20),
+         meta={"partial_escalate_min": "30"},
+         expect=[("under_delivery", "partial", 30 * MIN, 90 * MIN),
+                 ("no_flow", "under_delivery", 90 * MIN, 2 * H)], only=False),
+    Spec("over_delivery_moderate", "pump delivers 1.4x from 30 min (30 uL/h): "
+         "malfunction/over_delivery (60-min mean) within 2 h",
+         dict(rate_ul_h=30.0, duration_s=80 * MIN, factor=[(30 * MIN, 1.4)]),
+         expect=[("malfunction", "over_delivery", 30 * MIN, 80 * MIN)]),
+    Spec("refill_mode_left_on", "refill mode switched on at 10 min and left on: "
+         "malfunction/refill_mode after 30 min",
+         dict(rate_ul_h=30.0, duration_s=45 * MIN, refill_mode=(10 * MIN, 45 * MIN)),
+         expect=[("malfunction", "refill_mode", 40 * MIN, 41 * MIN)]),
+    Spec("level_sensor_stuck", "level reading frozen from 30 min (200 uL/h): "
+         "malfunction/level_sensor (stuck) before 0.25 mL more is delivered "
+         "(level_stuck_ml 0.2 here)",
+         dict(rate_ul_h=200.0, duration_s=2 * H, level_stuck_s=30 * MIN, level_every_s=10),
+         meta={"level_stuck_ml": "0.2"},
+         expect=[("malfunction", "level_sensor", 30 * MIN, 30 * MIN + 75 * MIN)]),
 ]
 # the demo for `make run` (the virtual board): a story, at --speed 60 about 4 min
 DEMO = Spec(

@@ -58,7 +58,7 @@ class Scenario:
                  spikes=True, factor=None, leak_ml_h=0.0, leak_from_s=0,
                  flow_fault=None, level_jump=None, level_glitch_s=None,
                  refill_s=None, auto_refill_ml=None, button=None,
-                 watch_ml=()):
+                 watch_ml=(), level_stuck_s=None, refill_mode=None):
         self.rng = Rng(seed)
         self.rate = rate_ul_h
         self.schedule = schedule      # [(start_s_of_day, rate_ul_h)] sorted
@@ -76,7 +76,12 @@ class Scenario:
         self.factor = factor or []
         self.leak_ml_h = leak_ml_h
         self.leak_from_s = leak_from_s
-        self.flow_fault = flow_fault  # (kind, t_s): silent|stuck|range|air
+        # (kind, t_s): silent|stuck|range|air, or intermittent from t_s on:
+        # alternate (every 2nd reading lost), two_in_three (every 3rd lost),
+        # air_alternate (air flagged on every 2nd reading)
+        self.flow_fault = flow_fault
+        self.level_stuck_s = level_stuck_s  # the level reading freezes from then
+        self.refill_mode = refill_mode      # (from_s, to_s): mode on, no refill
         self.level_jump = level_jump  # (t_s, ml)
         self.level_glitch_s = level_glitch_s
         # clinician refills (mode on 60 s before, level to 95 % in 2 min):
@@ -121,6 +126,7 @@ class Scenario:
         last_flow = None
         fault_kind, fault_t = self.flow_fault or (None, -1)
         jump_t, jump_ml = self.level_jump or (-1, 0.0)
+        stuck_level = None
         period = self.pulse_period_s
         width = self.pulse_width_s
         t = 0
@@ -176,6 +182,12 @@ class Scenario:
                     flow = 999990
                 elif fault_kind == "air":
                     flags = 1
+                elif fault_kind == "alternate" and t % 2:
+                    flow = None
+                elif fault_kind == "two_in_three" and t % 3 == 2:
+                    flow = None
+                elif fault_kind == "air_alternate" and t % 2:
+                    flags = 1
             if flow is not None:
                 last_flow = flow
             # level reading
@@ -192,6 +204,13 @@ class Scenario:
                 else:
                     missed_level = False
                     level = int(math.floor(ml * 100.0 + 0.5)) * 10
+                    if self.level_stuck_s is not None and t >= self.level_stuck_s:
+                        if stuck_level is None:
+                            stuck_level = level
+                        level = stuck_level
+            if self.refill_mode is not None and \
+                    self.refill_mode[0] <= t < self.refill_mode[1]:
+                refill = 1
             button = 0
             for bt, held in self.button:
                 if bt <= t < bt + held:

@@ -35,10 +35,15 @@ class Run:
 
     def go(self):
         m = self.monitor
-        t0 = self.t0
+        now = self.t0
+        last = 0
         for t_ms, level, flow, flags, button, refill in self.scenario.samples():
             self._t = t_ms // 1000
-            m.step(ticks_add(t0, t_ms), level, flow, flags, button, refill)
+            # step the clock by the interval (a 32-bit port's ticks_add takes
+            # no delta beyond 2**29 ms: a soak runs for months)
+            now = ticks_add(now, t_ms - last)
+            last = t_ms
+            m.step(now, level, flow, flags, button, refill)
         return self
 
     def raised(self, kind=None, cause=None, high_only=False):

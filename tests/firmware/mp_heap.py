@@ -73,6 +73,68 @@ def test_heap_lock_is_effective():
     assert failed
 
 
+_H = 3600
+
+
+def _drive_faults(m, t0, arrays, start, stop):
+    """From 1 h on the level reading is stuck; 2-2.6 h refill mode is on;
+    2.6-2.8 h every 2nd flow reading is lost."""
+    lv, fl, fg = arrays
+    frozen = lv[_H] if lv[_H] != _NONE else lv[_H + 1]
+    i = start
+    while i < stop:
+        level = lv[i]
+        flow = fl[i]
+        if i >= _H and level != _NONE:
+            level = frozen
+        if 9360 <= i < 10080 and i % 2:
+            flow = _NONE
+        refill = 1 if 2 * _H <= i < 9360 else 0
+        now = ticks_add(t0, i * 1000)
+        m.step(now, None if level == _NONE else level, None if flow == _NONE else flow,
+               fg[i], 0, refill)
+        m.poll(ticks_add(now, 500), 0)
+        i += 1
+
+
+def test_every_detector_allocates_nothing():
+    # 400 uL/h pulsatile learnt for an hour, then 2 h under the lock in which
+    # every detector acts and raises its alarm: the stuck level (0.1 mL here),
+    # the stop test and the 60-min judgement (delivery falls to 45 % at 1 h,
+    # escalating after 10 min here), refill mode left on, sparse flow
+    # readings. The event sink counts into a preallocated array, so the
+    # events allocate nothing.
+    from array import array
+
+    from pumpmon import alarms as A
+    from pumpmon.config import Config
+    from pumpmon.monitor import Monitor
+    sc = Scenario(seed=8, rate_ul_h=400.0, duration_s=3 * _H, pulse_period_s=300,
+                  pulse_width_s=20, factor=[(_H, 0.45)], capacity_ml=40.0, level_ml=38.0)
+    arrays = record(sc)
+    raised = array("i", [0])
+
+    def sink(code, cond, detail):
+        if code == 1:
+            raised[0] |= 1 << cond
+
+    t0 = ticks_add(0, -50000)
+    m = Monitor(Config({"rate_ul_h": 400.0, "partial_escalate_min": 10,
+                        "level_stuck_ml": 0.1, "reservoir_capacity_ml": 40.0}), t0, sink)
+    _drive_faults(m, t0, arrays, 0, _H)
+    assert raised[0] == 0, raised[0]
+    gc.collect()
+    micropython.heap_lock()
+    try:
+        _drive_faults(m, t0, arrays, _H, 3 * _H)
+    finally:
+        micropython.heap_unlock()
+    got = raised[0]
+    for c in (A.NO_FLOW, A.PARTIAL, A.PARTIAL_LONG, A.LEVEL_SENSOR, A.REFILL_TIMEOUT,
+              A.FLOW_SENSOR):
+        assert got & (1 << c), (c, got)
+
+
 def test_low_reservoir_path_allocates_nothing():
     # issue 17 under the lock: the time to empty every judgement, a long press
     # acknowledging low_reservoir, its hourly reminder, the escalation to

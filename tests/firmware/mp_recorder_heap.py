@@ -65,7 +65,7 @@ def test_main_loop_with_recorder_allocates_nothing():
                    rec_seg_bytes=4000 * R.REC)
         step = r.step
         n = 0
-        while n < 200:                            # warm up: boot records, first samples
+        while n < 600:                            # warm up: boot records, start-up judged
             step()
             b.t = ticks_add(b.t, 100)
             n += 1

@@ -126,3 +126,35 @@ def test_paused_sound_keeps_the_light():
     an = Annunciator(0)
     an.update(0, A.KIND_NONE, A.KIND_MALFUNCTION)
     assert an.tone_hz == 0 and an.led == P.RED
+
+
+def test_starting_light_is_neither_idle_nor_an_alarm():
+    # steady (never flashing) and not green: a carer sees "not monitoring yet"
+    assert P.STARTING_LIGHT[0] != P.IDLE_LIGHT[0]
+    assert P.STARTING_LIGHT[2] == 0 and P.STARTING_LIGHT[0] != P.OFF
+    for k in range(len(P.LIGHT)):
+        assert any(p[2] > 0 for p in pulses(P.LIGHT[k])), k   # alarms flash
+    an = Annunciator(0)
+    an.update(0, A.KIND_NONE, A.KIND_STARTING)
+    assert an.tone_hz == 0 and an.led == P.STARTING_LIGHT[0]
+    an.tick(5000)
+    assert an.led == P.STARTING_LIGHT[0]
+
+
+def test_top_condition_ranks_priority_before_index():
+    # a high condition appended after a medium one is still annunciated first
+    mask = (1 << A.LOW_VOLUME) | (1 << A.PARTIAL_LONG) | (1 << A.PARTIAL)
+    assert A.top_condition(mask) == A.PARTIAL_LONG
+    assert A.top_condition((1 << A.PARTIAL) | (1 << A.LOW_VOLUME)) == A.LOW_VOLUME
+    assert A.top_condition((1 << A.REFILL_TIMEOUT) | (1 << A.NO_FLOW)) == A.NO_FLOW
+    assert A.top_condition(0) == -1
+
+
+def test_new_conditions_are_appended_never_renumbered():
+    # stored in the state file and the log: the first nine keep their numbers
+    causes = [c for _k, _p, c in A.TABLE]
+    assert causes[:9] == ["low_flow", "reservoir_empty", "over_delivery", "flow_sensor",
+                          "level_sensor", "level_flow_mismatch", "internal", "volume",
+                          "days_to_empty"]
+    assert (A.PARTIAL, A.PARTIAL_LONG, A.REFILL_TIMEOUT) == (
+        causes.index("partial"), causes.index("under_delivery"), causes.index("refill_mode"))

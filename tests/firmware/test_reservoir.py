@@ -60,8 +60,9 @@ def test_minutes_to_empty_edges():
     # nothing programmed: never empties (not known)
     z = Config({"rate_ul_h": 0})
     assert R.minutes_to_empty(5000, 0, *_sched(z)) == R.UNKNOWN
-    # a tiny rate and a full reservoir stay a small int (capped at 999 days)
-    t = Config({"rate_ul_h": 0.1, "reservoir_capacity_ml": 100})
+    # the lowest rate allowed (the floor, 1.5 uL/h) and a full reservoir stay a
+    # small int (capped at 999 days)
+    t = Config({"rate_ul_h": 1.5, "reservoir_capacity_ml": 100})
     m = R.minutes_to_empty(126000, 0, *_sched(t))
     assert m == R.CAP_DAYS * 1440 and m < 1 << 30
     # the largest product: 5000 uL/h over a whole day, 126 mL

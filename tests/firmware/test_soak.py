@@ -35,3 +35,15 @@ def test_soak_200_ul_h():
     assert run.first("low_reservoir") is not None
     assert len(run.scenario.refills) >= 3
     _soak(6, 17)
+
+
+def test_soak_worst_offsets_and_stroke_periods():
+    # issue 11 (the year-long run is `make soak`): a day each of the hardest
+    # configurations for the new stop tests, with a schedule step and a refill
+    # in refill mode: the lowest rate with the offset against it, a stroke
+    # period near the noise, the 60-min mean's worst aliasing
+    from host_tools.bench import soak as Y
+    cfgs = Y.configs()
+    for i in (1, 10, 47):     # 2 uL/h cont. -0.5; 5 uL/h 59 s +0.5; 200 uL/h 298 s -0.5
+        high, _medium = Y.soak_one(cfgs[i], 1.1, 300 + i)
+        assert not high, (cfgs[i][3], high)

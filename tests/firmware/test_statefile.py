@@ -271,7 +271,7 @@ def test_steady_loop_with_log_allocates_nothing():
     try:
         b = _board()
         r = Runner(b, Config(CFG), flash=d)
-        _seconds(r, 20)                   # warm up: boot records written
+        _seconds(r, 60)                   # warm up: boot records, start-up judged
         r._snap_s = 1 << 29               # no hourly write inside the locked hour
         step = r.step
         gc.collect()

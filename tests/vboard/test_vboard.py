@@ -395,9 +395,14 @@ def test_monitor_on_the_board_plays_no_flow_then_malfunction(start_board, tmp_pa
     assert len(red_on) > 20 and 90 <= _median(red_on) <= 200 and _median(off) >= 450, led[:20]
     tones = _durations(rows, "tone", "hz", w_mf, end)
     assert {hz for hz, d in tones if hz} == {523, 262}
-    # before the stop: steady green, silent
+    # start-up: steady yellow until the flow is judged (issue 11), then before
+    # the stop: steady green, silent
+    leds = [r for r in rows if r["kind"] == "led" and r["t_ms"] is not None]
+    assert leds and leds[0]["colour"] == "yellow", leds[:3]
+    green = [r for r in leds if r["colour"] == "green"]
+    assert green and green[0]["t_ms"] <= 60000, leds[:3]
     quiet = [r for r in rows if r["kind"] in ("led", "tone") and r["world_ms"] < w_nf - 5000
-             and r["t_ms"] is not None]
+             and r["t_ms"] is not None and r["world_ms"] >= green[0]["world_ms"]]
     assert quiet and all(r.get("colour", "green") == "green" and r.get("hz", 0) == 0
                          for r in quiet)
 

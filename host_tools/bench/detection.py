@@ -1,0 +1,259 @@
+"""`make bench`: the detection characteristic of the engine (issue 11), side by
+side with the reference detector (today's 10-minute-mean engine before issue 11,
+host_tools/bench/reference_engine.py) in the same run, on the same readings;
+and the tick time of both on CPython and the MicroPython unix port.
+
+Every fault starts after 90 minutes of normal delivery (the stop test has
+learnt the stroke gaps, the 60-min window is full), at a phase that varies with
+the seed; both engines see the same generated readings (sensor model of
+host_tools/sim/sensors.py, offset fixed at +0.5 or -0.5 uL/h). Latency = first
+matching alarm condition - onset. `python -m host_tools.bench.detection` runs
+this section alone (SEEDS=n to change the seed count).
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from host_tools.paths import BUILD, FIRMWARE, PACKAGES, micropython, micropython_env
+
+if str(FIRMWARE) not in sys.path:
+    sys.path.insert(0, str(FIRMWARE))
+
+from host_tools.bench.reference_engine import Engine as RefEngine  # noqa: E402
+from host_tools.sim.sensors import Scenario  # noqa: E402
+from pumpmon import alarms as A  # noqa: E402
+from pumpmon.config import Config  # noqa: E402
+from pumpmon.engine import Engine  # noqa: E402
+
+MIN = 60
+H = 3600
+WARM_S = 90 * MIN
+RATES = (2.0, 5.0, 10.0, 30.0, 100.0, 200.0)
+MODES = (("continuous", 0), ("strokes 1 min", 60), ("strokes 2.5 min", 150),
+         ("strokes 5 min", 300))
+OFFSETS = (0.5, -0.5)
+SEEDS = int(os.environ.get("SEEDS", "10"))
+
+
+def _b(*conds):
+    m = 0
+    for c in conds:
+        m |= 1 << c
+    return m
+
+
+# fault: (label, factor after onset, flow fault, new engine's mask, reference's
+#         mask, time limit after onset)
+FAULTS = (
+    ("total stop", 0.0, None, _b(A.NO_FLOW, A.PARTIAL_LONG), _b(A.NO_FLOW), 30 * MIN),
+    ("fall to 10 %", 0.1, None, _b(A.NO_FLOW, A.PARTIAL_LONG), _b(A.NO_FLOW), 30 * MIN),
+    ("40 % partial", 0.4, None, _b(A.NO_FLOW, A.PARTIAL, A.PARTIAL_LONG), _b(A.NO_FLOW),
+     150 * MIN),
+    ("1.4x over-delivery", 1.4, None, _b(A.OVER_DELIVERY), _b(A.OVER_DELIVERY), 150 * MIN),
+    ("sparse readings (stop, every 2nd lost)", 0.0, "alternate",
+     _b(A.FLOW_SENSOR, A.NO_FLOW), _b(A.FLOW_SENSOR, A.NO_FLOW), 15 * MIN),
+)
+# high-priority conditions of the reference engine (its table had bits 0-6)
+REF_HIGH = _b(0, 1, 2, 3, 4, 5, 6)
+
+
+def target_s(fault, rate, period):
+    """(median target, worst target) in s for a row, from issue 11."""
+    if fault in (2, 3):
+        return None, 2 * H
+    if fault == 4:
+        return None, 2 * MIN
+    if rate >= 10:
+        med, worst = 60, 3 * MIN
+    elif rate >= 5:
+        med, worst = None, 3 * MIN
+    else:
+        med, worst = None, 20 * MIN
+    if period:
+        worst = max(worst, period + 2 * MIN)
+        med = None
+    return med, worst
+
+
+def run_one(args):
+    """One fault, rate, stroke period, offset and seed: (new latency, reference
+    latency, new false high alarms before onset, reference false high)."""
+    fault, rate, period, offset, seed = args
+    label, factor, ffault, mask_new, mask_ref, limit = FAULTS[fault]
+    onset = WARM_S + (seed * 53) % 300
+    kw = dict(seed=seed, rate_ul_h=rate, duration_s=onset + limit,
+              factor=[(onset, factor)], offset_fixed=offset)
+    if period:
+        kw.update(pulse_period_s=period, pulse_width_s=20)
+    if ffault:
+        kw["flow_fault"] = (ffault, onset)
+    sc = Scenario(**kw)
+    cfg = Config({"rate_ul_h": rate})
+    new = Engine(cfg, 0)
+    ref = RefEngine(cfg, 0)
+    t_new = t_ref = None
+    false_new = false_ref = 0
+    high = A.HIGH_MASK
+    for t_ms, level, flow, flags, _b_, refill in sc.samples():
+        t = t_ms // 1000
+        if t_new is None:
+            new.tick(t_ms, level, flow, flags, refill)
+            c = new.conditions
+            if t < onset:
+                if c & high:
+                    false_new = 1
+            elif c & mask_new:
+                t_new = t - onset
+        if t_ref is None:
+            ref.tick(t_ms, level, flow, flags, refill)
+            c = ref.conditions
+            if t < onset:
+                if c & REF_HIGH:
+                    false_ref = 1
+            elif c & mask_ref:
+                t_ref = t - onset
+        if t_new is not None and t_ref is not None:
+            break
+    return t_new, t_ref, false_new, false_ref
+
+
+def run_stuck(args):
+    """Level reading frozen from 2 h: latency of level_sensor, and the time
+    0.5 mL takes at the programmed rate."""
+    rate, seed = args
+    budget = int(0.5 / (rate / 1000.0) * H)
+    onset = 2 * H
+    sc = Scenario(seed=seed, rate_ul_h=rate, duration_s=onset + budget + H,
+                  level_stuck_s=onset, level_every_s=10, capacity_ml=40.0, level_ml=38.0)
+    e = Engine(Config({"rate_ul_h": rate, "reservoir_capacity_ml": 40.0}), 0)
+    for t_ms, level, flow, flags, _b_, refill in sc.samples():
+        e.tick(t_ms, level, flow, flags, refill)
+        if e.conditions & (1 << A.LEVEL_SENSOR):
+            return t_ms // 1000 - onset, budget
+    return None, budget
+
+
+def _stats(values, n):
+    got = sorted(v for v in values if v is not None)
+    if not got:
+        return "none", "none"
+    med = got[len(got) // 2]
+    worst = "%d" % got[-1] if len(got) == n else "miss %d/%d" % (n - len(got), n)
+    return "%d" % med, worst
+
+
+def _pool_map(fn, tasks):
+    jobs = int(os.environ.get("JOBS", "2"))
+    if jobs <= 1:
+        return [fn(t) for t in tasks]
+    import multiprocessing
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        return pool.map(fn, tasks, chunksize=4)
+
+
+def characteristic():
+    tasks = []
+    only = os.environ.get("FAULT")      # development: one fault's rows only
+    for f in range(len(FAULTS)):
+        if only is not None and f != int(only):
+            continue
+        for rate in RATES:
+            for _name, period in MODES:
+                for off in OFFSETS:
+                    for seed in range(1, SEEDS + 1):
+                        tasks.append((f, rate, period, off, seed))
+    results = _pool_map(run_one, tasks)
+    table = {}
+    for task, res in zip(tasks, results):
+        table.setdefault(task[:4], []).append(res)
+    return table
+
+
+def section_detection():
+    table = characteristic()
+    rows = []
+    met = total = 0
+    false_new = false_ref = runs = 0
+    for (f, rate, period, off), res in sorted(table.items()):
+        n = len(res)
+        runs += n
+        false_new += sum(r[2] for r in res)
+        false_ref += sum(r[3] for r in res)
+        nm, nw = _stats([r[0] for r in res], n)
+        rm, rw = _stats([r[1] for r in res], n)
+        med_t, worst_t = target_s(f, rate, period)
+        lat = sorted(r[0] for r in res if r[0] is not None)
+        ok = len(lat) == n and lat[-1] <= worst_t and (
+            med_t is None or lat[n // 2] <= med_t)
+        met += ok
+        total += 1
+        mode = [m for m, p in MODES if p == period][0]
+        target = ("med <= %d, " % med_t if med_t else "") + "worst <= %d" % worst_t
+        rows.append(("%s, %g uL/h, %s, offset %+.1f" % (FAULTS[f][0], rate, mode, off),
+                     "%s / %s" % (nm, nw), "s",
+                     "reference %s / %s;  target %s%s" % (rm, rw, target,
+                                                          "" if ok else "  MISSED")))
+    rows.append(("rows meeting their target (new engine)", "%d/%d" % (met, total), "", ""))
+    rows.append(("high-priority alarms before the fault, new / reference",
+                 "%d / %d" % (false_new, false_ref), "runs", "of %d runs each" % runs))
+    stuck = _pool_map(run_stuck, [(r, s) for r in (10.0, 30.0, 100.0, 200.0)
+                                  for s in (1, 2, 3)])
+    for i, rate in enumerate((10.0, 30.0, 100.0, 200.0)):
+        res = stuck[i * 3:i * 3 + 3]
+        lat = [r[0] for r in res]
+        budget = res[0][1]
+        worst = max(lat) if None not in lat else None
+        rows.append(("level reading stuck, %g uL/h (3 seeds)" % rate,
+                     "none" if worst is None else "%d" % worst, "s",
+                     "worst; target <= %d (0.5 mL at the rate); reference: never%s"
+                     % (budget, "" if worst is not None and worst <= budget else "  MISSED")))
+    return ("Detection characteristic: latency median / worst over %d seeds (s), new engine; "
+            "reference = the 10-min-mean engine before issue 11" % SEEDS), rows
+
+
+def _tick_json(cmd, env=None):
+    out = subprocess.run(cmd, cwd=PACKAGES, env=env, capture_output=True, text=True,
+                         check=True).stdout
+    return json.loads(out)
+
+
+def section_engine_tick():
+    runs = [_tick_json([sys.executable, "-m", "host_tools.bench.engine_tick"])]
+    for binary, label in ((micropython(), "micropython"),
+                          (BUILD / "mp32" / "micropython", "micropython 32-bit")):
+        if Path(binary).exists():
+            r = _tick_json([str(binary), "-X", "heapsize=8M",
+                            str(PACKAGES / "host_tools" / "bench" / "engine_tick.py")],
+                           micropython_env())
+            r["runtime"] = label
+            runs.append(r)
+    rows = []
+    for r in runs:
+        for c in r["cases"]:
+            new = c["engine"]
+            ref = c["reference"]
+            ratio = new["us_per_tick"] / ref["us_per_tick"]
+            heap = ""
+            if new["bytes_per_tick"] is not None:
+                heap = "; heap %.3f / %.3f bytes/tick" % (new["bytes_per_tick"],
+                                                          ref["bytes_per_tick"])
+            rows.append(("%s, %s, %s" % (c["what"], c["case"], r["runtime"]),
+                         "%.2f / %.2f" % (new["us_per_tick"], ref["us_per_tick"]), "us",
+                         "new / reference = %.2fx (target <= 1.5x)%s" % (ratio, heap)))
+    return ("Tick time, new engine / reference engine (Monitor.step: the whole firmware tick "
+            "with either engine), best of 5 interleaved"), rows
+
+
+# registered in host_tools/bench.py
+SECTIONS = [section_engine_tick, section_detection]
+
+
+if __name__ == "__main__":
+    from host_tools.bench import print_table
+    import time
+    for fn in (section_engine_tick, section_detection):
+        t = time.time()
+        title, rows = fn()
+        print_table(title, rows, time.time() - t)
