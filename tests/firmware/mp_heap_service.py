@@ -4,12 +4,10 @@
 # (a UDP socket nobody sends to, standing in for the USB console, which the
 # test runner's own stdin cannot be), an hour of passes under
 # micropython.heap_lock(). Only on MicroPython.
-import gc
 import socket
 
-import micropython
-
 from fakeboard import FakeBoard
+from mp_recorder_heap import locked_hour
 from test_eventlog import _rmtree, _tmpdir
 
 from pumpmon import service as S
@@ -28,24 +26,7 @@ def test_idle_channel_allocates_nothing():
                    rec_seg_bytes=4000 * 10)
         con = S.Console(stream=sock)     # select.poll on the socket's descriptor
         svc = S.Service(r, con, root=d)
-        step = r.step
-        n = 0
-        while n < 200:                   # warm up: boot records, first samples
-            step()
-            b.t = ticks_add(b.t, 100)
-            n += 1
-        r._snap_s = 1 << 29              # no hourly log write inside the lock
-        gc.collect()
-        micropython.heap_lock()
-        try:
-            n = 0
-            while n < 36000:             # an hour of 100 ms loop passes
-                step()
-                b.t = ticks_add(b.t, 100)
-                n += 1
-        finally:
-            micropython.heap_unlock()
-        assert r.monitor.manager.shown == 0 and r.log.lost == 0 and r.rec.lost == 0
+        locked_hour(r, b)
         assert svc.errors == 0 and svc.served == 0 and con.off == 0 and r.service is svc
     finally:
         sock.close()
