@@ -321,40 +321,31 @@ def stop(r, detail, why=0):
     """The monitor stops (a service request, or Ctrl-C): log it (synced),
     save the alarm state, put the buzzer and the light on the service
     indication (held by the hardware while the board sits in the REPL), and
-    let Runner.run() end. Never raises."""
+    let Runner.run() end. Never raises; each step is tried on its own, so a
+    failing one (the log, the buzzer) never keeps the others from happening."""
     r.stop = detail
-    for part in (r.log, r.rec):
-        if part is not None:
-            try:
-                part.interrupted()
-            except Exception:    # noqa: BLE001
-                pass
-    try:
-        r.write(L.MONITORING_STOPPED, L.NO_COND, detail, why, sync=True)
-    except Exception:            # noqa: BLE001
-        pass
-    try:
-        r._save_state()
-    except Exception:            # noqa: BLE001
-        pass
-    b = r.board
-    # outputs independent: a failing buzzer never keeps the light off
-    try:
-        b.set_tone(P.SERVICE_TONE)
-    except Exception:            # noqa: BLE001
-        pass
-    try:
-        b.set_led(P.SERVICE_LED)
-    except Exception:            # noqa: BLE001
-        pass
+    log, rec, b = r.log, r.rec, r.board
+    if log is not None:
+        _quietly(log.interrupted)
+    if rec is not None:
+        _quietly(rec.interrupted)
+    _quietly(r.write, L.MONITORING_STOPPED, L.NO_COND, detail, why, 0, 0, 0, True)
+    _quietly(r._save_state)
+    _quietly(b.set_tone, P.SERVICE_TONE)
+    _quietly(b.set_led, P.SERVICE_LED)
     r._tone = P.SERVICE_TONE
     r._led = P.SERVICE_LED
-    for part in (r.log, r.rec):
-        if part is not None:
-            try:
-                part.close()
-            except Exception:    # noqa: BLE001
-                pass
+    if log is not None:
+        _quietly(log.close)
+    if rec is not None:
+        _quietly(rec.close)
+
+
+def _quietly(fn, *args):
+    try:
+        fn(*args)
+    except Exception:            # noqa: BLE001 - stopping must reach its end
+        pass
 
 
 def stop_interrupted(r):
