@@ -17,6 +17,8 @@
 # The Runner logs it (monitoring_stopped, STOP_INTERRUPT) and leaves the
 # board's buzzer and light on the service indication: a board stopped from
 # the console is never silent (docs/console-protocol.md, Stopping).
+import sys
+
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
 from pumpmon import patterns as P
@@ -94,7 +96,6 @@ class Console:
     function: tests)."""
 
     def __init__(self, stream=None, out=None, poll=None):
-        import sys
         src = stream
         if stream is None:
             stream = sys.stdin.buffer
@@ -303,12 +304,14 @@ def status_json(r):
     rec = r.rec
     cause = r.boot[0] if r.boot else "unknown"
     led = m.ann.led
-    return ('{"protocol":%d,"firmware":"%s","monitoring":%s,"up_s":%d,"alarms":[%s],'
+    return ('{"protocol":%d,"firmware":"%s","micropython":"%s","platform":"%s",'
+            '"monitoring":%s,"up_s":%d,"alarms":[%s],'
             '"shown":%d,"acked":%d,"paused":%d,"tone_hz":%d,"led":"%s",'
             '"level_ul":%s,"flow_mean":%d,"prog_mean":%d,"days_x10":%s,'
             '"boot_cause":"%s","log_seq":%d,"log_failed":%d,"log_damaged":%d,'
             '"rec_samples":%d}' % (
-                PROTOCOL, _version(), "false" if r.stop else "true", r.up_s,
+                PROTOCOL, _version(), _mp_version(), sys.platform,
+                "false" if r.stop else "true", r.up_s,
                 ",".join(names), shown, mg.acked, mg.paused, m.ann.tone_hz,
                 P.COLOUR_NAMES[led] if 0 <= led < len(P.COLOUR_NAMES) else "?",
                 "null" if level == L.UNKNOWN else "%d" % level, flow, prog,
@@ -377,6 +380,11 @@ def _oneline(e):
     s = str(e)
     i = s.find("\n")
     return (s if i < 0 else s[:i])[:80]
+
+
+def _mp_version():
+    v = sys.implementation.version
+    return "%d.%d.%d" % (v[0], v[1], v[2])
 
 
 def _version():
