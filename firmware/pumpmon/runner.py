@@ -342,12 +342,13 @@ class Runner:
         try:
             self._loop(steps)
         except KeyboardInterrupt:
-            S.stop_interrupted(self)
+            if not self.stop:     # after a service request it is the host taking over
+                S.stop_interrupted(self)
             raise
 
     def _loop(self, steps):
         b = self.board
-        while steps != 0 and not self.stop:
+        while steps != 0:
             try:
                 self.step()
             except Exception:  # never silence: a fault in the loop is an alarm
@@ -360,6 +361,8 @@ class Runner:
                     b.feed_watchdog()
                 except Exception:
                     pass  # the watchdog will reset the board; the alarm comes back
+            if self.stop:
+                break
             b.sleep_ms(LOOP_MS)
             if steps > 0:
                 steps -= 1

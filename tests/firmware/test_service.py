@@ -233,6 +233,19 @@ def test_service_request_logs_the_stop_and_sounds_until_the_reset():
         last = recs[-1]
         assert last[0] == L.MONITORING_STOPPED and last[2] == S.STOP_SERVICE
         assert last[8] == S.SERVICE_WHY.index("flash") and not bad
+        # the host then takes the REPL with Ctrl-C, which may still find the
+        # loop running: not a second stop record
+        def ctrl_c():
+            raise KeyboardInterrupt
+        b.ticks_ms = ctrl_c
+        try:
+            r.run()
+        except KeyboardInterrupt:
+            pass
+        else:
+            raise AssertionError("Ctrl-C must reach the REPL")
+        recs, bad = _records(d)
+        assert recs[-1] == last
         # the next boot (the reset that ends service) logs as usual after it
         r2 = Runner(FakeBoard(), Config({"rate_ul_h": 30}), flash=d)
         recs, bad = _records(d)
