@@ -87,9 +87,12 @@ def test_a_client_pulling_the_log_every_30_s_never_delays_or_gaps_the_alarm(
             last_on = r["world_ms"]
     end = rows[-1]["world_ms"]
     assert len(bursts) >= (end - w_nf) // P.REPEAT_HIGH - 1, bursts
+    # (a burst every 6 s; a loaded host makes the VM's 10 ms passes coarser in
+    # board time, so a few hundred ms of jitter; an interrupted monitor would
+    # be silent for minutes: its flow window starts again)
     gaps = [y - x for x, y in zip(bursts, bursts[1:])]
-    assert max(gaps) <= P.REPEAT_HIGH + 300, gaps
-    assert end - bursts[-1] <= P.REPEAT_HIGH + 300
+    assert max(gaps) <= P.REPEAT_HIGH + 1000, gaps
+    assert end - bursts[-1] <= P.REPEAT_HIGH + 1000
     # `status` answered while the alarm sounded, and said so
     alarming = [p[1] for p in pulls if p[1]["up_s"] * 1000 > nf[0]["t_ms"] + 2000]
     assert alarming and all(st["alarms"] == ["no_flow/low_flow"] and st["monitoring"]
