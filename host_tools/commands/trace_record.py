@@ -17,7 +17,7 @@ from host_tools.formats.recording import (SEG_RE, RecError, _config_into, _manif
                                           board_info_from_dir, metadata, parse_duration,
                                           parse_ring, select, trace_rows, window)
 from host_tools.formats.trace import write_trace
-from host_tools.device.session import BoardError, BoardSession
+from host_tools.device.session import BoardError, BoardSession, ChannelError
 from host_tools.flashing.build import FlashError
 
 
@@ -82,15 +82,71 @@ def _restart(b, what):
                          "by hand\n" % (what, e))
 
 
+def _probe_channel(b, port):
+    """(board info, probe dict) from the running monitor's console channel."""
+    st = b.status()
+    probe = {"version": st.get("firmware"), "mp": st.get("micropython"),
+             "machine": st.get("platform")}
+    for name in ("config", "manifest"):
+        data = b.fetch(name + ".json")
+        probe[name] = None if data is None else data.decode("utf-8", "replace")
+    info = {"port": port, "firmware": probe["version"],
+            "micropython": "%s %s" % (probe["mp"], probe["machine"])}
+    if probe["config"] is not None:
+        _config_into(info, probe["config"], "config.json on the board")
+    else:
+        info["config_error"] = "config.json on the board: missing"
+    if probe["manifest"]:
+        _manifest_into(info, probe["manifest"])
+    return info, probe
+
+
+def _fetch_channel(args, stage):
+    """Through the running monitor's console channel (docs/console-protocol.md):
+    the monitor goes on, nothing is reset. None when it does not answer."""
+    try:
+        b = BoardSession(args.port, raw=False)
+    except FlashError as e:
+        raise RecError(str(e))
+    try:
+        try:
+            info, probe = _probe_channel(b, args.port)
+        except ChannelError as e:
+            if e.answered:
+                raise RecError("%s: the monitor refused: %s" % (args.port, e))
+            sys.stderr.write("pumpmon trace record: %s: the monitor does not answer on its "
+                             "console channel; reading through the REPL (this interrupts "
+                             "it)\n" % args.port)
+            return None
+        _keep_settings(stage, probe)
+        (Path(stage) / "rec").mkdir()
+        try:
+            b.fetch_folder("rec", Path(stage) / "rec", match=lambda n: SEG_RE.match(n) is not None)
+        except (FlashError, ChannelError) as e:
+            raise RecError("%s: could not copy /rec: %s" % (args.port, e))
+        return info
+    finally:
+        b.close()
+
+
+def _keep_settings(stage, probe):
+    for name in ("config", "manifest"):      # kept with the copy (--keep): --from reads them
+        if probe.get(name) is not None:
+            (Path(stage) / (name + ".json")).write_text(probe[name], encoding="utf-8")
+
+
 def fetch(args, stage):
     """Copy the board's /rec into stage/rec and read its settings; board info
-    dict. The board's monitor is restarted afterwards unless --no-restart."""
+    dict. Through the console channel when the monitor answers there (it goes
+    on); else through the REPL, and the monitor is restarted afterwards unless
+    --no-restart."""
+    info = _fetch_channel(args, stage)
+    if info is not None:
+        return info
     b = _session(args)
     try:
         info, probe = _probe(b, args.port)
-        for name in ("config", "manifest"):      # kept with the copy (--keep): --from reads them
-            if probe.get(name) is not None:
-                (Path(stage) / (name + ".json")).write_text(probe[name], encoding="utf-8")
+        _keep_settings(stage, probe)
         (Path(stage) / "rec").mkdir()
         try:
             b.copy_folder("/rec", Path(stage) / "rec", match=lambda n: SEG_RE.match(n) is not None)
