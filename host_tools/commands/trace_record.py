@@ -351,6 +351,117 @@ def stream_rows(lines, stop):
         yield (t, v[0], v[1], flags, button, refill)
 
 
+class RingFollower:
+    """Follows the board's recording through the console channel: the
+    records appended since the last poll, as '#S' stream lines (the same
+    text a board with "stream" on prints). The monitor goes on; nothing on
+    the board changes."""
+
+    def __init__(self, b):
+        self.b = b
+        self.seg = None         # the segment being followed, and how far
+        self.off = 0
+        self.sec = None         # full second of the last record (placing samples)
+
+    def _listing(self):
+        out = {}
+        for item in self.b.ask("ls", "rec").split():
+            name, _, size = item.rpartition(":")
+            if SEG_RE.match(name):
+                out[name] = int(size)
+        return out
+
+    def start(self):
+        """Skip what is recorded already (its last header places what follows)."""
+        names = self._listing()
+        if names:
+            self.seg = max(names)
+            self._read(self.seg, names[self.seg], emit=False)
+
+    def _read(self, name, size, emit=True):
+        from pumpmon import recorder as R
+        lines = []
+        while self.off + R.REC <= size:
+            n = min(8190, (size - self.off) // R.REC * R.REC)   # whole records
+            data = self.b.ask_read("rec/" + name, self.off, n)
+            if not data:
+                break
+            self.off += len(data) // R.REC * R.REC
+            for i in range(0, len(data) - R.REC + 1, R.REC):
+                buf = data[i:i + R.REC]
+                if not R.valid(buf):
+                    continue
+                d = R.decode(buf)
+                if d[0] != R.KIND_SAMPLE:
+                    self.sec = d[1]
+                elif self.sec is not None:
+                    self.sec += (d[1] - self.sec) % 256
+                    if emit:
+                        lines.append("#S %d %s %s %d %d %d" % ((self.sec,) + d[2:]))
+        return lines
+
+    def poll(self):
+        names = self._listing()
+        lines = []
+        for name in sorted(names):
+            if self.seg is not None and name < self.seg:
+                continue
+            if name != self.seg:
+                self.seg, self.off = name, 0     # a new segment starts with a header
+            lines += self._read(name, names[name])
+        return lines
+
+
+def _stream_channel(args, limit):
+    """`trace stream` through the console channel; None when the monitor does
+    not answer there (then the REPL way below)."""
+    import time
+    try:
+        b = BoardSession(args.port, raw=False)
+    except FlashError as e:
+        sys.stderr.write("pumpmon trace stream: %s\n" % e)
+        return 2
+    n = 0
+    try:
+        try:
+            info, _probe_dict = _probe_channel(b, args.port)
+        except ChannelError as e:
+            if e.answered:
+                sys.stderr.write("pumpmon trace stream: the monitor refused: %s\n" % e)
+                return 2
+            return None
+        if args.config:
+            info.pop("config_error", None)
+            _config_into(info, Path(args.config).read_text(encoding="utf-8", errors="replace"),
+                         args.config)
+        follow = RingFollower(b)
+        follow.start()
+        t0 = time.monotonic()
+
+        def lines():
+            while True:
+                for line in follow.poll():
+                    yield line
+                if limit is not None and time.monotonic() - t0 >= limit:
+                    return
+                time.sleep(0.5)
+
+        meta = metadata(info, [], [], False)
+        meta.pop("boots", None)
+        meta["source"] = "pumpmon trace stream"
+        try:
+            n = write_trace(args.out, meta, stream_rows(lines(), lambda: False))
+        except KeyboardInterrupt:
+            pass
+    except (ChannelError, FlashError, OSError) as e:
+        sys.stderr.write("pumpmon trace stream: %s\n" % e)
+        return 2
+    finally:
+        b.close()
+    sys.stderr.write("%s: %d rows streamed\n" % (args.out, n))
+    return 0
+
+
 def run_stream(args):
     import time
     try:
@@ -358,6 +469,11 @@ def run_stream(args):
     except ValueError as e:
         sys.stderr.write("pumpmon trace stream: %s\n" % e)
         return 2
+    done = _stream_channel(args, limit)
+    if done is not None:
+        return done
+    sys.stderr.write("pumpmon trace stream: %s: the monitor does not answer on its console "
+                     "channel; streaming through the REPL (this restarts it)\n" % args.port)
     b = None
     try:
         b = _session(args)

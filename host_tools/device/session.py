@@ -296,27 +296,42 @@ class BoardSession:
             raise ChannelError("the monitor's status is not a JSON object")
         return d
 
+    def _read_chunk(self, path, offset, count):
+        """(file size, the bytes) of one `read` request."""
+        payload = self.ask("read", path, offset, count)
+        parts = payload.split(" ")
+        try:
+            size, n = int(parts[0]), int(parts[2])
+            data = binascii.a2b_base64(parts[3]) if n else b""
+        except (ValueError, IndexError, binascii.Error):
+            raise ChannelError("bad read reply: %r" % payload[:80])
+        if len(data) != n:
+            raise ChannelError("bad read reply: %d bytes announced, %d sent" % (n, len(data)))
+        return size, data
+
+    def ask_read(self, path, offset, count):
+        """Up to `count` bytes of a board file from `offset` (b"" at its end)."""
+        out = bytearray()
+        while len(out) < count:
+            _size, data = self._read_chunk(path, offset + len(out),
+                                           min(service.CHUNK, count - len(out)))
+            if not data:
+                break
+            out += data
+        return bytes(out)
+
     def fetch(self, path):
         """A file's bytes through the channel (None: no such file)."""
         out = bytearray()
         while True:
             try:
-                payload = self.ask("read", path, len(out), service.CHUNK)
+                size, data = self._read_chunk(path, len(out), service.CHUNK)
             except ChannelError as e:
                 if str(e).startswith("no_file"):
                     return None
                 raise
-            parts = payload.split(" ")
-            try:
-                size, _off, n = int(parts[0]), int(parts[1]), int(parts[2])
-                data = binascii.a2b_base64(parts[3]) if n else b""
-            except (ValueError, IndexError, binascii.Error):
-                raise ChannelError("bad read reply: %r" % payload[:80])
-            if len(data) != n:
-                raise ChannelError("bad read reply: %d bytes announced, %d sent"
-                                   % (n, len(data)))
             out += data
-            if not n or len(out) >= size:
+            if not data or len(out) >= size:
                 return bytes(out)
 
     def fetch_folder(self, folder, local, match=lambda name: True):
