@@ -214,6 +214,14 @@ def test_bad_requests_get_an_error_and_never_an_alarm():
         _rmtree(d)
 
 
+def _run_to_ctrl_c(r):
+    try:
+        r.run()
+    except KeyboardInterrupt:
+        return
+    raise AssertionError("Ctrl-C must reach the REPL")
+
+
 def _records(d):
     recs, bad = L.read_all(d + "/log")
     return [f for _s, _o, f in recs], bad
@@ -238,12 +246,7 @@ def test_service_request_logs_the_stop_and_sounds_until_the_reset():
         def ctrl_c():
             raise KeyboardInterrupt
         b.ticks_ms = ctrl_c
-        try:
-            r.run()
-        except KeyboardInterrupt:
-            pass
-        else:
-            raise AssertionError("Ctrl-C must reach the REPL")
+        _run_to_ctrl_c(r)
         recs, bad = _records(d)
         assert recs[-1] == last
         # the next boot (the reset that ends service) logs as usual after it
@@ -276,12 +279,7 @@ def test_ctrl_c_is_logged_and_the_board_keeps_sounding():
         b = _CtrlCBoard(ticks_add(0, -20000), 13 * 60 * 1000)
         r = Runner(b, Config({"rate_ul_h": 30}), flash=d)
         S.Service(r, FakeConsole(), root=d)
-        try:
-            r.run()
-        except KeyboardInterrupt:
-            pass
-        else:
-            raise AssertionError("Ctrl-C must reach the REPL")
+        _run_to_ctrl_c(r)
         assert r.stop == S.STOP_INTERRUPT
         assert b.tone == P.SERVICE_TONE and b.led == P.SERVICE_LED   # never silent
         recs, bad = _records(d)
