@@ -318,6 +318,24 @@ def test_pull_over_mpremote_from_the_unix_port(tmp_path, capsys):
         board.close()
 
 
+def test_status_of_a_board_where_no_monitor_runs_exits_1(tmp_path, capsys):
+    # the unix port's REPL takes the request line: no monitor answers, and
+    # the command says so at once (the REPL's prompt), in one line
+    import time
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    board = PtyBoard(str(flash))
+    try:
+        t0 = time.monotonic()
+        code = main(["status", "--port", board.port])
+        out, err = capsys.readouterr()
+        assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+        assert "no monitor is running" in err or "no answer" in err, err
+        assert time.monotonic() - t0 < 10
+    finally:
+        board.close()
+
+
 def test_pull_reports_a_board_without_a_log(tmp_path, capsys):
     flash = tmp_path / "flash"
     flash.mkdir()

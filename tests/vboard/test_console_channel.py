@@ -61,6 +61,19 @@ def test_a_client_pulling_the_log_every_30_s_never_delays_or_gaps_the_alarm(
         stop.set()
         t.join(30)
     assert not errors, errors
+    # `pumpmon status` on the command line, while the alarm sounds (the
+    # client has let go of the port: a serial port has one owner)
+    r = subprocess.run([str(BIN / "pumpmon"), "status", "--port", b.port, "--json"],
+                       capture_output=True, text=True, timeout=60)
+    cli_json = (r.returncode, r.stdout, r.stderr)
+    r = subprocess.run([str(BIN / "pumpmon"), "status", "--port", b.port],
+                       capture_output=True, text=True, timeout=60)
+    cli_text = (r.returncode, r.stdout, r.stderr)
+    assert cli_json[0] == 0, cli_json
+    st = json.loads(cli_json[1])
+    # (after the trace's end its last row stays: a stuck sensor may be alarming too)
+    assert "no_flow/low_flow" in st["alarms"] and st["monitoring"] and st["port"] == b.port
+    assert cli_text[0] == 0 and "alarms: no_flow/low_flow" in cli_text[1], cli_text
     rows = b.timeline()
     ev = [r for r in rows if r["kind"] == "event"]
     # the monitor ran through: one boot of main.py after the flash, no stop
