@@ -129,6 +129,18 @@ def _fetch_channel(args, stage):
         b.close()
 
 
+def _config_file_into(info, path):
+    """--config FILE: read like every settings file (one-line errors: not
+    UTF-8, not JSON, nested too deep, too big), then taken as the board's."""
+    from host_tools.formats.expectations import load_json_object
+    from host_tools.formats.trace import TraceError
+    try:
+        values = load_json_object(path)
+    except TraceError as e:
+        raise RecError(str(e))
+    _config_into(info, json.dumps(values), path)
+
+
 def _keep_settings(stage, probe):
     for name in ("config", "manifest"):      # kept with the copy (--keep): --from reads them
         if probe.get(name) is not None:
@@ -238,14 +250,18 @@ def run(args):
             d = Path(args.from_dir)
             if not d.is_dir():
                 raise RecError("%s: no such folder" % d)
-            info = board_info_from_dir(d, args.config)
+            info = board_info_from_dir(d)
+            if args.config:
+                info.pop("config_error", None)
+                info.pop("config_values", None)
+                _config_file_into(info, args.config)
             src = d / "rec" if (d / "rec").is_dir() else d
         else:
             stage = Path(tempfile.mkdtemp(prefix="pumpmon-rec-"))
             info = fetch(args, stage)
             if args.config:
                 info.pop("config_error", None)
-                _config_into(info, Path(args.config).read_text(encoding="utf-8"), args.config)
+                _config_file_into(info, args.config)
             src = stage / "rec"
             if args.keep:
                 Path(args.keep).mkdir(parents=True, exist_ok=True)
@@ -432,8 +448,7 @@ def _stream_channel(args, limit):
             return None
         if args.config:
             info.pop("config_error", None)
-            _config_into(info, Path(args.config).read_text(encoding="utf-8", errors="replace"),
-                         args.config)
+            _config_file_into(info, args.config)
         follow = RingFollower(b)
         follow.start()
         t0 = time.monotonic()
@@ -453,7 +468,7 @@ def _stream_channel(args, limit):
             n = write_trace(args.out, meta, stream_rows(lines(), lambda: False))
         except KeyboardInterrupt:
             pass
-    except (ChannelError, FlashError, OSError) as e:
+    except (ChannelError, FlashError, RecError, OSError) as e:
         sys.stderr.write("pumpmon trace stream: %s\n" % e)
         return 2
     finally:
@@ -480,7 +495,7 @@ def run_stream(args):
         info, _probe_dict = _probe(b, args.port)
         if args.config:
             info.pop("config_error", None)
-            _config_into(info, Path(args.config).read_text(encoding="utf-8"), args.config)
+            _config_file_into(info, args.config)
         old = _stream_flag(b, args.port, True, False)
         b.restart(settle=0)             # friendly REPL, soft reset: main.py streams
         ser = b.serial

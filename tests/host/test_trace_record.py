@@ -267,9 +267,15 @@ def test_damaged_ring_is_reported_and_the_rest_used(tmp_path, capsys):
     (["--from", "EMPTY"], "no recording"),
     (["--from", "EMPTY", "--last", "soon"], "'soon' is not a duration"),
     (["--from", "RING", "--boot", "7"], "no samples of boot 7 in the recording (boots: 1)"),
+    (["--from", "RING", "--config", "LATIN1"], "latin1.json:1: not UTF-8 text"),
+    (["--from", "RING", "--config", "DEEP"], "deep.json:1: not JSON this tool reads"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, args, text):
     (tmp_path / "empty").mkdir()
+    (tmp_path / "latin1.json").write_bytes(b'{"rate_ul_h": 30, "board_id": "\xe9"}')
+    (tmp_path / "deep.json").write_bytes(b"[" * 100000)
+    args = [a.replace("LATIN1", str(tmp_path / "latin1.json"))
+            .replace("DEEP", str(tmp_path / "deep.json")) for a in args]
     ring = tmp_path / "ring"
     ring.mkdir()
     _fake_board_run(ring, _rows(5), [(0, 5, "power_on")])
