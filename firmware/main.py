@@ -4,6 +4,7 @@
 # board's flash (docs/log-format.md).
 from pumpmon import alarms as A
 from pumpmon.runner import Runner, load_config, time_of_day
+from pumpmon.service import Service
 
 
 def main():
@@ -18,6 +19,10 @@ def main():
     if err:
         print("pumpmon: bad configuration:", err)
         r.monitor.fault(A.D_CONFIG)
+    # the console channel: hosts read the log, status, configuration and
+    # recording between ticks, without stopping the monitor
+    # (docs/console-protocol.md)
+    Service(r)
     r.run()
 
 

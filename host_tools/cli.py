@@ -14,6 +14,7 @@ COMMANDS = [
     ("log", "host_tools.commands.log", "decode the board's event log (decode FILE...|DIR) or fetch it (pull --port)"),
     ("flash", "host_tools.commands.flash", "flash the firmware onto a board: compiled, incremental, verified, atomic"),
     ("config", "host_tools.commands.config", "show or change a board's configuration (logged on the board)"),
+    ("status", "host_tools.commands.status", "what a running monitor is doing now, asked without stopping it"),
     ("board", "host_tools.commands.board", "the virtual board: serve (a MicroPython board mpremote talks to), ctl"),
     ("run", "host_tools.commands.run", "run the monitor on the virtual board (or --port, a real one) with a live panel"),
 ]

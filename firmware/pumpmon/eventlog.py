@@ -8,7 +8,10 @@
 # the logger scans the newest segment (at most seg_bytes), takes the sequence
 # number after the last valid record, and appends to that segment only if it
 # ended cleanly; otherwise (torn tail, corrupt slot) it starts the next segment
-# and leaves the damage for the reader to report. Never an in-place overwrite.
+# and leaves the damage for the reader to report. Never an in-place overwrite:
+# a segment found at boot holding bytes that are not valid records is kept as
+# it is (evidence), even when it holds no valid record at all; `damaged`
+# counts the bad slots found, for the caller's log_damaged record.
 #
 # Write errors (ENOSPC, EIO, ...) never raise: append() returns False, the
 # record's sequence number is used up (the gap shows), the file is closed and
@@ -65,12 +68,16 @@ REFILL_END = const(19)     # v0 level
 CONFIG = const(20)         # detail: bad_config if refused; v0 crc, v1 changed, v2 daily uL, v3 rate
 FAULT = const(21)          # detail: alarms.D_*; v0 number of faults since the last FAULT record
 LOG_RESUMED = const(22)    # v0 records lost to write errors, v1 errno of the first error
+# 32..: the log's own integrity and the console service channel (service.py)
+MONITORING_STOPPED = const(32)  # detail: service.STOP_*; v0 service.SERVICE_WHY index
+LOG_DAMAGED = const(33)    # v0 bad slots found at boot, v1 segment, v2 1 if a torn tail
 NAMES = {
     1: "alarm_raised", 2: "alarm_condition_cleared", 3: "alarm_cleared",
     4: "alarm_acknowledged", 5: "audio_paused", 6: "audio_resumed",
     BOOT: "boot", SNAPSHOT: "status", REFILL_START: "refill_start",
     REFILL_END: "refill_end", CONFIG: "config", FAULT: "internal_fault",
-    LOG_RESUMED: "log_resumed",
+    LOG_RESUMED: "log_resumed", MONITORING_STOPPED: "monitoring_stopped",
+    LOG_DAMAGED: "log_damaged",
 }
 # boot record detail: board.reset_cause() as a number
 RESET_CAUSES = ("unknown", "power_on", "soft", "watchdog", "brownout", "hard", "deepsleep")
@@ -179,9 +186,11 @@ def unpack(buf):
 class EventLog:
     # The segment machinery (boot scan, append-only segments, rotation, torn
     # tails, write errors) is shared with the sensor recorder (recorder.py),
-    # which sets these three and overrides _valid/_seq_of and the writing.
+    # which sets these class attributes and overrides _valid/_seq_of and the
+    # writing.
     PREFIX = "ev"          # segment file names: PREFIX + 8 digits + ".bin"
     RECSIZE = REC          # bytes per record slot
+    SEQ_PER_SLOT = 1       # every slot uses up a sequence number (the recorder's: 0)
 
     def __init__(self, path="log", segments=8, seg_bytes=16384, flash=None):
         rec = self.RECSIZE
@@ -198,7 +207,10 @@ class EventLog:
         self.failed = 0       # errno of the last write error, 0 when writing works
         self.lost = 0         # records lost to write errors since the last success
         self._first_err = 0
-        self.damaged = 0      # bad slots found in the newest segment at boot
+        self.damaged = 0      # bad slots found at boot (newest segments scanned)
+        self.damaged_seg = 0  # the newest segment holding them
+        self.torn = 0         # 1 if one of them is a torn tail (a cut write)
+        self._found = 0       # 1: the current segment held bytes at boot: never truncate it
         self.writes = 0       # records written since boot
         try:
             self._find_end()
@@ -234,12 +246,14 @@ class EventLog:
         return struct.unpack_from("<I", buf, 4)[0]
 
     def _scan(self, n):
-        """(valid records, last valid seq or -1, clean) of segment n."""
+        """(valid records, last valid seq or -1, clean, bad slots, bad slots
+        after the last valid record) of segment n."""
         buf = self.buf
         rec = self.RECSIZE
         count = 0
         last = -1
         bad = 0
+        after = 0
         size = 0
         with self.fs.open(self._file(n), "rb") as f:
             while True:
@@ -252,12 +266,15 @@ class EventLog:
                     s = self._seq_of(buf)
                     if s > last:
                         last = s
+                        after = 0
                 else:
                     bad += 1
+                    after += 1
                 if k < rec:
+                    self.torn = 1
                     break
         clean = 1 if (bad == 0 and size == count * rec) else 0
-        return count, last, clean, bad
+        return count, last, clean, bad, after
 
     def _find_end(self):
         segs = self._segments()
@@ -266,19 +283,27 @@ class EventLog:
         self.seg = segs[-1]
         i = len(segs) - 1
         first = 1
+        newer = 0             # bad slots in the segments after the one scanned
         while i >= 0:
             try:
-                count, last, clean, bad = self._scan(segs[i])
+                count, last, clean, bad, after = self._scan(segs[i])
             except OSError:  # unreadable: never write into it again
-                count, last, clean, bad = self.per_seg, -1, 0, 1
+                count, last, clean, bad, after = self.per_seg, -1, 0, 1, 1
             if first:
                 self.count = count
                 self._clean = clean
-                self.damaged = bad
+                self._found = 1 if (count or bad) else 0
                 first = 0
+            if bad:
+                if not self.damaged:
+                    self.damaged_seg = segs[i]
+                self.damaged += bad
             if last >= 0:
-                self.seq = last + 1
+                # each bad slot after the last valid record held (or was
+                # being written with) a number of its own: never reuse one
+                self.seq = last + 1 + (newer + after) * self.SEQ_PER_SLOT
                 return
+            newer += bad
             i -= 1
 
     # ---- writing --------------------------------------------------------------
@@ -289,9 +314,10 @@ class EventLog:
                 fs.size(self._file(self.seg)) == self.count * self.RECSIZE:
             self._f = fs.open(self._file(self.seg), "ab")
             return
-        if self.seg and self.count == 0:
-            # the current segment holds no record (a failed first write):
-            # start it again rather than use up another segment
+        if self.seg and self.count == 0 and not self._found:
+            # a segment this boot started holds no record (a failed first
+            # write): start it again rather than use up another segment. One
+            # found at boot is never truncated: what it holds is evidence.
             self._f = fs.open(self._file(self.seg), "wb")
             self._clean = 1
             return
@@ -316,6 +342,7 @@ class EventLog:
         self.seg = n
         self.count = 0
         self._clean = 1
+        self._found = 0
 
     def _put(self, sync):
         f = self._f
@@ -395,6 +422,14 @@ class EventLog:
         # the failed write may have left part of a record: the next write
         # appends only if the file still ends after its last valid record
         self._clean = 0 if self.count else 1
+
+    def interrupted(self):
+        """After a KeyboardInterrupt that may have cut a write short: a
+        write in progress leaves the file unknown, so the next one starts
+        again or moves on (as after a write error), never appends after it."""
+        if self._f is not None and not self._clean:
+            self.close()
+            self._clean = 0 if self.count else 1
 
     def close(self):
         f = self._f

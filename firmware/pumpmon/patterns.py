@@ -73,3 +73,12 @@ IDLE_LIGHT = (GREEN, 1000, 0)
 # no alarm yet, but the flow not judged yet (start-up): steady yellow, silent
 # (IEC 60601-1-8's constant light, distinct from every flashing alarm light)
 STARTING_LIGHT = (YELLOW, 1000, 0)
+
+# Service indication: the monitor has stopped (a service request before
+# flashing, or Ctrl-C on the console; service.py). Once the main loop has
+# stopped nothing animates a pattern, and the buzzer's PWM and the LED hold
+# their last state in hardware while the board sits in the REPL, so it is a
+# steady tone and a steady yellow light: unlike every alarm pattern above and
+# unlike monitoring (steady green). It lasts until the reset that ends service.
+SERVICE_TONE = const(262)   # C4, continuous
+SERVICE_LED = const(2)      # YELLOW, steady

@@ -134,6 +134,7 @@ def settings(flash_dir, fs=None):
 class Recorder(EventLog):
     PREFIX = "tr"
     RECSIZE = REC
+    SEQ_PER_SLOT = 0         # seq is the boot number, not one per record
 
     def __init__(self, path="rec", segments=SEGMENTS, seg_bytes=SEG_BYTES, flash=None,
                  reserve=RESERVE, cause=0, stream=0, batch=1):

@@ -18,6 +18,7 @@ import json
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
 from pumpmon import recorder as R
+from pumpmon import service as S
 from pumpmon.clock import ticks_add, ticks_diff
 from pumpmon.config import Config, ConfigError
 from pumpmon.manager import EV_RAISED
@@ -121,6 +122,8 @@ class Runner:
         self.boot = None          # (reset cause, state status) once booted
         self.rec = None           # the sensor recorder (recorder.py)
         self._btn = 0             # the button was down at some pass since the last sample
+        self.service = None       # the console channel (service.py), polled every pass
+        self.stop = 0             # != 0: run() ends (service.STOP_*: monitoring_stopped logged)
         if flash is not None:
             pre = flash if (flash == "" or flash.endswith("/")) else flash + "/"
             self.log = L.EventLog(pre + "log", log_segments, log_seg_bytes, fs)
@@ -154,6 +157,9 @@ class Runner:
         self.boot = (cause, status)
         self.write(L.BOOT, L.NO_COND, L.reset_code(cause), shown, acked, status, paused,
                    sync=True)
+        lg = self.log
+        if lg.damaged:            # kept on flash; the count is evidence too
+            self.write(L.LOG_DAMAGED, L.NO_COND, 0, lg.damaged, lg.damaged_seg, lg.torn)
         fault = 0
         if cause not in EXPECTED_RESETS:
             fault = A.D_WATCHDOG if cause == "watchdog" else A.D_RESET
@@ -326,9 +332,21 @@ class Runner:
         if sampled and self.rec is not None:
             self._record(level, flow, flags, refill)
         b.feed_watchdog()
+        if self.service is not None:
+            self.service.poll()   # a host's read, between ticks (service.py)
 
     def run(self, steps=-1):
-        """The main loop (steps < 0: forever)."""
+        """The main loop (steps < 0: forever). Ends when a service request
+        stops the monitor; Ctrl-C is logged (monitoring_stopped), leaves the
+        service indication on, and goes on to the REPL."""
+        try:
+            self._loop(steps)
+        except KeyboardInterrupt:
+            if not self.stop:     # after a service request it is the host taking over
+                S.stop_interrupted(self)
+            raise
+
+    def _loop(self, steps):
         b = self.board
         while steps != 0:
             try:
@@ -343,6 +361,8 @@ class Runner:
                     b.feed_watchdog()
                 except Exception:
                     pass  # the watchdog will reset the board; the alarm comes back
+            if self.stop:
+                break
             b.sleep_ms(LOOP_MS)
             if steps > 0:
                 steps -= 1

@@ -1,9 +1,13 @@
 """`pumpmon config show|set --port PORT [KEY=VALUE...]`: a board's configuration.
 
-`show` prints the board's config.json (and whether it is valid). `set`
+`show` prints the board's config.json (and whether it is valid), read
+through the running monitor's console channel (docs/console-protocol.md),
+which goes on monitoring. `set`
 changes settings: the new configuration is validated on the host with
 pumpmon.config.Config (refused, exit 2, before anything is sent), then
-installed with the same staged, verified, journalled swap as `pumpmon flash`
+installed, after a logged service request (the board's service indication
+sounds until the restart), with the same staged, verified, journalled swap
+as `pumpmon flash`
 (a cut leaves the old or the new file, never half of one). Then the monitor
 restarts; at boot the firmware compares the configuration's CRC with the one
 it saved and writes a `config` record (changed = 1) to the event log
@@ -14,8 +18,8 @@ import json
 import sys
 
 from host_tools.commands.flash import commit
-from host_tools.device.session import CONFIG, BoardSession
-from host_tools.flashing.build import (EXIT_BAD_INPUT, EXIT_SELFTEST, FlashError,
+from host_tools.device.session import CONFIG, BoardSession, ChannelError
+from host_tools.flashing.build import (EXIT_BAD_INPUT, EXIT_ERROR, EXIT_SELFTEST, FlashError,
                                     config_to_bytes)
 
 
@@ -63,12 +67,20 @@ def _validate(values, where):
                          % (where, e))
 
 
-def _read(b):
-    text = b.read_text(CONFIG)
-    if text is None:
+def parse_board_config(data):
+    """(settings dict, None) or (None, the problem in one line) for the bytes
+    of the board's config.json (None: no such file). Never raises: any content
+    (not UTF-8, not JSON, nested too deep, not an object) is a problem."""
+    if data is None:
         return None, "no config.json on the board"
     try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return None, "config.json on the board is not UTF-8 text (byte %d)" % e.start
+    try:
         values = json.loads(text)
+    except RecursionError:
+        return None, "config.json on the board is not JSON: nested too deep"
     except ValueError as e:
         return None, "config.json on the board is not JSON: %s" % e
     if not isinstance(values, dict):
@@ -77,28 +89,53 @@ def _read(b):
 
 
 def show(port=None, settle=1.0):
-    b = BoardSession(port)
+    """Read through the running monitor's console channel (it goes on); a
+    board whose monitor does not answer there is read through the REPL and
+    restarted."""
+    b = BoardSession(port, raw=False)
     try:
-        values, err = _read(b)
+        try:
+            data = b.fetch(CONFIG)
+        except ChannelError as e:
+            if e.answered:
+                raise FlashError(EXIT_ERROR, "the monitor refused: %s" % e)
+            b.enter_raw()
+            data = b.read_bytes(CONFIG)
+            b.start_monitor(settle)
+        values, err = parse_board_config(data)
         valid = None
         if values is not None:
             from pumpmon.config import Config, ConfigError
             try:
                 Config(values)
                 valid = True
-            except ConfigError as e:
+            except (ConfigError, ValueError, TypeError) as e:
                 valid, err = False, str(e)
-        b.start_monitor(settle)
         return {"port": b.port, "config": values, "valid": valid, "problem": err}
     finally:
         b.close()
 
 
 def set_values(port, changes, settle=1.0):
-    b = BoardSession(port)
+    """Read the board's configuration through the console channel (the
+    monitor goes on) and validate the change on the host: a refused change
+    stops nothing. Then a logged service request (the board's service
+    indication sounds), the same journalled swap as a flash, and the monitor
+    restarts. A config.json that cannot be read (not UTF-8, not JSON) is
+    replaced by the changes alone."""
+    b = BoardSession(port, raw=False)
+    raw = False
     started = False
     try:
-        old, err = _read(b)
+        try:
+            data = b.fetch(CONFIG)
+        except ChannelError as e:
+            if e.answered:
+                raise FlashError(EXIT_ERROR, "the monitor refused: %s" % e)
+            raw = True                     # not answering: take the REPL
+            b.enter_raw()
+            data = b.read_bytes(CONFIG)
+        old, err = parse_board_config(data)
         if old is None and err != "no config.json on the board":
             old = {}                       # unreadable: start again from the changes
         new = dict(old or {})
@@ -111,8 +148,13 @@ def set_values(port, changes, settle=1.0):
         data = config_to_bytes(new)
         changed = sorted(k for k in set(new) | set(old or {})
                          if (old or {}).get(k) != new.get(k))
-        if changed or b.hashes([CONFIG])[CONFIG] is None:
-            commit(b, {CONFIG: data}, [], None, None, None)
+        if not changed and err is None:
+            return {"port": b.port, "config": new, "changed": [], "before": old,
+                    "clock": None}
+        if not raw:
+            b.enter_service("config")
+            raw = True
+        commit(b, {CONFIG: data}, [], None, None, None)
         clock = b.set_clock()              # a new schedule runs on the board's clock
         bad, _ = b.start_monitor(settle)
         started = True
@@ -122,7 +164,7 @@ def set_values(port, changes, settle=1.0):
         return {"port": b.port, "config": new, "changed": changed, "before": old,
                 "clock": clock}
     finally:
-        if not started:
+        if raw and not started:
             try:
                 b.start_monitor(0.3)
             except Exception:

@@ -188,9 +188,13 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
         sources(root, board)                            # a bad --board: refused now
     if dry_run and not port:
         return _dry_run_offline(root, board or "rpi_pico", source, cfg_data, t0)
-    b = BoardSession(port)
+    # a running monitor is asked for service mode first: logged on the board
+    # (monitoring_stopped), its service indication on until the reset at the
+    # end (docs/console-protocol.md); a board without one is simply taken
+    b = BoardSession(port, raw=False)
     running = False
     try:
+        b.enter_service("flash")
         pending = b.recover()                           # an earlier flash cut short
         if pending:
             say("an interrupted update was %s on the board" % pending.replace("_", " "))

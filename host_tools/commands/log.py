@@ -3,8 +3,14 @@
   pumpmon log decode FILE...|DIR [--json | --csv]
   pumpmon log pull --port PORT [--dest DIR] [--remote-dir /log] [--no-restart]
 
-The decoding is host_tools/formats/eventlog.py; exit status 2 only when the
-input cannot be read.
+The decoding is host_tools/formats/eventlog.py. Exit status: 0 the log is
+whole, 1 problems were reported (damaged, missing or unreadable records: the
+rest is decoded), 2 the input cannot be used (or the board cannot be read).
+
+`pull` reads the segments through the running monitor's console channel
+(docs/console-protocol.md): the monitor goes on, nothing is reset. Only when
+the monitor does not answer there (an older firmware, a board at its REPL)
+does it fall back to the REPL, which interrupts and then restarts it.
 """
 import argparse
 import datetime
@@ -13,8 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from host_tools.device.session import BoardSession
-from host_tools.flashing.build import FlashError
+from host_tools.device.session import BoardSession, ChannelError
+from host_tools.flashing.build import EXIT_ERROR, FlashError
 from host_tools.formats.eventlog import (SEG_RE, LogError, decode, summary, write_csv,
                                          write_json, write_table, _where)
 
@@ -30,8 +36,10 @@ def add_arguments(parser):
     d.set_defaults(_log_run=run_decode)
     p = sub.add_parser("pull", help="fetch the log segments from a board, then decode them",
                        description="Copy the board's log folder into DEST, "
-                       "then decode it. The board's main loop is interrupted for the copy "
-                       "and restarted afterwards (a soft reset) unless --no-restart.")
+                       "then decode it. Read through the running monitor's console channel, "
+                       "without stopping it; only a board whose monitor does not answer "
+                       "there is read through the REPL (interrupted, then restarted with a "
+                       "soft reset unless --no-restart).")
     p.add_argument("--port", required=True,
                    help="serial device, or socket://host:port (what mpremote connect takes)")
     p.add_argument("--dest", help="local folder (default: log-YYYYmmdd-HHMMSS)")
@@ -71,7 +79,7 @@ def _emit(args, paths, out=None, err=None):
         for p in probs:
             err.write("%s: %s\n" % (_where(p), p[2]))
     err.write("%s\n" % summary(items, probs))
-    return 0
+    return 1 if probs else 0
 
 
 def run_decode(args):
@@ -91,22 +99,35 @@ def run_pull(args):
         # no soft reset before the copy: the session interrupts the monitor
         # with Ctrl-C and restarts it afterwards (unless --no-restart)
         try:
-            b = BoardSession(args.port, soft_reset=False)
+            b = BoardSession(args.port, raw=False)
         except FlashError as e:
             sys.stderr.write("pumpmon log: %s\n" % e)
             return 2
+        match = lambda n: SEG_RE.match(n) is not None   # noqa: E731
         try:
-            got = b.copy_folder(remote, stage, match=lambda n: SEG_RE.match(n) is not None)
+            got = None
+            if remote == "/log":
+                try:
+                    got = b.fetch_folder("log", stage, match)
+                except ChannelError as e:
+                    if e.answered:
+                        raise FlashError(EXIT_ERROR, "the monitor refused: %s" % e)
+                    sys.stderr.write("pumpmon log: %s: the monitor does not answer on its "
+                                     "console channel; reading through the REPL (this "
+                                     "interrupts it)\n" % args.port)
+            if got is None:
+                b.enter_raw(soft_reset=False)
+                got = b.copy_folder(remote, stage, match=match)
+                if not args.no_restart:
+                    try:
+                        b.restart()
+                    except FlashError as e:  # the copy worked; say what to do
+                        sys.stderr.write("pumpmon log: could not restart the board (%s): "
+                                         "reset it by hand\n" % e)
             if not got:
                 sys.stderr.write("pumpmon log: %s: no log segments in %s on the board\n" % (
                     args.port, remote))
                 return 2
-            if not args.no_restart:
-                try:
-                    b.restart()
-                except FlashError as e:  # the copy worked; say what to do
-                    sys.stderr.write("pumpmon log: could not restart the board (%s): reset "
-                                     "it by hand\n" % e)
         except FlashError as e:
             sys.stderr.write("pumpmon log: %s: could not copy %s: %s\n" % (args.port, remote, e))
             return 2

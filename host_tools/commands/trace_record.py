@@ -17,7 +17,7 @@ from host_tools.formats.recording import (SEG_RE, RecError, _config_into, _manif
                                           board_info_from_dir, metadata, parse_duration,
                                           parse_ring, select, trace_rows, window)
 from host_tools.formats.trace import write_trace
-from host_tools.device.session import BoardError, BoardSession
+from host_tools.device.session import BoardError, BoardSession, ChannelError
 from host_tools.flashing.build import FlashError
 
 
@@ -82,15 +82,83 @@ def _restart(b, what):
                          "by hand\n" % (what, e))
 
 
+def _probe_channel(b, port):
+    """(board info, probe dict) from the running monitor's console channel."""
+    st = b.status()
+    probe = {"version": st.get("firmware"), "mp": st.get("micropython"),
+             "machine": st.get("platform")}
+    for name in ("config", "manifest"):
+        data = b.fetch(name + ".json")
+        probe[name] = None if data is None else data.decode("utf-8", "replace")
+    info = {"port": port, "firmware": probe["version"],
+            "micropython": "%s %s" % (probe["mp"], probe["machine"])}
+    if probe["config"] is not None:
+        _config_into(info, probe["config"], "config.json on the board")
+    else:
+        info["config_error"] = "config.json on the board: missing"
+    if probe["manifest"]:
+        _manifest_into(info, probe["manifest"])
+    return info, probe
+
+
+def _fetch_channel(args, stage):
+    """Through the running monitor's console channel (docs/console-protocol.md):
+    the monitor goes on, nothing is reset. None when it does not answer."""
+    try:
+        b = BoardSession(args.port, raw=False)
+    except FlashError as e:
+        raise RecError(str(e))
+    try:
+        try:
+            info, probe = _probe_channel(b, args.port)
+        except ChannelError as e:
+            if e.answered:
+                raise RecError("%s: the monitor refused: %s" % (args.port, e))
+            sys.stderr.write("pumpmon trace record: %s: the monitor does not answer on its "
+                             "console channel; reading through the REPL (this interrupts "
+                             "it)\n" % args.port)
+            return None
+        _keep_settings(stage, probe)
+        (Path(stage) / "rec").mkdir()
+        try:
+            b.fetch_folder("rec", Path(stage) / "rec", match=lambda n: SEG_RE.match(n) is not None)
+        except (FlashError, ChannelError) as e:
+            raise RecError("%s: could not copy /rec: %s" % (args.port, e))
+        return info
+    finally:
+        b.close()
+
+
+def _config_file_into(info, path):
+    """--config FILE: read like every settings file (one-line errors: not
+    UTF-8, not JSON, nested too deep, too big), then taken as the board's."""
+    from host_tools.formats.expectations import load_json_object
+    from host_tools.formats.trace import TraceError
+    try:
+        values = load_json_object(path)
+    except TraceError as e:
+        raise RecError(str(e))
+    _config_into(info, json.dumps(values), path)
+
+
+def _keep_settings(stage, probe):
+    for name in ("config", "manifest"):      # kept with the copy (--keep): --from reads them
+        if probe.get(name) is not None:
+            (Path(stage) / (name + ".json")).write_text(probe[name], encoding="utf-8")
+
+
 def fetch(args, stage):
     """Copy the board's /rec into stage/rec and read its settings; board info
-    dict. The board's monitor is restarted afterwards unless --no-restart."""
+    dict. Through the console channel when the monitor answers there (it goes
+    on); else through the REPL, and the monitor is restarted afterwards unless
+    --no-restart."""
+    info = _fetch_channel(args, stage)
+    if info is not None:
+        return info
     b = _session(args)
     try:
         info, probe = _probe(b, args.port)
-        for name in ("config", "manifest"):      # kept with the copy (--keep): --from reads them
-            if probe.get(name) is not None:
-                (Path(stage) / (name + ".json")).write_text(probe[name], encoding="utf-8")
+        _keep_settings(stage, probe)
         (Path(stage) / "rec").mkdir()
         try:
             b.copy_folder("/rec", Path(stage) / "rec", match=lambda n: SEG_RE.match(n) is not None)
@@ -182,14 +250,18 @@ def run(args):
             d = Path(args.from_dir)
             if not d.is_dir():
                 raise RecError("%s: no such folder" % d)
-            info = board_info_from_dir(d, args.config)
+            info = board_info_from_dir(d)
+            if args.config:
+                info.pop("config_error", None)
+                info.pop("config_values", None)
+                _config_file_into(info, args.config)
             src = d / "rec" if (d / "rec").is_dir() else d
         else:
             stage = Path(tempfile.mkdtemp(prefix="pumpmon-rec-"))
             info = fetch(args, stage)
             if args.config:
                 info.pop("config_error", None)
-                _config_into(info, Path(args.config).read_text(encoding="utf-8"), args.config)
+                _config_file_into(info, args.config)
             src = stage / "rec"
             if args.keep:
                 Path(args.keep).mkdir(parents=True, exist_ok=True)
@@ -295,6 +367,116 @@ def stream_rows(lines, stop):
         yield (t, v[0], v[1], flags, button, refill)
 
 
+class RingFollower:
+    """Follows the board's recording through the console channel: the
+    records appended since the last poll, as '#S' stream lines (the same
+    text a board with "stream" on prints). The monitor goes on; nothing on
+    the board changes."""
+
+    def __init__(self, b):
+        self.b = b
+        self.seg = None         # the segment being followed, and how far
+        self.off = 0
+        self.sec = None         # full second of the last record (placing samples)
+
+    def _listing(self):
+        out = {}
+        for item in self.b.ask("ls", "rec").split():
+            name, _, size = item.rpartition(":")
+            if SEG_RE.match(name):
+                out[name] = int(size)
+        return out
+
+    def start(self):
+        """Skip what is recorded already (its last header places what follows)."""
+        names = self._listing()
+        if names:
+            self.seg = max(names)
+            self._read(self.seg, names[self.seg], emit=False)
+
+    def _read(self, name, size, emit=True):
+        from pumpmon import recorder as R
+        lines = []
+        while self.off + R.REC <= size:
+            n = min(8190, (size - self.off) // R.REC * R.REC)   # whole records
+            data = self.b.ask_read("rec/" + name, self.off, n)
+            if not data:
+                break
+            self.off += len(data) // R.REC * R.REC
+            for i in range(0, len(data) - R.REC + 1, R.REC):
+                buf = data[i:i + R.REC]
+                if not R.valid(buf):
+                    continue
+                d = R.decode(buf)
+                if d[0] != R.KIND_SAMPLE:
+                    self.sec = d[1]
+                elif self.sec is not None:
+                    self.sec += (d[1] - self.sec) % 256
+                    if emit:
+                        lines.append("#S %d %s %s %d %d %d" % ((self.sec,) + d[2:]))
+        return lines
+
+    def poll(self):
+        names = self._listing()
+        lines = []
+        for name in sorted(names):
+            if self.seg is not None and name < self.seg:
+                continue
+            if name != self.seg:
+                self.seg, self.off = name, 0     # a new segment starts with a header
+            lines += self._read(name, names[name])
+        return lines
+
+
+def _stream_channel(args, limit):
+    """`trace stream` through the console channel; None when the monitor does
+    not answer there (then the REPL way below)."""
+    import time
+    try:
+        b = BoardSession(args.port, raw=False)
+    except FlashError as e:
+        sys.stderr.write("pumpmon trace stream: %s\n" % e)
+        return 2
+    n = 0
+    try:
+        try:
+            info, _probe_dict = _probe_channel(b, args.port)
+        except ChannelError as e:
+            if e.answered:
+                sys.stderr.write("pumpmon trace stream: the monitor refused: %s\n" % e)
+                return 2
+            return None
+        if args.config:
+            info.pop("config_error", None)
+            _config_file_into(info, args.config)
+        follow = RingFollower(b)
+        follow.start()
+        t0 = time.monotonic()
+
+        def lines():
+            while True:
+                for line in follow.poll():
+                    yield line
+                if limit is not None and time.monotonic() - t0 >= limit:
+                    return
+                time.sleep(0.5)
+
+        meta = metadata(info, [], [], False)
+        meta.pop("boots", None)
+        meta["source"] = "pumpmon trace stream"
+        try:
+            n = write_trace(args.out, meta, stream_rows(lines(), lambda: False))
+        except KeyboardInterrupt:
+            pass
+    except (ChannelError, FlashError, RecError, OSError) as e:
+        sys.stderr.write("pumpmon trace stream: %s\n" % e)
+        return 2
+    finally:
+        b.close()
+    sys.stderr.write("%s: %d rows streamed\n" % (args.out, n))
+    return 0
+
+
 def run_stream(args):
     import time
     try:
@@ -302,13 +484,18 @@ def run_stream(args):
     except ValueError as e:
         sys.stderr.write("pumpmon trace stream: %s\n" % e)
         return 2
+    done = _stream_channel(args, limit)
+    if done is not None:
+        return done
+    sys.stderr.write("pumpmon trace stream: %s: the monitor does not answer on its console "
+                     "channel; streaming through the REPL (this restarts it)\n" % args.port)
     b = None
     try:
         b = _session(args)
         info, _probe_dict = _probe(b, args.port)
         if args.config:
             info.pop("config_error", None)
-            _config_into(info, Path(args.config).read_text(encoding="utf-8"), args.config)
+            _config_file_into(info, args.config)
         old = _stream_flag(b, args.port, True, False)
         b.restart(settle=0)             # friendly REPL, soft reset: main.py streams
         ser = b.serial

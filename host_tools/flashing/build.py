@@ -288,22 +288,19 @@ def config_bytes(path):
     """Read and validate a configuration file on the host: (bytes, values) or
     FlashError(EXIT_BAD_INPUT) naming the file (and line) and the reason."""
     from pumpmon.config import Config, ConfigError
+
+    from host_tools.formats.expectations import load_json_object
+    from host_tools.formats.trace import TraceError
+    text = []
     try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise FlashError(EXIT_BAD_INPUT, "%s: cannot read: %s" % (path, e.strerror or e))
-    try:
-        values = json.loads(text)
-    except ValueError as e:
-        line = getattr(e, "lineno", 1)
-        raise FlashError(EXIT_BAD_INPUT, "%s:%d: invalid configuration: not JSON: %s"
-                         % (path, line, getattr(e, "msg", e)))
-    if not isinstance(values, dict):
-        raise FlashError(EXIT_BAD_INPUT,
-                         "%s:1: invalid configuration: a JSON object is needed" % path)
+        values = load_json_object(path, text)
+    except TraceError as e:
+        raise FlashError(EXIT_BAD_INPUT, "%s:%d: invalid configuration: %s"
+                         % (e.path, e.line, e.what))
+    text = text[0]
     try:
         Config(values)
-    except ConfigError as e:
+    except (ConfigError, ValueError, TypeError, OverflowError) as e:
         raise FlashError(EXIT_BAD_INPUT, "%s:%d: invalid configuration: %s"
                          % (path, _line_of(text, str(e), values), e))
     return config_to_bytes(values), values

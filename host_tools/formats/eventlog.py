@@ -3,8 +3,10 @@ command is host_tools/commands/log.py.
 
 decode verifies every record's CRC32 and the sequence numbers, and says where
 records are missing, corrupt or torn (on stderr for --json/--csv, in the
-table otherwise). Exit status 2 only when the input cannot be read; damage in
-a readable log is reported, not fatal.
+table otherwise). Exit status 0 only when the log is whole, 1 when problems
+are reported (the records that can be read are still decoded: a segment that
+cannot be read at all is one problem line), 2 when the input cannot be used
+at all (no such file or folder, no segment in it).
 
 This reader is written from docs/log-format.md with `struct` only (a second,
 independent implementation of the format); the firmware's writer is
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from pumpmon import alarms as A
 from pumpmon import eventlog as _fw_log
+from pumpmon import service
 
 REC = 40
 MAGIC = 0xA5
@@ -53,11 +56,13 @@ class Record:
 
 def parse_segment(path):
     """(records, problems) of one segment file; problems are (file, offset, text)."""
+    name = Path(path).name
     try:
         data = Path(path).read_bytes()
     except OSError as e:
-        raise LogError("%s: cannot read: %s" % (path, e.strerror or e))
-    name = Path(path).name
+        # one unreadable segment (a folder in its place, no permission) is a
+        # problem of the log, not the end of the reading: the rest is decoded
+        return [], [(name, None, "cannot read this segment: %s" % (e.strerror or e))]
     recs = []
     probs = []
     magic_seen = 0
@@ -161,6 +166,10 @@ def _detail(d):
     return A.DETAIL_NAMES[d] if 0 < d < len(A.DETAIL_NAMES) else ("" if d == 0 else str(d))
 
 
+def _name(names, i):
+    return names[i] if 0 <= i < len(names) and names[i] else str(i)
+
+
 def _flow(v):
     return None if v == UNKNOWN else v / 10.0
 
@@ -202,6 +211,12 @@ def to_dict(r):
         d.update(detail=_detail(r.detail), faults=v0)
     elif r.code == 22:
         d.update(lost=v0, errno=v1)
+    elif r.code == _fw_log.MONITORING_STOPPED:
+        d.update(detail=_name(service.STOP_NAMES, r.detail),
+                 service=_name(service.SERVICE_WHY, v0) if r.detail == service.STOP_SERVICE
+                 else None)
+    elif r.code == _fw_log.LOG_DAMAGED:
+        d.update(damaged=v0, segment=v1, torn=bool(v2))
     else:
         d["values"] = list(r.v)
     d["shown"] = _mask_names(r.shown)

@@ -6,24 +6,37 @@ import json
 from host_tools.formats.trace import TraceError
 
 
-def load_json_object(path):
-    """A JSON settings or expectation file -> dict; TraceError (FILE:LINE) when it cannot be used."""
+MAX_JSON = 1 << 20      # a settings or expectation file is a few hundred bytes
+
+
+def load_json_object(path, text_out=None):
+    """A JSON settings or expectation file -> dict; TraceError (FILE:LINE)
+    when it cannot be used: unreadable, too big, not UTF-8, not JSON, nested
+    too deep, not an object. Never another exception (`pumpmon flash
+    --config`, `replay --config`, `--check` and the corpus all read here).
+    text_out: a list that gets the text (for line numbers of later errors)."""
     try:
         with open(path, "rb") as f:
-            raw = f.read()
+            raw = f.read(MAX_JSON + 1)
     except OSError as e:
         raise TraceError(path, 1, "cannot open: %s" % (e.strerror or e))
+    if len(raw) > MAX_JSON:
+        raise TraceError(path, 1, "too large (over %d bytes): not a settings file" % MAX_JSON)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw[:e.start].count(b"\n") + 1
-        raise TraceError(path, line, "not UTF-8")
+        raise TraceError(path, line, "not UTF-8 text (byte %d)" % e.start)
     try:
         values = json.loads(text)
+    except RecursionError:
+        raise TraceError(path, 1, "not JSON this tool reads: nested too deep")
     except ValueError as e:
         raise TraceError(path, getattr(e, "lineno", 1), "not JSON: %s" % getattr(e, "msg", e))
     if not isinstance(values, dict):
         raise TraceError(path, 1, "settings must be a JSON object")
+    if text_out is not None:
+        text_out.append(text)
     return values
 
 

@@ -274,7 +274,10 @@ def _config_into(info, text, name):
         if not isinstance(values, dict):
             raise ValueError("not a JSON object")
         Config(values)
-    except (ValueError, ConfigError) as e:
+    except RecursionError:
+        info["config_error"] = "%s: not JSON: nested too deep" % name
+        return
+    except (ValueError, TypeError, ConfigError) as e:
         info["config_error"] = "%s: %s" % (name, e)
         return
     info["config_values"] = values

@@ -27,6 +27,10 @@ from pumpmon import config as _config
 MAGIC = "pumpmon-trace"
 VERSION = "1"
 REQUIRED = ("t_ms", "reservoir_ml", "flow_ul_h")
+# the latest time a row may have: 10 years. A replay steps the engine once a
+# second through every gap, so an absurd time would spin for hours instead of
+# failing (and a board's recording never spans more than months)
+MAX_T_MS = 10 * 366 * 86400 * 1000
 OPTIONAL = ("button", "refill", "flow_flags")
 # names a flow_flags cell may hold (bits of the firmware's flags argument)
 FLAG_NAMES = {"air": 1}
@@ -268,7 +272,7 @@ class Trace:
                         and b'"' not in raw:
                     try:
                         t = int(cells[it])
-                        if t <= prev:
+                        if t <= prev or t > MAX_T_MS:
                             raise ValueError
                         c = cells[il]
                         if c:
@@ -333,6 +337,9 @@ class Trace:
             except ValueError:
                 raise ValueError("t_ms: %r is not an integer number of ms"
                                  % c.decode("utf-8", "replace"))
+            if t > MAX_T_MS:
+                raise ValueError("t_ms: %d is beyond %d (10 years): not a recording this "
+                                 "monitor could make" % (t, MAX_T_MS))
             if t <= prev:
                 if t < 0:
                     raise ValueError("t_ms: %d is negative" % t)

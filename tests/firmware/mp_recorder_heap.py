@@ -57,31 +57,37 @@ def test_streaming_allocates_nothing():
         _rmtree(d)
 
 
+def locked_hour(r, b):
+    """Warm the Runner up, then an hour of 100 ms main-loop passes under
+    heap_lock (mp_heap_service.py uses it too)."""
+    step = r.step
+    n = 0
+    while n < 600:                                # warm up: boot records, start-up judged
+        step()
+        b.t = ticks_add(b.t, 100)
+        n += 1
+    r._snap_s = 1 << 29                           # no hourly log write inside the lock
+    before = r.rec.samples
+    gc.collect()
+    micropython.heap_lock()
+    try:
+        n = 0
+        while n < 36000:                          # an hour of 100 ms loop passes
+            step()
+            b.t = ticks_add(b.t, 100)
+            n += 1
+    finally:
+        micropython.heap_unlock()
+    assert r.rec.samples - before == 3600, r.rec.samples - before
+    assert r.rec.lost == 0 and r.log.lost == 0 and r.monitor.manager.shown == 0
+
+
 def test_main_loop_with_recorder_allocates_nothing():
     d = _tmpdir("rheap2")
     try:
         b = FakeBoard(ticks_add(0, -20000))       # the ticks wrap inside the locked hour
         r = Runner(b, Config({"rate_ul_h": 30}), flash=d, rec_segments=3,
                    rec_seg_bytes=4000 * R.REC)
-        step = r.step
-        n = 0
-        while n < 600:                            # warm up: boot records, start-up judged
-            step()
-            b.t = ticks_add(b.t, 100)
-            n += 1
-        r._snap_s = 1 << 29                       # no hourly log write inside the lock
-        before = r.rec.samples
-        gc.collect()
-        micropython.heap_lock()
-        try:
-            n = 0
-            while n < 36000:                      # an hour of 100 ms loop passes
-                step()
-                b.t = ticks_add(b.t, 100)
-                n += 1
-        finally:
-            micropython.heap_unlock()
-        assert r.rec.samples - before == 3600, r.rec.samples - before
-        assert r.rec.lost == 0 and r.log.lost == 0 and r.monitor.manager.shown == 0
+        locked_hour(r, b)
     finally:
         _rmtree(d)

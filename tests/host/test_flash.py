@@ -183,6 +183,27 @@ def test_invalid_config_is_refused_with_file_and_line(tmp_path):
     assert json.loads(data) == GOOD_CONFIG
 
 
+BAD_JSON = {"not_utf8": b'{"rate_ul_h": 30, "board_id": "\xff"}',
+            "nested": b"[" * 100000 + b"]" * 100000,
+            "nested_object": b'{"a":' * 100000 + b"1" + b"}" * 100000,
+            "huge": b'{"rate_ul_h": 30, "board_id": "' + b"x" * (2 << 20) + b'"}'}
+
+
+@pytest.mark.parametrize("what", sorted(BAD_JSON))
+def test_any_json_is_one_line_error_never_a_traceback(tmp_path, what):
+    # --config of flash and replay, and replay's --check expectations
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(BAD_JSON[what])
+    trace = ROOT / "traces" / "normal.csv"
+    for args in (("flash", "--port", tmp_path / "no-such-port", "--config", bad),
+                 ("replay", trace, "--config", bad),
+                 ("replay", trace, "--check", bad)):
+        r = pumpmon(*args)
+        assert r.returncode == 2, (args, r.stderr[-500:])
+        assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr[-500:]
+        assert str(bad) in r.stderr, r.stderr
+
+
 def test_cli_refuses_invalid_config_before_looking_for_a_board(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"schedule": "08:00/30", "rate_ul_h": 3}')
@@ -512,6 +533,65 @@ def test_cut_transfer_keeps_old_version_and_next_flash_finishes(vboard, repo, cf
 
 
 @needs_board
+@pytest.mark.parametrize("fault", ["cut-after=6000", "power-cut=30"])
+def test_flash_after_a_power_cut_exits_9_within_its_timeout(tmp_path, repo, cfg_file, fault,
+                                                            mocker):
+    # the board loses power in the middle of the transfer (the virtual
+    # board's own fault, not a mock): every read of the session times out,
+    # so the command ends with exit status 9, never a hang
+    import time
+    ctl = tmp_path / "ctl"
+    served = ServedBoard(tmp_path / "tty", tmp_path / "flash", ["--control", ctl],
+                         stderr=subprocess.DEVNULL)
+    try:
+        assert served.ready
+        r = subprocess.run([str(BIN / "pumpmon"), "flash", "--port", served.port, "--config",
+                            str(cfg_file)], cwd=ROOT, capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, r.stderr
+        for p in (repo / "firmware" / "pumpmon").glob("*.py"):
+            with open(p, "a") as f:
+                f.write("\n_CUT_TEST = 1\n")
+        if fault.startswith("cut-after"):
+            arm = [fault]
+        else:                                # the cut comes during the transfer
+            arm = []
+        if arm:
+            subprocess.run([str(BIN / "pumpmon"), "board", "ctl", "--control", str(ctl)]
+                           + arm, check=True, timeout=30, capture_output=True)
+        import threading
+        result = {}
+
+        def run():
+            try:
+                F.flash(served.port, root=repo, progress=False, settle=1.5)
+                result["status"] = 0
+            except F.FlashError as e:
+                result["status"], result["error"] = e.status, str(e)
+        if not arm:                          # the power goes as the first file is staged
+            real = FB.BoardSession.write
+
+            def write(self, path, data, progress=None):
+                if path.startswith(".pm_stage/"):
+                    subprocess.run([str(BIN / "pumpmon"), "board", "ctl", "--control",
+                                    str(ctl), fault], check=True, timeout=30,
+                                   capture_output=True)
+                return real(self, path, data, progress)
+            mocker.patch.object(FB.BoardSession, "write", write)
+        t0 = time.monotonic()
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        t.join(90)
+        took = time.monotonic() - t0
+        assert not t.is_alive(), "pumpmon flash hangs after %s" % fault
+        assert result.get("status") == 9, result
+        assert "connection to the board lost" in result["error"], result
+        assert took < 60, took
+    finally:
+        served.stop()
+
+
+@needs_board
 def test_cut_after_commit_is_finished_by_boot_py(vboard, repo, cfg_file, mocker):
     flash(vboard, ROOT, config=cfg_file)
     old_version = vboard.version()
@@ -651,6 +731,31 @@ def test_config_show_and_set_logged_on_the_board(vboard, cfg_file):
     records = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
     configs = [x for x in records if x.get("event") == "config"]
     assert [c["rate_ul_h"] for c in configs if c["changed"]] == [30.0, 45.0], configs
+    # config set asked for service mode first: logged, then the reset's boot;
+    # config show read through the channel: nothing stopped after that boot
+    stops = [i for i, x in enumerate(records) if x["event"] == "monitoring_stopped"]
+    last = records[stops[-1]]
+    assert last["detail"] == "service" and last["service"] == "config", [
+        (x["event"], x.get("detail"), x["uptime_ms"]) for x in records]
+    assert records[stops[-1] + 1]["event"] == "boot"
+    assert [x["event"] for x in records[stops[-1]:]].count("monitoring_stopped") == 1
+
+
+@needs_board
+@pytest.mark.parametrize("content", [b'{"rate_ul_h": 30, "board_id": "\xff\xfe"}',
+                                     b"[" * 100000, b"\x00\x01binary"])
+def test_a_broken_config_on_the_board_is_one_line_and_config_set_replaces_it(
+        vboard, cfg_file, content):
+    flash(vboard, ROOT, config=cfg_file)
+    (vboard.flash / "config.json").write_bytes(content)
+    r = subprocess.run([str(BIN / "pumpmon"), "config", "show", "--port", vboard.port],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = r.stdout + r.stderr
+    assert "Traceback" not in out and "config.json on the board is not" in out, out
+    r = subprocess.run([str(BIN / "pumpmon"), "config", "set", "--port", vboard.port,
+                        "rate_ul_h=35"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    assert json.loads(vboard.files()["config.json"]) == {"rate_ul_h": 35}
 
 
 @needs_board

@@ -82,6 +82,9 @@ BAD = [
      "t_ms: 5000 is not after the previous row's 9000"),
     ("time repeated", HEAD + rows(2) + "1000,18.5,30,0,0\n", 6, "not after"),
     ("negative time", HEAD + "-1000,18.5,30,0,0\n", 4, "t_ms: -1000 is negative"),
+    # a replay steps through every second up to it: refused, not hours of spinning
+    ("absurd time", HEAD + rows(2) + "400000000000,18.5,30,0,0\n", 6,
+     "t_ms: 400000000000 is beyond 316224000000 (10 years)"),
     ("too few cells", HEAD + rows(2) + "2000,18.5,30\n", 6, "3 cells where the header has 5"),
     ("too many cells", HEAD + "0,18.5,30,0,0,7\n", 4, "6 cells where the header has 5"),
     ("button not 0/1", HEAD + rows(2) + "2000,18.5,30,2,0\n", 6, "button: '2' is not 0 or 1"),
@@ -177,6 +180,19 @@ def test_bad_config_file(tmp_path):
     c.write_text('{"no_such_setting": 1}')
     r = pumpmon("replay", p, "--config", c)
     assert r.returncode == 2 and "unknown setting 'no_such_setting'" in r.stderr
+
+
+def test_absurd_time_refused_at_once_by_replay_and_trace_check(tmp_path):
+    import time
+    bad = write(tmp_path, HEAD + rows(2) + "400000000000,18.5,30,0,0\n", "far.csv")
+    ok = write(tmp_path, HEAD + rows(2) + "315360000000,18.5,30,0,0\n", "ok.csv")
+    for cmd in (("trace", "check"), ("replay",)):
+        t0 = time.monotonic()
+        r = pumpmon(*cmd, bad)
+        assert r.returncode == 2 and time.monotonic() - t0 < 15, r.stderr
+        assert r.stderr.startswith("%s:6: t_ms: 400000000000 is beyond" % bad), r.stderr
+    r = pumpmon("trace", "check", ok)                  # 10 years (365-day) is still a time
+    assert r.returncode == 0, r.stderr
 
 
 def test_trace_check_command(tmp_path):

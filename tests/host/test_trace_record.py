@@ -31,6 +31,7 @@ sys.path[:0] = [str(ROOT / "tests" / "firmware")]
 from fakeboard import FakeBoard  # noqa: E402
 
 from pumpmon import alarms as A  # noqa: E402
+from pumpmon import eventlog as L  # noqa: E402
 from pumpmon.clock import ticks_add  # noqa: E402
 from pumpmon.config import Config  # noqa: E402
 from pumpmon.events import NAMES  # noqa: E402
@@ -266,9 +267,15 @@ def test_damaged_ring_is_reported_and_the_rest_used(tmp_path, capsys):
     (["--from", "EMPTY"], "no recording"),
     (["--from", "EMPTY", "--last", "soon"], "'soon' is not a duration"),
     (["--from", "RING", "--boot", "7"], "no samples of boot 7 in the recording (boots: 1)"),
+    (["--from", "RING", "--config", "LATIN1"], "latin1.json:1: not UTF-8 text"),
+    (["--from", "RING", "--config", "DEEP"], "deep.json:1: not JSON this tool reads"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, args, text):
     (tmp_path / "empty").mkdir()
+    (tmp_path / "latin1.json").write_bytes(b'{"rate_ul_h": 30, "board_id": "\xe9"}')
+    (tmp_path / "deep.json").write_bytes(b"[" * 100000)
+    args = [a.replace("LATIN1", str(tmp_path / "latin1.json"))
+            .replace("DEEP", str(tmp_path / "deep.json")) for a in args]
     ring = tmp_path / "ring"
     ring.mkdir()
     _fake_board_run(ring, _rows(5), [(0, 5, "power_on")])
@@ -284,7 +291,7 @@ MICROPYTHON = Path(sys.executable).parent / "micropython"
 SPEED = 6
 N_ROWS = 440
 OCCLUSION = 60       # no_flow at ~180 s (2 min window)
-SOFT_AT = 200        # the mid-run `trace record` (interrupts, then soft-resets the board)
+SOFT_AT = 200        # the mid-run `trace record` (through the console channel: the monitor goes on)
 RECOVER = 230        # delivery again
 HARD_AT = 300        # --fault reset
 SILENT = (350, 370)  # flow sensor silent: malfunction/flow_sensor in the third boot
@@ -344,10 +351,11 @@ def test_virtual_board_round_trip_and_replay_matches_log(tmp_path):
         assert ready.startswith("vboard ready"), ready + board.stderr.read()
         port = str(pty)
         _wait_trace_t(str(control), SOFT_AT, 120)
-        # mid-run: fetch what is there so far; the board is interrupted and
-        # soft-reset afterwards (a new boot session)
+        # mid-run: fetch what is there so far, through the running monitor's
+        # console channel: no interruption, no new boot session
         mid = tmp_path / "mid.csv"
-        _record(port, mid)
+        err_mid = _record(port, mid)
+        assert "does not answer" not in err_mid, err_mid
         _wait_trace_t(str(control), N_ROWS + 5, 180)
         out = tmp_path / "rec.csv"
         keep = tmp_path / "fetched"
@@ -363,10 +371,15 @@ def test_virtual_board_round_trip_and_replay_matches_log(tmp_path):
     assert tr.meta["rate_ul_h"] == "30" and tr.meta["board_id"] == "bench-7"
     assert tr.meta["firmware"] == "0.1.0"
     boots = tr.meta["boots"].split(";")
-    assert [b.split("/")[2] for b in boots] == ["power_on", "soft", "hard"], (boots, err)
-    # the fetched copy is byte for byte the board's flash
-    for q in (flash / "rec").iterdir():
-        assert (keep / q.name).read_bytes() == q.read_bytes()
+    assert [b.split("/")[2] for b in boots] == ["power_on", "hard"], (boots, err)
+    logged, _bad = L.read_all(str(flash / "log"))
+    assert L.MONITORING_STOPPED not in [x[2][0] for x in logged]   # never interrupted
+    # the fetched copy is byte for byte the board's flash (the monitor went on
+    # recording: the newest segment may have grown since, or a new one begun)
+    for q in (keep).iterdir():
+        if q.suffix == ".bin":
+            got = q.read_bytes()
+            assert (flash / "rec" / q.name).read_bytes()[:len(got)] == got
     sessions, probs = tracerec.parse_ring([keep])
     assert not probs, probs
     # the mid-run recording is a prefix of the final one (boot 1 unchanged)
@@ -447,9 +460,12 @@ def test_virtual_board_stream_equals_the_recording(tmp_path):
     assert tr.meta["source"] == "pumpmon trace stream" and tr.meta["rate_ul_h"] == "30"
     live = list(tr.samples())
     assert len(live) >= 30
-    # streaming was on for one boot session (a soft reset turned it on, another off)
+    # streamed through the console channel: the monitor never stopped (one
+    # boot session), and the rows are the recording's, sample for sample
+    assert "does not answer" not in r.stderr, r.stderr
     sessions, probs = tracerec.parse_ring([keep])
-    assert [s.cause for s in sessions] == ["power_on", "soft", "soft"] and not probs
-    rec = sessions[1].samples
-    assert [(x[0] * 1000,) + tuple(x[1:]) for x in rec[:len(live)]] == live
-    assert not (flash / "recorder.json").exists()     # streaming off again, as it was
+    assert [s.cause for s in sessions] == ["power_on"] and not probs
+    rec = [(x[0] * 1000,) + tuple(x[1:]) for x in sessions[0].samples]
+    i = rec.index(live[0])
+    assert rec[i:i + len(live)] == live
+    assert not (flash / "recorder.json").exists()     # nothing changed on the board

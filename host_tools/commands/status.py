@@ -1,0 +1,77 @@
+"""`pumpmon status [--port PORT] [--json]`: what a running monitor is doing
+now (alarms, sound, light, readings, its log), asked on its console channel
+(docs/console-protocol.md): the monitor goes on, nothing is reset.
+
+Exit status: 0 the monitor answered; 1 the board answered but no monitor
+runs on it (at its REPL, or a firmware without the channel); 3, 4, 9 as for
+`pumpmon flash` (no board, port busy, connection lost).
+"""
+import json
+import sys
+
+from host_tools.device.session import BoardSession, ChannelError
+from host_tools.flashing.build import FlashError
+
+
+def add_arguments(p):
+    p.add_argument("--port", help="serial device or socket://HOST:PORT "
+                   "(default: the first USB serial port)")
+    p.add_argument("--json", action="store_true", help="the status as one JSON object")
+    p.add_argument("--timeout", type=float, default=3.0, metavar="S",
+                   help="seconds to wait for the monitor's answer (default 3)")
+
+
+def _mins(s):
+    h, s = divmod(int(s), 3600)
+    return "%dh%02dm%02ds" % (h, s // 60, s % 60)
+
+
+def text(st):
+    """The status in a few human lines."""
+    alarms = st.get("alarms") or []
+    lines = ["monitoring (firmware %s, MicroPython %s on %s), up %s since a %s reset" % (
+        st.get("firmware"), st.get("micropython"), st.get("platform"),
+        _mins(st.get("up_s", 0)), st.get("boot_cause"))]
+    if alarms:
+        lines.append("alarms: %s%s" % (", ".join(alarms),
+                                      " (sound paused)" if st.get("paused") else ""))
+    else:
+        lines.append("alarms: none")
+    lines.append("now: light %s, buzzer %s" % (
+        st.get("led"), "%d Hz" % st["tone_hz"] if st.get("tone_hz") else "silent"))
+    level = st.get("level_ul")
+    days = st.get("days_x10")
+    lines.append("reservoir: %s%s; flow %.1f uL/h (programmed %.1f)" % (
+        "%.2f mL" % (level / 1000.0) if level is not None else "level not known yet",
+        ", %.1f days left" % (days / 10.0) if days is not None else "",
+        st.get("flow_mean", 0) / 10.0, st.get("prog_mean", 0) / 10.0))
+    lines.append("event log: next seq %d%s%s; %d samples recorded since boot" % (
+        st.get("log_seq", 0),
+        ", WRITE ERROR %d" % st["log_failed"] if st.get("log_failed") else "",
+        ", %d damaged records found at boot" % st["log_damaged"]
+        if st.get("log_damaged") else "", st.get("rec_samples", 0)))
+    return "\n".join(lines)
+
+
+def run(args):
+    try:
+        b = BoardSession(args.port, raw=False)
+    except FlashError as e:
+        print("pumpmon status: %s" % e, file=sys.stderr)
+        return e.status
+    try:
+        st = b.status(timeout=args.timeout)
+    except ChannelError as e:
+        print("pumpmon status: %s: %s" % (b.port, e), file=sys.stderr)
+        return 1
+    except FlashError as e:
+        print("pumpmon status: %s" % e, file=sys.stderr)
+        return e.status
+    finally:
+        b.close()
+    st["port"] = b.port
+    if args.json:
+        print(json.dumps(st))
+    else:
+        print("%s: %s" % (b.port, text(st)))
+    return 0
