@@ -82,10 +82,18 @@ D_RESET = const(9)
 D_CONFIG = const(10)
 D_LOG = const(11)
 D_WATCHDOG = const(12)
+# issue 12 (docs/safety.md): the monitor could not start and the fail-safe
+# path sounds (firmware/failsafe.py logs it); a firmware file missing or
+# differing from the manifest; the buzzer or the light raised; state.bin
+# missing while the log shows the board ran before
+D_BOOT = const(13)
+D_FIRMWARE = const(14)
+D_OUTPUT = const(15)
+D_STATE = const(16)
 DETAIL_NAMES = (
     "", "silent", "out_of_range", "air_in_line", "stuck", "jump", "falling",
     "rising", "exception", "unexpected_reset", "bad_config", "log_failure",
-    "watchdog",
+    "watchdog", "boot_failure", "firmware_damaged", "output_failure", "state_missing",
 )
 
 

@@ -35,6 +35,8 @@ LOOP_MS = const(10)
 SNAPSHOT_S = const(3600)     # status record every hour
 RETRY_S = const(60)          # after a write error, try the flash again this often
 FAULT_LOG_S = const(60)      # at most one internal_fault record a minute
+ALIVE_S = const(60)          # the state file's last alive time, this often: it
+#                              also proves the flash writable (docs/safety.md)
 # resets that are part of normal use (power on, a soft reset, the reset button
 # or `mpremote reset`); any other cause (watchdog, brown-out, panic, unknown)
 # is malfunction/internal
@@ -86,6 +88,22 @@ def config_crc(cfg):
     return L.crc32(text.encode()) & 0x7FFFFFFF
 
 
+def _last_shown(log):
+    """The alarms shown at the last valid record of the log's newest segment
+    (every record carries manager.shown), 0 when none can be read."""
+    import struct
+    shown = 0
+    try:
+        buf = log.buf
+        with log.fs.open(log._file(log.seg), "rb") as f:
+            while f.readinto(buf) == L.REC:
+                if L.check(buf):
+                    shown = struct.unpack_from("<H", buf, 14)[0]
+    except Exception:
+        pass
+    return shown
+
+
 class Runner:
     def __init__(self, board, cfg, sinks=(), tod_s=None, flash=None,
                  log_segments=8, log_seg_bytes=16384, fs=None, rec_segments=None,
@@ -115,6 +133,7 @@ class Runner:
         self._retry_s = 0
         self._dirty = 0           # alarm state changed: save it
         self._snap_s = SNAPSHOT_S
+        self._alive_s = ALIVE_S
         self._wall = getattr(board, "wall_time", None)
         self.log = None
         self.state = None
@@ -147,7 +166,16 @@ class Runner:
             cause = "unknown"
         status, shown, acked, paused, cfg_crc = self.state.load()
         self._cfg_crc = cfg_crc
-        if status == L.STATE_OK:
+        lost = 0
+        if status == L.STATE_NONE and self.log.seq > 1:
+            # no state file, yet the log shows this board ran before: the
+            # file was deleted (or lost to the flash). The log's last record
+            # says what was shown then: those alarms come back, unacknowledged,
+            # and malfunction/internal (state_missing) says why (docs/safety.md)
+            shown = _last_shown(self.log) & ((1 << A.N_CONDITIONS) - 1)
+            acked = 0
+            lost = 1
+        if status == L.STATE_OK or lost:
             # a pause is not restored: after a reset a shown alarm sounds at
             # once (how long the board was off is unknown)
             m.restore(shown, acked)
@@ -159,6 +187,8 @@ class Runner:
             fault = A.D_WATCHDOG if cause == "watchdog" else A.D_RESET
         elif status == L.STATE_CORRUPT:
             fault = A.D_LOG
+        elif lost:
+            fault = A.D_STATE
         if fault:
             m.fault(fault)
         now = self.board.ticks_ms()
@@ -184,13 +214,20 @@ class Runner:
 
     def _record(self, level, flow, flags, refill):
         """After the step, the sinks, the sound and the light: one sample to
-        the recorder (a failure loses it; never stops monitoring)."""
+        the recorder (a failure loses it; never stops monitoring, but a write
+        error is malfunction/internal (log_failure) at once, cleared by the
+        recorder's next good write, a minute later)."""
         btn = self._btn
         self._btn = 0
+        rec = self.rec
         try:
-            self.rec.sample(self.up_s, level, flow, flags, btn, refill)
+            ok = rec.sample(self.up_s, level, flow, flags, btn, refill)
         except Exception:
-            pass
+            ok = False
+        if not ok and rec.lost:
+            self._check_store(False)
+        elif ok and self._store_fault:
+            self._check_store(True)
 
     def _values(self):
         """level, flow mean, programmed mean, days to empty x10 (UNKNOWN if not known)."""
@@ -220,7 +257,9 @@ class Runner:
 
     def _check_store(self, ok):
         m = self.monitor
-        if not ok or (self.state is not None and self.state.failed):
+        rec = self.rec
+        if not ok or (self.state is not None and self.state.failed) or \
+                (rec is not None and rec.lost):
             if not self._store_fault:
                 self._store_fault = 1
                 self._retry_s = self.up_s + RETRY_S
@@ -237,14 +276,22 @@ class Runner:
                    sync=high and code == EV_RAISED)
         self._dirty = 1
 
-    def _save_state(self):
+    def _save_state(self, alive=-1):
         self._dirty = 0
         st = self.state
         if st is None:
             return
         mg = self.monitor.manager
-        st.save(mg.shown, mg.acked, mg.paused, self._cfg_crc)
+        st.save(mg.shown, mg.acked, mg.paused, self._cfg_crc, alive)
         self._check_store(not st.failed)
+
+    def _wall_now(self):
+        if self._wall is None:
+            return 0
+        try:
+            return self._wall() or 0
+        except Exception:
+            return 0
 
     def note_config(self, cfg, err=None):
         """Log the configuration in use (at boot, and whenever it changes)."""
@@ -269,6 +316,14 @@ class Runner:
                 self._snap_s = self.up_s + SNAPSHOT_S
             level, flow, prog, days = self._values()
             self.write(L.SNAPSHOT, L.NO_COND, 0, level, flow, prog, days)
+        if self.up_s >= self._alive_s:
+            self._alive_s = self.up_s + ALIVE_S
+            # the last alive time; also a write every minute, so a flash that
+            # fails is found even when nothing else is written
+            st = self.state
+            if st is not None:
+                st.saved = None   # write even when nothing else changed
+                self._save_state(self._wall_now())
         if self._faults and self.up_s - self._fault_log_s >= FAULT_LOG_S:
             self._fault_log_s = self.up_s
             n = self._faults
@@ -316,16 +371,38 @@ class Runner:
             m.poll(now, button)
         if self._dirty:
             self._save_state()    # before the sound changes, like the log
-        a = m.ann
-        if a.tone_hz != self._tone:
-            self._tone = a.tone_hz
-            b.set_tone(a.tone_hz)
-        if a.led != self._led:
-            self._led = a.led
-            b.set_led(a.led)
+        self._outputs()
         if sampled and self.rec is not None:
             self._record(level, flow, flags, refill)
         b.feed_watchdog()
+
+    def _outputs(self):
+        """Light first, then sound, each in its own try: a buzzer that raises
+        never freezes the light nor stops the watchdog feed (the caller feeds
+        after this), and the other output shows malfunction/internal
+        (output_failure). A failed call is tried again at the next pass."""
+        b = self.board
+        a = self.monitor.ann
+        if a.led != self._led:
+            try:
+                b.set_led(a.led)
+                self._led = a.led
+            except Exception:
+                self._led = -1
+                self._output_fault()
+        if a.tone_hz != self._tone:
+            try:
+                b.set_tone(a.tone_hz)
+                self._tone = a.tone_hz
+            except Exception:
+                self._tone = -1
+                self._output_fault()
+
+    def _output_fault(self):
+        m = self.monitor
+        if not m.internal:
+            m.fault(A.D_OUTPUT)
+            self._faults += 1     # logged (at most once a minute) by _housekeeping
 
     def run(self, steps=-1):
         """The main loop (steps < 0: forever)."""
@@ -338,8 +415,11 @@ class Runner:
                 self._faults += 1  # logged (at most once a minute) by _housekeeping
                 try:
                     self.monitor.poll(b.ticks_ms(), 0)
-                    b.set_tone(self.monitor.ann.tone_hz)
-                    b.set_led(self.monitor.ann.led)
+                except Exception:
+                    pass
+                self._tone = self._led = -1   # drive both again, each on its own
+                self._outputs()
+                try:
                     b.feed_watchdog()
                 except Exception:
                     pass  # the watchdog will reset the board; the alarm comes back
