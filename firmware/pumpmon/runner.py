@@ -13,13 +13,13 @@
 # alarm; an unexpected reset (watchdog, brown-out) raises malfunction/internal.
 # It also records every sensor sample (recorder.py, in flash/rec/) after the
 # step, the sinks, the sound and the light: docs/recording.md.
-import json
 
 from pumpmon import alarms as A
+from pumpmon import configfile
 from pumpmon import eventlog as L
 from pumpmon import recorder as R
 from pumpmon.clock import ticks_add, ticks_diff
-from pumpmon.config import Config, ConfigError
+from pumpmon.config import Config
 from pumpmon.manager import EV_RAISED
 from pumpmon.monitor import Monitor
 from pumpmon.statefile import StateFile
@@ -48,15 +48,12 @@ FALLBACK_CONFIG = {"rate_ul_h": 0.0}
 
 
 def load_config(path="config.json"):
-    """(Config, None) or (fallback Config, error text)."""
-    try:
-        with open(path) as f:
-            values = json.load(f)
-        return Config(values), None
-    except OSError as e:
-        return Config(FALLBACK_CONFIG), "%s: cannot read: %s" % (path, e)
-    except (ValueError, ConfigError) as e:   # bad JSON or a bad setting
-        return Config(FALLBACK_CONFIG), "%s: %s" % (path, e)
+    """(Config, None) or (fallback Config, error text); never raises,
+    whatever the file holds (configfile.py)."""
+    cfg, err = configfile.load(path)
+    if cfg is None:
+        cfg = Config(FALLBACK_CONFIG)
+    return cfg, err
 
 
 def time_of_day(board, cfg):
@@ -128,6 +125,7 @@ class Runner:
         self.up_ms = 0
         self._refill = 0
         self._faults = 0          # exceptions caught by run() not yet logged
+        self._fault_detail = A.D_EXCEPTION   # ... or output failures (output_failure)
         self._fault_log_s = -FAULT_LOG_S
         self._store_fault = 0     # 1 while the log or the state file fails
         self._retry_s = 0
@@ -328,7 +326,7 @@ class Runner:
             self._fault_log_s = self.up_s
             n = self._faults
             self._faults = 0
-            self.write(L.FAULT, L.NO_COND, A.D_EXCEPTION, n)
+            self.write(L.FAULT, L.NO_COND, self._fault_detail, n)
         if self._store_fault and self.up_s >= self._retry_s:
             self._retry_s = self.up_s + RETRY_S
             if self.state is not None and self.state.failed:
@@ -402,7 +400,8 @@ class Runner:
         m = self.monitor
         if not m.internal:
             m.fault(A.D_OUTPUT)
-            self._faults += 1     # logged (at most once a minute) by _housekeeping
+        self._fault_detail = A.D_OUTPUT
+        self._faults += 1     # logged (at most once a minute) by _housekeeping
 
     def run(self, steps=-1):
         """The main loop (steps < 0: forever)."""
@@ -412,6 +411,7 @@ class Runner:
                 self.step()
             except Exception:  # never silence: a fault in the loop is an alarm
                 self.monitor.fault(A.D_EXCEPTION)
+                self._fault_detail = A.D_EXCEPTION
                 self._faults += 1  # logged (at most once a minute) by _housekeeping
                 try:
                     self.monitor.poll(b.ticks_ms(), 0)
