@@ -20,7 +20,8 @@ INTERNAL = const(6)       # firmware fault, unexpected reset, bad config, log fa
 LOW_VOLUME = const(7)     # reservoir at or below low_reservoir_ml
 LOW_DAYS = const(8)       # projected time to empty below low_reservoir_days
 REFILL_TODAY = const(9)   # <= 1 day of programmed delivery or <= 1 mL left (issue 17)
-N_CONDITIONS = const(10)
+INTERRUPTED = const(10)   # the monitor was off (a reset or power cut): until acknowledged
+N_CONDITIONS = const(11)
 
 # alarm kinds: what the patient hears and sees (patterns.py index). The
 # escalated low reservoir has a sound and light of its own, but it is still
@@ -29,8 +30,10 @@ KIND_NO_FLOW = const(0)
 KIND_MALFUNCTION = const(1)
 KIND_LOW_RESERVOIR = const(2)
 KIND_REFILL_TODAY = const(3)
+KIND_INTERRUPTED = const(4)   # low-priority technical alarm (issue 12)
 KIND_NONE = const(255)
-KIND_NAMES = ("no_flow", "malfunction", "low_reservoir", "low_reservoir")
+KIND_NAMES = ("no_flow", "malfunction", "low_reservoir", "low_reservoir",
+              "monitoring_interrupted")
 
 # priorities (IEC 60601-1-8)
 HIGH = const(0)
@@ -50,6 +53,7 @@ TABLE = (
     (KIND_LOW_RESERVOIR, MEDIUM, "volume"),
     (KIND_LOW_RESERVOIR, MEDIUM, "days_to_empty"),
     (KIND_REFILL_TODAY, HIGH, "refill_today"),
+    (KIND_INTERRUPTED, LOW, "reset"),
 )
 
 # masks derived once from the table

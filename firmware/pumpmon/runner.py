@@ -180,6 +180,16 @@ class Runner:
         self.boot = (cause, status)
         self.write(L.BOOT, L.NO_COND, L.reset_code(cause), shown, acked, status, paused,
                    sync=True)
+        wall = self._wall_now()
+        if status == L.STATE_OK or lost:
+            # this board monitored before: say for how long it was off (when
+            # a clock knows), and show it until acknowledged; a soft reset is
+            # a tool's restart (pumpmon flash, config): logged, no alarm
+            before = self.state.alive
+            off = wall - before if wall > 0 and 0 < before <= wall else L.UNKNOWN
+            self.write(L.INTERRUPTED, L.NO_COND, L.reset_code(cause), off, before)
+            if cause != "soft":
+                m.interrupt()
         fault = 0
         if cause not in EXPECTED_RESETS:
             fault = A.D_WATCHDOG if cause == "watchdog" else A.D_RESET
@@ -195,7 +205,7 @@ class Runner:
             # a reset is an event, not a lasting condition: it stays latched
             # (sounding) until acknowledged
             m.clear_fault()
-        self._save_state()
+        self._save_state(wall if wall > 0 else -1)
 
     def _start_recorder(self, pre, fs, segments, seg_bytes, log_bytes):
         try:

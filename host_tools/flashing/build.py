@@ -331,6 +331,14 @@ def config_bytes(path):
     if not isinstance(values, dict):
         raise FlashError(EXIT_BAD_INPUT,
                          "%s:1: invalid configuration: a JSON object is needed" % path)
+    from pumpmon.configfile import MAX_BYTES, duplicate_key
+    dup = duplicate_key(text)
+    if dup is not None:     # json keeps the last silently; the board refuses it
+        raise FlashError(EXIT_BAD_INPUT, "%s:%d: invalid configuration: setting %r given twice"
+                         % (path, _line_of(text, dup, {dup: 1}), dup))
+    if len(config_to_bytes(values)) > MAX_BYTES:
+        raise FlashError(EXIT_BAD_INPUT, "%s:1: invalid configuration: larger than the "
+                         "board reads (%d bytes)" % (path, MAX_BYTES))
     try:
         Config(values)
     except ConfigError as e:

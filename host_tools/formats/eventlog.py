@@ -202,6 +202,12 @@ def to_dict(r):
         d.update(detail=_detail(r.detail), faults=v0)
     elif r.code == 22:
         d.update(lost=v0, errno=v1)
+    elif r.code == 23:      # monitoring_interrupted (issue 12)
+        d.update(reset_cause=RESET_CAUSES[r.detail] if r.detail < len(RESET_CAUSES)
+                 else str(r.detail), off_s=_int(v0),
+                 off=_duration(v0) if v0 != UNKNOWN else "unknown (no clock)",
+                 last_alive=(datetime.datetime.fromtimestamp(v1 & 0xFFFFFFFF, datetime.timezone.utc)
+                             .strftime("%Y-%m-%dT%H:%M:%S") if v1 else None))
     else:
         d["values"] = list(r.v)
     d["shown"] = _mask_names(r.shown)
@@ -226,6 +232,12 @@ def _text(d):
             v = "%g" % v
         out.append("%s=%s" % (k, v))
     return " ".join(out)
+
+
+def _duration(s):
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return "%dh%02dm%02ds" % (h, m, s)
 
 
 def _uptime(ms):

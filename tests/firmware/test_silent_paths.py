@@ -193,3 +193,40 @@ def test_bad_config_sounds_malfunction_not_a_reset_loop():
         assert any(hz == P.C5 for _t, hz in b.tones)
     finally:
         _rmtree(d)
+
+
+def test_power_cut_logs_how_long_monitoring_was_off_and_shows_it_until_acknowledged():
+    d = _tmpdir("cut")
+    try:
+        b = _board()
+        b.wall = 1767225600
+        r = Runner(b, Config(CFG), flash=d, rec_segments=0)
+        _seconds(r, 61)                  # last alive: 1767225600
+        # the power goes for 2 hours; the board clock (a DS3231) kept time
+        b2 = _board(5000)
+        b2.wall = 1767225600 + 7200
+        r2 = Runner(b2, Config(CFG), flash=d, rec_segments=0)
+        m = r2.monitor
+        assert m.manager.shown == 1 << A.INTERRUPTED
+        _seconds(r2, 2)
+        assert P.YELLOW in [c for _t, c in b2.leds]       # steady yellow
+        assert any(hz for _t, hz in b2.tones)             # two soft pulses
+        recs, _bad = _records(d)
+        cut = [x for x in recs if x[0] == L.INTERRUPTED]
+        assert len(cut) == 1 and cut[0][2] == L.reset_code("power_on")
+        assert cut[0][8] == 7200 and cut[0][9] == 1767225600
+        b2.btn = 1                                        # long press: acknowledged
+        _seconds(r2, 3)
+        b2.btn = 0
+        _seconds(r2, 1)
+        assert m.manager.shown == 0 and b2.led == P.GREEN
+        # a soft reset (pumpmon flash, config set) is logged, without an alarm;
+        # without a clock the duration is not known
+        b3 = _board(9000)
+        b3.cause = "soft"
+        r3 = Runner(b3, Config(CFG), flash=d, rec_segments=0)
+        assert r3.monitor.manager.shown == 0
+        cut = [x for x in _records(d)[0] if x[0] == L.INTERRUPTED]
+        assert len(cut) == 2 and cut[1][8] == L.UNKNOWN
+    finally:
+        _rmtree(d)
