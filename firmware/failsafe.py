@@ -175,7 +175,7 @@ def _pins(root=""):
 def log(reason, root=""):
     """Log the failure when the flash allows: an internal_fault record
     (detail boot_failure) in the event log, else the reason in failsafe.txt."""
-    print("pumpmon FAILSAFE:", reason)
+    print("pumpmon: FAILSAFE alarm:", reason)   # "pumpmon:": pumpmon flash sees it
     try:
         from pumpmon import eventlog as L
         lg = L.EventLog(root + "log")

@@ -36,6 +36,8 @@ def monitor(damaged):
     if damaged:
         print("pumpmon: firmware damaged:", "; ".join(damaged))
         r.monitor.fault(A.D_FIRMWARE)
+    if r.boot[0] == "power_on":
+        r.power_on_test()              # every light colour and a tone, logged
     r.run()
 
 

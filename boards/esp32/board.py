@@ -48,5 +48,7 @@ class Board(BoardBase):
                                  P.BUTTON_DEBOUNCE_MS)
         self._refill = Debounced(Pin(P.REFILL, Pin.IN, Pin.PULL_UP), True,
                                  P.REFILL_DEBOUNCE_MS)
+        self._hb = Pin(P.HEARTBEAT, Pin.OUT, value=0)
+        self._hb_level = 0
         self.wdt = WDT(timeout=P.WDT_MS) if watchdog else None
         self.flow.start(time.ticks_ms())

@@ -17,6 +17,7 @@
 from pumpmon import alarms as A
 from pumpmon import configfile
 from pumpmon import eventlog as L
+from pumpmon import patterns as P
 from pumpmon import recorder as R
 from pumpmon.clock import ticks_add, ticks_diff
 from pumpmon.config import Config
@@ -133,6 +134,9 @@ class Runner:
         self._snap_s = SNAPSHOT_S
         self._alive_s = ALIVE_S
         self._wall = getattr(board, "wall_time", None)
+        # optional: a GPIO the loop toggles once a second, watched by an
+        # independent sounder (boards/*/README.md) that sounds when it stops
+        self._heartbeat = getattr(board, "heartbeat", None)
         self.log = None
         self.state = None
         self.boot = None          # (reset cause, state status) once booted
@@ -373,6 +377,11 @@ class Runner:
             flags = b.flow_flags
             m.step(now, level, flow, flags, button, refill)
             sampled = 1
+            if self._heartbeat is not None:
+                try:
+                    self._heartbeat()
+                except Exception:
+                    self._output_fault()
             if self.log is not None:
                 self._housekeeping(refill)
         else:
@@ -412,6 +421,43 @@ class Runner:
             m.fault(A.D_OUTPUT)
         self._fault_detail = A.D_OUTPUT
         self._faults += 1     # logged (at most once a minute) by _housekeeping
+
+    def power_on_test(self, colours=(P.GREEN, P.YELLOW, P.RED), ms=250, hz=P.C5):
+        """At power-on (not a soft reset), as bedside monitors do: each light
+        colour in turn (green, yellow, red) and a short tone with the red,
+        so the patient sees and hears that the outputs work; logged
+        (POWER_ON_TEST: v0 1 if every output call worked, v1 the failed
+        calls as a bit mask). A failed call is malfunction/internal
+        (output_failure). Takes len(colours) x ms; the watchdog is fed."""
+        b = self.board
+        failed = 0
+        bit = 1
+        for c in colours:
+            try:
+                b.set_led(c)
+            except Exception:
+                failed |= bit
+            bit <<= 1
+            if c == colours[-1]:
+                try:
+                    b.set_tone(hz)
+                except Exception:
+                    failed |= bit
+                bit <<= 1
+            try:
+                b.feed_watchdog()
+            except Exception:
+                pass
+            b.sleep_ms(ms)
+        try:
+            b.set_tone(0)
+        except Exception:
+            failed |= bit
+        self._tone = self._led = -1   # the loop drives both again at its first pass
+        self.write(L.POWER_ON_TEST, L.NO_COND, 0, 0 if failed else 1, failed)
+        if failed:
+            self._output_fault()
+        return not failed
 
     def run(self, steps=-1):
         """The main loop (steps < 0: forever)."""

@@ -202,6 +202,8 @@ def to_dict(r):
         d.update(detail=_detail(r.detail), faults=v0)
     elif r.code == 22:
         d.update(lost=v0, errno=v1)
+    elif r.code == 24:      # power_on_test (issue 12)
+        d.update(result="passed" if v0 == 1 else "failed", failed_calls=v1)
     elif r.code == 23:      # monitoring_interrupted (issue 12)
         d.update(reset_cause=RESET_CAUSES[r.detail] if r.detail < len(RESET_CAUSES)
                  else str(r.detail), off_s=_int(v0),

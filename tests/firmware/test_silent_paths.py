@@ -230,3 +230,52 @@ def test_power_cut_logs_how_long_monitoring_was_off_and_shows_it_until_acknowled
         assert len(cut) == 2 and cut[1][8] == L.UNKNOWN
     finally:
         _rmtree(d)
+
+
+def test_power_on_test_shows_every_colour_and_a_tone_and_logs_it():
+    d = _tmpdir("pot")
+    try:
+        b = _board()
+        r = Runner(b, Config(CFG), flash=d, rec_segments=0)
+        t0 = b.t
+        assert r.power_on_test()
+        assert [c for _t, c in b.leds] == [P.OFF, P.GREEN, P.YELLOW, P.RED][-3:] or \
+            [c for _t, c in b.leds][-3:] == [P.GREEN, P.YELLOW, P.RED]
+        assert [hz for _t, hz in b.tones][-2:] == [P.C5, 0]
+        assert b.fed == 3 and b.t - t0 == 750
+        r.run(10)
+        assert b.led == P.GREEN and b.tone == 0     # then monitoring as usual
+        recs, _bad = _records(d)
+        pot = [x for x in recs if x[0] == L.POWER_ON_TEST]
+        assert len(pot) == 1 and pot[0][8] == 1 and pot[0][9] == 0
+        # a buzzer that raises: the test says so, and it is malfunction/internal
+        b2 = _board()
+
+        def broken(hz):
+            raise OSError(19)
+
+        b2.set_tone = broken
+        r2 = Runner(b2, Config(CFG), flash=d, rec_segments=0)
+        assert not r2.power_on_test()
+        assert r2.monitor.internal_detail == A.D_OUTPUT
+        pot = [x for x in _records(d)[0] if x[0] == L.POWER_ON_TEST]
+        assert pot[-1][8] == 0 and pot[-1][9] == 0b11000   # the tone on and off
+    finally:
+        _rmtree(d)
+
+
+def test_heartbeat_toggles_once_a_second_and_stops_when_sampling_stops():
+    b = _board()
+    beats = []
+    b.heartbeat = lambda: beats.append(b.t)
+    r = Runner(b, Config(CFG))
+    r.run(100 * 10)                       # 10 s of 10 ms passes
+    assert 9 <= len(beats) <= 11
+    n = len(beats)
+
+    def hung():
+        raise OSError(110)                # the flow driver fails on every read
+    b.read_flow = hung
+    r.run(100 * 10)
+    assert len(beats) == n                # no edges: the independent sounder sounds
+    assert r.monitor.internal_detail == A.D_EXCEPTION and b.fed >= 2000
