@@ -67,13 +67,14 @@ FAULT = const(21)          # detail: alarms.D_*; v0 number of faults since the l
 LOG_RESUMED = const(22)    # v0 records lost to write errors, v1 errno of the first error
 INTERRUPTED = const(23)    # detail: reset cause; v0 seconds off (UNKNOWN without a clock), v1 last alive
 POWER_ON_TEST = const(24)  # v0 1 passed / 0 an output call failed, v1 failed calls (bit mask)
+CONFIG_CHANGED = const(25)  # detail: configlog.KEYS index; v0 old, v1 new x1000 (configlog.py)
 NAMES = {
     1: "alarm_raised", 2: "alarm_condition_cleared", 3: "alarm_cleared",
     4: "alarm_acknowledged", 5: "audio_paused", 6: "audio_resumed",
     BOOT: "boot", SNAPSHOT: "status", REFILL_START: "refill_start",
     REFILL_END: "refill_end", CONFIG: "config", FAULT: "internal_fault",
     LOG_RESUMED: "log_resumed", INTERRUPTED: "monitoring_interrupted",
-    POWER_ON_TEST: "power_on_test",
+    POWER_ON_TEST: "power_on_test", CONFIG_CHANGED: "config_changed",
 }
 # boot record detail: board.reset_cause() as a number
 RESET_CAUSES = ("unknown", "power_on", "soft", "watchdog", "brownout", "hard", "deepsleep")

@@ -142,8 +142,10 @@ class Runner:
         self.boot = None          # (reset cause, state status) once booted
         self.rec = None           # the sensor recorder (recorder.py)
         self._btn = 0             # the button was down at some pass since the last sample
+        self._pre = ""
         if flash is not None:
             pre = flash if (flash == "" or flash.endswith("/")) else flash + "/"
+            self._pre = pre
             self.log = L.EventLog(pre + "log", log_segments, log_seg_bytes, fs)
             self.state = StateFile(flash, fs)
             self.sinks.insert(0, self._log_sink)   # the log first
@@ -312,6 +314,9 @@ class Runner:
         self.write(L.CONFIG, L.NO_COND, A.D_CONFIG if err else 0, crc, changed,
                    cfg.daily_ul, cfg.sched_rate[0])
         if self.state is not None and changed:
+            if not err:           # each setting's old and new value
+                from pumpmon import configlog
+                configlog.log_changes(self, cfg, self._pre)
             self._cfg_crc = crc
             self._save_state()
 

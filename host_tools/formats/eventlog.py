@@ -202,6 +202,16 @@ def to_dict(r):
         d.update(detail=_detail(r.detail), faults=v0)
     elif r.code == 22:
         d.update(lost=v0, errno=v1)
+    elif r.code == 25:      # config_changed (issue 12): old and new value
+        from pumpmon.configlog import KEYS
+        key = KEYS[r.detail] if r.detail < len(KEYS) else str(r.detail)
+        d["setting"] = key
+        if key == "schedule":
+            d.update(old_daily_ul=v0, new_daily_ul=v1, old_first_rate_ul_h=v2 / 10.0,
+                     new_first_rate_ul_h=v3 / 10.0)
+        else:
+            d.update(old="%g" % (v0 / 1000.0) if v0 != UNKNOWN else "unset",
+                     new="%g" % (v1 / 1000.0) if v1 != UNKNOWN else "unset")
     elif r.code == 24:      # power_on_test (issue 12)
         d.update(result="passed" if v0 == 1 else "failed", failed_calls=v1)
     elif r.code == 23:      # monitoring_interrupted (issue 12)

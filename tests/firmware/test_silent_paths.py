@@ -279,3 +279,34 @@ def test_heartbeat_toggles_once_a_second_and_stops_when_sampling_stops():
     r.run(100 * 10)
     assert len(beats) == n                # no edges: the independent sounder sounds
     assert r.monitor.internal_detail == A.D_EXCEPTION and b.fed >= 2000
+
+
+def test_every_setting_has_a_stable_config_log_index():
+    from pumpmon.config import LIMITS
+    from pumpmon.configlog import KEYS
+    assert set(LIMITS) | {"schedule"} <= set(KEYS) and len(set(KEYS)) == len(KEYS)
+    assert KEYS[:3] == ("rate_ul_h", "reservoir_capacity_ml", "low_reservoir_ml")
+
+
+def test_config_change_is_logged_with_old_and_new_values_when_applied():
+    from pumpmon.configlog import KEYS
+    d = _tmpdir("cfgchg")
+    try:
+        Runner(_board(), Config(CFG), flash=d, rec_segments=0).note_config(Config(CFG))
+        # pumpmon config set rate_ul_h=45 no_flow_fraction=0.3; the soft reset applies it
+        new = Config({"rate_ul_h": 45, "no_flow_fraction": 0.3})
+        b = _board(7000)
+        b.cause = "soft"
+        Runner(b, new, flash=d, rec_segments=0).note_config(new)
+        got = [x for x in _records(d)[0] if x[0] == L.CONFIG_CHANGED]
+        by_key = dict((KEYS[x[2]], (x[8], x[9])) for x in got)
+        assert by_key == {"rate_ul_h": (30000, 45000), "no_flow_fraction": (250, 300)}
+        # the same configuration again: nothing logged; a schedule: uL/day, first rate
+        Runner(_board(8000), new, flash=d, rec_segments=0).note_config(new)
+        sched = Config({"schedule": "00:00/30;08:00/60", "no_flow_fraction": 0.3})
+        Runner(_board(9000), sched, flash=d, rec_segments=0).note_config(sched)
+        got = [x for x in _records(d)[0] if x[0] == L.CONFIG_CHANGED]
+        assert len(got) == 3
+        assert KEYS[got[2][2]] == "schedule" and got[2][8:12] == (1080, 1200, 450, 300)
+    finally:
+        _rmtree(d)

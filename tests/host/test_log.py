@@ -442,3 +442,20 @@ def test_decode_shows_monitoring_interrupted_with_its_duration(tmp_path, capsys)
     assert "off=unknown (no clock)" in cuts[1] and "reset_cause=soft" in cuts[1]
     raised = [ln for ln in out.splitlines() if " alarm_raised " in ln]
     assert any("monitoring_interrupted/reset (low)" in ln for ln in raised)
+
+
+def test_decode_shows_config_changes_with_old_and_new_values(tmp_path, capsys):
+    # issue 12: pumpmon config set rate_ul_h=45 pause_s=60, applied at the soft reset
+    old, new = Config({"rate_ul_h": 30}), Config({"rate_ul_h": 45, "pause_s": 60})
+    Runner(FakeBoard(0), old, flash=str(tmp_path), rec_segments=0).note_config(old)
+    b = FakeBoard(5000)
+    b.cause = "soft"
+    r = Runner(b, new, flash=str(tmp_path), rec_segments=0)
+    r.note_config(new)
+    r.log.close()
+    code, out, err = _run(capsys, tmp_path / "log")
+    assert code == 0
+    ch = [ln for ln in out.splitlines() if " config_changed " in ln]
+    assert len(ch) == 2
+    assert any("setting=rate_ul_h old=30 new=45" in ln for ln in ch), ch
+    assert any("setting=pause_s old=120 new=60" in ln for ln in ch), ch
