@@ -47,6 +47,12 @@ def main(g):
         if damaged is None:                # boot.py did not check: do it here
             import failsafe
             damaged = failsafe.check()
+        # code that is not what was flashed is not run: a truncated .mpy can
+        # hang the import (a silent watchdog reset loop) or misjudge. Only a
+        # damaged fail-safe file leaves the monitor running (firmware_damaged)
+        code = [p for p in damaged if not p.startswith("failsafe.")]
+        if code:
+            raise RuntimeError("firmware damaged: " + "; ".join(code))
         monitor(damaged)
         reason = "the monitor returned"
     except KeyboardInterrupt:

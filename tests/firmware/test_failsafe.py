@@ -231,7 +231,18 @@ class _Stop(KeyboardInterrupt):
     pass
 
 
-def test_damaged_file_that_still_imports_is_malfunction_internal():
+def test_damaged_code_file_is_never_run_the_failsafe_sounds():
+    # a truncated .mpy can hang its import (the unix port does): the monitor
+    # is not even tried, the fail-safe path sounds
+    env = _Env("fs_code", _Module())
+    try:
+        _run_main(env, {"PM_DAMAGED": ["lib/pumpmon/runner.mpy: damaged"]})
+        _failsafe_sounded(env)
+    finally:
+        env.close()
+
+
+def test_damaged_failsafe_file_is_malfunction_internal():
     class Board(FakeBoard):
         def __init__(self):
             FakeBoard.__init__(self)
@@ -249,7 +260,7 @@ def test_damaged_file_that_still_imports_is_malfunction_internal():
     try:
         env.write("config.json", '{"rate_ul_h": 30}')
         try:
-            _run_main(env, {"PM_DAMAGED": ["lib/pumpmon/engine.mpy: damaged"]})
+            _run_main(env, {"PM_DAMAGED": ["failsafe.json: damaged"]})
         except KeyboardInterrupt:
             pass
         recs, _bad = L.read_all(env.d + "/log")
