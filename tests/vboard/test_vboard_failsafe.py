@@ -4,12 +4,12 @@
 # (board time), or, for a flash that stops taking writes, within 2 minutes.
 # The damage is done to the board's flash folder between resets, as someone
 # with a USB cable would. Written against the current vboard API (issue 18
-# reorganises it; these move to tests/vboard/ then).
+# reorganised it; its helpers come from test_vboard.py).
 import shutil
 
 from test_vboard import _flash_firmware, _trace, start_board  # noqa: F401 - the fixture
 
-from host_tools.vboard import control
+from host_tools.vboard.control import control
 
 MELODY = {523, 262}          # malfunction: C5 C4 C4 - C5 C4
 
