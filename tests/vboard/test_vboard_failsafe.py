@@ -140,3 +140,26 @@ def test_flash_that_stops_taking_writes_is_an_alarm_within_2_minutes(start_board
     t = next(r["world_ms"] for r in b.timeline() if r["kind"] == "tone"
              and r["hz"] in MELODY and r["world_ms"] >= w)
     assert t - w <= 120000, t - w
+
+
+def test_heartbeat_is_on_the_timeline_and_stops_on_a_hang(start_board, tmp_path):
+    # the pin the independent sounder watches: toggled once a second by the
+    # sampling path; a hang stops it until the watchdog resets the board
+    cfg = _trace(tmp_path / "t.csv", duration_s=3000)
+    b = start_board("--trace", str(tmp_path / "t.csv"), "--speed", "20", "--fault", "120:hang")
+    _flash_firmware(b, cfg, tmp_path)
+    b.wait(lambda: any(r["kind"] == "boot" and r["cause"] == "watchdog"
+                       for r in b.timeline()), 90, "the watchdog reset")
+    b.wait(lambda: len([r for r in b.timeline() if r["kind"] == "heartbeat"
+                        and r["t_ms"] and r["t_ms"] > 135000]) > 3, 60,
+           "the heartbeat after the reset")
+    rows = b.timeline()
+    beats = [r for r in rows if r["kind"] == "heartbeat" and r["t_ms"] is not None]
+    before = [r["t_ms"] for r in beats if 60000 <= r["t_ms"] < 119000]
+    assert len(before) >= 50, len(before)                # about one a second
+    gaps = [b2 - b1 for b1, b2 in zip(before, before[1:])]
+    assert max(gaps) <= 1500, max(gaps)
+    hang = next(r["t_ms"] for r in rows if r["kind"] == "fault" and r["spec"] == "hang")
+    after = [r["t_ms"] for r in beats if r["t_ms"] > hang]
+    assert after and after[0] - hang >= 8000          # silent until the watchdog's reset
+    assert {r["level"] for r in beats} == {0, 1}

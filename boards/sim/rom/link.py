@@ -218,6 +218,9 @@ class Link:
     def set_led(self, colour):
         self.send(W.LED, colour)
 
+    def heartbeat(self, level):
+        self.send(W.HEARTBEAT, level)
+
     def arm_watchdog(self, timeout_ms):
         self.wdt_ms = timeout_ms
         self.fed_us = ticks_us()

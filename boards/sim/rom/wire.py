@@ -42,6 +42,7 @@ LED = const(76)         # 'L': light colour index (pumpmon.patterns.COLOUR_NAMES
 WDT_ARM = const(75)     # 'K': watchdog armed, value = timeout ms
 WDT_FEED = const(87)    # 'W': watchdog fed
 BEGIN = const(66)       # 'B': the firmware reads its sensors for the first time
+HEARTBEAT = const(72)   # 'H': the heartbeat pin's new level (issue 12: the independent sounder's input)
 
 # FAULT record keys, and the values each takes
 FAULT_FLOW = const(1)
