@@ -706,14 +706,14 @@ def test_config_the_board_refuses_is_replaced_by_the_previous_one(vboard, repo, 
     before = vboard.files()["config.json"]
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"rate_ul_h": 45.0, "board_id": "bed 9"}))
-    real = FB.Board.selftest
+    real = FB.BoardSession.selftest
 
     def refuses(self):
         st = real(self)
         return {"ok": False, "version": st["version"],
                 "problems": ["config.json: refused by this board (test)"]}
 
-    mocker.patch.object(FB.Board, "selftest", refuses)
+    mocker.patch.object(FB.BoardSession, "selftest", refuses)
     with pytest.raises(B.FlashError) as e:
         flash(vboard, ROOT, config=other)
     assert e.value.status == B.EXIT_SELFTEST

@@ -111,12 +111,18 @@ def _bad_config_records(b):
     return len([r for r in recs if r[2][0] == L.CONFIG and r[2][2] == A.D_CONFIG])
 
 
-def test_power_cut_is_logged_as_monitoring_interrupted(start_board, tmp_path):
+def _monitoring(start_board, tmp_path):
+    """A board at 20x with a trace, flashed, its monitor running."""
     cfg = _trace(tmp_path / "t.csv", duration_s=3000)
     b = start_board("--trace", str(tmp_path / "t.csv"), "--speed", "20")
     _flash_firmware(b, cfg, tmp_path)
     b.wait(lambda: any(r["kind"] == "event" and r["event"] == "boot"
                        for r in b.timeline()), 60, "the monitor")
+    return b
+
+
+def test_power_cut_is_logged_as_monitoring_interrupted(start_board, tmp_path):
+    b = _monitoring(start_board, tmp_path)
     n = len(b.timeline())
     control(b.control, "power-cut=60")
     b.wait(lambda: any(r["kind"] == "event" and r["event"] == "monitoring_interrupted"
@@ -126,11 +132,7 @@ def test_power_cut_is_logged_as_monitoring_interrupted(start_board, tmp_path):
 
 
 def test_flash_that_stops_taking_writes_is_an_alarm_within_2_minutes(start_board, tmp_path):
-    cfg = _trace(tmp_path / "t.csv", duration_s=3000)
-    b = start_board("--trace", str(tmp_path / "t.csv"), "--speed", "20")
-    _flash_firmware(b, cfg, tmp_path)
-    b.wait(lambda: any(r["kind"] == "event" and r["event"] == "boot"
-                       for r in b.timeline()), 60, "the monitor")
+    b = _monitoring(start_board, tmp_path)
     n = len(b.timeline())
     control(b.control, "flash=fail")
     b.wait(lambda: any(r["kind"] == "fault" for r in b.timeline()[n:]), 30, "the fault")
