@@ -165,3 +165,36 @@ def test_heartbeat_is_on_the_timeline_and_stops_on_a_hang(start_board, tmp_path)
     after = [r["t_ms"] for r in beats if r["t_ms"] > hang]
     assert after and after[0] - hang >= 8000          # silent until the watchdog's reset
     assert {r["level"] for r in beats} == {0, 1}
+
+
+def test_buzzer_that_raises_never_stops_the_light_or_the_watchdog(start_board, tmp_path):
+    # a buzzer driver that raises on every call, then the flow sensor goes
+    # silent: the alarm is shown by the light (malfunction's red blips) as
+    # soon as the sound fails, the watchdog is fed (no reset), and the
+    # output failure is logged
+    b = _monitoring(start_board, tmp_path)
+    n = len(b.timeline())
+    control(b.control, "buzzer=fail")
+    control(b.control, "flow=silent")
+    b.wait(lambda: any(r["kind"] == "event" and r["event"] == "alarm_raised"
+                       and r.get("cause") == "flow_sensor" for r in b.timeline()[n:]),
+           60, "malfunction/flow_sensor")
+    w = next(r["world_ms"] for r in b.timeline()[n:] if r["kind"] == "event"
+             and r["event"] == "alarm_raised" and r.get("cause") == "flow_sensor")
+    b.wait(lambda: len([r for r in b.timeline() if r["kind"] == "led"
+                        and r["world_ms"] >= w]) >= 10, 60, "the red blips")
+    red = next(r["world_ms"] for r in b.timeline() if r["kind"] == "led"
+               and r["colour"] == "red" and r["world_ms"] >= w - 2000)
+    assert red - w <= 2000, red - w
+    # 80 s of board time later: still blinking, never reset, never a tone
+    end = w + 80000
+    b.wait(lambda: b.timeline()[-1]["world_ms"] > end or
+           any(r["kind"] == "led" and r["world_ms"] > end for r in b.timeline()), 60, "80 s")
+    rows = b.timeline()[n:]
+    assert not [r for r in rows if r["kind"] in ("reset", "boot")]
+    assert not [r for r in rows if r["kind"] == "tone" and r["hz"]]
+    from pumpmon import alarms as A
+    from pumpmon import eventlog as L
+    b.wait(lambda: any(r[2][0] == L.FAULT and r[2][2] == A.D_OUTPUT
+                       for r in L.read_all(str(b.flash / "log"))[0]), 60,
+           "internal_fault output_failure in the log")
