@@ -198,3 +198,25 @@ def test_buzzer_that_raises_never_stops_the_light_or_the_watchdog(start_board, t
     b.wait(lambda: any(r[2][0] == L.FAULT and r[2][2] == A.D_OUTPUT
                        for r in L.read_all(str(b.flash / "log"))[0]), 60,
            "internal_fault output_failure in the log")
+
+
+def test_deleted_state_file_under_a_latched_alarm_sounds_again_within_2s(start_board, tmp_path):
+    # no_flow raised, delivery back (the alarm stays latched, unacknowledged);
+    # someone deletes state.bin and resets: the alarm is back at the boot
+    cfg = _trace(tmp_path / "t.csv", duration_s=3000, factor=[(30, 0.0), (300, 1.0)])
+    b = start_board("--trace", str(tmp_path / "t.csv"), "--speed", "20")
+    _flash_firmware(b, cfg, tmp_path)
+    b.wait(lambda: any(r["kind"] == "event" and r["event"] == "alarm_condition_cleared"
+                       and r.get("alarm") == "no_flow" for r in b.timeline()), 120,
+           "no_flow latched after delivery came back")
+    (b.flash / "state.bin").unlink()
+    w = _reset_and_boot(b)
+    # 2 s of real time: 40 s of board time at 20x (the VM's start-up, imports
+    # and hashing take real time, which the board clock runs 20x through)
+    _sounds_and_red(b, w, {523, 294, 392}, "state.bin deleted", within=2000 * 20)
+    b.wait(lambda: any(r["kind"] == "event" and r["event"] == "alarm_raised"
+                       and r.get("detail") == "state_missing" and r["world_ms"] >= w
+                       for r in b.timeline()), 30, "malfunction/internal state_missing")
+    from pumpmon import eventlog as L
+    boots = [r[2] for r in L.read_all(str(b.flash / "log"))[0] if r[2][0] == L.BOOT]
+    assert boots[-1][8] & 1 and boots[-1][10] == L.STATE_NONE   # no_flow restored
