@@ -449,9 +449,12 @@ def test_virtual_board_stream_equals_the_recording(tmp_path):
     assert tr.meta["source"] == "pumpmon trace stream" and tr.meta["rate_ul_h"] == "30"
     live = list(tr.samples())
     assert len(live) >= 30
-    # streaming was on for one boot session (a soft reset turned it on, another off)
+    # streaming was on for one boot session (a soft reset turned it on, another
+    # off). The power-on session records nothing when the tool's soft reset
+    # comes during its power-on alarm test (750 ms of board time, issue 12)
     sessions, probs = tracerec.parse_ring([keep])
-    assert [s.cause for s in sessions] == ["power_on", "soft", "soft"] and not probs
-    rec = sessions[1].samples
+    causes = [s.cause for s in sessions]
+    assert causes in (["power_on", "soft", "soft"], ["soft", "soft"]) and not probs, causes
+    rec = sessions[-2].samples
     assert [(x[0] * 1000,) + tuple(x[1:]) for x in rec[:len(live)]] == live
     assert not (flash / "recorder.json").exists()     # streaming off again, as it was
