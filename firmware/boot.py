@@ -210,6 +210,23 @@ def _restore_all(root, base, rel):
             _mv(base + r, root + r)
 
 
+def check_firmware():
+    """After recovery: the manifest's files that are missing or damaged
+    (failsafe.check), for main.py (PM_DAMAGED). When main.py itself is one
+    of them nothing else will run: sound and show here, without blocking
+    (the REPL stays reachable for `pumpmon flash`). docs/safety.md."""
+    try:
+        import failsafe
+    except BaseException:  # noqa: BLE001 - failsafe.py gone or broken
+        return ["failsafe.py: does not import"]
+    bad = failsafe.check()
+    for p in bad:
+        if p.startswith("main.py") or p.startswith(MANIFEST):
+            failsafe.start("firmware damaged: " + "; ".join(bad))
+            break
+    return bad
+
+
 if __name__ == "__main__":
     try:
         _r = recover()
@@ -217,3 +234,10 @@ if __name__ == "__main__":
             print("pumpmon boot: firmware update", _r)
     except Exception as e:  # never stop the board from booting
         print("pumpmon boot: update recovery failed:", e)
+    PM_DAMAGED = None       # main.py checks itself when this stays None
+    try:
+        PM_DAMAGED = check_firmware()
+        if PM_DAMAGED:
+            print("pumpmon boot: firmware damaged:", "; ".join(PM_DAMAGED))
+    except BaseException as e:  # noqa: BLE001 - e.g. MemoryError: main.py checks again
+        print("pumpmon boot: firmware check failed:", e)

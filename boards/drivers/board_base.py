@@ -25,6 +25,8 @@ class BoardBase:
     _button: Debounced
     _refill: Debounced
     wdt: "Any"              # machine.WDT or None
+    _hb: "Any"              # the heartbeat Pin (machine.Pin), watched by the independent sounder
+    _hb_level: int
     _cause: int
     _causes: "dict[int, str]"
 
@@ -58,6 +60,12 @@ class BoardBase:
     def wall_time(self) -> int:
         # the RTC's local date and time as Unix seconds; 0 while not set
         return wall_time(time.localtime())
+
+    def heartbeat(self) -> None:
+        # toggled by the main loop once a second: the independent sounder
+        # (README.md) sounds when the edges stop
+        self._hb_level ^= 1
+        self._hb.value(self._hb_level)
 
     def feed_watchdog(self) -> None:
         if self.wdt is not None:

@@ -10,6 +10,7 @@ PIXEL = 26            # GPIO26: data in of one WS2812B pixel
 BUTTON = 27           # GPIO27, to GND, internal pull-up
 REFILL = 14           # GPIO14, key switch to GND, internal pull-up
 
+HEARTBEAT = 33        # GPIO33: toggled once a second, to the independent sounder (README.md)
 WDT_MS = 8000
 BUTTON_DEBOUNCE_MS = 20
 REFILL_DEBOUNCE_MS = 100

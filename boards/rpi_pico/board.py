@@ -6,13 +6,14 @@
 import time
 
 import machine
-from machine import ADC, I2C, PWM, WDT, Pin
+from machine import ADC, I2C, PWM, RTC, WDT, Pin
 
 import pins as P
 from adc_level import AnalogLevel
 from board_base import BoardBase
 from button import Debounced
 from buzzer import Buzzer
+from ds3231 import DS3231, sync
 from i2c_clear import BusClear
 from leds import Leds
 from sf06 import SF06LF
@@ -45,5 +46,12 @@ class Board(BoardBase):
                                  P.BUTTON_DEBOUNCE_MS)
         self._refill = Debounced(Pin(P.REFILL, Pin.IN, Pin.PULL_UP), True,
                                  P.REFILL_DEBOUNCE_MS)
+        # the battery-backed clock (same I2C bus): the time of day survives
+        # power cuts; the board's own RTC is set from it (or it from the
+        # board's RTC that pumpmon flash just set), and stays the fallback
+        self.rtc = DS3231(make_i2c())
+        self.clock = sync(self.rtc, RTC())
+        self._hb = Pin(P.HEARTBEAT, Pin.OUT, value=0)
+        self._hb_level = 0
         self.wdt = WDT(timeout=P.WDT_MS) if watchdog else None
         self.flow.start(time.ticks_ms())

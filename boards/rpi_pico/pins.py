@@ -12,6 +12,7 @@ LED_GREEN = 18        # GP18, pin 24
 BUTTON = 14           # GP14, pin 19, to GND, internal pull-up
 REFILL = 13           # GP13, pin 17, key switch to GND, internal pull-up
 
+HEARTBEAT = 22        # GP22, pin 29: toggled once a second, to the independent sounder (README.md)
 WDT_MS = 8000         # the RP2040 watchdog's maximum is ~8.3 s
 BUTTON_DEBOUNCE_MS = 20
 REFILL_DEBOUNCE_MS = 100

@@ -18,6 +18,7 @@ class Board:
         self.hw = simhw.link
         self._cause = self.hw.reset_cause()
         self.flow_flags = 0
+        self._hb = 0
         if watchdog:
             self.hw.arm_watchdog(WDT_MS)
 
@@ -47,6 +48,11 @@ class Board:
 
     def set_led(self, colour):
         self.hw.set_led(colour)
+
+    def heartbeat(self):
+        # the pin the independent sounder watches: on the timeline
+        self._hb ^= 1
+        self.hw.heartbeat(self._hb)
 
     def feed_watchdog(self):
         self.hw.feed_watchdog()

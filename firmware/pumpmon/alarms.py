@@ -23,7 +23,8 @@ REFILL_TODAY = const(9)   # <= 1 day of programmed delivery or <= 1 mL left
 PARTIAL = const(10)       # 60-min delivery under ~60 % of programmed (medium)
 PARTIAL_LONG = const(11)  # that under-delivery persisting: escalated to high
 REFILL_TIMEOUT = const(12)  # refill mode left on too long (level checks off)
-N_CONDITIONS = const(13)
+INTERRUPTED = const(13)   # the monitor was off (a reset or power cut): until acknowledged
+N_CONDITIONS = const(14)
 
 # alarm kinds: what the patient hears and sees (patterns.py index). The
 # escalated low reservoir has a sound and light of its own, but it is still
@@ -33,9 +34,11 @@ KIND_MALFUNCTION = const(1)
 KIND_LOW_RESERVOIR = const(2)
 KIND_REFILL_TODAY = const(3)
 KIND_UNDER_DELIVERY = const(4)
+KIND_INTERRUPTED = const(5)   # low-priority technical alarm
 KIND_NONE = const(255)
 KIND_STARTING = const(254)  # no alarm, but flow not judged yet (light only)
-KIND_NAMES = ("no_flow", "malfunction", "low_reservoir", "low_reservoir", "under_delivery")
+KIND_NAMES = ("no_flow", "malfunction", "low_reservoir", "low_reservoir", "under_delivery",
+              "monitoring_interrupted")
 
 # priorities (IEC 60601-1-8)
 HIGH = const(0)
@@ -58,6 +61,7 @@ TABLE = (
     (KIND_UNDER_DELIVERY, MEDIUM, "partial"),
     (KIND_NO_FLOW, HIGH, "under_delivery"),
     (KIND_MALFUNCTION, HIGH, "refill_mode"),
+    (KIND_INTERRUPTED, LOW, "reset"),
 )
 
 # masks derived once from the table
@@ -93,10 +97,19 @@ D_WATCHDOG = const(12)
 D_SPARSE = const(13)         # too few valid readings to judge (any pattern)
 D_SEQUENTIAL = const(14)     # no_flow: the sequential (CUSUM) stop test
 D_HOUR = const(15)           # over_delivery / partial: the 60-minute judgement
+# docs/safety.md: the monitor could not start and the fail-safe path sounds
+# (firmware/failsafe.py logs it); a firmware file missing or differing from
+# the manifest; the buzzer or the light raised; state.bin missing while the
+# log shows the board ran before
+D_BOOT = const(16)
+D_FIRMWARE = const(17)
+D_OUTPUT = const(18)
+D_STATE = const(19)
 DETAIL_NAMES = (
     "", "silent", "out_of_range", "air_in_line", "stuck", "jump", "falling",
     "rising", "exception", "unexpected_reset", "bad_config", "log_failure",
-    "watchdog", "sparse", "sequential", "mean_60min",
+    "watchdog", "sparse", "sequential", "mean_60min", "boot_failure",
+    "firmware_damaged", "output_failure", "state_missing",
 )
 
 

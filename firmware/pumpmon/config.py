@@ -42,6 +42,8 @@ LIMITS = {
 }
 # keys that are not numbers
 OTHER_KEYS = ("schedule", "start", "board_id")
+MAX_BOARD_ID = 64      # a label, not a store: the log and the screen show it
+MAX_SCHEDULE = 48      # one entry every 30 minutes at most
 
 
 class ConfigError(ValueError):
@@ -76,12 +78,18 @@ def parse_hhmm(text, what="time"):
 
 def _number(key, value):
     lo_hi = LIMITS[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool):   # JSON true is not 1 (issue 12)
+        raise ConfigError("%s: %r is not a number" % (key, value))
+    if not isinstance(value, (int, float)):
         try:
             value = float(value)
         except (TypeError, ValueError):
             raise ConfigError("%s: %r is not a number" % (key, value))
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:         # an integer too big for a float
+        finite = False
+    if not finite:
         raise ConfigError("%s: %r is not a finite number" % (key, value))
     if value < lo_hi[1] or value > lo_hi[2]:
         raise ConfigError("%s: %s is outside %s..%s" % (key, value, lo_hi[1], lo_hi[2]))
@@ -105,6 +113,8 @@ def parse_schedule(spec):
             items = [(e[0], e[1]) for e in spec]
         except (TypeError, IndexError, KeyError):
             raise ConfigError("schedule must be 'HH:MM/RATE;...' or a list of [HH:MM, RATE]")
+    if len(items) > MAX_SCHEDULE:
+        raise ConfigError("schedule: more than %d entries" % MAX_SCHEDULE)
     out = []
     for hhmm, rate in items:
         start = parse_hhmm(str(hhmm), "schedule time")
@@ -133,6 +143,8 @@ class Config:
                 v = _number(key, v)
             setattr(self, key, v)
         self.board_id = str(values.get("board_id", ""))
+        if len(self.board_id) > MAX_BOARD_ID:
+            raise ConfigError("board_id: longer than %d characters" % MAX_BOARD_ID)
         sched = values.get("schedule")
         if sched is not None and self.rate_ul_h is not None:
             raise ConfigError("give rate_ul_h or schedule, not both")

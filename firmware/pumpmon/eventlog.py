@@ -68,6 +68,9 @@ REFILL_END = const(19)     # v0 level
 CONFIG = const(20)         # detail: bad_config if refused; v0 crc, v1 changed, v2 daily uL, v3 rate
 FAULT = const(21)          # detail: alarms.D_*; v0 number of faults since the last FAULT record
 LOG_RESUMED = const(22)    # v0 records lost to write errors, v1 errno of the first error
+INTERRUPTED = const(23)    # detail: reset cause; v0 seconds off (UNKNOWN without a clock), v1 last alive
+POWER_ON_TEST = const(24)  # v0 1 passed / 0 an output call failed, v1 failed calls (bit mask)
+CONFIG_CHANGED = const(25)  # detail: configlog.KEYS index; v0 old, v1 new x1000 (configlog.py)
 # 32..: the log's own integrity and the console service channel (service.py)
 MONITORING_STOPPED = const(32)  # detail: service.STOP_*; v0 service.SERVICE_WHY index
 LOG_DAMAGED = const(33)    # v0 bad slots found at boot, v1 segment, v2 1 if a torn tail
@@ -76,8 +79,9 @@ NAMES = {
     4: "alarm_acknowledged", 5: "audio_paused", 6: "audio_resumed",
     BOOT: "boot", SNAPSHOT: "status", REFILL_START: "refill_start",
     REFILL_END: "refill_end", CONFIG: "config", FAULT: "internal_fault",
-    LOG_RESUMED: "log_resumed", MONITORING_STOPPED: "monitoring_stopped",
-    LOG_DAMAGED: "log_damaged",
+    LOG_RESUMED: "log_resumed", INTERRUPTED: "monitoring_interrupted",
+    POWER_ON_TEST: "power_on_test", CONFIG_CHANGED: "config_changed",
+    MONITORING_STOPPED: "monitoring_stopped", LOG_DAMAGED: "log_damaged",
 }
 # boot record detail: board.reset_cause() as a number
 RESET_CAUSES = ("unknown", "power_on", "soft", "watchdog", "brownout", "hard", "deepsleep")

@@ -20,6 +20,7 @@ class Monitor:
         self.internal = 0           # condition mask bit of INTERNAL when set
         self.internal_detail = 0
         self.restored = 0           # restored high alarms not yet judged again
+        self.interrupted = 0        # condition bit of INTERRUPTED until acknowledged
 
     def _emit(self, code, cond):
         detail = 0
@@ -34,6 +35,11 @@ class Monitor:
 
     def clear_fault(self):
         self.internal = 0
+
+    def interrupt(self):
+        """Monitoring was off (a reset, a power cut): the low-priority
+        monitoring_interrupted alarm, present until acknowledged."""
+        self.interrupted = 1 << A.INTERRUPTED
 
     def restore(self, shown, acked):
         """Alarms shown before a reset. A restored high-priority alarm counts
@@ -56,13 +62,15 @@ class Monitor:
         """Between sensor samples: the button, pause timing, sound and light."""
         m = self.manager
         e = self.engine
-        cond = e.conditions | self.internal
+        cond = e.conditions | self.internal | self.interrupted
         r = self.restored
         if r:
             r &= ~e.judged
             self.restored = r
             cond |= r
         m.update(now, cond, button)
+        if self.interrupted & m.acked:
+            self.interrupted = 0    # acknowledged: it clears at the next pass
         light = m.light_kind()
         if light == A.KIND_NONE and not e.judged & _NO_FLOW_BIT:
             light = A.KIND_STARTING   # flow not judged yet: not green

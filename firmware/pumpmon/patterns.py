@@ -30,6 +30,8 @@ REPEAT_REFILL = const(10000)  # refill_today: high, but a slower burst than a st
 PULSE_MEDIUM = const(200)  # td 125-250 ms
 SPACE_MEDIUM = const(200)  # ts 125-250 ms
 REPEAT_MEDIUM = const(15000)  # 2.5-30 s
+PULSE_LOW = const(200)    # td 125-250 ms
+REPEAT_LOW = const(30000)  # low priority: more than 15 s, or once
 
 
 def _high(n1, n2, n3, repeat=REPEAT_HIGH):
@@ -58,6 +60,9 @@ SOUND = (
     # under_delivery (partial, medium): the drug melody is taken by
     # low_reservoir at medium, so the general melody: a carer hears which one
     _medium(C4, C4, C4),
+    # monitoring_interrupted (low priority, technical): two soft pulses, G4 C4,
+    # every 30 s until acknowledged
+    (G4, PULSE_LOW, PULSE_LOW, C4, PULSE_LOW, REPEAT_LOW - 3 * PULSE_LOW),
 )
 
 # light: flat (colour, on ms, off ms) triples
@@ -67,6 +72,7 @@ LIGHT = (
     (YELLOW, 1100, 1100),  # low_reservoir: 0.45 Hz, 50 % (medium: 0.4-0.8 Hz)
     (RED, 120, 280),      # refill_today: 2.5 Hz, 30 % duty: quick short flashes
     (YELLOW, 300, 950),   # under_delivery: 0.8 Hz, 24 % duty: short yellow blips
+    (YELLOW, 1000, 0),    # monitoring_interrupted: steady yellow (low: constant)
 )
 # no alarm: steady green, monitoring
 IDLE_LIGHT = (GREEN, 1000, 0)

@@ -13,14 +13,15 @@
 # alarm; an unexpected reset (watchdog, brown-out) raises malfunction/internal.
 # It also records every sensor sample (recorder.py, in flash/rec/) after the
 # step, the sinks, the sound and the light: docs/recording.md.
-import json
 
 from pumpmon import alarms as A
+from pumpmon import configfile
 from pumpmon import eventlog as L
+from pumpmon import patterns as P
 from pumpmon import recorder as R
 from pumpmon import service as S
 from pumpmon.clock import ticks_add, ticks_diff
-from pumpmon.config import Config, ConfigError
+from pumpmon.config import Config
 from pumpmon.manager import EV_RAISED
 from pumpmon.monitor import Monitor
 from pumpmon.statefile import StateFile
@@ -36,6 +37,8 @@ LOOP_MS = const(10)
 SNAPSHOT_S = const(3600)     # status record every hour
 RETRY_S = const(60)          # after a write error, try the flash again this often
 FAULT_LOG_S = const(60)      # at most one internal_fault record a minute
+ALIVE_S = const(60)          # the state file's last alive time, this often: it
+#                              also proves the flash writable (docs/safety.md)
 # resets that are part of normal use (power on, a soft reset, the reset button
 # or `mpremote reset`); any other cause (watchdog, brown-out, panic, unknown)
 # is malfunction/internal
@@ -47,15 +50,12 @@ FALLBACK_CONFIG = {"rate_ul_h": 0.0}
 
 
 def load_config(path="config.json"):
-    """(Config, None) or (fallback Config, error text)."""
-    try:
-        with open(path) as f:
-            values = json.load(f)
-        return Config(values), None
-    except OSError as e:
-        return Config(FALLBACK_CONFIG), "%s: cannot read: %s" % (path, e)
-    except (ValueError, ConfigError) as e:   # bad JSON or a bad setting
-        return Config(FALLBACK_CONFIG), "%s: %s" % (path, e)
+    """(Config, None) or (fallback Config, error text); never raises,
+    whatever the file holds (configfile.py)."""
+    cfg, err = configfile.load(path)
+    if cfg is None:
+        cfg = Config(FALLBACK_CONFIG)
+    return cfg, err
 
 
 def time_of_day(board, cfg):
@@ -87,6 +87,22 @@ def config_crc(cfg):
     return L.crc32(text.encode()) & 0x7FFFFFFF
 
 
+def _last_shown(log):
+    """The alarms shown at the last valid record of the log's newest segment
+    (every record carries manager.shown), 0 when none can be read."""
+    import struct
+    shown = 0
+    try:
+        buf = log.buf
+        with log.fs.open(log._file(log.seg), "rb") as f:
+            while f.readinto(buf) == L.REC:
+                if L.check(buf):
+                    shown = struct.unpack_from("<H", buf, 14)[0]
+    except Exception:
+        pass
+    return shown
+
+
 class Runner:
     def __init__(self, board, cfg, sinks=(), tod_s=None, flash=None,
                  log_segments=8, log_seg_bytes=16384, fs=None, rec_segments=None,
@@ -111,12 +127,17 @@ class Runner:
         self.up_ms = 0
         self._refill = 0
         self._faults = 0          # exceptions caught by run() not yet logged
+        self._fault_detail = A.D_EXCEPTION   # ... or output failures (output_failure)
         self._fault_log_s = -FAULT_LOG_S
         self._store_fault = 0     # 1 while the log or the state file fails
         self._retry_s = 0
         self._dirty = 0           # alarm state changed: save it
         self._snap_s = SNAPSHOT_S
+        self._alive_s = ALIVE_S
         self._wall = getattr(board, "wall_time", None)
+        # optional: a GPIO the loop toggles once a second, watched by an
+        # independent sounder (boards/*/README.md) that sounds when it stops
+        self._heartbeat = getattr(board, "heartbeat", None)
         self.log = None
         self.state = None
         self.boot = None          # (reset cause, state status) once booted
@@ -124,8 +145,10 @@ class Runner:
         self._btn = 0             # the button was down at some pass since the last sample
         self.service = None       # the console channel (service.py), polled every pass
         self.stop = 0             # != 0: run() ends (service.STOP_*: monitoring_stopped logged)
+        self._pre = ""
         if flash is not None:
             pre = flash if (flash == "" or flash.endswith("/")) else flash + "/"
+            self._pre = pre
             self.log = L.EventLog(pre + "log", log_segments, log_seg_bytes, fs)
             self.state = StateFile(flash, fs)
             self.sinks.insert(0, self._log_sink)   # the log first
@@ -150,7 +173,16 @@ class Runner:
             cause = "unknown"
         status, shown, acked, paused, cfg_crc = self.state.load()
         self._cfg_crc = cfg_crc
-        if status == L.STATE_OK:
+        lost = 0
+        if status == L.STATE_NONE and self.log.seq > 1:
+            # no state file, yet the log shows this board ran before: the
+            # file was deleted (or lost to the flash). The log's last record
+            # says what was shown then: those alarms come back, unacknowledged,
+            # and malfunction/internal (state_missing) says why (docs/safety.md)
+            shown = _last_shown(self.log) & ((1 << A.N_CONDITIONS) - 1)
+            acked = 0
+            lost = 1
+        if status == L.STATE_OK or lost:
             # a pause is not restored: after a reset a shown alarm sounds at
             # once (how long the board was off is unknown)
             m.restore(shown, acked)
@@ -160,11 +192,23 @@ class Runner:
         lg = self.log
         if lg.damaged:            # kept on flash; the count is evidence too
             self.write(L.LOG_DAMAGED, L.NO_COND, 0, lg.damaged, lg.damaged_seg, lg.torn)
+        wall = self._wall_now()
+        if status == L.STATE_OK or lost:
+            # this board monitored before: say for how long it was off (when
+            # a clock knows), and show it until acknowledged; a soft reset is
+            # a tool's restart (pumpmon flash, config): logged, no alarm
+            before = self.state.alive
+            off = wall - before if wall > 0 and 0 < before <= wall else L.UNKNOWN
+            self.write(L.INTERRUPTED, L.NO_COND, L.reset_code(cause), off, before)
+            if cause != "soft":
+                m.interrupt()
         fault = 0
         if cause not in EXPECTED_RESETS:
             fault = A.D_WATCHDOG if cause == "watchdog" else A.D_RESET
         elif status == L.STATE_CORRUPT:
             fault = A.D_LOG
+        elif lost:
+            fault = A.D_STATE
         if fault:
             m.fault(fault)
         now = self.board.ticks_ms()
@@ -173,7 +217,7 @@ class Runner:
             # a reset is an event, not a lasting condition: it stays latched
             # (sounding) until acknowledged
             m.clear_fault()
-        self._save_state()
+        self._save_state(wall if wall > 0 else -1)
 
     def _start_recorder(self, pre, fs, segments, seg_bytes, log_bytes):
         try:
@@ -190,13 +234,20 @@ class Runner:
 
     def _record(self, level, flow, flags, refill):
         """After the step, the sinks, the sound and the light: one sample to
-        the recorder (a failure loses it; never stops monitoring)."""
+        the recorder (a failure loses it; never stops monitoring, but a write
+        error is malfunction/internal (log_failure) at once, cleared by the
+        recorder's next good write, a minute later)."""
         btn = self._btn
         self._btn = 0
+        rec = self.rec
         try:
-            self.rec.sample(self.up_s, level, flow, flags, btn, refill)
+            ok = rec.sample(self.up_s, level, flow, flags, btn, refill)
         except Exception:
-            pass
+            ok = False
+        if not ok and rec.lost:
+            self._check_store(False)
+        elif ok and self._store_fault:
+            self._check_store(True)
 
     def _values(self):
         """level, flow mean, programmed mean, days to empty x10 (UNKNOWN if not known)."""
@@ -226,7 +277,9 @@ class Runner:
 
     def _check_store(self, ok):
         m = self.monitor
-        if not ok or (self.state is not None and self.state.failed):
+        rec = self.rec
+        if not ok or (self.state is not None and self.state.failed) or \
+                (rec is not None and rec.lost):
             if not self._store_fault:
                 self._store_fault = 1
                 self._retry_s = self.up_s + RETRY_S
@@ -243,14 +296,22 @@ class Runner:
                    sync=high and code == EV_RAISED)
         self._dirty = 1
 
-    def _save_state(self):
+    def _save_state(self, alive=-1):
         self._dirty = 0
         st = self.state
         if st is None:
             return
         mg = self.monitor.manager
-        st.save(mg.shown, mg.acked, mg.paused, self._cfg_crc)
+        st.save(mg.shown, mg.acked, mg.paused, self._cfg_crc, alive)
         self._check_store(not st.failed)
+
+    def _wall_now(self):
+        if self._wall is None:
+            return 0
+        try:
+            return self._wall() or 0
+        except Exception:
+            return 0
 
     def note_config(self, cfg, err=None):
         """Log the configuration in use (at boot, and whenever it changes)."""
@@ -259,6 +320,9 @@ class Runner:
         self.write(L.CONFIG, L.NO_COND, A.D_CONFIG if err else 0, crc, changed,
                    cfg.daily_ul, cfg.sched_rate[0])
         if self.state is not None and changed:
+            if not err:           # each setting's old and new value
+                from pumpmon import configlog
+                configlog.log_changes(self, cfg, self._pre)
             self._cfg_crc = crc
             self._save_state()
 
@@ -275,11 +339,19 @@ class Runner:
                 self._snap_s = self.up_s + SNAPSHOT_S
             level, flow, prog, days = self._values()
             self.write(L.SNAPSHOT, L.NO_COND, 0, level, flow, prog, days)
+        if self.up_s >= self._alive_s:
+            self._alive_s = self.up_s + ALIVE_S
+            # the last alive time; also a write every minute, so a flash that
+            # fails is found even when nothing else is written
+            st = self.state
+            if st is not None:
+                st.saved = None   # write even when nothing else changed
+                self._save_state(self._wall_now())
         if self._faults and self.up_s - self._fault_log_s >= FAULT_LOG_S:
             self._fault_log_s = self.up_s
             n = self._faults
             self._faults = 0
-            self.write(L.FAULT, L.NO_COND, A.D_EXCEPTION, n)
+            self.write(L.FAULT, L.NO_COND, self._fault_detail, n)
         if self._store_fault and self.up_s >= self._retry_s:
             self._retry_s = self.up_s + RETRY_S
             if self.state is not None and self.state.failed:
@@ -316,24 +388,89 @@ class Runner:
             flags = b.flow_flags
             m.step(now, level, flow, flags, button, refill)
             sampled = 1
+            if self._heartbeat is not None:
+                try:
+                    self._heartbeat()
+                except Exception:
+                    self._output_fault()
             if self.log is not None:
                 self._housekeeping(refill)
         else:
             m.poll(now, button)
         if self._dirty:
             self._save_state()    # before the sound changes, like the log
-        a = m.ann
-        if a.tone_hz != self._tone:
-            self._tone = a.tone_hz
-            b.set_tone(a.tone_hz)
-        if a.led != self._led:
-            self._led = a.led
-            b.set_led(a.led)
+        self._outputs()
         if sampled and self.rec is not None:
             self._record(level, flow, flags, refill)
         b.feed_watchdog()
         if self.service is not None:
             self.service.poll()   # a host's read, between ticks (service.py)
+
+    def _outputs(self):
+        """Light first, then sound, each in its own try: a buzzer that raises
+        never freezes the light nor stops the watchdog feed (the caller feeds
+        after this), and the other output shows malfunction/internal
+        (output_failure). A failed call is tried again at the next pass."""
+        b = self.board
+        a = self.monitor.ann
+        if a.led != self._led:
+            try:
+                b.set_led(a.led)
+                self._led = a.led
+            except Exception:
+                self._led = -1
+                self._output_fault()
+        if a.tone_hz != self._tone:
+            try:
+                b.set_tone(a.tone_hz)
+                self._tone = a.tone_hz
+            except Exception:
+                self._tone = -1
+                self._output_fault()
+
+    def _output_fault(self):
+        m = self.monitor
+        if not m.internal:
+            m.fault(A.D_OUTPUT)
+        self._fault_detail = A.D_OUTPUT
+        self._faults += 1     # logged (at most once a minute) by _housekeeping
+
+    def power_on_test(self, colours=(P.GREEN, P.YELLOW, P.RED), ms=250, hz=P.C5):
+        """At power-on (not a soft reset), as bedside monitors do: each light
+        colour in turn (green, yellow, red) and a short tone with the red,
+        so the patient sees and hears that the outputs work; logged
+        (POWER_ON_TEST: v0 1 if every output call worked, v1 the failed
+        calls as a bit mask). A failed call is malfunction/internal
+        (output_failure). Takes len(colours) x ms; the watchdog is fed."""
+        b = self.board
+        failed = 0
+        bit = 1
+        for c in colours:
+            try:
+                b.set_led(c)
+            except Exception:
+                failed |= bit
+            bit <<= 1
+            if c == colours[-1]:
+                try:
+                    b.set_tone(hz)
+                except Exception:
+                    failed |= bit
+                bit <<= 1
+            try:
+                b.feed_watchdog()
+            except Exception:
+                pass
+            b.sleep_ms(ms)
+        try:
+            b.set_tone(0)
+        except Exception:
+            failed |= bit
+        self._tone = self._led = -1   # the loop drives both again at its first pass
+        self.write(L.POWER_ON_TEST, L.NO_COND, 0, 0 if failed else 1, failed)
+        if failed:
+            self._output_fault()
+        return not failed
 
     def run(self, steps=-1):
         """The main loop (steps < 0: forever). Ends when a service request
@@ -353,11 +490,15 @@ class Runner:
                 self.step()
             except Exception:  # never silence: a fault in the loop is an alarm
                 self.monitor.fault(A.D_EXCEPTION)
+                self._fault_detail = A.D_EXCEPTION
                 self._faults += 1  # logged (at most once a minute) by _housekeeping
                 try:
                     self.monitor.poll(b.ticks_ms(), 0)
-                    b.set_tone(self.monitor.ann.tone_hz)
-                    b.set_led(self.monitor.ann.led)
+                except Exception:
+                    pass
+                self._tone = self._led = -1   # drive both again, each on its own
+                self._outputs()
+                try:
                     b.feed_watchdog()
                 except Exception:
                     pass  # the watchdog will reset the board; the alarm comes back

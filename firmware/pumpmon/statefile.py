@@ -1,8 +1,11 @@
 # The alarm state that must survive a reset: the latched alarms
-# (manager.shown, .acked), whether the sound was paused, and the checksum of
-# the configuration last used (so a changed configuration is logged).
+# (manager.shown, .acked), whether the sound was paused, the checksum of
+# the configuration last used (so a changed configuration is logged), and
+# the last time the monitor was seen alive (board clock, Unix seconds, 0
+# unknown; refreshed every minute by the Runner, so the next boot can say
+# how long monitoring was off, and a failing flash shows within minutes).
 #
-# 24 bytes, written atomically: the new state goes to `state.new` (flushed),
+# 28 bytes (version 2; a 24-byte version 1 file, without the time, is read too), written atomically: the new state goes to `state.new` (flushed),
 # which is then renamed over `state.bin`. A cut before the rename leaves the
 # old state.bin; on FAT, where rename first removes the target, a cut in
 # between leaves only state.new: load() takes the valid copy with the higher
@@ -10,9 +13,10 @@
 # corruption): STATE_CORRUPT, the caller boots with no alarm restored and
 # raises malfunction/internal so someone looks.
 #
-# layout (little-endian): 0 "PMST" | 4 u8 version 1 | 5 u8 paused |
+# layout (little-endian): 0 "PMST" | 4 u8 version 2 | 5 u8 paused |
 #   6 u16 shown | 8 u16 acked | 10 u16 0 | 12 u32 generation |
-#   16 u32 config crc | 20 u32 CRC32 of bytes 0..19
+#   16 u32 config crc | 20 u32 last alive | 24 u32 CRC32 of bytes 0..23
+#   (version 1: no last alive, CRC at 20)
 import struct
 
 from pumpmon.eventlog import FLASH, STATE_CORRUPT, STATE_NONE, STATE_OK, crc32
@@ -23,7 +27,8 @@ except ImportError:
     def const(x):
         return x
 
-SIZE = const(24)
+SIZE = const(28)
+SIZE_V1 = const(24)
 _FMT = "<4sBBHHHII"
 _MAGIC = b"PMST"
 
@@ -37,25 +42,29 @@ class StateFile:
         self.fs = flash or FLASH
         self.buf = bytearray(SIZE)
         self.gen = 0
-        self.saved = None      # (shown, acked, paused, cfg_crc) on flash
+        self.saved = None      # (shown, acked, paused, cfg_crc, alive) on flash
         self.failed = 0        # 1 after a failed save (retry later)
+        self.alive = 0         # last alive time found by load() (0: unknown)
 
     def _read(self, path):
-        """(gen, shown, acked, paused, cfg_crc), None if absent; raises ValueError if bad."""
+        """(gen, shown, acked, paused, cfg_crc, alive), None if absent;
+        raises ValueError if bad."""
         if self.fs.size(path) < 0:
             return None
         buf = self.buf
         with self.fs.open(path, "rb") as f:
             n = f.readinto(buf)
             extra = f.read(1)
-        if n != SIZE or extra:
+        if n not in (SIZE, SIZE_V1) or extra:
             raise ValueError("size")
         magic, ver, paused, shown, acked, _z, gen, cfg = struct.unpack_from(_FMT, buf, 0)
-        if magic != _MAGIC or ver != 1:
+        body = SIZE - 4 if ver == 2 else SIZE_V1 - 4
+        if magic != _MAGIC or ver not in (1, 2) or n != body + 4:
             raise ValueError("magic")
-        if crc32(memoryview(buf)[:20]) & 0xFFFFFFFF != struct.unpack_from("<I", buf, 20)[0]:
+        if crc32(memoryview(buf)[:body]) & 0xFFFFFFFF != struct.unpack_from("<I", buf, body)[0]:
             raise ValueError("crc")
-        return gen, shown, acked & shown, paused, cfg
+        alive = struct.unpack_from("<I", buf, 20)[0] if ver == 2 else 0
+        return gen, shown, acked & shown, paused, cfg, alive
 
     def load(self):
         """(status, shown, acked, paused, cfg_crc); never raises."""
@@ -77,7 +86,8 @@ class StateFile:
                 return STATE_CORRUPT, 0, 0, 0, 0
             return STATE_NONE, 0, 0, 0, 0
         self.gen = best[0]
-        self.saved = (best[1], best[2], best[3], best[4])
+        self.alive = best[5]
+        self.saved = (best[1], best[2], best[3], best[4], best[5])
         return STATE_OK, best[1], best[2], best[3], best[4]
 
     def _bad_main(self):
@@ -87,18 +97,22 @@ class StateFile:
             return 1
         return 0
 
-    def save(self, shown, acked, paused, cfg_crc):
-        """Write the state if it changed; True when it is on flash. Never raises."""
+    def save(self, shown, acked, paused, cfg_crc, alive=-1):
+        """Write the state if it changed; True when it is on flash. Never
+        raises. alive: the last alive time (-1: keep the saved one)."""
         acked &= shown
         s = self.saved
+        if alive < 0:
+            alive = s[4] if s is not None else 0
         if s is not None and s[0] == shown and s[1] == acked and s[2] == paused \
-                and s[3] == cfg_crc and not self.failed:
+                and s[3] == cfg_crc and s[4] == alive and not self.failed:
             return True
         gen = (self.gen + 1) & 0xFFFFFFFF
         buf = self.buf
-        struct.pack_into(_FMT, buf, 0, _MAGIC, 1, paused & 0xFF, shown & 0xFFFF,
+        struct.pack_into(_FMT, buf, 0, _MAGIC, 2, paused & 0xFF, shown & 0xFFFF,
                          acked & 0xFFFF, 0, gen, cfg_crc & 0xFFFFFFFF)
-        struct.pack_into("<I", buf, 20, crc32(memoryview(buf)[:20]) & 0xFFFFFFFF)
+        struct.pack_into("<I", buf, 20, alive & 0xFFFFFFFF)
+        struct.pack_into("<I", buf, 24, crc32(memoryview(buf)[:24]) & 0xFFFFFFFF)
         fs = self.fs
         try:
             with fs.open(self.tmp, "wb") as f:
@@ -112,6 +126,6 @@ class StateFile:
             self.failed = 1
             return False
         self.gen = gen
-        self.saved = (shown, acked, paused, cfg_crc)
+        self.saved = (shown, acked, paused, cfg_crc, alive)
         self.failed = 0
         return True

@@ -251,6 +251,17 @@ class FakeMachine:
             World.n = (World.n + 1) % 3
             buf[:] = World.frames[World.base + World.n - 1]
 
+        def readfrom_mem_into(self, addr, reg, buf):
+            for i in range(len(buf)):     # the DS3231: stopped at 2000-00-00
+                buf[i] = 0
+
+        def writeto_mem(self, addr, reg, buf):
+            pass
+
+    class RTC:
+        def datetime(self, t=None):
+            return (2021, 1, 1, 4, 0, 0, 0, 0)
+
     class ADC:
         def __init__(self, src):
             self.k = 0

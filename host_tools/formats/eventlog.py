@@ -217,6 +217,24 @@ def to_dict(r):
                  else None)
     elif r.code == _fw_log.LOG_DAMAGED:
         d.update(damaged=v0, segment=v1, torn=bool(v2))
+    elif r.code == 25:      # config_changed (issue 12): old and new value
+        from pumpmon.configlog import KEYS
+        key = KEYS[r.detail] if r.detail < len(KEYS) else str(r.detail)
+        d["setting"] = key
+        if key == "schedule":
+            d.update(old_daily_ul=v0, new_daily_ul=v1, old_first_rate_ul_h=v2 / 10.0,
+                     new_first_rate_ul_h=v3 / 10.0)
+        else:
+            d.update(old="%g" % (v0 / 1000.0) if v0 != UNKNOWN else "unset",
+                     new="%g" % (v1 / 1000.0) if v1 != UNKNOWN else "unset")
+    elif r.code == 24:      # power_on_test (issue 12)
+        d.update(result="passed" if v0 == 1 else "failed", failed_calls=v1)
+    elif r.code == 23:      # monitoring_interrupted (issue 12)
+        d.update(reset_cause=RESET_CAUSES[r.detail] if r.detail < len(RESET_CAUSES)
+                 else str(r.detail), off_s=_int(v0),
+                 off=_duration(v0) if v0 != UNKNOWN else "unknown (no clock)",
+                 last_alive=(datetime.datetime.fromtimestamp(v1 & 0xFFFFFFFF, datetime.timezone.utc)
+                             .strftime("%Y-%m-%dT%H:%M:%S") if v1 else None))
     else:
         d["values"] = list(r.v)
     d["shown"] = _mask_names(r.shown)
@@ -241,6 +259,12 @@ def _text(d):
             v = "%g" % v
         out.append("%s=%s" % (k, v))
     return " ".join(out)
+
+
+def _duration(s):
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return "%dh%02dm%02ds" % (h, m, s)
 
 
 def _uptime(ms):

@@ -7,11 +7,11 @@ W = paths.rom_module("wire")
 
 BUTTON_MS = {"press": 300, "long": 3000, "hold": 10 ** 9, "release": 0}
 FAULT_HELP = ("flow=ok|silent|stuck|range|air, level=ok|silent|stuck|range, "
-              "flash=ok|fail|full, hang, button=press|long|hold|release, reset, "
+              "flash=ok|fail|full, buzzer=ok|fail, hang, button=press|long|hold|release, reset, "
               "power-cut[=OFF_S], cut-after=BYTES")
 # the faults the VM applies itself (sent on the data link, due at a world
 # time); reset and power-cut are the host's
-IN_VM = ("flow", "level", "flash", "button", "hang", "cut-after")
+IN_VM = ("flow", "level", "flash", "buzzer", "button", "hang", "cut-after")
 
 
 class UsageError(Exception):
@@ -28,6 +28,8 @@ def parse_fault(spec):
         return name, W.LEVEL_MODES[val]
     if name == "flash" and val in W.FLASH_MODES:
         return name, W.FLASH_MODES[val]
+    if name == "buzzer" and val in W.BUZZER_MODES:
+        return name, W.BUZZER_MODES[val]
     if name == "button" and val in BUTTON_MS:
         return name, BUTTON_MS[val]
     if name in ("hang", "reset") and not val:

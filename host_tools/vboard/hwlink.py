@@ -211,6 +211,8 @@ class HardwareLink:
             if value != self.tone:
                 self.tone = value
                 self.note("tone", world, hz=value)
+        elif kind == W.HEARTBEAT:
+            self.note("heartbeat", world, level=value)
         elif kind == W.WDT_FEED:
             vm.fed = time.monotonic()
         elif kind == W.WDT_ARM:

@@ -83,7 +83,7 @@ class Playback:
         self.counts["fault"] += 1
         self.note("fault", max(w, 0) if at_world is not None else None, spec=spec)
         vm = self.vm
-        if name in ("flow", "level", "flash"):
+        if name in ("flow", "level", "flash", "buzzer"):
             if value:
                 self.world_faults[name] = value
             else:

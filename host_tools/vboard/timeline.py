@@ -23,7 +23,7 @@ class Timeline:
             del self.timeline_rows[:50000]
         if self.timeline:
             self.timeline.write(json.dumps(row, separators=(",", ":")) + "\n")
-        if kind not in ("led", "tone"):
+        if kind not in ("led", "tone", "heartbeat"):     # too frequent for the log lines
             self.log(self._describe(row))
 
     def _describe(self, row):

@@ -22,6 +22,7 @@ sys.path.insert(0, str(DRIVERS))
 import adc_level  # noqa: E402
 import button  # noqa: E402
 import buzzer  # noqa: E402
+import ds3231  # noqa: E402
 import i2c_clear  # noqa: E402
 import leds  # noqa: E402
 import sf06  # noqa: E402
@@ -436,6 +437,7 @@ def _fake_machine(mocker, cause):
     m.PWM = mocker.MagicMock(name="PWM")
     m.WDT = mocker.MagicMock(name="WDT")
     m.I2C = mocker.MagicMock(name="I2C")
+    m.RTC = mocker.MagicMock(name="RTC")
     np = types.ModuleType("neopixel")
     np.NeoPixel = mocker.MagicMock(name="NeoPixel")
     t = types.ModuleType("time")
@@ -493,8 +495,10 @@ def test_pico_board_runs_the_full_monitor_on_micropython(tmp_path):
     assert err is None, err
     assert res["quiet_before"] and res["alarm_sounded"], res
     # no garbage per loop pass: 16 bytes a pass over these 120000 passes would
-    # fill the heap before a collection, and the high-water mark with it
-    assert res["peak_steady"] - res["setup_live"] < 8192, res
+    # fill the heap before a collection, and the high-water mark with it. Once
+    # a minute the state file's last alive time is saved (issue 12: opening a
+    # file allocates, under 1 KiB): 20 minutes of it are allowed for
+    assert res["peak_steady"] - res["setup_live"] < 8192 + 20 * 1024, res
 
 
 # ---------------------------------------------------------------- no allocation
@@ -609,3 +613,122 @@ def test_wallclock_on_the_unix_port():
                        timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.split() == [str(calendar.timegm(t)) for t in dates] + ["0"]
+
+
+# ---- the battery-backed clock (ds3231.py, issue 12) -----------------------------------
+class FakeDS3231:
+    """The DS3231's register file on a fake bus: readfrom_mem_into and
+    writeto_mem as machine.I2C has them; every transfer recorded."""
+
+    def __init__(self):
+        self.regs = bytearray(0x13)
+        self.log = []
+        self.error = None
+
+    def readfrom_mem_into(self, addr, reg, buf):
+        self.log.append(("r", addr, reg, len(buf)))
+        if self.error:
+            raise OSError(self.error)
+        buf[:] = self.regs[reg:reg + len(buf)]
+
+    def writeto_mem(self, addr, reg, buf):
+        self.log.append(("w", addr, reg, bytes(buf)))
+        if self.error:
+            raise OSError(self.error)
+        self.regs[reg:reg + len(buf)] = buf
+
+
+def test_ds3231_set_writes_bcd_registers_and_clears_the_stop_flag():
+    bus = FakeDS3231()
+    bus.regs[0x0F] = 0x88                      # OSF set (a flat cell), EN32kHz
+    rtc = ds3231.DS3231(bus)
+    assert rtc.wall_time() == 0                # stopped: not set
+    assert rtc.set(2026, 11, 29, 21, 5, 9, 6)  # a Sunday (time.localtime: 6)
+    assert bus.log[-3:] == [
+        ("w", 0x68, 0x00, bytes([0x09, 0x05, 0x21, 0x07, 0x29, 0x11, 0x26])),
+        ("r", 0x68, 0x0F, 1),
+        ("w", 0x68, 0x0F, bytes([0x08])),      # OSF cleared, the rest kept
+    ]
+    import wallclock
+    assert rtc.wall_time() == wallclock.civil_seconds(2026, 11, 29, 21, 5, 9)
+    assert rtc.datetime() == (2026, 11, 29, 21, 5, 9)
+
+
+@pytest.mark.parametrize("regs,want", [
+    ([0x59, 0x59, 0x23, 7, 0x31, 0x12, 0x99], (2099, 12, 31, 23, 59, 59)),
+    ([0x00, 0x00, 0x00, 1, 0x01, 0x81, 0x00], (2100, 1, 1, 0, 0, 0)),     # century bit
+    ([0x30, 0x15, 0x40 | 0x20 | 0x09, 3, 0x15, 0x06, 0x27], (2027, 6, 15, 21, 15, 30)),  # 9 PM
+    ([0x30, 0x15, 0x40 | 0x12, 3, 0x15, 0x06, 0x27], (2027, 6, 15, 0, 15, 30)),          # 12 AM
+])
+def test_ds3231_decodes_every_field(regs, want):
+    bus = FakeDS3231()
+    bus.regs[0:7] = bytes(regs)
+    rtc = ds3231.DS3231(bus)
+    assert rtc.datetime() == want
+    import wallclock
+    assert rtc.wall_time() == wallclock.civil_seconds(*want)
+
+
+def test_ds3231_before_2025_or_on_a_failing_bus_is_not_set():
+    bus = FakeDS3231()
+    bus.regs[0:7] = bytes([0, 0, 0, 1, 0x01, 0x01, 0x21])    # 2021-01-01
+    rtc = ds3231.DS3231(bus)
+    assert rtc.wall_time() == 0
+    bus.error = errno.EIO                      # no module on the bus / a broken wire
+    assert rtc.wall_time() == 0 and rtc.datetime() is None and not rtc.set(2026, 1, 1, 0, 0, 0, 3)
+    assert rtc.errors == 3
+
+
+def test_ds3231_sync_sets_the_board_rtc_after_a_power_cut_or_takes_a_set_one(mocker):
+    bus = FakeDS3231()
+    bus.regs[0:7] = bytes([0x09, 0x05, 0x21, 0x07, 0x29, 0x11, 0x26])
+    internal = mocker.Mock()
+    t = types.ModuleType("time")
+    t.localtime = lambda: (2021, 1, 1, 0, 0, 5, 4, 1)       # an RP2040 after power-up
+    mocker.patch.dict(sys.modules, {"time": t})
+    rtc = ds3231.DS3231(bus)
+    assert ds3231.sync(rtc, internal) == "from_ds3231"
+    internal.datetime.assert_called_once_with((2026, 11, 29, 6, 21, 5, 9, 0))  # Sunday = 6
+    t.localtime = lambda: (2026, 12, 1, 8, 30, 0, 1, 335)   # set by pumpmon flash
+    assert ds3231.sync(rtc, internal) == "to_ds3231"
+    assert bus.log[-3][3] == bytes([0x00, 0x30, 0x08, 0x02, 0x01, 0x12, 0x26])
+    bus.error = errno.ENODEV                   # no DS3231 fitted: the board RTC stays
+    t.localtime = lambda: (2021, 1, 1, 0, 0, 5, 4, 1)
+    assert ds3231.sync(rtc, internal) == "none" and internal.datetime.call_count == 1
+
+
+_MP_DS3231 = r"""
+import sys, micropython, gc
+sys.path.insert(0, %(drivers)r)
+import ds3231
+class Bus:
+    regs = bytearray(b'\x09\x05\x21\x07\x29\x11\x26' + bytes(12))
+    def readfrom_mem_into(self, a, reg, buf):
+        i = 0
+        while i < len(buf):
+            buf[i] = self.regs[reg + i]
+            i += 1
+rtc = ds3231.DS3231(Bus())
+w = rtc.wall_time()
+n = 0
+i = 0
+gc.collect()
+micropython.heap_lock()
+try:
+    for i in range(200):
+        if rtc.wall_time() == w:
+            n += 1
+finally:
+    micropython.heap_unlock()
+print("ok", n)
+"""
+
+
+def test_ds3231_reading_allocates_nothing_on_micropython():
+    # a 64-bit unix port: the Unix seconds are a small int (on a 32-bit board
+    # a time past 2004 is not: read it once a minute, not per tick)
+    r = subprocess.run([str(MICROPYTHON), "-X", "heapsize=64K", "-c",
+                        _MP_DS3231 % {"drivers": str(DRIVERS)}],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split() == ["ok", "200"]

@@ -9,11 +9,13 @@ from pumpmon.clock import ticks_add
 # new condition's pattern is checked too)
 HIGH_KINDS = tuple(sorted(set(k for k, p, _c in A.TABLE if p == A.HIGH)))
 MEDIUM_KINDS = tuple(sorted(set(k for k, p, _c in A.TABLE if p == A.MEDIUM)))
+LOW_KINDS = tuple(sorted(set(k for k, p, _c in A.TABLE if p == A.LOW)))
 
 
 def test_each_kind_has_one_priority():
     assert not set(HIGH_KINDS) & set(MEDIUM_KINDS)
-    assert set(HIGH_KINDS) | set(MEDIUM_KINDS) == set(range(len(A.KIND_NAMES)))
+    assert not (set(HIGH_KINDS) | set(MEDIUM_KINDS)) & set(LOW_KINDS)
+    assert set(HIGH_KINDS) | set(MEDIUM_KINDS) | set(LOW_KINDS) == set(range(len(A.KIND_NAMES)))
     assert A.KIND_REFILL_TODAY in HIGH_KINDS and A.KIND_LOW_RESERVOIR in MEDIUM_KINDS
 
 
@@ -83,6 +85,22 @@ def test_visual_signals():
         assert colour == P.YELLOW
         assert 0.4 <= hz <= 0.8
         assert 0.2 <= duty <= 0.6
+    for k in LOW_KINDS:                  # low priority: constant (not flashing)
+        colour, _hz, duty = _flash(k)
+        assert colour == P.YELLOW and duty == 1.0
+
+
+def test_low_priority_sound_timing():
+    # IEC 60601-1-8 low priority: one or two pulses, td 125-250 ms, ts
+    # 125-250 ms, repeated after more than 15 s (or not at all)
+    assert LOW_KINDS
+    for k in LOW_KINDS:
+        ps = pulses(P.SOUND[k])
+        assert 1 <= len(ps) <= 2
+        for _hz, on, _off in ps:
+            assert 125 <= on <= 250
+        assert 125 <= ps[0][2] <= 250 or len(ps) == 1
+        assert SOUND_CYCLE[k] > 15000
 
 
 def test_every_pair_is_distinguishable():

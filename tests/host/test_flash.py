@@ -800,3 +800,29 @@ def test_set_clock_writes_the_rtc_tuple_of_rp2_and_esp32():
     assert out[:2] == ["rtc %r" % (dt,), "set"], out
     out, _dt = _set_clock_on_unix_port(False)
     assert out[0] == "none", out
+
+
+@needs_board
+def test_config_the_board_refuses_is_replaced_by_the_previous_one(vboard, repo, cfg_file,
+                                                                   tmp_path, mocker):
+    # issue 12: a configuration that passes the host's checks but fails the
+    # board's self-test must not stay installed (a board worse than before)
+    flash(vboard, ROOT, config=cfg_file)
+    before = vboard.files()["config.json"]
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"rate_ul_h": 45.0, "board_id": "bed 9"}))
+    real = FB.BoardSession.selftest
+
+    def refuses(self):
+        st = real(self)
+        return {"ok": False, "version": st["version"],
+                "problems": ["config.json: refused by this board (test)"]}
+
+    mocker.patch.object(FB.BoardSession, "selftest", refuses)
+    with pytest.raises(B.FlashError) as e:
+        flash(vboard, ROOT, config=other)
+    assert e.value.status == B.EXIT_SELFTEST
+    assert "the previous configuration was put back" in str(e.value)
+    assert vboard.files()["config.json"] == before
+    mocker.stopall()
+    assert vboard.selftest()["ok"]

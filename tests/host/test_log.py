@@ -476,3 +476,46 @@ def test_virtual_board_hang_watchdog_and_full_flash(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
+
+
+def test_decode_shows_monitoring_interrupted_with_its_duration(tmp_path, capsys):
+    # issue 12: a power cut of 2 h 5 min on a board with a clock, then a soft
+    # reset on one without: the duration, and "unknown" when no clock knows
+    b = FakeBoard(ticks_add(0, -20000))
+    b.wall = 1790000000
+    r = Runner(b, Config({"rate_ul_h": 30}), flash=str(tmp_path), rec_segments=0)
+    _seconds(r, 61)
+    r.log.close()
+    b2 = FakeBoard(5000)
+    b2.wall = 1790000000 + 7500
+    r2 = Runner(b2, Config({"rate_ul_h": 30}), flash=str(tmp_path), rec_segments=0)
+    r2.log.close()
+    b3 = FakeBoard(9000)
+    b3.cause = "soft"
+    Runner(b3, Config({"rate_ul_h": 30}), flash=str(tmp_path), rec_segments=0).log.close()
+    code, out, err = _run(capsys, tmp_path / "log")
+    assert code == 0
+    cuts = [ln for ln in out.splitlines() if " monitoring_interrupted " in ln]
+    assert len(cuts) == 2
+    assert "off=2h05m00s" in cuts[0] and "reset_cause=power_on" in cuts[0]
+    assert "last_alive=2026-09-21T" in cuts[0]
+    assert "off=unknown (no clock)" in cuts[1] and "reset_cause=soft" in cuts[1]
+    raised = [ln for ln in out.splitlines() if " alarm_raised " in ln]
+    assert any("monitoring_interrupted/reset (low)" in ln for ln in raised)
+
+
+def test_decode_shows_config_changes_with_old_and_new_values(tmp_path, capsys):
+    # issue 12: pumpmon config set rate_ul_h=45 pause_s=60, applied at the soft reset
+    old, new = Config({"rate_ul_h": 30}), Config({"rate_ul_h": 45, "pause_s": 60})
+    Runner(FakeBoard(0), old, flash=str(tmp_path), rec_segments=0).note_config(old)
+    b = FakeBoard(5000)
+    b.cause = "soft"
+    r = Runner(b, new, flash=str(tmp_path), rec_segments=0)
+    r.note_config(new)
+    r.log.close()
+    code, out, err = _run(capsys, tmp_path / "log")
+    assert code == 0
+    ch = [ln for ln in out.splitlines() if " config_changed " in ln]
+    assert len(ch) == 2
+    assert any("setting=rate_ul_h old=30 new=45" in ln for ln in ch), ch
+    assert any("setting=pause_s old=120 new=60" in ln for ln in ch), ch

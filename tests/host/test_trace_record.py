@@ -73,9 +73,11 @@ def replay_events(trace_path, tmp):
 def comparable(events, restored):
     """The events a replay of one boot session can reproduce: those of the
     engine's conditions; not malfunction/internal (resets, log and config
-    faults are the board's own) nor the alarms restored at boot (the board's
-    manager started with them shown; a replay from the boot cannot know)."""
-    return [e for e in events if e[2] != A.INTERNAL and not (e[2] >= 0 and restored >> e[2] & 1)
+    faults are the board's own), nor monitoring_interrupted (the reset
+    itself), nor the alarms restored at boot (the board's manager started
+    with them shown; a replay from the boot cannot know)."""
+    return [e for e in events if e[2] not in (A.INTERNAL, A.INTERRUPTED)
+            and not (e[2] >= 0 and restored >> e[2] & 1)
             and e[1] not in ("audio_paused", "audio_resumed")]
 
 

@@ -57,6 +57,7 @@ class Link:
         self.flash_mode = 0   # 0 ok, 1 write fails (EIO), 2 full (ENOSPC)
         self.cut_bytes = -1   # power cut after this many more flash bytes
         self.hang = 0
+        self.buzzer_mode = 0  # 1: set_tone raises (a broken buzzer driver)
         self.wdt_ms = 0       # armed watchdog timeout (board ms), 0: off
         self.fed_us = 0
         self.dead = 0
@@ -167,6 +168,8 @@ class Link:
                 self.btn_until = now + v0
             elif a == W.FAULT_CUT:
                 self.cut_bytes = v0
+            elif a == W.FAULT_BUZZER:
+                self.buzzer_mode = v0
 
     # -- the readings board.py uses ------------------------------------
     def read_flow(self):
@@ -213,10 +216,15 @@ class Link:
         return self.refill
 
     def set_tone(self, hz):
+        if self.buzzer_mode:
+            raise OSError(19)           # ENODEV: the buzzer's driver fails
         self.send(W.TONE, hz)
 
     def set_led(self, colour):
         self.send(W.LED, colour)
+
+    def heartbeat(self, level):
+        self.send(W.HEARTBEAT, level)
 
     def arm_watchdog(self, timeout_ms):
         self.wdt_ms = timeout_ms

@@ -42,6 +42,7 @@ LED = const(76)         # 'L': light colour index (pumpmon.patterns.COLOUR_NAMES
 WDT_ARM = const(75)     # 'K': watchdog armed, value = timeout ms
 WDT_FEED = const(87)    # 'W': watchdog fed
 BEGIN = const(66)       # 'B': the firmware reads its sensors for the first time
+HEARTBEAT = const(72)   # 'H': the heartbeat pin's new level (issue 12: the independent sounder's input)
 
 # FAULT record keys, and the values each takes
 FAULT_FLOW = const(1)
@@ -50,8 +51,10 @@ FAULT_FLASH = const(3)
 FAULT_HANG = const(4)
 FAULT_BUTTON = const(5)     # value: ms the button is held
 FAULT_CUT = const(6)        # value: flash bytes written before the power goes
+FAULT_BUZZER = const(7)     # value: BUZZER_* (issue 12: a buzzer driver that raises)
 FAULT_KEYS = {"flow": FAULT_FLOW, "level": FAULT_LEVEL, "flash": FAULT_FLASH,
-              "hang": FAULT_HANG, "button": FAULT_BUTTON, "cut-after": FAULT_CUT}
+              "hang": FAULT_HANG, "button": FAULT_BUTTON, "cut-after": FAULT_CUT,
+              "buzzer": FAULT_BUZZER}
 SENSOR_OK = const(0)
 SENSOR_SILENT = const(1)
 SENSOR_STUCK = const(2)
@@ -65,6 +68,9 @@ FLASH_OK = const(0)
 FLASH_FAIL = const(1)       # every write fails (EIO)
 FLASH_FULL = const(2)       # every growing write fails (ENOSPC)
 FLASH_MODES = {"ok": FLASH_OK, "fail": FLASH_FAIL, "full": FLASH_FULL}
+BUZZER_OK = const(0)
+BUZZER_FAIL = const(1)      # set_tone raises OSError(ENODEV)
+BUZZER_MODES = {"ok": BUZZER_OK, "fail": BUZZER_FAIL}
 
 # the control link: one text line each way, VM asks, host answers "ok"
 HELLO = "hello"         # "hello TOKEN": the VM is up; answer "ok skip_main=0|1 started=0|1"

@@ -1,0 +1,66 @@
+# Every configuration change in the event log, setting by setting, with the
+# old and the new value, when the board starts using it (after `pumpmon
+# config set` or `flash --config`, whose soft reset applies it). The last
+# configuration used is kept in flash/config.prev.json for the comparison.
+# Record: eventlog.CONFIG_CHANGED, detail = the setting's index in KEYS,
+# v0 old and v1 new value x 1000 (UNKNOWN: not set); for the schedule, v0/v1
+# the programmed uL/day and v2/v3 the first rate in 0.1 uL/h, old and new.
+import json
+
+from pumpmon import configfile
+from pumpmon import eventlog as L
+
+PREV = "config.prev.json"
+# the log stores the index: only ever append (tests check every setting is here)
+KEYS = (
+    "rate_ul_h", "reservoir_capacity_ml", "low_reservoir_ml", "low_reservoir_days",
+    "refill_today_ml", "refill_today_days", "reminder_min", "reservoir_empty_ml",
+    "no_flow_fraction", "over_delivery_factor", "over_delivery_margin_ul_h",
+    "flow_window_s", "flow_fault_s", "flow_stuck_s", "flow_min_ul_h", "flow_max_ul_h",
+    "level_fault_s", "level_jump_ml", "mismatch_ml_h", "mismatch_window_min",
+    "pause_s", "long_press_ms", "schedule",
+)
+
+
+def _milli(v):
+    return L.UNKNOWN if v is None else int(round(v * 1000))
+
+
+def changes(old, new):
+    """[(key index, v0, v1, v2, v3)] of the settings that differ."""
+    out = []
+    od = old.as_dict()
+    nd = new.as_dict()
+    for i in range(len(KEYS)):
+        k = KEYS[i]
+        if k == "schedule" or k == "rate_ul_h":
+            continue
+        a = od.get(k)
+        b = nd.get(k)
+        if a != b:
+            out.append((i, _milli(a), _milli(b), 0, 0))
+    if old.schedule != new.schedule:
+        i = KEYS.index("rate_ul_h" if len(new.schedule) == 1 and new.schedule[0][0] == 0
+                       and len(old.schedule) == 1 and old.schedule[0][0] == 0 else "schedule")
+        if KEYS[i] == "rate_ul_h":
+            out.append((i, _milli(old.schedule[0][1]), _milli(new.schedule[0][1]), 0, 0))
+        else:
+            out.append((i, old.daily_ul, new.daily_ul, old.sched_rate[0], new.sched_rate[0]))
+    return out
+
+
+def log_changes(runner, cfg, pre):
+    """Compare cfg with the one used last (pre + PREV), log each change,
+    keep cfg as the last one. Returns the number of changes logged."""
+    old, err = configfile.load(pre + PREV)
+    n = 0
+    if old is not None:
+        for i, v0, v1, v2, v3 in changes(old, cfg):
+            runner.write(L.CONFIG_CHANGED, L.NO_COND, i, v0, v1, v2, v3)
+            n += 1
+    try:
+        with open(pre + PREV, "w") as f:
+            f.write(json.dumps(cfg.as_dict()))
+    except Exception:  # noqa: BLE001 - the next change is then logged as a CRC only
+        pass
+    return n
