@@ -19,6 +19,8 @@ KEYS = (
     "flow_window_s", "flow_fault_s", "flow_stuck_s", "flow_min_ul_h", "flow_max_ul_h",
     "level_fault_s", "level_jump_ml", "mismatch_ml_h", "mismatch_window_min",
     "pause_s", "long_press_ms", "schedule",
+    "zero_offset_ul_h", "stroke_max_s", "partial_fraction", "partial_escalate_min",
+    "over_hour_factor", "over_hour_margin_ul_h", "refill_timeout_min", "level_stuck_ml",
 )
 
 
