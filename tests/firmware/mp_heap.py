@@ -120,7 +120,8 @@ def test_every_detector_allocates_nothing():
 
     t0 = ticks_add(0, -50000)
     m = Monitor(Config({"rate_ul_h": 400.0, "partial_escalate_min": 10,
-                        "level_stuck_ml": 0.1, "reservoir_capacity_ml": 40.0}), t0, sink)
+                        "level_stuck_ml": 0.1, "reservoir_capacity_ml": 40.0,
+                        "low_reservoir_days": 2}), t0, sink)   # 38 mL lasts 4 days
     _drive_faults(m, t0, arrays, 0, _H)
     assert raised[0] == 0, raised[0]
     gc.collect()
