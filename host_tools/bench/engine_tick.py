@@ -5,9 +5,10 @@
 import gc
 import json
 import sys
-import time
 
 from host_tools.bench.reference_engine import Engine as RefEngine
+from host_tools.bench.us import ticks_us
+from host_tools.bench.us import us_diff as _us_diff
 from host_tools.sim.sensors import NONE as _NONE
 from host_tools.sim.sensors import Scenario, record
 from pumpmon.clock import ticks_add
@@ -15,17 +16,8 @@ from pumpmon.config import Config
 from pumpmon.engine import Engine
 from pumpmon.monitor import Monitor
 
-try:
-    from time import ticks_diff as _us_diff
-    from time import ticks_us
-except ImportError:   # CPython
-    def ticks_us():
-        return time.perf_counter_ns() // 1000
 
-    def _us_diff(a, b):
-        return a - b
-
-
+# the same driver as tick.py's (not imported: tick.py runs its benchmark when loaded)
 def _drive(step, t0, lv, fl, fg, i, end):
     while i < end:
         level = lv[i]
