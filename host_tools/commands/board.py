@@ -3,11 +3,15 @@
   pumpmon board serve [--pty PATH] [--socket PORT] [--flash DIR] [--trace FILE] ...
   pumpmon board ctl --control PATH LINE...
 """
+import os
 import shutil
 import signal
 import sys
 import tempfile
+import time
 
+from host_tools.device.ports import advertise, withdraw
+from host_tools.exitcodes import BAD_INPUT, OK, PROBLEM
 from host_tools.vboard.board import VirtualBoard
 from host_tools.vboard.control import control
 from host_tools.vboard.faults import FAULT_HELP, UsageError
@@ -52,8 +56,8 @@ def run(args):
             print(control(args.control, " ".join(args.line)))
         except OSError as e:
             print("pumpmon board ctl: %s: %s" % (args.control, e), file=sys.stderr)
-            return 2
-        return 0
+            return BAD_INPUT
+        return OK
     return serve(args)
 
 
@@ -67,7 +71,7 @@ def serve(args):
     if args.fault and not args.trace:
         print("pumpmon board serve: --fault needs --trace (its times are trace times)",
               file=sys.stderr)
-        return 2
+        return BAD_INPUT
     try:
         board = VirtualBoard(
             flash, pty_path=args.pty, tcp_port=args.socket, flash_size=args.flash_size,
@@ -76,8 +80,9 @@ def serve(args):
             display=view)
     except (UsageError, TraceError, OSError) as e:
         print("pumpmon board serve: %s" % e, file=sys.stderr)
-        return 2
+        return BAD_INPUT
     stop = []
+    ad = None
 
     def on_signal(signum, frame):
         stop.append(signum)
@@ -89,7 +94,8 @@ def serve(args):
         board.start()
         if not board.wait_ready():
             print("pumpmon board serve: the MicroPython VM did not start", file=sys.stderr)
-            return 1
+            return PROBLEM
+        ad = advertise(_advert(board, args))     # `pumpmon devs` lists it
         print(board.endpoints_line(), flush=True)
         if view:
             board.log = view.message
@@ -99,6 +105,8 @@ def serve(args):
                          "s/o flow silent/ok, f/g flash fail/ok, q quit")
         board.serve(lambda: bool(stop) or (keys is not None and keys.quit))
     finally:
+        if ad:
+            withdraw(ad)
         if keys:
             keys.stop()
         board.close()
@@ -108,4 +116,4 @@ def serve(args):
             sys.stdout.write("\n")
         if tmp_flash:
             shutil.rmtree(tmp_flash, ignore_errors=True)
-    return 0
+    return OK
