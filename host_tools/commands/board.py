@@ -61,6 +61,13 @@ def run(args):
     return serve(args)
 
 
+def _advert(board, args):
+    return {"port": os.path.abspath(board.pty_path), "tty": board.pty_name,
+            "socket": "socket://127.0.0.1:%d" % board.tcp_port if board.tcp else None,
+            "control": board.control_path, "flash": board.flash,
+            "trace": args.trace, "speed": args.speed, "started": int(time.time())}
+
+
 def serve(args):
     from host_tools.formats.trace import TraceError
     tmp_flash = None
