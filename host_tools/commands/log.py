@@ -1,11 +1,12 @@
 """`pumpmon log`: read the board's event log (docs/log-format.md).
 
   pumpmon log decode FILE...|DIR [--json | --csv]
-  pumpmon log pull --port PORT [--dest DIR] [--remote-dir /log] [--no-restart]
+  pumpmon log pull [--port PORT] [--dest DIR] [--remote-dir /log] [--no-restart]
 
-The decoding is host_tools/formats/eventlog.py. Exit status: 0 the log is
-whole, 1 problems were reported (damaged, missing or unreadable records: the
-rest is decoded), 2 the input cannot be used (or the board cannot be read).
+The decoding is host_tools/formats/eventlog.py. Exit status
+(docs/exit-codes.md): 0 the log is whole, 1 problems were reported (damaged,
+missing or unreadable records: the rest is decoded), 2 the input cannot be
+used; `pull`: 3, 4, 9 when the board cannot be found or read.
 
 `pull` reads the segments through the running monitor's console channel
 (docs/console-protocol.md): the monitor goes on, nothing is reset. Only when
@@ -19,7 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from host_tools.device.ports import add_port_argument
 from host_tools.device.session import BoardSession, ChannelError
+from host_tools.exitcodes import BAD_INPUT, OK, PROBLEM
 from host_tools.flashing.build import EXIT_ERROR, FlashError
 from host_tools.formats.eventlog import (SEG_RE, LogError, decode, summary, write_csv,
                                          write_json, write_table, _where)
@@ -40,8 +43,7 @@ def add_arguments(parser):
                        "without stopping it; only a board whose monitor does not answer "
                        "there is read through the REPL (interrupted, then restarted with a "
                        "soft reset unless --no-restart).")
-    p.add_argument("--port", required=True,
-                   help="serial device, or socket://host:port (what mpremote connect takes)")
+    add_port_argument(p)
     p.add_argument("--dest", help="local folder (default: log-YYYYmmdd-HHMMSS)")
     p.add_argument("--remote-dir", default="/log", help="the log folder on the board (/log)")
     p.add_argument("--no-restart", action="store_true",
@@ -67,7 +69,7 @@ def _emit(args, paths, out=None, err=None):
         items, probs = decode(paths)
     except LogError as e:
         err.write("pumpmon log: %s\n" % e)
-        return 2
+        return BAD_INPUT
     if args.json:
         write_json(items, out)
     elif args.csv:
@@ -79,7 +81,7 @@ def _emit(args, paths, out=None, err=None):
         for p in probs:
             err.write("%s: %s\n" % (_where(p), p[2]))
     err.write("%s\n" % summary(items, probs))
-    return 1 if probs else 0
+    return PROBLEM if probs else OK
 
 
 def run_decode(args):
@@ -93,7 +95,7 @@ def run_pull(args):
         stage = Path(tempfile.mkdtemp(prefix=".pull-", dir=dest))
     except OSError as e:
         sys.stderr.write("pumpmon log: %s: cannot create: %s\n" % (dest, e.strerror or e))
-        return 2
+        return BAD_INPUT
     remote = args.remote_dir.rstrip("/") or "/"
     try:
         # no soft reset before the copy: the session interrupts the monitor
@@ -102,7 +104,7 @@ def run_pull(args):
             b = BoardSession(args.port, raw=False)
         except FlashError as e:
             sys.stderr.write("pumpmon log: %s\n" % e)
-            return 2
+            return e.status
         match = lambda n: SEG_RE.match(n) is not None   # noqa: E731
         try:
             got = None
@@ -114,7 +116,7 @@ def run_pull(args):
                         raise FlashError(EXIT_ERROR, "the monitor refused: %s" % e)
                     sys.stderr.write("pumpmon log: %s: the monitor does not answer on its "
                                      "console channel; reading through the REPL (this "
-                                     "interrupts it)\n" % args.port)
+                                     "interrupts it)\n" % b.port)
             if got is None:
                 b.enter_raw(soft_reset=False)
                 got = b.copy_folder(remote, stage, match=match)
@@ -126,11 +128,11 @@ def run_pull(args):
                                          "reset it by hand\n" % e)
             if not got:
                 sys.stderr.write("pumpmon log: %s: no log segments in %s on the board\n" % (
-                    args.port, remote))
-                return 2
+                    b.port, remote))
+                return BAD_INPUT        # (a wrong --remote-dir, or a board never run)
         except FlashError as e:
-            sys.stderr.write("pumpmon log: %s: could not copy %s: %s\n" % (args.port, remote, e))
-            return 2
+            sys.stderr.write("pumpmon log: %s: could not copy %s: %s\n" % (b.port, remote, e))
+            return e.status
         finally:
             b.close()
         for old in dest.iterdir():       # earlier copies: the board's set replaces them
