@@ -24,8 +24,10 @@ from host_tools.device.ports import add_port_argument
 from host_tools.device.session import BoardSession, ChannelError
 from host_tools.exitcodes import BAD_INPUT, OK, PROBLEM
 from host_tools.flashing.build import EXIT_ERROR, FlashError
-from host_tools.formats.eventlog import (SEG_RE, LogError, decode, summary, write_csv,
-                                         write_json, write_table, _where)
+from host_tools.formats.eventlog import (SEG_RE, TABLE_HEADER, LogError, decode, summary,
+                                         table_rows, write_csv, write_json, write_table,
+                                         _where)
+from host_tools.terminal import fitted, terminal_width, write_fitted_table
 
 
 def add_arguments(parser):
@@ -56,6 +58,9 @@ def _format_args(p):
     g = p.add_mutually_exclusive_group()
     g.add_argument("--json", action="store_true", help="JSON Lines, one record a line")
     g.add_argument("--csv", action="store_true", help="CSV with a header row")
+    p.add_argument("--width", type=int, metavar="COLS",
+                   help="fit the table to COLS columns (default: the terminal's width "
+                   "on a terminal; whole lines into a pipe or a file)")
 
 
 def run(args):
@@ -74,6 +79,8 @@ def _emit(args, paths, out=None, err=None):
         write_json(items, out)
     elif args.csv:
         write_csv(items, out)
+    elif fitted(out, args.width):
+        _fitted(items, out, args.width)
     else:
         write_table(items, out)
     out.flush()
@@ -82,6 +89,26 @@ def _emit(args, paths, out=None, err=None):
             err.write("%s: %s\n" % (_where(p), p[2]))
     err.write("%s\n" % summary(items, probs))
     return PROBLEM if probs else OK
+
+
+COMPACT_BELOW = 140     # columns: under this, time and alarm go under each other
+
+
+def _fitted(items, out, width):
+    """The table fitted to the terminal (or --width): the values fold inside
+    their column; on a narrow terminal the board's time goes under the
+    uptime and the alarm under the event, so the values keep some room."""
+    rows, problems = table_rows(items)
+    styles = {i: "red" for i in problems}
+    if (width or terminal_width(out)) >= COMPACT_BELOW:
+        write_fitted_table(TABLE_HEADER, rows, out, width, wrap=("alarm", "values"),
+                           styles=styles)
+        return
+    compact = [(seq, up + "\n" + wall if wall else up,
+                event + ("\n" + alarm if alarm not in ("", "-") else ""), values)
+               for seq, up, wall, event, alarm, values in rows]
+    write_fitted_table(("seq", "uptime / wall", "event / alarm", "values"), compact, out,
+                       width, wrap=("values",), styles=styles)
 
 
 def run_decode(args):
