@@ -3,6 +3,7 @@
   pumpmon board serve [--pty PATH] [--socket PORT] [--flash DIR] [--trace FILE] ...
   pumpmon board ctl --control PATH LINE...
 """
+import json
 import os
 import shutil
 import signal
@@ -44,6 +45,8 @@ def add_arguments(p):
     s.add_argument("--exit-at-end", action="store_true",
                    help="stop when the trace has played")
     s.add_argument("--quiet", action="store_true", help="only the first line")
+    s.add_argument("--json", action="store_true", help="the first line as a JSON object "
+                   "(port, tty, socket, control, flash, trace, speed, pid)")
     c = sub.add_parser("ctl", help="send a fault or 'status' to a running board",
                        description="Send a command to a running virtual board.")
     c.add_argument("--control", metavar="PATH", required=True)
@@ -102,8 +105,12 @@ def serve(args):
         if not board.wait_ready():
             print("pumpmon board serve: the MicroPython VM did not start", file=sys.stderr)
             return PROBLEM
-        ad = advertise(_advert(board, args))     # `pumpmon devs` lists it
-        print(board.endpoints_line(), flush=True)
+        info = _advert(board, args)
+        ad = advertise(info)                    # `pumpmon devs` lists it
+        if args.json:
+            print(json.dumps(dict(info, pid=os.getpid())), flush=True)
+        else:
+            print(board.endpoints_line(), flush=True)
         if view:
             board.log = view.message
         if keys:

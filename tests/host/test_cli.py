@@ -172,9 +172,11 @@ def test_devs_lists_a_served_virtual_board_and_forgets_it_when_it_stops(tmp_path
     from host_tools.vboard.served import ServedBoard
     rt = tmp_path / "rt"
     monkeypatch.setenv("PUMPMON_RUNTIME_DIR", str(rt))
-    served = ServedBoard(tmp_path / "tty", tmp_path / "flash", ["--quiet"])
+    served = ServedBoard(tmp_path / "tty", tmp_path / "flash", ["--quiet", "--json"])
     try:
         assert served.ready, served.line
+        first = json.loads(served.line)             # board serve --json: the endpoints
+        assert first["port"] == str(tmp_path / "tty") and first["pid"] == served.proc.pid
         r = run_pumpmon("devs", "--json")
         boards = [b for b in json.loads(r.stdout)["boards"] if b["kind"] == "virtual"]
         assert len(boards) == 1, r.stdout
