@@ -85,25 +85,9 @@ def test_log_decode_fits_the_terminal(log_dir, cols):
     assert "no_flow/low_flow" in text.replace("\n", " ") or "no_flow/low_fl" in text
 
 
-def test_colour_on_a_terminal_without_no_color(log_dir):
-    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
-    p = subprocess.Popen([str(BIN / "pumpmon"), "log", "decode", str(log_dir)], stdout=slave,
-                         stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
-    os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    p.wait(30)
-    os.close(master)
-    text = out.decode()
+def test_colour_on_a_terminal_without_no_color(log_dir, monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    text = in_pty(["log", "decode", log_dir], 120)
     assert "\x1b[" in text
     assert max(len(ANSI.sub("", ln)) for ln in text.splitlines()) <= 120
 
