@@ -20,8 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from host_tools.device.errors import ChannelError
 from host_tools.device.ports import add_port_argument
-from host_tools.device.session import BoardSession, ChannelError
+from host_tools.device.session import BoardSession
 from host_tools.exitcodes import BAD_INPUT, OK, PROBLEM
 from host_tools.flashing.build import EXIT_ERROR, FlashError
 from host_tools.formats.eventlog import (SEG_RE, TABLE_HEADER, LogError, decode, summary,

@@ -10,8 +10,9 @@ is {"ok": false, "status": N, "error": "..."} on stdout too.
 import json
 import sys
 
-from host_tools.device.session import BoardSession, ChannelError
+from host_tools.device.errors import ChannelError
 from host_tools.device.ports import add_port_argument
+from host_tools.device.session import BoardSession
 from host_tools.exitcodes import OK, PROBLEM
 from host_tools.flashing.build import FlashError
 
