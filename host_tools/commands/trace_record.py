@@ -1,9 +1,11 @@
 """`pumpmon trace record` and `pumpmon trace stream`: the board's sensor
 recording as a trace v1 (docs/recording.md).
 
-    pumpmon trace record --port PORT --out FILE [--since DUR | --last DUR] [--boot N|last]
+    pumpmon trace record [--port PORT] --out FILE [--since DUR | --last DUR] [--boot N|last]
     pumpmon trace record --from DIR  --out FILE [...]      a copy of the board's /rec (+ config.json)
-    pumpmon trace stream --port PORT [--out FILE]           live, one row a second
+    pumpmon trace stream [--port PORT] --out FILE           live, one row a second
+
+--port as every command (docs/cli.md); exit statuses: docs/exit-codes.md.
 
 Thin: the copy from a board is host_tools/recording/fetch.py, the live stream
 host_tools/recording/stream.py, reading the recording and writing the trace
@@ -15,6 +17,8 @@ import tempfile
 from pathlib import Path
 
 from host_tools.device.errors import ChannelError
+from host_tools.device.ports import add_port_argument, resolve_port
+from host_tools.exitcodes import BAD_INPUT, OK, PROBLEM, CommandError
 from host_tools.flashing.build import FlashError
 from host_tools.formats.recording import (SEG_RE, RecError, board_info_from_dir, parse_duration,
                                           parse_ring, record, summary)
@@ -23,9 +27,8 @@ from host_tools.recording.stream import stream_channel, stream_repl
 
 
 def add_arguments(p):
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--port", help="the board: serial device or socket://host:port "
-                     "(what mpremote connect takes)")
+    src = p.add_mutually_exclusive_group()
+    add_port_argument(src)
     src.add_argument("--from", dest="from_dir", metavar="DIR",
                      help="a copy of the board's /rec folder instead of a board "
                           "(DIR/config.json, DIR/manifest.json used when present)")
@@ -52,8 +55,9 @@ def run(args):
         last = parse_duration(args.last) if args.last else None
     except ValueError as e:
         sys.stderr.write("pumpmon trace record: %s\n" % e)
-        return 2
+        return BAD_INPUT
     stage = None
+    port = None
     try:
         if args.from_dir:
             d = Path(args.from_dir)
@@ -66,8 +70,9 @@ def run(args):
                 config_file_into(info, args.config)
             src = d / "rec" if (d / "rec").is_dir() else d
         else:
+            port = resolve_port(args.port)
             stage = Path(tempfile.mkdtemp(prefix="pumpmon-rec-"))
-            info = fetch(args.port, stage, not args.no_restart)
+            info = fetch(port, stage, not args.no_restart)
             if args.config:
                 info.pop("config_error", None)
                 config_file_into(info, args.config)
@@ -78,7 +83,7 @@ def run(args):
                     shutil.copy2(q, Path(args.keep) / q.name)
         if not src.is_dir() or not any(SEG_RE.match(q.name) for q in src.iterdir()):
             raise RecError("%s: no recording (no tr########.bin segments)" % (
-                args.port or src))
+                port or src))
         sessions, probs = parse_ring([src])
         if info.get("config_error") and not args.config:
             sys.stderr.write("pumpmon trace record: warning: %s (the board ran on its "
@@ -89,21 +94,20 @@ def run(args):
         except OSError as e:
             raise RecError("%s: cannot write: %s" % (args.out, e.strerror or e))
         sys.stderr.write(summary(sessions, probs, n, boots, args.out) + "\n")
-        return 0
-    except RecError as e:
+        return OK
+    except (RecError, CommandError) as e:
         sys.stderr.write("pumpmon trace record: %s\n" % e)
-        return 2
+        return e.status
     except OSError as e:
         sys.stderr.write("pumpmon trace record: %s\n" % e)
-        return 2
+        return BAD_INPUT
     finally:
         if stage is not None:
             shutil.rmtree(stage, ignore_errors=True)
 
 
 def add_stream_arguments(p):
-    p.add_argument("--port", required=True, help="the board: serial device or "
-                   "socket://host:port (what mpremote connect takes)")
+    add_port_argument(p)
     p.add_argument("--out", required=True, metavar="FILE", help="the trace to write")
     p.add_argument("--config", metavar="FILE",
                    help="the board's settings from this file instead of its config.json")
@@ -118,16 +122,20 @@ def run_stream(args):
         limit = parse_duration(args.duration) / 1000.0 if args.duration else None
     except ValueError as e:
         sys.stderr.write("pumpmon trace stream: %s\n" % e)
-        return 2
+        return BAD_INPUT
     try:
-        n = stream_channel(args.port, args.out, limit, args.config)
+        port = resolve_port(args.port)
+        n = stream_channel(port, args.out, limit, args.config)
         if n is None:
             sys.stderr.write("pumpmon trace stream: %s: the monitor does not answer on its "
                              "console channel; streaming through the REPL (this restarts it)\n"
-                             % args.port)
-            n = stream_repl(args.port, args.out, limit, args.config, args.keep_streaming)
-    except (ChannelError, FlashError, RecError, OSError) as e:
+                             % port)
+            n = stream_repl(port, args.out, limit, args.config, args.keep_streaming)
+    except ChannelError as e:
+        sys.stderr.write("pumpmon trace stream: the monitor refused: %s\n" % e)
+        return PROBLEM
+    except (FlashError, RecError, OSError) as e:
         sys.stderr.write("pumpmon trace stream: %s\n" % e)
-        return 2
+        return getattr(e, "status", BAD_INPUT)
     sys.stderr.write("%s: %d rows streamed\n" % (args.out, n))
-    return 0
+    return OK

@@ -209,10 +209,6 @@ def resolve_port(port=None):
                        + _found(usb))
 
 
-def find_port():
-    return resolve_port(None)
-
-
 def console(port, timeout=0.2):
     """The board's serial console, only read (no REPL exchange: the running
     monitor is left alone), for `pumpmon run` on a real board."""
