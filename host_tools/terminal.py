@@ -20,6 +20,14 @@ def cut(text, limit=CUT, start=0):
                                                start + len(text))
 
 
+def quoted(text, limit=CUT):
+    """repr(text), cut as cut() does: 'abc...'... (cut at column 201 of N)."""
+    text = str(text)
+    if len(text) <= limit:
+        return repr(text)
+    return "%r... (cut at column %d of %d)" % (text[:limit], limit + 1, len(text))
+
+
 def colour_allowed(stream=None):
     """Colour only on a terminal, and never when NO_COLOR is set (any value)."""
     stream = stream or sys.stdout
