@@ -211,7 +211,11 @@ def _validate_keys(changes):
     from pumpmon.config import LIMITS, OTHER_KEYS, ConfigError, _number
     for k, v in changes.items():
         if k not in LIMITS and k not in OTHER_KEYS:
-            raise FlashError(EXIT_BAD_INPUT, "unknown setting %r (see docs/config.md)" % k)
+            import difflib
+            near = difflib.get_close_matches(k, list(LIMITS) + list(OTHER_KEYS), n=1,
+                                             cutoff=0.75)
+            raise FlashError(EXIT_BAD_INPUT, "unknown setting %r%s (see docs/config.md)" % (
+                k, " (did you mean %r?)" % near[0] if near else ""))
         if k in LIMITS and v is not None:
             try:
                 _number(k, v)

@@ -11,6 +11,7 @@ Thin: the copy from a board is host_tools/recording/fetch.py, the live stream
 host_tools/recording/stream.py, reading the recording and writing the trace
 host_tools/formats/recording.py.
 """
+import json
 import shutil
 import sys
 import tempfile
@@ -44,6 +45,25 @@ def add_arguments(p):
     p.add_argument("--keep", metavar="DIR", help="also keep the copied segments here")
     p.add_argument("--no-restart", action="store_true",
                    help="leave the board at its REPL instead of restarting the monitor")
+    _json_argument(p)
+
+
+def _json_argument(p):
+    p.add_argument("--json", action="store_true", help="the result as one JSON object on "
+                   "stdout (out, rows, boots, problems; or ok false, status, error)")
+
+
+def _done(args, **result):
+    if args.json:
+        print(json.dumps(dict(result, ok=True, out=args.out)))
+    return OK
+
+
+def _failed(args, what, status, message):
+    sys.stderr.write("pumpmon trace %s: %s\n" % (what, message))
+    if args.json:
+        print(json.dumps({"ok": False, "status": status, "error": str(message)}))
+    return status
 
 
 def run(args):
@@ -54,8 +74,7 @@ def run(args):
         since = parse_duration(args.since) if args.since else None
         last = parse_duration(args.last) if args.last else None
     except ValueError as e:
-        sys.stderr.write("pumpmon trace record: %s\n" % e)
-        return BAD_INPUT
+        return _failed(args, "record", BAD_INPUT, e)
     stage = None
     port = None
     try:
@@ -94,13 +113,11 @@ def run(args):
         except OSError as e:
             raise RecError("%s: cannot write: %s" % (args.out, e.strerror or e))
         sys.stderr.write(summary(sessions, probs, n, boots, args.out) + "\n")
-        return OK
+        return _done(args, rows=n, boots=len(boots), problems=len(probs))
     except (RecError, CommandError) as e:
-        sys.stderr.write("pumpmon trace record: %s\n" % e)
-        return e.status
+        return _failed(args, "record", e.status, e)
     except OSError as e:
-        sys.stderr.write("pumpmon trace record: %s\n" % e)
-        return BAD_INPUT
+        return _failed(args, "record", BAD_INPUT, e)
     finally:
         if stage is not None:
             shutil.rmtree(stage, ignore_errors=True)
@@ -115,14 +132,14 @@ def add_stream_arguments(p):
                    help="stop after this long (e.g. 10m); default: until Ctrl-C")
     p.add_argument("--keep-streaming", action="store_true",
                    help="leave streaming on in the board's /recorder.json afterwards")
+    _json_argument(p)
 
 
 def run_stream(args):
     try:
         limit = parse_duration(args.duration) / 1000.0 if args.duration else None
     except ValueError as e:
-        sys.stderr.write("pumpmon trace stream: %s\n" % e)
-        return BAD_INPUT
+        return _failed(args, "stream", BAD_INPUT, e)
     try:
         port = resolve_port(args.port)
         n = stream_channel(port, args.out, limit, args.config)
@@ -132,10 +149,8 @@ def run_stream(args):
                              % port)
             n = stream_repl(port, args.out, limit, args.config, args.keep_streaming)
     except ChannelError as e:
-        sys.stderr.write("pumpmon trace stream: the monitor refused: %s\n" % e)
-        return PROBLEM
+        return _failed(args, "stream", PROBLEM, "the monitor refused: %s" % e)
     except (FlashError, RecError, OSError) as e:
-        sys.stderr.write("pumpmon trace stream: %s\n" % e)
-        return getattr(e, "status", BAD_INPUT)
+        return _failed(args, "stream", getattr(e, "status", BAD_INPUT), e)
     sys.stderr.write("%s: %d rows streamed\n" % (args.out, n))
-    return OK
+    return _done(args, rows=n)
