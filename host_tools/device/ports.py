@@ -32,6 +32,7 @@ PORT_HELP = ("the board: a device, mpremote's a0..a3 / u0..u3 / c0..c3 "
              "socket://HOST:PORT; default auto: the one USB board attached "
              "(`pumpmon devs` lists them)")
 
+MAX_LISTED = 8          # boards named in a message (`pumpmon devs` lists them all)
 START_VIRTUAL = "start a virtual board with `make vboard` (pumpmon board serve)"
 
 
@@ -185,10 +186,13 @@ def _found(usb=None):
     usb = usb_boards() if usb is None else usb
     virtual = virtual_boards()
     lines = []
-    for b in usb + virtual:
+    for b in (usb + virtual)[:MAX_LISTED]:
         lines.append("  --port %s" % describe(b))
+    if len(usb + virtual) > MAX_LISTED:
+        lines.append("  ... and %d more (`pumpmon devs`)" % (len(usb + virtual) - MAX_LISTED))
     if not virtual:
-        lines.append("  or %s, then give its pty as --port" % START_VIRTUAL)
+        lines.append("  %s%s, then give its pty as --port" % (
+            "or " if usb else "no USB board, no virtual board running: ", START_VIRTUAL))
     return "\n" + "\n".join(lines)
 
 
@@ -198,6 +202,9 @@ def resolve_port(port=None):
     answer."""
     dev = expand(port)
     if dev is not None:
+        if "://" not in dev and not os.path.exists(dev):
+            raise CommandError(NO_BOARD, "no board found: %s does not exist; boards here:%s"
+                               % (dev, _found()))
         return dev
     usb = usb_boards()
     if len(usb) == 1:

@@ -86,7 +86,7 @@ def test_a_missing_device_is_the_same_status_in_every_command(tmp_path):
         r = run_pumpmon(*cmd)
         assert r.returncode == exitcodes.NO_BOARD, (cmd, r.stderr)
         assert "no board found" in r.stderr, (cmd, r.stderr)
-        assert r.stderr.count("\n") <= 6 and "Traceback" not in r.stderr
+        assert "Traceback" not in r.stderr
 
 
 # ---- --port ---------------------------------------------------------------------------------
