@@ -32,6 +32,8 @@ def add_arguments(p):
                    help="a scenario (%s) or a description: clauses separated by commas "
                    "(`pumpmon trace gen help` lists them)" % ", ".join(sorted(ALL)))
     g.add_argument("-o", "--out", metavar="FILE", help="write here instead of stdout")
+    g.add_argument("--expect", metavar="FILE", help="also write what the monitor must do "
+                   "(an expectation file for `pumpmon replay --check`, docs/replay.md)")
     length = g.add_mutually_exclusive_group()
     length.add_argument("--hours", type=float, help="length in hours (default: the scenario's)")
     length.add_argument("--days", type=float, help="length in days")
@@ -92,8 +94,19 @@ def run_gen(args):
         sys.stderr.write("pumpmon trace gen: cannot write %s: %s\n"
                          % (args.out, e.strerror or e))
         return BAD_INPUT
+    if args.expect:
+        try:
+            with open(args.expect, "w") as f:
+                f.write(json.dumps(spec.expectation(), indent=1) + "\n")
+        except OSError as e:
+            sys.stderr.write("pumpmon trace gen: cannot write %s: %s\n"
+                             % (args.expect, e.strerror or e))
+            return BAD_INPUT
     if args.out:
-        sys.stderr.write("%s: %d rows (%s)\n" % (args.out, rows, spec.text))
+        sys.stderr.write("%s: %d rows (%s)%s\n" % (
+            args.out, rows, spec.text, "; expects %s" % ", ".join(
+                "%s%s" % (a, "/" + c if c else "") for a, c, _lo, _hi in spec.expect)
+            if args.expect and spec.expect else ""))
     return OK
 
 

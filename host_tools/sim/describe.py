@@ -171,5 +171,30 @@ def parse(text):
         kw["refill_s"] = sorted(refills)
     if buttons:
         kw["button"] = sorted(buttons)
-    return Spec("described", text.strip(), kw, corpus=False,
+    return Spec("described", text.strip(), kw, expect=_expect(kw), only=False, corpus=False,
                 meta={"description": " ".join(text.split())}), seed
+
+
+# what the monitor must then do, with the corpus's windows (corpus.py): (alarm,
+# cause, seconds after the event it must come by)
+_FLOW_FAULT_EXPECT = {"silent": 30, "air": 30, "stuck": 10 * MIN, "alternate": 2 * MIN}
+
+
+def _expect(kw):
+    """Expectations for `trace gen --expect`: only what the description
+    surely implies; other alarms are not judged (no_other_high false)."""
+    out = []
+    for t, f in kw.get("factor", ()):
+        if f == 0.0:
+            out.append(("no_flow", None, t, t + 15 * MIN))
+        elif f <= 0.1:
+            out.append(("no_flow", None, t, t + 30 * MIN))
+        elif f >= 2.0:
+            out.append(("malfunction", "over_delivery", t, t + 15 * MIN))
+    if "flow_fault" in kw:
+        kind, t = kw["flow_fault"]
+        out.append(("malfunction", "flow_sensor", t, t + _FLOW_FAULT_EXPECT[kind]))
+    if "refill_mode" in kw:
+        t = kw["refill_mode"][0]
+        out.append(("malfunction", "refill_mode", t + 30 * MIN, t + 31 * MIN))
+    return [e for e in out if e[3] <= kw["duration_s"]]

@@ -92,3 +92,21 @@ def test_a_description_it_cannot_read_is_bad_input(text, says, tmp_path):
 def test_a_scenario_name_still_works(tmp_path):
     r = gen("fast_stop", "-o", tmp_path / "s.csv")
     assert r.returncode == OK and read_trace(tmp_path / "s.csv").meta["scenario"] == "fast_stop"
+
+
+@pytest.mark.parametrize("text, expects", [
+    ("rate 30 uL/h, 180 min, stop at minute 90", [("no_flow", None, 5400, 6300)]),
+    ("rate 10, 2 h, over-delivery 2x at 60 min",
+     [("malfunction", "over_delivery", 3600, 4500)]),
+    ("rate 50, 40 min, sensor fault at 20 min", [("malfunction", "flow_sensor", 1200, 1230)]),
+])
+def test_expect_writes_what_the_monitor_must_do_and_the_replay_agrees(tmp_path, text, expects):
+    import json
+    out, exp = tmp_path / "x.csv", tmp_path / "x.expect.json"
+    assert gen(text, "-o", out, "--expect", exp).returncode == OK
+    e = json.loads(exp.read_text())
+    assert [(r["alarm"], r["cause"], r["from_s"], r["to_s"]) for r in e["raised"]] == expects
+    r = subprocess.run([str(BIN / "pumpmon"), "replay", str(out), "--check", str(exp),
+                        "--out", "/dev/null"], capture_output=True, text=True, cwd=ROOT,
+                       timeout=120)
+    assert r.returncode == OK, r.stderr
