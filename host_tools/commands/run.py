@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from host_tools.device.ports import PORT_HELP, console, resolve_port, usb_boards
-from host_tools.exitcodes import BAD_INPUT, INTERRUPTED, OK, PROBLEM, CommandError
+from host_tools.exitcodes import BAD_INPUT, INTERRUPTED, PROBLEM, CommandError
 from host_tools.paths import BUILD, TRACES
 from host_tools.vboard.board import VirtualBoard
 from host_tools.vboard.faults import UsageError
