@@ -1,4 +1,4 @@
-"""`pumpmon config show|set --port PORT [KEY=VALUE...]`: a board's configuration.
+"""`pumpmon config show|set [--port PORT] [KEY=VALUE...]`: a board's configuration.
 
 `show` prints the board's config.json (and whether it is valid), read
 through the running monitor's console channel (docs/console-protocol.md),
