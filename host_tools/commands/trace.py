@@ -56,12 +56,9 @@ def add_arguments(p):
 
 def _gen_spec(text):
     """(spec, seed or None) for a scenario name or a description."""
-    from host_tools.sim.describe import CLAUSES, parse
+    from host_tools.sim.describe import parse
     if text in ALL:
         return ALL[text], None
-    if text.strip() in ("help", "?"):
-        raise ValueError("a description is clauses separated by commas, e.g. \"rate 30 "
-                         "uL/h, 180 min, stop at minute 90\":\n" + CLAUSES)
     if len(text.split()) == 1 and not any(c.isdigit() for c in text):
         near = difflib.get_close_matches(text, list(ALL), n=1)
         raise ValueError("unknown scenario %r%s (`pumpmon trace list`), or give a "
@@ -71,6 +68,11 @@ def _gen_spec(text):
 
 
 def run_gen(args):
+    if args.scenario.strip() in ("help", "?"):
+        from host_tools.sim.describe import CLAUSES
+        print("a description is clauses separated by commas, e.g. \"rate 30 uL/h, 180 min, "
+              "stop at minute 90\":\n" + CLAUSES)
+        return OK
     try:
         spec, seed = _gen_spec(args.scenario)
     except ValueError as e:

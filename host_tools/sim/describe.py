@@ -49,6 +49,9 @@ CLAUSES = """\
   seed N                        the noise seed
 T is "minute 90", "90 min", "1.5 h", "1:30" (h:mm) or "300 s"."""
 
+_EVENT_WORDS = ("stop", "stops", "occlusion", "fall", "falls", "drop", "partial", "resume",
+                "recovery", "refill", "flow", "level", "sensor", "leak", "press", "long",
+                "pause", "acknowledge")
 _FLOW_FAULTS = {"silent": "silent", "stuck": "stuck", "air": "air", "sparse": "alternate",
                 "flaky": "alternate", "fault": "silent", "off": "silent", "dead": "silent"}
 
@@ -116,6 +119,10 @@ def parse(text):
             seed = int(m.group(1))
             continue
         if t is None:
+            first = clause.split()[0]
+            if first in _EVENT_WORDS or first.startswith("over"):
+                raise ValueError("%r: an event needs its time, e.g. %r"
+                                 % (raw.strip(), clause + " at minute 30"))
             raise ValueError("%r: not understood%s; a clause is one of:\n%s"
                              % (raw.strip(), _hint(clause), CLAUSES))
         if t < 0:

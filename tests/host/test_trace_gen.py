@@ -110,3 +110,10 @@ def test_expect_writes_what_the_monitor_must_do_and_the_replay_agrees(tmp_path, 
                         "--out", "/dev/null"], capture_output=True, text=True, cwd=ROOT,
                        timeout=120)
     assert r.returncode == OK, r.stderr
+
+
+def test_help_and_an_event_without_its_time():
+    r = gen("help")
+    assert r.returncode == OK and "stop|occlusion at T" in r.stdout
+    r = gen("rate 30, 1 h, stop")
+    assert r.returncode == BAD_INPUT and "an event needs its time" in r.stderr
