@@ -17,6 +17,7 @@ themselves with a small file in the runtime folder (advertise()), which
 """
 import json
 import os
+import re
 import tempfile
 
 from host_tools.exitcodes import BAD_INPUT, NO_BOARD, CommandError
@@ -196,13 +197,20 @@ def _found(usb=None):
     return "\n" + "\n".join(lines)
 
 
+def missing(dev):
+    """A device path that is not there (a URL or a Windows COMn is not a path:
+    only opening it can tell)."""
+    return ("://" not in dev and not re.match(r"COM\d+\Z", dev, re.I)
+            and not os.path.exists(dev))
+
+
 def resolve_port(port=None):
     """The device a command opens, for a --port as given (None: auto); a
     CommandError(NO_BOARD) listing what was found when there is no single
     answer."""
     dev = expand(port)
     if dev is not None:
-        if "://" not in dev and not os.path.exists(dev):
+        if missing(dev):
             raise CommandError(NO_BOARD, "no board found: %s does not exist; boards here:%s"
                                % (dev, _found()))
         return dev

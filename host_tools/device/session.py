@@ -21,7 +21,6 @@ by it, and a board left behind by a pulled cable (powered from elsewhere)
 resets within 8 s and runs its monitor again instead of sitting in the REPL.
 """
 import json
-import os
 import random
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 from host_tools.device.channel import REPLY_S, ConsoleChannel  # noqa: F401 (REPLY_S: API)
 from host_tools.device.errors import (BoardError, ChannelError, NoSpace,  # noqa: F401 (API)
                                       no_space, quiet)
-from host_tools.device.ports import resolve_port
+from host_tools.device.ports import missing, resolve_port
 from host_tools.device.snippets import HELPERS, PROBE, SET_CLOCK, boot_source
 from host_tools.flashing.build import (EXIT_BUSY, EXIT_ERROR, EXIT_LOST, EXIT_NO_BOARD, FlashError)
 
@@ -64,7 +63,7 @@ class BoardSession(ConsoleChannel):
         from mpremote.transport import TransportError
         from mpremote.transport_serial import SerialTransport
         self.port = resolve_port(port)     # --port as given, or auto (ports.py)
-        if "://" not in self.port and not os.path.exists(self.port):
+        if missing(self.port):
             raise FlashError(EXIT_NO_BOARD, "no board found: %s does not exist" % self.port)
         try:
             with quiet():
