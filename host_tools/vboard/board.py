@@ -100,6 +100,7 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
         self.timeline_path = timeline
         self.timeline = open(timeline, "w") if timeline else None
         self.timeline_rows = []      # kept for callers in the same process (run)
+        self.noted = 0               # rows noted so far
         self.scheduled = sorted(parse_scheduled(f) for f in faults)
         self.trace = None
         self.meta = {}
@@ -244,6 +245,7 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
             self._hung(vm)
         if self.timeline:
             self.timeline.flush()
+        self._serve_waiters()           # (after the flush: the rows are in the file)
 
     def _hung(self, vm):
         """A firmware that computes without ever sleeping (a loop that hangs)

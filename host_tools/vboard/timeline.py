@@ -18,6 +18,7 @@ class Timeline:
             world = self.world_ms()
         row = {"world_ms": world, "t_ms": self.trace_t(world), "kind": kind}
         row.update(fields)
+        self.noted += 1
         self.timeline_rows.append(row)
         if len(self.timeline_rows) > 100000:
             del self.timeline_rows[:50000]
