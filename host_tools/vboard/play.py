@@ -20,7 +20,7 @@ from host_tools.paths import ROOT
 from host_tools.vboard.board import VirtualBoard
 
 Played = collections.namedtuple(
-    "Played", "rows board_ms wall_s timeline log alarms boots")
+    "Played", "rows board_ms wall_s timeline log alarms boots trace_ms play_s")
 
 
 def cut_trace(src, dst, seconds):
@@ -77,8 +77,10 @@ def play(trace, out, speed=None, faults=(), timeout=900):
     rows = [json.loads(x) for x in timeline.read_text().splitlines()]
     alarms = [(r["event"], r.get("alarm"), r.get("cause"), r["world_ms"], r["t_ms"])
               for r in rows if r["kind"] == "event" and r.get("alarm")]
+    start, end = getattr(board, "trace_wall", (None, None))
     return Played(board.rows, board.board_ms, wall, timeline, out / "flash" / "log", alarms,
-                  board.boots)
+                  board.boots, board.trace_end_world - board.trace_world0,
+                  (end or time.monotonic()) - (start or t0))
 
 
 def log_bytes(log_dir):

@@ -29,6 +29,7 @@ class Playback:
             return
         self.t_first = first[0]
         self.trace_world0 = world
+        self.trace_wall = [time.monotonic(), None]     # wall start, end: for figures only
         self.next_sample = first
         self.note("trace", world, what="start", path=str(self.trace.path))
 
@@ -89,6 +90,7 @@ class Playback:
         if (self.next_sample is None and not self.trace_done and self.trace_end_world is not None
                 and t >= self.trace_end_world):
             self.trace_done = True
+            self.trace_wall[1] = time.monotonic()
             self.note("trace", self.trace_end_world, what="end", rows=self.rows)
             if self.exit_at_end:
                 self.stopping = True
