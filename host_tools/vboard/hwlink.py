@@ -6,6 +6,7 @@ REPL starts, power cut). A part of VirtualBoard."""
 import os
 import selectors
 import socket
+import time
 
 from host_tools import paths
 from host_tools.vboard.playback import Rec
@@ -230,6 +231,9 @@ class HardwareLink:
                 self.note("tone", world, hz=value)
         elif kind == W.HEARTBEAT:
             self.note("heartbeat", world, level=value)
+        elif kind == W.WDT_FEED:            # fed (real-time rate): not hung
+            vm.asked = time.monotonic()
+            vm.cpu_mark = None
         elif kind == W.WDT_ARM:
             vm.wdt_ms = value
             vm.fed_ms = world

@@ -457,3 +457,35 @@ def test_a_crashed_vm_comes_back(start_board):
     assert b"still here" in b.mp("exec", "print(open('x.txt').read())").stdout
     crash = [r for r in b.timeline() if r["kind"] == "crash"]
     assert crash and crash[0]["signal"] == signal.SIGKILL
+
+
+def test_board_time_is_virtual_and_its_clock_is_the_epoch_given(start_board):
+    # an hour of sleep is an hour of board time exactly, at once with
+    # --speed max; the wall clock is --epoch plus board time
+    b = start_board("--speed", "max", "--epoch", "1800000000")
+    t0 = time.monotonic()
+    out = b.mp("exec", "import time\na, t = time.time(), time.ticks_ms()\n"
+               "time.sleep(3600)\n"
+               "print(time.time() - a, time.ticks_diff(time.ticks_ms(), t), time.gmtime()[0])"
+               ).stdout.split()
+    assert out == [b"3600", b"3600000", b"2027"], out
+    assert time.monotonic() - t0 < 30
+    assert b.status()["world_ms"] >= 3600000
+
+
+def test_a_loop_that_never_sleeps_is_reset_by_the_watchdog(start_board, tmp_path):
+    # no sleep, no board time: the watchdog would never fire; after 2 s of
+    # the VM's CPU time without a request for time the host resets it at the
+    # watchdog's deadline
+    b = start_board()
+    main = tmp_path / "main.py"
+    main.write_text("import machine\nw = machine.WDT(timeout=3000)\nwhile True:\n    pass\n")
+    b.mp("fs", "cp", str(main), ":main.py")
+    control(b.control, "reset")
+    b.wait(lambda: any(r["kind"] == "reset" and r["cause"] == "watchdog" for r in b.timeline()),
+           60, "the watchdog reset")
+    rows = b.timeline()
+    armed = [r for r in rows if r["kind"] == "watchdog" and r["what"] == "armed"]
+    reset = next(r for r in rows if r["kind"] == "reset" and r["cause"] == "watchdog")
+    assert armed and reset["world_ms"] == armed[0]["world_ms"] + 3000
+    b.mp("fs", "rm", ":main.py")

@@ -46,7 +46,7 @@ LINK_URGENT = const(117)    # 'u': first record of the urgent link (host -> VM f
 TONE = const(90)        # 'Z': buzzer frequency, Hz (0: silent)
 LED = const(76)         # 'L': light colour index (pumpmon.patterns.COLOUR_NAMES)
 WDT_ARM = const(75)     # 'K': watchdog armed, value = timeout ms
-WDT_FEED = const(87)    # 'W': watchdog fed
+WDT_FEED = const(87)    # 'W': watchdog fed (at most 10 a second of real time: "not hung")
 BEGIN = const(66)       # 'B': the firmware reads its sensors for the first time
 HEARTBEAT = const(72)   # 'H': the heartbeat pin's new level (issue 12: the independent sounder's input)
 ADVANCE = const(65)     # 'A': the VM asks for board time (see above); it waits for the GRANT
