@@ -70,7 +70,9 @@ class Link:
         u.write(tx)
         self.hello = self.request(W.HELLO + " " + token)   # ...the VM with this token
         u.setblocking(False)
-        self._wait_grant()      # the world's state (sensors, faults) and the first horizon
+        # the world's state (sensors, faults) and the first horizon; a Ctrl-C
+        # meanwhile only keeps main.py from starting (as during hello)
+        self._wait_grant(0)
 
     # -- synchronous requests (rare) ---------------------------------
     def request(self, line):
@@ -112,7 +114,7 @@ class Link:
                 self.wdt_ms = 0
                 clock.deadline = _FAR
 
-    def _wait_grant(self):
+    def _wait_grant(self, raise_intr=1):
         """Take the host's records up to its GRANT (blocking: board time
         stands still meanwhile). A Ctrl-C while waiting is raised after it."""
         rx = self.rx
@@ -142,6 +144,9 @@ class Link:
             self._apply(rx[0], rx[1], rx[2], rx[3], W.get_i32(rx, W.IN_V0),
                         W.get_i32(rx, W.IN_V1), W.get_due(rx))
         if intr:
+            if not raise_intr:
+                self.interrupted = 1
+                return
             raise KeyboardInterrupt
 
     # -- outputs ------------------------------------------------------
