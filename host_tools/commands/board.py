@@ -34,8 +34,11 @@ def add_arguments(p):
     s.add_argument("--flash-size", metavar="BYTES", type=int, default=1048576,
                    help="flash size (default 1 MiB; 4 KiB blocks as littlefs)")
     s.add_argument("--trace", metavar="FILE", help="sensor trace to play (trace format v1)")
-    s.add_argument("--speed", metavar="X", type=float, default=1.0,
-                   help="board time runs X times real time (default 1)")
+    s.add_argument("--speed", metavar="X|max", default="1",
+                   help="the most board time runs ahead of real time: X times (default 1), "
+                   "or max (as fast as the machine goes); board time is virtual either way")
+    s.add_argument("--epoch", metavar="UNIX_S", type=int,
+                   help="the board's clock at board time 0 (default 2026-01-01 00:00 UTC)")
     s.add_argument("--timeline", metavar="FILE", help="write every buzzer/LED change, "
                    "reset, fault and log event here (JSON Lines)")
     s.add_argument("--fault", metavar="T:FAULT", action="append", default=[],
@@ -87,7 +90,7 @@ def serve(args):
             flash, pty_path=args.pty, tcp_port=args.socket, flash_size=args.flash_size,
             trace=args.trace, speed=args.speed, timeline=args.timeline, faults=args.fault,
             control=args.control, heap=args.heap, exit_at_end=args.exit_at_end,
-            display=view)
+            display=view, epoch=args.epoch)
     except (UsageError, TraceError, OSError) as e:
         print("pumpmon board serve: %s" % e, file=sys.stderr)
         return BAD_INPUT

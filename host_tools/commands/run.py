@@ -155,9 +155,12 @@ def run_virtual(args):
             print("pumpmon run: flashing failed:\n%s" % text, file=sys.stderr)
             return PROBLEM
         panel.say(last)
-        panel.say("playing %s at %gx (%s of trace in ~%d s)" % (
-            args.trace, speed, fmt_t(int(dur_s * 1000)), dur_s / speed))
+        # board time is virtual: the trace is the same board time on any
+        # machine; the speed is a ceiling, the wall time is measured
+        panel.say("playing %s: %s of board time, at most %gx real time" % (
+            args.trace, fmt_t(int(dur_s * 1000)), speed))
         wait_start = time.monotonic()
+        panel.play_start = wait_start
         while not stop.is_set() and not board.trace_done:
             panel.draw(board)
             if board.trace_world0 is None and time.monotonic() - wait_start > 30:
@@ -279,9 +282,14 @@ class Panel:
     def summary(self, board, out, timeline, flash, wall_s):
         raised = [e for e in board.alarm_events if e["event"] == "alarm_raised"]
         self.say("")
-        self.say("summary: %d trace rows played in %.0f s (%gx); %d board boots; "
-                 "%d events in the board's log" % (board.rows, wall_s, self.speed, board.boots,
-                                                   len(board.alarm_events)))
+        played = board.trace_t(board.world_ms())
+        play_s = time.monotonic() - getattr(self, "play_start", time.monotonic() - wall_s)
+        self.say("summary: %d trace rows played (%s of board time) in %.1f s of wall time "
+                 "(%.0fx; ceiling %gx; %.0f s in all with flashing); %d board boots; "
+                 "%d events in the board's log" % (
+                     board.rows, fmt_t(played), play_s,
+                     (played or 0) / 1000.0 / max(play_s, 1e-3), self.speed, wall_s,
+                     board.boots, len(board.alarm_events)))
         for e in raised:
             self.say("  raised %-14s %-20s at up %s" % (e.get("alarm"), e.get("cause"),
                                                        fmt_t(e.get("up_s", 0) * 1000)))
