@@ -49,16 +49,14 @@ def section_latency():
         lines = []
         replay(_config(sc, cfg), sc.samples(), lines.append)   # the firmware, as `pumpmon replay`
         events = [json.loads(x) for x in "".join(lines).splitlines()]
-        expectation, (start, deadline) = S.expectation(entry, sc)
+        expectation, (start, _deadline) = S.expectation(entry, sc)
         ok = not check_events(events, expectation)
-        times = [e["t_ms"] // 1000 for e in events if e["event"] == "alarm_raised" and any(
-            e["alarm"] == a.split("/")[0] and ("/" not in a or e["cause"] == a.split("/")[1])
-            for a in accepted)]
+        t = S.first_raised(events, accepted)
         if isinstance(ceiling, str):
             limit = "before true volume %s mL" % ceiling.split(":")[1]
         else:
             limit = "ceiling %d s" % ceiling
-        lat = "%d" % (times[0] - start) if times else "none"
+        lat = "none" if t is None else "%d" % (t - start)
         rows.append(("%s -> %s" % (name, " or ".join(accepted)), lat, "s",
                      ("%s%s" % (limit, "" if ok else "  MISSED"))))
     return "Detection latency (seed 1; negative = before the truth, e.g. empty alarm " \

@@ -374,3 +374,15 @@ def expectation(entry, sc):
     # the reservoir alarms judge the level, true from the start: not early
     return {"raised": [anyof], "no_other_high": False, "quiet_until_s": quiet_until,
             "quiet_allows": [("low_reservoir", None)]}, (start, deadline)
+
+
+def first_raised(events, accepted):
+    """Seconds of the first alarm_raised (event dicts, as `pumpmon replay`
+    writes them) that is one of the accepted names, or None."""
+    for e in events:
+        if e.get("event") == "alarm_raised":
+            for a in accepted:
+                alarm, _, cause = a.partition("/")
+                if e.get("alarm") == alarm and (not cause or e.get("cause") == cause):
+                    return e["t_ms"] // 1000
+    return None
