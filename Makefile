@@ -117,5 +117,10 @@ bench-record: setup ## sensor recording figures (host_tools/bench/record.py): by
 
 .PHONY: bench-record
 
+devs: setup ## list the boards a command can talk to: USB serial ports (VID:PID) and running virtual boards
+	$(BIN)/pumpmon devs
+
+.PHONY: devs
+
 clean: ## remove the venv and build output
 	rm -rf $(VENV) build .pytest_cache

@@ -23,7 +23,8 @@ import threading
 import time
 from pathlib import Path
 
-from host_tools.device.ports import console, usb_port
+from host_tools.device.ports import PORT_HELP, console, resolve_port, usb_boards
+from host_tools.exitcodes import BAD_INPUT, INTERRUPTED, PROBLEM, CommandError
 from host_tools.paths import BUILD, TRACES
 from host_tools.vboard.board import VirtualBoard
 from host_tools.vboard.faults import UsageError
@@ -40,8 +41,8 @@ def add_arguments(p):
     p.add_argument("--speed", metavar="X", type=float,
                    help="trace seconds per second (default: the trace plays in ~80 s)")
     p.add_argument("--port", default=os.environ.get("BOARD") or None,
-                   help="a real board's serial port (default: $BOARD, else a USB board "
-                   "if one is attached, else the virtual board)")
+                   help=PORT_HELP + "; here the default is $BOARD, else the USB board "
+                   "attached, else the virtual board")
     p.add_argument("--virtual", action="store_true",
                    help="use the virtual board even when a real one is attached")
     p.add_argument("--out", metavar="DIR", default=str(OUT),
@@ -52,9 +53,13 @@ def add_arguments(p):
 
 
 def run(args):
-    port = args.port
-    if not port and not args.virtual:
-        port = usb_port()
+    port = None
+    if not args.virtual and (args.port or usb_boards()):
+        try:
+            port = resolve_port(args.port)     # several USB boards: refused, listed
+        except CommandError as e:
+            print("pumpmon run: %s" % e, file=sys.stderr)
+            return e.status
     if port:
         return run_real(port, args)
     return run_virtual(args)
@@ -94,7 +99,7 @@ def run_virtual(args):
         tr, rows, last_ms, values, cfg = _trace_info(args.trace)
     except UsageError as e:
         print("pumpmon run: %s" % e, file=sys.stderr)
-        return 2
+        return BAD_INPUT
     dur_s = max(1.0, last_ms / 1000.0)
     speed = args.speed or max(1.0, math.ceil(dur_s / TARGET_S))
     out = Path(args.out)
@@ -113,7 +118,7 @@ def run_virtual(args):
                              exit_at_end=True)
     except (UsageError, OSError) as e:
         print("pumpmon run: %s" % e, file=sys.stderr)
-        return 2
+        return BAD_INPUT
     stop = threading.Event()
     interrupted = []
     t0 = time.monotonic()
@@ -130,7 +135,7 @@ def run_virtual(args):
         board.start()
         if not board.wait_ready():
             print("pumpmon run: the virtual board did not start", file=sys.stderr)
-            return 1
+            return PROBLEM
         thread = threading.Thread(target=board.serve, args=(stop.is_set,), daemon=True)
         thread.start()
         panel.say("virtual board up on %s; flashing the firmware (pumpmon flash)..."
@@ -144,11 +149,11 @@ def run_virtual(args):
             panel.say("flashing failed (%s); once more..." % text.splitlines()[-1][:100])
             ok, text = _flash(board.pty_name, cfg_path, out)
         if interrupted:
-            return 130
+            return INTERRUPTED
         last = text.splitlines()[-1] if text else ""
         if not ok:
             print("pumpmon run: flashing failed:\n%s" % text, file=sys.stderr)
-            return 1
+            return PROBLEM
         panel.say(last)
         panel.say("playing %s at %gx (%s of trace in ~%d s)" % (
             args.trace, speed, fmt_t(int(dur_s * 1000)), dur_s / speed))
@@ -310,7 +315,7 @@ def run_real(port, args):
         _tr, _rows, _last, values, _cfg = _trace_info(args.trace)
     except UsageError as e:
         print("pumpmon run: %s" % e, file=sys.stderr)
-        return 2
+        return BAD_INPUT
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "config.json"
@@ -320,12 +325,12 @@ def run_real(port, args):
     ok, text = _flash(port, cfg_path, out)
     print(text, flush=True)
     if not ok:
-        return 1
+        return PROBLEM
     try:
         s = console(port)
     except Exception as e:  # noqa: BLE001 - pyserial's errors vary by device
         print("pumpmon run: cannot open %s: %s" % (port, e), file=sys.stderr)
-        return 1
+        return PROBLEM
     # Ctrl-C or SIGTERM ends the console, even when we were started with
     # SIGINT ignored (a background job of a script, a test runner's worker);
     # in force before the message that invites it
@@ -344,7 +349,7 @@ def run_real(port, args):
             if data:
                 sys.stdout.write(data.decode("utf-8", "replace"))
                 sys.stdout.flush()
-        return 130
+        return INTERRUPTED
     finally:
         s.close()
         for n, h in old.items():

@@ -20,6 +20,7 @@ from host_tools.formats.trace import write_trace
 
 CORPUS_DIR = TRACES
 H = S.H
+MIN = S.MIN
 
 
 class Spec:
@@ -33,7 +34,7 @@ class Spec:
     """
 
     def __init__(self, name, text, kwargs, expect=(), only=True, cut=(), flow_silent=(),
-                 meta=None):
+                 meta=None, corpus=True):
         self.name = name
         self.text = text
         self.kwargs = kwargs
@@ -42,6 +43,7 @@ class Spec:
         self.cut = list(cut)
         self.flow_silent = list(flow_silent)
         self.meta = dict(meta or {})
+        self.corpus = corpus        # False: a one-off scenario (trace gen), not in traces/
 
     def scenario(self, seed=1, duration_s=None, rate_ul_h=None):
         kw = dict(self.kwargs)
