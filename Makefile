@@ -76,7 +76,7 @@ $(MP32):
 	cp $(MP32_DIR)/src/micropython/ports/unix/build-standard/micropython $@.tmp && mv $@.tmp $@
 	@$@ -c "import sys; assert sys.maxsize == 2**31 - 1, sys.maxsize; print('32-bit MicroPython:', sys.version)"
 
-soak: setup ## 365 simulated days of normal delivery (every rate and stroke period, worst offsets): no high-priority alarm
+soak: setup ## 365 simulated days of normal delivery (every rate and stroke period, worst offsets), then the scenario catalogue's 30-day soak: no high-priority alarm
 	$(BIN)/python -m host_tools.bench.soak
 
 test-cpython: setup ## the firmware's tests on CPython only

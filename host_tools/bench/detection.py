@@ -1,7 +1,7 @@
 """`make bench`: the detection characteristic of the engine (issue 11), side by
 side with the reference detector (today's 10-minute-mean engine before issue 11,
-host_tools/bench/reference_engine.py) in the same run, on the same readings;
-and the tick time of both on CPython and the MicroPython unix port.
+host_tools/bench/reference_engine.py) in the same run, on the same readings
+(the tick time of both is host_tools/bench/tick.py).
 
 Every fault starts after 90 minutes of normal delivery (the stop test has
 learnt the stroke gaps, the 60-min window is full), at a phase that varies with
@@ -10,13 +10,10 @@ host_tools/sim/sensors.py, offset fixed at +0.5 or -0.5 uL/h). Latency = first
 matching alarm condition - onset. `python -m host_tools.bench.detection` runs
 this section alone (SEEDS=n to change the seed count).
 """
-import json
 import os
-import subprocess
 import sys
-from pathlib import Path
 
-from host_tools.paths import BUILD, FIRMWARE, PACKAGES, micropython, micropython_env
+from host_tools.paths import FIRMWARE
 
 if str(FIRMWARE) not in sys.path:
     sys.path.insert(0, str(FIRMWARE))
@@ -91,32 +88,39 @@ def run_one(args):
         kw["flow_fault"] = (ffault, onset)
     sc = Scenario(**kw)
     cfg = Config({"rate_ul_h": rate})
-    new = Engine(cfg, 0)
-    ref = RefEngine(cfg, 0)
-    t_new = t_ref = None
-    false_new = false_ref = 0
-    high = A.HIGH_MASK
+    new = _Judge(Engine(cfg, 0), A.HIGH_MASK, mask_new, onset)
+    ref = _Judge(RefEngine(cfg, 0), REF_HIGH, mask_ref, onset)
     for t_ms, level, flow, flags, _b_, refill in sc.samples():
-        t = t_ms // 1000
-        if t_new is None:
-            new.tick(t_ms, level, flow, flags, refill)
-            c = new.conditions
-            if t < onset:
-                if c & high:
-                    false_new = 1
-            elif c & mask_new:
-                t_new = t - onset
-        if t_ref is None:
-            ref.tick(t_ms, level, flow, flags, refill)
-            c = ref.conditions
-            if t < onset:
-                if c & REF_HIGH:
-                    false_ref = 1
-            elif c & mask_ref:
-                t_ref = t - onset
-        if t_new is not None and t_ref is not None:
+        new.tick(t_ms, level, flow, flags, refill)
+        ref.tick(t_ms, level, flow, flags, refill)
+        if new.latency is not None and ref.latency is not None:
             break
-    return t_new, t_ref, false_new, false_ref
+    return new.latency, ref.latency, new.false, ref.false
+
+
+class _Judge:
+    """One engine on the readings: its latency (s) from the onset to a
+    condition of `mask`, and whether a condition of `high` came before it."""
+
+    def __init__(self, engine, high, mask, onset):
+        self.e = engine
+        self.high = high
+        self.mask = mask
+        self.onset = onset
+        self.latency = None
+        self.false = 0
+
+    def tick(self, t_ms, level, flow, flags, refill):
+        if self.latency is not None:
+            return
+        self.e.tick(t_ms, level, flow, flags, refill)
+        c = self.e.conditions
+        t = t_ms // 1000
+        if t < self.onset:
+            if c & self.high:
+                self.false = 1
+        elif c & self.mask:
+            self.latency = t - self.onset
 
 
 def run_stuck(args):
@@ -213,47 +217,13 @@ def section_detection():
             "reference = the 10-min-mean engine before issue 11" % SEEDS), rows
 
 
-def _tick_json(cmd, env=None):
-    out = subprocess.run(cmd, cwd=PACKAGES, env=env, capture_output=True, text=True,
-                         check=True).stdout
-    return json.loads(out)
-
-
-def section_engine_tick():
-    runs = [_tick_json([sys.executable, "-m", "host_tools.bench.engine_tick"])]
-    for binary, label in ((micropython(), "micropython"),
-                          (BUILD / "mp32" / "micropython", "micropython 32-bit")):
-        if Path(binary).exists():
-            r = _tick_json([str(binary), "-X", "heapsize=8M",
-                            str(PACKAGES / "host_tools" / "bench" / "engine_tick.py")],
-                           micropython_env())
-            r["runtime"] = label
-            runs.append(r)
-    rows = []
-    for r in runs:
-        for c in r["cases"]:
-            new = c["engine"]
-            ref = c["reference"]
-            ratio = new["us_per_tick"] / ref["us_per_tick"]
-            heap = ""
-            if new["bytes_per_tick"] is not None:
-                heap = "; heap %.3f / %.3f bytes/tick" % (new["bytes_per_tick"],
-                                                          ref["bytes_per_tick"])
-            rows.append(("%s, %s, %s" % (c["what"], c["case"], r["runtime"]),
-                         "%.2f / %.2f" % (new["us_per_tick"], ref["us_per_tick"]), "us",
-                         "new / reference = %.2fx (target <= 1.5x)%s" % (ratio, heap)))
-    return ("Tick time, new engine / reference engine (Monitor.step: the whole firmware tick "
-            "with either engine), best of 5 interleaved"), rows
-
-
-# registered in host_tools/bench.py
-SECTIONS = [section_engine_tick, section_detection]
+# registered in host_tools/bench/__main__.py
+SECTIONS = [section_detection]
 
 
 if __name__ == "__main__":
-    from host_tools.bench import print_table
+    from host_tools.bench.table import print_table
     import time
-    for fn in (section_engine_tick, section_detection):
-        t = time.time()
-        title, rows = fn()
-        print_table(title, rows, time.time() - t)
+    t = time.time()
+    title, rows = section_detection()
+    print_table(title, rows, time.time() - t)

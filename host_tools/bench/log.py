@@ -11,6 +11,7 @@ import time
 
 from host_tools.bench.us import ticks_us
 from host_tools.bench.us import us_diff as _us_diff
+from host_tools.sim.memboard import MemBoard
 from pumpmon import eventlog as L
 
 
@@ -64,49 +65,11 @@ def speed(n=N_SPEED):
         _rm(d)
 
 
-class _DeskBoard:
-    """The Board interface (boards/README.md) on the desk: sensors as set
-    here, outputs dropped; time moves only when the caller moves it."""
-
-    def __init__(self, t0):
-        self.t = t0
-        self.flow = 300
-        self.flow_flags = 0
-        self.level = 18000
-        self.btn = 0
-        self.refill_mode = 0
-        self._n = 0
-
-    def ticks_ms(self):
-        return self.t
+class _DeskBoard(MemBoard):
+    """The in-memory board with time moved only by the caller."""
 
     def sleep_ms(self, ms):
         pass
-
-    def read_flow(self):
-        self._n = (self._n + 1) % 3     # a real sensor is never still: +-0.1 uL/h
-        return self.flow + self._n - 1
-
-    def read_level(self):
-        return self.level
-
-    def button(self):
-        return self.btn
-
-    def refill(self):
-        return self.refill_mode
-
-    def set_tone(self, hz):
-        pass
-
-    def set_led(self, colour):
-        pass
-
-    def feed_watchdog(self):
-        pass
-
-    def reset_cause(self):
-        return "power_on"
 
 
 def day_figures(hours=24):

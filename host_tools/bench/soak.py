@@ -8,7 +8,9 @@ figure, where the 60-min mean aliases most) x both worst zero offsets (+0.5 and
 reservoir runs low,
 and the sensor model's spikes and dropouts. 48 configurations x DAYS days
 (default 8: 384 days) on CPython, and a shorter run (1 day each) on the
-MicroPython unix port. Prints the high- and medium-priority alarms per year;
+MicroPython unix port. Then the scenario catalogue's soak
+(host_tools/sim/scenarios.py SOAK: 7 configurations x 30 days, a 40 mL
+reservoir and its refills; `make test` runs it for a few days). Prints the high- and medium-priority alarms per year;
 exit status 1 if any high-priority alarm was raised.
 
 The configuration builder and the run are MicroPython-compatible:
@@ -61,6 +63,12 @@ def soak_one(cfg, days, seed):
     c = Config({"schedule": [("%02d:%02d" % (s // 3600, s // 60 % 60), r)
                              for s, r in sc.schedule],
                 "start": "%02d:00" % (sc.start_s // 3600), "reservoir_capacity_ml": 20.0})
+    return run(sc, c)
+
+
+def run(sc, c):
+    """The Monitor through a scenario with Config c: (high, medium) as
+    soak_one returns them."""
     high = []
     medium = {}
     clock = [0]
@@ -95,6 +103,17 @@ def soak_one(cfg, days, seed):
 def _task(args):
     i, days = args
     return soak_one(configs()[i], days, 100 + i)
+
+
+def _catalogue_task(i):
+    """The scenario catalogue's soak entry i (host_tools/sim/scenarios.py
+    SOAK: 30 days, a 40 mL reservoir, refills when it runs low), as
+    tests/firmware/test_soak.py runs it for a few days."""
+    from host_tools.sim import scenarios as S
+    _name, kwargs = S.SOAK[i]
+    sc = S.soak_scenario(kwargs, 11 + i)
+    c = Config({"rate_ul_h": sc.rate, "reservoir_capacity_ml": sc.capacity_ml})
+    return run(sc, c)
 
 
 def _summary(results, days, label):
@@ -139,7 +158,6 @@ def main(argv):
     import os
     import subprocess
     import time
-    from pathlib import Path
     from host_tools.paths import PACKAGES, micropython, micropython_path
     days = float(os.environ.get("DAYS", "8"))
     mp_days = float(os.environ.get("MP_DAYS", "1"))
@@ -154,6 +172,11 @@ def main(argv):
     with multiprocessing.get_context("fork").Pool(max(1, jobs - 1)) as pool:
         res = pool.map(_task, [(i, days) for i in range(len(cfgs))], chunksize=1)
     bad = _summary(list(zip(cfgs, res)), days, "CPython (%.0f s)" % (time.time() - t))
+    from host_tools.sim import scenarios as S
+    with multiprocessing.get_context("fork").Pool(max(1, jobs - 1)) as pool:
+        res = pool.map(_catalogue_task, range(len(S.SOAK)), chunksize=1)
+    bad += _summary([((0, 0, 0, name), r) for (name, _kw), r in zip(S.SOAK, res)],
+                    S.SOAK_DAYS, "CPython, the catalogue's soak (%.0f s)" % (time.time() - t))
     out, _ = mp.communicate()
     if mp.returncode != 0:
         print("MicroPython soak failed (exit %d)" % mp.returncode)

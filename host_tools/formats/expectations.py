@@ -1,10 +1,15 @@
 """Expectation files (`pumpmon replay --check`, the corpus's *.expect.json;
 docs/replay.md): which alarms must be raised in which window, and whether any
-other high-priority alarm is allowed. Read and checked here, once."""
-import difflib
+other high-priority alarm is allowed. Read and checked here, once: the
+corpus, `replay --check`, the benchmark and the firmware tests
+(host_tools/sim/scenarios.py) all judge events with check_events, which runs
+on the MicroPython unix port too (nothing CPython-only on its path: difflib
+is imported where a file is read)."""
 import json
 
-from host_tools.formats.trace import TraceError
+# trace_columns (and host_tools/terminal.py's quoted, which it uses) are on the
+# unix port's import path of check_events: the firmware tests there prove it
+from host_tools.formats.trace_columns import TraceError
 
 
 MAX_JSON = 1 << 20      # a settings or expectation file is a few hundred bytes
@@ -72,6 +77,7 @@ def _entry_line(text, i, key=None):
 
 
 def _did_you_mean(word, names):
+    import difflib      # CPython only: check_events runs on the unix port too
     near = difflib.get_close_matches(str(word), list(names), n=1, cutoff=0.5)
     return " (did you mean %r?)" % near[0] if near else ""
 
@@ -132,28 +138,51 @@ def _name(alarm, cause):
     return "%s/%s" % (alarm, cause) if cause else "%s (any cause)" % alarm
 
 
+def _matches(e, alarm, cause):
+    return e.get("alarm") == alarm and (cause is None or e.get("cause") == cause)
+
+
 def check_events(events, expectation):
-    """Differences between events (dicts) and an expectation: a list of lines."""
+    """Differences between events (dicts: event, alarm, cause, priority,
+    t_ms) and an expectation: a list of lines, empty when it holds.
+
+    expectation["raised"]: (alarm, cause|None, from_s, to_s|None) that must
+    each be raised in their window; an item may be a list of such, any one
+    of which will do. "no_other_high": no other high-priority alarm at all.
+    "quiet_until_s" (optional, not in files): no high-priority alarm before,
+    but those of "quiet_allows" [(alarm, cause|None)]."""
     raised = [e for e in events if e.get("event") == "alarm_raised"]
     problems = []
-    for alarm, cause, lo, hi in expectation["raised"]:
-        same = [e for e in raised if e.get("alarm") == alarm
-                and (cause is None or e.get("cause") == cause)]
-        inside = [e for e in same if e["t_ms"] >= lo * 1000
-                  and (hi is None or e["t_ms"] <= hi * 1000)]
-        if not inside:
+    expected = []
+    for item in expectation["raised"]:
+        anyof = item if isinstance(item, list) else [item]
+        expected += anyof
+        found = False
+        for alarm, cause, lo, hi in anyof:
+            for e in raised:
+                if _matches(e, alarm, cause) and e["t_ms"] >= lo * 1000 \
+                        and (hi is None or e["t_ms"] <= hi * 1000):
+                    found = True
+        if not found:
+            alarm, cause, lo, hi = anyof[0]
+            same = [e for e in raised if any(_matches(e, a, c) for a, c, _l, _h in anyof)]
             window = "from %s s" % lo if hi is None else "between %s s and %s s" % (lo, hi)
             got = ", ".join("%s at %.0f s" % (_name(e["alarm"], e.get("cause")),
                                               e["t_ms"] / 1000) for e in same) or "never"
             problems.append("- missing: %s raised %s (raised: %s)"
-                            % (_name(alarm, cause), window, got))
-    if expectation["no_other_high"]:
-        for e in raised:
-            if e.get("priority") != "high":
-                continue
-            if any(e.get("alarm") == a and (c is None or e.get("cause") == c)
-                   for a, c, _lo, _hi in expectation["raised"]):
-                continue
+                            % (" or ".join(_name(a, c) for a, c, _l, _h in anyof), window, got))
+    quiet_until = expectation.get("quiet_until_s")
+    allows = expectation.get("quiet_allows", ())
+    for e in raised:
+        if e.get("priority") != "high":
+            continue
+        if quiet_until is not None and e["t_ms"] < quiet_until * 1000 and not any(
+                _matches(e, a, c) for a, c in allows):
+            problems.append("+ too early: %s (high) raised at %.0f s, before %s s"
+                            % (_name(e["alarm"], e.get("cause")), e["t_ms"] / 1000,
+                               quiet_until))
+        elif expectation["no_other_high"] and not any(
+                _matches(e, a, c) for a, c, _lo, _hi in expected):
             problems.append("+ unexpected: %s (high) raised at %.0f s"
                             % (_name(e["alarm"], e.get("cause")), e["t_ms"] / 1000))
     return problems

@@ -107,18 +107,21 @@ def parse_flags(cell):
     return v
 
 
-def format_level(ul):
-    if ul is None:
+def _fixed(v, digits):
+    """An integer count of 10**-digits units as a decimal ('' for None)."""
+    if v is None:
         return ""
-    sign = "-" if ul < 0 else ""
-    ul = abs(ul)
-    return "%s%d.%03d" % (sign, ul // 1000, ul % 1000)
+    one = 10 ** digits
+    sign = "-" if v < 0 else ""
+    v = abs(v)
+    return "%s%d.%0*d" % (sign, v // one, digits, v % one)
+
+
+def format_level(ul):
+    """A level in uL as mL with 3 decimals."""
+    return _fixed(ul, 3)
 
 
 def format_flow(dul):
-    if dul is None:
-        return ""
-    sign = "-" if dul < 0 else ""
-    dul = abs(dul)
-    return "%s%d.%d" % (sign, dul // 10, dul % 10)
-
+    """A flow in 0.1 uL/h as uL/h with 1 decimal."""
+    return _fixed(dul, 1)

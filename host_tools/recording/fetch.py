@@ -54,6 +54,11 @@ def ask_json(b, port, code, mark, what):
 def probe_repl(b, port):
     """(board info, probe dict) from a session."""
     probe = ask_json(b, port, _PROBE, "@@PM", "talk to the board")
+    return _board_info(port, probe), probe
+
+
+def _board_info(port, probe):
+    """The board info of a probe dict (version, mp, machine, config, manifest)."""
     info = {"port": port, "firmware": probe.get("version"),
             "micropython": "%s %s" % (probe.get("mp"), probe.get("machine"))}
     if probe.get("config") is not None:
@@ -62,7 +67,7 @@ def probe_repl(b, port):
         info["config_error"] = "config.json on the board: missing"
     if probe.get("manifest"):
         _manifest_into(info, probe["manifest"])
-    return info, probe
+    return info
 
 
 def restart(b, what):
@@ -81,15 +86,7 @@ def probe_channel(b, port):
     for name in ("config", "manifest"):
         data = b.fetch(name + ".json")
         probe[name] = None if data is None else data.decode("utf-8", "replace")
-    info = {"port": port, "firmware": probe["version"],
-            "micropython": "%s %s" % (probe["mp"], probe["machine"])}
-    if probe["config"] is not None:
-        _config_into(info, probe["config"], "config.json on the board")
-    else:
-        info["config_error"] = "config.json on the board: missing"
-    if probe["manifest"]:
-        _manifest_into(info, probe["manifest"])
-    return info, probe
+    return _board_info(port, probe), probe
 
 
 def fetch_channel(port, stage):

@@ -27,11 +27,11 @@ class Run:
 
     def _on_event(self, code, cond, detail):
         if cond >= 0:
-            kind, _prio, cause = A.TABLE[cond]
+            kind, prio, cause = A.TABLE[cond]
             self.events.append((self._t, NAMES[code], A.KIND_NAMES[kind], cause,
-                                A.DETAIL_NAMES[detail]))
+                                A.DETAIL_NAMES[detail], A.PRIORITY_NAMES[prio]))
         else:
-            self.events.append((self._t, NAMES[code], None, None, None))
+            self.events.append((self._t, NAMES[code], None, None, None, None))
 
     def go(self):
         m = self.monitor
@@ -63,3 +63,15 @@ class Run:
     def first(self, kind, cause=None):
         r = self.raised(kind, cause)
         return r[0][0] if r else None
+
+    def event_dicts(self):
+        """The events as `pumpmon replay` writes them (the fields the one
+        expectation checker, host_tools/formats/expectations.py, reads)."""
+        return [{"t_ms": e[0] * 1000, "event": e[1], "alarm": e[2], "cause": e[3],
+                 "priority": e[5]} for e in self.events]
+
+    def check(self, expectation):
+        """Assert the events meet an expectation (check_events' form)."""
+        from host_tools.formats.expectations import check_events
+        problems = check_events(self.event_dicts(), expectation)
+        assert not problems, "\n".join(problems) + "\nevents %r" % (self.events,)

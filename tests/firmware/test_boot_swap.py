@@ -135,6 +135,19 @@ def _uncut(saved):
     boot._mv, boot._rm = saved
 
 
+def _recover_cut_after(root, k):
+    """boot.recover with a power cut after k renames or removals: True when
+    the cut came (recovery did not finish), False when it finished first."""
+    saved = _cut_after(k)
+    try:
+        boot.recover(root)
+        return False
+    except Cut:
+        return True
+    finally:
+        _uncut(saved)
+
+
 def _done(root):
     boot.rmtree(root[:-1])
 
@@ -177,14 +190,7 @@ def test_swap_cut_at_every_step_then_completes():
     assert n > 10
     for k in range(n + 1):
         root = _board()
-        saved = _cut_after(k)
-        try:
-            boot.recover(root)
-            cut = False
-        except Cut:
-            cut = True
-        finally:
-            _uncut(saved)
+        cut = _recover_cut_after(root, k)
         assert cut == (k < n), k
         # the next boot finishes the job (or only tidies up, when the cut
         # came after the journal was removed)
@@ -199,13 +205,7 @@ def test_second_cut_during_recovery():
     for k1, k2 in ((3, 2), (7, 5), (12, 1)):
         root = _board()
         for k in (k1, k2):
-            saved = _cut_after(k)
-            try:
-                boot.recover(root)
-            except Cut:
-                pass
-            finally:
-                _uncut(saved)
+            _recover_cut_after(root, k)
         pending = boot._exists(root + boot.JOURNAL)
         assert boot.recover(root) == ("completed" if pending else None)
         assert _tree(root) == _whole(NEW_FILES, "new")
@@ -229,13 +229,7 @@ def test_swap_that_cannot_complete_rolls_back():
     for k in (None, 1, 4, 9):
         root = _board(drop_stage="lib/pumpmon/new.py")
         if k is not None:
-            saved = _cut_after(k)
-            try:
-                boot.recover(root)
-            except Cut:
-                pass
-            finally:
-                _uncut(saved)
+            _recover_cut_after(root, k)
         r = boot.recover(root)
         assert r == "rolled_back" or (k is not None and r is None), (k, r)
         assert _tree(root) == _whole(OLD_FILES, "old"), k

@@ -188,55 +188,71 @@ def test_record_is_40_bytes_and_checked():
         _rmtree(d)
 
 
-def _cut_everywhere(corrupt):
-    d = _tmpdir("cut")
+def every_cut(tag, write, check, corrupt):
+    """write(src, fs) writes through a RecordingFlash; then, for every byte
+    position of what it wrote, the writes are replayed cut there (a power
+    cut; corrupt: garbage after the cut) into a fresh folder and
+    check(root, model, cut) judges what a reboot finds. The number of
+    positions written (the test recorder's too: test_recorder.py)."""
+    d = _tmpdir(tag)
     try:
         src = d + "/src"
         os.mkdir(src)
         fs = RecordingFlash(src)
-        log = L.EventLog(src + "/log", 3, 3 * L.REC, fs)   # 3 segments of 3 records
-        n = 11                                                 # rotates three times
-        for i in range(n):
-            assert _write(log, i)
-        log.close()
-        ops = fs.ops
-        total = _events(ops)
-        assert total == n * L.REC + 1 + 4 + 1  # mkdir, 4 creates, 1 remove
+        write(src, fs)
+        total = _events(fs.ops)
         root = d + "/cut"
         checked = 0
         for cut in range(total + 1):
             os.mkdir(root)
-            want = _committed(_replay(ops, root, cut, corrupt))
-            # reboot: the logger finds the end, never raises, appends after it
-            log2 = L.EventLog(root + "/log", 3, 3 * L.REC)
-            got, bad = L.read_all(root + "/log")
-            assert _fields(got) == want, (cut, _fields(got), want)
-            last = want[-1][3] if want else 0
-            # a cut write leaves at most one bad slot, after the last record:
-            # its sequence number is used up, never given again
-            end = (got[-1][0], got[-1][1]) if got else (0, -1)
-            skipped = len([b for b in bad if (b[0], b[1]) > end]) if want else 0
-            assert skipped <= 1 and len(bad) == skipped or not want, (cut, bad)
-            assert log2.damaged == len(bad), (cut, log2.damaged, bad)
-            assert log2.seq == last + 1 + skipped, (cut, log2.seq, last)
-            assert _write(log2, 100) and _write(log2, 101)
-            assert log2.lost == 0
-            log2.close()
-            got2, bad2 = L.read_all(root + "/log")
-            seqs = [r[3] for r in _fields(got2)]
-            nxt = last + 1 + skipped
-            assert seqs[-2:] == [nxt, nxt + 1], (cut, seqs)
-            # the damage stays on flash for the reader, unless rotation dropped it
-            assert len(bad2) >= len([b for b in bad if b[0] >= got2[0][0]]), (cut, bad2)
-            # nothing committed before is lost unless rotation dropped its segment
-            assert [r for r in want if r in _fields(got2)] == \
-                [r for r in want if r[3] >= seqs[0]], cut
-            assert len(os.listdir(root + "/log")) <= 3
+            check(root, _replay(fs.ops, root, cut, corrupt), cut)
             _rmtree(root)
             checked += 1
         assert checked == total + 1
+        return total
     finally:
         _rmtree(d)
+
+
+def _cut_everywhere(corrupt):
+    n = 11                                                     # rotates three times
+
+    def write(src, fs):
+        log = L.EventLog(src + "/log", 3, 3 * L.REC, fs)   # 3 segments of 3 records
+        for i in range(n):
+            assert _write(log, i)
+        log.close()
+
+    def check(root, model, cut):
+        want = _committed(model)
+        # reboot: the logger finds the end, never raises, appends after it
+        log2 = L.EventLog(root + "/log", 3, 3 * L.REC)
+        got, bad = L.read_all(root + "/log")
+        assert _fields(got) == want, (cut, _fields(got), want)
+        last = want[-1][3] if want else 0
+        # a cut write leaves at most one bad slot, after the last record:
+        # its sequence number is used up, never given again
+        end = (got[-1][0], got[-1][1]) if got else (0, -1)
+        skipped = len([b for b in bad if (b[0], b[1]) > end]) if want else 0
+        assert skipped <= 1 and len(bad) == skipped or not want, (cut, bad)
+        assert log2.damaged == len(bad), (cut, log2.damaged, bad)
+        assert log2.seq == last + 1 + skipped, (cut, log2.seq, last)
+        assert _write(log2, 100) and _write(log2, 101)
+        assert log2.lost == 0
+        log2.close()
+        got2, bad2 = L.read_all(root + "/log")
+        seqs = [r[3] for r in _fields(got2)]
+        nxt = last + 1 + skipped
+        assert seqs[-2:] == [nxt, nxt + 1], (cut, seqs)
+        # the damage stays on flash for the reader, unless rotation dropped it
+        assert len(bad2) >= len([b for b in bad if b[0] >= got2[0][0]]), (cut, bad2)
+        # nothing committed before is lost unless rotation dropped its segment
+        assert [r for r in want if r in _fields(got2)] == \
+            [r for r in want if r[3] >= seqs[0]], cut
+        assert len(os.listdir(root + "/log")) <= 3
+
+    total = every_cut("cut", write, check, corrupt)
+    assert total == n * L.REC + 1 + 4 + 1  # mkdir, 4 creates, 1 remove
 
 
 def test_power_cut_at_every_byte_truncated():

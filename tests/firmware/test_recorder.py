@@ -6,8 +6,7 @@
 import os
 
 from fakeboard import FakeBoard
-from test_eventlog import FailingFlash, RecordingFlash, _events, _read, _replay, \
-    _rmtree, _tmpdir
+from test_eventlog import FailingFlash, _read, _rmtree, _tmpdir, every_cut
 
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
@@ -156,61 +155,50 @@ def test_reboot_starts_a_new_boot_and_appends():
 
 
 def _cut_everywhere(corrupt):
-    d = _tmpdir("rcut")
-    try:
-        src = d + "/src"
-        os.mkdir(src)
-        fs = RecordingFlash(src)
+    n = 12                                             # rotates three times
+
+    def write(src, fs):
         rec = R.Recorder(src + "/rec", 3, 4 * REC, fs)   # 3 segments: header + 3 samples
-        n = 12                                             # rotates three times
         for i in range(n):
             assert _put(rec, i)
         rec.close()
-        ops = fs.ops
-        total = _events(ops)
-        assert total == (n + 4) * REC + 1 + 4 + 1   # 4 headers; mkdir, 4 creates, 1 remove
-        root = d + "/cut"
-        checked = 0
-        for cut in range(total + 1):
-            os.mkdir(root)
-            model = _replay(ops, root, cut, corrupt)
-            # the samples whose write was complete and whose segment still exists
-            want = []
-            boot = 1          # the boot number after this one (1 if no header survived)
-            for rel in sorted(model):
-                for data in model[rel]:
-                    r = R.decode(bytearray(data))
-                    if r[0] == R.KIND_SAMPLE:
-                        want.append(r[1])          # sample i has second i
-                    else:
-                        boot = 2
-            got, heads, bad = _ring(root + "/rec")
-            assert [g[1] for g in got] == want, (cut, got, want)
-            for g in got:                          # nothing invented, nothing altered
-                assert g == _want(1, g[1]), (cut, g)
-            assert bad <= 1, (cut, bad)            # at most the slot being written
-            # only the sample being written is lost: every earlier one that
-            # rotation kept is there
-            if want:
-                assert want == list(range(want[0], want[-1] + 1)), (cut, want)
-            # reboot: never raises, a new boot, appends after the damage
-            rec2 = R.Recorder(root + "/rec", 3, 4 * REC, cause=2)
-            assert rec2.boot_no == boot, cut
-            assert _put(rec2, 50, 0) and _put(rec2, 51, 1)
-            assert rec2.lost == 0
-            rec2.close()
-            got2, heads2, bad2 = _ring(root + "/rec")
-            assert got2[-2:] == [_want(boot, 50, 0), _want(boot, 51, 1)], (cut, got2)
-            boots = [h for h in heads2 if h[0] == R.KIND_BOOT]
-            assert boots[-1][1:] == (0, boot, 2), (cut, heads2)
-            old = got2[:-2]
-            assert old == got[len(got) - len(old):], cut   # only rotation drops old ones
-            assert len(os.listdir(root + "/rec")) <= 3
-            _rmtree(root)
-            checked += 1
-        assert checked == total + 1
-    finally:
-        _rmtree(d)
+
+    def check(root, model, cut):
+        # the samples whose write was complete and whose segment still exists
+        want = []
+        boot = 1          # the boot number after this one (1 if no header survived)
+        for rel in sorted(model):
+            for data in model[rel]:
+                r = R.decode(bytearray(data))
+                if r[0] == R.KIND_SAMPLE:
+                    want.append(r[1])          # sample i has second i
+                else:
+                    boot = 2
+        got, heads, bad = _ring(root + "/rec")
+        assert [g[1] for g in got] == want, (cut, got, want)
+        for g in got:                          # nothing invented, nothing altered
+            assert g == _want(1, g[1]), (cut, g)
+        assert bad <= 1, (cut, bad)            # at most the slot being written
+        # only the sample being written is lost: every earlier one that
+        # rotation kept is there
+        if want:
+            assert want == list(range(want[0], want[-1] + 1)), (cut, want)
+        # reboot: never raises, a new boot, appends after the damage
+        rec2 = R.Recorder(root + "/rec", 3, 4 * REC, cause=2)
+        assert rec2.boot_no == boot, cut
+        assert _put(rec2, 50, 0) and _put(rec2, 51, 1)
+        assert rec2.lost == 0
+        rec2.close()
+        got2, heads2, bad2 = _ring(root + "/rec")
+        assert got2[-2:] == [_want(boot, 50, 0), _want(boot, 51, 1)], (cut, got2)
+        boots = [h for h in heads2 if h[0] == R.KIND_BOOT]
+        assert boots[-1][1:] == (0, boot, 2), (cut, heads2)
+        old = got2[:-2]
+        assert old == got[len(got) - len(old):], cut   # only rotation drops old ones
+        assert len(os.listdir(root + "/rec")) <= 3
+
+    total = every_cut("rcut", write, check, corrupt)
+    assert total == (n + 4) * REC + 1 + 4 + 1   # 4 headers; mkdir, 4 creates, 1 remove
 
 
 def test_power_cut_at_every_byte_truncated():

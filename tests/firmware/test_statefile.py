@@ -60,15 +60,21 @@ def _no_flow_sounding(d, cause="power_on"):
     return r
 
 
+def _reboot(d, t0, cause):
+    """A new board on the same flash, nothing flowing, after a reset of
+    `cause` (the Runner before is dropped, never closed: a power cut)."""
+    b = _board(t0)
+    b.flow = 0
+    b.cause = cause
+    return b, Runner(b, Config(CFG), flash=d, rec_segments=0)
+
+
 def test_reset_during_unacknowledged_alarm_sounds_again_at_once():
     d = _tmpdir("reset")
     try:
         _no_flow_sounding(d)
         # power cut: the Runner is dropped, never closed; a new board boots on the same flash
-        b = _board(123456)
-        b.flow = 0
-        b.cause = "power_on"
-        r = Runner(b, Config(CFG), flash=d, rec_segments=0)
+        b, r = _reboot(d, 123456, "power_on")
         t_boot = b.t
         assert r.monitor.manager.shown & NO_FLOW
         _seconds(r, 1)
@@ -87,10 +93,7 @@ def test_watchdog_reset_is_malfunction_internal():
     d = _tmpdir("wdt")
     try:
         _no_flow_sounding(d)
-        b = _board(5000)
-        b.flow = 0
-        b.cause = "watchdog"
-        r = Runner(b, Config(CFG), flash=d, rec_segments=0)
+        b, r = _reboot(d, 5000, "watchdog")
         _seconds(r, 2)
         m = r.monitor
         assert m.manager.shown & NO_FLOW and m.manager.shown & INTERNAL
