@@ -51,7 +51,6 @@ def discovery(nid, version=""):
         cfg = {
             "name": name,
             "unique_id": "pumpmon_%s_%s" % (nid, obj),
-            "object_id": "pumpmon_%s_%s" % (nid, obj),
             "state_topic": st,
             "value_template": "{{ 'ON' if value_json.alarms.%s.on else 'OFF' }}" % obj,
             "payload_on": "ON",
@@ -70,7 +69,6 @@ def discovery(nid, version=""):
     cfg = {
         "name": "Alarm",
         "unique_id": "pumpmon_%s_alarm" % nid,
-        "object_id": "pumpmon_%s_alarm" % nid,
         "state_topic": st,
         "value_template": "{{ value_json.alarm }}",
         "json_attributes_topic": st,

@@ -24,7 +24,7 @@ class LinkError(Exception):
     """The link failed: .code is an errno, or a CONNACK return code + 1000."""
 
     def __init__(self, what, code=0):
-        Exception.__init__(self, what)
+        super().__init__(what)
         self.code = code
 
 

@@ -111,6 +111,9 @@ def show(port=None, settle=1.0):
                 valid = True
             except (ConfigError, ValueError, TypeError) as e:
                 valid, err = False, str(e)
+        from pumpmon.netconfig import masked   # never print a password
+        if values is not None:
+            values = masked(values)
         return {"port": b.port, "config": values, "valid": valid, "problem": err}
     finally:
         b.close()
@@ -189,6 +192,10 @@ def run(args):
         changes = parse_settings(args.settings)
         _validate_keys(changes)
         r = set_values(args.port, changes, args.settle)
+        from pumpmon.netconfig import masked   # never print a password
+        for k in ("config", "before"):
+            if r.get(k):
+                r[k] = masked(r[k])
         if args.json:
             print(json.dumps(r))
         elif r["changed"]:
@@ -205,8 +212,9 @@ def run(args):
 def _validate_keys(changes):
     # an unknown setting is refused before connecting
     from pumpmon.config import LIMITS, OTHER_KEYS, ConfigError, _number
+    from pumpmon.netconfig import KEYS as NET_KEYS
     for k, v in changes.items():
-        if k not in LIMITS and k not in OTHER_KEYS:
+        if k not in LIMITS and k not in OTHER_KEYS and k not in NET_KEYS:
             raise FlashError(EXIT_BAD_INPUT, "unknown setting %r (see docs/config.md)" % k)
         if k in LIMITS and v is not None:
             try:
