@@ -64,6 +64,7 @@ class Broker:
         self.engine = engine if engine != "auto" else (
             "mosquitto" if shutil.which("mosquitto") else "amqtt")
         self.folder = Path(folder or tempfile.mkdtemp(prefix="pumpmon-broker-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.log = log
         self.proc = None
 
