@@ -25,8 +25,9 @@ class Ringer:
         self.notify = shutil.which("notify-send") if notify else None
 
     def ring(self, text, urgent):
-        self.out.write("\a")
-        self.out.flush()
+        if self.out is not None:     # the terminal bell (not into JSON Lines)
+            self.out.write("\a")
+            self.out.flush()
         if self.notify:
             try:
                 subprocess.Popen([self.notify, "-u", "critical" if urgent else "normal",
@@ -41,7 +42,7 @@ def run(host, port, monitors, user=None, password=None, tls=False, cafile=None,
     """Watch until Ctrl-C (or `duration` seconds). Returns 0."""
     sub = Subscriber(host, port, user, password, tls, monitors or ("+",), cafile).start()
     watch = CarerWatch(monitors)
-    ringer = Ringer(out, notify)
+    ringer = Ringer(None if as_json else out, notify)
     end = None if duration is None else time.monotonic() + duration
     shown = {}
 
