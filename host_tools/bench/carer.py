@@ -5,55 +5,14 @@ is up, stopped (nothing listening), slow (a relay that holds every packet
 for 1.5 s) and unreachable (an address nothing answers), and without
 network; the table gives the worst and the 99th-percentile loop pass."""
 import json
-import socket
 import subprocess
-import threading
-import time
 
 from host_tools.carer.broker import Broker, free_port
+from host_tools.carer.relay import Relay
 from host_tools.paths import HOST_TOOLS, micropython, micropython_env
 
 SECONDS = 6
 BUDGET_MS = 50          # one 10 ms loop pass with its network step; the watchdog is 8 s
-
-
-class SlowRelay:
-    """Forwards both ways, holding every chunk for `delay` seconds."""
-
-    def __init__(self, target, delay=1.5):
-        self.target, self.delay = target, delay
-        self.srv = socket.socket()
-        self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(4)
-        self.srv.settimeout(0.2)
-        self.port = self.srv.getsockname()[1]
-        self.stop = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stop:
-            try:
-                c, _ = self.srv.accept()
-            except OSError:
-                continue
-            u = socket.create_connection(("127.0.0.1", self.target))
-            for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    def _pipe(self, a, b):
-        try:
-            while not self.stop:
-                d = a.recv(4096)
-                if not d:
-                    break
-                time.sleep(self.delay)
-                b.sendall(d)
-        except OSError:
-            pass
-
-    def close(self):
-        self.stop = True
-        self.srv.close()
 
 
 def _run(host, port, net=True, keepalive=5):
@@ -72,7 +31,7 @@ def _run(host, port, net=True, keepalive=5):
 def section_carer():
     rows = []
     broker = Broker().start()
-    relay = SlowRelay(broker.port)
+    relay = Relay(broker.port, delay=1.5)
     try:
         cases = [("no network (no mqtt_host)", "127.0.0.1", broker.port, False),
                  ("broker up", "127.0.0.1", broker.port, True),
