@@ -158,26 +158,39 @@ class CarerLink:
 
     def _receive(self, now):
         data = self.wire.receive()
-        if data:
-            self._rx = now
-            buf = self._rxbuf + data
-            while len(buf) >= 2:
-                op = buf[0]
-                if op == 0x20:                   # CONNACK
-                    if len(buf) < 4:
-                        break
-                    rc = buf[3]
-                    if rc:
-                        why = REFUSED[rc] if rc < len(REFUSED) else "code %d" % rc
-                        raise LinkError("the broker refused the connection: " + why,
-                                        1000 + rc)
-                    self._online(now)
-                    buf = buf[4:]
-                elif op == 0xD0:                 # PINGRESP
-                    buf = buf[2:]
-                else:                            # nothing else is subscribed
-                    raise LinkError("unexpected packet 0x%02x" % op, 71)
-            self._rxbuf = buf
+        if not data:
+            return
+        self._rx = now
+        buf = self._rxbuf + data
+        while len(buf) >= 2:
+            # fixed header: type, then the remaining length (1-4 bytes, 7 bits each)
+            n = 0
+            shift = 0
+            i = 1
+            while True:
+                if i >= len(buf):
+                    self._rxbuf = buf          # the rest comes with the next bytes
+                    return
+                b = buf[i]
+                n |= (b & 0x7F) << shift
+                i += 1
+                if not b & 0x80 or i > 4:
+                    break
+                shift += 7
+            if len(buf) < i + n:
+                break
+            op = buf[0]
+            if op == 0x20:                     # CONNACK: flags, return code
+                rc = buf[i + 1] if n >= 2 else 255
+                if rc:
+                    why = REFUSED[rc] if rc < len(REFUSED) else "code %d" % rc
+                    raise LinkError("the broker refused the connection: " + why, 1000 + rc)
+                self._online(now)
+            # PINGRESP and anything else (nothing is subscribed): read and dropped
+            buf = buf[i + n:]
+        if len(buf) > 4096:
+            raise LinkError("the broker sends more than a monitor reads", 71)
+        self._rxbuf = buf
 
     def _online(self, now):
         self._to(UP, now)

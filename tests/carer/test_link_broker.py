@@ -77,7 +77,9 @@ def test_publishes_survives_a_stopped_broker_and_resumes(broker):
     try:
         assert sub.connected.wait(20)
         # the flow stops at 40 s: no_flow at ~130 s, while the broker is down
-        args = {"port": b.port, "keepalive": 5, "flow_stop_s": 40,
+        # keep-alive 20 s of board time (about 2 s real here: the broker answers
+        # pings in real time, a loaded machine needs the margin)
+        args = {"port": b.port, "keepalive": 20, "flow_stop_s": 40,
                 "phases": [["up", 20], ["down", 120], ["back", 75]]}
         res, out = run_link(args, {"down": b.stop,
                                    "back": lambda: Broker.start(b)})

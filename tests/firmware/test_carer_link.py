@@ -86,3 +86,46 @@ def test_unreachable_broker_never_stops_the_loop():
     assert r.monitor.internal == 0 and b.fed >= 700
     # back-off: fewer attempts than seconds
     assert lk._backoff > LK.BACKOFF_MIN_MS
+
+
+class _Chunks:
+    """A wire whose receive() hands out prepared chunks."""
+
+    def __init__(self, chunks):
+        self.chunks = list(chunks)
+
+    def receive(self):
+        return self.chunks.pop(0) if self.chunks else b""
+
+    def close(self):
+        pass
+
+
+def test_broker_packets_split_or_unasked_for_are_read_and_dropped():
+    from carerlink import link as LK
+    from pumpmon.runner import Runner
+    b = FakeBoard(0)
+    cfg = Config({"rate_ul_h": 30, "mqtt_host": "127.0.0.1", "mqtt_port": 1})
+    r = Runner(b, cfg)
+    lk = LK.attach(r, cfg)
+
+    class Client:
+        def ping(self):
+            pass
+
+    lk.client = Client()
+    # a retained PUBLISH (remaining length 130: two length bytes), a PINGRESP,
+    # then a CONNACK split across three reads
+    pub = b"\x31\x82\x01\x00\x03a/b" + b"x" * 125
+    lk.wire = _Chunks([pub[:5], pub[5:] + b"\xd0\x00\x20", b"\x02\x00", b"\x00"])
+    lk.state = LK.MQTT
+    for _ in range(4):
+        lk._receive(b.t)
+    assert lk.state == LK.UP and lk._rxbuf == b""
+    # a refusal names its reason
+    lk.wire = _Chunks([b"\x20\x02\x00\x05"])
+    try:
+        lk._receive(b.t)
+        raise AssertionError("no error")
+    except LK.LinkError as e:
+        assert "not authorised" in str(e) and e.code == 1005
