@@ -91,8 +91,8 @@ test-host: setup stubs ## the host side's tests only: tests/host (commands, form
 bench: setup ## print the figures (host_tools/bench/): engine speed and heap, detection latency, replay, boards, log, recorder, flashing, carers' link
 	$(BIN)/python -m host_tools.bench
 
-run: setup ## run the monitor (on the virtual board when no real board is attached; BOARD=/dev/ttyACM0 for a real one)
-	$(BIN)/pumpmon run
+run: setup ## run the monitor (on the virtual board when no real board is attached; BOARD=/dev/ttyACM0 for a real one; CARER=1 adds the carer's view)
+	$(BIN)/pumpmon run $(if $(CARER),--carer)
 
 corpus: setup ## regenerate the scenario traces in traces/ and their expected events (review the diff)
 	$(BIN)/pumpmon trace corpus
