@@ -23,7 +23,8 @@ import threading
 import time
 from pathlib import Path
 
-from host_tools.device.ports import console, usb_port
+from host_tools.device.ports import PORT_HELP, console, resolve_port, usb_boards
+from host_tools.exitcodes import BAD_INPUT, INTERRUPTED, PROBLEM, CommandError
 from host_tools.paths import BUILD, TRACES
 from host_tools.vboard.board import VirtualBoard
 from host_tools.vboard.faults import UsageError
@@ -40,8 +41,8 @@ def add_arguments(p):
     p.add_argument("--speed", metavar="X", type=float,
                    help="trace seconds per second (default: the trace plays in ~80 s)")
     p.add_argument("--port", default=os.environ.get("BOARD") or None,
-                   help="a real board's serial port (default: $BOARD, else a USB board "
-                   "if one is attached, else the virtual board)")
+                   help=PORT_HELP + "; here the default is $BOARD, else the USB board "
+                   "attached, else the virtual board")
     p.add_argument("--virtual", action="store_true",
                    help="use the virtual board even when a real one is attached")
     p.add_argument("--out", metavar="DIR", default=str(OUT),
@@ -54,9 +55,13 @@ def add_arguments(p):
 
 
 def run(args):
-    port = args.port
-    if not port and not args.virtual:
-        port = usb_port()
+    port = None
+    if not args.virtual and (args.port or usb_boards()):
+        try:
+            port = resolve_port(args.port)     # several USB boards: refused, listed
+        except CommandError as e:
+            print("pumpmon run: %s" % e, file=sys.stderr)
+            return e.status
     if port:
         return run_real(port, args)
     return run_virtual(args)
@@ -96,7 +101,7 @@ def run_virtual(args):
         tr, rows, last_ms, values, cfg = _trace_info(args.trace)
     except UsageError as e:
         print("pumpmon run: %s" % e, file=sys.stderr)
-        return 2
+        return BAD_INPUT
     dur_s = max(1.0, last_ms / 1000.0)
     speed = args.speed or max(1.0, math.ceil(dur_s / TARGET_S))
     out = Path(args.out)
@@ -119,7 +124,7 @@ def run_virtual(args):
         print("pumpmon run: %s" % e, file=sys.stderr)
         if carer is not None:
             carer.close()
-        return 2
+        return BAD_INPUT
     stop = threading.Event()
     interrupted = []
     t0 = time.monotonic()
@@ -136,7 +141,7 @@ def run_virtual(args):
         board.start()
         if not board.wait_ready():
             print("pumpmon run: the virtual board did not start", file=sys.stderr)
-            return 1
+            return PROBLEM
         thread = threading.Thread(target=board.serve, args=(stop.is_set,), daemon=True)
         thread.start()
         panel.say("virtual board up on %s; flashing the firmware (pumpmon flash)..."
@@ -150,15 +155,18 @@ def run_virtual(args):
             panel.say("flashing failed (%s); once more..." % text.splitlines()[-1][:100])
             ok, text = _flash(board.pty_name, cfg_path, out)
         if interrupted:
-            return 130
+            return INTERRUPTED
         last = text.splitlines()[-1] if text else ""
         if not ok:
             print("pumpmon run: flashing failed:\n%s" % text, file=sys.stderr)
-            return 1
+            return PROBLEM
         panel.say(last)
-        panel.say("playing %s at %gx (%s of trace in ~%d s)" % (
-            args.trace, speed, fmt_t(int(dur_s * 1000)), dur_s / speed))
+        # board time is virtual: the trace is the same board time on any
+        # machine; the speed is a ceiling, the wall time is measured
+        panel.say("playing %s: %s of board time, at most %gx real time" % (
+            args.trace, fmt_t(int(dur_s * 1000)), speed))
         wait_start = time.monotonic()
+        panel.play_start = wait_start
         while not stop.is_set() and not board.trace_done:
             for line in carer.lines() if carer else ():
                 panel.say(line)
@@ -284,9 +292,14 @@ class Panel:
     def summary(self, board, out, timeline, flash, wall_s):
         raised = [e for e in board.alarm_events if e["event"] == "alarm_raised"]
         self.say("")
-        self.say("summary: %d trace rows played in %.0f s (%gx); %d board boots; "
-                 "%d events in the board's log" % (board.rows, wall_s, self.speed, board.boots,
-                                                   len(board.alarm_events)))
+        played = board.trace_t(board.world_ms())
+        play_s = time.monotonic() - getattr(self, "play_start", time.monotonic() - wall_s)
+        self.say("summary: %d trace rows played (%s of board time) in %.1f s of wall time "
+                 "(%.0fx; ceiling %gx; %.0f s in all with flashing); %d board boots; "
+                 "%d events in the board's log" % (
+                     board.rows, fmt_t(played), play_s,
+                     (played or 0) / 1000.0 / max(play_s, 1e-3), self.speed, wall_s,
+                     board.boots, len(board.alarm_events)))
         for e in raised:
             self.say("  raised %-14s %-20s at up %s" % (e.get("alarm"), e.get("cause"),
                                                        fmt_t(e.get("up_s", 0) * 1000)))
@@ -320,7 +333,7 @@ def run_real(port, args):
         _tr, _rows, _last, values, _cfg = _trace_info(args.trace)
     except UsageError as e:
         print("pumpmon run: %s" % e, file=sys.stderr)
-        return 2
+        return BAD_INPUT
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "config.json"
@@ -330,12 +343,12 @@ def run_real(port, args):
     ok, text = _flash(port, cfg_path, out)
     print(text, flush=True)
     if not ok:
-        return 1
+        return PROBLEM
     try:
         s = console(port)
     except Exception as e:  # noqa: BLE001 - pyserial's errors vary by device
         print("pumpmon run: cannot open %s: %s" % (port, e), file=sys.stderr)
-        return 1
+        return PROBLEM
     # Ctrl-C or SIGTERM ends the console, even when we were started with
     # SIGINT ignored (a background job of a script, a test runner's worker);
     # in force before the message that invites it
@@ -354,7 +367,7 @@ def run_real(port, args):
             if data:
                 sys.stdout.write(data.decode("utf-8", "replace"))
                 sys.stdout.flush()
-        return 130
+        return INTERRUPTED
     finally:
         s.close()
         for n, h in old.items():
