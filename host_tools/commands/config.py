@@ -220,7 +220,8 @@ def _validate_keys(changes):
     for k, v in changes.items():
         if k not in LIMITS and k not in OTHER_KEYS and k not in NET_KEYS:
             import difflib
-            near = difflib.get_close_matches(k, list(LIMITS) + list(OTHER_KEYS) + list(NET_KEYS), n=1,
+            near = difflib.get_close_matches(k, list(LIMITS) + list(OTHER_KEYS) + list(NET_KEYS),
+                                             n=1,
                                              cutoff=0.75)
             raise FlashError(EXIT_BAD_INPUT, "unknown setting %r%s (see docs/config.md)" % (
                 k, " (did you mean %r?)" % near[0] if near else ""))
