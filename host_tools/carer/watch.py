@@ -127,7 +127,7 @@ class CarerWatch:
     def summary(self, mid):
         v = self.views[mid]
         st = v.state or {}
-        alarm = st.get("alarm", "?")
-        if alarm not in (None, "none", "?"):
+        alarm = st.get("alarm", "not known yet")
+        if alarm not in (None, "none", "not known yet"):
             alarm = "%s (%s, %s)" % (alarm, st.get("priority"), st.get("cause"))
         return "%s: %s, alarm %s" % (mid, v.status or "not heard yet", alarm)
