@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 JOBS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-cpython test-micropython test-host bench run clean stubs lint mp32 soak
+.PHONY: help setup test test-cpython test-micropython test-host bench run clean stubs lint mp32 soak carer
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
@@ -88,11 +88,11 @@ test-micropython: setup ## the firmware's tests on the MicroPython unix port onl
 test-host: setup stubs ## the host side's tests only: tests/host (commands, formats, install), tests/vboard, tests/boards
 	$(BIN)/python -m pytest -n $(JOBS) tests/host tests/vboard tests/boards
 
-bench: setup ## print the figures (host_tools/bench/): engine speed and heap, detection latency, replay, boards, log, recorder, flashing
+bench: setup ## print the figures (host_tools/bench/): engine speed and heap, detection latency, replay, boards, log, recorder, flashing, carers' link
 	$(BIN)/python -m host_tools.bench
 
-run: setup ## run the monitor (on the virtual board when no real board is attached; BOARD=/dev/ttyACM0 for a real one)
-	$(BIN)/pumpmon run
+run: setup ## run the monitor (on the virtual board when no real board is attached; BOARD=/dev/ttyACM0 for a real one; CARER=1 adds the carer's view)
+	$(BIN)/pumpmon run $(if $(CARER),--carer)
 
 corpus: setup ## regenerate the scenario traces in traces/ and their expected events (review the diff)
 	$(BIN)/pumpmon trace corpus
@@ -103,6 +103,9 @@ flash: setup ## flash the firmware onto a board (PORT=/dev/ttyACM0 CONFIG=file.j
 	$(BIN)/pumpmon flash $(if $(PORT),--port $(PORT)) $(if $(CONFIG),--config $(CONFIG))
 
 .PHONY: flash
+
+carer: setup ## the carer's view: a broker on this machine and pumpmon carer watching every monitor on it (docs/carer.md)
+	$(BIN)/pumpmon carer --serve
 
 vboard: setup ## serve a virtual MicroPython board for mpremote (TRACE=file SPEED=x|max: a ceiling; see docs/virtual-board.md)
 	$(BIN)/pumpmon board serve $(if $(TRACE),--trace $(TRACE)) $(if $(SPEED),--speed $(SPEED))

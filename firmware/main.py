@@ -43,10 +43,25 @@ def monitor(damaged):
     # recording between ticks, without stopping the monitor
     # (docs/console-protocol.md)
     Service(r)
+    carers(r, cfg)
     r.run()
     return r.stop
 
 
+
+
+def carers(r, cfg):
+    # the carers' link over MQTT when config.json names a broker
+    # (docs/carer.md); the monitor runs the same without it
+    if cfg.net is None:
+        return
+    try:
+        from carerlink.link import attach
+        attach(r, cfg)
+    except Exception as e:  # noqa: BLE001 - no link: logged, monitoring goes on
+        print("pumpmon: carer link not started:", e)
+        r.carer = None
+        r.monitor.link_lost(1)
 
 
 def main(g):

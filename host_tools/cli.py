@@ -20,6 +20,7 @@ COMMANDS = [
     ("status", "host_tools.commands.status", "what a running monitor is doing now, asked without stopping it"),
     ("devs", "host_tools.commands.devs", "list the boards: USB serial ports (VID:PID) and running virtual boards"),
     ("board", "host_tools.commands.board", "the virtual board: serve (a MicroPython board mpremote talks to), ctl"),
+    ("carer", "host_tools.commands.carer", "the carer's side: watch monitors over MQTT, ring on their alarms (--serve: a broker)"),
     ("run", "host_tools.commands.run", "run the monitor on the virtual board (or --port, a real one) with a live panel"),
 ]
 

@@ -18,6 +18,10 @@ from i2c_clear import BusClear
 from leds import Pixel
 from sf06 import SF06LF
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _CAUSES = {
     machine.PWRON_RESET: "power_on",
     machine.HARD_RESET: "hard",
@@ -58,3 +62,12 @@ class Board(BoardBase):
         self._hb_level = 0
         self.wdt = WDT(timeout=P.WDT_MS) if watchdog else None
         self.flow.start(time.ticks_ms())
+        self.wifi: "Any" = None    # wifi.Station, made when the carers' link first asks
+
+    def net_up(self, ssid: "str | None", password: "str | None") -> bool:
+        # the carers' link asks once per loop pass: never waits (wifi.py);
+        # a monitor without a broker in config.json never switches the radio on
+        if self.wifi is None:
+            from wifi import Station
+            self.wifi = Station()
+        return self.wifi.up(ssid, password)

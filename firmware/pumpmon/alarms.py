@@ -24,7 +24,10 @@ PARTIAL = const(10)       # 60-min delivery under ~60 % of programmed (medium)
 PARTIAL_LONG = const(11)  # that under-delivery persisting: escalated to high
 REFILL_TIMEOUT = const(12)  # refill mode left on too long (level checks off)
 INTERRUPTED = const(13)   # the monitor was off (a reset or power cut): until acknowledged
-N_CONDITIONS = const(14)
+# the carers' link (MQTT, firmware/carerlink/) is down: carers in another room
+# no longer hear the alarms (docs/carer.md). Its index lives only here.
+CARER_LINK = const(14)
+N_CONDITIONS = const(15)
 
 # alarm kinds: what the patient hears and sees (patterns.py index). The
 # escalated low reservoir has a sound and light of its own, but it is still
@@ -62,6 +65,7 @@ TABLE = (
     (KIND_NO_FLOW, HIGH, "under_delivery"),
     (KIND_MALFUNCTION, HIGH, "refill_mode"),
     (KIND_INTERRUPTED, LOW, "reset"),
+    (KIND_INTERRUPTED, LOW, "carer_link"),
 )
 
 # masks derived once from the table
@@ -77,8 +81,11 @@ del _i
 # it ends only with a real refill, which is itself the carer's action
 LATCH_MASK = HIGH_MASK & ~(1 << REFILL_TODAY)
 # an acknowledged medium alarm whose condition persists sounds again after
-# reminder_min (60 min): never silenced for good either
-REMIND_MASK = MEDIUM_MASK
+# reminder_min (60 min): never silenced for good either. The lost carers' link
+# (low, technical) is quietened the same way: the light stays until the link
+# is back, the sound comes back after the reminder (docs/carer.md)
+QUIET_MASK = MEDIUM_MASK | (1 << CARER_LINK)
+REMIND_MASK = QUIET_MASK
 
 # detail codes: why a condition became active (logged with the event)
 D_NONE = const(0)

@@ -5,6 +5,8 @@
 #   flow and rates: 0.1 uL/h  ("dul_h")   level and volumes: uL   time: s or ms
 import math
 
+from pumpmon import netconfig   # the carers' link settings (docs/carer.md)
+
 # name: (default, minimum, maximum). Floats in user units; see docs/config.md.
 LIMITS = {
     "rate_ul_h": (None, 0.0, 5000.0),
@@ -134,8 +136,12 @@ class Config:
     def __init__(self, values=None):
         values = dict(values or {})
         for key in values:
-            if key not in LIMITS and key not in OTHER_KEYS:
+            if key not in LIMITS and key not in OTHER_KEYS and key not in netconfig.KEYS:
                 raise ConfigError("unknown setting %r" % key)
+        try:
+            self.net = netconfig.parse(values)   # None: no network
+        except ValueError as e:
+            raise ConfigError(str(e))
         for key in LIMITS:
             default = LIMITS[key][0]
             v = values.get(key, default)

@@ -71,6 +71,9 @@ LOG_RESUMED = const(22)    # v0 records lost to write errors, v1 errno of the fi
 INTERRUPTED = const(23)    # detail: reset cause; v0 seconds off (UNKNOWN without a clock), v1 last alive
 POWER_ON_TEST = const(24)  # v0 1 passed / 0 an output call failed, v1 failed calls (bit mask)
 CONFIG_CHANGED = const(25)  # detail: configlog.KEYS index; v0 old, v1 new x1000 (configlog.py)
+# the carers' link (firmware/carerlink/link.py): detail its state (link.STATES
+# index), v0 the error (errno, or the broker's CONNACK code), v1 retry in s
+CARER_LINK = const(26)
 # 32..: the log's own integrity and the console service channel (service.py)
 MONITORING_STOPPED = const(32)  # detail: service.STOP_*; v0 service.SERVICE_WHY index
 LOG_DAMAGED = const(33)    # v0 bad slots found at boot, v1 segment, v2 1 if a torn tail
@@ -82,6 +85,7 @@ NAMES = {
     LOG_RESUMED: "log_resumed", INTERRUPTED: "monitoring_interrupted",
     POWER_ON_TEST: "power_on_test", CONFIG_CHANGED: "config_changed",
     MONITORING_STOPPED: "monitoring_stopped", LOG_DAMAGED: "log_damaged",
+    CARER_LINK: "carer_link",
 }
 # boot record detail: board.reset_cause() as a number
 RESET_CAUSES = ("unknown", "power_on", "soft", "watchdog", "brownout", "hard", "deepsleep")

@@ -8,7 +8,8 @@
 #   has gone is cleared; a high-priority alarm whose condition persists is
 #   only paused, never silenced for good; a medium one is silent (light on)
 #   until its condition ends or reminder_ms (1 h) has passed: then it sounds
-#   again (audio_resumed) and can be acknowledged again;
+#   again (audio_resumed) and can be acknowledged again; so does the lost
+#   carers' link (alarms.QUIET_MASK);
 # - refill_today does not latch (alarms.LATCH_MASK): only a real refill ends it.
 from pumpmon import alarms as A
 from pumpmon.clock import ticks_add, ticks_diff
@@ -147,7 +148,7 @@ class AlarmManager:
         """Alarm kind to sound now, or KIND_NONE."""
         if self.paused:
             return A.KIND_NONE
-        audible = self.shown & ~(self.acked & A.MEDIUM_MASK)
+        audible = self.shown & ~(self.acked & A.QUIET_MASK)
         c = A.top_condition(audible)
         return A.KIND_NONE if c < 0 else A.TABLE[c][0]
 

@@ -21,6 +21,7 @@ class Monitor:
         self.internal_detail = 0
         self.restored = 0           # restored high alarms not yet judged again
         self.interrupted = 0        # condition bit of INTERRUPTED until acknowledged
+        self.carer_link = 0         # condition bit of CARER_LINK while the link is down
 
     def _emit(self, code, cond):
         detail = 0
@@ -40,6 +41,11 @@ class Monitor:
         """Monitoring was off (a reset, a power cut): the low-priority
         monitoring_interrupted alarm, present until acknowledged."""
         self.interrupted = 1 << A.INTERRUPTED
+
+    def link_lost(self, lost):
+        """Set by the carers' link (firmware/carerlink/, outside the tick
+        path): the low-priority carer_link indication while it is down."""
+        self.carer_link = (1 << A.CARER_LINK) if lost else 0
 
     def restore(self, shown, acked):
         """Alarms shown before a reset. A restored high-priority alarm counts
@@ -62,7 +68,7 @@ class Monitor:
         """Between sensor samples: the button, pause timing, sound and light."""
         m = self.manager
         e = self.engine
-        cond = e.conditions | self.internal | self.interrupted
+        cond = e.conditions | self.internal | self.interrupted | self.carer_link
         r = self.restored
         if r:
             r &= ~e.judged

@@ -144,6 +144,7 @@ class Runner:
         self.rec = None           # the sensor recorder (recorder.py)
         self._btn = 0             # the button was down at some pass since the last sample
         self.service = None       # the console channel (service.py), polled every pass
+        self.carer = None         # the carers' link (firmware/carerlink/), polled every pass
         self.stop = 0             # != 0: run() ends (service.STOP_*: monitoring_stopped logged)
         self._pre = ""
         if flash is not None:
@@ -405,6 +406,8 @@ class Runner:
         b.feed_watchdog()
         if self.service is not None:
             self.service.poll()   # a host's read, between ticks (service.py)
+        if self.carer is not None:
+            self.carer.poll()     # one non-blocking network step (carerlink/link.py)
 
     def _outputs(self):
         """Light first, then sound, each in its own try: a buzzer that raises

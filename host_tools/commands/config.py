@@ -113,6 +113,9 @@ def show(port=None, settle=1.0):
                 valid = True
             except (ConfigError, ValueError, TypeError) as e:
                 valid, err = False, str(e)
+        from pumpmon.netconfig import masked   # never print a password
+        if values is not None:
+            values = masked(values)
         return {"port": b.port, "config": values, "valid": valid, "problem": err}
     finally:
         b.close()
@@ -191,6 +194,10 @@ def run(args):
         changes = parse_settings(args.settings)
         _validate_keys(changes)
         r = set_values(args.port, changes, args.settle)
+        from pumpmon.netconfig import masked   # never print a password
+        for k in ("config", "before"):
+            if r.get(k):
+                r[k] = masked(r[k])
         if args.json:
             print(json.dumps(r))
         elif r["changed"]:
@@ -209,10 +216,12 @@ def run(args):
 def _validate_keys(changes):
     # an unknown setting is refused before connecting
     from pumpmon.config import LIMITS, OTHER_KEYS, ConfigError, _number
+    from pumpmon.netconfig import KEYS as NET_KEYS
     for k, v in changes.items():
-        if k not in LIMITS and k not in OTHER_KEYS:
+        if k not in LIMITS and k not in OTHER_KEYS and k not in NET_KEYS:
             import difflib
-            near = difflib.get_close_matches(k, list(LIMITS) + list(OTHER_KEYS), n=1,
+            near = difflib.get_close_matches(k, list(LIMITS) + list(OTHER_KEYS) + list(NET_KEYS),
+                                             n=1,
                                              cutoff=0.75)
             raise FlashError(EXIT_BAD_INPUT, "unknown setting %r%s (see docs/config.md)" % (
                 k, " (did you mean %r?)" % near[0] if near else ""))

@@ -50,6 +50,8 @@ def add_arguments(p):
     p.add_argument("--fault", metavar="T:FAULT", action="append", default=[],
                    help="a fault at T trace seconds (see pumpmon board serve --help)")
     p.add_argument("--plain", action="store_true", help="plain lines, no redrawn panel")
+    p.add_argument("--carer", action="store_true", help="virtual board: also a local MQTT "
+                   "broker and the carer's view of the monitor (docs/carer.md)")
 
 
 def run(args):
@@ -108,6 +110,8 @@ def run_virtual(args):
         shutil.rmtree(flash)
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "config.json"
+    from host_tools.carer.demo import CarerDemo
+    carer = CarerDemo(values) if args.carer else None     # points the config at its broker
     cfg_path.write_text(json.dumps(values) + "\n")
     timeline = out / "timeline.jsonl"
     plain = args.plain or not sys.stdout.isatty()
@@ -118,6 +122,8 @@ def run_virtual(args):
                              exit_at_end=True)
     except (UsageError, OSError) as e:
         print("pumpmon run: %s" % e, file=sys.stderr)
+        if carer is not None:
+            carer.close()
         return BAD_INPUT
     stop = threading.Event()
     interrupted = []
@@ -162,6 +168,8 @@ def run_virtual(args):
         wait_start = time.monotonic()
         panel.play_start = wait_start
         while not stop.is_set() and not board.trace_done:
+            for line in carer.lines() if carer else ():
+                panel.say(line)
             panel.draw(board)
             if board.trace_world0 is None and time.monotonic() - wait_start > 30:
                 print("pumpmon run: the firmware never read its sensors", file=sys.stderr)
@@ -175,6 +183,8 @@ def run_virtual(args):
         if thread is not None:
             thread.join(5)
         board.close()
+        if carer is not None:
+            carer.close()
         for s, h in old.items():
             signal.signal(s, h)
     if interrupted:

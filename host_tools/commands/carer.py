@@ -1,0 +1,50 @@
+"""`pumpmon carer`: the carer's side of the monitors' MQTT link, for homes
+without Home Assistant (docs/carer.md). Subscribes to one or more monitors on
+the home's broker, shows each one's state live, rings on a high-priority
+alarm until it ends at the bedside, alarms when a monitor goes offline or
+its heartbeat stops, escalates an alarm unacknowledged for 10 minutes.
+`--serve` starts a broker on this machine first (amqtt, or mosquitto when
+installed and asked for with --engine mosquitto).
+"""
+import sys
+
+
+def add_arguments(p):
+    p.add_argument("--monitor", action="append", default=[], metavar="ID",
+                   help="a monitor's id (its board_id; repeat for several; default: all)")
+    p.add_argument("--host", default="127.0.0.1", help="the broker (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="the broker's port "
+                   "(default 1883, 8883 with --tls)")
+    p.add_argument("--user", help="MQTT user name (the password from $PUMPMON_MQTT_PASSWORD)")
+    p.add_argument("--tls", action="store_true", help="connect with TLS")
+    p.add_argument("--cafile", help="the broker's CA certificate (TLS; default: not verified)")
+    p.add_argument("--serve", action="store_true",
+                   help="start a broker on this machine first (for the demo)")
+    p.add_argument("--engine", choices=("amqtt", "mosquitto", "auto"), default="amqtt",
+                   help="the broker --serve starts (default amqtt)")
+    p.add_argument("--for", dest="duration", type=float, metavar="S",
+                   help="stop after S seconds (default: until Ctrl-C)")
+    p.add_argument("--json", action="store_true", help="JSON Lines instead of plain lines")
+    p.add_argument("--no-notify", action="store_true", help="no desktop notifications")
+
+
+def run(args):
+    from host_tools.carer import app
+    from host_tools.carer.broker import Broker
+    port = args.port or (8883 if args.tls else 1883)
+    broker = None
+    if args.serve:
+        try:
+            broker = Broker(port=port, engine=args.engine).start()
+        except (RuntimeError, OSError) as e:
+            print("pumpmon carer: cannot start the broker: %s" % e, file=sys.stderr)
+            return 1
+        print("pumpmon carer: broker (%s) on 127.0.0.1:%d" % (broker.engine, broker.port),
+              file=sys.stderr)
+    try:
+        return app.run(args.host, port, args.monitor, args.user, app.password_from_env(),
+                       args.tls, args.cafile, args.duration, args.json,
+                       notify=not args.no_notify)
+    finally:
+        if broker is not None:
+            broker.stop()

@@ -1,0 +1,154 @@
+# The virtual board (the real unix port running the flashed firmware) talks
+# to a real broker process (amqtt) on this machine: no_flow raised at the
+# bedside reaches a subscriber within 2 s of board time; when the board is
+# killed (a power cut: the VM process is killed) the broker publishes its
+# Last Will `offline` and `pumpmon carer` rings within 1.5 keep-alive periods.
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from host_tools.carer.broker import Broker
+from host_tools.carer.client import Subscriber
+from host_tools.formats.trace import write_trace
+from host_tools.sim.sensors import Scenario
+from host_tools.vboard.control import control
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SPEED = 10          # board time runs 10x: the 130 s start-up window in 13 s
+KEEPALIVE_S = 10
+
+
+@pytest.fixture
+def rig(tmp_path):
+    procs = []
+    broker = Broker(folder=tmp_path / "broker", log=tmp_path / "broker.log").start()
+    yield tmp_path, broker, procs
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    broker.stop()
+
+
+def _serve(tmp, trace):
+    args = [str(BIN / "pumpmon"), "board", "serve", "--quiet", "--pty", str(tmp / "tty"),
+            "--flash", str(tmp / "flash"), "--timeline", str(tmp / "timeline.jsonl"),
+            "--control", str(tmp / "ctl.sock"), "--trace", str(trace), "--speed", str(SPEED)]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    line = p.stdout.readline().decode()
+    assert line.startswith("vboard ready "), line + p.stderr.read().decode()
+    return p, dict(kv.split("=", 1) for kv in line.split()[2:])
+
+
+def _timeline(tmp):
+    return [json.loads(x) for x in (tmp / "timeline.jsonl").read_text().splitlines()
+            if x.strip()]
+
+
+def _wait(pred, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def test_no_flow_reaches_carers_and_a_killed_board_rings_pumpmon_carer(rig):
+    tmp, broker, procs = rig
+    # the flow stops at 30 s: no_flow when the 2-minute window first judges
+    sc = Scenario(seed=3, rate_ul_h=30.0, level_ml=15.0, duration_s=400,
+                  factor=[(30, 0.0)])
+    write_trace(str(tmp / "t.csv"), {"scenario": "carer", "rate_ul_h": "30",
+                                      "flow_window_s": "120"}, sc.samples())
+    carer = subprocess.Popen([str(BIN / "pumpmon"), "carer", "--port", str(broker.port),
+                              "--monitor", "bed4", "--json", "--no-notify", "--for", "150"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             cwd=ROOT)
+    procs.append(carer)
+    sub = Subscriber("127.0.0.1", broker.port, monitors=("bed4",)).start()
+    try:
+        assert sub.connected.wait(20), sub.error
+        board, info = _serve(tmp, tmp / "t.csv")
+        procs.append(board)
+        cfg = {"rate_ul_h": 30, "flow_window_s": 120, "board_id": "bed4",
+               "mqtt_host": "127.0.0.1", "mqtt_port": broker.port,
+               "mqtt_keepalive_s": KEEPALIVE_S}
+        (tmp / "config.json").write_text(json.dumps(cfg))
+        r = subprocess.run([str(BIN / "pumpmon"), "flash", "--port", info["pty"], "--config",
+                            str(tmp / "config.json"), "--settle", "0.3"],
+                           capture_output=True, cwd=ROOT, timeout=120)
+        assert r.returncode == 0, (r.stdout + r.stderr).decode()
+        # host monotonic <-> board world time (the same CLOCK_MONOTONIC x speed)
+        m0 = time.monotonic()
+        st = json.loads(control(info["control"], "status"))
+        mono0 = (m0 + time.monotonic()) / 2 - st["world_ms"] / 1000.0 / SPEED
+
+        got = []
+
+        def no_flow_heard():
+            while not sub.messages.empty():
+                t, topic, payload = sub.messages.get()
+                got.append((t, topic, payload))
+                if topic == "pumpmon/bed4/state" and json.loads(payload)["alarms"][
+                        "no_flow"]["on"]:
+                    return t
+            return None
+
+        t_heard = _wait(no_flow_heard, 120, "no_flow on the broker")
+        # the timeline has it from the board's log (read every 0.5 s)
+        raised = _wait(lambda: [r for r in _timeline(tmp) if r["kind"] == "event"
+                                and r["event"] == "alarm_raised"
+                                and r.get("alarm") == "no_flow"], 10, "no_flow on the timeline")
+        t_raised = mono0 + raised[0]["world_ms"] / 1000.0 / SPEED
+        latency_board_s = (t_heard - t_raised) * SPEED
+        print("no_flow bedside -> subscriber: %.3f s board time" % latency_board_s)
+        assert -0.5 < latency_board_s <= 2.0, latency_board_s
+        assert any(topic == "pumpmon/bed4/status" and p == "online" for _t, topic, p in got)
+        assert any(topic.startswith("pumpmon/bed4/heartbeat") for _t, topic, _p in got)
+
+        # kill the board: the VM process dies, the broker publishes `offline`
+        t_kill = time.monotonic()
+        assert control(info["control"], "power-cut=600") == "ok"
+
+        def offline():
+            while not sub.messages.empty():
+                t, topic, payload = sub.messages.get()
+                if topic == "pumpmon/bed4/status" and payload == "offline":
+                    return t
+            return None
+
+        t_off = _wait(offline, 1.5 * KEEPALIVE_S + 5, "the Last Will")
+        print("board killed -> offline on the broker: %.3f s" % (t_off - t_kill))
+        assert t_off - t_kill <= 1.5 * KEEPALIVE_S
+
+        # pumpmon carer: read its JSON Lines until it rings for the offline board
+        rang = None
+        end = time.monotonic() + 1.5 * KEEPALIVE_S + 5
+        lines = []
+        while time.monotonic() < end and rang is None:
+            line = carer.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            row = json.loads(line)
+            if row["kind"] == "ring" and row.get("reason") == "offline":
+                rang = time.monotonic()
+        assert rang is not None, "".join(lines)
+        print("board killed -> pumpmon carer rings: %.3f s" % (rang - t_kill))
+        assert rang - t_kill <= 1.5 * KEEPALIVE_S
+        # before that it rang for no_flow (high priority)
+        assert any(json.loads(x)["kind"] == "ring" and json.loads(x)["reason"] ==
+                   "alarm:no_flow" for x in lines), "".join(lines)
+    finally:
+        sub.stop()

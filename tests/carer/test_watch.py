@@ -1,0 +1,73 @@
+# What `pumpmon carer` rings for (host_tools/carer/watch.py), on a made-up
+# clock: a high-priority alarm until it ends at the bedside (repeated), a
+# monitor offline or with a stale heartbeat, an alarm unacknowledged for 10
+# minutes (by the monitor's uptime), and nothing for a quiet monitor.
+import json
+
+from host_tools.carer.watch import ESCALATE_S, RING_REPEAT_S, CarerWatch
+
+
+def state(on=False, acked=False, since=100, up=100, prio="high", alarm="no_flow"):
+    a = {"on": on, "acked": acked}
+    if on:
+        a.update(priority=prio, cause="low_flow", since_up_s=since)
+    return json.dumps({"alarm": alarm if on else "none", "up_s": up,
+                       "alarms": {alarm: a, "malfunction": {"on": False, "acked": False}}})
+
+
+def hb(up, k=30):
+    return json.dumps({"up_s": up, "keepalive_s": k})
+
+
+def reasons(w, now):
+    return sorted(why for _m, why, _t in w.check(now))
+
+
+def test_high_alarm_rings_and_repeats_until_it_ends_at_the_bedside():
+    w = CarerWatch(["bed4"])
+    w.on_message(0.0, "pumpmon/bed4/status", "online")
+    w.on_message(0.0, "pumpmon/bed4/heartbeat", hb(100))
+    w.on_message(0.0, "pumpmon/bed4/state", state())
+    assert reasons(w, 0.5) == []
+    w.on_message(1.0, "pumpmon/bed4/state", state(on=True))
+    assert reasons(w, 1.0) == ["alarm:no_flow"]
+    assert reasons(w, 2.0) == []                                  # not every poll
+    w.on_message(10.0, "pumpmon/bed4/heartbeat", hb(110))
+    assert reasons(w, 1.0 + RING_REPEAT_S) == ["alarm:no_flow"]   # again
+    w.on_message(17.0, "pumpmon/bed4/state", state(on=True, acked=True))
+    assert reasons(w, 1.0 + 2 * RING_REPEAT_S) == ["alarm:no_flow"]   # paused, not ended
+    w.on_message(20.0, "pumpmon/bed4/state", state())
+    w.on_message(20.0, "pumpmon/bed4/heartbeat", hb(120))
+    assert reasons(w, 60.0) == []
+    # a medium alarm shows but does not ring
+    w.on_message(61.0, "pumpmon/bed4/state", state(on=True, prio="medium",
+                                                   alarm="low_reservoir"))
+    assert reasons(w, 61.0) == []
+
+
+def test_offline_and_stale_heartbeat_ring():
+    w = CarerWatch(["bed4"])
+    w.on_message(0.0, "pumpmon/bed4/heartbeat", hb(5, k=10))
+    assert reasons(w, 14.9) == []
+    assert reasons(w, 15.1) == ["stale"]            # 1.5 keep-alive periods
+    w.on_message(16.0, "pumpmon/bed4/heartbeat", hb(21, k=10))
+    assert reasons(w, 16.5) == []
+    w.on_message(17.0, "pumpmon/bed4/status", "offline")
+    assert reasons(w, 17.0) == ["offline"]
+    assert "OFFLINE" in w.reasons(17.0)[0][2]
+
+
+def test_unacknowledged_alarm_escalates_after_ten_minutes_of_monitor_time():
+    w = CarerWatch()
+    w.on_message(0.0, "pumpmon/bed4/heartbeat", hb(100))
+    w.on_message(0.0, "pumpmon/bed4/state", state(on=True, since=100, up=100))
+    assert reasons(w, 0.0) == ["alarm:no_flow"]
+    w.on_message(5.0, "pumpmon/bed4/heartbeat", hb(100 + ESCALATE_S - 1))
+    assert reasons(w, 5.0) == []
+    w.on_message(6.0, "pumpmon/bed4/heartbeat", hb(100 + ESCALATE_S))
+    assert reasons(w, 6.0) == ["escalate:no_flow"]
+    w.on_message(7.0, "pumpmon/bed4/state", state(on=True, acked=True, since=100,
+                                                  up=100 + ESCALATE_S))
+    assert "escalate:no_flow" not in [r for _m, r, _t in w.reasons(7.0)]
+    assert w.views["bed4"].status == "online"      # heard: a heartbeat means online
+    assert w.on_message(8.0, "other/topic", "x") is None
