@@ -78,14 +78,60 @@ def _trace_info(path):
     return tr, rows, last_ms, values, cfg
 
 
-def _flash(port, config_path, out):
-    """The project's flashing tool; (ok, its output)."""
+FLASH_TIMEOUT_S = 300
+
+
+def _flash(port, config_path, out, board=None, say=None, timeout=FLASH_TIMEOUT_S):
+    """The project's flashing tool; (ok, its output). Its progress lines go
+    to say() as they come; a flash that outlasts `timeout` is stopped and
+    reported as a failure (one line: what happened and what to do)."""
     cmd = [sys.executable, "-m", "host_tools.cli", "flash", "--port", port,
            "--config", str(config_path), "--settle", "0.5"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if r.returncode == 0:
-        return True, r.stdout.strip()           # its one-line summary
-    return False, (r.stdout + r.stderr).strip()
+    if board:
+        cmd += ["--board", board]
+    try:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, errors="replace")
+    except OSError as e:
+        return False, "cannot start pumpmon flash: %s" % e
+    lines = []
+
+    def pump():
+        for line in p.stdout:
+            lines.append(line.rstrip("\n"))
+            if say and not line.startswith("flashed "):
+                say("  " + line.rstrip("\n")[:200])
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        reader.join(2)
+        return False, ("pumpmon flash gave no result within %d s and was stopped (a board "
+                       "that stopped answering); run `make run` again" % timeout)
+    reader.join(5)
+    text = "\n".join(lines).strip()
+    if p.returncode == 0:
+        return True, text
+    return False, text or "pumpmon flash ended with status %d" % p.returncode
+
+
+def _flash_twice(port, config_path, out, board, panel, interrupted):
+    """Flash; when that fails (a session that broke, a timeout), once more:
+    the tool is atomic, so a second try starts from a whole version."""
+    ok, text = _flash(port, config_path, out, board, panel.say)
+    if not ok and not interrupted:
+        panel.say("flashing failed (%s); trying once more..." % _last_line(text))
+        ok, text = _flash(port, config_path, out, board, panel.say)
+    return ok, text
+
+
+def _last_line(text):
+    lines = text.strip().splitlines()
+    return lines[-1][:200] if lines else "no output"
 
 
 # ---- the virtual board -----------------------------------------------------------------
@@ -137,17 +183,14 @@ def run_virtual(args):
                   % board.pty_path)
         # (the /dev/pts name, not the symlink: mpremote reads a /dev/pts device
         # without its 10 ms polling sleep, several times faster)
-        ok, text = _flash(board.pty_name, cfg_path, out)
-        if not ok and not interrupted:
-            # the tool is atomic and says "run the command again" when a
-            # session broke; once more, then give up
-            panel.say("flashing failed (%s); once more..." % text.splitlines()[-1][:100])
-            ok, text = _flash(board.pty_name, cfg_path, out)
+        ok, text = _flash_twice(board.pty_name, cfg_path, out, "sim", panel, interrupted)
         if interrupted:
             return 130
-        last = text.splitlines()[-1] if text else ""
+        last = _last_line(text)
         if not ok:
-            print("pumpmon run: flashing failed:\n%s" % text, file=sys.stderr)
+            print("pumpmon run: flashing failed twice: %s\n  (the board's timeline: %s; "
+                  "run `make run` again, or `pumpmon flash --port %s` to see it alone)"
+                  % (last, timeline, board.pty_path), file=sys.stderr)
             return 1
         panel.say(last)
         panel.say("playing %s at %gx (%s of trace in ~%d s)" % (
@@ -317,10 +360,11 @@ def run_real(port, args):
     cfg_path.write_text(json.dumps(values) + "\n")
     print("real board on %s: flashing the firmware (configuration from %s)..."
           % (port, args.trace), flush=True)
-    ok, text = _flash(port, cfg_path, out)
-    print(text, flush=True)
+    ok, text = _flash(port, cfg_path, out, None, lambda m: print(m, flush=True))
     if not ok:
+        print("pumpmon run: flashing failed: %s" % _last_line(text), file=sys.stderr)
         return 1
+    print(_last_line(text), flush=True)
     try:
         s = console(port)
     except Exception as e:  # noqa: BLE001 - pyserial's errors vary by device
