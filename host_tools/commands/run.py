@@ -3,10 +3,12 @@
 Starts a virtual board (host_tools/vboard/) with a trace (default: the
 bundled demo, traces/demo.csv) at a speed that plays it in about 80 s, puts
 the current firmware on it with `pumpmon flash` (the configuration comes from
-the trace's metadata), and shows a live panel: level, flow, programmed rate,
-LED, buzzer, active alarms, the board's event log. Ends by itself when the
-trace has played (summary, and where the timeline and event log are); Ctrl-C
-ends it cleanly. Without a terminal it prints plain lines.
+the trace's metadata; a flash that fails or outlasts its timeout is tried
+once more, then reported in one line), and shows the bedside view
+(host_tools/view/): the light and the sound in words, each alarm and its
+cause, what to press, each press. Ends by itself when the trace has played
+(summary, and where the timeline and event log are); Ctrl-C ends it cleanly.
+Without a terminal it prints plain lines.
 
 With a real board (--port, BOARD=..., or one found on USB, as mpremote's
 auto-detection) it flashes that board and shows its console instead: the
@@ -28,6 +30,7 @@ from host_tools.paths import BUILD, TRACES
 from host_tools.vboard.board import VirtualBoard
 from host_tools.vboard.faults import UsageError
 from host_tools.vboard.timeline import fmt_t
+from host_tools.view.bedside import BedsideView
 
 DEMO = TRACES / "demo.csv"
 OUT = BUILD / "run"
@@ -131,7 +134,12 @@ def _flash_twice(port, config_path, out, board, panel, interrupted):
 
 def _last_line(text):
     lines = text.strip().splitlines()
-    return lines[-1][:200] if lines else "no output"
+    return lines[-1] if lines else "no output"
+
+
+def _samples(path):
+    from host_tools.formats.trace import read_trace
+    return read_trace(path).samples()
 
 
 # ---- the virtual board -----------------------------------------------------------------
@@ -152,7 +160,7 @@ def run_virtual(args):
     cfg_path.write_text(json.dumps(values) + "\n")
     timeline = out / "timeline.jsonl"
     plain = args.plain or not sys.stdout.isatty()
-    panel = Panel(tr, cfg, dur_s, speed, plain)
+    panel = BedsideView(tr, cfg, dur_s, speed, plain, sys.stdout, _samples(args.trace))
     try:
         board = VirtualBoard(flash, pty_path=str(out / "tty"), tcp_port=-1, trace=args.trace,
                              speed=speed, timeline=str(timeline), faults=args.fault,
@@ -205,6 +213,7 @@ def run_virtual(args):
             time.sleep(0.1)
         panel.draw(board, final=True)
     finally:
+        panel.close()
         stop.set()
         board.wake()
         if thread is not None:
@@ -217,134 +226,6 @@ def run_virtual(args):
         status = 130
     panel.summary(board, out, timeline, flash, time.monotonic() - t0)
     return status
-
-
-class Panel:
-    """The live view: redrawn in place on a terminal, plain lines otherwise."""
-
-    def __init__(self, trace, cfg, dur_s, speed, plain):
-        self.trace = trace
-        self.cfg = cfg
-        self.dur_ms = int(dur_s * 1000)
-        self.speed = speed
-        self.plain = plain
-        self.stream = sys.stdout
-        self.n_events = 0
-        self.alarms = {}        # (alarm, cause) -> state text
-        self.lines = 0
-        self.next_plain = 0
-
-    def say(self, text):
-        if not self.plain and self.lines:
-            self.stream.write("\x1b[%dA\x1b[J" % self.lines)
-            self.lines = 0
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def _events(self, board):
-        new = board.alarm_events[self.n_events:]
-        self.n_events = len(board.alarm_events)
-        for e in new:
-            key = (e.get("alarm"), e.get("cause"))
-            ev = e["event"]
-            if ev == "alarm_raised":
-                self.alarms[key] = "active"
-            elif ev == "alarm_condition_cleared":
-                self.alarms[key] = "latched (condition gone)"
-            elif ev == "alarm_acknowledged" and key in self.alarms:
-                self.alarms[key] = "acknowledged"
-            elif ev == "alarm_cleared":
-                self.alarms.pop(key, None)
-        return new
-
-    def _state(self, board):
-        w = board.world_ms()
-        t = board.trace_t(w)
-        cur = board.current
-        lv = fl = "-"
-        if cur is not None:
-            lv = "-" if cur.level is None else "%.2f mL" % (cur.level / 1000.0)
-            fl = "-" if cur.flow is None else "%.1f uL/h" % (cur.flow / 10.0)
-            self.last_level = lv if cur.level is not None else getattr(self, "last_level", "-")
-            lv = self.last_level
-        prog = "-"
-        if t is not None:
-            tod = (self.cfg.start_s + t // 1000) % 86400
-            prog = "%.1f uL/h" % (self.cfg.rate_at(tod) / 10.0)
-        lt = board.last_tone_world      # a burst repeats every 6 s (high), 15 s (medium)
-        sounding = lt is not None and w - lt < 16000
-        tone = ("%d Hz" % board.tone) if board.tone else "silent"
-        buzzer = "%s (alarm sounding)" % tone if sounding else tone
-        alarms = ", ".join("%s/%s %s" % (k[0], k[1], v) for k, v in self.alarms.items()) \
-            or "none"
-        return t, lv, fl, prog, board.led or "-", buzzer, alarms
-
-    def draw(self, board, final=False):
-        new = self._events(board)
-        t, lv, fl, prog, led, buzzer, alarms = self._state(board)
-        if self.plain:
-            for e in new:
-                self.stream.write("t=%s event %s\n" % (fmt_t(board.trace_t(e["world_ms"])),
-                                                       _ev_text(e)))
-            if t is not None and (t >= self.next_plain or final):
-                self.next_plain = (t // (self.dur_ms // 10 or 1) + 1) * (self.dur_ms // 10 or 1)
-                self.stream.write("t=%s level %s flow %s programmed %s LED %s buzzer %s "
-                                  "alarms %s\n" % (fmt_t(t), lv, fl, prog, led, buzzer, alarms))
-            self.stream.flush()
-            return
-        pct = 0 if t is None else min(100, t * 100 // max(1, self.dur_ms))
-        bar = "#" * (pct // 5) + "-" * (20 - pct // 5)
-        rows = [
-            "pumpmon run: virtual board, %s at %gx   t = %s / %s  [%s] %d%%" % (
-                os.path.basename(str(self.trace.path)), self.speed, fmt_t(t),
-                fmt_t(self.dur_ms), bar, pct),
-            "  reservoir level  %-12s flow %-14s programmed %s" % (lv, fl, prog),
-            "  LED              %-22s buzzer %s" % (_led(led), buzzer),
-            "  alarms           %s" % alarms,
-            "  events (board log, newest last):",
-        ]
-        evs = board.alarm_events[-6:]
-        for e in evs:
-            rows.append("    up %s  %s" % (fmt_t(e.get("up_s", 0) * 1000), _ev_text(e)))
-        rows += [""] * (6 - len(evs))
-        rows.append("  Ctrl-C stops")
-        if self.lines:
-            self.stream.write("\x1b[%dA" % self.lines)
-        self.stream.write("".join("\x1b[2K" + r[:160] + "\n" for r in rows))
-        self.stream.flush()
-        self.lines = len(rows)
-
-    def summary(self, board, out, timeline, flash, wall_s):
-        raised = [e for e in board.alarm_events if e["event"] == "alarm_raised"]
-        self.say("")
-        self.say("summary: %d trace rows played in %.0f s (%gx); %d board boots; "
-                 "%d events in the board's log" % (board.rows, wall_s, self.speed, board.boots,
-                                                   len(board.alarm_events)))
-        for e in raised:
-            self.say("  raised %-14s %-20s at up %s" % (e.get("alarm"), e.get("cause"),
-                                                       fmt_t(e.get("up_s", 0) * 1000)))
-        if not raised:
-            self.say("  no alarm raised")
-        self.say("  timeline (every LED/buzzer change): %s" % timeline)
-        self.say("  event log on the board's flash: %s  (pumpmon log decode %s)"
-                 % (flash / "log", flash / "log"))
-
-
-def _ev_text(e):
-    s = e["event"]
-    if e.get("alarm"):
-        s += " %s/%s" % (e["alarm"], e["cause"])
-    if e.get("detail"):
-        s += " (%s)" % e["detail"]
-    if e.get("reset_cause"):
-        s += " (%s)" % e["reset_cause"]
-    return s
-
-
-def _led(name):
-    codes = {"red": "31", "green": "32", "yellow": "33"}
-    c = codes.get(name)
-    return ("\x1b[%sm\u25cf\x1b[0m %s" % (c, name)) if c else name
 
 
 # ---- a real board ------------------------------------------------------------------------------
