@@ -15,15 +15,14 @@ high speed, and the board then resets in the middle of the session. So:
 """
 import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from host_tools.flashing.build import build_files, offline_info, target_for
+from host_tools.flashing.build import build_files, cache_dir, offline_info, target_for
 
 FEED_S = 0.1            # the longest host-side pause between two feeds
 
 
 def _memo(root, board):
-    return Path(root) / "build" / "flash-cache" / ("last-target-%s.json" % board)
+    return cache_dir(root) / ("last-target-%s.json" % board)
 
 
 def remember(root, board, info):
@@ -72,7 +71,7 @@ def build_fed(session, root, board, target):
 
 def last_board(root):
     """The board folder flashed most recently from this tree (None: none yet)."""
-    d = Path(root) / "build" / "flash-cache"
+    d = cache_dir(root)
     try:
         memos = sorted(d.glob("last-target-*.json"), key=lambda p: p.stat().st_mtime)
     except OSError:
