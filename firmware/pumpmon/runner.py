@@ -375,8 +375,8 @@ class Runner:
             return
         mg.shown &= ~bit
         mg.acked &= ~bit
-        print("pumpmon: the configuration is valid now: malfunction/internal "
-              "(bad_config) cleared")
+        # (not "pumpmon: ...": the flash tool reads that prefix as a failure)
+        print("the configuration is valid now: malfunction/internal (bad_config) cleared")
         self._on_event(EV_CLEARED, A.INTERNAL, A.D_CONFIG)
         self._save_state()
 
