@@ -67,10 +67,14 @@ def active_alarms(session):
     """The alarms the running monitor shows (["no_flow/low_flow", ...]), or
     None when its console channel did not answer."""
     from host_tools.device.session import ChannelError
-    try:
-        return list(session.status().get("alarms") or [])
-    except (ChannelError, FlashError):
-        return None
+    for _attempt in range(4):      # a request sent while it still boots is lost: again
+        try:
+            return list(session.status(timeout=2.5).get("alarms") or [])
+        except ChannelError:
+            continue
+        except FlashError:
+            break
+    return None
 
 
 def alarms_text(alarms):
