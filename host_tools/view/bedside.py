@@ -138,7 +138,7 @@ class BedsideView:
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column(overflow="fold")
-        grid.add_row("Light", Text.assemble(("\u25cf " + light, border), "  " + meaning))
+        grid.add_row("Light", Text.assemble(("\u25cf " + light, border), ": " + meaning))
         grid.add_row("Sound", Text(sound, style="bold" if sound.startswith("sounding")
                                    else ""))
         grid.add_row("Sensors", readings)

@@ -110,8 +110,7 @@ class BedsideState:
         if shown:
             top = shown[0]
             colour, words = W.light_words(W.kind_of(top.alarm, top.cause))
-            return colour, words, "%s (%s)" % (_name((top.alarm, top.cause)),
-                                               W.PRIORITY_WORDS[top.priority])
+            return colour, words, W.PRIORITY_WORDS[top.priority]
         if led in ("yellow", None):
             colour, words = W.light_words(A.KIND_STARTING)
             return colour, words, W.YELLOW_STATES["starting"]
@@ -154,14 +153,18 @@ class BedsideState:
                  if a.present and a.priority != "high"]
         parts = []
         if clear:
-            parts.append("ends %s (cause gone)" % ", ".join(clear))
+            parts.append("ends %s (cause gone)" % _few(clear))
         if pauses:
-            parts.append("only pauses %s %s (still a danger)" % (", ".join(pauses), pause))
+            parts.append("only pauses %s %s (still a danger)" % (_few(pauses), pause))
         if quiet:
-            parts.append("quiets %s for up to %d min" % (", ".join(quiet), self.reminder_min))
+            parts.append("quiets %s for up to %d min" % (_few(quiet), self.reminder_min))
         out.append("Long press (hold %.0f s): acknowledges: %s." % (
             self.long_ms / 1000.0, "; ".join(parts)))
         return out
+
+
+def _few(names):
+    return ", ".join(names) if len(names) <= 2 else "%d alarms" % len(names)
 
 
 def _name(key):
