@@ -66,7 +66,7 @@ def refuse_unedited_example(root, path, values):
 def active_alarms(session):
     """The alarms the running monitor shows (["no_flow/low_flow", ...]), or
     None when its console channel did not answer."""
-    from host_tools.device.session import ChannelError
+    from host_tools.device.errors import ChannelError
     for _attempt in range(4):      # a request sent while it still boots is lost: again
         try:
             return list(session.status(timeout=2.5).get("alarms") or [])
