@@ -150,13 +150,13 @@ class BedsideView:
         if not shown:
             rows.append(Text("  none", style="green"))
         for a in shown[:room]:
-            tag = "latched, cause gone" if not a.present else ""
+            tag = "cause gone" if not a.present else ""
             if a.acked:
                 tag = "acknowledged" + (", " + tag if tag else "")
             rows.append(Text.assemble(
                 ("  \u25cf %-6s " % a.priority.upper(), W.PRIORITY_STYLE[a.priority]),
+                ("[%s] " % tag if tag else "", "dim"),
                 W.describe(a.alarm, a.cause, a.detail),
-                (" [%s]" % tag if tag else "", "dim"),
                 no_wrap=True, overflow="ellipsis"))
         if len(shown) > room:
             rows.append(Text("  and %d more" % (len(shown) - room), style="dim"))

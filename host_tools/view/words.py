@@ -26,8 +26,7 @@ CONDITION_WORDS = {
     ("low_reservoir", "volume"): "the reservoir is low: arrange a refill",
     ("low_reservoir", "days_to_empty"): "the reservoir runs out within days: arrange a refill",
     ("low_reservoir", "refill_today"): "refill TODAY: a day or less of drug is left",
-    ("under_delivery", "partial"): "the pump delivers well under its programmed rate "
-                                   "(last hour)",
+    ("under_delivery", "partial"): "the pump delivers well under its programmed rate",
     ("monitoring_interrupted", "reset"): "the monitor was off for a while (restart or "
                                          "power cut)",
 }
@@ -48,7 +47,7 @@ DETAIL_WORDS = {
     "log_failure": "it cannot write its memory",
     "watchdog": "it hung and restarted",
     "sparse": "too few readings to judge",
-    "sequential": "found by the stop test",
+    "sequential": "",             # how the engine found it: nothing for a carer
     "mean_60min": "over the last hour",
     "boot_failure": "it could not start",
     "firmware_damaged": "its software is damaged: flash it again",
