@@ -178,3 +178,60 @@ def test_no_color_and_plain_lines(monkeypatch):
         "flow sensor gives no usable readings" in text
     assert "button: short press (pause)" in text and "sound paused for 2:00" in text
     assert "paused (1:41 left)" in text
+
+
+def test_make_vboard_status_line_is_cut_to_the_width_and_redrawn_in_place(monkeypatch):
+    # issue 15: a status line wider than the terminal wrapped, and every
+    # redraw left a copy (68 in 10 s), scrolling the port names away
+    from host_tools.vboard import view as V
+    monkeypatch.setattr(V, "REFRESH_S", 0.0)
+    out = Tty()
+    lv = V.LiveView(out)
+    lv.console.force_terminal = True
+    lv.console.width = 80
+    b = FakeBoard()
+    b.trace = None
+    b.trace_world0 = 0
+    b.vm = None
+    b.raw = False
+    b.tone = 0
+    b.world_faults = {"flow": "silent", "level": "stuck", "flash": "fail" * 20}
+    lv.message("vboard ready pty=/tmp/x tty=/dev/pts/9 socket=socket://127.0.0.1:1")
+    for _ in range(50):
+        lv(b)
+    lv.close()
+    screen = _terminal(out.getvalue(), 80)
+    assert screen[0].startswith("vboard ready")         # the endpoints stay on screen
+    status = [ln for ln in screen if ln.startswith("t=")]
+    assert len(status) == 1, screen                     # one status line, not 50 copies
+    assert all(len(ln) <= 80 for ln in screen)
+
+
+def _terminal(data, width):
+    """The screen a terminal shows after `data` (text, CR, LF, cursor up,
+    erase line; other escape codes ignored; a line wider than `width` wraps)."""
+    import re
+    rows, y, x = [""], 0, 0
+    for tok in re.findall(r"\x1b\[[0-9;?]*[A-Za-z]|\r|\n|[^\x1b\r\n]", data):
+        if tok == "\n":
+            y, x = y + 1, 0
+        elif tok == "\r":
+            x = 0
+        elif tok.startswith("\x1b["):
+            n = re.match(r"\x1b\[(\d*)", tok).group(1)
+            if tok.endswith("A"):
+                y = max(0, y - int(n or 1))
+            elif tok.endswith("K"):
+                rows[y] = rows[y][:x] if n in ("", "0") else ""
+            continue
+        else:
+            if x >= width:
+                y, x = y + 1, 0
+            while len(rows) <= y:
+                rows.append("")
+            r = rows[y].ljust(x)
+            rows[y] = r[:x] + tok + r[x + 1:]
+            x += 1
+        while len(rows) <= y:
+            rows.append("")
+    return [r.rstrip() for r in rows if r.strip()]
