@@ -110,7 +110,10 @@ class BedsideState:
         if shown:
             top = shown[0]
             colour, words = W.light_words(W.kind_of(top.alarm, top.cause))
-            return colour, words, W.PRIORITY_WORDS[top.priority]
+            meaning = W.PRIORITY_WORDS[top.priority]
+            if words.endswith("steady"):    # the third steady yellow: say which
+                meaning = "%s alarm: %s" % (meaning, top.alarm.replace("_", " "))
+            return colour, words, meaning
         if led in ("yellow", None):
             colour, words = W.light_words(A.KIND_STARTING)
             return colour, words, W.YELLOW_STATES["starting"]

@@ -76,6 +76,11 @@ def test_sound_light_and_buttons_follow_the_alarm_manager():
     assert st.light("yellow")[0] == "yellow"
     st.event({"event": "audio_resumed"}, 301000 + 3600000)
     assert st.sound(301000 + 3600001).startswith("sounding")
+    # monitoring_interrupted: the third steady yellow, named
+    st2 = BedsideState(CFG)
+    _raised(st2, "monitoring_interrupted", "reset", 0)
+    assert st2.light("yellow") == ("yellow", "yellow, steady",
+                                   "low priority alarm: monitoring interrupted")
     # service: the steady yellow says so
     st.event({"event": "monitoring_stopped"}, 400000)
     assert "SERVICE" in st.light("yellow")[2] and "service tone" in st.sound(400001)
