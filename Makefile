@@ -107,10 +107,10 @@ flash: setup ## flash the firmware onto a board (PORT=/dev/ttyACM0 CONFIG=file.j
 
 .PHONY: flash
 
-vboard: setup ## serve a virtual MicroPython board for mpremote (TRACE=file SPEED=x; see docs/virtual-board.md)
+vboard: setup ## serve a virtual MicroPython board for mpremote (TRACE=file SPEED=x|max: a ceiling; see docs/virtual-board.md)
 	$(BIN)/pumpmon board serve $(if $(TRACE),--trace $(TRACE)) $(if $(SPEED),--speed $(SPEED))
 
-vboard-bench: setup ## the virtual board's startup, soft-reset and mpremote fs cp figures (host_tools/bench/vboard.py)
+vboard-bench: setup ## the virtual board: board-time speed at --speed max, idle and loaded (the same figures), startup, soft reset, fs cp (host_tools/bench/vboard.py)
 	$(BIN)/python -m host_tools.bench.vboard
 
 .PHONY: vboard vboard-bench
@@ -119,6 +119,11 @@ bench-record: setup ## sensor recording figures (host_tools/bench/record.py): by
 	$(BIN)/python -m host_tools.bench.record
 
 .PHONY: bench-record
+
+devs: setup ## list the boards a command can talk to: USB serial ports (VID:PID) and running virtual boards
+	$(BIN)/pumpmon devs
+
+.PHONY: devs
 
 clean: ## remove the venv and build output
 	rm -rf $(VENV) build .pytest_cache

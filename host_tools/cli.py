@@ -1,29 +1,69 @@
-"""The `pumpmon` command: one subcommand per module of host_tools/.
+"""The `pumpmon` command: one subcommand per module of host_tools/commands/.
 
 Each subcommand module has `add_arguments(parser)` and `run(args) -> int`
-(the exit status). Exit status 2 is for bad input (usage or a bad file).
+(the exit status: one of host_tools/exitcodes.py, docs/exit-codes.md). Every
+command that talks to a board takes the same --port (host_tools/device/ports.py).
 """
 import argparse
 import importlib
 import sys
 
+from host_tools.exitcodes import INTERRUPTED, OK
+
 # name, module, one-line help: keep one line per subcommand
 COMMANDS = [
     ("replay", "host_tools.commands.replay", "replay a recorded sensor trace through the firmware; events as JSON Lines"),
-    ("trace", "host_tools.commands.trace", "generate, check and regenerate sensor traces (scenario corpus)"),
-    ("log", "host_tools.commands.log", "decode the board's event log (decode FILE...|DIR) or fetch it (pull --port)"),
+    ("trace", "host_tools.commands.trace", "generate (from a scenario or a one-line description), check and record sensor traces"),
+    ("log", "host_tools.commands.log", "decode the board's event log (decode FILE...|DIR) or fetch it (pull)"),
     ("flash", "host_tools.commands.flash", "flash the firmware onto a board: compiled, incremental, verified, atomic"),
     ("config", "host_tools.commands.config", "show or change a board's configuration (logged on the board)"),
     ("status", "host_tools.commands.status", "what a running monitor is doing now, asked without stopping it"),
+    ("devs", "host_tools.commands.devs", "list the boards: USB serial ports (VID:PID) and running virtual boards"),
     ("board", "host_tools.commands.board", "the virtual board: serve (a MicroPython board mpremote talks to), ctl"),
     ("run", "host_tools.commands.run", "run the monitor on the virtual board (or --port, a real one) with a live panel"),
 ]
 
 
+def versions():
+    """{"pumpmon": the package's version (its metadata), "firmware": the
+    firmware core's VERSION, "mpremote": ...}."""
+    from importlib import metadata
+    out = {}
+    for name in ("pumpmon", "mpremote"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    if out["pumpmon"] is None:             # a source tree never installed
+        import re
+        from host_tools.paths import ROOT
+        try:
+            m = re.search(r'^version\s*=\s*"([^"]+)"', (ROOT / "pyproject.toml").read_text(),
+                          re.M)
+            out["pumpmon"] = m.group(1) if m else None
+        except OSError:
+            pass
+    try:
+        from pumpmon import VERSION
+        out["firmware"] = VERSION
+    except ImportError:
+        out["firmware"] = None
+    return out
+
+
+def version_line():
+    v = versions()
+    return "pumpmon %s (firmware %s, mpremote %s, Python %s)" % (
+        v["pumpmon"] or "unknown", v["firmware"] or "unknown", v["mpremote"] or "not installed",
+        sys.version.split()[0])
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="pumpmon",
-        description="Host tools for the pumpmon bedside alarm monitor.")
+        description="Host tools for the pumpmon bedside alarm monitor.",
+        epilog="Exit statuses: docs/exit-codes.md (the same for every command).")
+    parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, modname, help_text in COMMANDS:
@@ -38,12 +78,12 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args._run(args) or 0
+        return args._run(args) or OK
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:  # e.g. `pumpmon replay ... | head`
         sys.stderr.close()
-        return 0
+        return OK
 
 
 if __name__ == "__main__":

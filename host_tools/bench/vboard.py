@@ -1,8 +1,18 @@
-"""Figures of the virtual board: startup, soft reset, mpremote fs cp throughput.
+"""Figures of the virtual board: board-time speed and determinism under load;
+startup, soft reset, mpremote fs cp throughput.
 
-    .venv/bin/python -m host_tools.bench.vboard [--size BYTES] [--resets N]
+    .venv/bin/python -m host_tools.bench.vboard [--cut S] [--hogs N] [--size BYTES]
+                                                [--resets N] [--no-serial]
 
-Starts `pumpmon board serve` (a fresh flash folder), then measures:
+Board time (docs/virtual-board.md: virtual, granted by the host): the demo
+trace (traces/demo.csv, or its first --cut seconds) is flashed and played to
+its end at --speed max twice, once on the machine as it is and once beside
+--hogs processes burning a CPU each. Printed for each: trace rows delivered,
+board time, wall time, the board-time speed reached (board s per wall s), the
+alarms with their board times; then whether the two runs' figures, timelines
+and event logs are the same (they must be: the same inputs).
+
+Then it starts `pumpmon board serve` (a fresh flash folder) and measures:
   - startup: from launching the command to its "vboard ready" line (the VM
     has booted and connected its peripherals);
   - soft reset: Ctrl-D at the raw prompt until the raw prompt is back
@@ -25,11 +35,67 @@ BIN = Path(sys.executable).parent
 from host_tools.paths import ROOT  # noqa: E402
 
 
+def board_time(cut_s, hogs):
+    """The demo played at full speed, idle and beside CPU hogs: the table."""
+    from host_tools.vboard.play import cut_trace, log_bytes, play, timeline_bytes
+    from host_tools.vboard.timeline import fmt_t
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        trace = ROOT / "traces" / "demo.csv"
+        if cut_s:
+            trace = cut_trace(trace, d / "demo-cut.csv", cut_s)
+        runs = []
+        for label, n in (("as it is", 0), ("%d CPU hog%s" % (hogs, "s" * (hogs != 1)), hogs)):
+            procs = [subprocess.Popen([sys.executable, "-c", "while True:\n    pass\n"])
+                     for _ in range(n)]
+            try:
+                load = os.getloadavg()[0]
+                p = play(trace, d / ("run%d" % len(runs)), speed="max")
+            finally:
+                for h in procs:
+                    h.kill()
+                    h.wait()
+            runs.append((label, load, p))
+        print("board time at --speed max: %s (%s of board time), flashed with pumpmon flash"
+              % (trace.name, fmt_t(runs[0][2].board_ms)))
+        print("| machine | load before | rows delivered | trace's board time | wall s (play; "
+              "with flashing) | board-time speed reached | boots | alarms raised (board time) |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for label, load, p in runs:
+            raised = ", ".join("%s/%s %s" % (a[1], a[2], fmt_t(a[3])) for a in p.alarms
+                               if a[0] == "alarm_raised") or "none"
+            # speed: the trace's board time over the wall time it took to play
+            print("| %s | %.1f | %d | %s | %.1f; %.1f | %.0fx | %d | %s |" % (
+                label, load, p.rows, fmt_t(p.trace_ms), p.play_s, p.wall_s,
+                p.trace_ms / 1000.0 / max(p.play_s, 1e-3), p.boots, raised))
+        a, b = runs[0][2], runs[1][2]
+        same = (a.rows, a.board_ms, a.alarms) == (b.rows, b.board_ms, b.alarms)
+        same_tl = timeline_bytes(a.timeline) == timeline_bytes(b.timeline)
+        same_log = log_bytes(a.log) == log_bytes(b.log)
+        print("same figures: %s; same timeline bytes (%d rows): %s; same event log bytes: %s"
+              % (_yes(same), timeline_bytes(a.timeline).count(b"\n"), _yes(same_tl),
+                 _yes(same_log)))
+        return same and same_tl and same_log
+
+
+def _yes(ok):
+    return "yes" if ok else "NO"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cut", type=int, default=0, metavar="S",
+                    help="play only the demo's first S seconds (default: all of it)")
+    ap.add_argument("--hogs", type=int, default=2, help="CPU-burning processes (default 2)")
+    ap.add_argument("--no-serial", action="store_true",
+                    help="board time only: no startup, soft reset, fs cp figures")
     ap.add_argument("--size", type=int, default=100000)
     ap.add_argument("--resets", type=int, default=10)
     a = ap.parse_args(argv)
+    ok = board_time(a.cut, a.hogs)
+    if a.no_serial:
+        return 0 if ok else 1
+    print()
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         t0 = time.monotonic()
@@ -73,7 +139,7 @@ def main(argv=None):
         finally:
             p.send_signal(signal.SIGTERM)
             p.wait(15)
-    return 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -3,11 +3,16 @@
   pumpmon board serve [--pty PATH] [--socket PORT] [--flash DIR] [--trace FILE] ...
   pumpmon board ctl --control PATH LINE...
 """
+import json
+import os
 import shutil
 import signal
 import sys
 import tempfile
+import time
 
+from host_tools.device.ports import advertise, withdraw
+from host_tools.exitcodes import BAD_INPUT, OK, PROBLEM
 from host_tools.vboard.board import VirtualBoard
 from host_tools.vboard.control import control
 from host_tools.vboard.faults import FAULT_HELP, UsageError
@@ -29,8 +34,11 @@ def add_arguments(p):
     s.add_argument("--flash-size", metavar="BYTES", type=int, default=1048576,
                    help="flash size (default 1 MiB; 4 KiB blocks as littlefs)")
     s.add_argument("--trace", metavar="FILE", help="sensor trace to play (trace format v1)")
-    s.add_argument("--speed", metavar="X", type=float, default=1.0,
-                   help="board time runs X times real time (default 1)")
+    s.add_argument("--speed", metavar="X|max", default="1",
+                   help="the most board time runs ahead of real time: X times (default 1), "
+                   "or max (as fast as the machine goes); board time is virtual either way")
+    s.add_argument("--epoch", metavar="UNIX_S", type=int,
+                   help="the board's clock at board time 0 (default 2026-01-01 00:00 UTC)")
     s.add_argument("--timeline", metavar="FILE", help="write every buzzer/LED change, "
                    "reset, fault and log event here (JSON Lines)")
     s.add_argument("--fault", metavar="T:FAULT", action="append", default=[],
@@ -40,6 +48,8 @@ def add_arguments(p):
     s.add_argument("--exit-at-end", action="store_true",
                    help="stop when the trace has played")
     s.add_argument("--quiet", action="store_true", help="only the first line")
+    s.add_argument("--json", action="store_true", help="the first line as a JSON object "
+                   "(port, tty, socket, control, flash, trace, speed, pid)")
     c = sub.add_parser("ctl", help="send a fault or 'status' to a running board",
                        description="Send a command to a running virtual board.")
     c.add_argument("--control", metavar="PATH", required=True)
@@ -52,9 +62,16 @@ def run(args):
             print(control(args.control, " ".join(args.line)))
         except OSError as e:
             print("pumpmon board ctl: %s: %s" % (args.control, e), file=sys.stderr)
-            return 2
-        return 0
+            return BAD_INPUT
+        return OK
     return serve(args)
+
+
+def _advert(board, args):
+    return {"port": os.path.abspath(board.pty_path), "tty": board.pty_name,
+            "socket": "socket://127.0.0.1:%d" % board.tcp_port if board.tcp else None,
+            "control": board.control_path, "flash": board.flash,
+            "trace": args.trace, "speed": args.speed, "started": int(time.time())}
 
 
 def serve(args):
@@ -67,17 +84,18 @@ def serve(args):
     if args.fault and not args.trace:
         print("pumpmon board serve: --fault needs --trace (its times are trace times)",
               file=sys.stderr)
-        return 2
+        return BAD_INPUT
     try:
         board = VirtualBoard(
             flash, pty_path=args.pty, tcp_port=args.socket, flash_size=args.flash_size,
             trace=args.trace, speed=args.speed, timeline=args.timeline, faults=args.fault,
             control=args.control, heap=args.heap, exit_at_end=args.exit_at_end,
-            display=view)
+            display=view, epoch=args.epoch)
     except (UsageError, TraceError, OSError) as e:
         print("pumpmon board serve: %s" % e, file=sys.stderr)
-        return 2
+        return BAD_INPUT
     stop = []
+    ad = None
 
     def on_signal(signum, frame):
         stop.append(signum)
@@ -89,8 +107,13 @@ def serve(args):
         board.start()
         if not board.wait_ready():
             print("pumpmon board serve: the MicroPython VM did not start", file=sys.stderr)
-            return 1
-        print(board.endpoints_line(), flush=True)
+            return PROBLEM
+        info = _advert(board, args)
+        ad = advertise(info)                    # `pumpmon devs` lists it
+        if args.json:
+            print(json.dumps(dict(info, pid=os.getpid())), flush=True)
+        else:
+            print(board.endpoints_line(), flush=True)
         if view:
             board.log = view.message
         if keys:
@@ -99,6 +122,8 @@ def serve(args):
                          "s/o flow silent/ok, f/g flash fail/ok, q quit")
         board.serve(lambda: bool(stop) or (keys is not None and keys.quit))
     finally:
+        if ad:
+            withdraw(ad)
         if keys:
             keys.stop()
         board.close()
@@ -108,4 +133,4 @@ def serve(args):
             sys.stdout.write("\n")
         if tmp_flash:
             shutil.rmtree(tmp_flash, ignore_errors=True)
-    return 0
+    return OK

@@ -1,4 +1,4 @@
-"""`pumpmon config show|set --port PORT [KEY=VALUE...]`: a board's configuration.
+"""`pumpmon config show|set [--port PORT] [KEY=VALUE...]`: a board's configuration.
 
 `show` prints the board's config.json (and whether it is valid), read
 through the running monitor's console channel (docs/console-protocol.md),
@@ -12,14 +12,16 @@ as `pumpmon flash`
 restarts; at boot the firmware compares the configuration's CRC with the one
 it saved and writes a `config` record (changed = 1) to the event log
 (Runner.note_config, firmware/pumpmon/runner.py), so the change is logged on
-the board by the firmware itself. Exit statuses as for `pumpmon flash`.
+the board by the firmware itself. Exit statuses: docs/exit-codes.md.
 """
 import json
 import sys
 
 from host_tools.commands.flash import commit
 from host_tools.device.errors import ChannelError
+from host_tools.device.ports import add_port_argument
 from host_tools.device.session import CONFIG, BoardSession
+from host_tools.exitcodes import OK
 from host_tools.flashing.build import (EXIT_BAD_INPUT, EXIT_ERROR, EXIT_SELFTEST, FlashError,
                                     config_to_bytes)
 
@@ -32,8 +34,7 @@ def add_arguments(p):
     setp.add_argument("settings", nargs="+", metavar="KEY=VALUE",
                       help="settings to change (VALUE is JSON, or text); KEY= removes one")
     for q in (show, setp):
-        q.add_argument("--port", help="serial device or socket://HOST:PORT "
-                       "(default: the first USB serial port)")
+        add_port_argument(q)
         q.add_argument("--json", action="store_true", help="print the result as JSON")
         q.add_argument("--settle", type=float, default=1.0, metavar="S",
                        help="seconds to watch the monitor restart (default 1)")
@@ -186,7 +187,7 @@ def run(args):
                     print(json.dumps(r["config"], indent=1, sort_keys=True))
                     if not r["valid"]:
                         print("invalid: %s" % r["problem"], file=sys.stderr)
-            return 0
+            return OK
         changes = parse_settings(args.settings)
         _validate_keys(changes)
         r = set_values(args.port, changes, args.settle)
@@ -197,9 +198,11 @@ def run(args):
                 ", ".join(r["changed"]), r["port"]))
         else:
             print("no change on %s" % r["port"])
-        return 0
+        return OK
     except FlashError as e:
         print("pumpmon config: %s" % e, file=sys.stderr)
+        if args.json:
+            print(json.dumps({"ok": False, "status": e.status, "error": str(e)}))
         return e.status
 
 
@@ -208,7 +211,11 @@ def _validate_keys(changes):
     from pumpmon.config import LIMITS, OTHER_KEYS, ConfigError, _number
     for k, v in changes.items():
         if k not in LIMITS and k not in OTHER_KEYS:
-            raise FlashError(EXIT_BAD_INPUT, "unknown setting %r (see docs/config.md)" % k)
+            import difflib
+            near = difflib.get_close_matches(k, list(LIMITS) + list(OTHER_KEYS), n=1,
+                                             cutoff=0.75)
+            raise FlashError(EXIT_BAD_INPUT, "unknown setting %r%s (see docs/config.md)" % (
+                k, " (did you mean %r?)" % near[0] if near else ""))
         if k in LIMITS and v is not None:
             try:
                 _number(k, v)

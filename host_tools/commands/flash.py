@@ -18,7 +18,9 @@ import sys
 import time
 
 from host_tools.device.errors import BoardError, NoSpace, no_space
+from host_tools.device.ports import add_port_argument
 from host_tools.device.session import CONFIG, JOURNAL, MANIFEST, OLD, STAGE, BoardSession
+from host_tools.exitcodes import OK
 from host_tools.flashing import guide, prebuild
 from host_tools.flashing.build import (EXIT_ERROR, EXIT_SELFTEST, EXIT_VERIFY,
                                     ROOT, FlashError, board_for, build_files, config_bytes,
@@ -29,8 +31,7 @@ JOURNAL_ROOM = 4096     # bytes kept free for the journal and manifest
 
 
 def add_arguments(p):
-    p.add_argument("--port", help="serial device or socket://HOST:PORT "
-                   "(default: mpremote's auto-detection: the first USB serial port)")
+    add_port_argument(p)
     p.add_argument("--board", help="board folder under boards/ (default: from the board's "
                    "platform: rp2 -> rpi_pico, esp32 -> esp32, linux -> sim)")
     p.add_argument("--config", metavar="FILE", help="configuration (JSON) to install as "
@@ -375,5 +376,5 @@ def run(args):
         print(json.dumps(s))
     else:
         print(human(s))
-    return 0
+    return OK
 

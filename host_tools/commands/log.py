@@ -1,11 +1,12 @@
 """`pumpmon log`: read the board's event log (docs/log-format.md).
 
   pumpmon log decode FILE...|DIR [--json | --csv]
-  pumpmon log pull --port PORT [--dest DIR] [--remote-dir /log] [--no-restart]
+  pumpmon log pull [--port PORT] [--dest DIR] [--remote-dir /log] [--no-restart]
 
-The decoding is host_tools/formats/eventlog.py. Exit status: 0 the log is
-whole, 1 problems were reported (damaged, missing or unreadable records: the
-rest is decoded), 2 the input cannot be used (or the board cannot be read).
+The decoding is host_tools/formats/eventlog.py. Exit status
+(docs/exit-codes.md): 0 the log is whole, 1 problems were reported (damaged,
+missing or unreadable records: the rest is decoded), 2 the input cannot be
+used; `pull`: 3, 4, 9 when the board cannot be found or read.
 
 `pull` reads the segments through the running monitor's console channel
 (docs/console-protocol.md): the monitor goes on, nothing is reset. Only when
@@ -20,10 +21,14 @@ import tempfile
 from pathlib import Path
 
 from host_tools.device.errors import ChannelError
+from host_tools.device.ports import add_port_argument
 from host_tools.device.session import BoardSession
+from host_tools.exitcodes import BAD_INPUT, OK, PROBLEM
 from host_tools.flashing.build import EXIT_ERROR, FlashError
-from host_tools.formats.eventlog import (SEG_RE, LogError, decode, summary, write_csv,
-                                         write_json, write_table, _where)
+from host_tools.formats.eventlog import (SEG_RE, TABLE_HEADER, LogError, decode, summary,
+                                         table_rows, write_csv, write_json, write_table,
+                                         _where)
+from host_tools.terminal import fitted, terminal_width, write_fitted_table
 
 
 def add_arguments(parser):
@@ -41,8 +46,7 @@ def add_arguments(parser):
                        "without stopping it; only a board whose monitor does not answer "
                        "there is read through the REPL (interrupted, then restarted with a "
                        "soft reset unless --no-restart).")
-    p.add_argument("--port", required=True,
-                   help="serial device, or socket://host:port (what mpremote connect takes)")
+    add_port_argument(p)
     p.add_argument("--dest", help="local folder (default: log-YYYYmmdd-HHMMSS)")
     p.add_argument("--remote-dir", default="/log", help="the log folder on the board (/log)")
     p.add_argument("--no-restart", action="store_true",
@@ -55,6 +59,9 @@ def _format_args(p):
     g = p.add_mutually_exclusive_group()
     g.add_argument("--json", action="store_true", help="JSON Lines, one record a line")
     g.add_argument("--csv", action="store_true", help="CSV with a header row")
+    p.add_argument("--width", type=int, metavar="COLS",
+                   help="fit the table to COLS columns (default: the terminal's width "
+                   "on a terminal; whole lines into a pipe or a file)")
 
 
 def run(args):
@@ -68,11 +75,13 @@ def _emit(args, paths, out=None, err=None):
         items, probs = decode(paths)
     except LogError as e:
         err.write("pumpmon log: %s\n" % e)
-        return 2
+        return BAD_INPUT
     if args.json:
         write_json(items, out)
     elif args.csv:
         write_csv(items, out)
+    elif fitted(out, args.width):
+        _fitted(items, out, args.width)
     else:
         write_table(items, out)
     out.flush()
@@ -80,7 +89,27 @@ def _emit(args, paths, out=None, err=None):
         for p in probs:
             err.write("%s: %s\n" % (_where(p), p[2]))
     err.write("%s\n" % summary(items, probs))
-    return 1 if probs else 0
+    return PROBLEM if probs else OK
+
+
+COMPACT_BELOW = 140     # columns: under this, time and alarm go under each other
+
+
+def _fitted(items, out, width):
+    """The table fitted to the terminal (or --width): the values fold inside
+    their column; on a narrow terminal the board's time goes under the
+    uptime and the alarm under the event, so the values keep some room."""
+    rows, problems = table_rows(items)
+    styles = {i: "red" for i in problems}
+    if (width or terminal_width(out)) >= COMPACT_BELOW:
+        write_fitted_table(TABLE_HEADER, rows, out, width, wrap=("alarm", "values"),
+                           styles=styles)
+        return
+    compact = [(seq, up + "\n" + wall if wall else up,
+                event + ("\n" + alarm if alarm not in ("", "-") else ""), values)
+               for seq, up, wall, event, alarm, values in rows]
+    write_fitted_table(("seq", "uptime / wall", "event / alarm", "values"), compact, out,
+                       width, wrap=("values",), styles=styles)
 
 
 def run_decode(args):
@@ -94,7 +123,7 @@ def run_pull(args):
         stage = Path(tempfile.mkdtemp(prefix=".pull-", dir=dest))
     except OSError as e:
         sys.stderr.write("pumpmon log: %s: cannot create: %s\n" % (dest, e.strerror or e))
-        return 2
+        return BAD_INPUT
     remote = args.remote_dir.rstrip("/") or "/"
     try:
         # no soft reset before the copy: the session interrupts the monitor
@@ -103,7 +132,7 @@ def run_pull(args):
             b = BoardSession(args.port, raw=False)
         except FlashError as e:
             sys.stderr.write("pumpmon log: %s\n" % e)
-            return 2
+            return e.status
         match = lambda n: SEG_RE.match(n) is not None   # noqa: E731
         try:
             got = None
@@ -115,7 +144,7 @@ def run_pull(args):
                         raise FlashError(EXIT_ERROR, "the monitor refused: %s" % e)
                     sys.stderr.write("pumpmon log: %s: the monitor does not answer on its "
                                      "console channel; reading through the REPL (this "
-                                     "interrupts it)\n" % args.port)
+                                     "interrupts it)\n" % b.port)
             if got is None:
                 b.enter_raw(soft_reset=False)
                 got = b.copy_folder(remote, stage, match=match)
@@ -127,11 +156,11 @@ def run_pull(args):
                                          "reset it by hand\n" % e)
             if not got:
                 sys.stderr.write("pumpmon log: %s: no log segments in %s on the board\n" % (
-                    args.port, remote))
-                return 2
+                    b.port, remote))
+                return BAD_INPUT        # (a wrong --remote-dir, or a board never run)
         except FlashError as e:
-            sys.stderr.write("pumpmon log: %s: could not copy %s: %s\n" % (args.port, remote, e))
-            return 2
+            sys.stderr.write("pumpmon log: %s: could not copy %s: %s\n" % (b.port, remote, e))
+            return e.status
         finally:
             b.close()
         for old in dest.iterdir():       # earlier copies: the board's set replaces them

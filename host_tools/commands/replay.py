@@ -11,6 +11,7 @@ import shutil
 import sys
 import tempfile
 
+from host_tools.exitcodes import BAD_INPUT, OK, PROBLEM
 from host_tools.formats.expectations import check_events, load_expectation, load_json_object
 from host_tools.formats.trace import TraceError, read_trace
 from host_tools.replay.runtimes import run_cpython, run_micropython
@@ -66,7 +67,7 @@ def run(args):
         expectation = load_expectation(args.check) if args.check else None
     except TraceError as e:
         sys.stderr.write("%s\n" % e)
-        return 2
+        return BAD_INPUT
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
 
     def progress(samples):
@@ -84,10 +85,10 @@ def run(args):
                 run_cpython(trace, cfg, spool.write, progress)
         except TraceError as e:
             sys.stderr.write("%s\n" % e)
-            return 2
+            return BAD_INPUT
         except RuntimeError as e:  # also UsageError
             sys.stderr.write("pumpmon replay: %s\n" % e)
-            return 1
+            return PROBLEM
         spool.seek(0)
         if args.out:
             try:
@@ -96,7 +97,7 @@ def run(args):
             except OSError as e:
                 sys.stderr.write("pumpmon replay: cannot write %s: %s\n"
                                  % (args.out, e.strerror or e))
-                return 2
+                return BAD_INPUT
         else:
             shutil.copyfileobj(spool, sys.stdout)
             sys.stdout.flush()
@@ -112,8 +113,8 @@ def run(args):
         if problems:
             sys.stderr.write("%s: %s disagrees with the events:\n%s\n" % (
                 args.trace, args.check, "\n".join(problems)))
-            return 1
+            return PROBLEM
         sys.stderr.write("%s: as expected by %s (%d expected alarm(s) raised in time%s)\n" % (
             args.trace, args.check, len(expectation["raised"]),
             ", no other high-priority alarm" if expectation["no_other_high"] else ""))
-    return 0
+    return OK

@@ -25,7 +25,8 @@ import threading
 import time
 from pathlib import Path
 
-from host_tools.device.ports import console, usb_port
+from host_tools.device.ports import PORT_HELP, console, resolve_port, usb_boards
+from host_tools.exitcodes import BAD_INPUT, INTERRUPTED, PROBLEM, CommandError
 from host_tools.paths import BUILD, TRACES
 from host_tools.vboard.board import VirtualBoard
 from host_tools.vboard.faults import UsageError
@@ -43,8 +44,8 @@ def add_arguments(p):
     p.add_argument("--speed", metavar="X", type=float,
                    help="trace seconds per second (default: the trace plays in ~80 s)")
     p.add_argument("--port", default=os.environ.get("BOARD") or None,
-                   help="a real board's serial port (default: $BOARD, else a USB board "
-                   "if one is attached, else the virtual board)")
+                   help=PORT_HELP + "; here the default is $BOARD, else the USB board "
+                   "attached, else the virtual board")
     p.add_argument("--virtual", action="store_true",
                    help="use the virtual board even when a real one is attached")
     p.add_argument("--out", metavar="DIR", default=str(OUT),
@@ -55,9 +56,13 @@ def add_arguments(p):
 
 
 def run(args):
-    port = args.port
-    if not port and not args.virtual:
-        port = usb_port()
+    port = None
+    if not args.virtual and (args.port or usb_boards()):
+        try:
+            port = resolve_port(args.port)     # several USB boards: refused, listed
+        except CommandError as e:
+            print("pumpmon run: %s" % e, file=sys.stderr)
+            return e.status
     if port:
         return run_real(port, args)
     return run_virtual(args)
@@ -148,7 +153,7 @@ def run_virtual(args):
         tr, rows, last_ms, values, cfg = _trace_info(args.trace)
     except UsageError as e:
         print("pumpmon run: %s" % e, file=sys.stderr)
-        return 2
+        return BAD_INPUT
     dur_s = max(1.0, last_ms / 1000.0)
     speed = args.speed or max(1.0, math.ceil(dur_s / TARGET_S))
     out = Path(args.out)
@@ -167,7 +172,7 @@ def run_virtual(args):
                              exit_at_end=True)
     except (UsageError, OSError) as e:
         print("pumpmon run: %s" % e, file=sys.stderr)
-        return 2
+        return BAD_INPUT
     stop = threading.Event()
     interrupted = []
     t0 = time.monotonic()
@@ -184,7 +189,7 @@ def run_virtual(args):
         board.start()
         if not board.wait_ready():
             print("pumpmon run: the virtual board did not start", file=sys.stderr)
-            return 1
+            return PROBLEM
         thread = threading.Thread(target=board.serve, args=(stop.is_set,), daemon=True)
         thread.start()
         panel.say("virtual board up on %s; flashing the firmware (pumpmon flash)..."
@@ -193,17 +198,20 @@ def run_virtual(args):
         # without its 10 ms polling sleep, several times faster)
         ok, text = _flash_twice(board.pty_name, cfg_path, out, "sim", panel, interrupted)
         if interrupted:
-            return 130
+            return INTERRUPTED
         last = _last_line(text)
         if not ok:
             print("pumpmon run: flashing failed twice: %s\n  (the board's timeline: %s; "
                   "run `make run` again, or `pumpmon flash --port %s` to see it alone)"
                   % (last, timeline, board.pty_path), file=sys.stderr)
-            return 1
+            return PROBLEM
         panel.say(last)
-        panel.say("playing %s at %gx (%s of trace in ~%d s)" % (
-            args.trace, speed, fmt_t(int(dur_s * 1000)), dur_s / speed))
+        # board time is virtual: the trace is the same board time on any
+        # machine; the speed is a ceiling, the wall time is measured
+        panel.say("playing %s: %s of board time, at most %gx real time" % (
+            args.trace, fmt_t(int(dur_s * 1000)), speed))
         wait_start = time.monotonic()
+        panel.play_start = wait_start
         while not stop.is_set() and not board.trace_done:
             panel.draw(board)
             if board.trace_world0 is None and time.monotonic() - wait_start > 30:
@@ -234,7 +242,7 @@ def run_real(port, args):
         _tr, _rows, _last, values, _cfg = _trace_info(args.trace)
     except UsageError as e:
         print("pumpmon run: %s" % e, file=sys.stderr)
-        return 2
+        return BAD_INPUT
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "config.json"
@@ -244,13 +252,13 @@ def run_real(port, args):
     ok, text = _flash(port, cfg_path, out, None, lambda m: print(m, flush=True))
     if not ok:
         print("pumpmon run: flashing failed: %s" % _last_line(text), file=sys.stderr)
-        return 1
+        return PROBLEM
     print(_last_line(text), flush=True)
     try:
         s = console(port)
     except Exception as e:  # noqa: BLE001 - pyserial's errors vary by device
         print("pumpmon run: cannot open %s: %s" % (port, e), file=sys.stderr)
-        return 1
+        return PROBLEM
     # Ctrl-C or SIGTERM ends the console, even when we were started with
     # SIGINT ignored (a background job of a script, a test runner's worker);
     # in force before the message that invites it
@@ -269,7 +277,7 @@ def run_real(port, args):
             if data:
                 sys.stdout.write(data.decode("utf-8", "replace"))
                 sys.stdout.flush()
-        return 130
+        return INTERRUPTED
     finally:
         s.close()
         for n, h in old.items():

@@ -2,21 +2,23 @@
 now (alarms, sound, light, readings, its log), asked on its console channel
 (docs/console-protocol.md): the monitor goes on, nothing is reset.
 
-Exit status: 0 the monitor answered; 1 the board answered but no monitor
-runs on it (at its REPL, or a firmware without the channel); 3, 4, 9 as for
-`pumpmon flash` (no board, port busy, connection lost).
+Exit status (docs/exit-codes.md): 0 the monitor answered; 1 the board
+answered but no monitor runs on it (at its REPL, or a firmware without the
+channel); 3, 4, 9 no board, port busy, connection lost. With --json a failure
+is {"ok": false, "status": N, "error": "..."} on stdout too.
 """
 import json
 import sys
 
 from host_tools.device.errors import ChannelError
+from host_tools.device.ports import add_port_argument
 from host_tools.device.session import BoardSession
+from host_tools.exitcodes import OK, PROBLEM
 from host_tools.flashing.build import FlashError
 
 
 def add_arguments(p):
-    p.add_argument("--port", help="serial device or socket://HOST:PORT "
-                   "(default: the first USB serial port)")
+    add_port_argument(p)
     p.add_argument("--json", action="store_true", help="the status as one JSON object")
     p.add_argument("--timeout", type=float, default=3.0, metavar="S",
                    help="seconds to wait for the monitor's answer (default 3)")
@@ -54,25 +56,29 @@ def text(st):
     return "\n".join(lines)
 
 
+def _fail(args, status, message):
+    print("pumpmon status: %s" % message, file=sys.stderr)
+    if args.json:
+        print(json.dumps({"ok": False, "status": status, "error": message}))
+    return status
+
+
 def run(args):
     try:
         b = BoardSession(args.port, raw=False)
     except FlashError as e:
-        print("pumpmon status: %s" % e, file=sys.stderr)
-        return e.status
+        return _fail(args, e.status, str(e))
     try:
         st = b.status(timeout=args.timeout)
     except ChannelError as e:
-        print("pumpmon status: %s: %s" % (b.port, e), file=sys.stderr)
-        return 1
+        return _fail(args, PROBLEM, "%s: %s" % (b.port, e))
     except FlashError as e:
-        print("pumpmon status: %s" % e, file=sys.stderr)
-        return e.status
+        return _fail(args, e.status, str(e))
     finally:
         b.close()
     st["port"] = b.port
     if args.json:
-        print(json.dumps(st))
+        print(json.dumps(dict(st, ok=True)))
     else:
         print("%s: %s" % (b.port, text(st)))
-    return 0
+    return OK

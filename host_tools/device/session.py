@@ -1,6 +1,6 @@
 """One session with a board, through mpremote's SerialTransport (as a library):
 the one way every command talks to a board (flash, config, log pull, trace
-record and stream, run), and the one USB port discovery (find_port).
+record and stream, run); which board is host_tools/device/ports.py.
 The running monitor's console channel is device/channel.py (a part of the
 session), the errors device/errors.py.
 
@@ -21,7 +21,6 @@ by it, and a board left behind by a pulled cable (powered from elsewhere)
 resets within 8 s and runs its monitor again instead of sitting in the REPL.
 """
 import json
-import os
 import random
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ from pathlib import Path
 from host_tools.device.channel import REPLY_S, ConsoleChannel  # noqa: F401 (REPLY_S: API)
 from host_tools.device.errors import (BoardError, ChannelError, NoSpace,  # noqa: F401 (API)
                                       no_space, quiet)
-from host_tools.device.ports import find_port
+from host_tools.device.ports import missing, resolve_port
 from host_tools.device.snippets import HELPERS, PROBE, SET_CLOCK, boot_source
 from host_tools.flashing.build import (EXIT_BUSY, EXIT_ERROR, EXIT_LOST, EXIT_NO_BOARD, FlashError)
 
@@ -63,8 +62,8 @@ class BoardSession(ConsoleChannel):
     def __init__(self, port=None, soft_reset=True, raw=True):
         from mpremote.transport import TransportError
         from mpremote.transport_serial import SerialTransport
-        self.port = port or find_port()
-        if "://" not in self.port and not os.path.exists(self.port):
+        self.port = resolve_port(port)     # --port as given, or auto (ports.py)
+        if missing(self.port):
             raise FlashError(EXIT_NO_BOARD, "no board found: %s does not exist" % self.port)
         try:
             with quiet():

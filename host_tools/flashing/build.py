@@ -21,25 +21,14 @@ from pathlib import Path
 
 from host_tools.paths import ROOT, tool
 
-# exit statuses (docs/flashing.md)
-EXIT_OK = 0
-EXIT_ERROR = 1          # anything unexpected
-EXIT_BAD_INPUT = 2      # usage, a bad file, an invalid configuration
-EXIT_NO_BOARD = 3
-EXIT_BUSY = 4
-EXIT_INCOMPATIBLE = 5
-EXIT_VERIFY = 6
-EXIT_NO_SPACE = 7
-EXIT_SELFTEST = 8
-EXIT_LOST = 9           # the connection was cut; the board keeps a whole version
-
-
-class FlashError(Exception):
-    """A refusal or failure with its exit status; str() is the message."""
-
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
+# exit statuses: the one table of every command (host_tools/exitcodes.py,
+# docs/exit-codes.md), under the names this package has always used
+from host_tools.exitcodes import (BAD_INPUT as EXIT_BAD_INPUT, BUSY as EXIT_BUSY,  # noqa: E402,F401
+                                  CommandError as FlashError, INCOMPATIBLE as EXIT_INCOMPATIBLE,
+                                  LOST as EXIT_LOST, NO_BOARD as EXIT_NO_BOARD,
+                                  NO_SPACE as EXIT_NO_SPACE, OK as EXIT_OK,
+                                  PROBLEM as EXIT_ERROR, SELFTEST as EXIT_SELFTEST,
+                                  VERIFY as EXIT_VERIFY)
 
 
 # sys.implementation._mpy: bits 0-7 .mpy version, 8-9 sub-version,

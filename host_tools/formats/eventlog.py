@@ -279,17 +279,32 @@ def _where(p):
     return "%s @%d" % (p[0], p[1]) if p[1] is not None else p[0]
 
 
-def write_table(items, out):
-    out.write("%8s  %-16s  %-20s  %-24s  %-32s  %s\n" % (
-        "seq", "uptime d+h:m:s", "wall (board)", "event", "alarm", "values"))
+TABLE_HEADER = ("seq", "uptime d+h:m:s", "wall (board)", "event", "alarm", "values")
+
+
+def table_rows(items):
+    """(row tuples of text, indexes of the problem rows) for the table."""
+    rows = []
+    problems = []
     for it in items:
         if isinstance(it, tuple):
-            out.write("%8s  !! %s: %s\n" % ("", _where(it), it[2]))
+            problems.append(len(rows))
+            rows.append(("", "", "", "!! problem", "", "%s: %s" % (_where(it), it[2])))
             continue
         d = to_dict(it)
         alarm = "%s/%s (%s)" % (d["alarm"], d["cause"], d["priority"]) if "alarm" in d else "-"
-        out.write("%8d  %-16s  %-20s  %-24s  %-32s  %s\n" % (
-            d["seq"], _uptime(d["uptime_ms"]), d["wall"] or "-", d["event"], alarm, _text(d)))
+        rows.append((str(d["seq"]), _uptime(d["uptime_ms"]), d["wall"] or "-", d["event"],
+                     alarm, _text(d)))
+    return rows, problems
+
+
+def write_table(items, out):
+    """The plain table: whole lines (for a pipe or a file)."""
+    fmt = "%8s  %-16s  %-20s  %-24s  %-32s  %s\n"
+    out.write(fmt % TABLE_HEADER)
+    rows, problems = table_rows(items)
+    for i, row in enumerate(rows):
+        out.write(("%8s  !! %s\n" % ("", row[5])) if i in problems else fmt % row)
 
 
 CSV_COLUMNS = ("seq", "uptime_ms", "wall", "event", "alarm", "priority", "cause",

@@ -35,7 +35,12 @@ RESET_CAUSES = _fw_log.RESET_CAUSES       # the boot record's cause byte (one de
 
 
 class RecError(Exception):
-    """Input that cannot be used at all (exit status 2)."""
+    """Input that cannot be used at all (exit status 2), or a board that
+    cannot be read (status: the session's, 3, 4 or 9: docs/exit-codes.md)."""
+
+    def __init__(self, text, status=2):
+        super().__init__(text)
+        self.status = status
 
 
 class Session:

@@ -21,14 +21,20 @@ in uL (mL x 1000, rounded to the nearest uL) and the flow in 0.1 uL/h (uL/h x
 10, rounded to the nearest 0.1 uL/h, halves away from zero).
 """
 import csv
+import difflib
 import os
+import re
 
 from pumpmon import config as _config
 
 from host_tools.formats.trace_columns import (  # noqa: F401 (re-exported: the format's API)
-    CONFIG_KEYS, FLAG_NAMES, MAGIC, MAX_ABS_ML, MAX_ABS_UL_H, MAX_T_MS, OPTIONAL, REQUIRED,
-    SWITCH, VERSION, TraceError, parse_flags, parse_number, parse_switch)
+    CONFIG_KEYS, FLAG_NAMES, INFO_KEYS, MAGIC, MAX_ABS_ML, MAX_ABS_UL_H, MAX_T_MS, OPTIONAL,
+    OWN_PREFIX, REQUIRED, SWITCH, VERSION, TraceError, parse_flags, parse_number, parse_switch)
 from host_tools.formats.trace_writer import write_trace  # noqa: F401 (re-exported)
+from host_tools.terminal import quoted
+
+# a metadata key (a `# word=...` comment whose word is not a name is free text)
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class Trace:
@@ -91,8 +97,8 @@ class Trace:
         if body.startswith(MAGIC):
             version = body[len(MAGIC):].strip()
             if version != "v" + VERSION:
-                raise self._err(n, "unsupported trace format %r (this tool reads %s v%s)"
-                                % (body, MAGIC, VERSION))
+                raise self._err(n, "unsupported trace format %s (this tool reads %s v%s)"
+                                % (quoted(body), MAGIC, VERSION))
             self.meta_line[MAGIC] = n
             return
         if "=" not in body:
@@ -103,10 +109,16 @@ class Trace:
         if not key or " " in key:
             return  # prose that happens to contain '='
         if key in self.meta:
-            raise self._err(n, "metadata %r given twice (first on line %d)"
-                            % (key, self.meta_line[key]))
+            raise self._err(n, "metadata %s given twice (first on line %d)"
+                            % (quoted(key), self.meta_line[key]))
         if key in CONFIG_KEYS:
             self._check_setting(key, value, n)
+        elif key not in INFO_KEYS and not key.startswith(OWN_PREFIX) and _IDENT.match(key):
+            near = difflib.get_close_matches(key, CONFIG_KEYS + INFO_KEYS, n=1, cutoff=0.75)
+            raise self._err(n, "unknown metadata key %s%s; settings are in docs/config.md, "
+                            "your own keys start with %s" % (
+                                quoted(key), " (did you mean %r?)" % near[0] if near else "",
+                                OWN_PREFIX))
         self.meta[key] = value
         self.meta_line[key] = n
 
@@ -132,11 +144,12 @@ class Trace:
         seen = set()
         for c in names:
             if c in seen and (c in REQUIRED or c in OPTIONAL):
-                raise self._err(n, "column %r appears twice" % c)
+                raise self._err(n, "column %s appears twice" % quoted(c))
             seen.add(c)
         for c in REQUIRED:
             if c not in names:
-                raise self._err(n, "missing required column %r (header is %r)" % (c, text))
+                raise self._err(n, "missing required column %r (header is %s)"
+                                % (c, quoted(text)))
         self._idx = [names.index(c) if c in names else -1
                      for c in REQUIRED + OPTIONAL]
 
@@ -261,8 +274,8 @@ class Trace:
                 if b"_" in c:
                     raise ValueError
             except ValueError:
-                raise ValueError("t_ms: %r is not an integer number of ms"
-                                 % c.decode("utf-8", "replace"))
+                raise ValueError("t_ms: %s is not an integer number of ms"
+                                 % quoted(c.decode("utf-8", "replace")))
             if t > MAX_T_MS:
                 raise ValueError("t_ms: %d is beyond %d (10 years): not a recording this "
                                  "monitor could make" % (t, MAX_T_MS))

@@ -11,6 +11,8 @@ import math
 
 from pumpmon import config as _config
 
+from host_tools.terminal import CUT, quoted
+
 MAGIC = "pumpmon-trace"
 VERSION = "1"
 REQUIRED = ("t_ms", "reservoir_ml", "flow_ul_h")
@@ -23,6 +25,14 @@ OPTIONAL = ("button", "refill", "flow_flags")
 FLAG_NAMES = {"air": 1}
 # metadata keys that are monitor settings (everything pumpmon.config knows)
 CONFIG_KEYS = tuple(_config.LIMITS) + tuple(_config.OTHER_KEYS)
+# metadata keys the tools write that describe the trace (no effect on the
+# monitor): trace gen / the corpus, then trace record / stream. Any other key
+# is refused (a typo of a setting must not pass as a default), except a
+# person's own, which start with OWN_PREFIX
+INFO_KEYS = ("scenario", "seed", "generator", "description", "source", "board", "firmware",
+             "firmware_build", "micropython", "port", "recorded", "boots", "excerpt",
+             "time_base", "config_error")
+OWN_PREFIX = "x_"
 # readings beyond these are refused as malformed rather than passed on
 # (the monitor's own valid ranges are far inside them)
 MAX_ABS_ML = 1.0e6
@@ -36,6 +46,8 @@ class TraceError(Exception):
     def __init__(self, path, line, what):
         self.path = str(path)
         self.line = line
+        if len(what) > 2 * CUT + 100:      # a backstop: quoted text is cut where quoted
+            what = "%s... (%d characters more)" % (what[:2 * CUT], len(what) - 2 * CUT)
         self.what = what
         super().__init__("%s:%d: %s" % (self.path, line, what))
 
@@ -52,9 +64,11 @@ def parse_number(cell, col, what_unit, scale, limit):
     try:
         v = float(cell)
     except ValueError:
-        raise ValueError("%s: %r is not a number" % (col, cell.decode("utf-8", "replace")))
+        raise ValueError("%s: %s is not a number" % (
+            col, quoted(cell.decode("utf-8", "replace"))))
     if b"_" in cell or v != v or v in (math.inf, -math.inf):
-        raise ValueError("%s: %r is not a finite number" % (col, cell.decode("utf-8", "replace")))
+        raise ValueError("%s: %s is not a finite number" % (
+            col, quoted(cell.decode("utf-8", "replace"))))
     if abs(v) > limit:
         raise ValueError("%s: %s %s is out of the range the format allows (+-%g)" % (
             col, cell.decode(), what_unit, limit))
@@ -70,7 +84,7 @@ def parse_switch(cell, col):
         return 0
     if cell == b"1":
         return 1
-    raise ValueError("%s: %r is not 0 or 1" % (col, cell.decode("utf-8", "replace")))
+    raise ValueError("%s: %s is not 0 or 1" % (col, quoted(cell.decode("utf-8", "replace"))))
 
 
 def parse_flags(cell):

@@ -37,7 +37,7 @@ def open_session(port):
     try:
         return BoardSession(port, soft_reset=False)
     except FlashError as e:
-        raise RecError(str(e))
+        raise RecError(str(e), e.status)
 
 
 def ask_json(b, port, code, mark, what):
@@ -98,7 +98,7 @@ def fetch_channel(port, stage):
     try:
         b = BoardSession(port, raw=False)
     except FlashError as e:
-        raise RecError(str(e))
+        raise RecError(str(e), e.status)
     try:
         try:
             info, probe = probe_channel(b, port)
@@ -114,7 +114,7 @@ def fetch_channel(port, stage):
         try:
             b.fetch_folder("rec", Path(stage) / "rec", match=lambda n: SEG_RE.match(n) is not None)
         except (FlashError, ChannelError) as e:
-            raise RecError("%s: could not copy /rec: %s" % (port, e))
+            raise RecError("%s: could not copy /rec: %s" % (port, e), getattr(e, "status", 1))
         return info
     finally:
         b.close()
@@ -154,7 +154,7 @@ def fetch(port, stage, restart_after=True):
         try:
             b.copy_folder("/rec", Path(stage) / "rec", match=lambda n: SEG_RE.match(n) is not None)
         except FlashError as e:
-            raise RecError("%s: could not copy /rec: %s" % (port, e))
+            raise RecError("%s: could not copy /rec: %s" % (port, e), e.status)
         return info
     finally:
         if restart_after:

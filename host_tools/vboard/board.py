@@ -10,7 +10,11 @@ and then its own REPL, friendly and raw. This host process:
     interrupt does), and emulates the resets the unix port cannot do itself:
     Ctrl-D / sys.exit -> "MPY: soft reboot" and a new VM, back in raw REPL if
     it was raw; machine.reset() or the watchdog -> a new VM, main.py again;
-  - is the peripherals: plays the trace into the sensors at --speed, takes the
+  - is the one authority on board time, which is virtual: the VM's clock
+    moves when its firmware sleeps, as far as this host grants (a trace row
+    is delivered exactly once, at its board time, however slow the host);
+    --speed is a ceiling the VM paces itself to (None: as fast as it goes);
+  - is the peripherals: plays the trace into the sensors, takes the
     button from the trace, keys or the control socket, records every buzzer
     and LED change (and the firmware's event log records) in the timeline;
   - runs the watchdog and injects faults (sensor silent/stuck/out of range,
@@ -18,6 +22,7 @@ and then its own REPL, friendly and raw. This host process:
     flash write).
 """
 import collections
+import math
 import os
 import selectors
 import shutil
@@ -32,6 +37,24 @@ from host_tools.vboard.hwlink import HardwareLink
 from host_tools.vboard.playback import Playback
 from host_tools.vboard.timeline import Timeline
 from host_tools.vboard.vm import VMPower, micropython_path
+
+
+DEFAULT_EPOCH = 1767225600    # 2026-01-01 00:00:00 UTC: the board's clock at board time 0
+HANG_CPU_S = 2.0              # CPU seconds the VM may compute without sleeping: then hung
+
+
+def parse_speed(speed):
+    """--speed: a number above 0 (times real time, a ceiling) or 'max'/None
+    (no ceiling) -> float or None."""
+    if speed is None or speed == "max":
+        return None
+    try:
+        v = float(speed)
+    except (TypeError, ValueError):
+        v = 0.0
+    if not v > 0 or math.isinf(v):
+        raise UsageError("--speed must be above 0, or max")
+    return v
 
 
 # a selector tag -> the method that serves that endpoint when it is ready
@@ -49,8 +72,7 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
 
     def __init__(self, flash, pty_path=None, tcp_port=0, flash_size=1048576, block=4096,
                  trace=None, speed=1.0, timeline=None, faults=(), control=None,
-                 heap="512K", watchdog_floor_s=0.5, exit_at_end=False, display=None,
-                 log=None):
+                 heap="512K", exit_at_end=False, display=None, log=None, epoch=None):
         self.micropython = micropython_path()
         self.flash = str(Path(flash).resolve())
         os.makedirs(self.flash, exist_ok=True)
@@ -58,10 +80,10 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
         self.block = int(block)
         if self.flash_size < 8 * self.block:
             raise UsageError("--flash-size must be at least 8 blocks of %d bytes" % self.block)
-        if speed <= 0:
-            raise UsageError("--speed must be above 0")
-        self.speed = float(speed)
-        self.speed_m = max(1, int(round(speed * 1000)))
+        self.speed = parse_speed(speed)     # a ceiling; None: as fast as possible
+        self.speed_m = 0 if self.speed is None else max(1, int(round(self.speed * 1000)))
+        # the board's wall clock at board time 0 (Unix s): an input, so runs repeat
+        self.epoch = DEFAULT_EPOCH if epoch is None else int(epoch)
         self.heap = heap
         self.rundir = tempfile.mkdtemp(prefix="pumpmon-vboard-")
         self.sock_path = os.path.join(self.rundir, "hw.sock")
@@ -72,13 +94,13 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
             pty_path = os.path.join(d, "ttyACM0")
         self.pty_path = pty_path
         self.tcp_port = tcp_port
-        self.watchdog_floor = watchdog_floor_s
         self.exit_at_end = exit_at_end
         self.display = display      # callable(board) drawing the live view, or None
         self.log = log or (lambda text: None)
         self.timeline_path = timeline
         self.timeline = open(timeline, "w") if timeline else None
         self.timeline_rows = []      # kept for callers in the same process (run)
+        self.noted = 0               # rows noted so far
         self.scheduled = sorted(parse_scheduled(f) for f in faults)
         self.trace = None
         self.meta = {}
@@ -87,7 +109,7 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
             self.trace = read_trace(trace)
             self.meta = dict(self.trace.meta)
             self.samples = self.trace.samples()
-        self.mono0_us = time.monotonic_ns() // 1000
+        self.board_ms = 0            # board time as far as the host knows (granted, or stamped)
         self.sel = selectors.DefaultSelector()
         self.vm = None
         self.raw = False
@@ -100,11 +122,11 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
         self.clients = []            # (kind, fd/socket, out buffer)
         self.stopping = False
         self.power_on_at = None      # a power cut: when it comes back (monotonic)
+        self.power_on_world = None   # ... and at which board time
         # the world: trace playback, faults in force, outputs
         self.trace_world0 = None     # world ms at which the trace's first row plays
         self.t_first = None
         self.next_sample = None
-        self.sent = collections.deque()   # records sent and maybe not yet due
         self.current = None          # the sample in force (t, level, flow, flags, button, refill)
         self.trace_done = False
         self.trace_end_world = None
@@ -115,7 +137,7 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
         self.last_tone_world = None   # the buzzer's last note (board time)
         self.alarm_events = []       # firmware event log records seen (dicts)
         self.log_seen = 0
-        self.log_check = 0.0
+        self.log_sig = None
         self.boots = 0
         self.counts = collections.Counter()
         self._later = []
@@ -127,7 +149,9 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
 
     # ---- time -----------------------------------------------------------------
     def world_ms(self):
-        return (time.monotonic_ns() // 1000 - self.mono0_us) * self.speed_m // 1000000
+        """Board time: what the host granted last (or the newest stamp the
+        VM sent); it stands still while the VM does not sleep."""
+        return self.board_ms
 
     def trace_t(self, world):
         if self.trace_world0 is None or world is None:
@@ -179,6 +203,8 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
         now = time.monotonic()
         if self.power_on_at is not None and now >= self.power_on_at and not self.stopping:
             self.power_on_at = None
+            self._deliver_until(self.power_on_world, None)   # the world went on meanwhile
+            self.board_ms = max(self.board_ms, self.power_on_world)
             self.note("power", what="on")
             self.spawn("normal", "power_on")
         if self._backlog() > 262144:
@@ -216,16 +242,29 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
             self.vm_exited(vm)
         vm = self.vm
         if vm is not None and vm.wdt_ms:
-            limit = max(vm.wdt_ms / 1000.0 / self.speed, self.watchdog_floor) + 0.1
-            if time.monotonic() - vm.fed > limit:
-                self.hard_reset("watchdog")
-        self._pump(self.world_ms())
-        now = time.monotonic()
-        if now - self.log_check > 0.5:
-            self.log_check = now
-            self._check_log()
+            self._hung(vm)
         if self.timeline:
             self.timeline.flush()
+        self._serve_waiters()           # (after the flush: the rows are in the file)
+
+    def _hung(self, vm):
+        """A firmware that computes without ever sleeping (a loop that hangs)
+        moves no board time, so its watchdog would never fire: after
+        HANG_CPU_S of the VM's own CPU time (not wall time: a loaded host
+        cannot fake it) with no time asked for, board time jumps to the
+        watchdog's deadline and the board resets there."""
+        now = time.monotonic()
+        if now - vm.asked < 1.0 or now - vm.cpu_checked < 0.5:
+            return
+        vm.cpu_checked = now
+        cpu = vm.cpu_s()
+        if vm.cpu_mark is None:
+            vm.cpu_mark = cpu
+        elif cpu - vm.cpu_mark > HANG_CPU_S:
+            fed = vm.fed_ms if vm.fed_ms is not None else self.board_ms
+            self.board_ms = max(self.board_ms, fed + vm.wdt_ms)
+            self.note("watchdog", what="hung: no sleep for %.0f s of CPU" % HANG_CPU_S)
+            self.hard_reset("watchdog")
 
     def serve(self, should_stop=lambda: False):
         while not self.stopping and not should_stop():

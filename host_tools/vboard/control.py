@@ -5,6 +5,7 @@ import json
 import os
 import selectors
 import socket
+import time
 
 from host_tools.vboard.faults import UsageError
 from host_tools.vboard.hwlink import listen_unix
@@ -28,8 +29,12 @@ def control(path, line, timeout=5.0):
         s.close()
 
 
+WAIT_CAP_S = 0.25
+
+
 class Control:
     def _setup_control(self):
+        self.waiters = []           # (conn, board ms, rows noted, wall cap) of `wait`s
         if os.path.exists(self.control_path):
             os.unlink(self.control_path)
         self.ctl_listen = listen_unix(self.control_path, 4)
@@ -44,11 +49,41 @@ class Control:
         conn = st.sock
         while b"\n" in st.buf:
             line, st.buf = st.buf.split(b"\n", 1)
-            reply = self.command(line.decode(errors="replace").strip())
+            line = line.decode(errors="replace").strip()
+            if line.split(" ")[0] == "wait":
+                self._wait(conn, line)
+                continue
+            reply = self.command(line)
             try:
                 conn.sendall((reply + "\n").encode())
             except OSError:
                 pass
+
+    # `wait [MS]`: the answer ("ok BOARD_MS") comes once board time has moved
+    # MS on (default 1000), or the timeline got a row, or, when board time
+    # stands still (no firmware sleeping: the REPL), after WAIT_CAP_S: tests
+    # wait on board time and timeline rows this way, not on wall-clock sleeps
+    def _wait(self, conn, line):
+        arg = line[4:].strip()
+        ms = int(arg) if arg.isdigit() else 1000
+        self.waiters.append((conn, self.board_ms + ms, self.noted,
+                             time.monotonic() + WAIT_CAP_S))
+
+    def _serve_waiters(self):
+        if not self.waiters:
+            return
+        now = time.monotonic()
+        keep = []
+        for w in self.waiters:
+            conn, until, noted, cap = w
+            if self.board_ms >= until or self.noted != noted or now >= cap or self.stopping:
+                try:
+                    conn.sendall(b"ok %d\n" % self.board_ms)
+                except OSError:
+                    pass
+            else:
+                keep.append(w)
+        self.waiters = keep
 
     def command(self, line):
         if line == "status":
@@ -67,6 +102,7 @@ class Control:
         cur = self.current
         return {
             "world_ms": self.world_ms(), "t_ms": self.trace_t(self.world_ms()),
+            "speed": self.speed or "max",
             "vm": None if vm is None else {"pid": vm.pid, "mode": vm.mode, "cause": vm.cause,
                                            "hello": vm.hello, "watchdog_ms": vm.wdt_ms},
             "raw": self.raw, "led": self.led, "tone": self.tone, "boots": self.boots,

@@ -113,18 +113,19 @@ class HardwareLink:
         skip = self.pending_interrupt
         self.pending_interrupt = False
         self._send_ctl(vm, "ok skip_main=%d started=%d" % (skip, self.trace_world0 is not None))
-        self.log_check = 0.0
         if vm.data is not None:
             self._resend_world(vm)
 
     def _resend_world(self, vm):
-        """A new VM: the sensors' state and what is queued for it."""
+        """A new VM (it waits for this): the sensors' state, the faults in
+        force, what falls due at its first instant, then its first grant."""
+        self._check_log()
         for name, value in self.world_faults.items():
             self._send_fault(vm, name, value, 0)
         if self.current is not None:
             self._send_sample(vm, self.current, 0)
-        for rec in self.sent:
-            self._send_raw(vm, rec)
+        if self._deliver_until(self.board_ms, vm):
+            self._grant(vm, self.board_ms)
 
     def _send_ctl(self, vm, line):
         try:
@@ -135,6 +136,10 @@ class HardwareLink:
     def _hw_ctl(self, vm):
         if vm is not self.vm or vm.ctl is None:
             return                      # an old VM's: gone
+        while vm is self.vm and vm.data is not None and self._hw_data(vm):
+            pass                        # what the VM sent before this request comes first
+        if vm is not self.vm or vm.ctl is None:
+            return
         data = recv(vm.ctl, 4096)
         if data is None:
             return
@@ -149,7 +154,11 @@ class HardwareLink:
             self._vm_request(vm, line.decode().strip())
 
     def _vm_request(self, vm, line):
+        line, _, world = line.partition(" ")
+        if world.isdigit():             # the board's time when it asked
+            self.board_ms = max(self.board_ms, int(world))
         if line == W.REPL:
+            self._check_log_changed()   # (the firmware may have logged its stop)
             self._repl_starts(vm)
             self._send_ctl(vm, "ok")
             self._vm_write(vm, b"")
@@ -182,22 +191,31 @@ class HardwareLink:
             self.vm_output(data)
 
     def _hw_data(self, vm):
+        """Take the VM's records, in order; True when there were some."""
         if vm is not self.vm or vm.data is None:
-            return
+            return False
         data = recv(vm.data, 65536)
         if data is None:
-            return
+            return False
         if not data:
             self.sel.unregister(vm.data)
             vm.data.close()
             vm.data = None
-            return
+            return False
         buf = vm.data_buf + data
         n = len(buf) // W.OUT_SIZE * W.OUT_SIZE
         for off in range(0, n, W.OUT_SIZE):
             kind, small, world, value = W.unpack_out(buf, off)
-            self._vm_event(vm, kind, world, value)
+            if kind == W.ADVANCE:
+                self._advance(vm, world, small, value)
+            else:
+                if world > self.board_ms:
+                    self.board_ms = world
+                self._vm_event(vm, kind, world, value)
+            if vm is not self.vm:
+                return False            # it was reset: the rest is an old VM's
         vm.data_buf = buf[n:]
+        return True
 
     def _vm_event(self, vm, kind, world, value):
         if kind == W.LED:
@@ -213,11 +231,12 @@ class HardwareLink:
                 self.note("tone", world, hz=value)
         elif kind == W.HEARTBEAT:
             self.note("heartbeat", world, level=value)
-        elif kind == W.WDT_FEED:
-            vm.fed = time.monotonic()
+        elif kind == W.WDT_FEED:            # fed (real-time rate): not hung
+            vm.asked = time.monotonic()
+            vm.cpu_mark = None
         elif kind == W.WDT_ARM:
             vm.wdt_ms = value
-            vm.fed = time.monotonic()
+            vm.fed_ms = world
             self.note("watchdog", world, what="armed", timeout_ms=value)
         elif kind == W.BEGIN:                   # the firmware reads its sensors
             vm.first_read = world

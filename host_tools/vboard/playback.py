@@ -1,14 +1,21 @@
-"""The virtual board's sensors: the trace played into the VM at --speed,
-sent ahead of time (the ROM keeps each record until it is due), and the
-faults applied on time. A part of VirtualBoard."""
+"""The virtual board's sensors and its board time: the trace played into the
+VM and the faults applied, each exactly at its board time. The VM asks for
+board time (an ADVANCE record: its firmware sleeps past the horizon it was
+given); the host sends what falls due until then, in time order, then grants
+it with the next horizon (the board time of the next row or fault). A reset
+or power cut that falls due first ends the VM there instead. Nothing here
+looks at the wall clock, so the same inputs give the same board. A part of
+VirtualBoard."""
 import collections
+import time
 
 from host_tools import paths
 from host_tools.vboard.faults import IN_VM, parse_fault
 
 W = paths.rom_module("wire")
 NONE32 = W.NONE
-# one record for the VM, kept by the host until due (to resend after a reset)
+HORIZON_MS = 1000       # the most board time granted ahead (keeps the host's clock current)
+# one record for the VM
 Rec = collections.namedtuple("Rec", "kind a b c due v0 v1 t_ms", defaults=(None,))
 # the sample in force, for the view and `status`
 Sample = collections.namedtuple("Sample", "t_ms level flow flags button refill")
@@ -22,94 +29,125 @@ class Playback:
             return
         self.t_first = first[0]
         self.trace_world0 = world
+        self.trace_wall = [time.monotonic(), None]     # wall start, end: for figures only
         self.next_sample = first
         self.note("trace", world, what="start", path=str(self.trace.path))
 
-    def _pump(self, now_world):
-        """Send the VM what falls due within the lookahead; faults on time."""
-        if self.trace_world0 is None:
+    def _advance(self, vm, t, fires, fed_ago):
+        """The VM asks for board time t (ms); fires: its watchdog's deadline is t."""
+        vm.asked = time.monotonic()
+        vm.cpu_mark = None
+        vm.fed_ms = t - fed_ago if fed_ago >= 0 else None
+        if not self._deliver_until(t, vm):
+            return                      # a reset or power cut came first: this VM is gone
+        self.board_ms = max(self.board_ms, t)
+        self._check_log_changed()
+        if fires and vm.wdt_ms:         # not fed for its timeout, in board time
+            self.hard_reset("watchdog")
             return
-        vm = self.vm
-        ahead = max(2000, int(0.3 * self.speed * 1000))
-        while self.sent and self.sent[0].due <= now_world:
-            rec = self.sent.popleft()
-            if rec.kind == W.SAMPLE:
-                self.current = Sample(rec.t_ms, None if rec.v0 == NONE32 else rec.v0,
-                                      None if rec.v1 == NONE32 else rec.v1, rec.a, rec.b, rec.c)
-        while self.scheduled and self.world_of(self.scheduled[0][0]) <= now_world + ahead:
-            t_ms, spec = self.scheduled[0]
-            w = self.world_of(t_ms)
-            name, value = parse_fault(spec)
-            if name in IN_VM:
-                self.scheduled.pop(0)
-                self.apply_fault(spec, at_world=w)
-            elif w <= now_world:
-                self.scheduled.pop(0)
-                self.apply_fault(spec)
+        self._grant(vm, t)
+
+    def _grant(self, vm, t):
+        flags = W.GRANT_WDT_OFF if not vm.wdt_ms else 0
+        self._send_raw(vm, Rec(W.GRANT, 0, 0, 0, self._horizon(t), flags, 0))
+
+    def _horizon(self, t):
+        """The board ms the VM may sleep up to (not including) on its own."""
+        h = t + HORIZON_MS
+        if self.trace_world0 is not None:
+            if self.next_sample is not None:
+                h = min(h, self.world_of(self.next_sample[0]))
+            if self.scheduled:
+                h = min(h, self.world_of(self.scheduled[0][0]))
+            if self.trace_end_world is not None and not self.trace_done:
+                h = min(h, self.trace_end_world)
+        return max(h, t + 1)
+
+    def _deliver_until(self, t, vm):
+        """Everything due up to board ms t, in time order (a row before a
+        fault of the same ms): rows and in-VM faults sent with their due
+        time; a reset or power cut done at its time (False: the VM is gone)."""
+        if self.trace_world0 is None:
+            return True
+        while True:
+            ws = None if self.next_sample is None else self.world_of(self.next_sample[0])
+            wf = self.world_of(self.scheduled[0][0]) if self.scheduled else None
+            if ws is not None and ws <= t and (wf is None or ws <= wf):
+                self._send_row(vm, ws)
+            elif wf is not None and wf <= t:
+                _t_ms, spec = self.scheduled.pop(0)
+                name, _value = parse_fault(spec)
+                if name in IN_VM:
+                    self.apply_fault(spec, at_world=wf, vm=vm)
+                elif vm is not None:        # a reset or power cut: this VM ends at wf
+                    self.board_ms = max(self.board_ms, wf)
+                    self.apply_fault(spec, at_world=wf, vm=vm)
+                    return False
+                else:                       # (the power is off then)
+                    self.note("fault", wf, spec=spec, ignored="power off")
             else:
                 break
-        while self.next_sample is not None:
-            s = self.next_sample
-            w = self.world_of(s[0])     # s: (t_ms, level, flow, flags, button, refill)
-            if w > now_world + ahead:
-                break
-            t_ms, level, flow, flags, button, refill = s
-            rec = Rec(W.SAMPLE, flags & 255, button & 1, refill & 1, w,
-                      NONE32 if level is None else max(NONE32 + 1, min(level, 2 ** 31 - 1)),
-                      NONE32 if flow is None else max(NONE32 + 1, min(flow, 2 ** 31 - 1)),
-                      t_ms)
-            self.sent.append(rec)
-            if vm is not None and vm.data is not None:
-                self._send_raw(vm, rec)
-            self.rows += 1
-            try:
-                self.next_sample = next(self.samples, None)
-            except Exception as e:  # a bad row: the trace ends there, said once
-                self.next_sample = None
-                self.note("trace", what="error", error=str(e))
-            if self.next_sample is None:
-                self.trace_end_world = w + 1000
         if (self.next_sample is None and not self.trace_done and self.trace_end_world is not None
-                and now_world >= self.trace_end_world):
+                and t >= self.trace_end_world):
             self.trace_done = True
-            self.note("trace", what="end", rows=self.rows)
+            self.trace_wall[1] = time.monotonic()
+            self.note("trace", self.trace_end_world, what="end", rows=self.rows)
             if self.exit_at_end:
                 self.stopping = True
+        return True
 
-    def apply_fault(self, spec, at_world=None):
-        """Apply a fault now (or at a world time, for the in-VM ones)."""
+    def _send_row(self, vm, w):
+        t_ms, level, flow, flags, button, refill = self.next_sample
+        rec = Rec(W.SAMPLE, flags & 255, button & 1, refill & 1, w,
+                  NONE32 if level is None else max(NONE32 + 1, min(level, 2 ** 31 - 1)),
+                  NONE32 if flow is None else max(NONE32 + 1, min(flow, 2 ** 31 - 1)), t_ms)
+        self.current = Sample(t_ms, level, flow, rec.a, rec.b, rec.c)
+        if vm is not None and vm.data is not None:
+            self._send_raw(vm, rec)
+        self.rows += 1
+        try:
+            self.next_sample = next(self.samples, None)
+        except Exception as e:  # a bad row: the trace ends there, said once
+            self.next_sample = None
+            self.note("trace", w, what="error", error=str(e))
+        if self.next_sample is None:
+            self.trace_end_world = w + 1000
+
+    def apply_fault(self, spec, at_world=None, vm=None):
+        """Apply a fault now (the control socket, keys: the VM takes it at its
+        next board call) or, scheduled, at its board time at_world (sent to
+        the VM before the grant that passes it)."""
         name, value = parse_fault(spec)
-        w = self.world_ms() if at_world is None else at_world
+        w = self.board_ms if at_world is None else at_world
         self.counts["fault"] += 1
-        self.note("fault", max(w, 0) if at_world is not None else None, spec=spec)
-        vm = self.vm
+        self.note("fault", max(w, 0), spec=spec)
+        if vm is None:
+            vm = self.vm
         if name in ("flow", "level", "flash", "buzzer"):
             if value:
                 self.world_faults[name] = value
             else:
                 self.world_faults.pop(name, None)
-            self._queue_fault(vm, name, value, w)
+            self._queue_fault(vm, name, value, w, at_world is not None)
         elif name == "cut-after":        # armed until it cuts, across resets
             self.world_faults[name] = value
-            self._queue_fault(vm, name, value, w)
+            self._queue_fault(vm, name, value, w, at_world is not None)
         elif name in ("hang", "button"):
-            self._queue_fault(vm, name, value, w)
+            self._queue_fault(vm, name, value, w, at_world is not None)
         elif name == "reset":
             self.hard_reset("hard")
         elif name == "power-cut":
             self.power_cut(value)
 
-    def _queue_fault(self, vm, name, value, w):
-        key = W.FAULT_KEYS[name]
-        rec = Rec(W.FAULT, key, 0, 0, w, int(min(value, 2 ** 31 - 1)), 0)
-        if self.trace_world0 is not None and w > self.world_ms():
-            self.sent.append(rec)
-            self.sent = collections.deque(sorted(self.sent, key=lambda r: r.due))
-        elif vm is not None and vm.urgent is not None:
+    def _queue_fault(self, vm, name, value, w, timed):
+        if vm is None:
+            return
+        rec = Rec(W.FAULT, W.FAULT_KEYS[name], 0, 0, w, int(min(value, 2 ** 31 - 1)), 0)
+        if timed:
+            if vm.data is not None:
+                self._send_raw(vm, rec)         # before the grant that passes w
+        elif vm.urgent is not None:
             try:
                 vm.urgent.sendall(W.pack_in(*rec[:7]))
             except OSError:
                 pass
-            return
-        if vm is not None and vm.data is not None:
-            self._send_raw(vm, rec)

@@ -56,7 +56,8 @@ class VM:
         argv = [board.micropython, "-X", "heapsize=%s" % board.heap, "-i", str(BIOS),
                 "sock=%s" % board.sock_path, "flash=%s" % board.flash,
                 "size=%d" % board.flash_size, "block=%d" % board.block,
-                "mono0=%d" % board.mono0_us, "speed=%d" % board.speed_m, "mode=" + mode,
+                "world=%d" % board.board_ms, "speed=%d" % board.speed_m,
+                "epoch=%d" % board.epoch, "mode=" + mode,
                 "cause=" + cause, "token=%d" % self.token]
         env = {k: v for k, v in os.environ.items() if k != "MICROPYPATH"}
 
@@ -79,8 +80,11 @@ class VM:
         self.data_buf = b""
         self.data_out = bytearray()      # records for the VM not yet taken by its socket
         self.urgent = None               # faults "now" (never behind queued samples)
-        self.wdt_ms = 0
-        self.fed = 0.0
+        self.wdt_ms = 0              # its watchdog's timeout (board ms), 0: off
+        self.fed_ms = None           # board ms of its last feed, as of its last ADVANCE
+        self.asked = self.started    # when it last asked for board time (monotonic)
+        self.cpu_mark = None         # its CPU seconds when it was first seen not asking
+        self.cpu_checked = 0.0
         self.killed = None           # why the host ended it
         self.last_sigint = 0.0
         self.replay = b""            # input written since the last SIGINT
@@ -93,6 +97,15 @@ class VM:
             return termios.tcgetattr(self.master)[3]
         except termios.error:
             return -1
+
+    def cpu_s(self):
+        """CPU seconds the process has used (user + system)."""
+        try:
+            with open("/proc/%d/stat" % self.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return 0.0
 
     def sigint_caught(self):
         try:
@@ -190,11 +203,16 @@ class VMPower:
     def hard_reset(self, cause):
         self.counts[cause] += 1
         self.note("reset", cause=cause)
+        self._check_log()               # what the firmware logged up to now, in order
         self.kill_vm(cause)
         self.spawn("normal", cause)
 
     def power_cut(self, off_s):
+        """Off for off_s seconds of board time: the world goes on meanwhile
+        (paced to the speed ceiling, at once without one)."""
         self.counts["power_cut"] += 1
         self.note("power", what="off", off_s=off_s)
+        self._check_log()
         self.kill_vm("power")
-        self.power_on_at = time.monotonic() + max(0.05, off_s / self.speed)
+        self.power_on_world = self.board_ms + int(round(off_s * 1000))
+        self.power_on_at = time.monotonic() + (off_s / self.speed if self.speed else 0.0)

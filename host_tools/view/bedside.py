@@ -32,6 +32,7 @@ class BedsideView:
         self.last_level = "-"
         self.live = None
         self.console = None
+        self.play_start = None      # when the trace began to play (run.py sets it)
         self._drawn = 0.0
         if not plain:
             from rich.console import Console
@@ -177,9 +178,14 @@ class BedsideView:
         self.close()
         raised = [e for e in board.alarm_events if e["event"] == "alarm_raised"]
         self.say("")
-        self.say("summary: %d trace rows played in %.0f s (%gx); %d board boots; "
-                 "%d events in the board's log" % (board.rows, wall_s, self.speed, board.boots,
-                                                   len(board.alarm_events)))
+        played = board.trace_t(board.world_ms())
+        play_s = time.monotonic() - (self.play_start or time.monotonic() - wall_s)
+        self.say("summary: %d trace rows played (%s of board time) in %.1f s of wall time "
+                 "(%.0fx; ceiling %gx; %.0f s in all with flashing); %d board boots; "
+                 "%d events in the board's log" % (
+                     board.rows, fmt_t(played), play_s,
+                     (played or 0) / 1000.0 / max(play_s, 1e-3), self.speed, wall_s,
+                     board.boots, len(board.alarm_events)))
         for e in raised:
             self.say("  raised %-14s %-20s at up %s: %s" % (
                 e.get("alarm"), e.get("cause"), fmt_t(e.get("up_s", 0) * 1000),

@@ -365,12 +365,13 @@ def _pumpmon(*args, timeout=180):
                     "is not in this tree")
 def test_pull_from_the_virtual_board(tmp_path):
     import signal
-    import time
     flash = tmp_path / "flash"
     flash.mkdir()
     tty_link = tmp_path / "tty"
+    ctl = tmp_path / "ctl"
     proc = subprocess.Popen([str(BIN / "pumpmon"), "board", "serve", "--flash", str(flash),
-                             "--pty", str(tty_link), "--socket", "-1", "--quiet"],
+                             "--pty", str(tty_link), "--socket", "-1", "--quiet",
+                             "--control", str(ctl)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -387,7 +388,7 @@ def test_pull_from_the_virtual_board(tmp_path):
         assert recs[-1]["seq"] == len(recs)   # nothing missing
         assert "does not answer" not in r.stderr   # read through the console channel
         # the pull did not stop the monitor: no monitoring_stopped, no new boot
-        time.sleep(2)
+        _wait_board_ms(ctl, 2000)          # 2 s of board time, the monitor running
         got, _bad = L.read_all(str(flash / "log"))
         codes = [x[2][0] for x in got]
         assert codes.count(L.BOOT) == len(boots) and L.MONITORING_STOPPED not in codes
@@ -402,7 +403,8 @@ def test_pull_from_the_virtual_board(tmp_path):
         recs = [json.loads(ln) for ln in r.stdout.splitlines()]
         stop = [x for x in recs if x["event"] == "monitoring_stopped"]
         assert stop and stop[-1]["detail"] == "interrupted", stop
-        rs = _wait_log(flash, lambda rs: len([x for x in rs if x[0] == L.BOOT]) > len(boots))
+        rs = _wait_log(flash, lambda rs: len([x for x in rs if x[0] == L.BOOT]) > len(boots),
+                       ctl)
         last_boot = [x for x in rs if x[0] == L.BOOT][-1]
         assert last_boot[10] == L.STATE_OK and L.RESET_CAUSES[last_boot[2]] == "soft"
     finally:
@@ -411,16 +413,31 @@ def test_pull_from_the_virtual_board(tmp_path):
 
 
 
-def _wait_log(flash, pred, timeout=60):
+def _wait_log(flash, pred, ctl, timeout=60):
+    """Until the board's log satisfies pred, checked again as board time
+    moves on (the board's `wait`; no wall-clock sleep)."""
     import time
+    from host_tools.vboard.control import control
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         got, _bad = L.read_all(str(flash / "log"))
         recs = [x[2] for x in got]
         if pred(recs):
             return recs
-        time.sleep(0.3)
+        control(str(ctl), "wait 500")
     raise AssertionError("timed out; log: %r" % (recs,))
+
+
+def _wait_board_ms(ctl, ms, timeout=60):
+    """Until board time has moved on ms."""
+    import time
+    from host_tools.vboard.control import control
+    start = json.loads(control(str(ctl), "status"))["world_ms"]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if int(control(str(ctl), "wait %d" % ms).split()[1]) >= start + ms:
+            return
+    raise AssertionError("board time did not move on %d ms" % ms)
 
 
 @pytest.mark.skipif(not HAVE_BOARD, reason="the virtual board (pumpmon board serve) "
@@ -453,12 +470,12 @@ def test_virtual_board_hang_watchdog_and_full_flash(tmp_path):
         r = _pumpmon("flash", "--port", tty_link, "--config", cfg)
         assert r.returncode == 0, r.stdout + r.stderr
         # no trace: the flow sensor is silent, malfunction/flow_sensor is raised
-        _wait_log(flash, lambda rs: any(x[0] == 1 and x[1] == A.FLOW_SENSOR for x in rs))
+        _wait_log(flash, lambda rs: any(x[0] == 1 and x[1] == A.FLOW_SENSOR for x in rs), ctl)
         ctl_("hang")
-        rs = _wait_log(flash, lambda rs: any(x[0] == L.BOOT and x[2] == 3 for x in rs))
+        rs = _wait_log(flash, lambda rs: any(x[0] == L.BOOT and x[2] == 3 for x in rs), ctl)
         boot = [x for x in rs if x[0] == L.BOOT][-1]
         assert L.RESET_CAUSES[boot[2]] == "watchdog" and boot[8] & (1 << A.FLOW_SENSOR)
-        rs = _wait_log(flash, lambda rs: any(x[0] == 1 and x[1] == A.INTERNAL for x in rs))
+        rs = _wait_log(flash, lambda rs: any(x[0] == 1 and x[1] == A.INTERNAL for x in rs), ctl)
         internal = [x for x in rs if x[0] == 1 and x[1] == A.INTERNAL][-1]
         assert internal[2] == A.D_WATCHDOG
         n_before = len(rs)
@@ -466,7 +483,7 @@ def test_virtual_board_hang_watchdog_and_full_flash(tmp_path):
         ctl_("button=long")              # acknowledge: events that cannot be written
         status = json.loads(ctl_("status"))
         ctl_("flash=ok")
-        rs = _wait_log(flash, lambda rs: any(x[0] == L.LOG_RESUMED for x in rs))
+        rs = _wait_log(flash, lambda rs: any(x[0] == L.LOG_RESUMED for x in rs), ctl)
         resumed = [x for x in rs if x[0] == L.LOG_RESUMED][0]
         assert resumed[8] >= 1 and resumed[9] == 28          # lost, ENOSPC
         before = rs[rs.index(resumed) - 1]

@@ -10,8 +10,9 @@
 #     faults "now", one for rare synchronous requests (hello, reset, "the
 #     REPL starts now", power cut);
 #   - replaces `machine` (simmachine.py: reset, soft_reset, reset_cause, WDT,
-#     ...) and `time` (worldclock.py: ticks_ms/ticks_us/sleep*/time run at the
-#     board's --speed, so firmware sees trace time);
+#     ...) and `time` (worldclock.py: ticks_ms/ticks_us/sleep*/time are
+#     board time, virtual: it moves when the firmware sleeps, as far as the
+#     host grants);
 #   - runs boot.py, then main.py (not after a soft reset in raw REPL mode, as
 #     a real board), printing tracebacks like pyexec does;
 #   - returns, leaving the unix port's own REPL (friendly and raw REPL).
@@ -36,9 +37,10 @@ def _bios():
         if len(kv) == 2:
             args[kv[0]] = kv[1]
     mode = args.get("mode", "normal")   # normal | raw (soft reset in raw REPL)
-    clock = worldclock.WorldClock(int(args["mono0"]), int(args.get("speed", "1000")))
+    clock = worldclock.WorldClock(int(args["world"]), int(args.get("speed", "0")),
+                                  int(args.get("epoch", "0")))
     link = _link.Link(args["sock"], args.get("token", ""), args.get("cause", "power_on"),
-                      clock.world_ms)
+                      clock)
     flash = flashfs.FlashFS(args["flash"], int(args.get("size", "1048576")),
                             int(args.get("block", "4096")), link)
 
@@ -48,6 +50,7 @@ def _bios():
     hw = SimHW()
     hw.link = link
     hw.world_ms = clock.world_ms
+    hw.clock = clock        # world time for other parts: world_ms(), epoch_ms()
     hw.flash = flash
     sys.modules["simhw"] = hw
     sys.modules["machine"] = simmachine.machine_module(link)
@@ -93,7 +96,7 @@ def _start():
         sys.print_exception(e)
     finally:
         if link is not None:     # always: the host waits for it in raw mode
-            link.request("repl")
+            link.request_at("repl")
 
 
 _start()

@@ -1,18 +1,18 @@
 # The virtual board's peripherals as the firmware sees them, inside the VM:
 # three unix sockets to the host (host_tools/vboard/). The data link carries
-# samples and faults in (each kept until it is due) and LED, buzzer, watchdog
-# reports out; the urgent link carries faults "now"; the control link the rare
-# synchronous requests (hello, reset, "the REPL starts now", power cut). The
-# records are boards/sim/rom/wire.py's. Reads never block and allocate
-# nothing: boards/sim/board.py calls them on every tick.
+# LED, buzzer, watchdog and "time wanted" (ADVANCE) out, and the host's
+# answer in: the samples and faults due until then, then a GRANT (board time
+# is the host's: worldclock.py); the urgent link carries faults "now"; the
+# control link the rare synchronous requests (hello, reset, "the REPL starts
+# now", power cut). The records are boards/sim/rom/wire.py's. The sensor
+# reads board.py makes on every tick never block.
 import socket
 import struct
-import time
+import time         # the unix port's own (real time): imported before the ROM replaces it
 
 import wire as W
 
-ticks_us = time.ticks_us
-ticks_diff = time.ticks_diff
+_FAR = 1 << 60
 
 
 def _connect(path):
@@ -24,13 +24,15 @@ def _connect(path):
 class Link:
     """The board's peripherals, as seen from inside the VM."""
 
-    def __init__(self, sock_path, token, cause, world_ms):
-        self.world_ms = world_ms
+    def __init__(self, sock_path, token, cause, clock):
+        self.clock = clock
+        clock.link = self
+        self.world_ms = clock.world_ms
         self.interrupted = 0
         d = _connect(sock_path)
         self.ctl = _connect(sock_path)
-        # faults and key presses "now": applied as soon as read, never
-        # queued behind samples sent ahead of their time
+        # faults and key presses "now" (the control socket, keys): applied
+        # at the next board call, whenever that is
         u = _connect(sock_path)
         self.u = u
         self.urx = bytearray(W.IN_SIZE)
@@ -40,7 +42,7 @@ class Link:
         self.rxmv = memoryview(self.rx)
         self.rxn = 0
         self.tx = bytearray(W.OUT_SIZE)
-        self.d = d
+        self.d = d              # blocking: the board waits for the host (time stands still)
         self.cause = cause
         self.started = 0      # the trace is playing
         self.begun = 0        # 'B' (first sensor read) sent
@@ -59,15 +61,18 @@ class Link:
         self.hang = 0
         self.buzzer_mode = 0  # 1: set_tone raises (a broken buzzer driver)
         self.wdt_ms = 0       # armed watchdog timeout (board ms), 0: off
-        self.fed_us = 0
+        self.fed_ms = 0       # board ms of the last feed
+        self.fed_real = time.ticks_ms() - 1000    # real ms of the last feed reported
         self.dead = 0
         self.send(W.LINK_DATA, int(token))    # the data link of...
         tx = self.tx
         tx[0] = W.LINK_URGENT                 # the urgent link of...
         u.write(tx)
         self.hello = self.request(W.HELLO + " " + token)   # ...the VM with this token
-        d.setblocking(False)
         u.setblocking(False)
+        # the world's state (sensors, faults) and the first horizon; a Ctrl-C
+        # meanwhile only keeps main.py from starting (as during hello)
+        self._wait_grant(0)
 
     # -- synchronous requests (rare) ---------------------------------
     def request(self, line):
@@ -86,23 +91,84 @@ class Link:
             if got.endswith(b"\n"):
                 return got.decode().strip()
 
+    def request_at(self, what):
+        """A request that carries the board's time ("reset 12345")."""
+        return self.request("%s %d" % (what, self.clock.us // 1000))
+
+    # -- board time: asked of the host ---------------------------------
+    def advance(self, t):
+        """Board time t (us) is wanted: past the horizon or the watchdog's
+        deadline. Returns when the host granted it, having taken what falls
+        due until then; the host ends this VM instead when the watchdog
+        fires or a reset, a power cut falls due first."""
+        clock = self.clock
+        while t >= clock.horizon or t > clock.deadline:
+            fires = t > clock.deadline
+            target = clock.deadline if fires else t
+            ms = target // 1000
+            self.send_at(W.ADVANCE, ms - self.fed_ms if self.wdt_ms else -1, ms, 1 if fires else 0)
+            self._wait_grant()
+            if target > clock.us:
+                clock.us = target
+            if fires:                   # still here: the host stopped the watchdog
+                self.wdt_ms = 0
+                clock.deadline = _FAR
+
+    def _wait_grant(self, raise_intr=1):
+        """Take the host's records up to its GRANT (blocking: board time
+        stands still meanwhile). A Ctrl-C while waiting is raised after it."""
+        rx = self.rx
+        intr = 0
+        while True:
+            try:
+                if self.rxn == 0:
+                    n = self.d.readinto(rx)
+                else:
+                    n = self.d.readinto(self.rxmv[self.rxn:])
+            except KeyboardInterrupt:
+                intr = 1
+                continue
+            if not n:               # the host is gone: stop this VM
+                self.dead = 1
+                raise SystemExit(0)
+            self.rxn += n
+            if self.rxn < W.IN_SIZE:
+                continue
+            self.rxn = 0
+            if rx[0] == W.GRANT:
+                self.clock.horizon = W.get_due(rx) * 1000
+                if W.get_i32(rx, W.IN_V0) & W.GRANT_WDT_OFF:
+                    self.wdt_ms = 0
+                    self.clock.deadline = _FAR
+                break
+            self._apply(rx[0], rx[1], rx[2], rx[3], W.get_i32(rx, W.IN_V0),
+                        W.get_i32(rx, W.IN_V1), W.get_due(rx))
+        if intr:
+            if not raise_intr:
+                self.interrupted = 1
+                return
+            raise KeyboardInterrupt
+
     # -- outputs ------------------------------------------------------
     def send(self, kind, value, small=0):
+        self.send_at(kind, value, self.clock.us // 1000, small)
+
+    def send_at(self, kind, value, world, small=0):
         tx = self.tx
-        W.put_out(tx, kind, small, self.world_ms(), value)
+        W.put_out(tx, kind, small, world, value)
         try:
-            self.d.write(tx)
+            self.d.write(tx)        # blocking: never a dropped update
         except OSError:
-            pass          # host busy or gone: a dropped update, never a stop
+            pass                    # the host is gone
 
     # -- inputs -------------------------------------------------------
     def poll(self):
-        """Take every record that is due from the host; never blocks."""
+        """Take the faults sent "now" (urgent link); never blocks. The
+        samples and timed faults come with the host's grants."""
         if self.dead:
             raise SystemExit(0)
-        now = self.world_ms()
         urx = self.urx
-        while True:                 # urgent records first, all of them
+        while True:
             try:
                 if self.urxn == 0:
                     n = self.u.readinto(urx)
@@ -116,34 +182,12 @@ class Link:
             if self.urxn == W.IN_SIZE:
                 self.urxn = 0
                 self._apply(urx[0], urx[1], urx[2], urx[3], W.get_i32(urx, W.IN_V0),
-                            W.get_i32(urx, W.IN_V1), now)
-        rx = self.rx
-        while True:
-            if self.rxn < W.IN_SIZE:
-                try:
-                    if self.rxn == 0:
-                        n = self.d.readinto(rx)
-                    else:
-                        n = self.d.readinto(self.rxmv[self.rxn:])
-                except OSError:
-                    n = None
-                if n is None:
-                    break
-                if n == 0:          # host gone: stop this VM
-                    self.dead = 1
-                    raise SystemExit(0)
-                self.rxn += n
-                if self.rxn < W.IN_SIZE:
-                    continue
-            if W.get_due(rx) > now:
-                break               # keep it until its time comes
-            self.rxn = 0
-            self._apply(rx[0], rx[1], rx[2], rx[3], W.get_i32(rx, W.IN_V0),
-                        W.get_i32(rx, W.IN_V1), now)
+                            W.get_i32(urx, W.IN_V1), self.clock.us // 1000)
         if self.hang:
             self.hang = 0
-            while True:             # a hung firmware: nothing fed, Ctrl-C still works
-                pass
+            sleep = self.clock.sleep_us
+            while True:             # a hung firmware: nothing fed; Ctrl-C still works
+                sleep(100000)
 
     def _apply(self, kind, a, b, c, v0, v1, now):
         if kind == W.SAMPLE:    # a flags, b button, c refill, v0 level, v1 flow
@@ -177,6 +221,7 @@ class Link:
         if not self.begun:
             self.begun = 1
             self.send(W.BEGIN, 0)   # the firmware reads its sensors (trace start)
+            self.clock.horizon = self.clock.us     # the first row is due now: ask
         m = self.flow_mode
         if m == W.SENSOR_OK:
             return self.flow
@@ -210,7 +255,7 @@ class Link:
         self.poll()
         if self.btn:
             return 1
-        return 1 if self.btn_until and self.world_ms() < self.btn_until else 0
+        return 1 if self.btn_until and self.clock.us // 1000 < self.btn_until else 0
 
     def refill_mode(self):
         return self.refill
@@ -227,27 +272,37 @@ class Link:
         self.send(W.HEARTBEAT, level)
 
     def arm_watchdog(self, timeout_ms):
+        # the watchdog counts board time: a sleep past its deadline asks the
+        # host, which resets the board there (worldclock.py)
+        c = self.clock
         self.wdt_ms = timeout_ms
-        self.fed_us = ticks_us()
+        self.fed_ms = c.us // 1000
+        c.deadline = c.us + timeout_ms * 1000
         self.send(W.WDT_ARM, timeout_ms)
 
     def feed_watchdog(self):
         if not self.wdt_ms:
             self.arm_watchdog(8000)
-        now = ticks_us()
-        if ticks_diff(now, self.fed_us) >= 50000:   # at most 20 reports/s
-            self.fed_us = now
+            return
+        c = self.clock
+        self.fed_ms = c.us // 1000
+        c.deadline = c.us + self.wdt_ms * 1000
+        # "alive" for the host's hang check (code that feeds but does not
+        # sleep: a host session at the REPL): at most 10 a second, real time
+        now = time.ticks_ms()
+        if time.ticks_diff(now, self.fed_real) >= 100:
+            self.fed_real = now
             self.send(W.WDT_FEED, 0)
 
     def reset_cause(self):
         return self.cause
 
     def hard_reset(self):
-        self.request(W.RESET)
+        self.request_at(W.RESET)
         while True:
-            time.sleep_ms(100)      # the host ends this VM
+            time.sleep_ms(100)      # (real time) the host ends this VM
 
     def power_cut(self):
-        self.request(W.CUT)
+        self.request_at(W.CUT)
         while True:
             time.sleep_ms(100)

@@ -11,8 +11,12 @@
 #   FAULT:  a fault key (FAULT_*), v0 its value (a mode, ms or bytes)
 # VM -> host, 16 bytes, little-endian ("<BBxxqi"):
 #   kind, small, 2 pad bytes, world ms (int64), value (int32)
-# A record is due at its world time: the VM keeps it until then, so the host
-# can send samples ahead without the firmware seeing the future.
+# Board time is virtual (worldclock.py): the VM asks for time with ADVANCE
+# (world = the board ms it wants to reach, small = 1 when its watchdog fires
+# there, value = ms since the last feed or -1), and the host answers with the
+# SAMPLEs and FAULTs due up to then (each with its due time) and a GRANT
+# (due = the horizon: the VM may sleep on alone while below it; v0 = GRANT_*
+# flags). So every record is taken exactly at its board time.
 try:
     from micropython import const
 except ImportError:     # CPython (the host)
@@ -34,15 +38,18 @@ NONE = const(-2147483648)   # "no reading" in a sample's level or flow
 # host -> VM record kinds
 SAMPLE = const(83)      # 'S'
 FAULT = const(70)       # 'F'
+GRANT = const(71)       # 'G': the time asked for is granted; due = the next horizon
+GRANT_WDT_OFF = const(1)    # GRANT v0 flag: the watchdog was stopped (Ctrl-C)
 # VM -> host record kinds
 LINK_DATA = const(104)  # 'h': first record of the data link (value: the VM's token)
 LINK_URGENT = const(117)    # 'u': first record of the urgent link (host -> VM faults "now")
 TONE = const(90)        # 'Z': buzzer frequency, Hz (0: silent)
 LED = const(76)         # 'L': light colour index (pumpmon.patterns.COLOUR_NAMES)
 WDT_ARM = const(75)     # 'K': watchdog armed, value = timeout ms
-WDT_FEED = const(87)    # 'W': watchdog fed
+WDT_FEED = const(87)    # 'W': watchdog fed (at most 10 a second of real time: "not hung")
 BEGIN = const(66)       # 'B': the firmware reads its sensors for the first time
 HEARTBEAT = const(72)   # 'H': the heartbeat pin's new level (issue 12: the independent sounder's input)
+ADVANCE = const(65)     # 'A': the VM asks for board time (see above); it waits for the GRANT
 
 # FAULT record keys, and the values each takes
 FAULT_FLOW = const(1)
@@ -74,6 +81,7 @@ BUZZER_MODES = {"ok": BUZZER_OK, "fail": BUZZER_FAIL}
 
 # the control link: one text line each way, VM asks, host answers "ok"
 HELLO = "hello"         # "hello TOKEN": the VM is up; answer "ok skip_main=0|1 started=0|1"
+# (REPL, RESET and CUT carry the board's time: "reset 12345")
 REPL = "repl"           # the ROM hands over to the REPL
 RESET = "reset"         # machine.reset(): the host ends this VM and starts another
 CUT = "cut"             # the flash's cut-after fault fired: a power cut

@@ -1,23 +1,75 @@
-# The virtual board's clock: world time = (CLOCK_MONOTONIC - mono0) x speed.
-# The unix port's ticks_us is CLOCK_MONOTONIC in us, the clock the host uses
-# too, so both agree on trace time without talking. time_module() is the
-# `time` the firmware imports: ticks_ms/ticks_us/sleep*/time run at the
-# board's --speed, so the firmware sees trace time.
+# The virtual board's clock: board time is virtual. It is a counter (us since
+# the board was started) that moves only when the firmware sleeps, and only as
+# far as the host allows: the host (host_tools/vboard/) is the one authority
+# on board time. A grant from the host carries a horizon, the board time of
+# the next thing the host has to deliver (a trace row, a fault); the board may
+# sleep up to just before it on its own, and asks the host (link.advance) to
+# go further, or past its watchdog's deadline. Computing takes no board time,
+# so a slow or loaded host changes nothing the firmware sees: the same inputs
+# give the same board, byte for byte.
+#
+# --speed is a ceiling, not a promise: each sleep also waits, in real time,
+# until board time is no more than `speed` times ahead of the wall clock
+# (speed_m 0: no wait, as fast as the machine goes).
+#
+# The world time offered to other parts of the ROM (the DS3231 emulation, an
+# RTC): WorldClock.world_ms() (ms since the board started) and
+# WorldClock.epoch_ms() (the wall clock now, Unix ms: the --epoch the host
+# gave for board time 0, plus board time).
 import time as _utime
 
-ticks_us = _utime.ticks_us
+_rticks = _utime.ticks_us      # the real clock: pacing only, never board time
+_rdiff = _utime.ticks_diff
+_radd = _utime.ticks_add
+_FAR = 1 << 60
 
 
 class WorldClock:
-    def __init__(self, mono0, speed_m):
-        self.mono0 = mono0          # CLOCK_MONOTONIC us at world time 0
-        self.speed_m = speed_m      # speed x 1000
+    def __init__(self, world_ms0, speed_m, epoch_s):
+        self.us = world_ms0 * 1000  # board time now (us since the board started)
+        self.horizon = self.us      # may run on alone while below this (us)
+        self.deadline = _FAR        # the watchdog's (us): link.advance past it
+        self.speed_m = speed_m      # the speed ceiling x 1000; 0: none
+        self.epoch_s = epoch_s      # Unix seconds at board time 0
+        self.link = None            # link.Link: asks the host for more time
+        self._w0 = _rticks()        # pacing: real us at board us _b0
+        self._b0 = self.us
+
+    # ---- what other parts of the ROM call -------------------------------------
+    def world_ms(self):
+        return self.us // 1000
 
     def world_us(self):
-        return (ticks_us() - self.mono0) * self.speed_m // 1000
+        return self.us
 
-    def world_ms(self):
-        return (ticks_us() - self.mono0) * self.speed_m // 1000000
+    def epoch_ms(self):
+        """The wall clock now, Unix ms (the board's RTC time)."""
+        return self.epoch_s * 1000 + self.us // 1000
+
+    # ---- sleeping: the only way board time moves -------------------------------
+    def sleep_us(self, n):
+        if n <= 0:
+            return
+        t = self.us + n
+        if t >= self.horizon or t > self.deadline:
+            self.link.advance(t)     # returns once the host granted t (or never: a reset)
+        self.us = t
+        if self.speed_m:
+            self._pace()
+
+    def _pace(self):
+        # wait until the wall clock has caught up with board time / speed
+        e = (self.us - self._b0) * 1000 // self.speed_m     # real us board time is ahead
+        if e > 100000000:           # keep real-tick differences small (they wrap)
+            self._w0 = _radd(self._w0, e)
+            self._b0 = self.us
+            e = 0
+        d = _rdiff(_radd(self._w0, e), _rticks())
+        if d > 0:
+            _utime.sleep_us(d)
+        elif d < -200000:           # far behind (a busy host, the REPL): no burst
+            self._w0 = _rticks()
+            self._b0 = self.us
 
 
 class _Time:
@@ -25,32 +77,30 @@ class _Time:
 
 
 def time_module(clock):
-    """A copy of the unix port's `time` whose clock is the world clock."""
+    """A copy of the unix port's `time` whose clock is the board's."""
     T = _Time()
     for name in dir(_utime):
         if not name.startswith("__"):
             setattr(T, name, getattr(_utime, name))
-    world_ms = clock.world_ms
-    speed_m = clock.speed_m
-    wall0 = _utime.time() - world_ms() // 1000
+    sleep_us = clock.sleep_us
+
+    def t_ticks_ms():
+        return clock.us // 1000
+
+    def t_ticks_us():
+        return clock.us
 
     def t_sleep_ms(ms):
-        if ms > 0:
-            _utime.sleep_us(ms * 1000000 // speed_m)
-
-    def t_sleep_us(us):
-        if us > 0:
-            _utime.sleep_us(us * 1000 // speed_m)
+        sleep_us(ms * 1000)
 
     def t_sleep(s):
-        if s > 0:
-            _utime.sleep_us(int(s * 1000000000 // speed_m))
+        sleep_us(int(s * 1000000))
 
     def t_time():
-        return wall0 + world_ms() // 1000
+        return clock.epoch_s + clock.us // 1000000
 
     def t_time_ns():
-        return (wall0 * 1000 + world_ms()) * 1000000
+        return clock.epoch_ms() * 1000000
 
     def t_localtime(secs=None):
         return _utime.localtime(t_time() if secs is None else secs)
@@ -58,11 +108,11 @@ def time_module(clock):
     def t_gmtime(secs=None):
         return _utime.gmtime(t_time() if secs is None else secs)
 
-    T.ticks_ms = world_ms
-    T.ticks_us = clock.world_us
-    T.ticks_cpu = clock.world_us
+    T.ticks_ms = t_ticks_ms
+    T.ticks_us = t_ticks_us
+    T.ticks_cpu = t_ticks_us
     T.sleep_ms = t_sleep_ms
-    T.sleep_us = t_sleep_us
+    T.sleep_us = sleep_us
     T.sleep = t_sleep
     T.time = t_time
     T.time_ns = t_time_ns
