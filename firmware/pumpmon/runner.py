@@ -22,7 +22,7 @@ from pumpmon import recorder as R
 from pumpmon import service as S
 from pumpmon.clock import ticks_add, ticks_diff
 from pumpmon.config import Config
-from pumpmon.manager import EV_RAISED
+from pumpmon.manager import EV_CLEARED, EV_RAISED
 from pumpmon.monitor import Monitor
 from pumpmon.statefile import StateFile
 
@@ -101,6 +101,42 @@ def _last_shown(log):
     except Exception:
         pass
     return shown
+
+
+def _bad_config_latch(log):
+    """1 when the latched malfunction/internal was raised by bad_config and
+    nothing else joined it since: no unexpected reset, no lost or corrupt
+    state file, no internal_fault record, no damaged or lost log records.
+    Reads the log a record at a time (one preallocated buffer); anything it
+    cannot read answers 0: the alarm then stays latched."""
+    import struct
+    ok = 0
+    buf = log.buf
+    try:
+        for n in log._segments():
+            with log.fs.open(log._file(n), "rb") as f:
+                while f.readinto(buf) == L.REC:
+                    if not L.check(buf):
+                        ok = 0
+                        continue
+                    code = buf[1]
+                    if buf[2] == A.INTERNAL:
+                        if code == EV_RAISED:
+                            ok = 1 if buf[3] == A.D_CONFIG else 0
+                        elif code == EV_CLEARED:
+                            ok = 0
+                    elif code == L.BOOT:
+                        cause = L.RESET_CAUSES[buf[3]] if buf[3] < len(L.RESET_CAUSES) else ""
+                        if cause not in EXPECTED_RESETS or \
+                                struct.unpack_from("<i", buf, 28)[0] != L.STATE_OK:
+                            ok = 0
+                    elif code == L.FAULT and buf[3] != A.D_CONFIG:
+                        ok = 0
+                    elif code == L.LOG_DAMAGED or code == L.LOG_RESUMED:
+                        ok = 0
+    except Exception:
+        return 0
+    return ok
 
 
 class Runner:
@@ -315,7 +351,12 @@ class Runner:
             return 0
 
     def note_config(self, cfg, err=None):
-        """Log the configuration in use (at boot, and whenever it changes)."""
+        """Log the configuration in use (at boot, and whenever it changes).
+        At boot, a latched malfunction/internal that bad_config raised is
+        cleared when the configuration is valid now (the flash that fixed it),
+        logged as alarm_cleared with detail bad_config; any other cause, or a
+        log that cannot tell, keeps it latched."""
+        self._fixed_config(err)
         crc = config_crc(cfg)
         changed = 1 if crc != getattr(self, "_cfg_crc", 0) else 0
         self.write(L.CONFIG, L.NO_COND, A.D_CONFIG if err else 0, crc, changed,
@@ -326,6 +367,19 @@ class Runner:
                 configlog.log_changes(self, cfg, self._pre)
             self._cfg_crc = crc
             self._save_state()
+
+    def _fixed_config(self, err):
+        mg = self.monitor.manager
+        bit = 1 << A.INTERNAL
+        if err or self.log is None or not mg.shown & bit or self.monitor.internal or \
+                self.up_s > 0 or not _bad_config_latch(self.log):
+            return
+        mg.shown &= ~bit
+        mg.acked &= ~bit
+        # (not "pumpmon: ...": the flash tool reads that prefix as a failure)
+        print("the configuration is valid now: malfunction/internal (bad_config) cleared")
+        self._on_event(EV_CLEARED, A.INTERNAL, A.D_CONFIG)
+        self._save_state()
 
     def _housekeeping(self, refill):
         """Once a second, with a log: refill edges, the hourly status, retries."""

@@ -21,6 +21,7 @@ from host_tools.device.errors import BoardError, NoSpace, no_space
 from host_tools.device.ports import add_port_argument
 from host_tools.device.session import CONFIG, JOURNAL, MANIFEST, OLD, STAGE, BoardSession
 from host_tools.exitcodes import OK
+from host_tools.flashing import guide, prebuild
 from host_tools.flashing.build import (EXIT_ERROR, EXIT_SELFTEST, EXIT_VERIFY,
                                     ROOT, FlashError, board_for, build_files, config_bytes,
                                     manifest_bytes, manifest_for, offline_info, sha256_hex,
@@ -200,11 +201,18 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
     say = log or (lambda msg: None)
     cfg_data = None
     if config:
-        cfg_data, _values = config_bytes(config)       # refused before connecting
+        cfg_data, values = config_bytes(config)        # refused before connecting
+        guide.refuse_unedited_example(root, config, values)
     if board:
         sources(root, board)                            # a bad --board: refused now
     if dry_run and not port:
         return _dry_run_offline(root, board or "rpi_pico", source, cfg_data, t0)
+    # compile before the board is touched: its watchdog runs during the session
+    guess = board or prebuild.last_board(root)
+    pre_target = prebuild.predict(root, guess, source)
+    pre_files = None
+    if pre_target is not None:
+        pre_files = prebuild.compile_ahead(root, guess, pre_target, say)
     # a running monitor is asked for service mode first: logged on the board
     # (monitoring_stopped), its service indication on until the reset at the
     # end (docs/console-protocol.md); a board without one is simply taken
@@ -220,7 +228,14 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
         board = board or board_for(info)
         sources(root, board)
         say("board: %s on %s (%s)" % (board, b.port, target["label"]))
-        files = build_files(root, board, target)
+        if pre_files is not None and guess == board and prebuild.same_target(pre_target,
+                                                                               target):
+            files = pre_files
+        else:
+            say("compiling the firmware for %s (%s), the board's watchdog fed meanwhile..."
+                % (board, target["label"]))
+            files = prebuild.build_fed(b, root, board, target)
+        prebuild.remember(root, board, info)
         man = manifest_for(files, board, target)
         man_data = manifest_bytes(man)
         old_text = b.read_text(MANIFEST)
@@ -231,6 +246,9 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
             old, old_files = {}, {}
         want = dict(files)
         old_cfg = None
+        if cfg_data is None and not dry_run:
+            # no --config: the board's own configuration must do, or nothing is sent
+            guide.require_board_config(b.read_text(CONFIG), board, root)
         if cfg_data is not None:
             want[CONFIG] = cfg_data
             old_cfg = b.read_text(CONFIG)               # put back if the board refuses the new
@@ -268,7 +286,7 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
                 problems = st.get("problems") or ["no detail"]
                 hint = ""
                 if cfg_data is None and any(p.startswith(CONFIG) for p in problems):
-                    hint = " (give --config FILE)"
+                    hint = " (%s)" % guide.config_hint(board, root)
                 elif cfg_data is not None and any(p.startswith(CONFIG) for p in problems):
                     hint = _put_back_config(b, old_cfg, cfg_data, man["version"])
                 raise FlashError(EXIT_SELFTEST, "self-test failed on the board: "
@@ -283,6 +301,7 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
             raise FlashError(EXIT_SELFTEST, "the monitor did not come up: %s" % bad)
         summary["selftest"] = "skipped (dry run)" if dry_run else "passed"
         summary["seconds"] = round(time.monotonic() - t0, 3)
+        summary["alarms"] = guide.active_alarms(b)      # after the flash's own time
         return summary
     except BoardError as e:
         raise FlashError(EXIT_ERROR, "the board raised an error: %s" % e.last_line)
@@ -338,7 +357,7 @@ def human(s):
         text += "; clock set to %s (local time)" % s["clock"]
     else:
         text += "; the board has no clock to set"
-    return text
+    return text + "; " + guide.alarms_text(s.get("alarms"))
 
 
 def run(args):

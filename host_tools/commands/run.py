@@ -3,10 +3,12 @@
 Starts a virtual board (host_tools/vboard/) with a trace (default: the
 bundled demo, traces/demo.csv) at a speed that plays it in about 80 s, puts
 the current firmware on it with `pumpmon flash` (the configuration comes from
-the trace's metadata), and shows a live panel: level, flow, programmed rate,
-LED, buzzer, active alarms, the board's event log. Ends by itself when the
-trace has played (summary, and where the timeline and event log are); Ctrl-C
-ends it cleanly. Without a terminal it prints plain lines.
+the trace's metadata; a flash that fails or outlasts its timeout is tried
+once more, then reported in one line), and shows the bedside view
+(host_tools/view/): the light and the sound in words, each alarm and its
+cause, what to press, each press. Ends by itself when the trace has played
+(summary, and where the timeline and event log are); Ctrl-C ends it cleanly.
+Without a terminal it prints plain lines.
 
 With a real board (--port, BOARD=..., or one found on USB, as mpremote's
 auto-detection) it flashes that board and shows its console instead: the
@@ -29,6 +31,7 @@ from host_tools.paths import BUILD, TRACES
 from host_tools.vboard.board import VirtualBoard
 from host_tools.vboard.faults import UsageError
 from host_tools.vboard.timeline import fmt_t
+from host_tools.view.bedside import BedsideView
 
 DEMO = TRACES / "demo.csv"
 OUT = BUILD / "run"
@@ -85,14 +88,65 @@ def _trace_info(path):
     return tr, rows, last_ms, values, cfg
 
 
-def _flash(port, config_path, out):
-    """The project's flashing tool; (ok, its output)."""
+FLASH_TIMEOUT_S = 300
+
+
+def _flash(port, config_path, out, board=None, say=None, timeout=FLASH_TIMEOUT_S):
+    """The project's flashing tool; (ok, its output). Its progress lines go
+    to say() as they come; a flash that outlasts `timeout` is stopped and
+    reported as a failure (one line: what happened and what to do)."""
     cmd = [sys.executable, "-m", "host_tools.cli", "flash", "--port", port,
            "--config", str(config_path), "--settle", "0.5"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if r.returncode == 0:
-        return True, r.stdout.strip()           # its one-line summary
-    return False, (r.stdout + r.stderr).strip()
+    if board:
+        cmd += ["--board", board]
+    try:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, errors="replace")
+    except OSError as e:
+        return False, "cannot start pumpmon flash: %s" % e
+    lines = []
+
+    def pump():
+        for line in p.stdout:
+            lines.append(line.rstrip("\n"))
+            if say and not line.startswith("flashed "):
+                say("  " + line.rstrip("\n")[:200])
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        reader.join(2)
+        return False, ("pumpmon flash gave no result within %d s and was stopped (a board "
+                       "that stopped answering); run `make run` again" % timeout)
+    reader.join(5)
+    text = "\n".join(lines).strip()
+    if p.returncode == 0:
+        return True, text
+    return False, text or "pumpmon flash ended with status %d" % p.returncode
+
+
+def _flash_twice(port, config_path, out, board, panel, interrupted):
+    """Flash; when that fails (a session that broke, a timeout), once more:
+    the tool is atomic, so a second try starts from a whole version."""
+    ok, text = _flash(port, config_path, out, board, panel.say)
+    if not ok and not interrupted:
+        panel.say("flashing failed (%s); trying once more..." % _last_line(text))
+        ok, text = _flash(port, config_path, out, board, panel.say)
+    return ok, text
+
+
+def _last_line(text):
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "no output"
+
+
+def _samples(path):
+    from host_tools.formats.trace import read_trace
+    return read_trace(path).samples()
 
 
 # ---- the virtual board -----------------------------------------------------------------
@@ -115,7 +169,7 @@ def run_virtual(args):
     cfg_path.write_text(json.dumps(values) + "\n")
     timeline = out / "timeline.jsonl"
     plain = args.plain or not sys.stdout.isatty()
-    panel = Panel(tr, cfg, dur_s, speed, plain)
+    panel = BedsideView(tr, cfg, dur_s, speed, plain, sys.stdout, _samples(args.trace))
     try:
         board = VirtualBoard(flash, pty_path=str(out / "tty"), tcp_port=-1, trace=args.trace,
                              speed=speed, timeline=str(timeline), faults=args.fault,
@@ -148,17 +202,14 @@ def run_virtual(args):
                   % board.pty_path)
         # (the /dev/pts name, not the symlink: mpremote reads a /dev/pts device
         # without its 10 ms polling sleep, several times faster)
-        ok, text = _flash(board.pty_name, cfg_path, out)
-        if not ok and not interrupted:
-            # the tool is atomic and says "run the command again" when a
-            # session broke; once more, then give up
-            panel.say("flashing failed (%s); once more..." % text.splitlines()[-1][:100])
-            ok, text = _flash(board.pty_name, cfg_path, out)
+        ok, text = _flash_twice(board.pty_name, cfg_path, out, "sim", panel, interrupted)
         if interrupted:
             return INTERRUPTED
-        last = text.splitlines()[-1] if text else ""
+        last = _last_line(text)
         if not ok:
-            print("pumpmon run: flashing failed:\n%s" % text, file=sys.stderr)
+            print("pumpmon run: flashing failed twice: %s\n  (the board's timeline: %s; "
+                  "run `make run` again, or `pumpmon flash --port %s` to see it alone)"
+                  % (last, timeline, board.pty_path), file=sys.stderr)
             return PROBLEM
         panel.say(last)
         # board time is virtual: the trace is the same board time on any
@@ -178,6 +229,7 @@ def run_virtual(args):
             time.sleep(0.1)
         panel.draw(board, final=True)
     finally:
+        panel.close()
         stop.set()
         board.wake()
         if thread is not None:
@@ -194,139 +246,6 @@ def run_virtual(args):
     return status
 
 
-class Panel:
-    """The live view: redrawn in place on a terminal, plain lines otherwise."""
-
-    def __init__(self, trace, cfg, dur_s, speed, plain):
-        self.trace = trace
-        self.cfg = cfg
-        self.dur_ms = int(dur_s * 1000)
-        self.speed = speed
-        self.plain = plain
-        self.stream = sys.stdout
-        self.n_events = 0
-        self.alarms = {}        # (alarm, cause) -> state text
-        self.lines = 0
-        self.next_plain = 0
-
-    def say(self, text):
-        if not self.plain and self.lines:
-            self.stream.write("\x1b[%dA\x1b[J" % self.lines)
-            self.lines = 0
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def _events(self, board):
-        new = board.alarm_events[self.n_events:]
-        self.n_events = len(board.alarm_events)
-        for e in new:
-            key = (e.get("alarm"), e.get("cause"))
-            ev = e["event"]
-            if ev == "alarm_raised":
-                self.alarms[key] = "active"
-            elif ev == "alarm_condition_cleared":
-                self.alarms[key] = "latched (condition gone)"
-            elif ev == "alarm_acknowledged" and key in self.alarms:
-                self.alarms[key] = "acknowledged"
-            elif ev == "alarm_cleared":
-                self.alarms.pop(key, None)
-        return new
-
-    def _state(self, board):
-        w = board.world_ms()
-        t = board.trace_t(w)
-        cur = board.current
-        lv = fl = "-"
-        if cur is not None:
-            lv = "-" if cur.level is None else "%.2f mL" % (cur.level / 1000.0)
-            fl = "-" if cur.flow is None else "%.1f uL/h" % (cur.flow / 10.0)
-            self.last_level = lv if cur.level is not None else getattr(self, "last_level", "-")
-            lv = self.last_level
-        prog = "-"
-        if t is not None:
-            tod = (self.cfg.start_s + t // 1000) % 86400
-            prog = "%.1f uL/h" % (self.cfg.rate_at(tod) / 10.0)
-        lt = board.last_tone_world      # a burst repeats every 6 s (high), 15 s (medium)
-        sounding = lt is not None and w - lt < 16000
-        tone = ("%d Hz" % board.tone) if board.tone else "silent"
-        buzzer = "%s (alarm sounding)" % tone if sounding else tone
-        alarms = ", ".join("%s/%s %s" % (k[0], k[1], v) for k, v in self.alarms.items()) \
-            or "none"
-        return t, lv, fl, prog, board.led or "-", buzzer, alarms
-
-    def draw(self, board, final=False):
-        new = self._events(board)
-        t, lv, fl, prog, led, buzzer, alarms = self._state(board)
-        if self.plain:
-            for e in new:
-                self.stream.write("t=%s event %s\n" % (fmt_t(board.trace_t(e["world_ms"])),
-                                                       _ev_text(e)))
-            if t is not None and (t >= self.next_plain or final):
-                self.next_plain = (t // (self.dur_ms // 10 or 1) + 1) * (self.dur_ms // 10 or 1)
-                self.stream.write("t=%s level %s flow %s programmed %s LED %s buzzer %s "
-                                  "alarms %s\n" % (fmt_t(t), lv, fl, prog, led, buzzer, alarms))
-            self.stream.flush()
-            return
-        pct = 0 if t is None else min(100, t * 100 // max(1, self.dur_ms))
-        bar = "#" * (pct // 5) + "-" * (20 - pct // 5)
-        rows = [
-            "pumpmon run: virtual board, %s at %gx   t = %s / %s  [%s] %d%%" % (
-                os.path.basename(str(self.trace.path)), self.speed, fmt_t(t),
-                fmt_t(self.dur_ms), bar, pct),
-            "  reservoir level  %-12s flow %-14s programmed %s" % (lv, fl, prog),
-            "  LED              %-22s buzzer %s" % (_led(led), buzzer),
-            "  alarms           %s" % alarms,
-            "  events (board log, newest last):",
-        ]
-        evs = board.alarm_events[-6:]
-        for e in evs:
-            rows.append("    up %s  %s" % (fmt_t(e.get("up_s", 0) * 1000), _ev_text(e)))
-        rows += [""] * (6 - len(evs))
-        rows.append("  Ctrl-C stops")
-        if self.lines:
-            self.stream.write("\x1b[%dA" % self.lines)
-        self.stream.write("".join("\x1b[2K" + r[:160] + "\n" for r in rows))
-        self.stream.flush()
-        self.lines = len(rows)
-
-    def summary(self, board, out, timeline, flash, wall_s):
-        raised = [e for e in board.alarm_events if e["event"] == "alarm_raised"]
-        self.say("")
-        played = board.trace_t(board.world_ms())
-        play_s = time.monotonic() - getattr(self, "play_start", time.monotonic() - wall_s)
-        self.say("summary: %d trace rows played (%s of board time) in %.1f s of wall time "
-                 "(%.0fx; ceiling %gx; %.0f s in all with flashing); %d board boots; "
-                 "%d events in the board's log" % (
-                     board.rows, fmt_t(played), play_s,
-                     (played or 0) / 1000.0 / max(play_s, 1e-3), self.speed, wall_s,
-                     board.boots, len(board.alarm_events)))
-        for e in raised:
-            self.say("  raised %-14s %-20s at up %s" % (e.get("alarm"), e.get("cause"),
-                                                       fmt_t(e.get("up_s", 0) * 1000)))
-        if not raised:
-            self.say("  no alarm raised")
-        self.say("  timeline (every LED/buzzer change): %s" % timeline)
-        self.say("  event log on the board's flash: %s  (pumpmon log decode %s)"
-                 % (flash / "log", flash / "log"))
-
-
-def _ev_text(e):
-    s = e["event"]
-    if e.get("alarm"):
-        s += " %s/%s" % (e["alarm"], e["cause"])
-    if e.get("detail"):
-        s += " (%s)" % e["detail"]
-    if e.get("reset_cause"):
-        s += " (%s)" % e["reset_cause"]
-    return s
-
-
-def _led(name):
-    codes = {"red": "31", "green": "32", "yellow": "33"}
-    c = codes.get(name)
-    return ("\x1b[%sm\u25cf\x1b[0m %s" % (c, name)) if c else name
-
-
 # ---- a real board ------------------------------------------------------------------------------
 def run_real(port, args):
     try:
@@ -340,10 +259,11 @@ def run_real(port, args):
     cfg_path.write_text(json.dumps(values) + "\n")
     print("real board on %s: flashing the firmware (configuration from %s)..."
           % (port, args.trace), flush=True)
-    ok, text = _flash(port, cfg_path, out)
-    print(text, flush=True)
+    ok, text = _flash(port, cfg_path, out, None, lambda m: print(m, flush=True))
     if not ok:
+        print("pumpmon run: flashing failed: %s" % _last_line(text), file=sys.stderr)
         return PROBLEM
+    print(_last_line(text), flush=True)
     try:
         s = console(port)
     except Exception as e:  # noqa: BLE001 - pyserial's errors vary by device

@@ -235,10 +235,15 @@ def _mpy_cross_id():
     return _MPY_CROSS_ID
 
 
+def cache_dir(root):
+    """Where compiled files are kept: $PUMPMON_FLASH_CACHE, else build/flash-cache."""
+    return Path(os.environ.get("PUMPMON_FLASH_CACHE") or Path(root) / "build" / "flash-cache")
+
+
 def build_files(root, board, target, cache=None):
     """{board path: bytes} for the firmware and the board's files."""
     root = Path(root)
-    cache = Path(cache) if cache else root / "build" / "flash-cache"
+    cache = Path(cache) if cache else cache_dir(root)
     items = sources(root, board)
     out = {}
     jobs = []

@@ -760,11 +760,13 @@ def test_a_broken_config_on_the_board_is_one_line_and_config_set_replaces_it(
 
 @needs_board
 def test_monitor_that_does_not_come_up_is_a_failure(vboard, repo, cfg_file):
-    # no configuration on a new board: the self-test says so
+    # no configuration on a new board and none given: refused, nothing sent
+    # (tests/vboard/test_flash_guide.py has the whole first-time path)
     with pytest.raises(F.FlashError) as e:
         flash(vboard, ROOT)
-    assert e.value.status == B.EXIT_SELFTEST
-    assert "config.json" in str(e.value) and "give --config FILE" in str(e.value)
+    assert e.value.status == B.EXIT_BAD_INPUT
+    assert "config.json" in str(e.value) and "make flash CONFIG=" in str(e.value)
+    assert not (vboard.flash / "manifest.json").exists()
     # a main.py that stops: seen on the console after the reset
     (repo / "firmware" / "main.py").write_text("raise RuntimeError('flash test')\n")
     with pytest.raises(F.FlashError) as e:
