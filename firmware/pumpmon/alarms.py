@@ -24,7 +24,11 @@ PARTIAL = const(10)       # 60-min delivery under ~60 % of programmed (medium)
 PARTIAL_LONG = const(11)  # that under-delivery persisting: escalated to high
 REFILL_TIMEOUT = const(12)  # refill mode left on too long (level checks off)
 INTERRUPTED = const(13)   # the monitor was off (a reset or power cut): until acknowledged
-N_CONDITIONS = const(14)
+# a pump stopped by a clinician ("pump_stopped": true, rate 0): its own steady
+# indication while the configuration says so. Its index lives only here
+# (another branch may append a bit too: renumber here alone)
+PUMP_STOPPED = const(14)
+N_CONDITIONS = const(15)
 
 # alarm kinds: what the patient hears and sees (patterns.py index). The
 # escalated low reservoir has a sound and light of its own, but it is still
@@ -35,10 +39,11 @@ KIND_LOW_RESERVOIR = const(2)
 KIND_REFILL_TODAY = const(3)
 KIND_UNDER_DELIVERY = const(4)
 KIND_INTERRUPTED = const(5)   # low-priority technical alarm
+KIND_PUMP_STOPPED = const(6)  # low priority: the pump stopped on purpose
 KIND_NONE = const(255)
 KIND_STARTING = const(254)  # no alarm, but flow not judged yet (light only)
 KIND_NAMES = ("no_flow", "malfunction", "low_reservoir", "low_reservoir", "under_delivery",
-              "monitoring_interrupted")
+              "monitoring_interrupted", "pump_stopped")
 
 # priorities (IEC 60601-1-8)
 HIGH = const(0)
@@ -62,6 +67,7 @@ TABLE = (
     (KIND_NO_FLOW, HIGH, "under_delivery"),
     (KIND_MALFUNCTION, HIGH, "refill_mode"),
     (KIND_INTERRUPTED, LOW, "reset"),
+    (KIND_PUMP_STOPPED, LOW, "clinician"),
 )
 
 # masks derived once from the table

@@ -270,6 +270,15 @@ def test_config_settings_parse():
     assert r.returncode == 2 and "no_flow_fraction: 5 is outside" in r.stderr, r.stderr
     r = pumpmon("config", "set", "--port", "/dev/null-x", "flow=5")
     assert r.returncode == 2 and "unknown setting 'flow'" in r.stderr
+    # issue 12: a rate of 0 only as a declared stopped pump; extreme thresholds
+    r = pumpmon("config", "set", "--port", "/dev/null-x", "rate_ul_h=0")
+    assert r.returncode == 2 and "pump_stopped" in r.stderr and "clinician" in r.stderr, \
+        r.stderr
+    r = pumpmon("config", "set", "--port", "/dev/null-x", "rate_ul_h=0", "pump_stopped=yes")
+    assert r.returncode == 2 and "pump_stopped: 'yes' is not true or false" in r.stderr
+    for bad in ("no_flow_fraction=0.05", "flow_window_s=3600", "low_reservoir_ml=0"):
+        r = pumpmon("config", "set", "--port", "/dev/null-x", bad)
+        assert r.returncode == 2 and bad.split("=")[0] + ":" in r.stderr, r.stderr
 
 
 # ---------------------------------------------------------------- part 2
