@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from host_tools.commands.trace_record import record
+from host_tools.formats.recording import record
 from host_tools.formats.recording import parse_ring
 from host_tools.paths import FIRMWARE, ROOT, micropython_env, tool
 

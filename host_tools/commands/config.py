@@ -18,7 +18,8 @@ import json
 import sys
 
 from host_tools.commands.flash import commit
-from host_tools.device.session import CONFIG, BoardSession, ChannelError
+from host_tools.device.errors import ChannelError
+from host_tools.device.session import CONFIG, BoardSession
 from host_tools.flashing.build import (EXIT_BAD_INPUT, EXIT_ERROR, EXIT_SELFTEST, FlashError,
                                     config_to_bytes)
 

@@ -17,8 +17,8 @@ import json
 import sys
 import time
 
-from host_tools.device.session import (CONFIG, JOURNAL, MANIFEST, OLD, STAGE, BoardSession, BoardError,
-                                    NoSpace, no_space)
+from host_tools.device.errors import BoardError, NoSpace, no_space
+from host_tools.device.session import CONFIG, JOURNAL, MANIFEST, OLD, STAGE, BoardSession
 from host_tools.flashing.build import (EXIT_ERROR, EXIT_SELFTEST, EXIT_VERIFY,
                                     ROOT, FlashError, board_for, build_files, config_bytes,
                                     manifest_bytes, manifest_for, offline_info, sha256_hex,

@@ -19,7 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from host_tools.device.session import BoardSession, ChannelError
+from host_tools.device.errors import ChannelError
+from host_tools.device.session import BoardSession
 from host_tools.flashing.build import EXIT_ERROR, FlashError
 from host_tools.formats.eventlog import (SEG_RE, LogError, decode, summary, write_csv,
                                          write_json, write_table, _where)

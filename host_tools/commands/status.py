@@ -9,7 +9,8 @@ runs on it (at its REPL, or a firmware without the channel); 3, 4, 9 as for
 import json
 import sys
 
-from host_tools.device.session import BoardSession, ChannelError
+from host_tools.device.errors import ChannelError
+from host_tools.device.session import BoardSession
 from host_tools.flashing.build import FlashError
 
 

@@ -1,6 +1,8 @@
 """One session with a board, through mpremote's SerialTransport (as a library):
 the one way every command talks to a board (flash, config, log pull, trace
 record and stream, run), and the one USB port discovery (find_port).
+The running monitor's console channel is device/channel.py (a part of the
+session), the errors device/errors.py.
 
 Why the library and not the `mpremote` command: a flash is one session (one
 soft reset, then many small exchanges: hash every file, send chunks, verify,
@@ -18,21 +20,18 @@ arms it (8 s) and feeds it before every exchange, so a long flash is not cut
 by it, and a board left behind by a pulled cable (powered from elsewhere)
 resets within 8 s and runs its monitor again instead of sitting in the REPL.
 """
-import binascii
-import contextlib
 import json
 import os
 import random
-import sys
 import time
 from pathlib import Path
 
-from pumpmon import service
-
+from host_tools.device.channel import REPLY_S, ConsoleChannel  # noqa: F401 (REPLY_S: API)
+from host_tools.device.errors import (BoardError, ChannelError, NoSpace,  # noqa: F401 (API)
+                                      no_space, quiet)
 from host_tools.device.ports import find_port
 from host_tools.device.snippets import HELPERS, PROBE, SET_CLOCK, boot_source
-from host_tools.flashing.build import (EXIT_BUSY, EXIT_ERROR, EXIT_LOST, EXIT_NO_BOARD, EXIT_NO_SPACE,
-                                    FlashError)
+from host_tools.flashing.build import (EXIT_BUSY, EXIT_ERROR, EXIT_LOST, EXIT_NO_BOARD, FlashError)
 
 
 STAGE = ".pm_stage"
@@ -47,24 +46,9 @@ READ_CHUNK = 8192       # raw bytes per read exchange
 # board owes (mpremote's transport waits forever in places: a board that lost
 # power mid-transfer must give exit status 9, not a hang)
 IO_TIMEOUT_S = 10.0
-REPLY_S = 3.0           # the longest wait for one reply on the console channel
 
 
-def _quiet():
-    # mpremote prints raw bytes on some failures: keep stdout for our output
-    return contextlib.redirect_stdout(sys.stderr)
-
-
-class ChannelError(Exception):
-    """The monitor's console channel refused a request (an ERR reply), or
-    gave no reply (answered False: the monitor is not running it)."""
-
-    def __init__(self, text, answered=True):
-        super().__init__(text)
-        self.answered = answered
-
-
-class BoardSession:
+class BoardSession(ConsoleChannel):
     """A session with a board. Every failure is a FlashError (its status is
     the exit status of `pumpmon flash`, docs/flashing.md).
 
@@ -83,7 +67,7 @@ class BoardSession:
         if "://" not in self.port and not os.path.exists(self.port):
             raise FlashError(EXIT_NO_BOARD, "no board found: %s does not exist" % self.port)
         try:
-            with _quiet():
+            with quiet():
                 self.t = SerialTransport(self.port, baudrate=115200)
         except TransportError:
             if "://" in self.port:
@@ -110,7 +94,7 @@ class BoardSession:
         """Take the raw REPL (Ctrl-C: the monitor stops, logged by the
         firmware) and define the session's helpers."""
         try:
-            with _quiet():
+            with quiet():
                 self.t.enter_raw_repl(soft_reset=soft_reset)
         except Exception:
             self.close()
@@ -134,7 +118,7 @@ class BoardSession:
         raise BoardError; a cut connection is FlashError(EXIT_LOST)."""
         from mpremote.transport import TransportExecError
         try:
-            with _quiet():
+            with quiet():
                 return self.t.exec(self._feed + code)
         except TransportExecError as e:
             raise BoardError(e.error_output)
@@ -232,158 +216,6 @@ class BoardSession:
             return None
         return time.strftime("%Y-%m-%d %H:%M:%S", t)
 
-    # -- the console channel (docs/console-protocol.md) --------------------
-    # The running monitor answers these between two passes of its main loop:
-    # nothing is interrupted, no soft reset, the alarm loop goes on.
-    def ask(self, verb, *args, timeout=REPLY_S):
-        """The payload of the board's OK reply to one request. ChannelError
-        for an ERR reply or no reply within `timeout` (the board at its REPL,
-        resetting, unplugged, or a firmware without the channel)."""
-        s = self.t.serial
-        if not self._asked:
-            self._asked = True
-            self._drain(0.1, 0.5)            # what the board said before: not a reply
-        self._rid = (self._rid + 1) & 0xFFFFFF
-        rid = "h%06x" % self._rid
-        try:
-            s.write(service.request(rid, verb, *args))
-            s.flush()
-        except Exception as e:
-            raise FlashError(EXIT_LOST, "connection to the board lost (%s)" % e)
-        end = time.monotonic() + timeout
-        buf = self._console
-        while True:
-            i = buf.find(b"\n")
-            while i >= 0:
-                line, buf = buf[:i], buf[i + 1:]
-                r = service.parse_reply(line)
-                if r is not None and r[0] == rid:
-                    self._console = buf
-                    if not r[1]:
-                        raise ChannelError(r[2])
-                    return r[2]
-                i = buf.find(b"\n")
-            left = end - time.monotonic()
-            if left <= 0:
-                self._console = b""
-                raise ChannelError("no answer from the monitor within %.0f s" % timeout,
-                                   answered=False)
-            try:
-                n = s.in_waiting
-                data = s.read(n) if n else b""
-            except Exception as e:
-                raise FlashError(EXIT_LOST, "connection to the board lost (%s)" % e)
-            if not data:
-                time.sleep(0.002)
-                continue
-            if len(buf) > 1 << 20:          # a console that never ends a line
-                buf = buf[-4096:]
-            buf += data
-            if b">>> " in buf or b"raw REPL" in buf:
-                # a REPL took the line (no monitor runs): no reply will come
-                self._console = b""
-                raise ChannelError("the board is at its REPL: no monitor is running",
-                                   answered=False)
-
-    def status(self, timeout=REPLY_S):
-        """The running monitor's status (a dict, docs/console-protocol.md)."""
-        text = self.ask("status", timeout=timeout)
-        try:
-            d = json.loads(text)
-        except ValueError:
-            raise ChannelError("the monitor's status is not JSON: %r" % text[:80])
-        if not isinstance(d, dict):
-            raise ChannelError("the monitor's status is not a JSON object")
-        return d
-
-    def _read_chunk(self, path, offset, count):
-        """(file size, the bytes) of one `read` request."""
-        payload = self.ask("read", path, offset, count)
-        parts = payload.split(" ")
-        try:
-            size, n = int(parts[0]), int(parts[2])
-            data = binascii.a2b_base64(parts[3]) if n else b""
-        except (ValueError, IndexError, binascii.Error):
-            raise ChannelError("bad read reply: %r" % payload[:80])
-        if len(data) != n:
-            raise ChannelError("bad read reply: %d bytes announced, %d sent" % (n, len(data)))
-        return size, data
-
-    def ask_read(self, path, offset, count):
-        """Up to `count` bytes of a board file from `offset` (b"" at its end)."""
-        out = bytearray()
-        while len(out) < count:
-            _size, data = self._read_chunk(path, offset + len(out),
-                                           min(service.CHUNK, count - len(out)))
-            if not data:
-                break
-            out += data
-        return bytes(out)
-
-    def fetch(self, path):
-        """A file's bytes through the channel (None: no such file)."""
-        out = bytearray()
-        while True:
-            try:
-                size, data = self._read_chunk(path, len(out), service.CHUNK)
-            except ChannelError as e:
-                if str(e).startswith("no_file"):
-                    return None
-                raise
-            out += data
-            if not data or len(out) >= size:
-                return bytes(out)
-
-    def fetch_folder(self, folder, local, match=lambda name: True):
-        """Copy the segment files of the board's `log` or `rec` folder into
-        the local folder through the channel; the names copied (sorted)."""
-        listing = self.ask("ls", folder)
-        names = sorted(item.rsplit(":", 1)[0] for item in listing.split() if ":" in item)
-        got = []
-        for n in names:
-            if not match(n):
-                continue
-            data = self.fetch(folder + "/" + n)
-            if data is not None:
-                (Path(local) / n).write_bytes(data)
-                got.append(n)
-        return got
-
-    def enter_service(self, why):
-        """Ask the running monitor for service mode (logged on the board as
-        monitoring_stopped, its buzzer and light on the service indication),
-        then take the raw REPL with a soft reset as before: the session must
-        import nothing of the old firmware (the self-test judges the new one).
-        The session ends with a reset (start_monitor). True when the monitor
-        answered; False when it was not running the channel (an older
-        firmware, a board at its REPL): the raw REPL is taken all the same."""
-        try:
-            self.ask("service", why)
-            answered = True
-        except ChannelError:
-            answered = False
-            self._drain(0.3, 3.0)            # let a REPL finish with the line it took
-        self.enter_raw(soft_reset=True)
-        return answered
-
-    def _drain(self, quiet, limit):
-        """Read and drop console output until it has been quiet for `quiet`
-        seconds (at most `limit` seconds)."""
-        s = self.t.serial
-        end = time.monotonic() + limit
-        last = time.monotonic()
-        try:
-            while time.monotonic() < end and time.monotonic() - last < quiet:
-                n = s.in_waiting
-                if n:
-                    s.read(n)
-                    last = time.monotonic()
-                else:
-                    time.sleep(0.01)
-        except Exception as e:
-            raise FlashError(EXIT_LOST, "connection to the board lost (%s)" % e)
-        self._console = b""
-
     # -- reset and the monitor -------------------------------------------
     def selftest(self):
         """The firmware's self-test, in this session (nothing of the firmware
@@ -443,32 +275,3 @@ class BoardSession:
             else:
                 time.sleep(0.02)
         return data
-
-
-
-class BoardError(Exception):
-    """An exception raised on the board (its traceback text)."""
-
-    def __init__(self, text):
-        super().__init__(text)
-        self.text = text
-        lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-        self.last_line = lines[-1] if lines else text
-        self.errno_name = None
-        if "ENOSPC" in text or "Errno 28" in text or self.last_line.endswith("OSError: 28"):
-            self.errno_name = "ENOSPC"
-
-
-class NoSpace(Exception):
-    pass
-
-
-def no_space(need, free, sent=None):
-    if free is not None:
-        msg = ("out of space: the update needs %d bytes of free flash, the board has %d "
-               "(%d more needed)" % (need, free, need - free))
-    else:
-        msg = "out of space: the update needs %d bytes of free flash" % need
-    if sent is not None:
-        msg += "; the board refused a write after %d bytes" % sent
-    return FlashError(EXIT_NO_SPACE, msg + "; the running version is untouched")

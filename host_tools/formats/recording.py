@@ -23,7 +23,8 @@ import json
 import re
 from pathlib import Path
 
-from host_tools.formats.trace import CONFIG_KEYS
+from host_tools.formats.trace_columns import CONFIG_KEYS
+from host_tools.formats.trace_writer import write_trace
 from pumpmon import eventlog as _fw_log
 
 REC = 10
@@ -290,3 +291,44 @@ def _manifest_into(info, text):
         info["board"] = m.get("board")
     except (ValueError, AttributeError):
         pass
+
+
+def record(sessions, info, out, boot=None, since_ms=None, last_ms=None):
+    """Write the trace; (rows written, boots listed, sessions chosen)."""
+    chosen = select(sessions, boot)
+    if boot is not None and not any(s.samples for s in chosen):
+        raise RecError("no samples of boot %s in the recording (boots: %s)" % (
+            boot, ", ".join(str(s.boot) for s in sessions if s.samples) or "none"))
+    rows, boots = trace_rows(chosen)
+    cut = window(rows, since_ms, last_ms)
+    if not cut:
+        raise RecError("no samples in the recording%s" % (
+            "" if len(cut) == len(rows) else " in that window"))
+    excerpt = len(cut) != len(rows) or any(p for _t, _b, _c, p in boots)
+    if len(cut) != len(rows):
+        # the session in force at the window's start begins there (partial)
+        t0 = cut[0][0]
+        first = max((b for b in boots if b[0] <= t0), key=lambda b: b[0])
+        if first[0] < t0:
+            first = (t0, first[1], first[2], True)
+        boots = [first] + [b for b in boots if b[0] > t0]
+    meta = metadata(info, boots, cut, excerpt)
+    n = write_trace(out, meta, cut)
+    return n, boots, chosen
+
+
+def summary(sessions, probs, n, boots, out):
+    lines = []
+    for s in sessions:
+        if s.samples:
+            lines.append("boot %d (%s%s): %d samples, %s .. %s s since boot%s%s" % (
+                s.boot, s.cause or "start rotated out", "" if not s.partial else ", partial",
+                len(s.samples), s.samples[0][0], s.samples[-1][0],
+                ", %d resumed after write errors" % s.resumed if s.resumed else "",
+                ", %d in a second already sampled" % s.same_second if s.same_second else ""))
+        else:
+            lines.append("boot %d (%s): no samples" % (s.boot, s.cause or "?"))
+    for f, off, what in probs:
+        lines.append("%s@%d: %s" % (f, off, what))
+    lines.append("%s: %d rows from %d boot session(s)" % (out, n, len(boots)))
+    return "\n".join(lines)

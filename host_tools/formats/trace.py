@@ -1,4 +1,6 @@
-"""Trace format v1: reading, validating and writing recorded sensor traces.
+"""Trace format v1: reading and validating recorded sensor traces (the
+front door of the format: write_trace, TraceError and the column names are
+re-exported here; the columns are trace_columns.py, the writer trace_writer.py).
 
 The format is described in docs/trace-format.md. In short:
 
@@ -19,90 +21,14 @@ in uL (mL x 1000, rounded to the nearest uL) and the flow in 0.1 uL/h (uL/h x
 10, rounded to the nearest 0.1 uL/h, halves away from zero).
 """
 import csv
-import math
 import os
 
 from pumpmon import config as _config
 
-MAGIC = "pumpmon-trace"
-VERSION = "1"
-REQUIRED = ("t_ms", "reservoir_ml", "flow_ul_h")
-# the latest time a row may have: 10 years. A replay steps the engine once a
-# second through every gap, so an absurd time would spin for hours instead of
-# failing (and a board's recording never spans more than months)
-MAX_T_MS = 10 * 366 * 86400 * 1000
-OPTIONAL = ("button", "refill", "flow_flags")
-# names a flow_flags cell may hold (bits of the firmware's flags argument)
-FLAG_NAMES = {"air": 1}
-# metadata keys that are monitor settings (everything pumpmon.config knows)
-CONFIG_KEYS = tuple(_config.LIMITS) + tuple(_config.OTHER_KEYS)
-# readings beyond these are refused as malformed rather than passed on
-# (the monitor's own valid ranges are far inside them)
-MAX_ABS_ML = 1.0e6
-MAX_ABS_UL_H = 1.0e8
-
-
-class TraceError(Exception):
-    """A problem with a trace; str() is exactly 'FILE:LINE: what is wrong'."""
-
-    def __init__(self, path, line, what):
-        self.path = str(path)
-        self.line = line
-        self.what = what
-        super().__init__("%s:%d: %s" % (self.path, line, what))
-
-
-def _round_half_away(x):
-    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
-
-
-def _number(cell, col, what_unit, scale, limit):
-    """Text of a reading -> int in firmware units, None when empty; ValueError text."""
-    cell = cell.strip()
-    if not cell:
-        return None
-    try:
-        v = float(cell)
-    except ValueError:
-        raise ValueError("%s: %r is not a number" % (col, cell.decode("utf-8", "replace")))
-    if b"_" in cell or v != v or v in (math.inf, -math.inf):
-        raise ValueError("%s: %r is not a finite number" % (col, cell.decode("utf-8", "replace")))
-    if abs(v) > limit:
-        raise ValueError("%s: %s %s is out of the range the format allows (+-%g)" % (
-            col, cell.decode(), what_unit, limit))
-    return _round_half_away(v * scale)
-
-
-_SWITCH = {b"0": 0, b"1": 1, b"": 0}
-
-
-def _switch(cell, col):
-    cell = cell.strip()
-    if cell in (b"", b"0"):
-        return 0
-    if cell == b"1":
-        return 1
-    raise ValueError("%s: %r is not 0 or 1" % (col, cell.decode("utf-8", "replace")))
-
-
-def _flags(cell):
-    cell = cell.strip()
-    if not cell:
-        return 0
-    try:
-        v = int(cell)
-    except ValueError:
-        v = 0
-        for name in cell.decode("utf-8", "replace").split("|"):
-            name = name.strip()
-            if name not in FLAG_NAMES:
-                raise ValueError("flow_flags: %r is not a flag (known: %s, or a number 0-255)"
-                                 % (name, ", ".join(sorted(FLAG_NAMES))))
-            v |= FLAG_NAMES[name]
-        return v
-    if b"_" in cell or not 0 <= v <= 255:
-        raise ValueError("flow_flags: %r is not a flag number 0-255" % cell.decode())
-    return v
+from host_tools.formats.trace_columns import (  # noqa: F401 (re-exported: the format's API)
+    CONFIG_KEYS, FLAG_NAMES, MAGIC, MAX_ABS_ML, MAX_ABS_UL_H, MAX_T_MS, OPTIONAL, REQUIRED,
+    SWITCH, VERSION, TraceError, parse_flags, parse_number, parse_switch)
+from host_tools.formats.trace_writer import write_trace  # noqa: F401 (re-exported)
 
 
 class Trace:
@@ -259,7 +185,7 @@ class Trace:
         it, il, ifl, ib, ir, ig = self._idx
         ncols = len(self.columns)
         hl = self.header_line
-        sw = _SWITCH
+        sw = SWITCH
         row = self._row
         prev = -1
         n = 0
@@ -348,11 +274,11 @@ class Trace:
                     raise ValueError("t_ms: %d is negative" % t)
                 raise ValueError("t_ms: %d is not after the previous row's %d "
                                  "(time must strictly increase)" % (t, prev))
-            level = _number(cells[il], "reservoir_ml", "mL", 1000.0, MAX_ABS_ML)
-            flow = _number(cells[ifl], "flow_ul_h", "uL/h", 10.0, MAX_ABS_UL_H)
-            button = _switch(cells[ib], "button") if ib >= 0 else 0
-            refill = _switch(cells[ir], "refill") if ir >= 0 else 0
-            flags = _flags(cells[ig]) if ig >= 0 else 0
+            level = parse_number(cells[il], "reservoir_ml", "mL", 1000.0, MAX_ABS_ML)
+            flow = parse_number(cells[ifl], "flow_ul_h", "uL/h", 10.0, MAX_ABS_UL_H)
+            button = parse_switch(cells[ib], "button") if ib >= 0 else 0
+            refill = parse_switch(cells[ir], "refill") if ir >= 0 else 0
+            flags = parse_flags(cells[ig]) if ig >= 0 else 0
         except ValueError as e:
             raise err(n, str(e))
         return (t, level, flow, flags, button, refill)
@@ -367,6 +293,7 @@ class Trace:
         return rows, last
 
 
+
 def read_trace(path):
     """Open a trace and read its metadata and header (TraceError when bad)."""
     return Trace(path)
@@ -376,52 +303,3 @@ def validate(path):
     """Check a whole trace (TraceError on the first problem); (rows, last t_ms)."""
     return Trace(path).validate()
 
-
-def _fmt_level(ul):
-    if ul is None:
-        return ""
-    sign = "-" if ul < 0 else ""
-    ul = abs(ul)
-    return "%s%d.%03d" % (sign, ul // 1000, ul % 1000)
-
-
-def _fmt_flow(dul):
-    if dul is None:
-        return ""
-    sign = "-" if dul < 0 else ""
-    dul = abs(dul)
-    return "%s%d.%d" % (sign, dul // 10, dul % 10)
-
-
-def write_trace(path_or_file, meta, samples):
-    """Write a v1 trace: metadata (dict, insertion order kept) then the rows.
-
-    samples: iterable of (t_ms, level_ul|None, flow_dul|None, flags, button,
-    refill) in firmware units (as samples() yields them). The button, refill
-    and flow_flags columns are always written. Returns the number of rows."""
-    if isinstance(path_or_file, (str, bytes)) or hasattr(path_or_file, "__fspath__"):
-        with open(path_or_file, "w", encoding="utf-8", newline="\n") as f:
-            return write_trace(f, meta, samples)
-    f = path_or_file
-    out = ["# %s v%s\n" % (MAGIC, VERSION)]
-    for k, v in meta.items():
-        if k == MAGIC:
-            continue
-        k = str(k)
-        v = str(v)
-        if not k or "=" in k or "\n" in k + v or " " in k:
-            raise ValueError("bad metadata key or value: %r=%r" % (k, v))
-        out.append("# %s=%s\n" % (k, v))
-    out.append("t_ms,reservoir_ml,flow_ul_h,button,refill,flow_flags\n")
-    f.write("".join(out))
-    n = 0
-    buf = []
-    for t, level, flow, flags, button, refill in samples:
-        buf.append("%d,%s,%s,%d,%d,%d\n" % (t, _fmt_level(level), _fmt_flow(flow),
-                                          button, refill, flags))
-        n += 1
-        if len(buf) >= 4096:
-            f.write("".join(buf))
-            buf = []
-    f.write("".join(buf))
-    return n
