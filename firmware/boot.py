@@ -228,11 +228,17 @@ def check_firmware():
 
 
 if __name__ == "__main__":
+    # Nothing may leave boot.py but a Ctrl-C: on the rp2 port a SystemExit
+    # out of boot.py is a soft reset before main.py runs, at every boot (a
+    # silent loop: docs/safety.md); any other exception skips main.py on
+    # some ports
     try:
         _r = recover()
         if _r:
             print("pumpmon boot: firmware update", _r)
-    except Exception as e:  # never stop the board from booting
+    except KeyboardInterrupt:
+        raise               # someone at the console
+    except BaseException as e:  # noqa: BLE001 - never stop the board from booting
         print("pumpmon boot: update recovery failed:", e)
     PM_DAMAGED = None       # main.py checks itself when this stays None
     try:

@@ -6,9 +6,16 @@
 # button is the trace's or typed keys, the buzzer, the LEDs and the watchdog
 # report to the host, which draws them and writes the timeline. Reads are
 # non-blocking and allocate nothing; time runs at the board's --speed.
+# Its calendar clocks are a Pico's: a DS3231 on I2C (coin cell: survives
+# every reset and power cut) and the board's own RTC, which restarts at
+# 2021-01-01 at each power-on or hard reset (boards/sim/rom/simclocks.py);
+# the same driver and sync as the real boards bring them together.
 import time
 
 import simhw
+from ds3231 import DS3231, sync
+from machine import I2C, RTC
+from wallclock import wall_time
 
 WDT_MS = 8000
 
@@ -19,6 +26,10 @@ class Board:
         self._cause = self.hw.reset_cause()
         self.flow_flags = 0
         self._hb = 0
+        # as on the Pico and the ESP32: the time of day from the DS3231 after
+        # a power cut, the board's RTC (set by pumpmon flash) the fallback
+        self.rtc = DS3231(I2C(0))
+        self.clock = sync(self.rtc, RTC())
         if watchdog:
             self.hw.arm_watchdog(WDT_MS)
 
@@ -48,6 +59,10 @@ class Board:
 
     def set_led(self, colour):
         self.hw.set_led(colour)
+
+    def wall_time(self):
+        # the RTC's local date and time as Unix seconds; 0 while not set
+        return wall_time(time.localtime())
 
     def heartbeat(self):
         # the pin the independent sounder watches: on the timeline

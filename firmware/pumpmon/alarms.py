@@ -27,7 +27,10 @@ INTERRUPTED = const(13)   # the monitor was off (a reset or power cut): until ac
 # the carers' link (MQTT, firmware/carerlink/) is down: carers in another room
 # no longer hear the alarms (docs/carer.md). Its index lives only here.
 CARER_LINK = const(14)
-N_CONDITIONS = const(15)
+# a pump stopped by a clinician ("pump_stopped": true, rate 0): its own steady
+# indication while the configuration says so. Its index lives only here.
+PUMP_STOPPED = const(15)
+N_CONDITIONS = const(16)
 
 # alarm kinds: what the patient hears and sees (patterns.py index). The
 # escalated low reservoir has a sound and light of its own, but it is still
@@ -38,10 +41,11 @@ KIND_LOW_RESERVOIR = const(2)
 KIND_REFILL_TODAY = const(3)
 KIND_UNDER_DELIVERY = const(4)
 KIND_INTERRUPTED = const(5)   # low-priority technical alarm
+KIND_PUMP_STOPPED = const(6)  # low priority: the pump stopped on purpose
 KIND_NONE = const(255)
 KIND_STARTING = const(254)  # no alarm, but flow not judged yet (light only)
 KIND_NAMES = ("no_flow", "malfunction", "low_reservoir", "low_reservoir", "under_delivery",
-              "monitoring_interrupted")
+              "monitoring_interrupted", "pump_stopped")
 
 # priorities (IEC 60601-1-8)
 HIGH = const(0)
@@ -66,6 +70,7 @@ TABLE = (
     (KIND_MALFUNCTION, HIGH, "refill_mode"),
     (KIND_INTERRUPTED, LOW, "reset"),
     (KIND_INTERRUPTED, LOW, "carer_link"),
+    (KIND_PUMP_STOPPED, LOW, "clinician"),
 )
 
 # masks derived once from the table

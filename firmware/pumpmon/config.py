@@ -8,7 +8,11 @@ import math
 from pumpmon import netconfig   # the carers' link settings (docs/carer.md)
 
 # name: (default, minimum, maximum). Floats in user units; see docs/config.md.
+# Every alarm threshold may move beyond its default only in the safe direction
+# (an earlier alarm) and no range lets a value switch a check off (issue 12;
+# docs/config.md, "Why each range", gives each bound's reason).
 LIMITS = {
+    # 0 only with "pump_stopped": true (a stopped pump, declared and shown)
     "rate_ul_h": (None, 0.0, 5000.0),
     "reservoir_capacity_ml": (20.0, 1.0, 100.0),
     # low reservoir (issue 17; docs/config.md gives each bound's reason):
@@ -18,38 +22,45 @@ LIMITS = {
     "refill_today_ml": (1.0, 0.5, 2.0),
     "refill_today_days": (1.0, 0.5, 2.0),
     "reminder_min": (60, 10, 60),
-    "reservoir_empty_ml": (0.1, 0.0, 5.0),
-    "no_flow_fraction": (0.25, 0.05, 0.9),
-    "over_delivery_factor": (1.6, 1.1, 10.0),
-    "over_delivery_margin_ul_h": (1.0, 0.0, 100.0),
-    "flow_window_s": (600, 120, 3600),
-    "flow_fault_s": (10, 2, 600),
-    "flow_stuck_s": (120, 10, 3600),
-    "flow_min_ul_h": (-50.0, -10000.0, 0.0),
+    "reservoir_empty_ml": (0.1, 0.1, 5.0),
+    "no_flow_fraction": (0.25, 0.25, 0.5),
+    "over_delivery_factor": (1.6, 1.1, 1.6),
+    "over_delivery_margin_ul_h": (1.0, 0.0, 1.0),
+    "flow_window_s": (600, 120, 600),
+    "flow_fault_s": (10, 2, 10),
+    "flow_stuck_s": (120, 10, 120),
+    "flow_min_ul_h": (-50.0, -50.0, 0.0),
     "flow_max_ul_h": (50000.0, 10.0, 50000.0),
-    "level_fault_s": (60, 5, 3600),
-    "level_jump_ml": (1.0, 0.1, 50.0),
-    "mismatch_ml_h": (0.25, 0.05, 10.0),
-    "mismatch_window_min": (60, 10, 240),
-    "zero_offset_ul_h": (0.5, 0.0, 5.0),
-    "stroke_max_s": (300, 0, 900),
-    "partial_fraction": (0.6, 0.3, 0.9),
-    "partial_escalate_min": (120, 10, 1440),
-    "over_hour_factor": (1.2, 1.1, 3.0),
-    "over_hour_margin_ul_h": (0.35, 0.0, 100.0),
-    "refill_timeout_min": (30, 5, 240),
-    "level_stuck_ml": (0.4, 0.1, 5.0),
+    "level_fault_s": (60, 5, 60),
+    "level_jump_ml": (1.0, 0.1, 1.0),
+    "mismatch_ml_h": (0.25, 0.05, 0.25),
+    "mismatch_window_min": (60, 10, 60),
+    "zero_offset_ul_h": (0.5, 0.0, 0.5),
+    "stroke_max_s": (300, 0, 300),
+    "partial_fraction": (0.6, 0.6, 0.9),
+    "partial_escalate_min": (120, 10, 120),
+    "over_hour_factor": (1.2, 1.1, 1.2),
+    "over_hour_margin_ul_h": (0.35, 0.0, 0.35),
+    "refill_timeout_min": (30, 5, 30),
+    "level_stuck_ml": (0.4, 0.1, 0.4),
     "pause_s": (120, 10, 120),
-    "long_press_ms": (2000, 500, 10000),
+    "long_press_ms": (2000, 2000, 10000),
 }
 # keys that are not numbers
-OTHER_KEYS = ("schedule", "start", "board_id")
+OTHER_KEYS = ("schedule", "start", "board_id", "pump_stopped")
 MAX_BOARD_ID = 64      # a label, not a store: the log and the screen show it
 MAX_SCHEDULE = 48      # one entry every 30 minutes at most
 
 
 class ConfigError(ValueError):
     pass
+
+
+# A programmed rate of 0 would switch off the stop test; only a pump that a
+# clinician stopped may have it, and then it is said in the configuration,
+# logged and shown (docs/config.md, "Pump stopped by a clinician")
+STOPPED_RULE = ("a rate of 0 stops delivery: only a pump stopped by a clinician may "
+                "have it, declared with \"pump_stopped\": true and \"rate_ul_h\": 0")
 
 
 # The stop test compares readings with half the programmed rate; a stop must
@@ -133,7 +144,9 @@ def parse_schedule(spec):
 class Config:
     """Validated configuration in user units plus derived integer fields."""
 
-    def __init__(self, values=None):
+    def __init__(self, values=None, fallback=False):
+        """fallback: the monitor's own configuration when config.json cannot
+        be used (rate 0 while malfunction/internal sounds: runner.py)."""
         values = dict(values or {})
         for key in values:
             if key not in LIMITS and key not in OTHER_KEYS and key not in netconfig.KEYS:
@@ -148,6 +161,10 @@ class Config:
             if v is not None:
                 v = _number(key, v)
             setattr(self, key, v)
+        stopped = values.get("pump_stopped", False)
+        if stopped is not True and stopped is not False:   # JSON true or false only
+            raise ConfigError("pump_stopped: %r is not true or false" % (stopped,))
+        self.pump_stopped = stopped
         self.board_id = str(values.get("board_id", ""))
         if len(self.board_id) > MAX_BOARD_ID:
             raise ConfigError("board_id: longer than %d characters" % MAX_BOARD_ID)
@@ -160,6 +177,13 @@ class Config:
             self.schedule = [(0, self.rate_ul_h)]
         else:
             self.schedule = parse_schedule(sched)
+        if stopped and (sched is not None or self.rate_ul_h != 0):
+            raise ConfigError("pump_stopped: true needs \"rate_ul_h\": 0 (and no schedule)")
+        for start, rate in self.schedule:
+            if rate == 0 and not (stopped or fallback):
+                raise ConfigError("rate_ul_h 0%s: %s" % (
+                    "" if sched is None else " (schedule at %02d:%02d)"
+                    % (start // 3600, start // 60 % 60), STOPPED_RULE))
         start = values.get("start", "00:00")
         self.start_s = parse_hhmm(str(start), "start")
         if self.low_reservoir_ml >= self.reservoir_capacity_ml:
@@ -170,6 +194,13 @@ class Config:
             raise ConfigError("reservoir_empty_ml must be below refill_today_ml")
         if self.refill_today_days >= self.low_reservoir_days:
             raise ConfigError("refill_today_days must be below low_reservoir_days")
+        top = 0.0
+        for _s, rate in self.schedule:
+            top = rate if rate > top else top
+        if self.flow_max_ul_h < top * self.over_delivery_factor + self.over_delivery_margin_ul_h:
+            # an over-delivery would read as out of range: the wrong alarm
+            raise ConfigError("flow_max_ul_h must be above over_delivery_factor x the "
+                              "highest rate + over_delivery_margin_ul_h")
         self._derive()
         floor = rate_floor_ul_h(self.zero_offset_ul_h)
         for start, rate in self.schedule:
@@ -242,6 +273,8 @@ class Config:
             v = getattr(self, key)
             if v is not None and key != "rate_ul_h":
                 d[key] = v
+        if self.pump_stopped:
+            d["pump_stopped"] = True
         if len(self.schedule) == 1 and self.schedule[0][0] == 0:
             d["rate_ul_h"] = self.schedule[0][1]
         else:

@@ -21,6 +21,7 @@ KEYS = (
     "pause_s", "long_press_ms", "schedule",
     "zero_offset_ul_h", "stroke_max_s", "partial_fraction", "partial_escalate_min",
     "over_hour_factor", "over_hour_margin_ul_h", "refill_timeout_min", "level_stuck_ml",
+    "pump_stopped",                  # v0/v1: 0 or 1000 (false or true)
 )
 
 
@@ -39,6 +40,9 @@ def changes(old, new):
             continue
         a = od.get(k)
         b = nd.get(k)
+        if k == "pump_stopped":      # absent is false
+            a = 1 if a else 0
+            b = 1 if b else 0
         if a != b:
             out.append((i, _milli(a), _milli(b), 0, 0))
     if old.schedule != new.schedule:

@@ -22,6 +22,10 @@ class Monitor:
         self.restored = 0           # restored high alarms not yet judged again
         self.interrupted = 0        # condition bit of INTERRUPTED until acknowledged
         self.carer_link = 0         # condition bit of CARER_LINK while the link is down
+        # a pump stopped by a clinician: its own indication for as long as the
+        # configuration says so (rate 0: the engine judges no stop; it still
+        # judges the sensors, over-delivery and the level)
+        self.stopped = (1 << A.PUMP_STOPPED) if cfg.pump_stopped else 0
 
     def _emit(self, code, cond):
         detail = 0
@@ -52,7 +56,11 @@ class Monitor:
         as present until the engine has judged its condition again (the flow
         window takes 10 minutes to fill), so an acknowledgement meanwhile
         pauses it like any persisting danger instead of clearing it."""
-        self.manager.restore(shown, acked)
+        # pump_stopped is the configuration's, never restored: it is raised
+        # (and logged) afresh at every boot while the configuration says so
+        keep = ~(1 << A.PUMP_STOPPED)
+        shown &= keep
+        self.manager.restore(shown, acked & keep)
         self.restored = shown & A.HIGH_MASK & ~(1 << A.INTERNAL)
 
     def step(self, now, level_ul, flow, flags, button, refill):
@@ -68,7 +76,7 @@ class Monitor:
         """Between sensor samples: the button, pause timing, sound and light."""
         m = self.manager
         e = self.engine
-        cond = e.conditions | self.internal | self.interrupted | self.carer_link
+        cond = e.conditions | self.internal | self.interrupted | self.carer_link | self.stopped
         r = self.restored
         if r:
             r &= ~e.judged

@@ -32,6 +32,7 @@ SPACE_MEDIUM = const(200)  # ts 125-250 ms
 REPEAT_MEDIUM = const(15000)  # 2.5-30 s
 PULSE_LOW = const(200)    # td 125-250 ms
 REPEAT_LOW = const(30000)  # low priority: more than 15 s, or once
+REPEAT_STOPPED = const(300000)  # pump stopped by a clinician: a reminder every 5 min
 
 
 def _high(n1, n2, n3, repeat=REPEAT_HIGH):
@@ -63,6 +64,9 @@ SOUND = (
     # monitoring_interrupted (low priority, technical): two soft pulses, G4 C4,
     # every 30 s until acknowledged
     (G4, PULSE_LOW, PULSE_LOW, C4, PULSE_LOW, REPEAT_LOW - 3 * PULSE_LOW),
+    # pump_stopped (low priority: the pump stopped on purpose by a clinician):
+    # one soft C4 pulse every 5 minutes, for as long as the configuration says so
+    (C4, PULSE_LOW, REPEAT_STOPPED - PULSE_LOW),
 )
 
 # light: flat (colour, on ms, off ms) triples
@@ -73,6 +77,10 @@ LIGHT = (
     (RED, 120, 280),      # refill_today: 2.5 Hz, 30 % duty: quick short flashes
     (YELLOW, 300, 950),   # under_delivery: 0.8 Hz, 24 % duty: short yellow blips
     (YELLOW, 1000, 0),    # monitoring_interrupted: steady yellow (low: constant)
+    # pump_stopped: never dark, never flashing, but yellow and green in turn,
+    # 1 s each: the only two-colour light, so "stopped on purpose" is told
+    # from monitoring (green), starting, service and interrupted (yellow)
+    (YELLOW, 1000, 0, GREEN, 1000, 0),
 )
 # no alarm: steady green, monitoring
 IDLE_LIGHT = (GREEN, 1000, 0)

@@ -45,7 +45,8 @@ ALIVE_S = const(60)          # the state file's last alive time, this often: it
 EXPECTED_RESETS = ("power_on", "soft", "hard")
 
 # when the configuration cannot be read the monitor still watches the
-# sensors; malfunction/internal (bad_config) sounds until it is fixed
+# sensors; malfunction/internal (bad_config) sounds until it is fixed (a rate
+# of 0 that only the fallback may have without "pump_stopped")
 FALLBACK_CONFIG = {"rate_ul_h": 0.0}
 
 
@@ -54,7 +55,7 @@ def load_config(path="config.json"):
     whatever the file holds (configfile.py)."""
     cfg, err = configfile.load(path)
     if cfg is None:
-        cfg = Config(FALLBACK_CONFIG)
+        cfg = Config(FALLBACK_CONFIG, fallback=True)
     return cfg, err
 
 

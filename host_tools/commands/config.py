@@ -215,8 +215,18 @@ def run(args):
 
 def _validate_keys(changes):
     # an unknown setting is refused before connecting
-    from pumpmon.config import LIMITS, OTHER_KEYS, ConfigError, _number
+    from pumpmon.config import LIMITS, OTHER_KEYS, STOPPED_RULE, ConfigError, _number
     from pumpmon.netconfig import KEYS as NET_KEYS
+    stopped = changes.get("pump_stopped")
+    if stopped is not None and not isinstance(stopped, bool):
+        raise FlashError(EXIT_BAD_INPUT, "invalid configuration: pump_stopped: %r is not "
+                         "true or false; nothing was sent" % (stopped,))
+    if changes.get("rate_ul_h") == 0 and stopped is not True:
+        # the firmware's rule (config.py), said before connecting: a rate of 0
+        # is a stopped pump and must be declared so
+        raise FlashError(EXIT_BAD_INPUT, "invalid configuration: rate_ul_h 0: %s "
+                         "(pumpmon config set rate_ul_h=0 pump_stopped=true schedule=); "
+                         "nothing was sent" % STOPPED_RULE)
     for k, v in changes.items():
         if k not in LIMITS and k not in OTHER_KEYS and k not in NET_KEYS:
             import difflib

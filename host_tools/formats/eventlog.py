@@ -225,6 +225,8 @@ def to_dict(r):
         if key == "schedule":
             d.update(old_daily_ul=v0, new_daily_ul=v1, old_first_rate_ul_h=v2 / 10.0,
                      new_first_rate_ul_h=v3 / 10.0)
+        elif key == "pump_stopped":
+            d.update(old="true" if v0 else "false", new="true" if v1 else "false")
         else:
             d.update(old="%g" % (v0 / 1000.0) if v0 != UNKNOWN else "unset",
                      new="%g" % (v1 / 1000.0) if v1 != UNKNOWN else "unset")

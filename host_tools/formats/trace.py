@@ -173,7 +173,10 @@ class Trace:
         """A validated Config; a bad combination is a TraceError (line of the
         metadata, or line 1 of the overriding file)."""
         try:
-            return _config.Config(self.config_values(overrides))
+            # a board that could not use its config.json ran on the fallback
+            # (rate 0, which only the fallback has without pump_stopped)
+            fallback = bool(self.meta.get("config_error")) and not overrides
+            return _config.Config(self.config_values(overrides), fallback)
         except _config.ConfigError as e:
             if overrides_name:
                 raise TraceError(overrides_name, 1, "%s (with the metadata of %s)"

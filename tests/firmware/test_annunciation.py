@@ -112,9 +112,34 @@ def test_every_pair_is_distinguishable():
             assert melody_a != melody_b, (a, b)
             ca, fa, da = _flash(a)
             cb, fb, db = _flash(b)
-            # a different colour, or a flash rate or duty at least 25 % apart
-            assert ca != cb or abs(fa - fb) / max(fa, fb) >= 0.25 or \
+            # a different colour (or set of colours in turn), or a flash rate
+            # or duty at least 25 % apart
+            assert ca != cb or _colours(a) != _colours(b) or \
+                abs(fa - fb) / max(fa, fb) >= 0.25 or \
                 abs(da - db) / max(da, db) >= 0.25, (a, b)
+
+
+def _colours(k):
+    return sorted(set(p[0] for p in pulses(P.LIGHT[k]) if p[0] != P.OFF))
+
+
+def test_pump_stopped_light_is_its_own():
+    # a stopped pump (on purpose) is never green alone, never the steady
+    # yellow of starting, service or monitoring_interrupted, never dark
+    k = A.KIND_PUMP_STOPPED
+    assert _colours(k) == sorted((P.GREEN, P.YELLOW))
+    assert all(p[2] == 0 for p in pulses(P.LIGHT[k]))        # never off
+    for other in range(len(P.LIGHT)):
+        if other != k:
+            assert _colours(other) != _colours(k), other
+    an = Annunciator(0)
+    an.update(0, k, k)
+    seen = set()
+    for t in range(0, 4000, 100):
+        an.tick(t)
+        seen.add(an.led)
+    assert seen == {P.GREEN, P.YELLOW}
+    assert A.priority_of(A.PUMP_STOPPED) == A.LOW and A.kind_of(A.PUMP_STOPPED) == k
 
 
 def test_player_follows_pattern_from_start():

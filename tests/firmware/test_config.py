@@ -80,3 +80,72 @@ def test_round_trip_as_dict():
     d = c.as_dict()
     again = Config(d)
     assert again.sched_rate == c.sched_rate and again.low_ul == 4000
+
+
+def test_rate_zero_only_for_a_pump_stopped_by_a_clinician():
+    # issue 12: rate 0 switched off no_flow, over-delivery and the stuck check
+    e = _error({"rate_ul_h": 0})
+    assert "pump_stopped" in e and "clinician" in e, e
+    e = _error({"schedule": "00:00/30;22:00/0"})
+    assert "22:00" in e and "pump_stopped" in e, e
+    c = Config({"rate_ul_h": 0, "pump_stopped": True})
+    assert c.pump_stopped is True and c.sched_rate == [0] and c.daily_ul == 0
+    assert Config(c.as_dict()).pump_stopped is True          # round trip
+    assert Config({"rate_ul_h": 30, "pump_stopped": False}).pump_stopped is False
+    assert "needs" in _error({"rate_ul_h": 30, "pump_stopped": True})
+    assert "needs" in _error({"schedule": "00:00/0", "pump_stopped": True})
+    for bad in ("yes", 1, 0, None, "true"):
+        assert "pump_stopped" in _error({"rate_ul_h": 0, "pump_stopped": bad}), bad
+    # the monitor's own fallback (config.json unusable) may run at rate 0
+    assert Config({"rate_ul_h": 0}, fallback=True).pump_stopped is False
+
+
+# The direction in which each alarm threshold makes its alarm come sooner
+# ("up": a larger value); beyond its default a threshold may only move that
+# way (docs/config.md, "Why each range"). The low reservoir thresholds keep
+# issue 17's bounds below the default (the pump maker's 2 mL).
+SAFE_WAY = {
+    "no_flow_fraction": "up", "over_delivery_factor": "down",
+    "over_delivery_margin_ul_h": "down", "flow_window_s": "down", "flow_fault_s": "down",
+    "flow_stuck_s": "down", "flow_min_ul_h": "up", "flow_max_ul_h": "down",
+    "level_fault_s": "down", "level_jump_ml": "down", "mismatch_ml_h": "down",
+    "mismatch_window_min": "down", "zero_offset_ul_h": "down", "stroke_max_s": "down",
+    "partial_fraction": "up", "partial_escalate_min": "down", "over_hour_factor": "down",
+    "over_hour_margin_ul_h": "down", "refill_timeout_min": "down", "level_stuck_ml": "down",
+    "pause_s": "down", "long_press_ms": "up", "reservoir_empty_ml": "up",
+    "reminder_min": "down", "low_reservoir_ml": "up", "low_reservoir_days": "up",
+    "refill_today_ml": "up", "refill_today_days": "up",
+}
+BELOW_DEFAULT_BY_ISSUE_17 = ("low_reservoir_ml", "low_reservoir_days", "refill_today_ml",
+                             "refill_today_days")
+
+
+def test_thresholds_move_beyond_their_defaults_only_the_safe_way():
+    from pumpmon.config import LIMITS
+    not_thresholds = ("rate_ul_h", "reservoir_capacity_ml")
+    assert sorted(SAFE_WAY) == sorted(k for k in LIMITS if k not in not_thresholds)
+    for key, way in SAFE_WAY.items():
+        default, lo, hi = LIMITS[key]
+        if key in BELOW_DEFAULT_BY_ISSUE_17:
+            assert 0 < lo < default, key
+            continue
+        assert (lo if way == "up" else hi) == default, key
+        unsafe = default - abs(default or 1) * 0.5 if way == "up" else abs(default) * 2 + 1
+        assert key in _error({"rate_ul_h": 30, key: unsafe}), (key, unsafe)
+
+
+def test_extreme_thresholds_that_would_disable_detection_are_refused():
+    for key, value in (("no_flow_fraction", 0.05), ("flow_window_s", 3600),
+                       ("low_reservoir_ml", 0), ("over_delivery_factor", 10),
+                       ("over_delivery_margin_ul_h", 100), ("flow_stuck_s", 3600),
+                       ("flow_fault_s", 600), ("level_jump_ml", 50), ("stroke_max_s", 900),
+                       ("partial_escalate_min", 1440), ("reservoir_empty_ml", 0),
+                       ("level_fault_s", 3600), ("long_press_ms", 500)):
+        assert key in _error({"rate_ul_h": 30, key: value}), (key, value)
+    # partial under-delivery (medium) always comes before no_flow: the ranges
+    # (no_flow_fraction <= 0.5 < 0.6 <= partial_fraction) keep them apart
+    assert "partial_fraction" in _error({"rate_ul_h": 30, "partial_fraction": 0.5})
+    # the flow sensor's valid range reaches above the over-delivery threshold
+    # (else an over-delivery would read as a sensor fault: the wrong alarm)
+    assert "flow_max_ul_h" in _error({"rate_ul_h": 100, "flow_max_ul_h": 150})
+    Config({"rate_ul_h": 100, "flow_max_ul_h": 170})

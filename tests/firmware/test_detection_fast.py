@@ -67,7 +67,7 @@ def test_rate_below_the_floor_is_refused_with_its_reason():
         else:
             raise AssertionError("rate %s accepted" % bad)
     Config({"rate_ul_h": 1.5})
-    Config({"rate_ul_h": 0.0})      # nothing programmed: nothing to judge
+    Config({"rate_ul_h": 0.0, "pump_stopped": True})   # a stopped pump, declared
     try:
         Config({"schedule": "00:00/30;08:00/1.2"})
     except ConfigError as e:

@@ -74,22 +74,36 @@ def test_stop_at_power_on_is_found_in_seconds_for_a_continuous_pump():
     assert t is not None and t <= 15, run.events
 
 
-def test_zero_rate_schedule_period_is_not_no_flow():
-    sc = Scenario(seed=2, schedule=[(0, 0.0), (12 * 3600, 20.0)], start_s=0,
-                  duration_s=4 * 3600)
-    run = Run(sc).go()
-    assert not run.raised(high_only=True), run.events
+def test_pump_stopped_by_a_clinician_is_not_no_flow_but_shown():
+    # rate 0 only with pump_stopped (config.py): no stop is judged, the
+    # stopped pump has its own low-priority indication from the start
+    sc = Scenario(seed=2, rate_ul_h=0.0, duration_s=4 * 3600)
+    run = Run(sc, cfg={"rate_ul_h": 0.0, "pump_stopped": True}).go()
+    assert [e[2:4] for e in run.raised()] == [("pump_stopped", "clinician")], run.events
+    assert run.first("pump_stopped", "clinician") == 0
+    assert run.monitor.ann.tone_hz in (0, 262)
+
+
+def test_pump_stopped_any_flow_beyond_the_sensor_noise_is_over_delivery():
+    # a stopped pump that delivers 1.5 uL/h (a leak, a pump running on):
+    # the offset learnt at rate 0 is clamped to zero_offset_ul_h (0.5), the
+    # rest is over the margins: malfunction/over_delivery, high priority
+    sc = Scenario(seed=2, rate_ul_h=1.5, duration_s=3 * 3600)
+    run = Run(sc, cfg={"rate_ul_h": 0.0, "pump_stopped": True}).go()
+    t = run.first("malfunction", "over_delivery")
+    assert t is not None and t <= 3600, run.events
 
 
 def test_delivery_with_zero_programmed_is_over_delivery():
     # the pump delivers 20 uL/h while the configuration programs nothing
     sc = Scenario(seed=2, rate_ul_h=20.0, duration_s=2 * 3600)
-    run = Run(sc, cfg={"rate_ul_h": 0.0}).go()
+    run = Run(sc, cfg={"rate_ul_h": 0.0, "pump_stopped": True}).go()
     assert run.first("malfunction", "over_delivery") is not None
 
 
 def test_stuck_detection_needs_programmed_flow():
-    sc = Scenario(seed=2, schedule=[(0, 0.0), (12 * 3600, 20.0)], start_s=0,
-                  duration_s=2 * 3600, flow_fault=("stuck", 600))
-    run = Run(sc).go()
+    # a stopped pump's sensor reads a steady 0: not a stuck sensor (a sensor
+    # stuck at 0 while drug flows is the level-flow mismatch's to find)
+    sc = Scenario(seed=2, rate_ul_h=0.0, duration_s=2 * 3600, flow_fault=("stuck", 600))
+    run = Run(sc, cfg={"rate_ul_h": 0.0, "pump_stopped": True}).go()
     assert run.first("malfunction", "flow_sensor") is None

@@ -227,6 +227,43 @@ def test_boot_py_sounds_at_once_when_main_py_is_damaged():
         env.close()
 
 
+def test_boot_py_lets_nothing_out_but_a_ctrl_c():
+    # on the rp2 port a SystemExit out of boot.py soft-resets before main.py
+    # runs, at every boot: a silent loop (docs/safety.md). Every step of
+    # boot.py keeps it in; main.py then checks the firmware itself
+    env = _Env("fs_bootexit")
+    real = sys.modules.get("os")
+
+    class Os:
+        def __getattr__(self, name):
+            def exits(*a):
+                raise SystemExit(1)
+            return exits
+
+    try:
+        _install(env, {"main.py": "print(1)\n"})
+        sys.modules["os"] = Os()         # every file operation raises SystemExit
+        g = {"__name__": "__main__"}
+        exec(_src("boot.py"), g)          # no SystemExit out of it
+        assert "PM_DAMAGED" in g          # it ran to its end: main.py runs next
+
+        class Interrupt:
+            def __getattr__(self, name):
+                def interrupt(*a):
+                    raise KeyboardInterrupt
+                return interrupt
+        sys.modules["os"] = Interrupt()
+        try:
+            exec(_src("boot.py"), {"__name__": "__main__"})
+        except KeyboardInterrupt:
+            pass                          # Ctrl-C: someone at the console
+        else:
+            raise AssertionError("a Ctrl-C in boot.py was swallowed")
+    finally:
+        sys.modules["os"] = real
+        env.close()
+
+
 class _Stop(KeyboardInterrupt):
     pass
 

@@ -49,7 +49,8 @@ def test_minutes_to_empty_follows_a_day_program():
 
 def test_minutes_to_empty_edges():
     # a schedule that starts after midnight wraps; a zero-rate night waits
-    c = Config({"schedule": "08:00/120;20:00/0"})
+    # (a configuration refuses a zero segment; the fallback's arithmetic copes)
+    c = Config({"schedule": "08:00/120;20:00/0"}, fallback=True)
     s, r, d = _sched(c)
     assert d == 120 * 10 * 12 * 60
     assert R.minutes_to_empty(240, 22 * 60, s, r, d) == 10 * 60 + 120   # 10 h of nothing
@@ -58,7 +59,7 @@ def test_minutes_to_empty_edges():
     assert R.minutes_to_empty(2880, 8 * 60, s, r, d) == 1440 + 720
     assert R.minutes_to_empty(2880, 20 * 60, s, r, d) == 12 * 60 + 1440 + 720
     # nothing programmed: never empties (not known)
-    z = Config({"rate_ul_h": 0})
+    z = Config({"rate_ul_h": 0, "pump_stopped": True})
     assert R.minutes_to_empty(5000, 0, *_sched(z)) == R.UNKNOWN
     # the lowest rate allowed (the floor, 1.5 uL/h) and a full reservoir stay a
     # small int (capped at 999 days)

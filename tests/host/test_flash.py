@@ -270,6 +270,15 @@ def test_config_settings_parse():
     assert r.returncode == 2 and "no_flow_fraction: 5 is outside" in r.stderr, r.stderr
     r = pumpmon("config", "set", "--port", "/dev/null-x", "flow=5")
     assert r.returncode == 2 and "unknown setting 'flow'" in r.stderr
+    # issue 12: a rate of 0 only as a declared stopped pump; extreme thresholds
+    r = pumpmon("config", "set", "--port", "/dev/null-x", "rate_ul_h=0")
+    assert r.returncode == 2 and "pump_stopped" in r.stderr and "clinician" in r.stderr, \
+        r.stderr
+    r = pumpmon("config", "set", "--port", "/dev/null-x", "rate_ul_h=0", "pump_stopped=yes")
+    assert r.returncode == 2 and "pump_stopped: 'yes' is not true or false" in r.stderr
+    for bad in ("no_flow_fraction=0.05", "flow_window_s=3600", "low_reservoir_ml=0"):
+        r = pumpmon("config", "set", "--port", "/dev/null-x", bad)
+        assert r.returncode == 2 and bad.split("=")[0] + ":" in r.stderr, r.stderr
 
 
 # ---------------------------------------------------------------- part 2
@@ -413,7 +422,8 @@ def test_first_flash_then_no_change_then_one_file(vboard, repo, cfg_file):
                           "seconds"}
     assert first["files_sent"] > 15 and first["bytes_sent"] > 10000
     assert first["files_skipped"] == 0 and first["board"] == "sim"
-    assert first["clock"] is None            # the virtual board has no RTC to set
+    # the virtual board's RTC (a Pico's, boards/sim/rom/simclocks.py) set to the host's time
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", first["clock"]), first["clock"]
     man = whole(vboard.files(), ROOT)
     assert "lib/pumpmon/engine.mpy" in man["files"] and "board.mpy" in man["files"]
     assert json.loads(vboard.files()["config.json"]) == GOOD_CONFIG
@@ -717,7 +727,7 @@ def test_config_show_and_set_logged_on_the_board(vboard, cfg_file):
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["changed"] == ["rate_ul_h"]
-    assert json.loads(r.stdout)["clock"] is None        # the virtual board has no RTC
+    assert json.loads(r.stdout)["clock"].startswith("20")   # its RTC set again
     r = subprocess.run([str(BIN / "pumpmon"), "config", "show", "--port", vboard.port,
                         "--json"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     shown = json.loads(r.stdout)

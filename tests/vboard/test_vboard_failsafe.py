@@ -6,6 +6,7 @@
 # with a USB cable would. Written against the current vboard API (issue 18
 # reorganised it; its helpers come from test_vboard.py).
 import shutil
+import time
 
 from test_vboard import _flash_firmware, _trace, start_board  # noqa: F401 - the fixture
 
@@ -222,3 +223,31 @@ def test_deleted_state_file_under_a_latched_alarm_sounds_again_within_2s(start_b
     from pumpmon import eventlog as L
     boots = [r[2] for r in L.read_all(str(b.flash / "log"))[0] if r[2][0] == L.BOOT]
     assert boots[-1][8] & 1 and boots[-1][10] == L.STATE_NONE   # no_flow restored
+
+
+def test_boot_py_raising_systemexit_is_left_to_the_independent_sounder(start_board, tmp_path):
+    # boot.py replaced by one that raises SystemExit: as on the rp2 port, a
+    # soft reset before main.py runs, at every boot. No firmware code runs, so
+    # nothing in software can sound (docs/safety.md): the heartbeat stops, which
+    # is what the independent sounder hears. Our own boot.py never lets one out
+    # (tests/firmware/test_failsafe.py::test_boot_py_lets_nothing_out_but_a_ctrl_c)
+    cfg = _trace(tmp_path / "t.csv", duration_s=3000)
+    b = start_board("--trace", str(tmp_path / "t.csv"), "--speed", "1")
+    _flash_firmware(b, cfg, tmp_path)
+    b.wait(lambda: any(r["kind"] == "heartbeat" for r in b.timeline()), 60, "the heartbeat")
+    (b.flash / "boot.py").write_text("raise SystemExit\n")
+    boots = _boot_records(b)
+    w = _reset_and_boot(b)
+    # the virtual board then sits at its REPL (the rp2 port would soft-reset
+    # in a loop): silent either way
+    time.sleep(4)
+    rows = [r for r in b.timeline() if r["world_ms"] > w]
+    assert not [r for r in rows if r["kind"] in ("heartbeat", "tone")], rows[:20]
+    assert not [r for r in rows if r["kind"] == "led" and r["colour"] != "off"], rows[:20]
+    assert _boot_records(b) == boots           # the monitor never started
+
+
+def _boot_records(b):
+    from pumpmon import eventlog as L
+    recs, _bad = L.read_all(str(b.flash / "log"))
+    return len([r for r in recs if r[2][0] == L.BOOT])

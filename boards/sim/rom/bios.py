@@ -12,7 +12,8 @@
 #   - replaces `machine` (simmachine.py: reset, soft_reset, reset_cause, WDT,
 #     ...) and `time` (worldclock.py: ticks_ms/ticks_us/sleep*/time are
 #     board time, virtual: it moves when the firmware sleeps, as far as the
-#     host grants);
+#     host grants); simclocks.py adds the I2C bus with its DS3231 and the
+#     board's RTC, which `time.localtime` reads;
 #   - runs boot.py, then main.py (not after a soft reset in raw REPL mode, as
 #     a real board), printing tracebacks like pyexec does;
 #   - returns, leaving the unix port's own REPL (friendly and raw REPL).
@@ -23,12 +24,13 @@ import os
 # the ROM's modules, next to this file (the unix port puts the script's folder
 # first on sys.path): imported before the flash replaces "/", and taken out of
 # sys.modules again so the firmware's own imports never find them
-_ROM = ("wire", "link", "flashfs", "worldclock", "simmachine")
+_ROM = ("wire", "link", "flashfs", "worldclock", "simmachine", "simclocks")
 
 
 def _bios():
     import flashfs
     import link as _link
+    import simclocks
     import simmachine
     import worldclock
     args = {}
@@ -55,6 +57,9 @@ def _bios():
     sys.modules["simhw"] = hw
     sys.modules["machine"] = simmachine.machine_module(link)
     sys.modules["time"] = worldclock.time_module(clock)
+    # the DS3231 on I2C and the Pico-like RTC (time.localtime reads it)
+    simclocks.fit(sys.modules["machine"], sys.modules["time"], clock.world_ms, link.cause,
+                  args["sock"])
     for name in _ROM:
         sys.modules.pop(name, None)
 
