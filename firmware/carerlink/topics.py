@@ -23,6 +23,7 @@ ENTITIES = (
     ("low_reservoir", "Low reservoir"),
     ("under_delivery", "Under-delivery"),
     ("monitoring_interrupted", "Monitoring interrupted (technical)"),
+    ("pump_stopped", "Pump stopped by a clinician"),
 )
 
 

@@ -8,6 +8,8 @@ installed and asked for with --engine mosquitto).
 """
 import sys
 
+from host_tools.exitcodes import PROBLEM
+
 
 def add_arguments(p):
     p.add_argument("--monitor", action="append", default=[], metavar="ID",
@@ -38,7 +40,7 @@ def run(args):
             broker = Broker(port=port, engine=args.engine).start()
         except (RuntimeError, OSError) as e:
             print("pumpmon carer: cannot start the broker: %s" % e, file=sys.stderr)
-            return 1
+            return PROBLEM
         print("pumpmon carer: broker (%s) on 127.0.0.1:%d" % (broker.engine, broker.port),
               file=sys.stderr)
     try:

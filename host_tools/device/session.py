@@ -29,7 +29,7 @@ from host_tools.device.channel import REPLY_S, ConsoleChannel  # noqa: F401 (REP
 from host_tools.device.errors import (BoardError, ChannelError, NoSpace,  # noqa: F401 (API)
                                       no_space, quiet)
 from host_tools.device.ports import missing, resolve_port
-from host_tools.device.snippets import HELPERS, PROBE, SET_CLOCK, boot_source
+from host_tools.device.snippets import HELPERS, PROBE, SET_CLOCK, WORLD_TIME, boot_source
 from host_tools.flashing.build import (EXIT_BUSY, EXIT_ERROR, EXIT_LOST, EXIT_NO_BOARD, FlashError)
 
 
@@ -207,12 +207,19 @@ class BoardSession(ConsoleChannel):
     def set_clock(self):
         """Set the board's calendar clock (machine.RTC) to the host's local
         time: a board has no time zone, and a daily dose schedule runs on
-        local time. The time set ("YYYY-MM-DD HH:MM:SS"), or None when the
-        board has no RTC."""
-        t = time.localtime()
+        local time. A virtual board gets its own world's time instead (its
+        --epoch plus board time), so that a run stays a function of its
+        inputs. The time set ("YYYY-MM-DD HH:MM:SS"; which time it is in
+        self.clock_zone), or None when the board has no RTC."""
+        world = self.exec(WORLD_TIME).strip()
+        if world.isdigit():
+            t, zone = time.gmtime(int(world) // 1000), "virtual board's world time"
+        else:
+            t, zone = time.localtime(), "local time"
         dt = (t.tm_year, t.tm_mon, t.tm_mday, t.tm_wday, t.tm_hour, t.tm_min, t.tm_sec, 0)
         if self.exec(SET_CLOCK % (dt,)).strip() != b"set":
             return None
+        self.clock_zone = zone
         return time.strftime("%Y-%m-%d %H:%M:%S", t)
 
     # -- reset and the monitor -------------------------------------------

@@ -96,6 +96,14 @@ print(json.dumps({'version': list(_i.version[:3]), 'release': sys.version,
     'statvfs': _s, 'cwd': os.getcwd()}))
 """
 
+# a virtual board's world time (Unix ms), or nothing on a real board
+WORLD_TIME = """try:
+    import simhw
+    print(simhw.clock.epoch_ms())
+except (ImportError, AttributeError):
+    pass
+"""
+
 # (year, month, day, weekday 0 = Monday, h, m, s, subseconds): rp2 and esp32
 SET_CLOCK = """try:
     import machine

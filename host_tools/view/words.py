@@ -29,6 +29,10 @@ CONDITION_WORDS = {
     ("under_delivery", "partial"): "the pump delivers well under its programmed rate",
     ("monitoring_interrupted", "reset"): "the monitor was off for a while (restart or "
                                          "power cut)",
+    ("monitoring_interrupted", "carer_link"): "carers in other rooms no longer hear the "
+                                              "alarms: the monitor lost its network link",
+    ("pump_stopped", "clinician"): "the pump was stopped on purpose by a clinician: no "
+                                   "delivery is expected (the sensors are still watched)",
 }
 
 # alarms.DETAIL_NAMES -> why, in words ("" adds nothing)
@@ -99,7 +103,12 @@ def light_words(kind):
     elif kind == A.KIND_STARTING:
         colour, on, off = P.STARTING_LIGHT
     else:
-        colour, on, off = P.LIGHT[kind]
+        light = P.LIGHT[kind]
+        if len(light) > 3:           # two colours in turn (pump_stopped)
+            names = [P.COLOUR_NAMES[c] for c in light[0::3]]
+            return names[0], "%s, each %.0f s in turn" % (
+                " and ".join(names), light[1] / 1000.0)
+        colour, on, off = light
     name = P.COLOUR_NAMES[colour]
     if not off:
         return name, "%s, steady" % name

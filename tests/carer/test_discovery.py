@@ -145,7 +145,8 @@ def test_state_message_drives_each_entity():
         if "/binary_sensor/" in t:
             states[t.split("/")[3]] = _render(cfg["value_template"], st)
     assert states == {"no_flow": "ON", "malfunction": "OFF", "low_reservoir": "ON",
-                      "under_delivery": "OFF", "monitoring_interrupted": "ON"}
+                      "under_delivery": "OFF", "monitoring_interrupted": "ON",
+                      "pump_stopped": "OFF"}
     assert st["alarms"]["low_reservoir"]["acked"] is True
     assert st["alarms"]["monitoring_interrupted"]["cause"] == "carer_link"
     none = json.loads(T.state(0, 0, 0, since, 5, 0, detail))

@@ -15,6 +15,7 @@ import pytest
 from host_tools.carer.broker import Broker
 from host_tools.carer.client import Subscriber
 from host_tools.carer.relay import Relay
+from host_tools.paths import micropython_path
 
 ROOT = Path(__file__).resolve().parents[2]
 MICROPYTHON = Path(sys.executable).parent / "micropython"
@@ -24,8 +25,7 @@ LOOP_BUDGET_US = 50000      # one pass of the 10 ms loop, network step included
 def run_link(args, actions=None, timeout=120):
     """Run mp_link_run.py; actions[name]() is called before each phase."""
     env = dict(os.environ)
-    env["MICROPYPATH"] = ":".join([".frozen", str(ROOT / "firmware"),
-                                   str(ROOT / "tests" / "firmware")])
+    env["MICROPYPATH"] = micropython_path(ROOT / "tests" / "firmware")
     p = subprocess.Popen([str(MICROPYTHON), "-X", "heapsize=4M",
                           str(ROOT / "tests" / "carer" / "mp_link_run.py"), json.dumps(args)],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -167,8 +167,7 @@ def test_tls_asked_without_ssl_never_falls_back_to_clear_text(broker):
     b = broker()
     tap = Relay(b.port)
     env = dict(os.environ)
-    env["MICROPYPATH"] = ":".join([".frozen", str(ROOT / "firmware"),
-                                   str(ROOT / "tests" / "firmware")])
+    env["MICROPYPATH"] = micropython_path(ROOT / "tests" / "firmware")
     args = {"port": tap.port, "keepalive": 5, "flow_stop_s": 10 ** 6, "tls": True,
             "phases": [["run", 5]]}
     try:

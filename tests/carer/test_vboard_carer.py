@@ -89,12 +89,8 @@ def test_no_flow_reaches_carers_and_a_killed_board_rings_pumpmon_carer(rig):
                             str(tmp / "config.json"), "--settle", "0.3"],
                            capture_output=True, cwd=ROOT, timeout=120)
         assert r.returncode == 0, (r.stdout + r.stderr).decode()
-        # host monotonic <-> board world time (the same CLOCK_MONOTONIC x speed)
-        m0 = time.monotonic()
-        st = json.loads(control(info["control"], "status"))
-        mono0 = (m0 + time.monotonic()) / 2 - st["world_ms"] / 1000.0 / SPEED
-
         got = []
+        heard = []        # the board's time just after the subscriber had it
 
         def no_flow_heard():
             while not sub.messages.empty():
@@ -102,18 +98,21 @@ def test_no_flow_reaches_carers_and_a_killed_board_rings_pumpmon_carer(rig):
                 got.append((t, topic, payload))
                 if topic == "pumpmon/bed4/state" and json.loads(payload)["alarms"][
                         "no_flow"]["on"]:
+                    # board time is virtual (granted by the host, --speed a
+                    # ceiling): read it now, after the message arrived; it
+                    # bounds the board time of the arrival from above
+                    heard.append(json.loads(control(info["control"], "status"))["world_ms"])
                     return t
             return None
 
-        t_heard = _wait(no_flow_heard, 120, "no_flow on the broker")
-        # the timeline has it from the board's log (read every 0.5 s)
+        _wait(no_flow_heard, 120, "no_flow on the broker")
+        # the timeline has it from the board's log
         raised = _wait(lambda: [r for r in _timeline(tmp) if r["kind"] == "event"
                                 and r["event"] == "alarm_raised"
                                 and r.get("alarm") == "no_flow"], 10, "no_flow on the timeline")
-        t_raised = mono0 + raised[0]["world_ms"] / 1000.0 / SPEED
-        latency_board_s = (t_heard - t_raised) * SPEED
-        print("no_flow bedside -> subscriber: %.3f s board time" % latency_board_s)
-        assert -0.5 < latency_board_s <= 2.0, latency_board_s
+        latency_board_s = (heard[0] - raised[0]["world_ms"]) / 1000.0
+        print("no_flow bedside -> subscriber: at most %.3f s board time" % latency_board_s)
+        assert 0 <= latency_board_s <= 2.0, latency_board_s
         assert any(topic == "pumpmon/bed4/status" and p == "online" for _t, topic, p in got)
         assert any(topic.startswith("pumpmon/bed4/heartbeat") for _t, topic, _p in got)
 

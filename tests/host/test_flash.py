@@ -422,7 +422,7 @@ def test_first_flash_then_no_change_then_one_file(vboard, repo, cfg_file):
                           "seconds"}
     assert first["files_sent"] > 15 and first["bytes_sent"] > 10000
     assert first["files_skipped"] == 0 and first["board"] == "sim"
-    # the virtual board's RTC (a Pico's, boards/sim/rom/simclocks.py) set to the host's time
+    # the virtual board's RTC (a Pico's, boards/sim/rom/simclocks.py) set to its world's time
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", first["clock"]), first["clock"]
     man = whole(vboard.files(), ROOT)
     assert "lib/pumpmon/engine.mpy" in man["files"] and "board.mpy" in man["files"]

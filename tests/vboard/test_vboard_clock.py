@@ -17,14 +17,17 @@ from pumpmon import eventlog as L
 from pumpmon.manager import EV_RAISED
 
 
+EPOCH_S = 1800000000     # 2027-01-15 08:00 UTC: the virtual world's time at board time 0
+
+
 def _schedule_around_now(cfg):
     """The trace's configuration with a schedule instead of its rate: 30 uL/h
-    (what the trace delivers) from the hour before the host's local time to
-    three hours after it, 60 uL/h the rest of the day. The board's clock is
-    set to the host's local time by `pumpmon flash` and runs at 20x: the
+    (what the trace delivers) from the hour before the board's time to three
+    hours after it, 60 uL/h the rest of the day. `pumpmon flash` sets a
+    virtual board's clock to its world's time (--epoch plus board time): the
     test ends well inside the 30 uL/h part. A board that took the time of day
     wrong would program 60."""
-    h = time.localtime().tm_hour
+    h = time.gmtime(EPOCH_S).tm_hour
     cfg = dict(cfg)
     del cfg["rate_ul_h"]
     cfg["schedule"] = "%02d:00/30;%02d:00/60" % ((h - 1) % 24, (h + 3) % 24)
@@ -45,7 +48,8 @@ def _records(b):
 
 def _scheduled_board(start_board, tmp_path, speed=20):
     cfg = _schedule_around_now(_trace(tmp_path / "t.csv", duration_s=3000))
-    b = start_board("--trace", str(tmp_path / "t.csv"), "--speed", str(speed))
+    b = start_board("--trace", str(tmp_path / "t.csv"), "--speed", str(speed),
+                    "--epoch", str(EPOCH_S))
     _flash_firmware(b, cfg, tmp_path)
     b.wait(lambda: any(r["kind"] == "event" and r["event"] == "boot"
                        for r in b.timeline()), 60, "the monitor")

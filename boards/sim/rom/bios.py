@@ -59,7 +59,7 @@ def _bios():
     sys.modules["time"] = worldclock.time_module(clock)
     # the DS3231 on I2C and the Pico-like RTC (time.localtime reads it)
     simclocks.fit(sys.modules["machine"], sys.modules["time"], clock.world_ms, link.cause,
-                  args["sock"])
+                  args["sock"], epoch_ms=clock.epoch_ms)
     for name in _ROM:
         sys.modules.pop(name, None)
 

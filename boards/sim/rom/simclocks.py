@@ -226,10 +226,15 @@ def _localtime(s):
 class Clocks:
     """The board's DS3231 (or none) and its own RTC, with their state file."""
 
-    def __init__(self, world_ms, cause, path, ds3231=True):
+    def __init__(self, world_ms, cause, path, ds3231=True, epoch_ms=None):
         self.path = path
         saved = self._load()
         self.rtc = _Clock(world_ms, _secs(_RTC_EPOCH))
+        if saved is None and epoch_ms is not None:
+            # the session's first power-up: the board's RTC was set before it
+            # (the world's time, --epoch plus board time), so that a run is a
+            # function of its inputs; later power cuts lose it as a Pico does
+            self.rtc.set_ms(epoch_ms())
         self.ds = None
         if ds3231:
             self.ds = DS3231(_Clock(world_ms, _secs(_DS_EPOCH)))
@@ -269,14 +274,14 @@ class Clocks:
             pass
 
 
-def fit(machine, time, world_ms, cause, sock_path, ds3231=None):
+def fit(machine, time, world_ms, cause, sock_path, ds3231=None, epoch_ms=None):
     """Give the board's `machine` an I2C bus (with the DS3231) and an RTC,
     and make `time`'s calendar functions read that RTC, as on a Pico.
     ds3231: fitted or not (None: unless PUMPMON_VBOARD_NO_DS3231=1)."""
     path = sock_path.rsplit("/", 1)[0] + "/clocks"
     if ds3231 is None:
         ds3231 = os.getenv("PUMPMON_VBOARD_NO_DS3231") != "1"
-    c = Clocks(world_ms, cause, path, ds3231)
+    c = Clocks(world_ms, cause, path, ds3231, epoch_ms)
     machine.I2C = _i2c_class({} if c.ds is None else {_ADDR: c.ds})
     machine.RTC = _rtc_class(c.rtc, c.save)
 
