@@ -1,4 +1,4 @@
-"""`pumpmon run --carer`: the carer's side of the demo. A broker on this
+"""`pumpmon run` (unless --no-carer): the carer's side of the demo. A broker on this
 machine (broker.py), the monitor's configuration pointed at it, and the same
 decisions as `pumpmon carer` (watch.py) read in-process, as lines the run's
 panel prints above itself: a carer in another room learns of the demo's

@@ -53,8 +53,9 @@ def add_arguments(p):
     p.add_argument("--fault", metavar="T:FAULT", action="append", default=[],
                    help="a fault at T trace seconds (see pumpmon board serve --help)")
     p.add_argument("--plain", action="store_true", help="plain lines, no redrawn panel")
-    p.add_argument("--carer", action="store_true", help="virtual board: also a local MQTT "
-                   "broker and the carer's view of the monitor (docs/carer.md)")
+    p.add_argument("--no-carer", dest="carer", action="store_false",
+                   help="virtual board: without the carer's view (by default a local MQTT "
+                   "broker and what `pumpmon carer` would show and ring: docs/carer.md)")
 
 
 def run(args):
@@ -165,7 +166,14 @@ def run_virtual(args):
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "config.json"
     from host_tools.carer.demo import CarerDemo
-    carer = CarerDemo(values) if args.carer else None     # points the config at its broker
+    carer, no_carer = None, None
+    if args.carer:
+        try:
+            carer = CarerDemo(values)           # points the config at its broker
+        except (RuntimeError, OSError) as e:
+            # the carer's view is a demo of the network side: the bedside
+            # monitor runs without it (as a real one does when the link is down)
+            no_carer = "no carer's view: cannot start a local broker (%s)" % e
     cfg_path.write_text(json.dumps(values) + "\n")
     timeline = out / "timeline.jsonl"
     plain = args.plain or not sys.stdout.isatty()
@@ -198,6 +206,8 @@ def run_virtual(args):
             return PROBLEM
         thread = threading.Thread(target=board.serve, args=(stop.is_set,), daemon=True)
         thread.start()
+        if no_carer:
+            panel.say(no_carer)
         panel.say("virtual board up on %s; flashing the firmware (pumpmon flash)..."
                   % board.pty_path)
         # (the /dev/pts name, not the symlink: mpremote reads a /dev/pts device
@@ -224,7 +234,7 @@ def run_virtual(args):
             panel.draw(board)
             if board.trace_world0 is None and time.monotonic() - wait_start > 30:
                 print("pumpmon run: the firmware never read its sensors", file=sys.stderr)
-                status = 1
+                status = PROBLEM
                 break
             time.sleep(0.1)
         panel.draw(board, final=True)
@@ -241,7 +251,7 @@ def run_virtual(args):
             signal.signal(s, h)
     if interrupted:
         panel.say("stopped (Ctrl-C)")
-        status = 130
+        status = INTERRUPTED
     panel.summary(board, out, timeline, flash, time.monotonic() - t0)
     return status
 

@@ -37,6 +37,10 @@ def test_pumpmon_run_plays_a_trace_to_its_end_without_a_tty(tmp_path):
     assert "event alarm_raised no_flow/low_flow" in text
     assert "summary: 600 trace rows played" in text
     assert "raised no_flow" in text
+    # the carer's view beside it (a local broker, issue 16): the carer hears
+    # the occlusion and rings
+    assert "carer sees  demo: online" in text, text
+    assert "carer RINGS monitor demo: NO_FLOW (low_flow, high priority)" in text, text
     timeline = out / "timeline.jsonl"
     assert str(timeline) in text
     rows = [json.loads(line) for line in timeline.read_text().splitlines()]
