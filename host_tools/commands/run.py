@@ -41,8 +41,9 @@ TARGET_S = 80.0
 def add_arguments(p):
     p.add_argument("--trace", metavar="FILE", default=str(DEMO),
                    help="sensor trace to play (default: traces/demo.csv)")
-    p.add_argument("--speed", metavar="X", type=float,
-                   help="trace seconds per second (default: the trace plays in ~80 s)")
+    p.add_argument("--speed", metavar="X|max",
+                   help="a ceiling on board (trace) seconds per second, or max: as fast as "
+                   "the machine goes (default: the trace plays in ~80 s)")
     p.add_argument("--port", default=os.environ.get("BOARD") or None,
                    help=PORT_HELP + "; here the default is $BOARD, else the USB board "
                    "attached, else the virtual board")
@@ -158,7 +159,17 @@ def run_virtual(args):
         print("pumpmon run: %s" % e, file=sys.stderr)
         return BAD_INPUT
     dur_s = max(1.0, last_ms / 1000.0)
-    speed = args.speed or max(1.0, math.ceil(dur_s / TARGET_S))
+    if args.speed == "max":
+        speed = "max"
+    else:
+        try:
+            speed = float(args.speed) if args.speed else max(1.0, math.ceil(dur_s / TARGET_S))
+            if speed <= 0:
+                raise ValueError
+        except ValueError:
+            print("pumpmon run: --speed %s: give a number above 0, or max" % args.speed,
+                  file=sys.stderr)
+            return BAD_INPUT
     out = Path(args.out)
     flash = out / "flash"
     if flash.exists():
@@ -224,8 +235,9 @@ def run_virtual(args):
         panel.say(last)
         # board time is virtual: the trace is the same board time on any
         # machine; the speed is a ceiling, the wall time is measured
-        panel.say("playing %s: %s of board time, at most %gx real time" % (
-            args.trace, fmt_t(int(dur_s * 1000)), speed))
+        panel.say("playing %s: %s of board time, %s" % (
+            args.trace, fmt_t(int(dur_s * 1000)),
+            "as fast as the machine goes" if speed == "max" else "at most %gx real time" % speed))
         wait_start = time.monotonic()
         panel.play_start = wait_start
         while not stop.is_set() and not board.trace_done:

@@ -168,7 +168,7 @@ class BedsideView:
         for when, text in recent:
             rows.append(Text("  t=%s %s" % (fmt_t(board.trace_t(when)), text),
                              no_wrap=True, overflow="ellipsis"))
-        title = "pumpmon bedside: virtual board, %s at %gx" % (self.name, self.speed)
+        title = "pumpmon bedside: virtual board, %s at %s" % (self.name, _speed(self.speed))
         return Panel(Group(*rows), title=title, title_align="left", border_style=border,
                      subtitle="Ctrl-C stops", subtitle_align="right",
                      width=min(width, 120))
@@ -181,10 +181,10 @@ class BedsideView:
         played = board.trace_t(board.world_ms())
         play_s = time.monotonic() - (self.play_start or time.monotonic() - wall_s)
         self.say("summary: %d trace rows played (%s of board time) in %.1f s of wall time "
-                 "(%.0fx; ceiling %gx; %.0f s in all with flashing); %d board boots; "
+                 "(%.0fx; ceiling %s; %.0f s in all with flashing); %d board boots; "
                  "%d events in the board's log" % (
                      board.rows, fmt_t(played), play_s,
-                     (played or 0) / 1000.0 / max(play_s, 1e-3), self.speed, wall_s,
+                     (played or 0) / 1000.0 / max(play_s, 1e-3), _speed(self.speed), wall_s,
                      board.boots, len(board.alarm_events)))
         for e in raised:
             self.say("  raised %-14s %-20s at up %s: %s" % (
@@ -206,3 +206,8 @@ def _ev_text(e):
     if e.get("reset_cause"):
         s += " (%s)" % e["reset_cause"]
     return s
+
+
+def _speed(speed):
+    """--speed as said: "169x", or "max" (as fast as the machine goes)."""
+    return "max" if speed == "max" else "%gx" % speed
