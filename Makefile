@@ -92,8 +92,8 @@ test-cpython: setup ## the firmware's tests on CPython only
 test-micropython: setup ## the firmware's tests on the MicroPython unix port only
 	$(BIN)/python -m pytest -n $(TEST_JOBS) tests/test_on_micropython.py
 
-test-host: setup stubs ## the host side's tests only: tests/host (commands, formats, install), tests/vboard, tests/boards
-	$(BIN)/python -m pytest -n $(TEST_JOBS) tests/host tests/vboard tests/boards
+test-host: setup stubs ## the host side's tests only: tests/host (commands, formats, install), tests/vboard, tests/boards, tests/carer
+	$(BIN)/python -m pytest -n $(TEST_JOBS) tests/host tests/vboard tests/boards tests/carer
 
 bench: setup ## print the figures (host_tools/bench/): engine speed and heap, detection latency, replay, boards, log, recorder, flashing, carers' link
 	$(BIN)/python -m host_tools.bench
