@@ -5,10 +5,16 @@
 # Record: eventlog.CONFIG_CHANGED, detail = the setting's index in KEYS,
 # v0 old and v1 new value x 1000 (UNKNOWN: not set); for the schedule, v0/v1
 # the programmed uL/day and v2/v3 the first rate in 0.1 uL/h, old and new.
+# The carers' link's text settings (host, user, Wi-Fi name, passwords) are
+# logged as 0 unset / 1000 set and v2 = 1 "the text changed": the log holds
+# numbers, and a secret must never reach it (nor a hash of one): so a
+# password changed alone, with nothing else, is not seen as a change (a wrong
+# one shows as the link's refusal, eventlog.CARER_LINK).
 import json
 
 from pumpmon import configfile
 from pumpmon import eventlog as L
+from pumpmon import netconfig
 
 PREV = "config.prev.json"
 # the log stores the index: only ever append (tests check every setting is here)
@@ -22,6 +28,9 @@ KEYS = (
     "zero_offset_ul_h", "stroke_max_s", "partial_fraction", "partial_escalate_min",
     "over_hour_factor", "over_hour_margin_ul_h", "refill_timeout_min", "level_stuck_ml",
     "pump_stopped",                  # v0/v1: 0 or 1000 (false or true)
+    # the carers' link (issue 16): text as set/unset and changed, numbers x1000
+    "wifi_ssid", "wifi_password", "mqtt_host", "mqtt_port", "mqtt_user", "mqtt_password",
+    "mqtt_tls", "mqtt_keepalive_s",
 )
 
 
@@ -45,6 +54,18 @@ def changes(old, new):
             b = 1 if b else 0
         if a != b:
             out.append((i, _milli(a), _milli(b), 0, 0))
+    on = old.net or {}
+    nn = new.net or {}
+    for k in netconfig.KEYS:
+        a = on.get(k)
+        b = nn.get(k)
+        if a == b:
+            continue
+        if isinstance(a, str) or isinstance(b, str):
+            out.append((KEYS.index(k), 0 if a is None else 1000, 0 if b is None else 1000,
+                        1, 0))
+        else:                        # a port, the keep-alive, TLS (False 0, True 1000)
+            out.append((KEYS.index(k), _milli(a), _milli(b), 0, 0))
     if old.schedule != new.schedule:
         i = KEYS.index("rate_ul_h" if len(new.schedule) == 1 and new.schedule[0][0] == 0
                        and len(old.schedule) == 1 and old.schedule[0][0] == 0 else "schedule")
@@ -64,9 +85,13 @@ def log_changes(runner, cfg, pre):
         for i, v0, v1, v2, v3 in changes(old, cfg):
             runner.write(L.CONFIG_CHANGED, L.NO_COND, i, v0, v1, v2, v3)
             n += 1
+    d = cfg.as_dict()
+    for k, v in (cfg.net or {}).items():   # the link's settings, as config.json has them
+        if v is not None:
+            d[k] = v
     try:
         with open(pre + PREV, "w") as f:
-            f.write(json.dumps(cfg.as_dict()))
+            f.write(json.dumps(d))
     except Exception:  # noqa: BLE001 - the next change is then logged as a CRC only
         pass
     return n

@@ -84,6 +84,11 @@ def config_crc(cfg):
     """CRC32 of the settings in a fixed order: tells a changed configuration.
     31 bits, so it fits the log's signed value fields unclamped."""
     d = cfg.as_dict()
+    net = cfg.net
+    if net:              # the carers' link: a secret only as set / not set
+        from pumpmon.netconfig import SECRETS
+        for k in net:
+            d[k] = ("set" if net[k] is not None else None) if k in SECRETS else net[k]
     text = ";".join("%s=%s" % (k, d[k]) for k in sorted(d))
     return L.crc32(text.encode()) & 0x7FFFFFFF
 

@@ -225,8 +225,13 @@ def to_dict(r):
         if key == "schedule":
             d.update(old_daily_ul=v0, new_daily_ul=v1, old_first_rate_ul_h=v2 / 10.0,
                      new_first_rate_ul_h=v3 / 10.0)
-        elif key == "pump_stopped":
+        elif key in ("pump_stopped", "mqtt_tls"):
             d.update(old="true" if v0 else "false", new="true" if v1 else "false")
+        elif v2 == 1 and key in ("wifi_ssid", "wifi_password", "mqtt_host", "mqtt_user",
+                                 "mqtt_password"):
+            # text: never its value in the log (a secret may be among them)
+            d.update(old="set" if v0 else "unset", new="set" if v1 else "unset",
+                     changed=True)
         else:
             d.update(old="%g" % (v0 / 1000.0) if v0 != UNKNOWN else "unset",
                      new="%g" % (v1 / 1000.0) if v1 != UNKNOWN else "unset")

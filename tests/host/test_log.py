@@ -536,3 +536,27 @@ def test_decode_shows_config_changes_with_old_and_new_values(tmp_path, capsys):
     assert len(ch) == 2
     assert any("setting=rate_ul_h old=30 new=45" in ln for ln in ch), ch
     assert any("setting=pause_s old=120 new=60" in ln for ln in ch), ch
+
+
+def test_decode_shows_the_carers_link_changes_and_never_a_secret(tmp_path, capsys):
+    # issue 12 with issue 16's settings: the broker moved, a password given
+    net = {"rate_ul_h": 30, "mqtt_host": "10.0.0.2"}
+    old = Config(net)
+    new = Config(dict(net, mqtt_host="10.0.0.3", mqtt_user="bed", mqtt_password="s3cret-pw",
+                      mqtt_port=1884))
+    Runner(FakeBoard(0), old, flash=str(tmp_path), rec_segments=0).note_config(old)
+    b = FakeBoard(5000)
+    b.cause = "soft"
+    r = Runner(b, new, flash=str(tmp_path), rec_segments=0)
+    r.note_config(new)
+    r.log.close()
+    code, out, err = _run(capsys, tmp_path / "log")
+    assert code == 0
+    ch = [ln for ln in out.splitlines() if " config_changed " in ln]
+    assert any("setting=mqtt_host old=set new=set changed=True" in ln for ln in ch), ch
+    assert any("setting=mqtt_password old=unset new=set changed=True" in ln for ln in ch), ch
+    assert any("setting=mqtt_user old=unset new=set" in ln for ln in ch), ch
+    assert any("setting=mqtt_port old=1883 new=1884" in ln for ln in ch), ch
+    assert len(ch) == 4, ch
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "log").iterdir())
+    assert b"s3cret" not in raw and "s3cret" not in out
