@@ -521,9 +521,9 @@ def test_decode_shows_monitoring_interrupted_with_its_duration(tmp_path, capsys)
     assert any("monitoring_interrupted/reset (low)" in ln for ln in raised)
 
 
-def test_decode_shows_config_changes_with_old_and_new_values(tmp_path, capsys):
-    # issue 12: pumpmon config set rate_ul_h=45 pause_s=60, applied at the soft reset
-    old, new = Config({"rate_ul_h": 30}), Config({"rate_ul_h": 45, "pause_s": 60})
+def _config_changes(tmp_path, capsys, old, new):
+    """old in use, then new applied at a soft reset: the decoded output and
+    its config_changed lines."""
     Runner(FakeBoard(0), old, flash=str(tmp_path), rec_segments=0).note_config(old)
     b = FakeBoard(5000)
     b.cause = "soft"
@@ -532,7 +532,13 @@ def test_decode_shows_config_changes_with_old_and_new_values(tmp_path, capsys):
     r.log.close()
     code, out, err = _run(capsys, tmp_path / "log")
     assert code == 0
-    ch = [ln for ln in out.splitlines() if " config_changed " in ln]
+    return out, [ln for ln in out.splitlines() if " config_changed " in ln]
+
+
+def test_decode_shows_config_changes_with_old_and_new_values(tmp_path, capsys):
+    # issue 12: pumpmon config set rate_ul_h=45 pause_s=60, applied at the soft reset
+    old, new = Config({"rate_ul_h": 30}), Config({"rate_ul_h": 45, "pause_s": 60})
+    _out, ch = _config_changes(tmp_path, capsys, old, new)
     assert len(ch) == 2
     assert any("setting=rate_ul_h old=30 new=45" in ln for ln in ch), ch
     assert any("setting=pause_s old=120 new=60" in ln for ln in ch), ch
@@ -544,15 +550,7 @@ def test_decode_shows_the_carers_link_changes_and_never_a_secret(tmp_path, capsy
     old = Config(net)
     new = Config(dict(net, mqtt_host="10.0.0.3", mqtt_user="bed", mqtt_password="s3cret-pw",
                       mqtt_port=1884))
-    Runner(FakeBoard(0), old, flash=str(tmp_path), rec_segments=0).note_config(old)
-    b = FakeBoard(5000)
-    b.cause = "soft"
-    r = Runner(b, new, flash=str(tmp_path), rec_segments=0)
-    r.note_config(new)
-    r.log.close()
-    code, out, err = _run(capsys, tmp_path / "log")
-    assert code == 0
-    ch = [ln for ln in out.splitlines() if " config_changed " in ln]
+    out, ch = _config_changes(tmp_path, capsys, old, new)
     assert any("setting=mqtt_host old=set new=set changed=True" in ln for ln in ch), ch
     assert any("setting=mqtt_password old=unset new=set changed=True" in ln for ln in ch), ch
     assert any("setting=mqtt_user old=unset new=set" in ln for ln in ch), ch
