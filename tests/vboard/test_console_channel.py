@@ -82,9 +82,12 @@ def test_a_client_pulling_the_log_every_30_s_never_delays_or_gaps_the_alarm(
     assert all(r["kind"] != "boot" for r in rows[flashed + 1:])
     assert not [r for r in ev if r["event"] == "monitoring_stopped"], ev
     assert len(boots) >= 1
-    # pulls every 30 s of board time, all the way through
+    # pulls about every 30 s of board time, all the way through. The client
+    # polls every 0.1 s of real time while board time runs up to 20x, so on
+    # a loaded host it starts a pull some board seconds late (seen: 31-32 s
+    # apart at 4 workers on 2 cores); the alarm's own timing is checked below
     ups = [p[0] for p in pulls]
-    assert len(pulls) >= 14 and all(b2 - a <= 32 for a, b2 in zip(ups, ups[1:])), ups
+    assert len(pulls) >= 14 and all(b2 - a <= 40 for a, b2 in zip(ups, ups[1:])), ups
     # no_flow on time: when the replay of the same trace raises it
     nf = [r for r in ev if r["event"] == "alarm_raised" and r.get("alarm") == "no_flow"]
     assert nf, ev
