@@ -28,6 +28,16 @@ def quoted(text, limit=CUT):
     return "%r... (cut at column %d of %d)" % (text[:limit], limit + 1, len(text))
 
 
+def print_line(console, stream, text):
+    """One line of text: through the rich console when a live panel is drawn
+    on it (the line goes above the panel), else plain onto the stream."""
+    if console is not None:
+        console.print(text, markup=False, highlight=False)
+    else:
+        stream.write(text + "\n")
+        stream.flush()
+
+
 def colour_allowed(stream=None):
     """Colour only on a terminal, and never when NO_COLOR is set (any value)."""
     stream = stream or sys.stdout

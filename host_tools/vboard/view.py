@@ -8,6 +8,7 @@ import termios
 import time
 import tty
 
+from host_tools.terminal import print_line
 from host_tools.vboard.timeline import fmt_t
 from host_tools.view.words import STYLE
 
@@ -48,11 +49,7 @@ class LiveView:
         self.live.update(text, refresh=True)
 
     def message(self, text):
-        if self.console is not None:
-            self.console.print(text, markup=False, highlight=False)
-        else:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+        print_line(self.console, self.stream, text)
 
     def close(self):
         if self.live is not None:

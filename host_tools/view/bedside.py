@@ -7,6 +7,7 @@ terminal (a pipe, a log file, a test). docs/bedside-view.md shows it.
 import os
 import time
 
+from host_tools.terminal import print_line
 from host_tools.vboard.timeline import fmt_t
 from host_tools.view import words as W
 from host_tools.view.state import BedsideState, presses
@@ -40,11 +41,7 @@ class BedsideView:
 
     # ---- messages ------------------------------------------------------------------
     def say(self, text):
-        if self.console is not None:
-            self.console.print(text, markup=False, highlight=False)
-        else:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+        print_line(self.console, self.stream, text)
 
     # ---- the state, from the board ---------------------------------------------------
     def _catch_up(self, board):
