@@ -295,7 +295,7 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
                 raise FlashError(EXIT_SELFTEST, "self-test failed: the board runs version %s, "
                                  "expected %s" % (st.get("version"), man["version"]))
             summary["clock"] = b.set_clock()    # a dose schedule runs on it
-            summary["clock_zone"] = getattr(b, "clock_zone", None)
+            summary["clock_zone"] = b.clock_zone      # set by set_clock: which time it is
         bad, _console = b.start_monitor(settle)
         running = True
         if bad:
@@ -355,7 +355,7 @@ def human(s):
     if s.get("files_resumed"):
         text += " (%d files already staged by an interrupted flash)" % s["files_resumed"]
     if s.get("clock"):
-        text += "; clock set to %s (%s)" % (s["clock"], s.get("clock_zone") or "local time")
+        text += "; clock set to %s (%s)" % (s["clock"], s["clock_zone"])
     else:
         text += "; the board has no clock to set"
     return text + "; " + guide.alarms_text(s.get("alarms"))

@@ -218,6 +218,7 @@ class BoardSession(ConsoleChannel):
             t, zone = time.localtime(), "local time"
         dt = (t.tm_year, t.tm_mon, t.tm_mday, t.tm_wday, t.tm_hour, t.tm_min, t.tm_sec, 0)
         if self.exec(SET_CLOCK % (dt,)).strip() != b"set":
+            self.clock_zone = None
             return None
         self.clock_zone = zone
         return time.strftime("%Y-%m-%d %H:%M:%S", t)
