@@ -237,7 +237,7 @@ class CarerLink:
         r = self.r
         mg = r.monitor.manager
         return T.state(mg.shown, mg.acked, mg.paused, self.since, r.up_s,
-                       r._wall_now(), self.detail)
+                       r._wall_now(), self.detail, mg.escalated)
 
     def _fail(self, now, what, code):
         was = self.state

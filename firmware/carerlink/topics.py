@@ -74,7 +74,8 @@ def discovery(nid, version=""):
         "value_template": "{{ value_json.alarm }}",
         "json_attributes_topic": st,
         "json_attributes_template": "{{ {'priority': value_json.priority, 'cause': "
-                                    "value_json.cause, 'up_s': value_json.up_s} | tojson }}",
+                                    "value_json.cause, 'escalated': value_json.escalated, "
+                                    "'up_s': value_json.up_s} | tojson }}",
         "icon": "mdi:alarm-light",
         "availability_topic": topic(nid, "status"),
         "payload_available": ONLINE,
@@ -86,9 +87,11 @@ def discovery(nid, version=""):
     return out
 
 
-def state(shown, acked, paused, since, up_s, wall, detail):
+def state(shown, acked, paused, since, up_s, wall, detail, escalated=0):
     """The retained state message: the alarm annunciated (top condition),
     its priority, cause and time, and each alarm kind's own state.
+    escalated: the bedside's escalation (manager.AlarmManager.escalated: a
+    high alarm unacknowledged for escalation_min), the one escalation timer.
     since: per condition, the uptime (s) it was raised at; detail: per
     condition, the detail code it was raised with."""
     alarms = {}
@@ -109,7 +112,7 @@ def state(shown, acked, paused, since, up_s, wall, detail):
     top = A.top_condition(shown)
     d = {"alarm": "none", "priority": None, "cause": None, "detail": None,
          "up_s": up_s, "time": wall if wall > 0 else None, "paused": bool(paused),
-         "alarms": alarms}
+         "escalated": bool(escalated), "alarms": alarms}
     if top >= 0:
         kind, prio, cause = A.TABLE[top]
         d["alarm"] = A.KIND_NAMES[kind]
