@@ -42,10 +42,13 @@ KIND_REFILL_TODAY = const(3)
 KIND_UNDER_DELIVERY = const(4)
 KIND_INTERRUPTED = const(5)   # low-priority technical alarm
 KIND_PUMP_STOPPED = const(6)  # low priority: the pump stopped on purpose
+# high priority: too much drug (an overdose risk), a drug-delivery cause, never
+# the equipment-failure signal (issue 22; docs/alarm-signals.md)
+KIND_OVER_DELIVERY = const(7)
 KIND_NONE = const(255)
 KIND_STARTING = const(254)  # no alarm, but flow not judged yet (light only)
 KIND_NAMES = ("no_flow", "malfunction", "low_reservoir", "low_reservoir", "under_delivery",
-              "monitoring_interrupted", "pump_stopped")
+              "monitoring_interrupted", "pump_stopped", "over_delivery")
 
 # priorities (IEC 60601-1-8)
 HIGH = const(0)
@@ -57,7 +60,7 @@ PRIORITY_NAMES = ("high", "medium", "low")
 TABLE = (
     (KIND_NO_FLOW, HIGH, "low_flow"),
     (KIND_NO_FLOW, HIGH, "reservoir_empty"),
-    (KIND_MALFUNCTION, HIGH, "over_delivery"),
+    (KIND_OVER_DELIVERY, HIGH, "over_delivery"),
     (KIND_MALFUNCTION, HIGH, "flow_sensor"),
     (KIND_MALFUNCTION, HIGH, "level_sensor"),
     (KIND_MALFUNCTION, HIGH, "level_flow_mismatch"),

@@ -3,7 +3,8 @@
 # - a condition that starts raises its alarm; a high-priority alarm latches
 #   until acknowledged even when its condition clears (the clearing is logged);
 # - short press: audio paused for pause_s (the light keeps signalling); a
-#   persisting alarm sounds again after it; a new alarm ends the pause;
+#   persisting alarm sounds again after it; a new alarm ends the pause, and so
+#   does a short press while paused (the sound back on at once, audio_resumed);
 # - long press: acknowledges every shown alarm. A latched alarm whose condition
 #   has gone is cleared; a high-priority alarm whose condition persists is
 #   only paused, never silenced for good; a medium one is silent (light on)
@@ -71,7 +72,10 @@ class AlarmManager:
                 self._press_t = now
                 self._long_done = 0
             elif not self._long_done and ticks_diff(now, self._press_t) >= _MIN_PRESS_MS:
-                self.pause(now)
+                if self.paused:
+                    self.resume()
+                else:
+                    self.pause(now)
         elif button and not self._long_done and ticks_diff(now, self._press_t) >= self._long_ms:
             self._long_done = 1
             self.acknowledge(now)
@@ -148,6 +152,11 @@ class AlarmManager:
         self.paused = 1
         self._pause_end = ticks_add(now, self._pause_ms)
         self._emit(EV_PAUSED, -1)
+
+    def resume(self):
+        """Short press while paused: the sound back on at once."""
+        self.paused = 0
+        self._emit(EV_RESUMED, -1)
 
     def acknowledge(self, now):
         """Long press: acknowledge every shown alarm."""

@@ -93,6 +93,7 @@ class BedsideState:
     def press(self, when_ms, duration_ms):
         """A button press seen on the board's input (trace or fault)."""
         kind = "long press (acknowledge)" if duration_ms >= self.long_ms else \
+            "short press (sound back on)" if self.paused_left(when_ms) else \
             "short press (pause)"
         text = "button: %s" % kind
         self.recent.append((when_ms, text))
@@ -152,8 +153,11 @@ class BedsideState:
         if not shown:
             return ["No alarm: nothing to press."]
         pause = _mmss(self.pause_ms)
-        out = ["Short press: pauses the sound %s; the light stays; a new alarm sounds."
-               % pause]
+        if self.paused_until is not None:
+            out = ["Short press: the sound back on now (it is paused)."]
+        else:
+            out = ["Short press: pauses the sound %s; the light stays; a new alarm sounds."
+                   % pause]
         todo = [a for a in shown if not a.acked]
         if not todo:
             out.append("Every alarm is acknowledged: deal with its cause.")

@@ -343,3 +343,29 @@ def test_restored_unacknowledged_high_alarm_escalates_from_boot():
     assert r.m.escalated == 0
     r.run(1000, step=1000)
     assert r.m.escalated == 1
+
+
+def test_short_press_while_paused_puts_the_sound_back_on():
+    # issue 22: a paused sound can be put back on at once, and it is logged
+    r = Rig()
+    r.cond = NO_FLOW
+    r.run(1000)
+    r.press(300)
+    assert r.names()[-1] == "audio_paused" and r.m.sound_kind() == A.KIND_NONE
+    r.run(30000)
+    r.press(300)                     # 30 s into the pause
+    assert r.names()[-1] == "audio_resumed" and r.m.paused == 0
+    assert r.m.sound_kind() == A.KIND_NO_FLOW
+    t_back = r.events[-1][0]
+    r.run(200000)                    # no second resume when the old pause would end
+    assert r.names().count("audio_resumed") == 1
+    r.press(300)                     # and the next short press pauses again
+    assert r.names()[-1] == "audio_paused" and r.events[-1][0] > t_back
+    # a medium alarm acknowledged: a short press pauses nothing new, resumes a pause
+    r2 = Rig()
+    r2.cond = LOW
+    r2.run(1000)
+    r2.press(300)
+    r2.press(300)
+    assert r2.names() == ["alarm_raised", "audio_paused", "audio_resumed"]
+    assert r2.m.sound_kind() == A.KIND_LOW_RESERVOIR
