@@ -92,7 +92,10 @@ LATCH_MASK = HIGH_MASK & ~(1 << REFILL_TODAY)
 # reminder_min (60 min): never silenced for good either. The lost carers' link
 # (low, technical) is quietened the same way: the light stays until the link
 # is back, the sound comes back after the reminder (docs/carer.md)
-QUIET_MASK = MEDIUM_MASK | (1 << CARER_LINK)
+# The high-priority level sensor fault leaves the stop test working (the flow
+# sensor judges it alone): once acknowledged it reminds the same way instead
+# of every 2 minutes (docs/alarm-policy.md, the one authority)
+QUIET_MASK = MEDIUM_MASK | (1 << CARER_LINK) | (1 << LEVEL_SENSOR)
 REMIND_MASK = QUIET_MASK
 
 # detail codes: why a condition became active (logged with the event)

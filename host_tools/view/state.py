@@ -28,6 +28,12 @@ class Alarm:
     def index(self):
         return W.condition_index(self.alarm, self.cause)
 
+    @property
+    def quiet(self):
+        """Acknowledged, silent until the reminder (alarms.QUIET_MASK)."""
+        i = self.index
+        return i >= 0 and bool(A.QUIET_MASK & (1 << i))
+
 
 class BedsideState:
     def __init__(self, cfg, recent=6):
@@ -69,9 +75,9 @@ class BedsideState:
             self.paused_until = when_ms + self.pause_ms
             text = "sound paused for %s" % _mmss(self.pause_ms)
         elif ev == "audio_resumed":
-            if self.paused_until is None:       # an hour's reminder: medium sounds again
+            if self.paused_until is None:       # an hour's reminder: those that wait sound again
                 for x in self.alarms.values():
-                    if x.priority == "medium":
+                    if x.quiet:
                         x.acked = False
             self.paused_until = None
             text = "sound on again"
@@ -136,7 +142,7 @@ class BedsideState:
         left = self.paused_left(now_ms)
         if left:
             return "paused (%s left)" % _mmss(left)
-        audible = [a for a in self.shown() if not (a.acked and a.priority == "medium")]
+        audible = [a for a in self.shown() if not (a.acked and a.quiet)]
         if audible:
             a = audible[0]
             return "sounding: %s melody, %s%s" % (
@@ -164,9 +170,9 @@ class BedsideState:
             return out
         clear = [_name((a.alarm, a.cause)) for a in todo if not a.present]
         pauses = [_name((a.alarm, a.cause)) for a in todo
-                  if a.present and a.priority == "high"]
+                  if a.present and a.priority == "high" and not a.quiet]
         quiet = [_name((a.alarm, a.cause)) for a in todo
-                 if a.present and a.priority != "high"]
+                 if a.present and (a.priority != "high" or a.quiet)]
         parts = []
         if clear:
             parts.append("ends %s (cause gone)" % _few(clear))

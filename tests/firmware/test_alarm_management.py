@@ -369,3 +369,34 @@ def test_short_press_while_paused_puts_the_sound_back_on():
     r2.press(300)
     assert r2.names() == ["alarm_raised", "audio_paused", "audio_resumed"]
     assert r2.m.sound_kind() == A.KIND_LOW_RESERVOIR
+
+
+def test_faults_that_leave_the_stop_test_working_remind_hourly_others_every_2_min():
+    # issue 22, docs/alarm-policy.md: an acknowledged level sensor fault (the
+    # flow sensor still judges a stop) is quiet until reminder_min, light on;
+    # a flow sensor fault (the stop test blind) and every danger sound again
+    # after the 2-minute pause, as before
+    level = 1 << A.LEVEL_SENSOR
+    assert A.priority_of(A.LEVEL_SENSOR) == A.HIGH and A.QUIET_MASK & level
+    for bit in (A.NO_FLOW, A.EMPTY, A.OVER_DELIVERY, A.FLOW_SENSOR, A.PARTIAL_LONG,
+                A.INTERNAL, A.MISMATCH, A.REFILL_TODAY, A.REFILL_TIMEOUT):
+        assert not A.QUIET_MASK & (1 << bit), bit
+    r = Rig()
+    r.cond = level
+    r.run(1000)
+    assert r.m.sound_kind() == A.KIND_MALFUNCTION
+    r.press(2500)
+    r.run(59 * 60000, step=1000)
+    assert r.m.sound_kind() == A.KIND_NONE and r.m.light_kind() == A.KIND_MALFUNCTION
+    assert r.m.escalated == 0
+    r.run(2 * 60000, step=1000)
+    assert r.m.sound_kind() == A.KIND_MALFUNCTION and r.names()[-1] == "audio_resumed"
+    # unanswered after the reminder: it escalates like any high alarm
+    r.run(10 * 60000, step=1000)
+    assert r.m.escalated == 1
+    r2 = Rig()
+    r2.cond = FLOW_SENSOR
+    r2.run(1000)
+    r2.press(2500)
+    r2.run(121000, step=1000)
+    assert r2.m.sound_kind() == A.KIND_MALFUNCTION
