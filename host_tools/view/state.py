@@ -7,18 +7,21 @@ press. The light and the sound are then read from the pattern table
 """
 import collections
 
+from pumpmon.manager import REMIND_SOUND_MS
+
 from pumpmon import alarms as A
 
 from host_tools.view import words as W
 
 
 class Alarm:
-    __slots__ = ("alarm", "cause", "detail", "since_ms", "present", "acked")
+    __slots__ = ("alarm", "cause", "detail", "since_ms", "present", "acked", "remind_until")
 
     def __init__(self, alarm, cause, detail, since_ms):
         self.alarm, self.cause, self.detail, self.since_ms = alarm, cause, detail, since_ms
         self.present = True         # its condition holds (False: latched)
         self.acked = False
+        self.remind_until = None    # a reminder's burst ends then (board ms)
 
     @property
     def priority(self):
@@ -67,6 +70,7 @@ class BedsideState:
                 text += " (the configuration is valid now)"
         elif ev == "alarm_acknowledged" and a:
             a.acked = True
+            a.remind_until = None
             text = "%s acknowledged" % _name(key)
         elif ev == "escalated":
             self.escalated = True
@@ -77,8 +81,11 @@ class BedsideState:
         elif ev == "audio_resumed":
             if self.paused_until is None:       # an hour's reminder: those that wait sound again
                 for x in self.alarms.values():
-                    if x.quiet:
+                    if x.quiet and x.acked:
                         x.acked = False
+                        # medium and low: one burst, then quiet again (manager.py)
+                        x.remind_until = None if x.priority == "high" else \
+                            when_ms + REMIND_SOUND_MS
             self.paused_until = None
             text = "sound on again"
         elif ev == "boot":
@@ -142,6 +149,9 @@ class BedsideState:
         left = self.paused_left(now_ms)
         if left:
             return "paused (%s left)" % _mmss(left)
+        for a in self.shown():              # a reminder's burst is over: quiet again
+            if a.remind_until is not None and now_ms >= a.remind_until:
+                a.acked, a.remind_until = True, None
         audible = [a for a in self.shown() if not (a.acked and a.quiet)]
         if audible:
             a = audible[0]

@@ -400,3 +400,31 @@ def test_faults_that_leave_the_stop_test_working_remind_hourly_others_every_2_mi
     r2.press(2500)
     r2.run(121000, step=1000)
     assert r2.m.sound_kind() == A.KIND_MALFUNCTION
+
+
+def test_a_reminder_is_one_burst_and_needs_no_press():
+    # issue 22: the hourly reminder of an acknowledged medium alarm sounds one
+    # burst (15 s), then is quiet again for another hour; a press meanwhile
+    # acknowledges it as before. A high one (level sensor) sounds until pressed.
+    r = Rig()
+    r.cond = LOW
+    r.run(1000)
+    r.press(2500)
+    r.run(3600 * 1000, step=1000)
+    assert r.names()[-1] == "audio_resumed" and r.m.sound_kind() == A.KIND_LOW_RESERVOIR
+    t_rem = r.events[-1][0]
+    r.run(16000, step=1000)
+    assert r.m.sound_kind() == A.KIND_NONE and r.m.light_kind() == A.KIND_LOW_RESERVOIR
+    assert r.names()[-1] == "audio_resumed"          # nothing logged for going quiet
+    r.run(3600 * 1000, step=1000)
+    rem = [e[0] for e in r.events if e[1] == "audio_resumed"]
+    assert len(rem) == 2 and 3600 * 1000 <= rem[1] - t_rem <= 3600 * 1000 + 17000
+    level = 1 << A.LEVEL_SENSOR
+    r2 = Rig()
+    r2.cond = level
+    r2.run(1000)
+    r2.press(2500)
+    r2.run(3605 * 1000, step=1000)
+    assert r2.m.sound_kind() == A.KIND_MALFUNCTION
+    r2.run(120 * 1000, step=1000)
+    assert r2.m.sound_kind() == A.KIND_MALFUNCTION    # a high one waits for a press

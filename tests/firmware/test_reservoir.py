@@ -182,8 +182,11 @@ def test_one_ml_left_at_a_low_rate_is_medium_with_hourly_reminders():
     assert mg.sound_kind() == A.KIND_NONE
     g.run(6 * H)
     assert not g.raised("refill_today")
+    # each reminder one burst, no press needed: quiet again, the next an hour on
     resumed = [e[0] for e in g.events if e[1] == "audio_resumed"]
-    assert len(resumed) == 1 and 60 * MIN <= resumed[0] - 5 * MIN <= 60 * MIN + 10
+    assert len(resumed) == 5 and 60 * MIN <= resumed[0] - 5 * MIN <= 60 * MIN + 10
+    assert all(60 * MIN <= b - a <= 60 * MIN + 20 for a, b in zip(resumed, resumed[1:]))
+    assert mg.sound_kind() == A.KIND_NONE and mg.light_kind() == A.KIND_LOW_RESERVOIR
 
 
 def test_escalated_alarm_pauses_but_never_goes_until_the_refill():
@@ -275,9 +278,11 @@ def test_hourly_reminder_on_the_monitor():
     assert g.m.manager.sound_kind() == A.KIND_NONE
     g.run(H - MIN)
     assert g.m.manager.sound_kind() == A.KIND_NONE
-    g.run(2 * MIN)
+    g.run(MIN + 5)                              # the reminder: one burst (15 s)
     assert g.m.manager.sound_kind() == A.KIND_LOW_RESERVOIR
     assert g.events[-1][1] == "audio_resumed"
+    g.run(20)
+    assert g.m.manager.sound_kind() == A.KIND_NONE  # quiet again without a press
 
 
 # ---- days to empty in the events ---------------------------------------------------
