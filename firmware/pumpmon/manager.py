@@ -172,7 +172,8 @@ class AlarmManager:
     def resume(self):
         """Short press while paused: the sound back on at once."""
         self.paused = 0
-        self._emit(EV_RESUMED, -1)
+        if self.shown:
+            self._emit(EV_RESUMED, -1)
 
     def acknowledge(self, now):
         """Long press: acknowledge every shown alarm."""
