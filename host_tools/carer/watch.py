@@ -134,5 +134,7 @@ class CarerWatch:
         st = v.state or {}
         alarm = st.get("alarm", "not known yet")
         if alarm not in (None, "none", "not known yet"):
-            alarm = "%s (%s, %s)" % (alarm, st.get("priority"), st.get("cause"))
+            alarm = "%s (%s, %s%s)" % (alarm, st.get("priority"), st.get("cause"),
+                                       ", ESCALATED at the bedside" if st.get("escalated")
+                                       else "")
         return "%s: %s, alarm %s" % (mid, v.status or "not heard yet", alarm)

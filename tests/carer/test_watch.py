@@ -87,6 +87,7 @@ def test_a_monitor_that_says_escalated_is_the_one_timer():
     assert reasons(w, 1.0) == ["alarm:no_flow"]     # 11 min: the monitor says not yet
     w.on_message(2.0, "pumpmon/bed4/state", st(True, 100 + 300))
     assert reasons(w, 2.0) == ["escalate:no_flow"]  # 5 min (escalation_min 5): it did
+    assert "ESCALATED" in w.summary("bed4")
     w.on_message(3.0, "pumpmon/bed4/state", st(False, 100 + 310, acked=True))
     assert "escalate:no_flow" not in [r for _m, r, _t in w.reasons(3.0)]
     # a medium alarm never escalates, whatever the flag
