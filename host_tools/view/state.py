@@ -133,7 +133,7 @@ class BedsideState:
             top = shown[0]
             colour, words = W.light_words(W.kind_of(top.alarm, top.cause))
             meaning = W.PRIORITY_WORDS[top.priority]
-            if words.endswith("steady"):    # the third steady yellow: say which
+            if words.endswith("steady") or top.priority == "low":   # the yellows: say which
                 meaning = "%s alarm: %s" % (meaning, top.alarm.replace("_", " "))
             return colour, words, meaning
         if led in ("yellow", None):
