@@ -37,6 +37,7 @@ class BedsideState:
         self.alarms = {}            # (alarm, cause) -> Alarm, in raise order
         self.paused_until = None    # board ms when the pause ends
         self.service = False
+        self.refilling = False      # refill mode on (the board's refill input)
         self.recent = collections.deque(maxlen=recent)   # (when ms, text)
 
     # ---- input ----------------------------------------------------------------
@@ -78,6 +79,12 @@ class BedsideState:
         elif ev == "monitoring_stopped":
             self.service = True
             text = "the monitor stopped for service"
+        elif ev == "refill_start":
+            self.refilling = True
+            text = "REFILL: refill mode on, the reservoir is being refilled"
+        elif ev == "refill_end":
+            self.refilling = False
+            text = "refill done: refill mode off, the new level is watched"
         if text:
             self.recent.append((when_ms, text))
         return text
@@ -171,7 +178,7 @@ def _few(names):
 
 
 def _name(key):
-    return "%s/%s" % key
+    return W.short(*key)
 
 
 def _mmss(ms):
