@@ -9,6 +9,7 @@ import importlib
 import sys
 
 from host_tools.exitcodes import INTERRUPTED, OK
+from host_tools.paths import DOCS
 
 # name, module, one-line help: keep one line per subcommand
 COMMANDS = [
@@ -63,7 +64,9 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="pumpmon",
         description="Host tools for the pumpmon bedside alarm monitor.",
-        epilog="Exit statuses: docs/exit-codes.md (the same for every command).")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="documentation (installed with the command):\n  %s\nexit statuses, the same "
+        "for every command:\n  %s" % (DOCS, DOCS / "exit-codes.md"))
     parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -47,6 +47,12 @@ def run(args):
     from host_tools.carer.broker import Broker
     port = args.port or (8883 if args.tls else 1883)
     broker = None
+    from host_tools.extras import missing
+    import shutil
+    amqtt = args.engine == "amqtt" or (args.engine == "auto" and not shutil.which("mosquitto"))
+    if args.serve and amqtt and missing("carer"):
+        print("pumpmon carer: %s" % missing("carer"), file=sys.stderr)
+        return PROBLEM
     if args.serve:
         try:
             broker = Broker(port=port, engine=args.engine).start()

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from host_tools.device.ports import PORT_HELP, console, resolve_port, usb_boards
 from host_tools.exitcodes import BAD_INPUT, INTERRUPTED, PROBLEM, CommandError
-from host_tools.paths import BUILD, TRACES
+from host_tools.extras import missing
+from host_tools.paths import BUILD, TRACES, trace_file
 from host_tools.vboard.board import VirtualBoard
 from host_tools.vboard.faults import UsageError
 from host_tools.vboard.timeline import fmt_t
@@ -60,6 +61,7 @@ def add_arguments(p):
 
 
 def run(args):
+    args.trace = trace_file(args.trace)        # a bundled trace by its name too
     port = None
     if not args.virtual and (args.port or usb_boards()):
         try:
@@ -196,7 +198,9 @@ def run_virtual(args):
     cfg_path = out / "config.json"
     from host_tools.carer.demo import CarerDemo
     carer, no_carer = None, None
-    if args.carer:
+    if args.carer and missing("carer") and not shutil.which("mosquitto"):
+        no_carer = "no carer's view: " + missing("carer")
+    elif args.carer:
         try:
             carer = CarerDemo(values)           # points the config at its broker
         except (RuntimeError, OSError) as e:
