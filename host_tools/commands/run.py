@@ -229,7 +229,7 @@ def run_virtual(args):
         stop.set()
         board.wake()
 
-    old = {s: signal.signal(s, on_sigint) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: signal.signal(s, on_sigint) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     thread = None
     status = 0
     try:
