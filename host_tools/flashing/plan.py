@@ -13,11 +13,11 @@ makes), and its dry runs, which change nothing (docs/flashing.md):
 import json
 import time
 
-from host_tools.device.errors import ChannelError
+from host_tools.device.errors import BoardError, ChannelError
 from host_tools.device.session import CONFIG, MANIFEST, BoardSession
-from host_tools.flashing.build import (EXIT_BAD_INPUT, EXIT_BUSY, FlashError, board_for,
-                                       build_files, manifest_bytes, manifest_for,
-                                       offline_info, sha256_hex, target_for)
+from host_tools.flashing.build import (EXIT_BAD_INPUT, EXIT_BUSY, EXIT_ERROR, FlashError,
+                                       board_for, build_files, manifest_bytes,
+                                       manifest_for, offline_info, sha256_hex, target_for)
 
 
 def plan(want, files, old_files, live, man_data):
@@ -121,6 +121,11 @@ def on_board(port, root, board, source, cfg_data, t0):
         install, stale, _new = plan(want, files, old_files, live, manifest_bytes(man))
         return _summary(board, b.port, target, man, want, install, stale,
                         len(want) - len(install), t0, how)
+    except ChannelError as e:           # the monitor refused a read: nothing was changed
+        raise FlashError(EXIT_ERROR, "dry run: the monitor on %s refused a read (%s); "
+                         "nothing was changed" % (b.port, e))
+    except BoardError as e:
+        raise FlashError(EXIT_ERROR, "dry run: the board raised an error: %s" % e.last_line)
     finally:
         if raw:
             try:
