@@ -78,7 +78,7 @@ define MP_SOURCE
 	@if [ -z "$(MICROPYTHON_SRC)" ]; then \
 	  echo "MICROPYTHON_SRC not set: cloning MicroPython $(MP_TAG) from GitHub"; \
 	  git clone -q --depth 1 -b $(MP_TAG) $(MP_GIT) $(1)/micropython 2>$(1)/clone.log || \
-	  { echo "cannot download MicroPython $(MP_TAG) (git: $$(grep -m1 -i "fatal\|error" $(1)/clone.log | sed "s/^fatal: //" | cut -c1-70)): give its source instead: $(MP_SRC_HINT) (a tarball or a folder; README: Set-up)" >&2; exit 2; }; \
+	  { echo "cannot download MicroPython $(MP_TAG) (git: $$(grep -m1 -i "fatal\|error" $(1)/clone.log | sed -e "s/^fatal: //" -e "s/unable to access [^ ]*: //" | cut -c1-70)): give its source instead: $(MP_SRC_HINT) (a tarball or a folder; README: Set-up)" >&2; exit 2; }; \
 	elif [ -d "$(MICROPYTHON_SRC)" ]; then \
 	  cp -a "$(MICROPYTHON_SRC)/." $(1)/micropython; \
 	elif [ -f "$(MICROPYTHON_SRC)" ]; then \
