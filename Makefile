@@ -51,7 +51,7 @@ lint: stubs ## type-check the board code against each board's official MicroPyth
 	$(call MYPY_BOARD,rp2,rpi_pico)
 	$(call MYPY_BOARD,esp32,esp32)
 
-test: setup stubs mp32 ## run every test: host tools, firmware on CPython, on the MicroPython unix port and on its 32-bit build
+test: setup stubs mp32 ## run every test: host tools, firmware on CPython, on the MicroPython unix port and on its 32-bit build (offline: MICROPYTHON_SRC=micropython-1.28.0-src.tar.gz)
 	$(BIN)/python -m pytest -n $(TEST_JOBS) tests
 
 # The MicroPython unix port built 32-bit (small ints are 31-bit, as on a Pico
@@ -67,17 +67,29 @@ MP32_FLAGS := MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0 MICROPY_PY_BTREE=0 MICROPY_
 
 mp32: $(MP32) ## build the 32-bit MicroPython unix port into build/mp32/ (MICROPYTHON_SRC=tarball|folder)
 
-$(MP32):
-	@dpkg -s gcc-multilib >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq gcc-multilib; }
-	rm -rf $(MP32_DIR)/src && mkdir -p $(MP32_DIR)/src
+# MP_SOURCE,DEST: MicroPython's source into the folder DEST/micropython, from
+# MICROPYTHON_SRC (a tarball or a folder) or else a shallow clone of MP_TAG;
+# a clone that fails (no network) ends in one line naming MICROPYTHON_SRC.
+# One definition for every target that builds MicroPython (mp32; make mcu).
+MP_GIT ?= https://github.com/micropython/micropython.git
+MP_SRC_HINT = make $(or $(MAKECMDGOALS),test) MICROPYTHON_SRC=path/to/micropython-$(MP_TAG:v%=%)-src.tar.gz
+define MP_SOURCE
+	rm -rf $(1) && mkdir -p $(1)
 	@if [ -z "$(MICROPYTHON_SRC)" ]; then \
-	  echo "MICROPYTHON_SRC not set: cloning MicroPython $(MP_TAG)"; \
-	  git clone -q --depth 1 -b $(MP_TAG) https://github.com/micropython/micropython.git $(MP32_DIR)/src/micropython; \
+	  echo "MICROPYTHON_SRC not set: cloning MicroPython $(MP_TAG) from GitHub"; \
+	  git clone -q --depth 1 -b $(MP_TAG) $(MP_GIT) $(1)/micropython 2>$(1)/clone.log || \
+	  { echo "cannot download MicroPython $(MP_TAG) (git: $$(grep -m1 -i "fatal\|error" $(1)/clone.log | sed -e "s/^fatal: //" -e "s/unable to access [^ ]*: //" | cut -c1-70)): give its source instead: $(MP_SRC_HINT) (a tarball or a folder; README: Set-up)" >&2; exit 2; }; \
 	elif [ -d "$(MICROPYTHON_SRC)" ]; then \
-	  cp -a "$(MICROPYTHON_SRC)/." $(MP32_DIR)/src/micropython; \
+	  cp -a "$(MICROPYTHON_SRC)/." $(1)/micropython; \
 	elif [ -f "$(MICROPYTHON_SRC)" ]; then \
-	  tar xzf "$(MICROPYTHON_SRC)" -C $(MP32_DIR)/src && mv $(MP32_DIR)/src/micropython-* $(MP32_DIR)/src/micropython; \
-	else echo "MICROPYTHON_SRC=$(MICROPYTHON_SRC): no such tarball or folder" >&2; exit 2; fi
+	  tar xzf "$(MICROPYTHON_SRC)" -C $(1) && mv $(1)/micropython-* $(1)/micropython; \
+	else echo "MICROPYTHON_SRC=$(MICROPYTHON_SRC): no such tarball or folder (give MicroPython $(MP_TAG)'s source: $(MP_SRC_HINT))" >&2; exit 2; fi
+endef
+
+$(MP32):
+	$(call MP_SOURCE,$(MP32_DIR)/src)
+	@dpkg -s gcc-multilib >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq gcc-multilib; } || \
+	  { echo "the 32-bit build needs gcc-multilib: apt-get install gcc-multilib" >&2; exit 2; }
 	$(MAKE) -s -C $(MP32_DIR)/src/micropython/ports/unix -j$(JOBS) $(MP32_FLAGS) >$(MP32_DIR)/build.log 2>&1 || \
 	  { tail -30 $(MP32_DIR)/build.log >&2; exit 1; }
 	cp $(MP32_DIR)/src/micropython/ports/unix/build-standard/micropython $@.tmp && mv $@.tmp $@

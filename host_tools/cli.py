@@ -9,6 +9,7 @@ import importlib
 import sys
 
 from host_tools.exitcodes import INTERRUPTED, OK
+from host_tools.paths import DOCS
 
 # name, module, one-line help: keep one line per subcommand
 COMMANDS = [
@@ -63,21 +64,28 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="pumpmon",
         description="Host tools for the pumpmon bedside alarm monitor.",
-        epilog="Exit statuses: docs/exit-codes.md (the same for every command).")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="documentation (installed with the command):\n  %s\nexit statuses, the same "
+        "for every command:\n  %s" % (DOCS, DOCS / "exit-codes.md"))
     parser.add_argument("--version", action="version", version=version_line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    parser.subcommands = {}
     for name, modname, help_text in COMMANDS:
         mod = importlib.import_module(modname)
         p = sub.add_parser(name, help=help_text, description=help_text)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
+        parser.subcommands[name] = p
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:       # said against the subcommand: its usage, not the top level's
+        sub = parser.subcommands.get(args.command, parser)
+        sub.error("unrecognized arguments: %s" % " ".join(extra))
     try:
         return args._run(args) or OK
     except KeyboardInterrupt:

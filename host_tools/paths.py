@@ -31,6 +31,7 @@ ROOT = PACKAGES if SOURCE_TREE else HOST_TOOLS
 FIRMWARE = ROOT / "firmware"
 BOARDS = ROOT / "boards"
 TRACES = ROOT / "traces"
+DOCS = ROOT / "docs"           # the documentation (shipped in the package too)
 ROM = BOARDS / "sim" / "rom"
 # build output: in the tree when there is one, else a per-user cache
 BUILD = ROOT / "build" if SOURCE_TREE else Path(
@@ -78,3 +79,13 @@ def rom_module(name):
         sys.modules[key] = mod
         spec.loader.exec_module(mod)
     return mod
+
+
+def trace_file(name):
+    """A trace argument: a file as given, else a bundled trace by its name
+    (`occlusion`, `occlusion.csv`: traces/ in the tree or the package)."""
+    p = Path(name)
+    if p.exists() or p.parent != Path("."):
+        return str(p)
+    bundled = TRACES / (name if name.endswith(".csv") else name + ".csv")
+    return str(bundled) if bundled.is_file() else str(p)

@@ -106,7 +106,8 @@ def serve(args):
     try:
         board.start()
         if not board.wait_ready():
-            print("pumpmon board serve: the MicroPython VM did not start", file=sys.stderr)
+            print("pumpmon board serve: the virtual board did not start: %s"
+                  % board.start_failure, file=sys.stderr)
             return PROBLEM
         info = _advert(board, args)
         ad = advertise(info)                    # `pumpmon devs` lists it

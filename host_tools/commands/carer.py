@@ -6,17 +6,29 @@ its heartbeat stops, escalates an alarm unacknowledged for 10 minutes.
 `--serve` starts a broker on this machine first (amqtt, or mosquitto when
 installed and asked for with --engine mosquitto).
 """
+import argparse
 import sys
 
 from host_tools.exitcodes import PROBLEM
+
+
+class _OldPort(argparse.Action):
+    """`carer --port N`: still the broker's port, with a one-line notice."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print("pumpmon carer: --port is deprecated here: say --broker-port %s (--port "
+              "names a board in the other commands)" % values, file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def add_arguments(p):
     p.add_argument("--monitor", action="append", default=[], metavar="ID",
                    help="a monitor's id (its board_id; repeat for several; default: all)")
     p.add_argument("--host", default="127.0.0.1", help="the broker (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="the broker's port "
-                   "(default 1883, 8883 with --tls)")
+    p.add_argument("--broker-port", dest="port", type=int, default=None, metavar="N",
+                   help="the broker's port (default 1883, 8883 with --tls)")
+    # the old spelling: --port means a board in every other command
+    p.add_argument("--port", dest="port", type=int, action=_OldPort, help=argparse.SUPPRESS)
     p.add_argument("--user", help="MQTT user name (the password from $PUMPMON_MQTT_PASSWORD)")
     p.add_argument("--tls", action="store_true", help="connect with TLS")
     p.add_argument("--cafile", help="the broker's CA certificate (TLS; default: not verified)")
@@ -35,6 +47,12 @@ def run(args):
     from host_tools.carer.broker import Broker
     port = args.port or (8883 if args.tls else 1883)
     broker = None
+    from host_tools.extras import missing
+    import shutil
+    amqtt = args.engine == "amqtt" or (args.engine == "auto" and not shutil.which("mosquitto"))
+    if args.serve and amqtt and missing("carer"):
+        print("pumpmon carer: %s" % missing("carer"), file=sys.stderr)
+        return PROBLEM
     if args.serve:
         try:
             broker = Broker(port=port, engine=args.engine).start()

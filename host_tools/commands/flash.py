@@ -18,13 +18,13 @@ import sys
 import time
 
 from host_tools.device.errors import BoardError, NoSpace, no_space
-from host_tools.device.ports import add_port_argument
+from host_tools.device.ports import add_port_argument, usb_boards
 from host_tools.device.session import CONFIG, JOURNAL, MANIFEST, OLD, STAGE, BoardSession
 from host_tools.exitcodes import OK
-from host_tools.flashing import guide, prebuild
+from host_tools.flashing import guide, plan, prebuild
 from host_tools.flashing.build import (EXIT_ERROR, EXIT_SELFTEST, EXIT_VERIFY,
-                                    ROOT, FlashError, board_for, build_files, config_bytes,
-                                    manifest_bytes, manifest_for, offline_info, sha256_hex,
+                                    ROOT, FlashError, board_for, config_bytes,
+                                    manifest_bytes, manifest_for, sha256_hex,
                                     sources, target_for)
 
 JOURNAL_ROOM = 4096     # bytes kept free for the journal and manifest
@@ -205,8 +205,10 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
         guide.refuse_unedited_example(root, config, values)
     if board:
         sources(root, board)                            # a bad --board: refused now
-    if dry_run and not port:
-        return _dry_run_offline(root, board or "rpi_pico", source, cfg_data, t0)
+    if dry_run:                                         # changes nothing (plan.py)
+        if not port and not usb_boards():
+            return plan.offline(root, board or "rpi_pico", source, cfg_data, t0)
+        return plan.on_board(port, root, board, source, cfg_data, t0)
     # compile before the board is touched: its watchdog runs during the session
     guess = board or prebuild.last_board(root)
     pre_target = prebuild.predict(root, guess, source)
@@ -246,27 +248,20 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
             old, old_files = {}, {}
         want = dict(files)
         old_cfg = None
-        if cfg_data is None and not dry_run:
+        if cfg_data is None:
             # no --config: the board's own configuration must do, or nothing is sent
             guide.require_board_config(b.read_text(CONFIG), board, root)
         if cfg_data is not None:
             want[CONFIG] = cfg_data
             old_cfg = b.read_text(CONFIG)               # put back if the board refuses the new
         live = b.hashes(sorted(set(want) | set(old_files) | {MANIFEST}))
-        install = [p for p in sorted(want) if live.get(p) != sha256_hex(want[p])]
-        stale = [p for p in sorted(old_files)
-                 if p not in files and p not in (CONFIG, MANIFEST) and live.get(p)]
-        new_manifest = bool(install or stale) or live.get(MANIFEST) != sha256_hex(man_data)
+        install, stale, new_manifest = plan.plan(want, files, old_files, live, man_data)
         summary = {"files_sent": 0, "bytes_sent": 0,
                    "files_skipped": len(want) - len(install),
                    "files_removed": len(stale), "files_resumed": 0,
                    "board": board, "port": b.port, "micropython": target["label"],
-                   "version": man["version"], "mpy": target["mpy"], "dry_run": dry_run}
-        if dry_run:
-            summary.update(would_send=install, would_remove=stale,
-                           bytes_to_send=sum(len(want[p]) for p in install))
-            summary["files_removed"] = 0
-        elif install or stale or new_manifest:
+                   "version": man["version"], "mpy": target["mpy"], "dry_run": False}
+        if install or stale or new_manifest:
             free, block = _free_bytes(info)
             total = sum(len(want[p]) for p in install) + len(man_data)
             bar = Progress(total, len(install), progress)
@@ -280,27 +275,26 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
         else:
             b.rmtree(STAGE)                             # a cut flash's leftovers
         summary["seconds_update"] = round(time.monotonic() - t0, 3)
-        if not dry_run:
-            st = b.selftest()
-            if not st.get("ok"):
-                problems = st.get("problems") or ["no detail"]
-                hint = ""
-                if cfg_data is None and any(p.startswith(CONFIG) for p in problems):
-                    hint = " (%s)" % guide.config_hint(board, root)
-                elif cfg_data is not None and any(p.startswith(CONFIG) for p in problems):
-                    hint = _put_back_config(b, old_cfg, cfg_data, man["version"])
-                raise FlashError(EXIT_SELFTEST, "self-test failed on the board: "
-                                 + "; ".join(problems) + hint)
-            if st.get("version") != man["version"]:
-                raise FlashError(EXIT_SELFTEST, "self-test failed: the board runs version %s, "
-                                 "expected %s" % (st.get("version"), man["version"]))
-            summary["clock"] = b.set_clock()    # a dose schedule runs on it
-            summary["clock_zone"] = b.clock_zone      # set by set_clock: which time it is
+        st = b.selftest()
+        if not st.get("ok"):
+            problems = st.get("problems") or ["no detail"]
+            hint = ""
+            if cfg_data is None and any(p.startswith(CONFIG) for p in problems):
+                hint = " (%s)" % guide.config_hint(board, root)
+            elif cfg_data is not None and any(p.startswith(CONFIG) for p in problems):
+                hint = _put_back_config(b, old_cfg, cfg_data, man["version"])
+            raise FlashError(EXIT_SELFTEST, "self-test failed on the board: "
+                             + "; ".join(problems) + hint)
+        if st.get("version") != man["version"]:
+            raise FlashError(EXIT_SELFTEST, "self-test failed: the board runs version %s, "
+                             "expected %s" % (st.get("version"), man["version"]))
+        summary["clock"] = b.set_clock()    # a dose schedule runs on it
+        summary["clock_zone"] = b.clock_zone      # set by set_clock: which time it is
         bad, _console = b.start_monitor(settle)
         running = True
         if bad:
             raise FlashError(EXIT_SELFTEST, "the monitor did not come up: %s" % bad)
-        summary["selftest"] = "skipped (dry run)" if dry_run else "passed"
+        summary["selftest"] = "passed"
         summary["seconds"] = round(time.monotonic() - t0, 3)
         summary["alarms"] = guide.active_alarms(b)      # after the flash's own time
         return summary
@@ -310,24 +304,6 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
         if not running:
             _restart_quietly(b)
         b.close()
-
-
-def _dry_run_offline(root, board, source, cfg_data, t0):
-    """A dry run with no board: build everything for a typical `board` and
-    say what a first flash would send."""
-    target = target_for(offline_info(board), source)
-    files = build_files(root, board, target)
-    man = manifest_for(files, board, target)
-    want = dict(files)
-    if cfg_data is not None:
-        want[CONFIG] = cfg_data
-    install = sorted(want)
-    return {"files_sent": 0, "bytes_sent": 0, "files_skipped": 0, "files_removed": 0,
-            "files_resumed": 0, "board": board, "port": None, "micropython": target["label"],
-            "version": man["version"], "mpy": target["mpy"], "dry_run": True,
-            "would_send": install, "would_remove": [],
-            "bytes_to_send": sum(len(want[p]) for p in install),
-            "selftest": "skipped (dry run)", "seconds": round(time.monotonic() - t0, 3)}
 
 
 def _restart_quietly(b):
@@ -341,7 +317,8 @@ def _restart_quietly(b):
 def human(s):
     if s.get("dry_run"):
         where = s["port"] or "no port: a first flash, no board touched"
-        lines = ["dry run: %s board on %s (%s)" % (s["board"], where, s["micropython"]),
+        how = "; " + s["read"] if s.get("read") else ""
+        lines = ["dry run: %s board on %s (%s%s)" % (s["board"], where, s["micropython"], how),
                  "would send %d files (%d bytes), skip %d, remove %d" % (
                      len(s["would_send"]), s["bytes_to_send"], s["files_skipped"],
                      len(s["would_remove"]))]

@@ -12,19 +12,23 @@ import sys
 import tempfile
 
 from host_tools.exitcodes import BAD_INPUT, OK, PROBLEM
+from host_tools.extras import missing
 from host_tools.formats.expectations import check_events, load_expectation, load_json_object
 from host_tools.formats.trace import TraceError, read_trace
+from host_tools.paths import trace_file
 from host_tools.replay.runtimes import run_cpython, run_micropython
 
 def add_arguments(p):
-    p.add_argument("trace", metavar="TRACE", help="trace file (docs/trace-format.md)")
+    p.add_argument("trace", metavar="TRACE", help="trace file (docs/trace-format.md), or a "
+                   "bundled trace's name (pumpmon trace list: occlusion, demo, ...)")
     p.add_argument("--config", metavar="FILE",
                    help="JSON settings overriding the trace's metadata (docs/config.md)")
     p.add_argument("--runtime", choices=("cpython", "micropython"), default="cpython",
                    help="where the firmware runs (default cpython; micropython: the "
                         "unix port, byte-identical events)")
     p.add_argument("--out", metavar="FILE", help="write the events here instead of stdout")
-    p.add_argument("--plot", metavar="PNG", help="also draw levels, flow and alarms to a PNG")
+    p.add_argument("--plot", metavar="PNG", help="also draw levels, flow and alarms to a PNG "
+                   "(needs the extra pumpmon[plot]: matplotlib)")
     p.add_argument("--check", metavar="EXPECTED",
                    help="compare the events with an expectation file (JSON, docs/replay.md); "
                         "exit 1 with the differences when they disagree")
@@ -62,6 +66,10 @@ def _showing(trace, samples):
 
 
 def run(args):
+    args.trace = trace_file(args.trace)        # a bundled trace by its name too
+    if args.plot and missing("plot"):
+        sys.stderr.write("pumpmon replay: %s\n" % missing("plot"))
+        return PROBLEM
     try:
         trace, cfg, values = prepare(args)
         expectation = load_expectation(args.check) if args.check else None

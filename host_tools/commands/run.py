@@ -27,7 +27,8 @@ from pathlib import Path
 
 from host_tools.device.ports import PORT_HELP, console, resolve_port, usb_boards
 from host_tools.exitcodes import BAD_INPUT, INTERRUPTED, PROBLEM, CommandError
-from host_tools.paths import BUILD, TRACES
+from host_tools.extras import missing
+from host_tools.paths import BUILD, TRACES, trace_file
 from host_tools.vboard.board import VirtualBoard
 from host_tools.vboard.faults import UsageError
 from host_tools.vboard.timeline import fmt_t
@@ -60,6 +61,7 @@ def add_arguments(p):
 
 
 def run(args):
+    args.trace = trace_file(args.trace)        # a bundled trace by its name too
     port = None
     if not args.virtual and (args.port or usb_boards()):
         try:
@@ -152,6 +154,24 @@ def _samples(path):
 
 
 # ---- the virtual board -----------------------------------------------------------------
+FIRST_READ_MS = 120000      # board time from the flash to the firmware's first sensor read
+STALL_S = 60.0              # wall seconds with no progress at all: the board hangs
+
+
+class Stall:
+    """True from stalled() once nothing of the board's progress() has moved
+    for limit_s of wall time."""
+
+    def __init__(self, board, limit_s=STALL_S):
+        self.board, self.limit_s = board, limit_s
+        self.mark, self.since = board.progress(), time.monotonic()
+
+    def stalled(self):
+        now, mark = time.monotonic(), self.board.progress()
+        if mark != self.mark:
+            self.mark, self.since = mark, now
+        return now - self.since > self.limit_s
+
 def run_virtual(args):
     try:
         tr, rows, last_ms, values, cfg = _trace_info(args.trace)
@@ -178,7 +198,9 @@ def run_virtual(args):
     cfg_path = out / "config.json"
     from host_tools.carer.demo import CarerDemo
     carer, no_carer = None, None
-    if args.carer:
+    if args.carer and missing("carer") and not shutil.which("mosquitto"):
+        no_carer = "no carer's view: " + missing("carer")
+    elif args.carer:
         try:
             carer = CarerDemo(values)           # points the config at its broker
         except (RuntimeError, OSError) as e:
@@ -207,13 +229,15 @@ def run_virtual(args):
         stop.set()
         board.wake()
 
-    old = {s: signal.signal(s, on_sigint) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: signal.signal(s, on_sigint) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     thread = None
     status = 0
     try:
         board.start()
         if not board.wait_ready():
-            print("pumpmon run: the virtual board did not start", file=sys.stderr)
+            print("pumpmon run: the virtual board did not start: %s; run `make run` again, "
+                  "or `pumpmon board serve` to see it alone" % board.start_failure,
+                  file=sys.stderr)
             return PROBLEM
         thread = threading.Thread(target=board.serve, args=(stop.is_set,), daemon=True)
         thread.start()
@@ -240,12 +264,24 @@ def run_virtual(args):
             "as fast as the machine goes" if speed == "max" else "at most %gx real time" % speed))
         wait_start = time.monotonic()
         panel.play_start = wait_start
+        board_start = board.world_ms()
+        watch = Stall(board)
         while not stop.is_set() and not board.trace_done:
             for line in carer.lines() if carer else ():
                 panel.say(line)
             panel.draw(board)
-            if board.trace_world0 is None and time.monotonic() - wait_start > 30:
-                print("pumpmon run: the firmware never read its sensors", file=sys.stderr)
+            # judged by the board's progress, not by the wall clock: a busy
+            # machine slows the board down, it does not stop it
+            problem = None
+            if board.trace_world0 is None and board.world_ms() - board_start > FIRST_READ_MS:
+                problem = ("the firmware never read its sensors in %d s of board time"
+                           % (FIRST_READ_MS // 1000))
+            elif watch.stalled():
+                problem = ("the virtual board made no progress for %.0f s (board time, its "
+                           "VM's CPU and the trace all stood still): hung" % watch.limit_s)
+            if problem:
+                print("pumpmon run: %s; the board's timeline: %s" % (problem, timeline),
+                      file=sys.stderr)
                 status = PROBLEM
                 break
             time.sleep(0.1)

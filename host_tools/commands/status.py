@@ -10,11 +10,14 @@ is {"ok": false, "status": N, "error": "..."} on stdout too.
 import json
 import sys
 
+from pumpmon import alarms as A
+
 from host_tools.device.errors import ChannelError
 from host_tools.device.ports import add_port_argument
 from host_tools.device.session import BoardSession
 from host_tools.exitcodes import OK, PROBLEM
 from host_tools.flashing.build import FlashError
+from host_tools.view import words as W
 
 
 def add_arguments(p):
@@ -40,8 +43,9 @@ def text(st):
                                       " (sound paused)" if st.get("paused") else ""))
     else:
         lines.append("alarms: none")
-    lines.append("now: light %s, buzzer %s" % (
-        st.get("led"), "%d Hz" % st["tone_hz"] if st.get("tone_hz") else "silent"))
+    light, sound = playing(st)
+    lines.append("light: %s" % light)
+    lines.append("sound: %s" % sound)
     level = st.get("level_ul")
     days = st.get("days_x10")
     lines.append("reservoir: %s%s; flow %.1f uL/h (programmed %.1f)" % (
@@ -54,6 +58,49 @@ def text(st):
         ", %d damaged records found at boot" % st["log_damaged"]
         if st.get("log_damaged") else "", st.get("rec_samples", 0)))
     return "\n".join(lines)
+
+
+def playing(st):
+    """(light, sound): the patterns the monitor plays, in words, from the
+    alarm manager's state it reports (shown, acked, paused) by the
+    firmware's own rules (manager.py: light_kind, sound_kind) and pattern
+    tables, as the bedside view says them; never the LED or the buzzer at
+    the instant of the question (a blinking light is off half the time)."""
+    if not st.get("monitoring", True):
+        return ("yellow, steady: " + W.YELLOW_STATES["service"],
+                "a steady service tone (not an alarm)")
+    shown, acked = int(st.get("shown") or 0), int(st.get("acked") or 0)
+    top = A.top_condition(shown)
+    if top >= 0:
+        kind, prio, cause = A.TABLE[top]
+        light = "%s (%s: %s/%s)" % (W.light_words(kind)[1],
+                                    W.PRIORITY_WORDS[A.PRIORITY_NAMES[prio]],
+                                    A.KIND_NAMES[kind], cause)
+    elif st.get("led") == "yellow":
+        light = "%s: %s" % (W.light_words(A.KIND_STARTING)[1], W.YELLOW_STATES["starting"])
+    else:
+        light = "%s: monitoring, all well" % W.light_words(A.KIND_NONE)[1]
+    if st.get("paused"):
+        sound = ("paused by a short press (it ends by itself after the configured pause; "
+                 "a new alarm sounds at once)")
+    else:
+        c = A.top_condition(shown & ~(acked & A.QUIET_MASK))
+        if c >= 0:
+            sound = "sounding: " + W.sound_words(c)
+        elif shown:
+            sound = "silent: acknowledged (sounds again if the cause stays)"
+        else:
+            sound = "silent"
+    return light, sound
+
+
+def next_step(port, e):
+    """What to do about a board where no monitor answers, in the same line."""
+    if "REPL" not in str(e):
+        return ""
+    return ("; to start it again: `mpremote connect %s reset` (runs main.py as at "
+            "power-on), or a first flash: `pumpmon flash --port %s --config FILE`"
+            % (port, port))
 
 
 def _fail(args, status, message):
@@ -71,12 +118,13 @@ def run(args):
     try:
         st = b.status(timeout=args.timeout)
     except ChannelError as e:
-        return _fail(args, PROBLEM, "%s: %s" % (b.port, e))
+        return _fail(args, PROBLEM, "%s: %s%s" % (b.port, e, next_step(b.port, e)))
     except FlashError as e:
         return _fail(args, e.status, str(e))
     finally:
         b.close()
     st["port"] = b.port
+    st["light_pattern"], st["sound_pattern"] = playing(st)
     if args.json:
         print(json.dumps(dict(st, ok=True)))
     else:

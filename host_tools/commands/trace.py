@@ -135,9 +135,17 @@ def run(args):
                     print(json.dumps({"trace": path, "ok": False, "status": BAD_INPUT,
                                       "error": str(e)}))
             else:
+                from host_tools.formats.trace_judge import warnings
+                warn = warnings(path)
+                for w in warn:
+                    sys.stderr.write("%s: warning: %s\n" % (path, w))
                 if args.json:
                     print(json.dumps({"trace": path, "ok": True, "rows": rows,
-                                      "last_ms": last}))
+                                      "last_ms": last, "warnings": warn}))
+                elif warn:
+                    print("%s: valid, %d rows, %.1f h, but as written the monitor sees "
+                          "sensor faults in it (%d warning%s above: meant?)" % (
+                              path, rows, last / 3.6e6, len(warn), "s" * (len(warn) > 1)))
                 else:
                     print("%s: ok, %d rows, %.1f h" % (path, rows, last / 3.6e6))
         return status

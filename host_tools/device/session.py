@@ -29,7 +29,8 @@ from host_tools.device.channel import REPLY_S, ConsoleChannel  # noqa: F401 (REP
 from host_tools.device.errors import (BoardError, ChannelError, NoSpace,  # noqa: F401 (API)
                                       no_space, quiet)
 from host_tools.device.ports import missing, resolve_port
-from host_tools.device.snippets import HELPERS, PROBE, SET_CLOCK, WORLD_TIME, boot_source
+from host_tools.device.snippets import (HELPERS, PROBE, SET_CLOCK, WATCHDOG, WORLD_TIME,
+                                       boot_source)
 from host_tools.flashing.build import (EXIT_BUSY, EXIT_ERROR, EXIT_LOST, EXIT_NO_BOARD, FlashError)
 
 
@@ -89,9 +90,10 @@ class BoardSession(ConsoleChannel):
         if raw:
             self.enter_raw(soft_reset)
 
-    def enter_raw(self, soft_reset=True):
+    def enter_raw(self, soft_reset=True, watchdog=True):
         """Take the raw REPL (Ctrl-C: the monitor stops, logged by the
-        firmware) and define the session's helpers."""
+        firmware) and define the session's helpers; watchdog=False leaves
+        the board's watchdog alone (a look that changes nothing)."""
         try:
             with quiet():
                 self.t.enter_raw_repl(soft_reset=soft_reset)
@@ -100,7 +102,8 @@ class BoardSession(ConsoleChannel):
             raise FlashError(EXIT_BUSY, "board busy: %s does not answer the raw REPL "
                              "(a program that ignores Ctrl-C, or another tool talking "
                              "to it)" % self.port)
-        self.exec(boot_source() + "\n" + HELPERS)
+        self.exec(boot_source() + "\n" + (WATCHDOG if watchdog else "_pmwdt = None\n")
+                  + HELPERS)
         self._feed = "_pmwd()\n"
 
     _feed = ""

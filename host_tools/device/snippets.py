@@ -9,13 +9,17 @@ BOOT_PY = FIRMWARE / "boot.py"
 # helpers defined once per session in the board's REPL globals, after
 # firmware/boot.py's own functions (recover, rmtree, sha256_hex: one
 # definition, the board's)
-HELPERS = r"""
-import os, sys, json, binascii, hashlib
+# (WATCHDOG: armed by a session that will end with a reset; a look that
+# changes nothing, such as a dry run at the REPL, defines the helpers without it)
+WATCHDOG = r"""
 try:
     import machine
     _pmwdt = machine.WDT(timeout=8000)
 except Exception:
     _pmwdt = None
+"""
+HELPERS = r"""
+import os, sys, json, binascii, hashlib
 def _pmwd():
     if _pmwdt:
         _pmwdt.feed()

@@ -51,16 +51,27 @@ def require_board_config(text, board, root):
 
 
 def refuse_unedited_example(root, path, values):
-    """The example configuration as it is in the repository is refused."""
+    """The example configuration as it is in the repository is refused. The
+    message names the example it is: the file given when that is one, else
+    every board folder whose example has these values (the boards' examples
+    may hold the same values: naming the first one found would be wrong)."""
+    same = []
     for ex in sorted((Path(root) / "boards").glob("*/" + EXAMPLE)):
         try:
-            same = json.loads(ex.read_text()) == values
+            if json.loads(ex.read_text()) == values:
+                same.append(ex)
         except (OSError, ValueError):
             continue
-        if same:
-            raise FlashError(EXIT_BAD_INPUT, "%s:1: this is the example configuration "
-                             "unchanged (%s): copy it and set rate_ul_h (or schedule) to the "
-                             "pump's programmed rate first" % (path, ex.parent.name))
+    if not same:
+        return
+    given = Path(path).resolve()
+    mine = [ex for ex in same if ex.resolve() == given]
+    which = ("boards/%s/%s" % (mine[0].parent.name, EXAMPLE) if mine else
+             "the same values as boards/{%s}/%s" % (",".join(ex.parent.name for ex in same),
+                                                    EXAMPLE))
+    raise FlashError(EXIT_BAD_INPUT, "%s:1: this is the example configuration unchanged "
+                     "(%s): copy it and set rate_ul_h (or schedule) to the pump's "
+                     "programmed rate first" % (path, which))
 
 
 def active_alarms(session):

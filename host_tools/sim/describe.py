@@ -20,10 +20,15 @@ from host_tools.sim.corpus import H, MIN, Spec
 
 _NUM = r"(\d+(?:\.\d+)?)"
 # when: "at minute 90", "at 90 min", "at 1.5 h", "at 1:30" (h:mm), "at 300 s"
-_AT = re.compile(r"\s+(?:at|from)\s+(?:minute\s+%s|%s\s*(h|hours?|min|minutes?|m|s|"
-                 r"seconds?)|(\d+):(\d\d))\s*$" % (_NUM, _NUM))
-_UNIT_S = {"h": H, "hour": H, "hours": H, "min": MIN, "minute": MIN, "minutes": MIN, "m": MIN,
-           "s": 1, "second": 1, "seconds": 1, "d": 86400, "day": 86400, "days": 86400}
+_AT = re.compile(r"\s+(?:at|from|after|by)\s+(?:minute\s+%s|%s\s*(h|hrs?|hours?|min|mins|"
+                 r"minutes?|m|s|secs?|seconds?)|(\d+):(\d\d))(?:\s+in)?\s*$" % (_NUM, _NUM))
+_UNIT_S = {"h": H, "hr": H, "hrs": H, "hour": H, "hours": H, "min": MIN, "mins": MIN,
+           "minute": MIN, "minutes": MIN, "m": MIN, "s": 1, "sec": 1, "secs": 1, "second": 1,
+           "seconds": 1, "d": 86400, "day": 86400, "days": 86400}
+_UNITS = r"(min|mins|minutes?|h|hrs?|hours?|d|days?|s|secs?|seconds?)"
+# a rate's unit, as people write it: uL/h, ul/hr, µl per hour, microlitres/hour
+_RATE_UNIT = (r"(?:[uµμ]l|micro-?lit(?:re|er)s?|mcl)\s*(?:/|per\s*|an?\s+)\s*"
+              r"(?:h|hr|hour)")
 
 # the words a clause may start with (for "did you mean")
 WORDS = ("rate", "uL/h", "pulsatile", "strokes", "reservoir", "capacity", "seed", "stop",
@@ -32,8 +37,8 @@ WORDS = ("rate", "uL/h", "pulsatile", "strokes", "reservoir", "capacity", "seed"
          "long press", "min", "h", "days")
 
 CLAUSES = """\
-  N min | N h | N days          length of the trace
-  rate N [uL/h] | N uL/h        programmed rate (continuous delivery)
+  N min | N h | N days          length of the trace ("for 3 hours", "90 mins" too)
+  rate N [uL/h] | N uL/h        programmed rate ("30 ul/hr", "rate of 30" too)
   pulsatile [every N min]       a stroke every N min (default 5)
   reservoir N mL                the level at the start (default 18); capacity N mL
   stop|occlusion at T           delivery stops (no_flow expected)
@@ -47,7 +52,8 @@ CLAUSES = """\
   refill mode at T              refill mode switched on and left on
   press at T | long press at T  the patient's button: pause / acknowledge
   seed N                        the noise seed
-T is "minute 90", "90 min", "1.5 h", "1:30" (h:mm) or "300 s"."""
+T is "minute 90", "90 min", "1.5 h", "1:30" (h:mm) or "300 s", after "at", "after" or
+"from" ("stop after 1 h", "stops at 90 min")."""
 
 _EVENT_WORDS = ("stop", "stops", "occlusion", "fall", "falls", "drop", "partial", "resume",
                 "recovery", "refill", "flow", "level", "sensor", "leak", "press", "long",
@@ -77,6 +83,37 @@ def _hint(clause):
     return (" (did you mean %s?)" % " or ".join(repr(w) for w in near)) if near else ""
 
 
+# one example of each form (a miss is answered with the closest few)
+EXAMPLES = ("rate 30 uL/h", "180 min", "for 3 hours", "stop at minute 90", "stop after 1 h",
+            "pulsatile every 4 min", "reservoir 5 mL", "capacity 20 mL",
+            "fall to 40% at 1 h", "over-delivery 1.5x at 60 min", "resume at 2 h",
+            "refill at 3:30", "flow sensor stuck at 45 min", "flow sensor silent at 20 min",
+            "level sensor stuck at 30 min", "leak 0.5 mL/h at 1 h", "refill mode at 2 h",
+            "press at 50 min", "long press at 50 min", "seed 7")
+
+
+_NOISE = {"the", "a", "an", "of", "at", "to", "in", "for", "ul", "h", "min", "ml", "pump"}
+
+
+def examples(clause, n=3):
+    """The n example clauses closest to a clause (shared words first, then
+    spelling), as one short text."""
+    body = _at(clause)[0]
+    words = set(re.findall(r"[a-z]+", body)) - _NOISE
+
+    def score(ex):
+        ebody = _at(ex)[0].lower()
+        shared = len(words & set(re.findall(r"[a-z]+", ebody)))
+        return (shared, difflib.SequenceMatcher(None, body, ebody).ratio())
+    best = sorted(EXAMPLES, key=score, reverse=True)[:n]
+    return "e.g. " + ", ".join(repr(b) for b in best) + " (`pumpmon trace gen help`: every form)"
+
+
+def _miss(raw, clause):
+    return ValueError("%r: not understood%s; %s" % (raw.strip(), _hint(clause),
+                                                     examples(clause)))
+
+
 def parse(text):
     """A description -> a corpus Spec (host_tools/sim/corpus.py) and the seed;
     ValueError naming the clause it cannot read."""
@@ -91,14 +128,16 @@ def parse(text):
         if not clause:
             continue
         body, t = _at(clause)
-        m = re.fullmatch(r"(?:for\s+)?%s\s*(min|minutes?|h|hours?|d|days?|s)" % _NUM, body)
+        m = re.fullmatch(r"(?:(?:for|lasting|over|duration|length|runs? for|run)\s+)?%s\s*%s"
+                         r"(?:\s+(?:long|in all|of data|total))?" % (_NUM, _UNITS), body)
         if m and t is None:
             kw["duration_s"] = int(float(m.group(1)) * _UNIT_S[m.group(2)])
             lengths += 1
             continue
-        m = re.fullmatch(r"(?:rate\s+)?%s\s*(?:ul/h|µl/h|ul per hour)?(?:\s+continuous)?"
-                         % _NUM, body)
-        if m and t is None and (body.startswith("rate") or "ul" in body or "µl" in body):
+        m = re.fullmatch(r"(?:(?:programmed\s+)?(?:rate|at)(?:\s+of|\s*=|\s*:)?\s*)?%s\s*"
+                         r"(?:%s)?(?:\s+continuous(?:ly)?)?" % (_NUM, _RATE_UNIT), body)
+        if m and t is None and (body.startswith(("rate", "programmed", "at ")) or
+                                re.search(_RATE_UNIT, body)):
             kw["rate_ul_h"] = float(m.group(1))
             continue
         m = re.fullmatch(r"(?:rate\s+)?(?:%s\s*(?:ul/h)?\s+)?pulsatile"
@@ -123,11 +162,12 @@ def parse(text):
             if first in _EVENT_WORDS or first.startswith("over"):
                 raise ValueError("%r: an event needs its time, e.g. %r"
                                  % (raw.strip(), clause + " at minute 30"))
-            raise ValueError("%r: not understood%s; a clause is one of:\n%s"
-                             % (raw.strip(), _hint(clause), CLAUSES))
+            raise _miss(raw, clause)
         if t < 0:
             raise ValueError("%r: the time must not be negative" % raw.strip())
-        if re.fullmatch(r"(?:total\s+)?(?:stop|stops|occlusion|occluded|kink|no flow)", body):
+        if re.fullmatch(r"(?:the\s+)?(?:pump\s+|delivery\s+|flow\s+|drug\s+)?(?:total\s+)?"
+                        r"(?:stop|stops|stopped|occlusion|occluded|occludes|kink|kinked|"
+                        r"blocked|blockage|no flow)", body):
             factor.append((t, 0.0))
         elif re.fullmatch(r"(?:partial(?: occlusion)?|(?:delivery\s+)?(?:falls?|drops?)"
                           r"(?:\s+to)?|partial(?:\s+fall)?\s+to)\s*%s\s*%%" % _NUM, body):
@@ -135,9 +175,10 @@ def parse(text):
         elif re.fullmatch(r"over[- ]?delivery(?:\s+%s\s*x)?" % _NUM, body):
             n = re.search(_NUM, body)
             factor.append((t, float(n.group(1)) if n else 2.0))
-        elif re.fullmatch(r"(?:resume|resumes|recovery|recovers|back to normal)", body):
+        elif re.fullmatch(r"(?:(?:the\s+)?(?:pump|delivery|flow)\s+)?(?:resume|resumes|resumed|"
+                          r"recovery|recovers|restarts?|starts again|back to normal)", body):
             factor.append((t, 1.0))
-        elif body == "refill":
+        elif body in ("refill", "refilled", "reservoir refilled", "refill done"):
             refills.append(t)
         elif body in ("refill mode", "refill mode on", "refill mode left on"):
             kw["refill_mode"] = (t, 10 ** 9)
@@ -154,13 +195,13 @@ def parse(text):
             n = re.search(_NUM, body)
             kw["leak_ml_h"] = float(n.group(1)) if n else 0.5
             kw["leak_from_s"] = t
-        elif body in ("press", "short press", "pause"):
+        elif body in ("press", "short press", "pause", "button press", "button pressed",
+                      "press the button"):
             buttons.append((t, 1))
-        elif body in ("long press", "acknowledge", "ack"):
+        elif body in ("long press", "acknowledge", "ack", "long button press"):
             buttons.append((t, 3))
         else:
-            raise ValueError("%r: not understood%s; a clause is one of:\n%s"
-                             % (raw.strip(), _hint(body), CLAUSES))
+            raise _miss(raw, body)
     if lengths > 1:
         raise ValueError("%r: the length is given %d times" % (text, lengths))
     if not 0 < kw["rate_ul_h"] <= 5000:

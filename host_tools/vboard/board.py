@@ -41,6 +41,12 @@ from host_tools.vboard.vm import VMPower, micropython_path
 
 DEFAULT_EPOCH = 1767225600    # 2026-01-01 00:00:00 UTC: the board's clock at board time 0
 HANG_CPU_S = 2.0              # CPU seconds the VM may compute without sleeping: then hung
+# start-up (wait_ready), judged by the VM's progress: no CPU used for STALL_S
+# of wall time is a hang; START_CPU_S of its CPU time without starting is a
+# loop; START_LIMIT_S bounds it all (a VM starts in well under 1 s of CPU)
+STALL_S = 30.0
+START_CPU_S = 20.0
+START_LIMIT_S = 300.0
 
 
 def parse_speed(speed):
@@ -139,6 +145,7 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
         self.log_seen = 0
         self.log_sig = None
         self.boots = 0
+        self.start_failure = None    # why wait_ready() gave up, in words
         self.counts = collections.Counter()
         self._later = []
         self._setup_endpoints()
@@ -190,13 +197,50 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
     def start(self):
         self.spawn("normal", "power_on")
 
-    def wait_ready(self, timeout=10.0):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
+    def wait_ready(self, stall_s=STALL_S, limit_s=START_LIMIT_S):
+        """Until the VM's ROM says hello: True. Judged by the VM's progress,
+        not a wall-clock limit a busy machine can miss: it may take as long
+        as it goes on using CPU. False (and self.start_failure says why, in
+        words) when the VM keeps exiting, uses no CPU for `stall_s` (hung,
+        blocked), computes START_CPU_S without saying hello, or, a bound
+        for everything, `limit_s` passes."""
+        t0 = last = time.monotonic()
+        boots0 = self.boots
+        cpu = -1.0
+        self.start_failure = None
+        while True:
             self.step(0.02)
-            if self.vm is not None and self.vm.hello:
+            vm = self.vm
+            if vm is not None and vm.hello:
                 return True
-        return False
+            now = time.monotonic()
+            if self.boots - boots0 > 3:
+                self.start_failure = ("its MicroPython VM exited %d times before it started "
+                                      "(last output: %r)" % (self.boots - boots0,
+                                                             self.tail[-80:]))
+            elif vm is not None and now - vm.cpu_checked >= 0.5:
+                vm.cpu_checked = now
+                c = vm.cpu_s()
+                if c > cpu:
+                    cpu, last = c, now          # it computes: it is starting
+                if c > START_CPU_S:
+                    self.start_failure = ("its MicroPython VM used %.0f s of CPU without "
+                                          "starting (a loop in its ROM?)" % c)
+            if self.start_failure is None and now - last > stall_s:
+                self.start_failure = ("its MicroPython VM made no progress for %.0f s "
+                                      "(no CPU used: hung or blocked)" % stall_s)
+            if self.start_failure is None and now - t0 > limit_s:
+                self.start_failure = "it did not start within %.0f s" % limit_s
+            if self.start_failure:
+                return False
+
+    def progress(self):
+        """What moves while the board works: board time, its boots, the rows
+        played, the VM's CPU seconds (a loaded host slows all of them down;
+        none of them moves in a board that hangs blocked)."""
+        vm = self.vm
+        return (self.board_ms, self.boots, self.rows, self.power_on_at,
+                round(vm.cpu_s(), 2) if vm is not None else None)
 
     def step(self, timeout=0.02):
         vm = self.vm

@@ -60,7 +60,7 @@ def play(trace, out, speed=None, faults=(), timeout=900):
     try:
         board.start()
         if not board.wait_ready():
-            raise RuntimeError("the virtual board did not start")
+            raise RuntimeError("the virtual board did not start: %s" % board.start_failure)
         thread = threading.Thread(target=board.serve, daemon=True)
         thread.start()
         flash(board.pty_name, cfg)

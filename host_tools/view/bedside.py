@@ -74,7 +74,10 @@ class BedsideView:
         if t is not None:
             tod = (self.cfg.start_s + t // 1000) % 86400
             prog = "%.1f uL/h" % (self.cfg.rate_at(tod) / 10.0)
-        return t, "reservoir %s, flow %s, programmed %s" % (self.last_level, fl, prog)
+        text = "reservoir %s, flow %s, programmed %s" % (self.last_level, fl, prog)
+        if self.state.refilling:
+            text += "; REFILL mode on"
+        return t, text
 
     # ---- drawing --------------------------------------------------------------------
     def draw(self, board, final=False):
@@ -84,15 +87,19 @@ class BedsideView:
         colour, light, meaning = self.state.light(board.led)
         sound = self.state.sound(now)
         if self.plain:
-            for line in lines:
-                self.stream.write(line + "\n")
+            out = list(lines)
             step = self.dur_ms // 10 or 1
             if t is not None and (t >= self.next_plain or final):
                 self.next_plain = (t // step + 1) * step
-                alarms = ", ".join("%s/%s" % (a.alarm, a.cause)
+                alarms = ", ".join(W.short(a.alarm, a.cause)
                                    for a in self.state.shown()) or "none"
-                self.stream.write("t=%s light %s: %s | sound %s | alarms %s | %s\n" % (
-                    fmt_t(t), light, meaning, sound, alarms, readings))
+                out += ["t=%s light %s: %s" % (fmt_t(t), light, meaning),
+                        "  sound: %s" % sound, "  alarms: %s" % alarms,
+                        "  sensors: %s" % readings]
+                out += ["  press: %s" % a for a in self.state.actions()]
+            width = plain_width()
+            for line in out:
+                self.stream.write(wrap(line, width) + "\n")
             self.stream.flush()
             return
         mono = time.monotonic()
@@ -192,6 +199,24 @@ class BedsideView:
         self.say("  timeline (every LED/buzzer change): %s" % timeline)
         self.say("  event log on the board's flash: %s  (pumpmon log decode %s)"
                  % (flash / "log", flash / "log"))
+
+
+def plain_width():
+    """The width plain lines are wrapped to: the terminal's (COLUMNS when
+    set), else 80 (a pipe, a log file)."""
+    import shutil
+    return max(40, shutil.get_terminal_size((80, 24)).columns)
+
+
+def wrap(line, width):
+    """A line wrapped at spaces to `width` columns, never inside a word (a
+    word longer than the line stays whole), continued indented."""
+    import textwrap
+    if len(line) <= width:
+        return line
+    indent = " " * (len(line) - len(line.lstrip(" ")) + 4)
+    return "\n".join(textwrap.wrap(line, width, subsequent_indent=indent,
+                                    break_long_words=False, break_on_hyphens=False))
 
 
 def _ev_text(e):

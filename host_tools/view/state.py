@@ -47,6 +47,7 @@ class BedsideState:
         self.paused_until = None    # board ms when the pause ends
         self.escalated = False      # manager.escalated: a high alarm unanswered too long
         self.service = False
+        self.refilling = False      # refill mode on (the board's refill input)
         self.recent = collections.deque(maxlen=recent)   # (when ms, text)
 
     # ---- input ----------------------------------------------------------------
@@ -96,6 +97,12 @@ class BedsideState:
         elif ev == "monitoring_stopped":
             self.service = True
             text = "the monitor stopped for service"
+        elif ev == "refill_start":
+            self.refilling = True
+            text = "REFILL: refill mode on, the reservoir is being refilled"
+        elif ev == "refill_end":
+            self.refilling = False
+            text = "refill done: refill mode off, the new level is watched"
         if self.escalated and not any(x.priority == "high" and not x.acked
                                       for x in self.alarms.values()):
             self.escalated = False              # manager.py: every high one answered
@@ -200,7 +207,7 @@ def _few(names):
 
 
 def _name(key):
-    return "%s/%s" % key
+    return W.short(*key)
 
 
 def _mmss(ms):

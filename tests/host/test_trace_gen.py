@@ -117,3 +117,43 @@ def test_help_and_an_event_without_its_time():
     assert r.returncode == OK and "stop|occlusion at T" in r.stdout
     r = gen("rate 30, 1 h, stop")
     assert r.returncode == BAD_INPUT and "an event needs its time" in r.stderr
+
+
+# issue 25: the common ways of saying rates, lengths and events
+@pytest.mark.parametrize("said, canonical", [
+    ("rate 30 uL/h, 180 min, stop after 1 h", "rate 30, 180 min, stop at minute 60"),
+    ("30 ul/hr, for 3 hours, stops at 90 min", "rate 30, 180 min, stop at minute 90"),
+    ("30 µl per hour, 3 hrs, the pump stops after 90 mins", "rate 30, 3 h, stop at 90 min"),
+    ("rate of 30, lasting 2 h, occluded at 1:00, resumes at 1:30",
+     "rate 30, 2 h, stop at 60 min, resume at 90 min"),
+    ("programmed rate 45 microlitres/hour, 90 minutes long, blocked from 30 min",
+     "rate 45, 90 min, stop at 30 min"),
+    ("rate 30, 2 h, refilled at 1 h, button press at 70 min",
+     "rate 30, 2 h, refill at 60 min, press at 70 min"),
+    ("rate=30, 2 h, delivery stopped after 3600 s", "rate 30, 2 h, stop at 1 h"),
+])
+def test_common_phrasings_mean_the_same(said, canonical):
+    assert parse(said)[0].kwargs == parse(canonical)[0].kwargs
+
+
+@pytest.mark.parametrize("text, near", [
+    ("rate 30, 2 h, pump explodes at 30 min", None),
+    ("30 ul/hr, for 3 hours, zap", None),
+    ("rate 30, 2 h, stp at 1 h", "stop"),
+    ("rate 30, 2 h, leek 1 mL/h at 1 h", "leak"),
+])
+def test_a_miss_is_answered_with_a_few_close_examples_not_a_dump(text, near, tmp_path):
+    r = gen(text, "-o", tmp_path / "x.csv")
+    assert r.returncode == BAD_INPUT
+    err = r.stderr.strip()
+    assert len(err.splitlines()) == 1, err              # one line, not the whole grammar
+    examples = err.split("e.g. ", 1)[1].split(" (`pumpmon", 1)[0].split("', '")
+    assert 2 <= len(examples) <= 3, err
+    for ex in examples:                                 # each example is itself understood
+        try:
+            parse("rate 30, 3 h, " + ex.strip("'"))
+        except ValueError as e:                         # (a length given twice)
+            assert "length is given" in str(e)
+            parse("rate 30, " + ex.strip("'"))
+    if near:
+        assert near in err.split("e.g.")[1] or "did you mean '%s'" % near in err
