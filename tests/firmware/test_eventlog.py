@@ -469,8 +469,8 @@ def test_the_runner_logs_how_many_records_it_found_damaged():
         codes = [g[2][0] for g in got]
         i = len(codes) - 1 - codes[::-1].index(L.BOOT)
         boot = got[i][2]
-        rec = got[i + 1][2]
-        assert boot[0] == L.BOOT and boot[3] == 7
+        rec = got[i + 2][2]                 # after the firmware's identity (issue 27)
+        assert boot[0] == L.BOOT and boot[3] == 7 and got[i + 1][2][0] == L.FIRMWARE
         assert rec[0] == L.LOG_DAMAGED and L.NAMES[rec[0]] == "log_damaged"
         assert rec[8:11] == (2, 2, 0)       # 2 damaged, in segment 2, none torn
         assert len(bad) == 2

@@ -12,6 +12,7 @@ from fakeboard import FakeBoard
 
 from host_tools.formats import eventlog as logtool
 from host_tools.cli import main
+from pumpmon import VERSION
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
 from pumpmon.clock import ticks_add
@@ -64,7 +65,9 @@ def test_table_shows_every_record(board_log, capsys):
     assert lines[0].split()[:3] == ["seq", "uptime", "d+h:m:s"]
     body = lines[1:]
     events = [ln.split()[3] for ln in body]
-    assert events[:2] == ["boot", "config"]
+    # the firmware's identity right after every boot (issue 27)
+    assert events[:3] == ["boot", "firmware", "config"]
+    assert "firmware=%s manifest=none change=first" % VERSION in body[1], body[1]
     for name in ("alarm_raised", "alarm_acknowledged", "alarm_cleared", "refill_start",
                  "refill_end", "status"):
         assert name in events, name
@@ -90,7 +93,8 @@ def test_json_lines(board_log, capsys):
     status = [r for r in recs if r["event"] == "status"][0]
     assert status["uptime_ms"] == 3600 * 1000 and status["level_ul"] == 18000
     assert status["days_to_empty"] == 25.0      # 18 mL at 0.72 mL/day
-    cfg = recs[1]
+    assert recs[1]["event"] == "firmware" and recs[1]["firmware"] == VERSION
+    cfg = recs[2]
     assert cfg["changed"] is True and cfg["daily_ul"] == 720 and cfg["rate_ul_h"] == 30.0
     assert all(r["wall"] == "2026-09-21T14:13:20" for r in recs)
 
@@ -384,7 +388,14 @@ def test_pull_from_the_virtual_board(tmp_path):
         assert r.returncode == 0, r.stderr
         recs = [json.loads(ln) for ln in r.stdout.splitlines()]
         boots = [x for x in recs if x["event"] == "boot"]
-        assert boots and recs[recs.index(boots[-1]) + 1]["event"] == "config"
+        assert boots and recs[recs.index(boots[-1]) + 2]["event"] == "config"
+        # which firmware runs: the flashed manifest's id, and a flash says what was there
+        fw = [x for x in recs if x["event"] == "firmware"]
+        assert len(fw) == len(boots) and fw[-1]["firmware"] == VERSION
+        flashed = json.loads((flash / "manifest.json").read_text())["version"]
+        assert fw[-1]["manifest"] == flashed[:7], fw
+        # a fresh board's first log: nothing to compare with (test_bundle.py: a reflash)
+        assert fw[0]["change"] == "first", fw
         assert recs[-1]["seq"] == len(recs)   # nothing missing
         assert "does not answer" not in r.stderr   # read through the console channel
         # the pull did not stop the monitor: no monitoring_stopped, no new boot
