@@ -41,7 +41,7 @@ def _firmware_records(d):
 
 
 def test_version_code_round_trip_and_refusals():
-    """req: R-036"""
+    """req: R-029"""
     for text in ("0.1.0", "1.2.3", "99.99.99", "0.0.0", "10.0.7"):
         assert I.version_text(I.version_code(text)) == text
     for bad in ("1.2", "1.2.3.4", "a.b.c", "1.100.0", "-1.0.0", ""):
@@ -52,7 +52,7 @@ def test_version_code_round_trip_and_refusals():
 
 
 def test_every_boot_logs_the_identity_and_a_flash_its_old_one():
-    """req: R-035, R-036"""
+    """req: R-029, R-030"""
     d = _tmpdir("fwid")
     try:
         _boot(d)                                   # no manifest: a development copy
@@ -77,7 +77,7 @@ def test_every_boot_logs_the_identity_and_a_flash_its_old_one():
 
 
 def test_a_damaged_manifest_is_no_identity_not_a_failure():
-    """req: R-035"""
+    """req: R-029"""
     d = _tmpdir("fwid2")
     try:
         with open(d + "/manifest.json", "w") as f:
@@ -95,7 +95,7 @@ def test_a_damaged_manifest_is_no_identity_not_a_failure():
 
 
 def test_the_previous_identity_is_found_in_an_older_segment():
-    """req: R-036"""
+    """req: R-030"""
     d = _tmpdir("fwid3")
     try:
         _manifest(d, "1111111aaaaaaaaa")

@@ -48,8 +48,8 @@ def _rewrite(src, dest, change):
     return dest
 
 
+@pytest.mark.req("R-051")
 def test_a_bundle_holds_the_manifest_its_files_and_their_hashes(sim_bundle):
-    """req: R-047"""
     assert sim_bundle.name == "pumpmon-%s-sim.zip" % VERSION
     meta, files, man_data = BU.load(sim_bundle)
     man = json.loads(man_data)
@@ -70,8 +70,8 @@ def test_a_bundle_holds_the_manifest_its_files_and_their_hashes(sim_bundle):
     (lambda m: m.pop("manifest.json"), "manifest.json is missing"),
     (lambda m: m.__setitem__("SHA256SUMS", b"nonsense\n"), "SHA256SUMS line 1"),
 ])
+@pytest.mark.req("R-051")
 def test_a_damaged_bundle_is_refused_naming_the_file(sim_bundle, tmp_path, damage, words):
-    """req: R-047"""
     bad = _rewrite(sim_bundle, tmp_path / "bad.zip", damage)
     with pytest.raises(FlashError) as e:
         BU.load(bad)
@@ -79,8 +79,8 @@ def test_a_damaged_bundle_is_refused_naming_the_file(sim_bundle, tmp_path, damag
     assert str(e.value).startswith(str(bad)) and words in str(e.value), str(e.value)
 
 
+@pytest.mark.req("R-051")
 def test_a_file_changed_with_its_sum_still_fails_the_manifest(sim_bundle, tmp_path):
-    """req: R-047"""
     def change(m):
         m["files/main.py"] += b"#"
         m["SHA256SUMS"] = "".join("%s  %s\n" % (sha256_hex(m[n]), n) for n in sorted(m)
@@ -91,8 +91,8 @@ def test_a_file_changed_with_its_sum_still_fails_the_manifest(sim_bundle, tmp_pa
     assert "main.py does not match the manifest" in str(e.value)
 
 
+@pytest.mark.req("R-051")
 def test_another_board_or_architecture_is_refused(sim_bundle):
-    """req: R-047"""
     rel = BU.load(sim_bundle)
     with pytest.raises(FlashError) as e:
         BU.load(sim_bundle, board="rpi_pico")
@@ -106,8 +106,8 @@ def test_another_board_or_architecture_is_refused(sim_bundle):
         BU.check_target(arm, {"mpy": rel[0]["mpy"], "march": "x64", "label": "x"}, sim_bundle)
 
 
+@pytest.mark.req("R-052")
 def test_release_needs_a_changelog_entry_and_is_reproducible(tmp_path):
-    """req: R-048"""
     assert BU.changelog_entry(VERSION)            # this version has its section
     (tmp_path / "CHANGELOG.md").write_text("# Changelog\n\n## %s\n\n## 0.0.1\n- x\n" % VERSION)
     with pytest.raises(FlashError) as e:
@@ -120,8 +120,8 @@ def test_release_needs_a_changelog_entry_and_is_reproducible(tmp_path):
     assert meta["march"] == "armv6m" and "board.mpy" in files and "failsafe.json" in files
 
 
+@pytest.mark.req("R-030", "R-051")
 def test_flash_a_bundle_on_the_virtual_board_logs_old_and_new_identity(sim_bundle, tmp_path):
-    """req: R-036, R-037, R-047"""
     flash = tmp_path / "flash"
     flash.mkdir()
     cfg = tmp_path / "config.json"
