@@ -217,9 +217,10 @@ def soup_problems(root=ROOT):
     rows = {}
     problems = []
     for n, cells in _rows(path):
-        name = cells[0].strip("`").lower().replace("_", "-")
-        if name in ("component", "package") or len(cells) < 2:
+        # the table of every pin: its first cell is the package in backticks
+        if len(cells) < 2 or not re.match(r"^`[^`]+`$", cells[0]):
             continue
+        name = cells[0].strip("`").lower().replace("_", "-")
         rows[name] = (n, cells[1].strip("`"))
     for name, (n, ver) in sorted(rows.items()):
         if name not in have:
