@@ -187,3 +187,19 @@ def test_marks_reach_pytest_and_the_junit_xml(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     text = xml.read_text()
     assert '<property name="req" value="R-029" />' in text, text
+
+
+@pytest.mark.req("R-056")
+def test_the_readme_states_the_intended_use():
+    """The README's first paragraph says what docs/intended-use.md says: an
+    external delivery set-up (the sensors cannot reach an implanted pump),
+    never instead of the pump's alarms or a clinician."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    first = text.split("\n\n")[1]
+    for words in ("external", "docs/intended-use.md", "cannot watch\nan implanted pump",
+                  "never replaces the pump's own alarms or a clinician"):
+        assert words in first, words
+    use = (ROOT / "docs" / "intended-use.md").read_text(encoding="utf-8")
+    for words in ("slide potentiometer", "inline", "bedroom at night",
+                  "never replaces the pump's own alarms", "never replaces a clinician"):
+        assert words in use.replace("**", ""), words
