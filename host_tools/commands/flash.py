@@ -200,9 +200,8 @@ def commit(b, payloads, remove, manifest_data, version, old_version, progress=No
 
 def flash(port=None, board=None, config=None, dry_run=False, source=False, progress=True,
           settle=1.0, root=ROOT, log=None, bundle=None):
-    """Flash one board; the summary dict. Raises FlashError. bundle: a
-    release bundle's path (host_tools/flashing/bundle.py) to install instead
-    of building root's firmware."""
+    """Flash one board; the summary dict. Raises FlashError. bundle: a release
+    bundle (host_tools/flashing/bundle.py) to install instead of root's build."""
     t0 = time.monotonic()
     say = log or (lambda msg: None)
     cfg_data = None
@@ -214,7 +213,7 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
     if board:
         sources(root, board)                            # a bad --board: refused now
     if dry_run and not port:
-        return _dry_run_offline(root, board or "rpi_pico", source, cfg_data, t0)
+        return _dry_run_offline(root, board or "rpi_pico", source, cfg_data, t0, rel)
     # compile before the board is touched: its watchdog runs during the session
     guess = board or prebuild.last_board(root)
     pre_target = prebuild.predict(root, guess, source) if rel is None else None
@@ -276,7 +275,8 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
                    "board": board, "port": b.port, "micropython": target["label"],
                    "version": man["version"], "mpy": target["mpy"], "dry_run": dry_run,
                    "previous_version": old.get("version") if isinstance(old, dict) else None,
-                   "firmware": rel[0]["version"] if rel else None, "bundle": bundle}
+                   "firmware": rel[0]["version"] if rel else bundles.firmware_version(root),
+                   "bundle": bundle}
         if dry_run:
             summary.update(would_send=install, would_remove=stale,
                            bytes_to_send=sum(len(want[p]) for p in install))
@@ -327,12 +327,12 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
         b.close()
 
 
-def _dry_run_offline(root, board, source, cfg_data, t0):
-    """A dry run with no board: build everything for a typical `board` and
-    say what a first flash would send."""
+def _dry_run_offline(root, board, source, cfg_data, t0, rel=None):
+    """A dry run with no board: build everything for a typical `board` (or
+    take a release bundle's files) and say what a first flash would send."""
     target = target_for(offline_info(board), source)
-    files = build_files(root, board, target)
-    man = manifest_for(files, board, target)
+    files = rel[1] if rel else build_files(root, board, target)
+    man = json.loads(rel[2]) if rel else manifest_for(files, board, target)
     want = dict(files)
     if cfg_data is not None:
         want[CONFIG] = cfg_data

@@ -251,7 +251,8 @@ def test_hourly_snapshot_refill_and_config_records():
         _seconds(r, 5)
         recs, bad = _records(d)
         codes = [x[0] for x in recs]
-        assert codes[:2] == [L.BOOT, L.CONFIG] and recs[1][9] == 1   # first config: changed
+        # boot, the firmware's identity (issue 27), then the first config: changed
+        assert codes[:3] == [L.BOOT, L.FIRMWARE, L.CONFIG] and recs[2][9] == 1
         snaps = [x for x in recs if x[0] == L.SNAPSHOT]
         assert len(snaps) == 1
         s = snaps[0]

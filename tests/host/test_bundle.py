@@ -162,3 +162,12 @@ def test_flash_a_bundle_on_the_virtual_board_logs_old_and_new_identity(sim_bundl
         assert r.returncode == EXIT_BAD_INPUT and "built for the sim board" in r.stderr
     finally:
         board.stop()
+
+
+@pytest.mark.req("R-051")
+def test_a_dry_run_of_a_bundle_lists_its_files_not_the_working_trees(sim_bundle):
+    from host_tools.commands import flash as F
+    meta, files, _m = BU.load(sim_bundle)
+    s = F.flash(bundle=str(sim_bundle), dry_run=True, progress=False)
+    assert s["would_send"] == sorted(files) and s["version"] == meta["manifest"]
+    assert s["board"] == "sim" and s["bytes_to_send"] == sum(map(len, files.values()))
