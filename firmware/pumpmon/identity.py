@@ -18,8 +18,12 @@ except ImportError:
     def const(x):
         return x
 
-from pumpmon import VERSION
 from pumpmon import eventlog as L
+
+try:
+    from pumpmon import VERSION
+except ImportError:          # a package without its __init__: the version is not known
+    VERSION = "?"
 
 SAME = const(0)
 FLASHED = const(1)
