@@ -12,7 +12,7 @@ JOBS ?= 2
 TEST_JOBS ?= 4
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-cpython test-micropython test-host bench run clean stubs lint mp32 soak carer
+.PHONY: help setup test trace release test-cpython test-micropython test-host bench run clean stubs lint mp32 soak carer
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
@@ -52,7 +52,14 @@ lint: stubs ## type-check the board code against each board's official MicroPyth
 	$(call MYPY_BOARD,esp32,esp32)
 
 test: setup stubs mp32 ## run every test: host tools, firmware on CPython, on the MicroPython unix port and on its 32-bit build (offline: MICROPYTHON_SRC=micropython-1.28.0-src.tar.gz)
-	$(BIN)/python -m pytest -n $(TEST_JOBS) tests
+	@mkdir -p build
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --junitxml=build/test-results.xml tests
+
+trace: setup ## the requirements -> tests -> last result matrix as Markdown (docs/requirements.md; results of the last make test)
+	@$(BIN)/python -m host_tools.traceability
+
+release: setup ## versioned firmware bundles per board in build/release/ (compiled files, manifest, hashes) for pumpmon flash --bundle
+	$(BIN)/python -m host_tools.flashing.bundle build/release
 
 # The MicroPython unix port built 32-bit (small ints are 31-bit, as on a Pico
 # or an ESP32), so an int that outgrows 2**30 allocates and fails the heap-lock

@@ -59,16 +59,19 @@ def _run_module(module, only, binary):
 
 
 @pytest.mark.parametrize("module,only", CASES)
+@pytest.mark.req("R-014")
 def test_firmware_module_on_unix_port(module, only):
     _run_module(module, only, MICROPYTHON)
 
 
 @pytest.mark.parametrize("module,only", CASES)
+@pytest.mark.req("R-014")
 def test_firmware_module_on_32bit_port(module, only):
     assert MICROPYTHON32.exists(), "no 32-bit MicroPython: run `make mp32` (make test does)"
     _run_module(module, only, MICROPYTHON32)
 
 
+@pytest.mark.req("R-014")
 def test_every_firmware_test_runs_on_the_ports():
     # a test function the split lists would leave out is a test that never runs there
     for m in SPLIT:
@@ -76,6 +79,7 @@ def test_every_firmware_test_runs_on_the_ports():
     assert {m for m, _f in CASES} == set(MODULES)
 
 
+@pytest.mark.req("R-014")
 def test_32bit_port_is_32_bit():
     # small ints are 31-bit there: 2**30 is a long int, allocated on the heap
     assert MICROPYTHON32.exists(), "no 32-bit MicroPython: run `make mp32` (make test does)"
@@ -94,6 +98,7 @@ def test_32bit_port_is_32_bit():
     assert r.stdout.split() == ["2147483647", "alloc"], r.stdout + r.stderr
 
 
+@pytest.mark.req("R-014")
 def test_runner_reports_failures():
     # the runner itself must fail on a failing test, or the above proves nothing
     r = run_micropython([str(ROOT / "tests" / "mp_runner.py"), "selftest_fails"],

@@ -17,6 +17,7 @@
 from pumpmon import alarms as A
 from pumpmon import configfile
 from pumpmon import eventlog as L
+from pumpmon import identity
 from pumpmon import patterns as P
 from pumpmon import recorder as R
 from pumpmon import service as S
@@ -186,6 +187,7 @@ class Runner:
         self.log = None
         self.state = None
         self.boot = None          # (reset cause, state status) once booted
+        self.firmware = None      # (version code, manifest id): identity.py, at boot
         self.rec = None           # the sensor recorder (recorder.py)
         self._btn = 0             # the button was down at some pass since the last sample
         self.service = None       # the console channel (service.py), polled every pass
@@ -235,6 +237,7 @@ class Runner:
         self.boot = (cause, status)
         self.write(L.BOOT, L.NO_COND, L.reset_code(cause), shown, acked, status, paused,
                    sync=True)
+        identity.log_boot(self, self._pre)   # which firmware runs (and a flash's old one)
         lg = self.log
         if lg.damaged:            # kept on flash; the count is evidence too
             self.write(L.LOG_DAMAGED, L.NO_COND, 0, lg.damaged, lg.damaged_seg, lg.torn)

@@ -21,6 +21,7 @@ import sys
 
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
+from pumpmon import identity
 from pumpmon import patterns as P
 
 try:
@@ -304,13 +305,15 @@ def status_json(r):
     rec = r.rec
     cause = r.boot[0] if r.boot else "unknown"
     led = m.ann.led
-    return ('{"protocol":%d,"firmware":"%s","micropython":"%s","platform":"%s",'
+    fw = r.firmware
+    return ('{"protocol":%d,"firmware":"%s","manifest":"%s","micropython":"%s","platform":"%s",'
             '"monitoring":%s,"up_s":%d,"alarms":[%s],'
             '"shown":%d,"acked":%d,"paused":%d,"tone_hz":%d,"led":"%s",'
             '"level_ul":%s,"flow_mean":%d,"prog_mean":%d,"days_x10":%s,'
             '"boot_cause":"%s","log_seq":%d,"log_failed":%d,"log_damaged":%d,'
             '"rec_samples":%d}' % (
-                PROTOCOL, _version(), _mp_version(), sys.platform,
+                PROTOCOL, _version(), identity.id_text(fw[1]) if fw else "none",
+                _mp_version(), sys.platform,
                 "false" if r.stop else "true", r.up_s,
                 ",".join(names), shown, mg.acked, mg.paused, m.ann.tone_hz,
                 P.COLOUR_NAMES[led] if 0 <= led < len(P.COLOUR_NAMES) else "?",

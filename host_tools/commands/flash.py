@@ -21,6 +21,7 @@ from host_tools.device.errors import BoardError, NoSpace, no_space
 from host_tools.device.ports import add_port_argument, usb_boards
 from host_tools.device.session import CONFIG, JOURNAL, MANIFEST, OLD, STAGE, BoardSession
 from host_tools.exitcodes import OK
+from host_tools.flashing import bundle as bundles
 from host_tools.flashing import guide, plan, prebuild
 from host_tools.flashing.build import (EXIT_ERROR, EXIT_SELFTEST, EXIT_VERIFY,
                                     ROOT, FlashError, board_for, config_bytes,
@@ -40,6 +41,9 @@ def add_arguments(p):
                    help="say what would be sent and removed; change nothing (with no "
                    "--port: build for --board and list every file, touching no board)")
     p.add_argument("--source", action="store_true", help="ship .py source, not .mpy")
+    p.add_argument("--bundle", metavar="FILE", help="install a release bundle (make release: "
+                   "compiled files, manifest, hashes; every hash checked first) instead of "
+                   "building the working tree")
     p.add_argument("--json", action="store_true",
                    help="print the summary as one JSON object")
     p.add_argument("--settle", type=float, default=1.0, metavar="S",
@@ -195,23 +199,26 @@ def commit(b, payloads, remove, manifest_data, version, old_version, progress=No
 
 
 def flash(port=None, board=None, config=None, dry_run=False, source=False, progress=True,
-          settle=1.0, root=ROOT, log=None):
-    """Flash one board; the summary dict. Raises FlashError."""
+          settle=1.0, root=ROOT, log=None, bundle=None):
+    """Flash one board; the summary dict. Raises FlashError. bundle: a release
+    bundle (host_tools/flashing/bundle.py) to install instead of root's build."""
     t0 = time.monotonic()
     say = log or (lambda msg: None)
     cfg_data = None
     if config:
         cfg_data, values = config_bytes(config)        # refused before connecting
         guide.refuse_unedited_example(root, config, values)
+    rel = bundles.load(bundle, board) if bundle else None   # every hash, before any board
+    board = rel[0]["board"] if rel else board
     if board:
         sources(root, board)                            # a bad --board: refused now
     if dry_run:                                         # changes nothing (plan.py)
         if not port and not usb_boards():
-            return plan.offline(root, board or "rpi_pico", source, cfg_data, t0)
-        return plan.on_board(port, root, board, source, cfg_data, t0)
+            return plan.offline(root, board or "rpi_pico", source, cfg_data, t0, rel)
+        return plan.on_board(port, root, board, source, cfg_data, t0, rel)
     # compile before the board is touched: its watchdog runs during the session
     guess = board or prebuild.last_board(root)
-    pre_target = prebuild.predict(root, guess, source)
+    pre_target = prebuild.predict(root, guess, source) if rel is None else None
     pre_files = None
     if pre_target is not None:
         pre_files = prebuild.compile_ahead(root, guess, pre_target, say)
@@ -230,8 +237,10 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
         board = board or board_for(info)
         sources(root, board)
         say("board: %s on %s (%s)" % (board, b.port, target["label"]))
-        if pre_files is not None and guess == board and prebuild.same_target(pre_target,
-                                                                               target):
+        if rel is not None:
+            files = bundles.files_for(rel, board_for(info), target, bundle)
+        elif pre_files is not None and guess == board and prebuild.same_target(pre_target,
+                                                                                 target):
             files = pre_files
         else:
             say("compiling the firmware for %s (%s), the board's watchdog fed meanwhile..."
@@ -240,6 +249,9 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
         prebuild.remember(root, board, info)
         man = manifest_for(files, board, target)
         man_data = manifest_bytes(man)
+        if rel is not None:                             # installed as released, byte for byte
+            man_data = rel[2]
+            man = json.loads(man_data)
         old_text = b.read_text(MANIFEST)
         try:
             old = json.loads(old_text) if old_text else {}
@@ -260,7 +272,10 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
                    "files_skipped": len(want) - len(install),
                    "files_removed": len(stale), "files_resumed": 0,
                    "board": board, "port": b.port, "micropython": target["label"],
-                   "version": man["version"], "mpy": target["mpy"], "dry_run": False}
+                   "version": man["version"], "mpy": target["mpy"], "dry_run": False,
+                   "previous_version": old.get("version") if isinstance(old, dict) else None,
+                   "firmware": rel[0]["version"] if rel else bundles.firmware_version(root),
+                   "bundle": bundle}
         if install or stale or new_manifest:
             free, block = _free_bytes(info)
             total = sum(len(want[p]) for p in install) + len(man_data)
@@ -326,9 +341,13 @@ def human(s):
         lines += ["  remove " + p for p in s["would_remove"]]
         return "\n".join(lines)
     text = ("flashed %s board on %s (%s): sent %d files (%d bytes), skipped %d, removed %d, "
-            "in %.2f s; version %s, self-test passed, monitor running" % (
+            "in %.2f s; version %s%s, self-test passed, monitor running" % (
                 s["board"], s["port"], s["micropython"], s["files_sent"], s["bytes_sent"],
-                s["files_skipped"], s["files_removed"], s["seconds"], s["version"]))
+                s["files_skipped"], s["files_removed"], s["seconds"], s["version"],
+                " (was %s)" % s["previous_version"]
+                if s.get("previous_version") not in (None, s["version"]) else ""))
+    if s.get("bundle"):
+        text += "; release %s from %s" % (s["firmware"], s["bundle"])
     if s.get("files_resumed"):
         text += " (%d files already staged by an interrupted flash)" % s["files_resumed"]
     if s.get("clock"):
@@ -342,7 +361,7 @@ def run(args):
     tty = sys.stderr.isatty() and not args.json
     try:
         s = flash(args.port, args.board, args.config, args.dry_run, args.source,
-                  progress=tty, settle=args.settle,
+                  progress=tty, settle=args.settle, bundle=args.bundle,
                   log=None if args.json else (lambda m: print(m, file=sys.stderr)))
     except FlashError as e:
         print("pumpmon flash: %s" % e, file=sys.stderr)

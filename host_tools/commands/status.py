@@ -35,9 +35,9 @@ def _mins(s):
 def text(st):
     """The status in a few human lines."""
     alarms = st.get("alarms") or []
-    lines = ["monitoring (firmware %s, MicroPython %s on %s), up %s since a %s reset" % (
-        st.get("firmware"), st.get("micropython"), st.get("platform"),
-        _mins(st.get("up_s", 0)), st.get("boot_cause"))]
+    lines = ["monitoring (firmware %s, manifest %s, MicroPython %s on %s), up %s since a %s "
+             "reset" % (st.get("firmware"), st.get("manifest", "?"), st.get("micropython"),
+                        st.get("platform"), _mins(st.get("up_s", 0)), st.get("boot_cause"))]
     if alarms:
         lines.append("alarms: %s%s" % (", ".join(alarms),
                                       " (sound paused)" if st.get("paused") else ""))

@@ -42,11 +42,20 @@ def _summary(board, port, target, man, want, install, stale, skipped, t0, how):
             "seconds": round(time.monotonic() - t0, 3)}
 
 
-def offline(root, board, source, cfg_data, t0):
-    """No board: build everything for a typical `board`; a first flash."""
-    target = target_for(offline_info(board), source)
+def _files(root, board, target, rel):
+    """(files, manifest): built for the target, or a release bundle's
+    (flashing/bundle.py: (info, files, manifest bytes))."""
+    if rel:
+        return rel[1], json.loads(rel[2])
     files = build_files(root, board, target)
-    man = manifest_for(files, board, target)
+    return files, manifest_for(files, board, target)
+
+
+def offline(root, board, source, cfg_data, t0, rel=None):
+    """No board: build everything for a typical `board` (or take a release
+    bundle's files); a first flash."""
+    target = target_for(offline_info(board), source)
+    files, man = _files(root, board, target, rel)
     want = dict(files)
     if cfg_data is not None:
         want[CONFIG] = cfg_data
@@ -84,7 +93,7 @@ def _through_channel(b, st, source):
     return info, old, live
 
 
-def on_board(port, root, board, source, cfg_data, t0):
+def on_board(port, root, board, source, cfg_data, t0, rel=None):
     """A dry run against a board: what a flash would send and remove."""
     b = BoardSession(port, raw=False)
     raw = False
@@ -110,8 +119,7 @@ def on_board(port, root, board, source, cfg_data, t0):
             how = "read at its REPL (no monitor was running; none was started)"
         target = target_for(info, source)
         board = board or board_for(info)
-        files = build_files(root, board, target)
-        man = manifest_for(files, board, target)
+        files, man = _files(root, board, target, rel)
         want = dict(files)
         if cfg_data is not None:
             want[CONFIG] = cfg_data

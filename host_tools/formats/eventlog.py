@@ -235,6 +235,8 @@ def to_dict(r):
         else:
             d.update(old="%g" % (v0 / 1000.0) if v0 != UNKNOWN else "unset",
                      new="%g" % (v1 / 1000.0) if v1 != UNKNOWN else "unset")
+    elif r.code == _fw_log.FIRMWARE:     # which firmware runs (issue 27, identity.py)
+        d.update(_firmware(r.detail, v0, v1, v2, v3))
     elif r.code == _fw_log.CARER_LINK:   # the carers' link (issue 16, docs/carer.md)
         d.update(_carer_link(r.detail, v0, v1))
     elif r.code == 24:      # power_on_test (issue 12)
@@ -250,6 +252,15 @@ def to_dict(r):
     d["shown"] = _mask_names(r.shown)
     d["file"] = r.file
     d["offset"] = r.offset
+    return d
+
+
+def _firmware(change, ver, mid, pver, pmid):
+    from pumpmon import identity as I
+    d = {"firmware": I.version_text(ver), "manifest": I.id_text(mid),
+         "change": _name(I.CHANGES, change)}
+    if change == I.FLASHED:
+        d.update(previous_firmware=I.version_text(pver), previous_manifest=I.id_text(pmid))
     return d
 
 

@@ -116,6 +116,7 @@ def test_slf3s_scale(mocker):
 
 
 @pytest.mark.parametrize("word", [0, 1, 2])
+@pytest.mark.req("R-039")
 def test_any_bad_crc_drops_the_reading(mocker, word):
     bus = FakeI2C(mocker)
     f = sf06.SF06LF(bus, warmup_ms=0)
@@ -127,6 +128,7 @@ def test_any_bad_crc_drops_the_reading(mocker, word):
     assert bus.writes == [(0x08, b"\x36\x08")]       # no restart for a CRC error
 
 
+@pytest.mark.req("R-039")
 def test_air_in_line_flag(mocker):
     bus = FakeI2C(mocker)
     f = sf06.SF06LF(bus, warmup_ms=0)
@@ -136,6 +138,7 @@ def test_air_in_line_flag(mocker):
     assert f.flags & sf06.FLAG_AIR
 
 
+@pytest.mark.req("R-039")
 def test_nack_restarts_and_second_failure_clears_the_bus(mocker):
     bus = FakeI2C(mocker)
     bus2 = FakeI2C(mocker)
@@ -158,6 +161,7 @@ def test_nack_restarts_and_second_failure_clears_the_bus(mocker):
     assert f.read(3200) == 20000
 
 
+@pytest.mark.req("R-039")
 def test_bus_timeout_clears_the_bus_at_once(mocker):
     bus = FakeI2C(mocker)
     bus2 = FakeI2C(mocker)
@@ -170,6 +174,7 @@ def test_bus_timeout_clears_the_bus_at_once(mocker):
     assert f.i2c is bus2 and f.recoveries == 1
 
 
+@pytest.mark.req("R-039")
 def test_failed_recovery_does_not_raise(mocker):
     bus = FakeI2C(mocker)
     recover = mocker.Mock(side_effect=OSError(errno.EIO))
@@ -231,6 +236,7 @@ def _clear(mocker, hold):
     return c, make
 
 
+@pytest.mark.req("R-039")
 def test_bus_clear_clocks_until_sda_is_released_then_stops(mocker):
     c, make = _clear(mocker, 3)
     assert c() == "new bus"
@@ -242,6 +248,7 @@ def test_bus_clear_clocks_until_sda_is_released_then_stops(mocker):
     assert FakePin.log[-3:] == [("sda", 0), ("scl", 1), ("sda", 1)]
 
 
+@pytest.mark.req("R-039")
 def test_bus_clear_gives_up_after_nine_pulses(mocker):
     c, make = _clear(mocker, 1000)                   # a dead slave
     c()
@@ -267,6 +274,7 @@ def _level(mocker, values, **kw):
 
 
 @pytest.mark.parametrize("raw, fault", [(0, 1), (1000, 1), (1310, 1), (64225, 2), (65535, 2)])
+@pytest.mark.req("R-039")
 def test_rails_read_none(mocker, raw, fault):
     lv, _adc = _level(mocker, [raw])
     assert lv.read() is None
@@ -334,6 +342,7 @@ def _button(mocker, ms=20):
     return button.Debounced(pin, True, ms), pin
 
 
+@pytest.mark.req("R-017")
 def test_button_press_counts_after_a_stable_20_ms(mocker):
     b, pin = _button(mocker)
     assert b.update(0) == 0
@@ -346,6 +355,7 @@ def test_button_press_counts_after_a_stable_20_ms(mocker):
     assert b.update(60) == 0
 
 
+@pytest.mark.req("R-017")
 def test_button_bounces_are_ignored(mocker):
     b, pin = _button(mocker)
     t = 0
@@ -357,6 +367,7 @@ def test_button_bounces_are_ignored(mocker):
     assert b.update(100) == 0
 
 
+@pytest.mark.req("R-017")
 def test_button_debounce_across_tick_wrap(mocker):
     b, pin = _button(mocker)
     top = (1 << 30) - 10
@@ -376,6 +387,7 @@ def test_active_high_switch(mocker):
 
 # ---------------------------------------------------------------- buzzer, LEDs
 
+@pytest.mark.req("R-015")
 def test_buzzer_plays_square_wave_and_only_on_change(mocker):
     pwm = mocker.Mock()
     bz = buzzer.Buzzer(pwm)
@@ -393,6 +405,7 @@ def test_buzzer_plays_square_wave_and_only_on_change(mocker):
     assert pwm.mock_calls == [mocker.call.duty_u16(0)]
 
 
+@pytest.mark.req("R-015")
 def test_three_leds_one_at_a_time(mocker):
     g, y, r = mocker.Mock(), mocker.Mock(), mocker.Mock()
     light = leds.Leds((None, g, y, r))
@@ -406,6 +419,7 @@ def test_three_leds_one_at_a_time(mocker):
     assert r.value.call_count == n
 
 
+@pytest.mark.req("R-015")
 def test_pixel_colours(mocker):
     np = mocker.MagicMock()
     px = leds.Pixel(np, ((0, 0, 0), (0, 9, 0), (9, 9, 0), (9, 0, 0)))
@@ -556,6 +570,7 @@ print("ok", ok, f.crc_errors)
 """
 
 
+@pytest.mark.req("R-014")
 def test_driver_readings_allocate_nothing_on_micropython():
     script = _MP_SCRIPT % {"drivers": str(DRIVERS), "frame": list(frame(36, 4600, 0))}
     r = subprocess.run([str(MICROPYTHON), "-X", "heapsize=64K", "-c", script],
@@ -564,6 +579,7 @@ def test_driver_readings_allocate_nothing_on_micropython():
     assert r.stdout.split() == ["ok", "200", "0"]
 
 
+@pytest.mark.req("R-014")
 def test_heap_lock_catches_an_allocating_read():
     # the check above can fail: a driver that allocates raises MemoryError
     script = (_MP_SCRIPT % {"drivers": str(DRIVERS), "frame": list(frame(36))}).replace(
@@ -638,6 +654,7 @@ class FakeDS3231:
         self.regs[reg:reg + len(buf)] = buf
 
 
+@pytest.mark.req("R-044")
 def test_ds3231_set_writes_bcd_registers_and_clears_the_stop_flag():
     bus = FakeDS3231()
     bus.regs[0x0F] = 0x88                      # OSF set (a flat cell), EN32kHz
@@ -660,6 +677,7 @@ def test_ds3231_set_writes_bcd_registers_and_clears_the_stop_flag():
     ([0x30, 0x15, 0x40 | 0x20 | 0x09, 3, 0x15, 0x06, 0x27], (2027, 6, 15, 21, 15, 30)),  # 9 PM
     ([0x30, 0x15, 0x40 | 0x12, 3, 0x15, 0x06, 0x27], (2027, 6, 15, 0, 15, 30)),          # 12 AM
 ])
+@pytest.mark.req("R-044")
 def test_ds3231_decodes_every_field(regs, want):
     bus = FakeDS3231()
     bus.regs[0:7] = bytes(regs)
@@ -669,6 +687,7 @@ def test_ds3231_decodes_every_field(regs, want):
     assert rtc.wall_time() == wallclock.civil_seconds(*want)
 
 
+@pytest.mark.req("R-044")
 def test_ds3231_before_2025_or_on_a_failing_bus_is_not_set():
     bus = FakeDS3231()
     bus.regs[0:7] = bytes([0, 0, 0, 1, 0x01, 0x01, 0x21])    # 2021-01-01
@@ -679,6 +698,7 @@ def test_ds3231_before_2025_or_on_a_failing_bus_is_not_set():
     assert rtc.errors == 3
 
 
+@pytest.mark.req("R-044")
 def test_ds3231_sync_sets_the_board_rtc_after_a_power_cut_or_takes_a_set_one(mocker):
     bus = FakeDS3231()
     bus.regs[0:7] = bytes([0x09, 0x05, 0x21, 0x07, 0x29, 0x11, 0x26])

@@ -33,6 +33,7 @@ def test_the_file_list_covers_firmware_and_both_boards():
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHS))
+@pytest.mark.req("R-050")
 def test_every_firmware_file_compiles(arch, tmp_path):
     failed = []
     for src in firmware_files():

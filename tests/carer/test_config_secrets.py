@@ -4,6 +4,8 @@
 # session (the channel itself is tested in tests/host/test_flash.py).
 import json
 
+import pytest
+
 from host_tools.cli import main
 
 CONFIG = {"rate_ul_h": 30, "mqtt_host": "192.168.1.10", "mqtt_user": "bedside",
@@ -21,6 +23,7 @@ class Session:
         pass
 
 
+@pytest.mark.req("R-047")
 def test_config_show_masks_the_passwords(mocker, capsys):
     mocker.patch("host_tools.commands.config.BoardSession", Session)
     for extra in ([], ["--json"]):
@@ -30,6 +33,7 @@ def test_config_show_masks_the_passwords(mocker, capsys):
         assert out.count("********") == 2
 
 
+@pytest.mark.req("R-042")
 def test_config_set_refuses_a_bad_network_setting_before_connecting(mocker, capsys):
     s = mocker.patch("host_tools.commands.config.BoardSession")
     assert main(["config", "set", "--port", "x", "mqtt_portz=1"]) == 2

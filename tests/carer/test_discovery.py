@@ -86,6 +86,7 @@ def validate(topic, payload):
     return comp, cfg
 
 
+@pytest.mark.req("R-045")
 def test_discovery_messages_follow_home_assistant_schema():
     msgs = T.discovery("bed4", "1.0")
     comps = [validate(t, p) for t, p in msgs]
@@ -102,6 +103,7 @@ def test_discovery_messages_follow_home_assistant_schema():
         assert (cfg["payload_available"], cfg["payload_not_available"]) == ("online", "offline")
 
 
+@pytest.mark.req("R-045")
 def test_a_field_outside_the_schema_is_refused():
     t, p = T.discovery("x")[0]
     cfg = json.loads(p)
@@ -129,6 +131,7 @@ def _render(template, value_json):
     return value_json[m.group(1)]
 
 
+@pytest.mark.req("R-045")
 def test_state_message_drives_each_entity():
     since = [0] * A.N_CONDITIONS
     since[A.NO_FLOW] = 77
@@ -174,6 +177,7 @@ def test_over_delivery_is_its_own_entity_and_escalation_is_sent():
     assert states["over_delivery"] == "ON" and states["malfunction"] == "OFF"
 
 
+@pytest.mark.req("R-048")
 def test_umqtt_is_the_pinned_release():
     pin = (ROOT / "requirements-firmware.txt").read_text()
     want = re.search(r"firmware/umqtt/simple.py sha256:([0-9a-f]{64})", pin).group(1)
@@ -182,6 +186,7 @@ def test_umqtt_is_the_pinned_release():
     assert got == want
 
 
+@pytest.mark.req("R-047")
 def test_secrets_are_masked():
     v = {"mqtt_host": "h", "mqtt_user": "u", "mqtt_password": "pw", "wifi_ssid": "s",
          "wifi_password": "wpw", "rate_ul_h": 30}

@@ -7,6 +7,8 @@ import sys
 import types
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -51,6 +53,7 @@ def _station(mocker):
     return mod, made, t
 
 
+@pytest.mark.req("R-046")
 def test_station_never_waits_and_retries_slowly(mocker):
     mod, made, t = _station(mocker)
     s = mod.Station()

@@ -71,6 +71,7 @@ def _alarms(events):
     return [e for e in events if e[0] in (1, 2, 3)]
 
 
+@pytest.mark.req("R-046")
 def test_publishes_survives_a_stopped_broker_and_resumes(broker):
     b = broker()
     sub = Subscriber("127.0.0.1", b.port, monitors=("bed4",)).start()
@@ -106,6 +107,7 @@ def test_publishes_survives_a_stopped_broker_and_resumes(broker):
     assert states[-1]["alarm"] == "no_flow" and states[-1]["priority"] == "high"
 
 
+@pytest.mark.req("R-046")
 def test_wrong_password_is_a_clear_logged_error(broker, tmp_path):
     from host_tools.formats.eventlog import decode, to_dict
     b = broker(users={"carer": "right"})
@@ -139,6 +141,7 @@ def test_wrong_password_is_a_clear_logged_error(broker, tmp_path):
     assert res["phases"][0]["state"] == "up", out
 
 
+@pytest.mark.req("R-047")
 def test_tls_sends_nothing_in_clear_text(broker):
     b = broker(users={"carer": "s3cret-pw"}, tls=True)
     tap = Relay(b.tls_port)
@@ -160,6 +163,7 @@ def test_tls_sends_nothing_in_clear_text(broker):
         assert clear not in sent, clear
 
 
+@pytest.mark.req("R-047")
 def test_tls_asked_without_ssl_never_falls_back_to_clear_text(broker):
     b32 = ROOT / "build" / "mp32" / "micropython"
     if not b32.exists():

@@ -4,6 +4,8 @@
 # minutes (by the monitor's uptime), and nothing for a quiet monitor.
 import json
 
+import pytest
+
 from host_tools.carer.watch import ESCALATE_S, RING_REPEAT_S, CarerWatch
 
 
@@ -23,6 +25,7 @@ def reasons(w, now):
     return sorted(why for _m, why, _t in w.check(now))
 
 
+@pytest.mark.req("R-045")
 def test_high_alarm_rings_and_repeats_until_it_ends_at_the_bedside():
     w = CarerWatch(["bed4"])
     w.on_message(0.0, "pumpmon/bed4/status", "online")
@@ -45,6 +48,7 @@ def test_high_alarm_rings_and_repeats_until_it_ends_at_the_bedside():
     assert reasons(w, 61.0) == []
 
 
+@pytest.mark.req("R-045")
 def test_offline_and_stale_heartbeat_ring():
     w = CarerWatch(["bed4"])
     w.on_message(0.0, "pumpmon/bed4/heartbeat", hb(5, k=10))
@@ -57,6 +61,7 @@ def test_offline_and_stale_heartbeat_ring():
     assert "OFFLINE" in w.reasons(17.0)[0][2]
 
 
+@pytest.mark.req("R-045")
 def test_unacknowledged_alarm_escalates_after_ten_minutes_of_monitor_time():
     w = CarerWatch()
     w.on_message(0.0, "pumpmon/bed4/heartbeat", hb(100))

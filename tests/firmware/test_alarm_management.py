@@ -40,6 +40,7 @@ class Rig:
 
 
 def test_raise_and_sound():
+    """req: R-016"""
     r = Rig()
     r.cond = NO_FLOW
     r.run(100)
@@ -49,6 +50,7 @@ def test_raise_and_sound():
 
 
 def test_short_press_pauses_two_minutes_then_sounds_again():
+    """req: R-017"""
     r = Rig()
     r.cond = NO_FLOW
     r.run(1000)
@@ -64,6 +66,7 @@ def test_short_press_pauses_two_minutes_then_sounds_again():
 
 
 def test_high_alarm_latches_until_acknowledged():
+    """req: R-018"""
     r = Rig()
     r.cond = NO_FLOW
     r.run(1000)
@@ -78,6 +81,7 @@ def test_high_alarm_latches_until_acknowledged():
 
 
 def test_acknowledge_never_silences_a_persisting_danger():
+    """req: R-018"""
     r = Rig()
     r.cond = NO_FLOW
     r.run(1000)
@@ -93,6 +97,7 @@ def test_acknowledge_never_silences_a_persisting_danger():
 
 
 def test_medium_acknowledged_reminds_every_hour_until_condition_ends():
+    """req: R-019"""
     r = Rig()
     r.cond = LOW
     r.run(1000)
@@ -122,6 +127,7 @@ def test_medium_acknowledged_reminds_every_hour_until_condition_ends():
 
 
 def test_reminder_interval_is_configurable_but_never_longer_than_an_hour():
+    """req: R-019"""
     r = Rig()
     r.m = AlarmManager(Config({"rate_ul_h": 30, "reminder_min": 15}), r._emit)
     r.cond = LOW
@@ -141,6 +147,7 @@ def test_reminder_interval_is_configurable_but_never_longer_than_an_hour():
 
 
 def test_later_acknowledgement_never_delays_the_reminder():
+    """req: R-019"""
     r = Rig()
     days = 1 << A.LOW_DAYS
     r.cond = LOW
@@ -157,6 +164,7 @@ def test_later_acknowledgement_never_delays_the_reminder():
 
 
 def test_restored_acknowledged_medium_reminds_within_an_hour():
+    """req: R-019"""
     r = Rig()
     r.m.restore(LOW, LOW)
     r.cond = LOW
@@ -169,6 +177,7 @@ def test_restored_acknowledged_medium_reminds_within_an_hour():
 def test_refill_today_is_annunciated_before_medium_alarms():
     # appended after the medium conditions, it still comes first: priority,
     # then index
+    """req: R-009"""
     today = 1 << A.REFILL_TODAY
     assert A.REFILL_TODAY > A.LOW_DAYS
     assert A.top_condition(LOW | today) == A.REFILL_TODAY
@@ -185,6 +194,7 @@ def test_refill_today_is_annunciated_before_medium_alarms():
 
 
 def test_refill_today_cannot_be_acknowledged_away():
+    """req: R-009"""
     today = 1 << A.REFILL_TODAY
     r = Rig()
     r.cond = LOW | today
@@ -206,6 +216,7 @@ def test_refill_today_cannot_be_acknowledged_away():
 
 
 def test_refill_today_never_acknowledged_clears_with_the_refill():
+    """req: R-009"""
     today = 1 << A.REFILL_TODAY
     r = Rig()
     r.cond = today
@@ -216,6 +227,7 @@ def test_refill_today_never_acknowledged_clears_with_the_refill():
 
 
 def test_new_alarm_ends_a_pause():
+    """req: R-017"""
     r = Rig()
     r.cond = LOW
     r.run(1000)
@@ -228,6 +240,7 @@ def test_new_alarm_ends_a_pause():
 
 
 def test_highest_priority_is_annunciated_all_are_shown():
+    """req: R-016"""
     r = Rig()
     r.cond = LOW | FLOW_SENSOR | NO_FLOW
     r.run(100)
@@ -243,6 +256,7 @@ def test_highest_priority_is_annunciated_all_are_shown():
 
 
 def test_press_without_alarm_does_nothing():
+    """req: R-017"""
     r = Rig()
     r.press(300)
     r.press(2500)
@@ -250,6 +264,7 @@ def test_press_without_alarm_does_nothing():
 
 
 def test_bounce_shorter_than_30ms_is_ignored():
+    """req: R-017"""
     r = Rig()
     r.cond = NO_FLOW
     r.run(100)
@@ -262,6 +277,7 @@ def test_bounce_shorter_than_30ms_is_ignored():
 
 
 def test_restore_keeps_latched_alarms():
+    """req: R-024"""
     r = Rig()
     r.m.restore(NO_FLOW | LOW, LOW)
     assert r.m.sound_kind() == A.KIND_NO_FLOW
@@ -272,6 +288,7 @@ def test_restore_keeps_latched_alarms():
 def test_restored_alarm_is_present_until_judged_again():
     # a reset during no_flow: after boot the flow window is empty for 10 min;
     # a long press then must not clear the danger, only pause it
+    """req: R-024"""
     from fakeboard import FakeBoard
 
     from pumpmon.runner import Runner
@@ -293,6 +310,7 @@ def test_restored_alarm_is_present_until_judged_again():
 
 
 def test_restored_alarm_whose_condition_is_gone_latches():
+    """req: R-024"""
     from fakeboard import FakeBoard
 
     from pumpmon.runner import Runner

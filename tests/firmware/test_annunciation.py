@@ -13,6 +13,7 @@ LOW_KINDS = tuple(sorted(set(k for k, p, _c in A.TABLE if p == A.LOW)))
 
 
 def test_each_kind_has_one_priority():
+    """req: R-015"""
     assert not set(HIGH_KINDS) & set(MEDIUM_KINDS)
     assert not (set(HIGH_KINDS) | set(MEDIUM_KINDS)) & set(LOW_KINDS)
     assert set(HIGH_KINDS) | set(MEDIUM_KINDS) | set(LOW_KINDS) == set(range(len(A.KIND_NAMES)))
@@ -24,10 +25,12 @@ def pulses(pattern):
 
 
 def test_every_alarm_kind_has_a_sound_and_a_light():
+    """req: R-015"""
     assert len(P.SOUND) == len(A.KIND_NAMES) == len(P.LIGHT)
 
 
 def test_high_priority_sound_timing():
+    """req: R-015"""
     for k in HIGH_KINDS:
         ps = pulses(P.SOUND[k])
         assert len(ps) == 10, k
@@ -49,6 +52,7 @@ def test_high_priority_sound_timing():
 
 
 def test_medium_priority_sound_timing():
+    """req: R-015"""
     for k in MEDIUM_KINDS:
         ps = pulses(P.SOUND[k])
         assert len(ps) == 3
@@ -60,6 +64,7 @@ def test_medium_priority_sound_timing():
 
 
 def test_annex_f_melodies():
+    """req: R-015"""
     assert [p[0] for p in pulses(P.SOUND[A.KIND_NO_FLOW])][:5] == [P.C5, P.D4, P.G4, P.C5, P.D4]
     assert [p[0] for p in pulses(P.SOUND[A.KIND_MALFUNCTION])][:5] == [
         P.C5, P.C4, P.C4, P.C5, P.C4]
@@ -81,6 +86,7 @@ def _flash(k):
 
 
 def test_visual_signals():
+    """req: R-015"""
     for k in HIGH_KINDS:
         colour, hz, duty = _flash(k)
         assert colour == P.RED
@@ -102,6 +108,7 @@ def test_visual_signals():
 def test_low_priority_sound_timing():
     # IEC 60601-1-8 low priority: one or two pulses, td 125-250 ms, ts
     # 125-250 ms, repeated after more than 15 s (or not at all)
+    """req: R-015"""
     assert LOW_KINDS
     for k in LOW_KINDS:
         ps = pulses(P.SOUND[k])
@@ -113,6 +120,7 @@ def test_low_priority_sound_timing():
 
 
 def test_every_pair_is_distinguishable():
+    """req: R-015"""
     n = len(P.SOUND)
     assert n == len(A.KIND_NAMES) == 8      # over_delivery (issue 22) among them
     for a in range(n):
@@ -138,6 +146,7 @@ def test_pump_stopped_light_is_its_own():
     # all well"), is not the steady yellow of starting, service or
     # monitoring_interrupted, and flashes slower than any medium alarm: yellow
     # with a short dark gap
+    """req: R-012"""
     k = A.KIND_PUMP_STOPPED
     assert _colours(k) == [P.YELLOW]
     colour, hz, duty = _flash(k)
@@ -187,6 +196,7 @@ def test_over_delivery_is_a_drug_delivery_alarm_of_its_own():
 
 
 def test_player_follows_pattern_from_start():
+    """req: R-015"""
     t0 = ticks_add(0, -700)
     an = Annunciator(t0)
     assert an.tone_hz == 0
@@ -204,12 +214,14 @@ def test_player_follows_pattern_from_start():
 
 
 def test_player_idle_is_silent_and_green():
+    """req: R-015"""
     an = Annunciator(5)
     an.update(10, A.KIND_NONE, A.KIND_NONE)
     assert an.tone_hz == 0 and an.led == P.GREEN
 
 
 def test_paused_sound_keeps_the_light():
+    """req: R-017"""
     an = Annunciator(0)
     an.update(0, A.KIND_NONE, A.KIND_MALFUNCTION)
     assert an.tone_hz == 0 and an.led == P.RED
@@ -217,6 +229,7 @@ def test_paused_sound_keeps_the_light():
 
 def test_starting_light_is_neither_idle_nor_an_alarm():
     # steady (never flashing) and not green: a carer sees "not monitoring yet"
+    """req: R-013"""
     assert P.STARTING_LIGHT[0] != P.IDLE_LIGHT[0]
     assert P.STARTING_LIGHT[2] == 0 and P.STARTING_LIGHT[0] != P.OFF
     low = set(k for k, p, _c in A.TABLE if p == A.LOW)
@@ -232,6 +245,7 @@ def test_starting_light_is_neither_idle_nor_an_alarm():
 
 def test_top_condition_ranks_priority_before_index():
     # a high condition appended after a medium one is still annunciated first
+    """req: R-016"""
     mask = (1 << A.LOW_VOLUME) | (1 << A.PARTIAL_LONG) | (1 << A.PARTIAL)
     assert A.top_condition(mask) == A.PARTIAL_LONG
     assert A.top_condition((1 << A.PARTIAL) | (1 << A.LOW_VOLUME)) == A.LOW_VOLUME

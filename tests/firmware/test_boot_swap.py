@@ -176,6 +176,7 @@ def _operations():
 
 
 def test_committed_swap_completes():
+    """req: R-049"""
     root = _board()
     assert boot.recover(root) == "completed"
     assert _tree(root) == _whole(NEW_FILES, "new")
@@ -186,6 +187,7 @@ def test_committed_swap_completes():
 
 
 def test_swap_cut_at_every_step_then_completes():
+    """req: R-049"""
     n = _operations()
     assert n > 10
     for k in range(n + 1):
@@ -202,6 +204,7 @@ def test_swap_cut_at_every_step_then_completes():
 
 
 def test_second_cut_during_recovery():
+    """req: R-049"""
     for k1, k2 in ((3, 2), (7, 5), (12, 1)):
         root = _board()
         for k in (k1, k2):
@@ -213,6 +216,7 @@ def test_second_cut_during_recovery():
 
 
 def test_uncommitted_update_leaves_the_old_version():
+    """req: R-049"""
     root = _board(commit=False)
     assert boot.recover(root) is None
     t = _tree(root)
@@ -226,6 +230,7 @@ def test_uncommitted_update_leaves_the_old_version():
 def test_swap_that_cannot_complete_rolls_back():
     # a staged file lost after the commit (flash corruption): back to the old
     # version, whole, even when a cut interrupts the rollback itself
+    """req: R-049"""
     for k in (None, 1, 4, 9):
         root = _board(drop_stage="lib/pumpmon/new.py")
         if k is not None:
@@ -239,6 +244,7 @@ def test_swap_that_cannot_complete_rolls_back():
 def test_file_system_refusal_mid_swap_rolls_back():
     # the flash refuses one operation (ENOSPC making a folder of .pm_old, a
     # rename failing): the swap rolls back to the whole old version at once
+    """req: R-049"""
     real = (boot._mv, boot._rm, boot._parents)
     for n in range(0, 14, 3):
         for what in ("mv", "mkdir"):
@@ -276,6 +282,7 @@ def test_file_system_refusal_mid_swap_rolls_back():
 
 
 def test_leftovers_of_a_finished_swap_are_cleaned():
+    """req: R-049"""
     root = _board(commit=False)
     os.remove(root + boot.JOURNAL + ".tmp")
     _write(root, boot.OLD + "/lib/pumpmon/x.py", b"x")
@@ -291,6 +298,7 @@ def test_sha256_hex_matches_hashlib():
 
 
 def test_selftest_passes_on_a_whole_version_and_finds_damage():
+    """req: R-032"""
     files = {"lib/pumpmon/alarms.py": b"# copy\n", "main.py": b"# main\n"}
     if not boot._isdir("build"):
         os.mkdir("build")

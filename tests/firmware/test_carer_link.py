@@ -22,6 +22,7 @@ def _raises(values):
 
 
 def test_network_settings_are_optional_and_validated():
+    """req: R-046"""
     assert Config({"rate_ul_h": 30}).net is None
     c = Config({"rate_ul_h": 30, "mqtt_host": "broker.lan"})
     assert c.net["mqtt_port"] == 1883 and c.net["mqtt_tls"] is False
@@ -39,6 +40,7 @@ def test_network_settings_are_optional_and_validated():
 
 
 def test_lost_link_is_a_low_technical_indication_not_latched():
+    """req: R-046"""
     kind, prio, cause = A.TABLE[A.CARER_LINK]
     assert prio == A.LOW and cause == "carer_link"
     assert A.KIND_NAMES[kind] == "monitoring_interrupted"
@@ -46,6 +48,7 @@ def test_lost_link_is_a_low_technical_indication_not_latched():
 
 
 def test_acknowledged_lost_link_is_quiet_until_the_reminder_and_clears_with_the_link():
+    """req: R-046"""
     cfg = Config({"rate_ul_h": 30})
     events = []
     m = Monitor(cfg, 0, lambda c, cond, d: events.append((c, cond)))
@@ -69,6 +72,7 @@ def test_acknowledged_lost_link_is_quiet_until_the_reminder_and_clears_with_the_
 
 
 def test_unreachable_broker_never_stops_the_loop():
+    """req: R-046"""
     from carerlink import link as LK
     from pumpmon.runner import Runner
     b = FakeBoard(ticks_add(0, -20000))
@@ -102,6 +106,7 @@ class _Chunks:
 
 
 def test_broker_packets_split_or_unasked_for_are_read_and_dropped():
+    """req: R-046"""
     from carerlink import link as LK
     from pumpmon.runner import Runner
     b = FakeBoard(0)

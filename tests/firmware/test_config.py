@@ -40,6 +40,7 @@ def test_schedule_not_starting_at_midnight_wraps():
 
 
 def test_invalid_values_say_why():
+    """req: R-040"""
     assert "no programmed delivery" in _error({})
     assert "not both" in _error({"rate_ul_h": 1, "schedule": "00:00/1"})
     assert "rate_ul_h" in _error({"rate_ul_h": -1})
@@ -56,6 +57,7 @@ def test_invalid_values_say_why():
 
 def test_low_reservoir_cannot_be_switched_off():
     # issue 17: each threshold has a floor above zero and an order
+    """req: R-040"""
     assert "low_reservoir_ml" in _error({"rate_ul_h": 2, "low_reservoir_ml": 0})
     assert "low_reservoir_ml" in _error({"rate_ul_h": 2, "low_reservoir_ml": 1.9})
     assert "low_reservoir_days" in _error({"rate_ul_h": 2, "low_reservoir_days": 0})
@@ -84,6 +86,7 @@ def test_round_trip_as_dict():
 
 def test_rate_zero_only_for_a_pump_stopped_by_a_clinician():
     # issue 12: rate 0 switched off no_flow, over-delivery and the stuck check
+    """req: R-040"""
     e = _error({"rate_ul_h": 0})
     assert "pump_stopped" in e and "clinician" in e, e
     e = _error({"schedule": "00:00/30;22:00/0"})
@@ -121,6 +124,7 @@ BELOW_DEFAULT_BY_ISSUE_17 = ("low_reservoir_ml", "low_reservoir_days", "refill_t
 
 
 def test_thresholds_move_beyond_their_defaults_only_the_safe_way():
+    """req: R-040"""
     from pumpmon.config import LIMITS
     not_thresholds = ("rate_ul_h", "reservoir_capacity_ml")
     assert sorted(SAFE_WAY) == sorted(k for k in LIMITS if k not in not_thresholds)
@@ -135,6 +139,7 @@ def test_thresholds_move_beyond_their_defaults_only_the_safe_way():
 
 
 def test_extreme_thresholds_that_would_disable_detection_are_refused():
+    """req: R-040"""
     for key, value in (("no_flow_fraction", 0.05), ("flow_window_s", 3600),
                        ("low_reservoir_ml", 0), ("over_delivery_factor", 10),
                        ("over_delivery_margin_ul_h", 100), ("flow_stuck_s", 3600),

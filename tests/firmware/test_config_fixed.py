@@ -48,6 +48,7 @@ def _cleared(d):
 
 
 def test_a_valid_configuration_clears_the_bad_config_alarm_and_logs_it():
+    """req: R-043"""
     d = _tmpdir("cfgfix")
     try:
         _bad_config_boot(d)
@@ -63,6 +64,7 @@ def test_a_valid_configuration_clears_the_bad_config_alarm_and_logs_it():
 
 
 def test_a_configuration_still_bad_keeps_it():
+    """req: R-043"""
     d = _tmpdir("cfgbad")
     try:
         _bad_config_boot(d)
@@ -74,6 +76,7 @@ def test_a_configuration_still_bad_keeps_it():
 
 
 def test_another_cause_of_malfunction_internal_is_never_cleared():
+    """req: R-043"""
     d = _tmpdir("cfgwdt")
     try:
         _no_flow_sounding(d)
@@ -90,6 +93,7 @@ def test_another_cause_of_malfunction_internal_is_never_cleared():
 
 
 def test_bad_config_joined_by_a_watchdog_reset_stays_latched():
+    """req: R-043"""
     d = _tmpdir("cfgjoin")
     try:
         _bad_config_boot(d)
@@ -102,6 +106,7 @@ def test_bad_config_joined_by_a_watchdog_reset_stays_latched():
 
 
 def test_other_latched_alarms_stay_when_bad_config_is_cleared():
+    """req: R-043"""
     d = _tmpdir("cfgother")
     try:
         r0 = _no_flow_sounding(d)

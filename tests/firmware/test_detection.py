@@ -26,24 +26,29 @@ def _seed(seed):
 
 
 def test_detection_seed_1():
+    """req: R-001, R-003, R-004, R-005, R-006, R-007, R-010, R-011"""
     _seed(1)
 
 
 def test_detection_seed_2():
+    """req: R-001, R-003, R-004, R-005, R-006, R-007, R-010, R-011"""
     _seed(2)
 
 
 def test_detection_seed_3():
+    """req: R-001, R-003, R-004, R-005, R-006, R-007, R-010"""
     _seed(3)
 
 
 def test_quiet_situations():
+    """req: R-002"""
     for name, kwargs, seed in S.QUIET:
         run = Run(S.build(kwargs, seed)).go()
         run.check({"raised": [], "no_other_high": True})
 
 
 def test_refill_clears_low_reservoir():
+    """req: R-008"""
     name, kwargs, seed = S.find(S.QUIET, "refill in refill mode")
     run = Run(S.build(kwargs, seed)).go()
     raised = run.first("low_reservoir", "volume")
@@ -53,6 +58,7 @@ def test_refill_clears_low_reservoir():
 
 
 def test_single_bad_flow_readings_raise_nothing():
+    """req: R-002"""
     from host_tools.sim.sensors import Scenario
     sc = Scenario(seed=4, rate_ul_h=30.0, duration_s=2 * 3600, missing_p=0.005)
     run = Run(sc)
@@ -71,6 +77,7 @@ def test_single_bad_flow_readings_raise_nothing():
 
 def test_the_checker_finds_a_late_an_early_and_a_missing_alarm():
     # the checks above prove nothing unless the checker can say no
+    """req: R-001"""
     from host_tools.formats.expectations import check_events
     entry = S.find(S.DETECTION, "stop, 10 uL/h continuous")
     sc = S.build(entry[4], 1)

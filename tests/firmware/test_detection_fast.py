@@ -10,6 +10,7 @@ from pumpmon import alarms as A
 
 
 def test_sparse_detail_is_sparse():
+    """req: R-006"""
     entry = S.find(S.DETECTION, "stop, then every 2nd flow reading lost")
     sc = S.build(entry[4], 1)
     run = Run(sc, entry[5]).go()
@@ -21,6 +22,7 @@ def test_sparse_detail_is_sparse():
 def test_partial_escalates_to_high_when_it_persists():
     # 40 % in pulsatile delivery: strokes still come, the stop tests stay
     # quiet; the 60-min judgement raises the medium alarm, then the high one
+    """req: R-003"""
     kw = dict(rate_ul_h=100.0, duration_s=7 * 3600, factor=[(3600, 0.45)],
               pulse_period_s=150, pulse_width_s=20)
     run = Run(Scenario(seed=4, **kw)).go()
@@ -45,6 +47,7 @@ def _leds(**kw):
 
 
 def test_starting_light_until_flow_is_judged():
+    """req: R-013"""
     from pumpmon import patterns as P
     leds, _m = _leds(pulse_period_s=300, pulse_width_s=20)
     assert leds[0] == P.STARTING_LIGHT[0] != P.IDLE_LIGHT[0]
@@ -57,6 +60,7 @@ def test_starting_light_until_flow_is_judged():
 
 
 def test_rate_below_the_floor_is_refused_with_its_reason():
+    """req: R-040"""
     from pumpmon.config import Config, ConfigError, rate_floor_ul_h
     assert rate_floor_ul_h(0.5) == 1.5
     for bad in (1.0, 1.4):

@@ -11,6 +11,7 @@ from pumpmon.monitor import Monitor
 def test_ticks_wrap_is_invisible():
     # the same scenario started at different points of the ticks counter
     # (one crossing the wrap mid-alarm) gives the same events
+    """req: R-013"""
     sc_args = dict(seed=9, rate_ul_h=20.0, duration_s=2 * 3600, factor=[(3600, 0.0)])
     base = Run(Scenario(**sc_args), t0=0).go().events
     wrapped = Run(Scenario(**sc_args), t0=ticks_add(0, -(3600 + 300) * 1000)).go().events
@@ -18,12 +19,14 @@ def test_ticks_wrap_is_invisible():
 
 
 def test_ticks_diff_across_wrap():
+    """req: R-013"""
     a = ticks_add(0, -5)
     assert ticks_diff(ticks_add(a, 10), a) == 10
     assert ticks_diff(a, ticks_add(a, 10)) == -10
 
 
 def test_gap_in_time_is_sensor_silence():
+    """req: R-006"""
     cfg = Config({"rate_ul_h": 30})
     ev = []
     m = Monitor(cfg, 0, lambda c, k, d: ev.append((c, k, d)))
@@ -48,6 +51,7 @@ def test_gap_in_time_is_sensor_silence():
 
 
 def test_engine_exception_raises_internal_malfunction():
+    """req: R-013, R-037"""
     cfg = Config({"rate_ul_h": 30})
     ev = []
     m = Monitor(cfg, 0, lambda c, k, d: ev.append((c, k, d)))
@@ -60,6 +64,7 @@ def test_stop_at_power_on_is_found_before_the_mean_window():
     # nothing flows from the start: the stop test cannot tell it from the gap
     # before a pump's first stroke until stroke_max_s (300 s) x 1.25 has
     # passed, but it need not wait for the 10-minute window
+    """req: R-001"""
     sc = Scenario(seed=2, rate_ul_h=30.0, duration_s=1200, factor=[(0, 0.0)])
     run = Run(sc).go()
     t = run.first("no_flow", "low_flow")
@@ -68,6 +73,7 @@ def test_stop_at_power_on_is_found_before_the_mean_window():
 
 def test_stop_at_power_on_is_found_in_seconds_for_a_continuous_pump():
     # stroke_max_s 0: the pump is declared continuous, nothing to wait for
+    """req: R-001"""
     sc = Scenario(seed=2, rate_ul_h=30.0, duration_s=600, factor=[(0, 0.0)])
     run = Run(sc, cfg={"stroke_max_s": 0}).go()
     t = run.first("no_flow", "low_flow")
@@ -77,6 +83,7 @@ def test_stop_at_power_on_is_found_in_seconds_for_a_continuous_pump():
 def test_pump_stopped_by_a_clinician_is_not_no_flow_but_shown():
     # rate 0 only with pump_stopped (config.py): no stop is judged, the
     # stopped pump has its own low-priority indication from the start
+    """req: R-012"""
     sc = Scenario(seed=2, rate_ul_h=0.0, duration_s=4 * 3600)
     run = Run(sc, cfg={"rate_ul_h": 0.0, "pump_stopped": True}).go()
     assert [e[2:4] for e in run.raised()] == [("pump_stopped", "clinician")], run.events
@@ -88,6 +95,7 @@ def test_pump_stopped_any_flow_beyond_the_sensor_noise_is_over_delivery():
     # a stopped pump that delivers 1.5 uL/h (a leak, a pump running on):
     # the offset learnt at rate 0 is clamped to zero_offset_ul_h (0.5), the
     # rest is over the margins: over_delivery/over_delivery, high priority
+    """req: R-004, R-012"""
     sc = Scenario(seed=2, rate_ul_h=1.5, duration_s=3 * 3600)
     run = Run(sc, cfg={"rate_ul_h": 0.0, "pump_stopped": True}).go()
     t = run.first("over_delivery", "over_delivery")
@@ -96,6 +104,7 @@ def test_pump_stopped_any_flow_beyond_the_sensor_noise_is_over_delivery():
 
 def test_delivery_with_zero_programmed_is_over_delivery():
     # the pump delivers 20 uL/h while the configuration programs nothing
+    """req: R-004"""
     sc = Scenario(seed=2, rate_ul_h=20.0, duration_s=2 * 3600)
     run = Run(sc, cfg={"rate_ul_h": 0.0, "pump_stopped": True}).go()
     assert run.first("over_delivery", "over_delivery") is not None
@@ -104,6 +113,7 @@ def test_delivery_with_zero_programmed_is_over_delivery():
 def test_stuck_detection_needs_programmed_flow():
     # a stopped pump's sensor reads a steady 0: not a stuck sensor (a sensor
     # stuck at 0 while drug flows is the level-flow mismatch's to find)
+    """req: R-006"""
     sc = Scenario(seed=2, rate_ul_h=0.0, duration_s=2 * 3600, flow_fault=("stuck", 600))
     run = Run(sc, cfg={"rate_ul_h": 0.0, "pump_stopped": True}).go()
     assert run.first("malfunction", "flow_sensor") is None

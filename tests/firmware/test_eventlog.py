@@ -169,6 +169,7 @@ def _write(log, i):
 
 # ---- tests ----------------------------------------------------------------------
 def test_record_is_40_bytes_and_checked():
+    """req: R-022"""
     d = _tmpdir("rec")
     try:
         log = L.EventLog(d + "/log", 4, 400)
@@ -256,14 +257,17 @@ def _cut_everywhere(corrupt):
 
 
 def test_power_cut_at_every_byte_truncated():
+    """req: R-023"""
     _cut_everywhere(False)
 
 
 def test_power_cut_at_every_byte_with_garbage():
+    """req: R-023"""
     _cut_everywhere(True)
 
 
 def test_a_corrupt_committed_record_loses_only_itself():
+    """req: R-023"""
     d = _tmpdir("rot")
     try:
         p = d + "/log"
@@ -290,6 +294,7 @@ def test_a_corrupt_committed_record_loses_only_itself():
 
 
 def test_rotation_keeps_n_segments_and_sequence_runs_across_reboots():
+    """req: R-023"""
     d = _tmpdir("rot")
     try:
         p = d + "/log"
@@ -341,6 +346,7 @@ class _FullFile(_RecFile):
 
 
 def test_write_error_never_raises_and_logging_resumes():
+    """req: R-036"""
     d = _tmpdir("full")
     try:
         p = d + "/log"
@@ -375,6 +381,7 @@ def test_write_error_never_raises_and_logging_resumes():
 
 
 def test_unwritable_log_directory_does_not_raise():
+    """req: R-036"""
     d = _tmpdir("nodir")
     try:
         with open(d + "/log", "wb") as f:   # a file where the directory should be
@@ -393,6 +400,7 @@ def test_unwritable_log_directory_does_not_raise():
 
 
 def test_crc_matches_the_standard_crc32():
+    """req: R-022"""
     assert L.crc32(b"123456789") & 0xFFFFFFFF == 0xCBF43926
 
 
@@ -409,6 +417,7 @@ def test_a_damaged_newest_segment_is_kept_and_counted():
     # the newest segment holds only records that no longer read (bit flips):
     # it is never reopened for writing, writing moves on to a new segment,
     # and no sequence number of the damaged records is given again
+    """req: R-023"""
     d = _tmpdir("dmg")
     try:
         p = d + "/log"
@@ -448,6 +457,7 @@ def test_a_damaged_newest_segment_is_kept_and_counted():
 
 
 def test_the_runner_logs_how_many_records_it_found_damaged():
+    """req: R-023"""
     from fakeboard import FakeBoard
 
     from pumpmon.config import Config
@@ -469,8 +479,8 @@ def test_the_runner_logs_how_many_records_it_found_damaged():
         codes = [g[2][0] for g in got]
         i = len(codes) - 1 - codes[::-1].index(L.BOOT)
         boot = got[i][2]
-        rec = got[i + 1][2]
-        assert boot[0] == L.BOOT and boot[3] == 7
+        rec = got[i + 2][2]                 # after the firmware's identity (issue 27)
+        assert boot[0] == L.BOOT and boot[3] == 7 and got[i + 1][2][0] == L.FIRMWARE
         assert rec[0] == L.LOG_DAMAGED and L.NAMES[rec[0]] == "log_damaged"
         assert rec[8:11] == (2, 2, 0)       # 2 damaged, in segment 2, none torn
         assert len(bad) == 2

@@ -121,6 +121,7 @@ def _failsafe_sounded(env):
 
 def test_failsafe_copies_match_the_firmware_tables():
     # failsafe.py cannot import pumpmon (it may be the damage): its copies
+    """req: R-031"""
     assert failsafe.SOUND == P.SOUND[A.KIND_MALFUNCTION]
     assert (P.RED,) + failsafe.LIGHT == P.LIGHT[A.KIND_MALFUNCTION]
     assert failsafe.RED == P.RED and failsafe.FAULT == L.FAULT
@@ -128,6 +129,7 @@ def test_failsafe_copies_match_the_firmware_tables():
 
 
 def test_board_layer_that_raises_ends_in_the_failsafe_alarm():
+    """req: R-031"""
     class Board:
         def __init__(self):
             raise ValueError("level calibration: raw values must increase")
@@ -144,6 +146,7 @@ def test_board_layer_that_raises_ends_in_the_failsafe_alarm():
 
 
 def test_missing_board_module_ends_in_the_failsafe_alarm():
+    """req: R-031"""
     env = _Env("fs_missing")        # no board module anywhere: ImportError
     try:
         _run_main(env, {"PM_DAMAGED": []})
@@ -153,6 +156,7 @@ def test_missing_board_module_ends_in_the_failsafe_alarm():
 
 
 def test_memory_error_at_import_ends_in_the_failsafe_alarm():
+    """req: R-031"""
     env = _Env("fs_mem")
     sys.path.insert(0, env.d)
     try:
@@ -166,6 +170,7 @@ def test_memory_error_at_import_ends_in_the_failsafe_alarm():
 
 
 def test_failsafe_logs_to_a_text_note_when_the_log_cannot_be_written():
+    """req: R-031"""
     env = _Env("fs_note")
     try:
         env.write("log", "a file where the log folder should be")
@@ -192,6 +197,7 @@ def _install(env, files):
 
 
 def test_manifest_check_finds_missing_and_damaged_files():
+    """req: R-032"""
     env = _Env("fs_check")
     try:
         _install(env, {"main.py": "print(1)\n", "board.py": "B = 1\n", "x.py": "X = 1\n"})
@@ -208,6 +214,7 @@ def test_manifest_check_finds_missing_and_damaged_files():
 
 
 def test_boot_py_sounds_at_once_when_main_py_is_damaged():
+    """req: R-032"""
     env = _Env("fs_bootmain")
     try:
         _install(env, {"main.py": "print(1)\n", "board.py": "B = 1\n"})
@@ -231,6 +238,7 @@ def test_boot_py_lets_nothing_out_but_a_ctrl_c():
     # on the rp2 port a SystemExit out of boot.py soft-resets before main.py
     # runs, at every boot: a silent loop (docs/safety.md). Every step of
     # boot.py keeps it in; main.py then checks the firmware itself
+    """req: R-032"""
     env = _Env("fs_bootexit")
     real = sys.modules.get("os")
 
@@ -271,6 +279,7 @@ class _Stop(KeyboardInterrupt):
 def test_damaged_code_file_is_never_run_the_failsafe_sounds():
     # a truncated .mpy can hang its import (the unix port does): the monitor
     # is not even tried, the fail-safe path sounds
+    """req: R-032"""
     env = _Env("fs_code", _Module())
     try:
         _run_main(env, {"PM_DAMAGED": ["lib/pumpmon/runner.mpy: damaged"]})
@@ -280,6 +289,7 @@ def test_damaged_code_file_is_never_run_the_failsafe_sounds():
 
 
 def test_damaged_failsafe_file_is_malfunction_internal():
+    """req: R-032"""
     class Board(FakeBoard):
         def __init__(self):
             FakeBoard.__init__(self)

@@ -36,6 +36,7 @@ def _stopped_raised(recs):
 
 
 def test_pump_stopped_is_shown_and_logged_at_every_boot_and_each_change():
+    """req: R-012"""
     d = _tmpdir("stopped")
     try:
         _seconds(_boot(d, CFG, -20000), 2)
@@ -74,6 +75,7 @@ def test_pump_stopped_is_shown_and_logged_at_every_boot_and_each_change():
 
 
 def test_pump_stopped_still_judges_the_sensors_and_any_flow():
+    """req: R-012"""
     d = _tmpdir("stopflow")
     try:
         r = _boot(d, STOPPED, -20000, flow=None)       # the flow sensor silent
@@ -87,6 +89,7 @@ def test_pump_stopped_still_judges_the_sensors_and_any_flow():
 
 
 def test_a_fallback_configuration_is_not_a_stopped_pump():
+    """req: R-041"""
     from pumpmon.runner import load_config
     d = _tmpdir("stopfb")
     try:

@@ -73,6 +73,7 @@ def test_crc16_is_ccitt_false():
 
 
 def test_record_is_10_bytes_round_trips_and_is_checked():
+    """req: R-027"""
     d = _tmpdir("rrec")
     try:
         rec = R.Recorder(d + "/rec", 4, 40 * REC, cause=1)
@@ -104,6 +105,7 @@ def test_record_is_10_bytes_round_trips_and_is_checked():
 
 
 def test_ring_is_bounded_rotates_and_keeps_the_newest():
+    """req: R-027"""
     d = _tmpdir("rring")
     try:
         p = d + "/rec"
@@ -202,14 +204,17 @@ def _cut_everywhere(corrupt):
 
 
 def test_power_cut_at_every_byte_truncated():
+    """req: R-027"""
     _cut_everywhere(False)
 
 
 def test_power_cut_at_every_byte_with_garbage():
+    """req: R-027"""
     _cut_everywhere(True)
 
 
 def test_write_error_loses_samples_retries_and_marks_the_resume():
+    """req: R-036"""
     d = _tmpdir("rfull")
     try:
         p = d + "/rec"
@@ -284,6 +289,7 @@ def _run_s(r, b, seconds):
 
 
 def test_runner_records_what_the_engine_saw():
+    """req: R-027"""
     d = _tmpdir("rrun")
     try:
         b = FakeBoard(ticks_add(0, -20000))     # the ticks wrap during the run
@@ -344,6 +350,7 @@ class _RecFails(L.Flash):
 
 
 def test_recorder_failure_never_stops_monitoring():
+    """req: R-036"""
     d = _tmpdir("rfail")
     try:
         b = FakeBoard(ticks_add(0, -20000))

@@ -21,6 +21,7 @@ def _sched(cfg):
 
 # ---- days to empty (pure) ------------------------------------------------------
 def test_minutes_to_empty_constant_rate():
+    """req: R-008"""
     c = Config({"rate_ul_h": 30})
     s, r, d = _sched(c)
     # 18 mL at 30 uL/h: 600 h, whatever the time of day
@@ -33,6 +34,7 @@ def test_minutes_to_empty_constant_rate():
 
 def test_minutes_to_empty_follows_a_day_program():
     # night 10 uL/h, day (08:00-20:00) 100 uL/h: 1320 uL a day, mean 55 uL/h
+    """req: R-008"""
     c = Config({"schedule": "00:00/10;08:00/100;20:00/10"})
     s, r, d = _sched(c)
     naive = 600 * 1440 // 1320           # level / mean rate: 654 min
@@ -50,6 +52,7 @@ def test_minutes_to_empty_follows_a_day_program():
 def test_minutes_to_empty_edges():
     # a schedule that starts after midnight wraps; a zero-rate night waits
     # (a configuration refuses a zero segment; the fallback's arithmetic copes)
+    """req: R-008"""
     c = Config({"schedule": "08:00/120;20:00/0"}, fallback=True)
     s, r, d = _sched(c)
     assert d == 120 * 10 * 12 * 60
@@ -126,6 +129,7 @@ class Rig:
 def test_escalation_at_one_day_left_is_high_with_its_own_pattern():
     # 100 uL/h = 2.4 mL a day; 2.6 mL is 26 h: volume and days_to_empty at
     # once, refill_today when 1 day is left (2.4 mL, after 2 h)
+    """req: R-009"""
     g = Rig({"rate_ul_h": 100}, 2600)
     g.run(2 * H - 5 * MIN)
     assert g.raised("volume") and g.raised("days_to_empty")
@@ -161,6 +165,7 @@ def test_refill_today_by_the_days_alone_never_by_the_ml():
     # issue 22 (docs/alarm-policy.md): 40 uL/h = 0.96 mL a day; 1.06 mL is
     # 1.1 days: the old 1 mL floor raised refill_today after 80 min; now it
     # waits for the day (at 0.96 mL, 2.5 h in), high from then on
+    """req: R-009"""
     g = Rig({"rate_ul_h": 40}, 1060)
     g.run(140 * MIN)
     assert not g.raised("refill_today")
@@ -190,6 +195,7 @@ def test_one_ml_left_at_a_low_rate_is_medium_with_hourly_reminders():
 
 
 def test_escalated_alarm_pauses_but_never_goes_until_the_refill():
+    """req: R-009"""
     g = Rig({"rate_ul_h": 100}, 2300)          # < 1 day left from the start
     g.run(5 * MIN)
     assert g.raised("refill_today")
@@ -211,6 +217,7 @@ def test_escalated_alarm_pauses_but_never_goes_until_the_refill():
 
 def test_no_escalation_when_a_refill_comes_first():
     # 2.8 mL at 100 uL/h: refill_today would come at 4 h; refilled at 1 h
+    """req: R-009"""
     g = Rig({"rate_ul_h": 100}, 2800)
     g.run(H)
     assert g.raised("volume") and not g.raised("refill_today")
@@ -224,6 +231,7 @@ def test_schedule_aware_escalation_with_a_high_daytime_rate():
     # night 20 uL/h, day (08:00-20:00) 200 uL/h: 2.64 mL a day. With half a
     # day as the escalation: 2.395 mL at 08:00 lasts 12 h of daytime delivery,
     # so refill_today comes at 08:00, although level / mean rate says 21.8 h
+    """req: R-008"""
     values = {"schedule": "00:00/20;08:00/200;20:00/20", "refill_today_days": 0.5,
               "refill_today_ml": 0.5, "low_reservoir_days": 2}
     g = Rig(values, 2415, tod_s=7 * H)
@@ -242,6 +250,7 @@ def test_schedule_aware_escalation_with_a_high_daytime_rate():
 
 def test_refill_mode_ends_the_alarm_only_when_the_level_rose():
     # 3.9 mL at 20 uL/h (8 days left): low_reservoir/volume only
+    """req: R-009"""
     g = Rig({"rate_ul_h": 20}, 3900)
     g.run(5 * MIN)
     assert g.shown(A.LOW_VOLUME) and not g.shown(A.LOW_DAYS)
@@ -271,6 +280,7 @@ def test_refill_mode_ends_the_alarm_only_when_the_level_rose():
 
 
 def test_hourly_reminder_on_the_monitor():
+    """req: R-008"""
     g = Rig({"rate_ul_h": 20}, 3500)           # 7 days left: medium only
     g.run(MIN)
     assert g.raised("volume") and not g.raised("refill_today")

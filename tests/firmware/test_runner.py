@@ -15,6 +15,7 @@ def _runner(sinks=()):
 
 
 def test_normal_delivery_is_quiet_and_green():
+    """req: R-002"""
     b, r = _runner()
     r.run(100 * 60 * 15)          # 15 minutes of 10 ms loop passes
     assert b.tone == 0 and b.led == P.GREEN
@@ -22,6 +23,7 @@ def test_normal_delivery_is_quiet_and_green():
 
 
 def test_stop_sounds_no_flow_and_logs_first():
+    """req: R-001, R-022"""
     order = []
 
     def sink(code, cond, detail, runner):
@@ -38,6 +40,7 @@ def test_stop_sounds_no_flow_and_logs_first():
 
 
 def test_failing_sink_raises_internal_and_monitoring_goes_on():
+    """req: R-037"""
     def bad(code, cond, detail, runner):
         raise OSError(28)
 
@@ -50,11 +53,13 @@ def test_failing_sink_raises_internal_and_monitoring_goes_on():
 
 
 def test_bad_config_file_gives_fallback_and_reason():
+    """req: R-041"""
     cfg, err = load_config("/nonexistent/config.json")
     assert cfg.sched_rate == [0] and "cannot read" in err
 
 
 def test_time_of_day_from_the_board_clock():
+    """req: R-044"""
     from pumpmon.runner import time_of_day
     b = FakeBoard()
     sched = Config({"schedule": "00:00/30;08:00/55"})

@@ -111,6 +111,7 @@ def test_reads_never_pause_monitoring_and_status_answers_while_alarming():
     # the same stop, without and with a client that pulls the whole log and
     # asks the status every 30 s of board time: the alarm comes at the same
     # moment and the sound is the same, pass for pass
+    """req: R-038"""
     runs = []
     for client in (False, True):
         d = _tmpdir("svc")
@@ -155,6 +156,7 @@ def test_reads_never_pause_monitoring_and_status_answers_while_alarming():
 
 
 def test_log_and_recording_pulled_over_the_channel_equal_the_files():
+    """req: R-038"""
     d = _tmpdir("svc2")
     try:
         b, r, c = _setup(d)
@@ -182,6 +184,7 @@ def test_log_and_recording_pulled_over_the_channel_equal_the_files():
 
 
 def test_bad_requests_get_an_error_and_never_an_alarm():
+    """req: R-038"""
     d = _tmpdir("svc3")
     try:
         b, r, c = _setup(d)
@@ -230,6 +233,7 @@ def _records(d):
 
 
 def test_service_request_logs_the_stop_and_sounds_until_the_reset():
+    """req: R-038"""
     d = _tmpdir("svc4")
     try:
         b, r, c = _setup(d)
@@ -277,6 +281,7 @@ class _CtrlCBoard(FakeBoard):
 
 
 def test_ctrl_c_is_logged_and_the_board_keeps_sounding():
+    """req: R-038"""
     d = _tmpdir("svc5")
     try:
         b = _CtrlCBoard(ticks_add(0, -20000), 13 * 60 * 1000)
@@ -325,6 +330,7 @@ class _CutFlash(L.Flash):
 
 
 def test_ctrl_c_in_the_middle_of_a_log_write_never_misaligns_the_log():
+    """req: R-038"""
     d = _tmpdir("svc6")
     try:
         fs = _CutFlash()

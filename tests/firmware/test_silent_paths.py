@@ -18,6 +18,7 @@ from pumpmon.statefile import StateFile
 
 
 def test_buzzer_that_raises_never_stops_the_light_or_the_watchdog():
+    """req: R-035"""
     d = _tmpdir("buzz")
     try:
         b = _board()
@@ -43,6 +44,7 @@ def test_buzzer_that_raises_never_stops_the_light_or_the_watchdog():
 
 
 def test_light_that_raises_never_stops_the_sound():
+    """req: R-035"""
     b = _board()
 
     def broken(colour):
@@ -56,6 +58,7 @@ def test_light_that_raises_never_stops_the_sound():
 
 
 def test_flash_failure_with_nothing_to_log_is_found_within_two_minutes():
+    """req: R-036"""
     d = _tmpdir("quietfail")
     try:
         fs = FailingFlash()
@@ -75,6 +78,7 @@ def test_flash_failure_with_nothing_to_log_is_found_within_two_minutes():
 
 
 def test_deleted_state_file_under_a_latched_alarm_brings_it_back():
+    """req: R-036"""
     d = _tmpdir("delstate")
     try:
         r = _no_flow_sounding(d)
@@ -98,6 +102,7 @@ def test_deleted_state_file_under_a_latched_alarm_brings_it_back():
 
 
 def test_first_boot_without_a_log_is_not_a_missing_state():
+    """req: R-036"""
     d = _tmpdir("fresh")
     try:
         r = Runner(_board(), Config(CFG), flash=d, rec_segments=0)
@@ -107,6 +112,7 @@ def test_first_boot_without_a_log_is_not_a_missing_state():
 
 
 def test_state_file_keeps_the_last_alive_time_every_minute():
+    """req: R-025"""
     d = _tmpdir("alive")
     try:
         b = _board()
@@ -155,6 +161,7 @@ BAD_CONFIGS = (
 
 
 def test_any_config_file_content_is_bad_config_with_a_reason():
+    """req: R-041"""
     from pumpmon.runner import load_config
     d = _tmpdir("badcfg")
     try:
@@ -178,6 +185,7 @@ def test_any_config_file_content_is_bad_config_with_a_reason():
 
 
 def test_bad_config_sounds_malfunction_not_a_reset_loop():
+    """req: R-041"""
     from pumpmon.runner import load_config
     d = _tmpdir("badcfg2")
     try:
@@ -196,6 +204,7 @@ def test_bad_config_sounds_malfunction_not_a_reset_loop():
 
 
 def test_power_cut_logs_how_long_monitoring_was_off_and_shows_it_until_acknowledged():
+    """req: R-025"""
     d = _tmpdir("cut")
     try:
         b = _board()
@@ -235,6 +244,7 @@ def test_power_cut_logs_how_long_monitoring_was_off_and_shows_it_until_acknowled
 
 
 def test_power_on_test_shows_every_colour_and_a_tone_and_logs_it():
+    """req: R-020"""
     d = _tmpdir("pot")
     try:
         b = _board()
@@ -267,6 +277,7 @@ def test_power_on_test_shows_every_colour_and_a_tone_and_logs_it():
 
 
 def test_heartbeat_toggles_once_a_second_and_stops_when_sampling_stops():
+    """req: R-034"""
     b = _board()
     beats = []
     b.heartbeat = lambda: beats.append(b.t)
@@ -284,6 +295,7 @@ def test_heartbeat_toggles_once_a_second_and_stops_when_sampling_stops():
 
 
 def test_every_setting_has_a_stable_config_log_index():
+    """req: R-026"""
     from pumpmon.config import LIMITS
     from pumpmon.configlog import KEYS
     assert set(LIMITS) | {"schedule"} <= set(KEYS) and len(set(KEYS)) == len(KEYS)
@@ -291,6 +303,7 @@ def test_every_setting_has_a_stable_config_log_index():
 
 
 def test_carers_link_changes_are_logged_as_set_and_changed_never_the_text():
+    """req: R-026"""
     from pumpmon.configlog import KEYS
     d = _tmpdir("cfgnet")
     try:
@@ -317,6 +330,7 @@ def test_carers_link_changes_are_logged_as_set_and_changed_never_the_text():
 
 
 def test_config_change_is_logged_with_old_and_new_values_when_applied():
+    """req: R-026"""
     from pumpmon.configlog import KEYS
     d = _tmpdir("cfgchg")
     try:

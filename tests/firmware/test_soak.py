@@ -23,15 +23,18 @@ def _soak(index, seed, **over):
 
 
 def test_soak_2_ul_h():
+    """req: R-002"""
     _soak(0, 11)
     _soak(1, 12)
 
 
 def test_soak_10_ul_h_pulsatile():
+    """req: R-002"""
     _soak(2, 13)
 
 
 def test_soak_50_ul_h():
+    """req: R-002"""
     _soak(3, 14)
     _soak(4, 15)
 
@@ -39,6 +42,7 @@ def test_soak_50_ul_h():
 def test_soak_200_ul_h():
     # from 9 mL, a day and a bit before the refill at 4 mL: low_reservoir
     # (medium) comes and clears around the refill
+    """req: R-002"""
     run = _soak(5, 16, level_ml=9.0)
     assert run.first("low_reservoir") is not None
     assert len(run.scenario.refills) >= 1
@@ -52,6 +56,7 @@ def test_soak_worst_offsets_and_stroke_periods():
     # configurations for the new stop tests, with a schedule step and a refill
     # in refill mode: the lowest rate with the offset against it, a stroke
     # period near the noise, the 60-min mean's worst aliasing
+    """req: R-002"""
     from host_tools.bench import soak as Y
     cfgs = Y.configs()
     for i in (1, 10, 47):     # 2 uL/h cont. -0.5; 5 uL/h 59 s +0.5; 200 uL/h 298 s -0.5

@@ -70,6 +70,7 @@ def _reboot(d, t0, cause):
 
 
 def test_reset_during_unacknowledged_alarm_sounds_again_at_once():
+    """req: R-024"""
     d = _tmpdir("reset")
     try:
         _no_flow_sounding(d)
@@ -90,6 +91,7 @@ def test_reset_during_unacknowledged_alarm_sounds_again_at_once():
 
 
 def test_watchdog_reset_is_malfunction_internal():
+    """req: R-033"""
     d = _tmpdir("wdt")
     try:
         _no_flow_sounding(d)
@@ -125,6 +127,7 @@ def test_watchdog_reset_is_malfunction_internal():
 
 
 def test_corrupt_state_file_boots_safely():
+    """req: R-036"""
     d = _tmpdir("corrupt")
     try:
         _no_flow_sounding(d)
@@ -161,6 +164,7 @@ def test_corrupt_state_file_boots_safely():
 
 
 def test_state_file_round_trip_and_newest_copy_wins():
+    """req: R-024"""
     d = _tmpdir("state")
     try:
         st = StateFile(d)
@@ -177,6 +181,7 @@ def test_state_file_round_trip_and_newest_copy_wins():
 
 
 def test_log_is_on_flash_before_the_sound_changes():
+    """req: R-022"""
     d = _tmpdir("order")
     try:
         seen = []
@@ -200,6 +205,7 @@ def test_log_is_on_flash_before_the_sound_changes():
 
 
 def test_full_flash_raises_internal_and_monitoring_goes_on():
+    """req: R-036"""
     d = _tmpdir("enospc")
     try:
         fs = FailingFlash()
@@ -231,6 +237,7 @@ def test_full_flash_raises_internal_and_monitoring_goes_on():
 
 
 def test_hourly_snapshot_refill_and_config_records():
+    """req: R-022"""
     d = _tmpdir("snap")
     try:
         b = _board()
@@ -244,7 +251,8 @@ def test_hourly_snapshot_refill_and_config_records():
         _seconds(r, 5)
         recs, bad = _records(d)
         codes = [x[0] for x in recs]
-        assert codes[:2] == [L.BOOT, L.CONFIG] and recs[1][9] == 1   # first config: changed
+        # boot, the firmware's identity (issue 27), then the first config: changed
+        assert codes[:3] == [L.BOOT, L.FIRMWARE, L.CONFIG] and recs[2][9] == 1
         snaps = [x for x in recs if x[0] == L.SNAPSHOT]
         assert len(snaps) == 1
         s = snaps[0]
@@ -267,6 +275,7 @@ def test_hourly_snapshot_refill_and_config_records():
 def test_steady_loop_with_log_allocates_nothing():
     # MicroPython only (CPython has no heap lock): with the log and the state
     # file on, an hour of loop passes without an event allocates nothing
+    """req: R-014"""
     try:
         import micropython
         micropython.heap_lock

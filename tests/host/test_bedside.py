@@ -18,6 +18,7 @@ from host_tools.view.state import BedsideState, presses
 CFG = Config({"rate_ul_h": 30})
 
 
+@pytest.mark.req("R-021")
 def test_every_alarm_and_detail_of_the_firmware_has_words_and_nothing_else():
     names = {(A.KIND_NAMES[k], c) for k, _p, c in A.TABLE}
     assert set(W.CONDITION_WORDS) == names
@@ -27,6 +28,7 @@ def test_every_alarm_and_detail_of_the_firmware_has_words_and_nothing_else():
     assert "configuration is refused" in W.describe("malfunction", "internal", "bad_config")
 
 
+@pytest.mark.req("R-021")
 def test_the_light_is_read_from_the_pattern_table():
     assert W.light_words(A.KIND_NO_FLOW) == ("red", "red, flashing fast (2.0 a second)")
     assert W.light_words(A.KIND_MALFUNCTION)[1] == "red, short flashes fast (1.4 a second)"
@@ -43,6 +45,7 @@ def _raised(st, alarm, cause, when, detail=""):
              when)
 
 
+@pytest.mark.req("R-021")
 def test_sound_light_and_buttons_follow_the_alarm_manager():
     st = BedsideState(CFG)
     # no alarm: a steady yellow is "starting" (or service), green is monitoring

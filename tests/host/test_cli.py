@@ -47,6 +47,7 @@ def _doc_table():
     return rows
 
 
+@pytest.mark.req("R-054")
 def test_the_docs_table_is_the_codes_table():
     assert _doc_table() == [tuple(r) for r in exitcodes.TABLE]
     for status, name, _ in exitcodes.TABLE:
@@ -71,6 +72,7 @@ def _bare_returns(path):
 
 @pytest.mark.parametrize("module", sorted(p.name for p in (ROOT / "host_tools" / "commands")
                                           .glob("*.py")) + ["../cli.py"])
+@pytest.mark.req("R-054")
 def test_no_command_returns_a_bare_number(module):
     path = ROOT / "host_tools" / "commands" / module
     assert _bare_returns(path) == [], "use the names of host_tools/exitcodes.py"

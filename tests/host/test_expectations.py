@@ -66,6 +66,7 @@ def test_other_mistakes(tmp_path, body, says):
     assert r.returncode == BAD_INPUT and says in r.stderr, r.stderr
 
 
+@pytest.mark.req("R-053")
 def test_a_good_expectation_still_checks_and_a_real_miss_is_still_1(tmp_path):
     good = ROOT / "traces" / "fast_stop.expect.json"
     assert check(good).returncode == OK

@@ -39,6 +39,7 @@ def unix_port_info():
 
 # ---------------------------------------------------------------- part 1
 
+@pytest.mark.req("R-050")
 def test_target_for_the_unix_port_and_real_boards():
     t = B.target_for(unix_port_info())
     assert t["march"] == "x64" and t["compat"] is None and not t["source"]
@@ -62,6 +63,7 @@ def test_target_for_the_unix_port_and_real_boards():
     ({"version": [1, 24, 0], "mpy": (40 << 10) | 6, "platform": "rp2"}, "unknown architecture"),
     ({"mpy": 0x1306, "platform": "rp2"}, "did not report a version"),
 ])
+@pytest.mark.req("R-050")
 def test_too_old_or_unknown_micropython_is_refused(info, words):
     with pytest.raises(B.FlashError) as e:
         B.target_for(info)
@@ -96,6 +98,7 @@ def _install(files, dest, manifest):
     (dest / "config.json").write_text(json.dumps(GOOD_CONFIG))
 
 
+@pytest.mark.req("R-049")
 def test_compiled_firmware_loads_and_passes_selftest_on_the_unix_port(tmp_path):
     root = _fake_board_dir(tmp_path)
     target = B.target_for(unix_port_info())
@@ -127,6 +130,7 @@ def test_compiled_firmware_loads_and_passes_selftest_on_the_unix_port(tmp_path):
     assert any("lib/pumpmon/events.mpy" in p for p in res["problems"]), res
 
 
+@pytest.mark.req("R-050")
 def test_compile_per_architecture_and_for_older_releases(tmp_path):
     root = _fake_board_dir(tmp_path)
     pico = B.build_files(root, "fake", B.target_for(
@@ -140,6 +144,7 @@ def test_compile_per_architecture_and_for_older_releases(tmp_path):
     assert src["board.py"].startswith(b"import helper")
 
 
+@pytest.mark.req("R-049")
 def test_manifest_is_deterministic_and_tracks_one_changed_file(tmp_path):
     root = _fake_board_dir(tmp_path)
     target = B.target_for(unix_port_info())
@@ -166,6 +171,7 @@ def test_board_drivers_follow_the_imports():
     assert e.value.status == B.EXIT_BAD_INPUT and "no such board" in str(e.value)
 
 
+@pytest.mark.req("R-042")
 def test_invalid_config_is_refused_with_file_and_line(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{\n "rate_ul_h": 30,\n "no_flow_fraction": 2\n}\n')
@@ -190,6 +196,7 @@ BAD_JSON = {"not_utf8": b'{"rate_ul_h": 30, "board_id": "\xff"}',
 
 
 @pytest.mark.parametrize("what", sorted(BAD_JSON))
+@pytest.mark.req("R-042")
 def test_any_json_is_one_line_error_never_a_traceback(tmp_path, what):
     # --config of flash and replay, and replay's --check expectations
     bad = tmp_path / "bad.json"
@@ -204,6 +211,7 @@ def test_any_json_is_one_line_error_never_a_traceback(tmp_path, what):
         assert str(bad) in r.stderr, r.stderr
 
 
+@pytest.mark.req("R-042")
 def test_cli_refuses_invalid_config_before_looking_for_a_board(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"schedule": "08:00/30", "rate_ul_h": 3}')
@@ -260,6 +268,7 @@ def test_progress_bar_and_summary(capsys):
     assert "sent 1 files (812 bytes), skipped 23, removed 0, in 1.25 s" in text
 
 
+@pytest.mark.req("R-042")
 def test_config_settings_parse():
     assert parse_settings(["rate_ul_h=30", "board_id=bed 4", "schedule=", "pause_s=60.5"]) == {
         "rate_ul_h": 30, "board_id": "bed 4", "schedule": None, "pause_s": 60.5}
@@ -411,6 +420,7 @@ def whole(files, root):
 
 
 @needs_board
+@pytest.mark.req("R-049")
 def test_first_flash_then_no_change_then_one_file(vboard, repo, cfg_file):
     # first flash, through the command line with --json
     r = subprocess.run([str(BIN / "pumpmon"), "flash", "--port", vboard.port, "--config",
@@ -451,6 +461,7 @@ def test_first_flash_then_no_change_then_one_file(vboard, repo, cfg_file):
 
 
 @needs_board
+@pytest.mark.req("R-049")
 def test_stale_files_are_removed(vboard, repo, cfg_file):
     extra = repo / "firmware" / "pumpmon" / "flash_extra.py"
     extra.write_text("EXTRA = 1\n")
@@ -493,6 +504,7 @@ def _cut_exec(mocker, when):
 @needs_board
 @pytest.mark.parametrize("point", ["first chunk", "half way", "last module", "manifest",
                                    "journal"])
+@pytest.mark.req("R-049")
 def test_cut_transfer_keeps_old_version_and_next_flash_finishes(vboard, repo, cfg_file,
                                                                 mocker, point):
     flash(vboard, ROOT, config=cfg_file)
@@ -544,6 +556,7 @@ def test_cut_transfer_keeps_old_version_and_next_flash_finishes(vboard, repo, cf
 
 @needs_board
 @pytest.mark.parametrize("fault", ["cut-after=6000", "power-cut=30"])
+@pytest.mark.req("R-049")
 def test_flash_after_a_power_cut_exits_9_within_its_timeout(tmp_path, repo, cfg_file, fault,
                                                             mocker):
     # the board loses power in the middle of the transfer (the virtual
@@ -602,6 +615,7 @@ def test_flash_after_a_power_cut_exits_9_within_its_timeout(tmp_path, repo, cfg_
 
 
 @needs_board
+@pytest.mark.req("R-049")
 def test_cut_after_commit_is_finished_by_boot_py(vboard, repo, cfg_file, mocker):
     flash(vboard, ROOT, config=cfg_file)
     old_version = vboard.version()
@@ -633,6 +647,7 @@ def test_cut_after_commit_is_finished_by_boot_py(vboard, repo, cfg_file, mocker)
 
 
 @needs_board
+@pytest.mark.req("R-049")
 def test_board_killed_mid_transfer(vboard, repo, cfg_file, mocker):
     flash(vboard, ROOT, config=cfg_file)
     old_version = vboard.version()
@@ -663,6 +678,7 @@ def test_board_killed_mid_transfer(vboard, repo, cfg_file, mocker):
 
 
 @needs_board
+@pytest.mark.req("R-050")
 def test_old_or_unknown_micropython_is_refused_and_nothing_sent(vboard, cfg_file, mocker):
     flash(vboard, ROOT, config=cfg_file)
     before = vboard.files()
@@ -682,6 +698,7 @@ def test_old_or_unknown_micropython_is_refused_and_nothing_sent(vboard, cfg_file
 
 
 @needs_board
+@pytest.mark.req("R-042")
 def test_invalid_config_refused_before_sending(vboard, tmp_path, cfg_file):
     flash(vboard, ROOT, config=cfg_file)
     before = vboard.files()
@@ -700,6 +717,7 @@ def test_invalid_config_refused_before_sending(vboard, tmp_path, cfg_file):
 
 
 @needs_board
+@pytest.mark.req("R-049")
 def test_out_of_space(tmp_path, cfg_file):
     b = VBoard(tmp_path, flash_size=224 * 1024)   # the compiled firmware fits, its source does not
     try:
@@ -720,6 +738,7 @@ def test_out_of_space(tmp_path, cfg_file):
 
 
 @needs_board
+@pytest.mark.req("R-026")
 def test_config_show_and_set_logged_on_the_board(vboard, cfg_file):
     flash(vboard, ROOT, config=cfg_file)
     r = subprocess.run([str(BIN / "pumpmon"), "config", "set", "--port", vboard.port,
@@ -769,6 +788,7 @@ def test_a_broken_config_on_the_board_is_one_line_and_config_set_replaces_it(
 
 
 @needs_board
+@pytest.mark.req("R-049")
 def test_monitor_that_does_not_come_up_is_a_failure(vboard, repo, cfg_file):
     # no configuration on a new board and none given: refused, nothing sent
     # (tests/vboard/test_flash_guide.py has the whole first-time path)
@@ -815,6 +835,7 @@ def test_set_clock_writes_the_rtc_tuple_of_rp2_and_esp32():
 
 
 @needs_board
+@pytest.mark.req("R-042")
 def test_config_the_board_refuses_is_replaced_by_the_previous_one(vboard, repo, cfg_file,
                                                                    tmp_path, mocker):
     # issue 12: a configuration that passes the host's checks but fails the

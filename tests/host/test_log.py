@@ -12,6 +12,7 @@ from fakeboard import FakeBoard
 
 from host_tools.formats import eventlog as logtool
 from host_tools.cli import main
+from pumpmon import VERSION
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
 from pumpmon.clock import ticks_add
@@ -57,6 +58,7 @@ def _run(capsys, *argv):
     return code, out, err
 
 
+@pytest.mark.req("R-029")
 def test_table_shows_every_record(board_log, capsys):
     code, out, err = _run(capsys, board_log)
     assert code == 0
@@ -64,7 +66,9 @@ def test_table_shows_every_record(board_log, capsys):
     assert lines[0].split()[:3] == ["seq", "uptime", "d+h:m:s"]
     body = lines[1:]
     events = [ln.split()[3] for ln in body]
-    assert events[:2] == ["boot", "config"]
+    # the firmware's identity right after every boot (issue 27)
+    assert events[:3] == ["boot", "firmware", "config"]
+    assert "firmware=%s manifest=none change=first" % VERSION in body[1], body[1]
     for name in ("alarm_raised", "alarm_acknowledged", "alarm_cleared", "refill_start",
                  "refill_end", "status"):
         assert name in events, name
@@ -74,6 +78,7 @@ def test_table_shows_every_record(board_log, capsys):
     assert "problem" in err and " 0 problems" in err
 
 
+@pytest.mark.req("R-029")
 def test_json_lines(board_log, capsys):
     code, out, err = _run(capsys, "--json", board_log)
     assert code == 0
@@ -90,7 +95,8 @@ def test_json_lines(board_log, capsys):
     status = [r for r in recs if r["event"] == "status"][0]
     assert status["uptime_ms"] == 3600 * 1000 and status["level_ul"] == 18000
     assert status["days_to_empty"] == 25.0      # 18 mL at 0.72 mL/day
-    cfg = recs[1]
+    assert recs[1]["event"] == "firmware" and recs[1]["firmware"] == VERSION
+    cfg = recs[2]
     assert cfg["changed"] is True and cfg["daily_ul"] == 720 and cfg["rate_ul_h"] == 30.0
     assert all(r["wall"] == "2026-09-21T14:13:20" for r in recs)
 
@@ -115,6 +121,29 @@ def _log(tmp_path, n, per_seg=5, segments=8):
     return p
 
 
+@pytest.mark.req("R-028")
+def test_a_log_from_before_the_firmware_record_decodes(tmp_path, capsys):
+    """A log written by a firmware before issue 27 (no `firmware` record after
+    its boot records) decodes as before: the same records, no problem; and a
+    code this decoder does not know yet is shown with its values, not refused."""
+    old = tmp_path / "old"
+    old.mkdir()
+    log = L.EventLog(str(old), 8, 16384)
+    for code, cond, detail, v in ((L.BOOT, L.NO_COND, 1, (0, 0, L.STATE_NONE, 0)),
+                                  (L.CONFIG, L.NO_COND, 0, (12345, 1, 720, 300)),
+                                  (L.SNAPSHOT, L.NO_COND, 0, (18000, 300, 300, 250)),
+                                  (99, L.NO_COND, 0, (1, 2, 3, 4))):
+        assert log.append(code, cond, detail, 0, 0, 0, 0, *v)
+    log.close()
+    code, out, err = _run(capsys, "--json", old)
+    assert code == 0, err
+    recs = [json.loads(ln) for ln in out.splitlines()]
+    assert [r["event"] for r in recs] == ["boot", "config", "status", "code_99"]
+    assert recs[0]["state_file"] == "none" and recs[1]["config_crc"] == "00003039"
+    assert recs[3]["values"] == [1, 2, 3, 4]
+
+
+@pytest.mark.req("R-028")
 def test_torn_tail_and_corrupt_record_are_reported_not_fatal(tmp_path, capsys):
     p = _log(tmp_path, 12)                  # segments of 5, 5, 2 records
     last = p / L.seg_name(3)
@@ -140,6 +169,7 @@ def test_torn_tail_and_corrupt_record_are_reported_not_fatal(tmp_path, capsys):
     assert "!! ev00000003.bin @80: torn record" in lines[-1]
 
 
+@pytest.mark.req("R-028")
 def test_missing_segment_is_a_gap(tmp_path, capsys):
     p = _log(tmp_path, 14)
     os.remove(p / L.seg_name(2))            # seq 6..10 gone
@@ -151,6 +181,7 @@ def test_missing_segment_is_a_gap(tmp_path, capsys):
     assert out2 == out
 
 
+@pytest.mark.req("R-028")
 def test_rotated_log_starts_late_without_complaint(tmp_path, capsys):
     p = _log(tmp_path, 30, per_seg=4, segments=3)
     assert sorted(os.listdir(p)) == [L.seg_name(6), L.seg_name(7), L.seg_name(8)]
@@ -160,6 +191,7 @@ def test_rotated_log_starts_late_without_complaint(tmp_path, capsys):
     assert seqs == list(range(21, 31)) and "0 problems" in err
 
 
+@pytest.mark.req("R-028")
 def test_an_unreadable_segment_is_one_problem_and_the_rest_is_decoded(tmp_path, capsys):
     p = _log(tmp_path, 12)                  # segments of 5, 5, 2 records
     os.remove(p / L.seg_name(2))
@@ -172,6 +204,7 @@ def test_an_unreadable_segment_is_one_problem_and_the_rest_is_decoded(tmp_path, 
     assert "5 records missing: seq 6..10" in err
 
 
+@pytest.mark.req("R-028")
 def test_a_whole_log_exits_0_and_a_damaged_newest_segment_is_reported(tmp_path, capsys):
     # the firmware keeps a damaged newest segment (docs/log-format.md): the
     # reader reports its records, and the numbers they held are not reused
@@ -194,6 +227,7 @@ def test_a_whole_log_exits_0_and_a_damaged_newest_segment_is_reported(tmp_path, 
     assert err.count("bad record (checksum)") == 2 and "2 records missing: seq 6..7" in err
 
 
+@pytest.mark.req("R-028")
 def test_reader_checks_the_crc_itself(tmp_path):
     # an independent reader: the record's last 4 bytes are zlib's CRC-32 of the first 36
     p = _log(tmp_path, 1)
@@ -205,6 +239,7 @@ def test_reader_checks_the_crc_itself(tmp_path):
 
 
 @pytest.mark.parametrize("what", ["missing", "text", "empty_dir"])
+@pytest.mark.req("R-054")
 def test_unreadable_input_exits_2_with_one_line(tmp_path, capsys, what):
     if what == "missing":
         target = tmp_path / "nope.bin"
@@ -363,6 +398,7 @@ def _pumpmon(*args, timeout=180):
 
 @pytest.mark.skipif(not HAVE_BOARD, reason="the virtual board (pumpmon board serve) "
                     "is not in this tree")
+@pytest.mark.req("R-028")
 def test_pull_from_the_virtual_board(tmp_path):
     import signal
     flash = tmp_path / "flash"
@@ -384,7 +420,14 @@ def test_pull_from_the_virtual_board(tmp_path):
         assert r.returncode == 0, r.stderr
         recs = [json.loads(ln) for ln in r.stdout.splitlines()]
         boots = [x for x in recs if x["event"] == "boot"]
-        assert boots and recs[recs.index(boots[-1]) + 1]["event"] == "config"
+        assert boots and recs[recs.index(boots[-1]) + 2]["event"] == "config"
+        # which firmware runs: the flashed manifest's id, and a flash says what was there
+        fw = [x for x in recs if x["event"] == "firmware"]
+        assert len(fw) == len(boots) and fw[-1]["firmware"] == VERSION
+        flashed = json.loads((flash / "manifest.json").read_text())["version"]
+        assert fw[-1]["manifest"] == flashed[:7], fw
+        # a fresh board's first log: nothing to compare with (test_bundle.py: a reflash)
+        assert fw[0]["change"] == "first", fw
         assert recs[-1]["seq"] == len(recs)   # nothing missing
         assert "does not answer" not in r.stderr   # read through the console channel
         # the pull did not stop the monitor: no monitoring_stopped, no new boot
@@ -442,6 +485,7 @@ def _wait_board_ms(ctl, ms, timeout=60):
 
 @pytest.mark.skipif(not HAVE_BOARD, reason="the virtual board (pumpmon board serve) "
                     "is not in this tree")
+@pytest.mark.req("R-036")
 def test_virtual_board_hang_watchdog_and_full_flash(tmp_path):
     """The firmware on the unix port, end to end: a hang -> watchdog reset ->
     the shown alarm is restored and malfunction/internal (watchdog) raised; a
@@ -495,6 +539,7 @@ def test_virtual_board_hang_watchdog_and_full_flash(tmp_path):
         proc.wait(20)
 
 
+@pytest.mark.req("R-025")
 def test_decode_shows_monitoring_interrupted_with_its_duration(tmp_path, capsys):
     # issue 12: a power cut of 2 h 5 min on a board with a clock, then a soft
     # reset on one without: the duration, and "unknown" when no clock knows
@@ -535,6 +580,7 @@ def _config_changes(tmp_path, capsys, old, new):
     return out, [ln for ln in out.splitlines() if " config_changed " in ln]
 
 
+@pytest.mark.req("R-026")
 def test_decode_shows_config_changes_with_old_and_new_values(tmp_path, capsys):
     # issue 12: pumpmon config set rate_ul_h=45 pause_s=60, applied at the soft reset
     old, new = Config({"rate_ul_h": 30}), Config({"rate_ul_h": 45, "pause_s": 60})
@@ -544,6 +590,7 @@ def test_decode_shows_config_changes_with_old_and_new_values(tmp_path, capsys):
     assert any("setting=pause_s old=120 new=60" in ln for ln in ch), ch
 
 
+@pytest.mark.req("R-026", "R-047")
 def test_decode_shows_the_carers_link_changes_and_never_a_secret(tmp_path, capsys):
     # issue 12 with issue 16's settings: the broker moved, a password given
     net = {"rate_ul_h": 30, "mqtt_host": "10.0.0.2"}

@@ -55,6 +55,7 @@ QUIET = [q[:2] for q in situations.QUIET if q[0] in ("schedule 30 -> 55 -> 30 uL
 
 
 @pytest.mark.parametrize("entry", KNOWN, ids=[k[0] for k in KNOWN])
+@pytest.mark.req("R-001")
 def test_known_situation_raises_its_alarm_like_the_monitor(tmp_path, entry):
     from harness import Run  # tests/firmware/harness.py: drives Monitor directly
     name, (accepted,), onset, ceiling, kwargs = entry[:5]
@@ -75,6 +76,7 @@ def test_known_situation_raises_its_alarm_like_the_monitor(tmp_path, entry):
 
 
 @pytest.mark.parametrize("name,kwargs", QUIET, ids=[q[0] for q in QUIET])
+@pytest.mark.req("R-002")
 def test_quiet_situation_raises_no_high_priority_alarm(tmp_path, name, kwargs):
     p = scenario_trace(tmp_path / "q.csv", kwargs)
     events = [json.loads(x) for x in replay(p).splitlines()]
@@ -83,6 +85,7 @@ def test_quiet_situation_raises_no_high_priority_alarm(tmp_path, name, kwargs):
 
 # ---- one code path, two runtimes --------------------------------------------
 @pytest.mark.parametrize("name", CORPUS)
+@pytest.mark.req("R-053")
 def test_corpus_on_both_runtimes(name):
     expected = (TRACES / (name + ".events.jsonl")).read_text(encoding="utf-8")
     trace = TRACES / (name + ".csv")
@@ -110,6 +113,7 @@ def test_corpus_is_reproducible_and_small(tmp_path):
     assert {s.name for s in corpus.SPECS} | {"demo"} == set(CORPUS)
 
 
+@pytest.mark.req("R-053")
 def test_long_trace_byte_identical_on_both_runtimes(tmp_path):
     # 4 days: a day/night schedule, pulsatile delivery, an occlusion, an
     # over-delivery, a leak-free refill and button presses, so every kind of
@@ -144,6 +148,7 @@ def test_sample_lines_for_micropython_round_trip():
 
 
 # ---- the JSON Lines contract ------------------------------------------------
+@pytest.mark.req("R-053")
 def test_event_lines_contract():
     allowed = {"alarm_raised", "alarm_condition_cleared", "alarm_cleared", "alarm_acknowledged",
                "audio_paused", "audio_resumed", "escalated"}
@@ -193,6 +198,7 @@ def test_demo_trace_story():
 
 
 # ---- --check --------------------------------------------------------------
+@pytest.mark.req("R-053")
 def test_check_reports_differences(tmp_path):
     r = pumpmon("replay", TRACES / "occlusion.csv", "--check", TRACES / "normal.expect.json")
     assert r.returncode == 1

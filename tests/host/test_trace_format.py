@@ -117,6 +117,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("name,text,line,phrase", BAD, ids=[b[0] for b in BAD])
+@pytest.mark.req("R-054")
 def test_bad_input_one_line_exit_2(tmp_path, name, text, line, phrase):
     assert_bad(write(tmp_path, text), line, phrase)
 

@@ -23,6 +23,7 @@ def pumpmon(*args):
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
+@pytest.mark.req("R-054")
 def test_a_misspelt_setting_is_refused_with_its_line_and_the_nearest_key(tmp_path):
     p = tmp_path / "t.csv"
     p.write_text("# pumpmon-trace v1\n# rate_ul_h=30\n# low_reservior_ml=5\n" + HEADER +
@@ -86,6 +87,7 @@ def _raised(path):
     return [json.loads(x) for x in events if '"alarm_raised"' in x]
 
 
+@pytest.mark.req("R-006")
 def test_the_docs_warning_a_constant_flow_column_is_a_stuck_sensor(tmp_path):
     # docs/trace-format.md, Writing a trace by hand: what a person types
     p = tmp_path / "typed.csv"

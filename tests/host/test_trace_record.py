@@ -246,6 +246,7 @@ def test_same_second_samples_stay_in_their_second():
     assert [r[0] for r in rows] == [0, 1000, 1500, 2000]
 
 
+@pytest.mark.req("R-027")
 def test_damaged_ring_is_reported_and_the_rest_used(tmp_path, capsys):
     d = tmp_path / "flash"
     d.mkdir()
@@ -338,6 +339,7 @@ def _record(port, out, *extra):
 
 
 @pytest.mark.skipif(not MICROPYTHON.exists(), reason="no MicroPython unix port (make setup)")
+@pytest.mark.req("R-027")
 def test_virtual_board_round_trip_and_replay_matches_log(tmp_path):
     flash = tmp_path / "flash"
     flash.mkdir()

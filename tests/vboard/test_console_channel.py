@@ -8,6 +8,8 @@ import json
 import subprocess
 import threading
 
+import pytest
+
 from test_vboard import BIN, ROOT, _flash_firmware, _trace, start_board  # noqa: F401
 
 from pumpmon import eventlog as L
@@ -25,6 +27,7 @@ def _replay_no_flow(trace):
                 and e.get("alarm") == "no_flow")
 
 
+@pytest.mark.req("R-028", "R-038")
 def test_a_client_pulling_the_log_every_30_s_never_delays_or_gaps_the_alarm(
         start_board, tmp_path):
     cfg = _trace(tmp_path / "t.csv", duration_s=520, factor=[(200, 0.0)])

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from host_tools.vboard.play import cut_trace, log_bytes, play, timeline_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +27,7 @@ def _hog():
     return subprocess.Popen([sys.executable, "-c", "while True:\n    pass\n"])
 
 
+@pytest.mark.req("R-055")
 def test_demo_twice_idle_and_loaded_gives_the_same_bytes(tmp_path):
     trace = cut_trace(ROOT / "traces" / "demo.csv", tmp_path / "demo-cut.csv", CUT_S)
     a = play(trace, tmp_path / "idle", speed="max", faults=FAULTS)

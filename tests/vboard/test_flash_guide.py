@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
 from pumpmon.manager import EV_CLEARED, EV_RAISED
@@ -30,6 +32,7 @@ def _log(flash):
     return [r[2] for r in recs]
 
 
+@pytest.mark.req("R-043")
 def test_first_flash_without_config_then_bad_config_fixed_by_a_good_flash(tmp_path):
     flash = tmp_path / "flash"
     board = ServedBoard(tmp_path / "tty", flash, ["--socket", "-1"])

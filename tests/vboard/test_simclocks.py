@@ -83,6 +83,7 @@ print("h12", bus.readfrom_mem(0x68, 0, 7).hex())
 
 
 @pytest.mark.skipif(not MICROPYTHON.exists(), reason="no MicroPython unix port (make setup)")
+@pytest.mark.req("R-044")
 def test_ds3231_and_board_rtc_on_the_unix_port(tmp_path):
     script = SCRIPT % {"rom": str(ROOT / "boards/sim/rom"), "drivers": str(ROOT / "boards/drivers"),
                        "sock": str(tmp_path / "hw.sock")}

@@ -410,6 +410,7 @@ def test_monitor_on_the_board_plays_no_flow_then_malfunction(start_board, tmp_pa
                          for r in quiet)
 
 
+@pytest.mark.req("R-033")
 def test_watchdog_resets_a_hung_firmware_and_the_alarm_returns(start_board, tmp_path):
     # the flow sensor is silent from 30 s: malfunction; the firmware hangs at
     # 200 s; the watchdog resets the board; the monitor comes back and sounds
@@ -473,6 +474,7 @@ def test_board_time_is_virtual_and_its_clock_is_the_epoch_given(start_board):
     assert b.status()["world_ms"] >= 3600000
 
 
+@pytest.mark.req("R-033")
 def test_a_loop_that_never_sleeps_is_reset_by_the_watchdog(start_board, tmp_path):
     # no sleep, no board time: the watchdog would never fire; after 2 s of
     # the VM's CPU time without a request for time the host resets it at the

@@ -8,6 +8,8 @@ import json
 import subprocess
 import time
 
+import pytest
+
 from test_vboard import BIN, ROOT, _flash_firmware, _trace, start_board  # noqa: F401
 from test_vboard_failsafe import _sounds_and_red
 
@@ -67,6 +69,7 @@ def _power_cut(b, off_s=60):
     return next(r["world_ms"] for r in b.timeline()[n:] if r["kind"] == "boot")
 
 
+@pytest.mark.req("R-044")
 def test_clock_lost_at_a_power_cut_the_ds3231_keeps_the_schedule_in_phase(
         start_board, tmp_path):
     b = _scheduled_board(start_board, tmp_path)
@@ -92,6 +95,7 @@ def test_clock_lost_at_a_power_cut_the_ds3231_keeps_the_schedule_in_phase(
     assert "malfunction/internal" not in st["alarms"], st
 
 
+@pytest.mark.req("R-044")
 def test_without_a_ds3231_the_lost_clock_is_bad_config_within_2s(
         start_board, tmp_path, monkeypatch):
     monkeypatch.setenv("PUMPMON_VBOARD_NO_DS3231", "1")     # a board without one

@@ -8,6 +8,8 @@
 import shutil
 import time
 
+import pytest
+
 from test_vboard import _flash_firmware, _trace, start_board  # noqa: F401 - the fixture
 
 from host_tools.vboard.control import control
@@ -37,6 +39,7 @@ def _sounds_and_red(b, w_boot, notes, what, within=2000):
     return {r["hz"] for r in after("tone")}
 
 
+@pytest.mark.req("R-032")
 def test_damaged_or_missing_firmware_files_sound_within_2s(start_board, tmp_path):
     b = start_board()
     _flash_firmware(b, {"rate_ul_h": 30}, tmp_path)
@@ -86,6 +89,7 @@ def _good_boot(b, what):
                        for r in b.timeline()), 60, "the monitor's outputs after " + what)
 
 
+@pytest.mark.req("R-041")
 def test_bad_config_json_is_malfunction_within_2s_not_a_reset_loop(start_board, tmp_path):
     cfg = _trace(tmp_path / "t.csv", duration_s=3000)
     b = start_board("--trace", str(tmp_path / "t.csv"), "--speed", "1")
@@ -122,6 +126,7 @@ def _monitoring(start_board, tmp_path):
     return b
 
 
+@pytest.mark.req("R-025")
 def test_power_cut_is_logged_as_monitoring_interrupted(start_board, tmp_path):
     b = _monitoring(start_board, tmp_path)
     n = len(b.timeline())
@@ -132,6 +137,7 @@ def test_power_cut_is_logged_as_monitoring_interrupted(start_board, tmp_path):
                        for r in b.timeline()[n:]), 60, "the low-priority alarm's light")
 
 
+@pytest.mark.req("R-036")
 def test_flash_that_stops_taking_writes_is_an_alarm_within_2_minutes(start_board, tmp_path):
     b = _monitoring(start_board, tmp_path)
     n = len(b.timeline())
@@ -145,6 +151,7 @@ def test_flash_that_stops_taking_writes_is_an_alarm_within_2_minutes(start_board
     assert t - w <= 120000, t - w
 
 
+@pytest.mark.req("R-034")
 def test_heartbeat_is_on_the_timeline_and_stops_on_a_hang(start_board, tmp_path):
     # the pin the independent sounder watches: toggled once a second by the
     # sampling path; a hang stops it until the watchdog resets the board
@@ -170,6 +177,7 @@ def test_heartbeat_is_on_the_timeline_and_stops_on_a_hang(start_board, tmp_path)
     assert {r["level"] for r in beats} == {0, 1}
 
 
+@pytest.mark.req("R-035")
 def test_buzzer_that_raises_never_stops_the_light_or_the_watchdog(start_board, tmp_path):
     # a buzzer driver that raises on every call, then the flow sensor goes
     # silent: the alarm is shown by the light (malfunction's red blips) as
@@ -203,6 +211,7 @@ def test_buzzer_that_raises_never_stops_the_light_or_the_watchdog(start_board, t
            "internal_fault output_failure in the log")
 
 
+@pytest.mark.req("R-036")
 def test_deleted_state_file_under_a_latched_alarm_sounds_again_within_2s(start_board, tmp_path):
     # no_flow raised, delivery back (the alarm stays latched, unacknowledged);
     # someone deletes state.bin and resets: the alarm is back at the boot
@@ -225,6 +234,7 @@ def test_deleted_state_file_under_a_latched_alarm_sounds_again_within_2s(start_b
     assert boots[-1][8] & 1 and boots[-1][10] == L.STATE_NONE   # no_flow restored
 
 
+@pytest.mark.req("R-034")
 def test_boot_py_raising_systemexit_is_left_to_the_independent_sounder(start_board, tmp_path):
     # boot.py replaced by one that raises SystemExit: as on the rp2 port, a
     # soft reset before main.py runs, at every boot. No firmware code runs, so
