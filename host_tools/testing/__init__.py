@@ -11,6 +11,6 @@ __all__ = ["RUNTIMES", "Event", "Replay", "ReplayError", "TraceError", "check_li
 
 def __getattr__(name):
     if name in __all__:
-        from host_tools.testing import api
+        import host_tools.testing.api as api
         return getattr(api, name)
     raise AttributeError("module 'host_tools.testing' has no attribute %r" % name)
