@@ -51,9 +51,9 @@ lint: stubs ## type-check the board code against each board's official MicroPyth
 	$(call MYPY_BOARD,rp2,rpi_pico)
 	$(call MYPY_BOARD,esp32,esp32)
 
-test: setup stubs mp32 ## run every test: host tools, firmware on CPython, on the MicroPython unix port and on its 32-bit build (offline: MICROPYTHON_SRC=micropython-1.28.0-src.tar.gz)
+test: setup stubs mp32 ## run every test: host tools, firmware on CPython, on the MicroPython unix port and on its 32-bit build and the scenario corpus in traces/ through the testers' pytest plugin (offline: MICROPYTHON_SRC=micropython-1.28.0-src.tar.gz)
 	@mkdir -p build
-	$(BIN)/python -m pytest -n $(TEST_JOBS) --junitxml=build/test-results.xml tests
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --junitxml=build/test-results.xml tests traces
 
 trace: setup ## the requirements -> tests -> last result matrix as Markdown (docs/requirements.md; results of the last make test)
 	@$(BIN)/python -m host_tools.traceability
@@ -111,8 +111,8 @@ test-cpython: setup ## the firmware's tests on CPython only
 test-micropython: setup ## the firmware's tests on the MicroPython unix port only
 	$(BIN)/python -m pytest -n $(TEST_JOBS) tests/test_on_micropython.py
 
-test-host: setup stubs ## the host side's tests only: tests/host (commands, formats, install), tests/vboard, tests/boards, tests/carer
-	$(BIN)/python -m pytest -n $(TEST_JOBS) tests/host tests/vboard tests/boards tests/carer
+test-host: setup stubs ## the host side's tests only: tests/host (commands, formats, install), tests/vboard, tests/boards, tests/carer, and traces/ (the corpus, replayed on both runtimes)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) tests/host tests/vboard tests/boards tests/carer traces
 
 bench: setup ## print the figures (host_tools/bench/): engine speed and heap, detection latency, replay, boards, log, recorder, flashing, carers' link, alarm policy at night
 	$(BIN)/python -m host_tools.bench

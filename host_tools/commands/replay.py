@@ -6,17 +6,16 @@ with --runtime micropython, inside the MicroPython unix port; the events come
 out as JSON Lines (docs/replay.md). The trace is validated in a first pass, so
 a bad file produces one error line and no events at all.
 """
-import json
 import shutil
 import sys
 import tempfile
 
 from host_tools.exitcodes import BAD_INPUT, OK, PROBLEM
 from host_tools.extras import missing
-from host_tools.formats.expectations import check_events, load_expectation, load_json_object
+from host_tools.formats.expectations import load_expectation
 from host_tools.formats.trace import TraceError, read_trace
 from host_tools.paths import trace_file
-from host_tools.replay.runtimes import run_cpython, run_micropython
+from host_tools.testing import api
 
 def add_arguments(p):
     p.add_argument("trace", metavar="TRACE", help="trace file (docs/trace-format.md), or a "
@@ -34,14 +33,6 @@ def add_arguments(p):
                         "exit 1 with the differences when they disagree")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress on stderr (auto: when stderr is a terminal)")
-
-
-def prepare(args):
-    """Open the trace, read its settings; (trace, cfg, config values)."""
-    trace = read_trace(args.trace)
-    overrides = load_json_object(args.config) if args.config else None
-    cfg = trace.config(overrides, args.config)
-    return trace, cfg, trace.config_values(overrides)
 
 
 def _progress(trace, samples, enabled):
@@ -66,12 +57,14 @@ def _showing(trace, samples):
 
 
 def run(args):
+    """The command on the testers' API (host_tools/testing/api.py): the same
+    replay, the same events and the same --check differences."""
     args.trace = trace_file(args.trace)        # a bundled trace by its name too
     if args.plot and missing("plot"):
         sys.stderr.write("pumpmon replay: %s\n" % missing("plot"))
         return PROBLEM
     try:
-        trace, cfg, values = prepare(args)
+        trace = read_trace(args.trace)      # bad input: one line, before anything runs
         expectation = load_expectation(args.check) if args.check else None
     except TraceError as e:
         sys.stderr.write("%s\n" % e)
@@ -87,14 +80,11 @@ def run(args):
     with tempfile.SpooledTemporaryFile(1 << 20, mode="w+", encoding="utf-8",
                                        newline="\n") as spool:
         try:
-            if args.runtime == "micropython":
-                run_micropython(trace, values, spool.write, progress)
-            else:
-                run_cpython(trace, cfg, spool.write, progress)
+            api.stream(trace, spool.write, args.config, args.runtime, progress)
         except TraceError as e:
             sys.stderr.write("%s\n" % e)
             return BAD_INPUT
-        except RuntimeError as e:  # also UsageError
+        except api.ReplayError as e:
             sys.stderr.write("pumpmon replay: %s\n" % e)
             return PROBLEM
         spool.seek(0)
@@ -109,15 +99,19 @@ def run(args):
         else:
             shutil.copyfileobj(spool, sys.stdout)
             sys.stdout.flush()
-        events = None
+        result = None
         if args.plot or expectation:
             spool.seek(0)
-            events = [json.loads(line) for line in spool]
+            result = api.Replay([api.Event.from_line(x) for x in spool], args.trace,
+                                args.runtime)
         if args.plot:
-            from host_tools.replay import plot
-            plot.plot_replay(trace, cfg, events, args.plot)
+            try:
+                result.plot(args.plot, args.config)
+            except ImportError as e:
+                sys.stderr.write("pumpmon replay: %s\n" % e)
+                return PROBLEM
     if expectation:
-        problems = check_events(events, expectation)
+        problems = result.check(args.check)
         if problems:
             sys.stderr.write("%s: %s disagrees with the events:\n%s\n" % (
                 args.trace, args.check, "\n".join(problems)))

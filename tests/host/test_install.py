@@ -148,3 +148,50 @@ def test_a_wheel_with_and_without_its_extras(tmp_path):
               "o.jsonl"], elsewhere)
     assert r.returncode == 0, r.stderr
     assert (elsewhere / "o.png").stat().st_size > 10000
+
+
+def test_a_tester_project_uses_the_installed_plugin(tmp_path):
+    """Issue 29's proof from outside the tree: the wheel, installed into a
+    new venv, gives a tester's own project the pytest plugin and the fixture
+    (entry point `pytest11`): it passes; a wrong expectation fails with the
+    difference; it passes under pytest-xdist too."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(*SKIP), symlinks=True)
+    r = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+              "--no-index", "--disable-pip-version-check", "-w", tmp_path / "dist", src],
+             tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    wheel, = (tmp_path / "dist").glob("pumpmon-*.whl")
+    shutil.rmtree(src)
+    venv = _venv(tmp_path, "venv")
+    vpy = venv / "bin" / "python"
+    r = _run([vpy, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+              "--disable-pip-version-check", wheel], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+    proj = tmp_path / "tester"
+    (proj / "traces").mkdir(parents=True)
+    for name in ("occlusion", "air_in_line"):
+        for ext in (".csv", ".expect.json"):
+            shutil.copy(ROOT / "traces" / (name + ext), proj / "traces" / (name + ext))
+    (proj / "pytest.ini").write_text("[pytest]\npumpmon_traces = traces\n")
+    (proj / "test_stop.py").write_text(
+        "import host_tools\n"
+        "def test_installed_copy_and_fixture(pumpmon_replay):\n"
+        "    assert '/venv/' in host_tools.__file__, host_tools.__file__\n"
+        "    r = pumpmon_replay('traces/occlusion.csv')\n"
+        "    r.assert_no_high_before(3600)\n"
+        "    assert r.first_raised('no_flow', 'low_flow').t_s < 3600 + 300\n")
+    pytest_cmd = [vpy, "-m", "pytest", "-p", "no:cacheprovider"]
+    r = _run(pytest_cmd + ["-v"], proj)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "3 passed" in r.stdout and "traces/occlusion.csv::occlusion PASSED" in r.stdout
+    r = _run(pytest_cmd + ["-n", "2"], proj)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "3 passed" in r.stdout
+    (proj / "traces" / "air_in_line.expect.json").write_text(json.dumps(
+        {"raised": [{"alarm": "no_flow", "from_s": 0, "to_s": 60}]}))
+    r = _run(pytest_cmd, proj)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "expected no_flow (any cause) to be raised between 0:00:00 and 0:01:00" in r.stdout
+    assert "1 failed, 2 passed" in r.stdout

@@ -84,17 +84,9 @@ def test_quiet_situation_raises_no_high_priority_alarm(tmp_path, name, kwargs):
 
 
 # ---- one code path, two runtimes --------------------------------------------
-@pytest.mark.parametrize("name", CORPUS)
-@pytest.mark.req("R-053")
-def test_corpus_on_both_runtimes(name):
-    expected = (TRACES / (name + ".events.jsonl")).read_text(encoding="utf-8")
-    trace = TRACES / (name + ".csv")
-    check = TRACES / (name + ".expect.json")
-    for runtime in ("cpython", "micropython"):
-        r = pumpmon("replay", trace, "--runtime", runtime, "--check", check)
-        assert r.returncode == 0, (runtime, r.stderr)
-        assert r.stdout == expected, runtime     # byte for byte
-        assert "as expected by" in r.stderr
+# Every corpus trace is replayed on both runtimes against its expectation and
+# its committed events, byte for byte, by the testers' pytest plugin
+# (host_tools/testing/plugin.py): `make test` collects traces/ beside tests/.
 
 
 def test_corpus_is_reproducible_and_small(tmp_path):
@@ -296,3 +288,15 @@ def test_bad_row_late_on_micropython_gives_one_line_and_no_events(tmp_path):
     assert r.stdout == ""
     assert r.stderr.splitlines() == ["%s:%d: flow_ul_h: 'nan' is not a finite number"
                                      % (p, line)]
+
+
+def test_every_corpus_trace_is_collected_by_the_plugin():
+    # the plugin collects a trace only beside its expectation: a corpus trace
+    # without one would silently go unchecked in `make test`
+    for name in CORPUS:
+        assert (TRACES / (name + ".expect.json")).is_file(), name
+        assert (TRACES / (name + ".events.jsonl")).is_file(), name
+    import tomllib
+    ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert ini["pumpmon_traces"] == ["traces"] and ini["pumpmon_runtime"] == "both"
+    assert "tests traces" in (ROOT / "Makefile").read_text()
