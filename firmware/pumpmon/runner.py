@@ -217,11 +217,12 @@ class Runner:
         status, shown, acked, paused, cfg_crc = self.state.load()
         self._cfg_crc = cfg_crc
         lost = 0
-        if status == L.STATE_NONE and self.log.seq > 1:
-            # no state file, yet the log shows this board ran before: the
-            # file was deleted (or lost to the flash). The log's last record
-            # says what was shown then: those alarms come back, unacknowledged,
-            # and malfunction/internal (state_missing) says why (docs/safety.md)
+        if status != L.STATE_OK and self.log.seq > 1:
+            # no valid state file (deleted, lost, or damaged: zeros, torn, a
+            # wrong CRC), yet the log shows this board ran before. The log's
+            # last record says what was shown then: those alarms come back,
+            # unacknowledged, and malfunction/internal (state_missing) says
+            # why (docs/safety.md); the boot record keeps which it was
             shown = _last_shown(self.log) & ((1 << A.N_CONDITIONS) - 1)
             acked = 0
             lost = 1
@@ -248,10 +249,10 @@ class Runner:
         fault = 0
         if cause not in EXPECTED_RESETS:
             fault = A.D_WATCHDOG if cause == "watchdog" else A.D_RESET
-        elif status == L.STATE_CORRUPT:
-            fault = A.D_LOG
         elif lost:
             fault = A.D_STATE
+        elif status == L.STATE_CORRUPT:   # damaged, and no log to restore from
+            fault = A.D_LOG
         if fault:
             m.fault(fault)
         now = self.board.ticks_ms()
