@@ -47,6 +47,23 @@ READ_CHUNK = 8192       # raw bytes per read exchange
 IO_TIMEOUT_S = 10.0
 
 
+# what the carers' link prints (firmware/carerlink/: "pumpmon: carer link:
+# connection refused ... (retry in 1 s)", "... not started: ...") is about the
+# network, never the monitor's start-up: a broker that is down, refusing or
+# flapping must not make a good flash look failed (issue 28)
+NOT_STARTUP = ("pumpmon: carer link",)
+
+
+def monitor_report(console):
+    """The first line in which the monitor itself reported a problem at
+    start-up ("pumpmon: ..."), from that word on; None when there is none."""
+    for line in console.splitlines():
+        i = line.find("pumpmon:")
+        if i >= 0 and not line.startswith(NOT_STARTUP, i):
+            return line[i:]
+    return None
+
+
 class BoardSession(ConsoleChannel):
     """A session with a board. Every failure is a FlashError (its status is
     the exit status of `pumpmon flash`, docs/flashing.md).
@@ -250,8 +267,8 @@ class BoardSession(ConsoleChannel):
         bad = None
         if "Traceback" in after:
             bad = "main.py stopped with an exception"
-        elif "pumpmon:" in after:
-            bad = "the monitor reported: " + after[after.index("pumpmon:"):].splitlines()[0]
+        elif monitor_report(after):
+            bad = "the monitor reported: " + monitor_report(after)
         elif after.rstrip().endswith(">>>"):
             bad = "main.py returned to the REPL: the monitor is not running"
         elif "soft reboot" not in text:
