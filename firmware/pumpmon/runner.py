@@ -20,6 +20,7 @@ from pumpmon import eventlog as L
 from pumpmon import patterns as P
 from pumpmon import recorder as R
 from pumpmon import service as S
+from pumpmon.chatter import Chatters
 from pumpmon.clock import ticks_add, ticks_diff
 from pumpmon.config import Config
 from pumpmon.manager import EV_CLEARED, EV_RAISED
@@ -189,10 +190,12 @@ class Runner:
         self.carer = None         # the carers' link (firmware/carerlink/), polled every pass
         self.stop = 0             # != 0: run() ends (service.STOP_*: monitoring_stopped logged)
         self._pre = ""
+        self.chatter = None       # the log's chatter limiters (chatter.py)
         if flash is not None:
             pre = flash if (flash == "" or flash.endswith("/")) else flash + "/"
             self._pre = pre
             self.log = L.EventLog(pre + "log", log_segments, log_seg_bytes, fs)
+            self.chatter = Chatters(self)
             self.state = StateFile(flash, fs)
             self.sinks.insert(0, self._log_sink)   # the log first
             self._boot()
@@ -302,9 +305,16 @@ class Runner:
         return level, e.flow_mean, e.prog_mean, days
 
     def write(self, code, cond=L.NO_COND, detail=0, v0=0, v1=0, v2=0, v3=0, sync=False):
-        """Append a record to the event log (no-op without one); a write
-        error raises malfunction/internal (log_failure), a later success
-        clears that condition (the alarm stays latched until acknowledged)."""
+        """Append a record to the event log (no-op without one); the carers'
+        link's records go through their limiter (chatter.py)."""
+        if code == L.CARER_LINK and self.chatter is not None:
+            return self.chatter.link.write(cond, detail, v0, v1, v2, v3, sync)
+        return self.append(code, cond, detail, v0, v1, v2, v3, sync)
+
+    def append(self, code, cond=L.NO_COND, detail=0, v0=0, v1=0, v2=0, v3=0, sync=False):
+        """Append a record to the event log now; a write error raises
+        malfunction/internal (log_failure), a later success clears that
+        condition (the alarm stays latched until acknowledged)."""
         log = self.log
         if log is None:
             return True
@@ -336,9 +346,11 @@ class Runner:
     def _log_sink(self, code, cond, detail, runner):
         level, flow, prog, days = self._values()
         high = cond >= 0 and A.priority_of(cond) == A.HIGH
+        self._dirty = 1
+        if self.chatter.alarm(code, cond, detail, level, flow, prog, days):
+            return                # a condition clearing again under a flapping sensor
         self.write(code, L.NO_COND if cond < 0 else cond, detail, level, flow, prog, days,
                    sync=high and code == EV_RAISED)
-        self._dirty = 1
 
     def _save_state(self, alive=-1):
         self._dirty = 0
@@ -389,7 +401,9 @@ class Runner:
         self._save_state()
 
     def _housekeeping(self, refill):
-        """Once a second, with a log: refill edges, the hourly status, retries."""
+        """Once a second, with a log: refill edges, the hourly status, retries,
+        the summary of chatter held back."""
+        self.chatter.tick()
         if refill != self._refill:
             self._refill = refill
             e = self.monitor.engine

@@ -235,6 +235,10 @@ def to_dict(r):
         else:
             d.update(old="%g" % (v0 / 1000.0) if v0 != UNKNOWN else "unset",
                      new="%g" % (v1 / 1000.0) if v1 != UNKNOWN else "unset")
+    elif r.code == _fw_log.RECORDS_HELD:   # chatter held back (issue 28, docs/log-format.md)
+        d.update(held_event=EVENTS.get(r.detail, str(r.detail)), held=v0, over_s=v1)
+        if r.detail == _fw_log.CARER_LINK:
+            d.update({"last_" + k: x for k, x in _carer_link(v2, v3, 0).items()})
     elif r.code == _fw_log.CARER_LINK:   # the carers' link (issue 16, docs/carer.md)
         d.update(_carer_link(r.detail, v0, v1))
     elif r.code == 24:      # power_on_test (issue 12)
