@@ -81,6 +81,10 @@ LOG_DAMAGED = const(33)    # v0 bad slots found at boot, v1 segment, v2 1 if a t
 # mixed), detail their code, v0 how many, v1 seconds first to last, v2 the
 # last one's detail, v3 its v0
 RECORDS_HELD = const(34)
+# monitoring resumed by itself after a service request nobody followed
+# (service.hold): detail service.RESUME_* (1 service_timeout), v0 the seconds
+# it was stopped, v1 service.SERVICE_WHY index of the request
+MONITORING_RESUMED = const(35)
 CONDITION_CLEARED = const(2)   # manager.EV_CONDITION_CLEARED (records 1..6 are its events)
 # the codes a segment's chatter count (EventLog.chat, chatter.py) is found by
 # at boot (a repeated condition_cleared is chatter too, but looks like the
@@ -96,6 +100,7 @@ NAMES = {
     POWER_ON_TEST: "power_on_test", CONFIG_CHANGED: "config_changed",
     MONITORING_STOPPED: "monitoring_stopped", LOG_DAMAGED: "log_damaged",
     CARER_LINK: "carer_link", RECORDS_HELD: "records_held",
+    MONITORING_RESUMED: "monitoring_resumed",
 }
 # boot record detail: board.reset_cause() as a number
 RESET_CAUSES = ("unknown", "power_on", "soft", "watchdog", "brownout", "hard", "deepsleep")

@@ -189,6 +189,7 @@ class Runner:
         self.service = None       # the console channel (service.py), polled every pass
         self.carer = None         # the carers' link (firmware/carerlink/), polled every pass
         self.stop = 0             # != 0: run() ends (service.STOP_*: monitoring_stopped logged)
+        self.stop_why = 0         # service.SERVICE_WHY index of the request that stopped it
         self._pre = ""
         self.chatter = None       # the log's chatter limiters (chatter.py)
         if flash is not None:
@@ -581,7 +582,10 @@ class Runner:
                 except Exception:
                     pass  # the watchdog will reset the board; the alarm comes back
             if self.stop:
-                break
+                # a service request: wait for the host's Ctrl-C; nobody came
+                # within service.HOLD_S: monitoring goes on (docs/console-protocol.md)
+                if self.stop != S.STOP_SERVICE or not S.hold(self, LOOP_MS):
+                    break
             b.sleep_ms(LOOP_MS)
             if steps > 0:
                 steps -= 1
