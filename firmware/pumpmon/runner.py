@@ -436,11 +436,8 @@ class Runner:
             ok = self.log.retry(self.up_s, self.up_ms, self.monitor.manager.shown)
             self._check_store(ok)
 
-    def step(self):
-        """One pass of the main loop; never blocks."""
-        b = self.board
-        m = self.monitor
-        now = b.ticks_ms()
+    def uptime(self, now):
+        """Bring the uptime (up_s, up_ms: the log's clock) to now (ticks ms)."""
         self.now = now
         d = ticks_diff(now, self._last)
         self._last = now
@@ -451,6 +448,13 @@ class Runner:
                 self.up_s += s
                 ms -= s * 1000
             self.up_ms = ms
+
+    def step(self):
+        """One pass of the main loop; never blocks."""
+        b = self.board
+        m = self.monitor
+        now = b.ticks_ms()
+        self.uptime(now)
         button = b.button()
         if button:
             self._btn = 1

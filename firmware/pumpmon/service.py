@@ -380,6 +380,7 @@ def resume(r, why, held_s, service_why=0):
     r.stop = 0
     m = r.monitor
     mg = m.manager
+    r.uptime(r.board.ticks_ms())      # the record's time: now, not the stop's
     _quietly(r.write, L.MONITORING_RESUMED, L.NO_COND, why, held_s, service_why, 0, 0,
              True)
     e = m.engine

@@ -384,6 +384,7 @@ def test_an_abandoned_service_request_resumes_monitoring_by_itself():
         res = recs[k + 1]
         assert res[2] == S.RESUME_TIMEOUT and res[8] == S.HOLD_S and not bad
         assert res[9] == S.SERVICE_WHY.index("other")
+        assert res[4] - recs[k][4] in (S.HOLD_S - 1, S.HOLD_S, S.HOLD_S + 1)  # its own time
         assert L.NAMES[res[0]] == "monitoring_resumed"
         assert r.monitor.manager.shown & (1 << A.INTERRUPTED)
         n_leds = len(b.leds)
