@@ -216,6 +216,9 @@ def to_dict(r):
         d.update(detail=_name(service.STOP_NAMES, r.detail),
                  service=_name(service.SERVICE_WHY, v0) if r.detail == service.STOP_SERVICE
                  else None)
+    elif r.code == _fw_log.MONITORING_RESUMED:   # issue 28: service mode ended by itself
+        d.update(detail=_name(service.RESUME_NAMES, r.detail), stopped_s=v0,
+                 service=_name(service.SERVICE_WHY, v1))
     elif r.code == _fw_log.LOG_DAMAGED:
         d.update(damaged=v0, segment=v1, torn=bool(v2))
     elif r.code == 25:      # config_changed (issue 12): old and new value
