@@ -45,6 +45,9 @@ READ_CHUNK = 8192       # raw bytes per read exchange
 # board owes (mpremote's transport waits forever in places: a board that lost
 # power mid-transfer must give exit status 9, not a hang)
 IO_TIMEOUT_S = 10.0
+# the raw REPL: tries (a booting board may miss the first Ctrl-C), seconds apart
+RAW_TRIES = 3
+RAW_PAUSE_S = 1.0
 
 
 # what the carers' link prints (firmware/carerlink/: "pumpmon: carer link:
@@ -108,19 +111,36 @@ class BoardSession(ConsoleChannel):
 
     def enter_raw(self, soft_reset=True):
         """Take the raw REPL (Ctrl-C: the monitor stops, logged by the
-        firmware) and define the session's helpers."""
-        try:
-            with quiet():
-                self.t.enter_raw_repl(soft_reset=soft_reset)
-        except Exception:
-            self.close()
-            raise FlashError(EXIT_BUSY, "board busy: %s does not answer the raw REPL "
-                             "(a program that ignores Ctrl-C, or another tool talking "
-                             "to it)" % self.port)
+        firmware) and define the session's helpers. A board that is booting
+        (a watchdog or power-on reset after a cut session: boot.py finishing
+        a flash, the monitor starting) may miss the first Ctrl-C: tried
+        RAW_TRIES times, RAW_PAUSE_S apart, before it is called busy."""
+        for attempt in range(RAW_TRIES):
+            try:
+                with quiet():
+                    self.t.enter_raw_repl(soft_reset=soft_reset)
+                break
+            except Exception:
+                if attempt + 1 == RAW_TRIES:
+                    self.close()
+                    raise FlashError(EXIT_BUSY, "board busy: %s does not answer the raw "
+                                     "REPL (a program that ignores Ctrl-C, or another tool "
+                                     "talking to it)" % self.port)
+                time.sleep(RAW_PAUSE_S)
+                self._discard()
         self.exec(boot_source() + "\n" + HELPERS)
         self._feed = "_pmwd()\n"
 
     _feed = ""
+
+    def _discard(self):
+        """Drop what the board printed meanwhile (a boot's output)."""
+        try:
+            s = self.t.serial
+            while s.in_waiting:
+                s.read(s.in_waiting)
+        except Exception:
+            pass
 
     def close(self):
         try:
