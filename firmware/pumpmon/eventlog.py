@@ -82,7 +82,7 @@ LOG_DAMAGED = const(33)    # v0 bad slots found at boot, v1 segment, v2 1 if a t
 # last one's detail, v3 its v0
 RECORDS_HELD = const(34)
 # monitoring resumed by itself after a service request nobody followed
-# (service.hold): detail service.RESUME_* (1 service_timeout), v0 the seconds
+# (servicehold.hold): detail servicehold.RESUME_* (1 service_timeout), v0 the seconds
 # it was stopped, v1 service.SERVICE_WHY index of the request
 MONITORING_RESUMED = const(35)
 CONDITION_CLEARED = const(2)   # manager.EV_CONDITION_CLEARED (records 1..6 are its events)

@@ -21,6 +21,7 @@ from pumpmon import patterns as P
 from pumpmon import recorder as R
 from pumpmon import service as S
 from pumpmon.chatter import Chatters
+from pumpmon.servicehold import hold
 from pumpmon.clock import ticks_add, ticks_diff
 from pumpmon.config import Config
 from pumpmon.manager import EV_CLEARED, EV_RAISED
@@ -588,7 +589,7 @@ class Runner:
             if self.stop:
                 # a service request: wait for the host's Ctrl-C; nobody came
                 # within service.HOLD_S: monitoring goes on (docs/console-protocol.md)
-                if self.stop != S.STOP_SERVICE or not S.hold(self, LOOP_MS):
+                if self.stop != S.STOP_SERVICE or not hold(self, LOOP_MS):
                     break
             b.sleep_ms(LOOP_MS)
             if steps > 0:

@@ -22,7 +22,6 @@ import sys
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
 from pumpmon import patterns as P
-from pumpmon.clock import ticks_diff
 
 try:
     from micropython import const
@@ -44,13 +43,6 @@ SERVICE_WHY = ("other", "flash", "config")   # `service WHY`, logged as v0
 STOP_SERVICE = const(1)     # a `service` request (the host flashes or configures)
 STOP_INTERRUPT = const(2)   # Ctrl-C (KeyboardInterrupt) on the console
 STOP_NAMES = ("", "service", "interrupted")
-# after a service request the monitor waits this long (board seconds: the
-# loop sleeps, feeding the watchdog) for the host to take the REPL (Ctrl-C);
-# nobody came (a client that vanished): monitoring resumes by itself,
-# logged as monitoring_resumed (docs/console-protocol.md, Stopping)
-HOLD_S = const(60)
-RESUME_TIMEOUT = const(1)   # monitoring_resumed detail: service_timeout
-RESUME_NAMES = ("", "service_timeout")
 # error codes of ERR replies
 ERRORS = ("bad_request", "unknown_verb", "bad_path", "no_file", "busy", "failed")
 
@@ -351,44 +343,6 @@ def stop(r, detail, why=0):
         _quietly(log.close)
     if rec is not None:
         _quietly(rec.close)
-
-
-def hold(r, loop_ms=10):
-    """After a service request stopped the monitor (logged, the service
-    indication on): wait up to HOLD_S for the host's Ctrl-C, which raises
-    KeyboardInterrupt here and goes on to the REPL. True when nobody came
-    and monitoring has resumed (the Runner's loop goes on)."""
-    b = r.board
-    t0 = b.ticks_ms()
-    why = r.stop_why
-    while ticks_diff(b.ticks_ms(), t0) < HOLD_S * 1000:
-        _quietly(b.feed_watchdog)
-        b.sleep_ms(loop_ms)
-    resume(r, RESUME_TIMEOUT, ticks_diff(b.ticks_ms(), t0) // 1000, why)
-    return True
-
-
-def resume(r, why, held_s, service_why=0):
-    """Monitoring again after a stop (service.hold's timeout), as after a
-    reset of a real board: logged (monitoring_resumed, synced), and
-    monitoring_interrupted shown until acknowledged (it was not monitoring
-    for held_s). The engine starts afresh (the seconds it did not see are
-    not a sensor silence; the flow window fills again), the shown alarms
-    kept as a reset restores them (a high one stays until judged again);
-    the sound and the light are driven again from the next pass."""
-    from pumpmon.engine import Engine
-    r.stop = 0
-    m = r.monitor
-    mg = m.manager
-    r.uptime(r.board.ticks_ms())      # the record's time: now, not the stop's
-    _quietly(r.write, L.MONITORING_RESUMED, L.NO_COND, why, held_s, service_why, 0, 0,
-             True)
-    e = m.engine
-    m.engine = Engine(r.cfg, r.board.ticks_ms(), (e.tod_s + held_s) % 86400)
-    m.restore(mg.shown, mg.acked)
-    m.interrupt()
-    r._tone = r._led = -1
-    r._dirty = 1
 
 
 def _quietly(fn, *args):

@@ -217,7 +217,8 @@ def to_dict(r):
                  service=_name(service.SERVICE_WHY, v0) if r.detail == service.STOP_SERVICE
                  else None)
     elif r.code == _fw_log.MONITORING_RESUMED:   # issue 28: service mode ended by itself
-        d.update(detail=_name(service.RESUME_NAMES, r.detail), stopped_s=v0,
+        from pumpmon.servicehold import RESUME_NAMES
+        d.update(detail=_name(RESUME_NAMES, r.detail), stopped_s=v0,
                  service=_name(service.SERVICE_WHY, v1))
     elif r.code == _fw_log.LOG_DAMAGED:
         d.update(damaged=v0, segment=v1, torn=bool(v2))

@@ -11,6 +11,7 @@ from pumpmon import alarms as A
 from pumpmon import eventlog as L
 from pumpmon import patterns as P
 from pumpmon import service as S
+from pumpmon import servicehold as H
 from pumpmon.clock import ticks_add, ticks_diff
 from pumpmon.config import Config
 from pumpmon.runner import Runner
@@ -376,15 +377,15 @@ def test_an_abandoned_service_request_resumes_monitoring_by_itself():
         assert c.replies()[-1] == ("s1", True, "service other")
         assert r.stop == 0                   # back: run() went on
         held_ms = ticks_diff(stopped[-1], stopped[0])
-        assert S.HOLD_S * 1000 - 20 <= held_ms <= S.HOLD_S * 1000, held_ms
+        assert H.HOLD_S * 1000 - 20 <= held_ms <= H.HOLD_S * 1000, held_ms
         recs, bad = _records(d)
         codes = [x[0] for x in recs]
         k = codes.index(L.MONITORING_STOPPED)
         assert codes[k + 1] == L.MONITORING_RESUMED, codes[k:]
         res = recs[k + 1]
-        assert res[2] == S.RESUME_TIMEOUT and res[8] == S.HOLD_S and not bad
+        assert res[2] == H.RESUME_TIMEOUT and res[8] == H.HOLD_S and not bad
         assert res[9] == S.SERVICE_WHY.index("other")
-        assert res[4] - recs[k][4] in (S.HOLD_S - 1, S.HOLD_S, S.HOLD_S + 1)  # its own time
+        assert res[4] - recs[k][4] in (H.HOLD_S - 1, H.HOLD_S, H.HOLD_S + 1)  # its own time
         assert L.NAMES[res[0]] == "monitoring_resumed"
         assert r.monitor.manager.shown & (1 << A.INTERRUPTED)
         n_leds = len(b.leds)

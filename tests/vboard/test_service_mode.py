@@ -10,6 +10,7 @@ import time
 from test_vboard import _flash_firmware, _trace, start_board  # noqa: F401 - the fixture
 
 from pumpmon import service as S
+from pumpmon import servicehold as H
 
 
 def _events(b, name, since=0):
@@ -33,7 +34,7 @@ def test_an_abandoned_service_request_resumes_monitoring(start_board, tmp_path):
     stopped = _events(b, "monitoring_stopped")[0]["world_ms"]
     b.wait(lambda: _events(b, "monitoring_resumed"), 120, "monitoring_resumed")
     resumed = _events(b, "monitoring_resumed")[0]["world_ms"]
-    assert 0 < resumed - stopped <= S.HOLD_S * 1000 + 1000, (stopped, resumed)
+    assert 0 < resumed - stopped <= H.HOLD_S * 1000 + 1000, (stopped, resumed)
     # monitoring for real: heartbeats again, and the stop of the drug is an alarm
     b.wait(lambda: [r for r in b.timeline() if r["kind"] == "heartbeat"
                     and r["world_ms"] > resumed + 2000], 60, "the heartbeat after resuming")
