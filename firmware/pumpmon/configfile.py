@@ -10,9 +10,66 @@ from pumpmon.config import Config
 MAX_BYTES = 4096       # a real configuration is a few hundred bytes
 
 
+class Duplicate(ValueError):
+    """A key given twice; .line is the line of the second one (load() names
+    the file: FILE:LINE)."""
+
+    def __init__(self, key, line):
+        super().__init__("setting %s given twice" % _shown(key))
+        self.key = key
+        self.line = line
+
+
+_ESC = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def unescape(raw):
+    """The text of a JSON string body as JSON reads it: \\uXXXX (a
+    surrogate pair joined into one character) and the one-letter escapes.
+    Keys are compared after this, so "flow_window\\u005fs" is the key
+    "flow_window_s" (a reader sees one key, the parser keeps the other)."""
+    if "\\" not in raw:
+        return raw
+    out = []
+    i = 0
+    n = len(raw)
+    while i < n:
+        c = raw[i]
+        if c != "\\" or i + 1 >= n:
+            out.append(c)
+            i += 1
+            continue
+        e = raw[i + 1]
+        if e == "u" and i + 6 <= n:
+            try:
+                cp = int(raw[i + 2:i + 6], 16)
+            except ValueError:
+                cp = -1
+            if cp >= 0:
+                i += 6
+                if 0xD800 <= cp < 0xDC00 and raw[i:i + 2] == "\\u" and i + 6 <= n:
+                    try:
+                        lo = int(raw[i + 2:i + 6], 16)
+                    except ValueError:
+                        lo = -1
+                    if 0xDC00 <= lo < 0xE000:
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
+                        i += 6
+                try:
+                    out.append(chr(cp))
+                except ValueError:   # a port that refuses a lone surrogate
+                    out.append("\\u%04x" % cp)
+                continue
+        out.append(_ESC.get(e, e))
+        i += 2
+    return "".join(out)
+
+
 def duplicate_key(text):
-    """The first key that appears twice in the top-level JSON object of
-    text, or None (the JSON parser would silently keep the last one)."""
+    """(key, line) of the first key that appears twice in the top-level JSON
+    object of text, compared as JSON reads them (after unescaping), or None
+    (the JSON parser would silently keep the last one). line: 1-based, of
+    the second one."""
     seen = []
     depth = 0
     i = 0
@@ -27,9 +84,9 @@ def duplicate_key(text):
             while k < n and text[k] in " \t\r\n":
                 k += 1
             if depth == 1 and k < n and text[k] == ":":
-                key = text[i + 1:j]
+                key = unescape(text[i + 1:j])
                 if key in seen:
-                    return key
+                    return key, text.count("\n", 0, i) + 1
                 seen.append(key)
             i = j + 1
             continue
@@ -57,8 +114,18 @@ def parse(data):
         raise ValueError("not a JSON object ({...})")
     dup = duplicate_key(text)
     if dup is not None:
-        raise ValueError("setting %r given twice" % dup)
+        raise Duplicate(dup[0], dup[1])
     return values
+
+
+def _shown(key):
+    """A key for a message: quoted, anything outside printable ASCII as an escape."""
+    out = []
+    for c in key:
+        o = ord(c)
+        out.append(c if 32 <= o < 127 and c != '"' and c != "\\" else
+                   ("\\u%04x" % o if o < 0x10000 else "\\U%08x" % o))
+    return '"' + "".join(out) + '"'
 
 
 def load(path):
@@ -74,5 +141,7 @@ def load(path):
         return Config(parse(data)), None
     except MemoryError:
         return None, "%s: out of memory while parsing" % path
+    except Duplicate as e:
+        return None, "%s:%d: %s" % (path, e.line, e)
     except Exception as e:  # noqa: BLE001 - bad JSON, a bad setting, anything
         return None, "%s: %s" % (path, e)

@@ -77,6 +77,20 @@ CARER_LINK = const(26)
 # 32..: the log's own integrity and the console service channel (service.py)
 MONITORING_STOPPED = const(32)  # detail: service.STOP_*; v0 service.SERVICE_WHY index
 LOG_DAMAGED = const(33)    # v0 bad slots found at boot, v1 segment, v2 1 if a torn tail
+# chatter held back (chatter.py): cond the held records' (NO_COND: none or
+# mixed), detail their code, v0 how many, v1 seconds first to last, v2 the
+# last one's detail, v3 its v0
+RECORDS_HELD = const(34)
+# monitoring resumed by itself after a service request nobody followed
+# (servicehold.hold): detail servicehold.RESUME_* (1 service_timeout), v0 the seconds
+# it was stopped, v1 service.SERVICE_WHY index of the request
+MONITORING_RESUMED = const(35)
+CONDITION_CLEARED = const(2)   # manager.EV_CONDITION_CLEARED (records 1..6 are its events)
+# the codes a segment's chatter count (EventLog.chat, chatter.py) is found by
+# at boot (a repeated condition_cleared is chatter too, but looks like the
+# first: the count then starts low, so a segment may take up to twice its
+# share across a reset)
+CHATTER = (CARER_LINK, RECORDS_HELD)
 # 40..: configuration management (identity.py): after every boot record
 FIRMWARE = const(40)       # detail identity.CHANGES; v0 version, v1 manifest id, v2 v3 previous
 NAMES = {
@@ -87,7 +101,8 @@ NAMES = {
     LOG_RESUMED: "log_resumed", INTERRUPTED: "monitoring_interrupted",
     POWER_ON_TEST: "power_on_test", CONFIG_CHANGED: "config_changed",
     MONITORING_STOPPED: "monitoring_stopped", LOG_DAMAGED: "log_damaged",
-    CARER_LINK: "carer_link", FIRMWARE: "firmware",
+    CARER_LINK: "carer_link", RECORDS_HELD: "records_held",
+    MONITORING_RESUMED: "monitoring_resumed", FIRMWARE: "firmware",
 }
 # boot record detail: board.reset_cause() as a number
 RESET_CAUSES = ("unknown", "power_on", "soft", "watchdog", "brownout", "hard", "deepsleep")
@@ -201,6 +216,8 @@ class EventLog:
     PREFIX = "ev"          # segment file names: PREFIX + 8 digits + ".bin"
     RECSIZE = REC          # bytes per record slot
     SEQ_PER_SLOT = 1       # every slot uses up a sequence number (the recorder's: 0)
+    CHATTER = CHATTER      # record codes counted in self.chat (the recorder's: none)
+    _scan_chat = 0
 
     def __init__(self, path="log", segments=8, seg_bytes=16384, flash=None):
         rec = self.RECSIZE
@@ -222,6 +239,7 @@ class EventLog:
         self.torn = 0         # 1 if one of them is a torn tail (a cut write)
         self._found = 0       # 1: the current segment held bytes at boot: never truncate it
         self.writes = 0       # records written since boot
+        self.chat = 0         # chatter records in the current segment (chatter.py)
         try:
             self._find_end()
         except Exception:  # unreadable flash: start a new segment on the first write
@@ -265,6 +283,7 @@ class EventLog:
         bad = 0
         after = 0
         size = 0
+        chat = 0
         with self.fs.open(self._file(n), "rb") as f:
             while True:
                 k = f.readinto(buf)
@@ -273,6 +292,8 @@ class EventLog:
                 size += k
                 if k == rec and self._valid(buf):
                     count += 1
+                    if buf[1] in self.CHATTER:
+                        chat += 1
                     s = self._seq_of(buf)
                     if s > last:
                         last = s
@@ -284,6 +305,7 @@ class EventLog:
                     self.torn = 1
                     break
         clean = 1 if (bad == 0 and size == count * rec) else 0
+        self._scan_chat = chat
         return count, last, clean, bad, after
 
     def _find_end(self):
@@ -301,6 +323,7 @@ class EventLog:
                 count, last, clean, bad, after = self.per_seg, -1, 0, 1, 1
             if first:
                 self.count = count
+                self.chat = self._scan_chat
                 self._clean = clean
                 self._found = 1 if (count or bad) else 0
                 first = 0
@@ -330,6 +353,7 @@ class EventLog:
             # found at boot is never truncated: what it holds is evidence.
             self._f = fs.open(self._file(self.seg), "wb")
             self._clean = 1
+            self.chat = 0
             return
         self._rotate()
 
@@ -351,6 +375,7 @@ class EventLog:
         self._f = fs.open(self._file(n), "wb")
         self.seg = n
         self.count = 0
+        self.chat = 0
         self._clean = 1
         self._found = 0
 

@@ -133,6 +133,7 @@ def settings(flash_dir, fs=None):
 
 class Recorder(EventLog):
     PREFIX = "tr"
+    CHATTER = ()
     RECSIZE = REC
     SEQ_PER_SLOT = 0         # seq is the boot number, not one per record
 

@@ -21,6 +21,8 @@ from pumpmon import identity
 from pumpmon import patterns as P
 from pumpmon import recorder as R
 from pumpmon import service as S
+from pumpmon.chatter import Chatters
+from pumpmon.servicehold import hold
 from pumpmon.clock import ticks_add, ticks_diff
 from pumpmon.config import Config
 from pumpmon.manager import EV_CLEARED, EV_RAISED
@@ -193,11 +195,14 @@ class Runner:
         self.service = None       # the console channel (service.py), polled every pass
         self.carer = None         # the carers' link (firmware/carerlink/), polled every pass
         self.stop = 0             # != 0: run() ends (service.STOP_*: monitoring_stopped logged)
+        self.stop_why = 0         # service.SERVICE_WHY index of the request that stopped it
         self._pre = ""
+        self.chatter = None       # the log's chatter limiters (chatter.py)
         if flash is not None:
             pre = flash if (flash == "" or flash.endswith("/")) else flash + "/"
             self._pre = pre
             self.log = L.EventLog(pre + "log", log_segments, log_seg_bytes, fs)
+            self.chatter = Chatters(self)
             self.state = StateFile(flash, fs)
             self.sinks.insert(0, self._log_sink)   # the log first
             self._boot()
@@ -222,11 +227,12 @@ class Runner:
         status, shown, acked, paused, cfg_crc = self.state.load()
         self._cfg_crc = cfg_crc
         lost = 0
-        if status == L.STATE_NONE and self.log.seq > 1:
-            # no state file, yet the log shows this board ran before: the
-            # file was deleted (or lost to the flash). The log's last record
-            # says what was shown then: those alarms come back, unacknowledged,
-            # and malfunction/internal (state_missing) says why (docs/safety.md)
+        if status != L.STATE_OK and self.log.seq > 1:
+            # no valid state file (deleted, lost, or damaged: zeros, torn, a
+            # wrong CRC), yet the log shows this board ran before. The log's
+            # last record says what was shown then: those alarms come back,
+            # unacknowledged, and malfunction/internal (state_missing) says
+            # why (docs/safety.md); the boot record keeps which it was
             shown = _last_shown(self.log) & ((1 << A.N_CONDITIONS) - 1)
             acked = 0
             lost = 1
@@ -254,10 +260,10 @@ class Runner:
         fault = 0
         if cause not in EXPECTED_RESETS:
             fault = A.D_WATCHDOG if cause == "watchdog" else A.D_RESET
-        elif status == L.STATE_CORRUPT:
-            fault = A.D_LOG
         elif lost:
             fault = A.D_STATE
+        elif status == L.STATE_CORRUPT:   # damaged, and no log to restore from
+            fault = A.D_LOG
         if fault:
             m.fault(fault)
         now = self.board.ticks_ms()
@@ -307,9 +313,16 @@ class Runner:
         return level, e.flow_mean, e.prog_mean, days
 
     def write(self, code, cond=L.NO_COND, detail=0, v0=0, v1=0, v2=0, v3=0, sync=False):
-        """Append a record to the event log (no-op without one); a write
-        error raises malfunction/internal (log_failure), a later success
-        clears that condition (the alarm stays latched until acknowledged)."""
+        """Append a record to the event log (no-op without one); the carers'
+        link's records go through their limiter (chatter.py)."""
+        if code == L.CARER_LINK and self.chatter is not None:
+            return self.chatter.link.write(cond, detail, v0, v1, v2, v3, sync)
+        return self.append(code, cond, detail, v0, v1, v2, v3, sync)
+
+    def append(self, code, cond=L.NO_COND, detail=0, v0=0, v1=0, v2=0, v3=0, sync=False):
+        """Append a record to the event log now; a write error raises
+        malfunction/internal (log_failure), a later success clears that
+        condition (the alarm stays latched until acknowledged)."""
         log = self.log
         if log is None:
             return True
@@ -341,9 +354,11 @@ class Runner:
     def _log_sink(self, code, cond, detail, runner):
         level, flow, prog, days = self._values()
         high = cond >= 0 and A.priority_of(cond) == A.HIGH
+        self._dirty = 1
+        if self.chatter.alarm(code, cond, detail, level, flow, prog, days):
+            return                # a condition clearing again under a flapping sensor
         self.write(code, L.NO_COND if cond < 0 else cond, detail, level, flow, prog, days,
                    sync=high and code == EV_RAISED)
-        self._dirty = 1
 
     def _save_state(self, alive=-1):
         self._dirty = 0
@@ -394,7 +409,9 @@ class Runner:
         self._save_state()
 
     def _housekeeping(self, refill):
-        """Once a second, with a log: refill edges, the hourly status, retries."""
+        """Once a second, with a log: refill edges, the hourly status, retries,
+        the summary of chatter held back."""
+        self.chatter.tick()
         if refill != self._refill:
             self._refill = refill
             e = self.monitor.engine
@@ -426,11 +443,8 @@ class Runner:
             ok = self.log.retry(self.up_s, self.up_ms, self.monitor.manager.shown)
             self._check_store(ok)
 
-    def step(self):
-        """One pass of the main loop; never blocks."""
-        b = self.board
-        m = self.monitor
-        now = b.ticks_ms()
+    def uptime(self, now):
+        """Bring the uptime (up_s, up_ms: the log's clock) to now (ticks ms)."""
         self.now = now
         d = ticks_diff(now, self._last)
         self._last = now
@@ -441,6 +455,13 @@ class Runner:
                 self.up_s += s
                 ms -= s * 1000
             self.up_ms = ms
+
+    def step(self):
+        """One pass of the main loop; never blocks."""
+        b = self.board
+        m = self.monitor
+        now = b.ticks_ms()
+        self.uptime(now)
         button = b.button()
         if button:
             self._btn = 1
@@ -579,7 +600,10 @@ class Runner:
                 except Exception:
                     pass  # the watchdog will reset the board; the alarm comes back
             if self.stop:
-                break
+                # a service request: wait for the host's Ctrl-C; nobody came
+                # within service.HOLD_S: monitoring goes on (docs/console-protocol.md)
+                if self.stop != S.STOP_SERVICE or not hold(self, LOOP_MS):
+                    break
             b.sleep_ms(LOOP_MS)
             if steps > 0:
                 steps -= 1

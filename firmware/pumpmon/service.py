@@ -330,6 +330,7 @@ def stop(r, detail, why=0):
     let Runner.run() end. Never raises; each step is tried on its own, so a
     failing one (the log, the buzzer) never keeps the others from happening."""
     r.stop = detail
+    r.stop_why = why
     log, rec, b = r.log, r.rec, r.board
     if log is not None:
         _quietly(log.interrupted)

@@ -10,8 +10,8 @@
 # old state.bin; on FAT, where rename first removes the target, a cut in
 # between leaves only state.new: load() takes the valid copy with the higher
 # generation, so either way one whole state survives. Neither valid (flash
-# corruption): STATE_CORRUPT, the caller boots with no alarm restored and
-# raises malfunction/internal so someone looks.
+# corruption): STATE_CORRUPT, which the caller treats as its loss (the alarms
+# come back from the event log, malfunction/internal state_missing).
 #
 # layout (little-endian): 0 "PMST" | 4 u8 version 2 | 5 u8 paused |
 #   6 u16 shown | 8 u16 acked | 10 u16 0 | 12 u32 generation |

@@ -87,6 +87,11 @@ def parse_board_config(data):
         return None, "config.json on the board is not JSON: %s" % e
     if not isinstance(values, dict):
         return None, "config.json on the board is not a JSON object"
+    from pumpmon.configfile import duplicate_key
+    dup = duplicate_key(text)    # after unescaping: the board refuses it too
+    if dup is not None:
+        return None, "config.json:%d on the board: setting %s given twice" % (
+            dup[1], json.dumps(dup[0]))
     return values, None
 
 

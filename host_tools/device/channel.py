@@ -74,8 +74,10 @@ class ConsoleChannel:
             if b">>> " in buf or b"raw REPL" in buf:
                 # a REPL took the line (no monitor runs): no reply will come
                 self._console = b""
-                raise ChannelError("the board is at its REPL: no monitor is running",
-                                   answered=False)
+                # (the next step: docs/console-protocol.md, Stopping)
+                raise ChannelError("the board is at its REPL: no monitor is running (its "
+                                   "watchdog restarts it within 8 s; at once: mpremote "
+                                   "reset)", answered=False)
 
     def status(self, timeout=REPLY_S):
         """The running monitor's status (a dict, docs/console-protocol.md)."""

@@ -46,6 +46,26 @@ READ_CHUNK = 8192       # raw bytes per read exchange
 # board owes (mpremote's transport waits forever in places: a board that lost
 # power mid-transfer must give exit status 9, not a hang)
 IO_TIMEOUT_S = 10.0
+# the raw REPL: tries (a booting board may miss the first Ctrl-C), seconds apart
+RAW_TRIES = 3
+RAW_PAUSE_S = 1.0
+
+
+# what the carers' link prints (firmware/carerlink/: "pumpmon: carer link:
+# connection refused ... (retry in 1 s)", "... not started: ...") is about the
+# network, never the monitor's start-up: a broker that is down, refusing or
+# flapping must not make a good flash look failed (issue 28)
+NOT_STARTUP = ("pumpmon: carer link",)
+
+
+def monitor_report(console):
+    """The first line in which the monitor itself reported a problem at
+    start-up ("pumpmon: ..."), from that word on; None when there is none."""
+    for line in console.splitlines():
+        i = line.find("pumpmon:")
+        if i >= 0 and not line.startswith(NOT_STARTUP, i):
+            return line[i:]
+    return None
 
 
 class BoardSession(ConsoleChannel):
@@ -93,20 +113,37 @@ class BoardSession(ConsoleChannel):
     def enter_raw(self, soft_reset=True, watchdog=True):
         """Take the raw REPL (Ctrl-C: the monitor stops, logged by the
         firmware) and define the session's helpers; watchdog=False leaves
-        the board's watchdog alone (a look that changes nothing)."""
-        try:
-            with quiet():
-                self.t.enter_raw_repl(soft_reset=soft_reset)
-        except Exception:
-            self.close()
-            raise FlashError(EXIT_BUSY, "board busy: %s does not answer the raw REPL "
-                             "(a program that ignores Ctrl-C, or another tool talking "
-                             "to it)" % self.port)
+        the board's watchdog alone (a look that changes nothing). A board that is booting
+        (a watchdog or power-on reset after a cut session: boot.py finishing
+        a flash, the monitor starting) may miss the first Ctrl-C: tried
+        RAW_TRIES times, RAW_PAUSE_S apart, before it is called busy."""
+        for attempt in range(RAW_TRIES):
+            try:
+                with quiet():
+                    self.t.enter_raw_repl(soft_reset=soft_reset)
+                break
+            except Exception:
+                if attempt + 1 == RAW_TRIES:
+                    self.close()
+                    raise FlashError(EXIT_BUSY, "board busy: %s does not answer the raw "
+                                     "REPL (a program that ignores Ctrl-C, or another tool "
+                                     "talking to it)" % self.port)
+                time.sleep(RAW_PAUSE_S)
+                self._discard()
         self.exec(boot_source() + "\n" + (WATCHDOG if watchdog else "_pmwdt = None\n")
                   + HELPERS)
         self._feed = "_pmwd()\n"
 
     _feed = ""
+
+    def _discard(self):
+        """Drop what the board printed meanwhile (a boot's output)."""
+        try:
+            s = self.t.serial
+            while s.in_waiting:
+                s.read(s.in_waiting)
+        except Exception:
+            pass
 
     def close(self):
         try:
@@ -253,8 +290,8 @@ class BoardSession(ConsoleChannel):
         bad = None
         if "Traceback" in after:
             bad = "main.py stopped with an exception"
-        elif "pumpmon:" in after:
-            bad = "the monitor reported: " + after[after.index("pumpmon:"):].splitlines()[0]
+        elif monitor_report(after):
+            bad = "the monitor reported: " + monitor_report(after)
         elif after.rstrip().endswith(">>>"):
             bad = "main.py returned to the REPL: the monitor is not running"
         elif "soft reboot" not in text:

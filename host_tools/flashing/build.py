@@ -328,10 +328,10 @@ def config_bytes(path):
                          % (e.path, e.line, e.what))
     text = text[0]
     from pumpmon.configfile import MAX_BYTES, duplicate_key
-    dup = duplicate_key(text)
+    dup = duplicate_key(text)   # compared after unescaping, as the board does
     if dup is not None:     # json keeps the last silently; the board refuses it
-        raise FlashError(EXIT_BAD_INPUT, "%s:%d: invalid configuration: setting %r given twice"
-                         % (path, _line_of(text, dup, {dup: 1}), dup))
+        raise FlashError(EXIT_BAD_INPUT, "%s:%d: invalid configuration: setting %s given "
+                         "twice" % (path, dup[1], json.dumps(dup[0])))
     if len(config_to_bytes(values)) > MAX_BYTES:
         raise FlashError(EXIT_BAD_INPUT, "%s:1: invalid configuration: larger than the "
                          "board reads (%d bytes)" % (path, MAX_BYTES))

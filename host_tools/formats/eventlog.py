@@ -216,6 +216,10 @@ def to_dict(r):
         d.update(detail=_name(service.STOP_NAMES, r.detail),
                  service=_name(service.SERVICE_WHY, v0) if r.detail == service.STOP_SERVICE
                  else None)
+    elif r.code == _fw_log.MONITORING_RESUMED:   # issue 28: service mode ended by itself
+        from pumpmon.servicehold import RESUME_NAMES
+        d.update(detail=_name(RESUME_NAMES, r.detail), stopped_s=v0,
+                 service=_name(service.SERVICE_WHY, v1))
     elif r.code == _fw_log.LOG_DAMAGED:
         d.update(damaged=v0, segment=v1, torn=bool(v2))
     elif r.code == 25:      # config_changed (issue 12): old and new value
@@ -237,6 +241,10 @@ def to_dict(r):
                      new="%g" % (v1 / 1000.0) if v1 != UNKNOWN else "unset")
     elif r.code == _fw_log.FIRMWARE:     # which firmware runs (issue 27, identity.py)
         d.update(_firmware(r.detail, v0, v1, v2, v3))
+    elif r.code == _fw_log.RECORDS_HELD:   # chatter held back (issue 28, docs/log-format.md)
+        d.update(held_event=EVENTS.get(r.detail, str(r.detail)), held=v0, over_s=v1)
+        if r.detail == _fw_log.CARER_LINK:
+            d.update({"last_" + k: x for k, x in _carer_link(v2, v3, 0).items()})
     elif r.code == _fw_log.CARER_LINK:   # the carers' link (issue 16, docs/carer.md)
         d.update(_carer_link(r.detail, v0, v1))
     elif r.code == 24:      # power_on_test (issue 12)

@@ -28,8 +28,8 @@ import re
 from pumpmon import config as _config
 
 from host_tools.formats.trace_columns import (  # noqa: F401 (re-exported: the format's API)
-    CONFIG_KEYS, FLAG_NAMES, INFO_KEYS, MAGIC, MAX_ABS_ML, MAX_ABS_UL_H, MAX_T_MS, OPTIONAL,
-    OWN_PREFIX, REQUIRED, SWITCH, VERSION, TraceError, parse_flags, parse_number, parse_switch)
+    CONFIG_KEYS, FLAG_NAMES, INFO_KEYS, MAGIC, MAX_ABS_ML, MAX_ABS_UL_H, MAX_GAP_MS, MAX_T_MS,
+    OPTIONAL, OWN_PREFIX, REQUIRED, SWITCH, VERSION, TraceError, parse_flags, parse_number, parse_switch)
 from host_tools.formats.trace_writer import write_trace  # noqa: F401 (re-exported)
 from host_tools.terminal import quoted
 
@@ -214,7 +214,8 @@ class Trace:
                         and b'"' not in raw:
                     try:
                         t = int(cells[it])
-                        if t <= prev or t > MAX_T_MS:
+                        if t <= prev or t > MAX_T_MS or \
+                                (prev >= 0 and t - prev > MAX_GAP_MS):
                             raise ValueError
                         c = cells[il]
                         if c:
@@ -287,6 +288,10 @@ class Trace:
                     raise ValueError("t_ms: %d is negative" % t)
                 raise ValueError("t_ms: %d is not after the previous row's %d "
                                  "(time must strictly increase)" % (t, prev))
+            if prev >= 0 and t - prev > MAX_GAP_MS:
+                raise ValueError("t_ms: %d is %.1f days after the previous row's %d: a gap "
+                                 "longer than %d days is refused (a unit mistake?)"
+                                 % (t, (t - prev) / 86400000.0, prev, MAX_GAP_MS // 86400000))
             level = parse_number(cells[il], "reservoir_ml", "mL", 1000.0, MAX_ABS_ML)
             flow = parse_number(cells[ifl], "flow_ul_h", "uL/h", 10.0, MAX_ABS_UL_H)
             button = parse_switch(cells[ib], "button") if ib >= 0 else 0

@@ -20,6 +20,11 @@ REQUIRED = ("t_ms", "reservoir_ml", "flow_ul_h")
 # second through every gap, so an absurd time would spin for hours instead of
 # failing (and a board's recording never spans more than months)
 MAX_T_MS = 10 * 366 * 86400 * 1000
+# the longest gap between two rows: 7 days. The replay steps the monitor
+# through every second of a gap (sensor silence), about 2 s a simulated week
+# on CPython; a longer gap is a unit mistake or two recordings glued together,
+# refused at once with FILE:LINE rather than stepped through for minutes
+MAX_GAP_MS = 7 * 86400 * 1000
 OPTIONAL = ("button", "refill", "flow_flags")
 # names a flow_flags cell may hold (bits of the firmware's flags argument)
 FLAG_NAMES = {"air": 1}

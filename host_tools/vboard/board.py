@@ -122,6 +122,10 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
         self.mount = False
         self.swallow = None          # bytes seen while waiting for the raw prompt
         self.hold = False            # console input held (raw restart in progress)
+        # the watchdog as a real board's: armed once, it survives Ctrl-C and
+        # soft resets until a hard reset or a power cut (_repl_watchdog)
+        self.wdt_keep_ms = 0
+        self.console_in = 0.0        # when a client last sent a console byte (monotonic)
         self.pending_interrupt = False
         self.prev_out = b""
         self.tail = b""
@@ -287,6 +291,9 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
         vm = self.vm
         if vm is not None and vm.wdt_ms:
             self._hung(vm)
+        vm = self.vm
+        if vm is not None and self.wdt_keep_ms and vm.repl:
+            self._repl_watchdog(vm)
         if self.timeline:
             self.timeline.flush()
         self._serve_waiters()           # (after the flush: the rows are in the file)
@@ -309,6 +316,24 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
             self.board_ms = max(self.board_ms, fed + vm.wdt_ms)
             self.note("watchdog", what="hung: no sleep for %.0f s of CPU" % HANG_CPU_S)
             self.hard_reset("watchdog")
+
+    def _repl_watchdog(self, vm):
+        """A real board's watchdog is not stopped by a Ctrl-C nor by a soft
+        reset, and its REPL does not feed it: a board left at its REPL (plain
+        mpremote done, a session killed, a service request abandoned after
+        the host took the REPL) resets within its timeout and monitors again.
+        Board time stands still at the REPL, so here it counts in real time
+        from the last sign of a tool at work: a console byte from a client,
+        a feed (host sessions feed before every exchange), the REPL's start.
+        Only while the REPL waits for input (code running is _hung's)."""
+        now = time.monotonic()
+        last = max(self.console_in, vm.asked, vm.repl_at)
+        if now - last < self.wdt_keep_ms / 1000.0 or vm.in_q or self.hold:
+            return
+        if vm.lflag() != 0:
+            return
+        self.note("watchdog", what="not fed for %d s at the REPL" % (self.wdt_keep_ms // 1000))
+        self.hard_reset("watchdog")
 
     def serve(self, should_stop=lambda: False):
         while not self.stopping and not should_stop():

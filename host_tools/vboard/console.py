@@ -145,6 +145,7 @@ class Console:
         self.to_clients(data)
 
     def client_input(self, data):
+        self.console_in = time.monotonic()   # a tool at work (the REPL's watchdog)
         vm = self.vm
         if vm is None:
             return                      # powered off: the bytes are lost

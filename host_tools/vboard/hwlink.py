@@ -176,6 +176,7 @@ class HardwareLink:
         # all the board printed before is in its pty: pass it on, then (raw
         # mode after a soft reset) enter raw REPL for the client
         vm.repl = True
+        vm.repl_at = time.monotonic()
         self._drain(vm)
         if vm.mode == "raw":
             self.swallow = b""
@@ -237,6 +238,7 @@ class HardwareLink:
         elif kind == W.WDT_ARM:
             vm.wdt_ms = value
             vm.fed_ms = world
+            self.wdt_keep_ms = value         # until a hard reset (board._repl_watchdog)
             self.note("watchdog", world, what="armed", timeout_ms=value)
         elif kind == W.BEGIN:                   # the firmware reads its sensors
             vm.first_read = world

@@ -90,6 +90,7 @@ class VM:
         self.replay = b""            # input written since the last SIGINT
         self.first_read = None       # world ms of the firmware's first sensor read
         self.repl = False            # the ROM has handed over to the REPL
+        self.repl_at = 0.0           # when (monotonic)
         self.in_q = b""              # console input not yet written to the VM
 
     def lflag(self):
@@ -201,6 +202,7 @@ class VMPower:
         self.spawn("raw" if self.raw else "normal", "soft")
 
     def hard_reset(self, cause):
+        self.wdt_keep_ms = 0            # a hard reset stops a real board's watchdog too
         self.counts[cause] += 1
         self.note("reset", cause=cause)
         self._check_log()               # what the firmware logged up to now, in order
@@ -210,6 +212,7 @@ class VMPower:
     def power_cut(self, off_s):
         """Off for off_s seconds of board time: the world goes on meanwhile
         (paced to the speed ceiling, at once without one)."""
+        self.wdt_keep_ms = 0
         self.counts["power_cut"] += 1
         self.note("power", what="off", off_s=off_s)
         self._check_log()

@@ -11,6 +11,7 @@ from pumpmon import alarms as A
 from pumpmon import eventlog as L
 from pumpmon import patterns as P
 from pumpmon import service as S
+from pumpmon import servicehold as H
 from pumpmon.clock import ticks_add, ticks_diff
 from pumpmon.config import Config
 from pumpmon.runner import Runner
@@ -239,22 +240,27 @@ def test_service_request_logs_the_stop_and_sounds_until_the_reset():
         b, r, c = _setup(d)
         r.run(100 * 30)
         c.send(S.request("sv", "service", "flash"))
-        r.run(100 * 60)                   # run() ends at the request
+        # the monitor stops and waits for the host's Ctrl-C (service.hold),
+        # which comes 2 s later, in the hold's sleep: not a second stop record
+        seen = []
+        real_sleep = b.sleep_ms
+
+        def sleep_ms(ms):
+            real_sleep(ms)
+            if r.stop:
+                seen.append((b.tone, b.led))
+                if len(seen) == 200:
+                    raise KeyboardInterrupt
+        b.sleep_ms = sleep_ms
+        _run_to_ctrl_c(r)
         assert r.stop == S.STOP_SERVICE
         assert c.replies()[-1] == ("sv", True, "service flash")
         assert b.tone == P.SERVICE_TONE and b.led == P.SERVICE_LED
+        assert set(seen) == {(P.SERVICE_TONE, P.SERVICE_LED)}   # held all through
         recs, bad = _records(d)
         last = recs[-1]
         assert last[0] == L.MONITORING_STOPPED and last[2] == S.STOP_SERVICE
         assert last[8] == S.SERVICE_WHY.index("flash") and not bad
-        # the host then takes the REPL with Ctrl-C, which may still find the
-        # loop running: not a second stop record
-        def ctrl_c():
-            raise KeyboardInterrupt
-        b.ticks_ms = ctrl_c
-        _run_to_ctrl_c(r)
-        recs, bad = _records(d)
-        assert recs[-1] == last
         # the next boot (the reset that ends service) logs as usual after it
         r2 = Runner(FakeBoard(), Config({"rate_ul_h": 30}), flash=d)
         recs, bad = _records(d)
@@ -348,5 +354,61 @@ def test_ctrl_c_in_the_middle_of_a_log_write_never_misaligns_the_log():
         assert len(bad) == 1                # the cut record, reported, nothing else
         seqs = [x[3] for x in recs]
         assert seqs == sorted(seqs)
+    finally:
+        _rmtree(d)
+
+
+def test_an_abandoned_service_request_resumes_monitoring_by_itself():
+    # issue 28: one line, "PM s1 service other", from a client that then
+    # disappears: the monitor stops (logged, service indication) and, nobody
+    # taking the REPL within service.HOLD_S, monitors again: logged
+    # (monitoring_resumed service_timeout), monitoring_interrupted shown, and
+    # a stop of the drug afterwards raises no_flow as usual
+    d = _tmpdir("svc7")
+    try:
+        b, r, c = _setup(d)
+        r.run(100 * 11 * 60)                 # the flow window filled
+        assert r.monitor.manager.shown == 0
+        c.send(b"PM s1 service other\n")
+        t_req = b.t
+        stopped = []
+        real_sleep = b.sleep_ms
+
+        def sleep_ms(ms):
+            real_sleep(ms)
+            if r.stop:
+                stopped.append(b.t)
+        b.sleep_ms = sleep_ms
+        r.run(100 * 5)
+        assert c.replies()[-1] == ("s1", True, "service other")
+        assert r.stop == 0                   # back: run() went on
+        held_ms = ticks_diff(stopped[-1], stopped[0])
+        assert H.HOLD_S * 1000 - 20 <= held_ms <= H.HOLD_S * 1000, held_ms
+        recs, bad = _records(d)
+        codes = [x[0] for x in recs]
+        k = codes.index(L.MONITORING_STOPPED)
+        assert codes[k + 1] == L.MONITORING_RESUMED, codes[k:]
+        res = recs[k + 1]
+        assert res[2] == H.RESUME_TIMEOUT and res[8] == H.HOLD_S and not bad
+        assert res[9] == S.SERVICE_WHY.index("other")
+        assert res[4] - recs[k][4] in (H.HOLD_S - 1, H.HOLD_S, H.HOLD_S + 1)  # its own time
+        assert L.NAMES[res[0]] == "monitoring_resumed"
+        assert r.monitor.manager.shown & (1 << A.INTERRUPTED)
+        n_leds = len(b.leds)
+        n_tones = len(b.tones)
+        r.run(100 * 60)
+        # no longer the steady service indication: the patterns play again
+        # (monitoring_interrupted sounds; the light: starting, flow not judged)
+        assert len(b.tones) > n_tones + 2 and b.leds[-1][1] == P.YELLOW and n_leds
+        after = [x for x in _records(d)[0][k + 2:] if x[0] == 1]
+        assert [x[1] for x in after] == [A.INTERRUPTED], after   # nothing misjudged
+        # monitoring for real: the flow stops, no_flow within its window
+        b.flow = 0
+        t0 = b.t
+        r.run(100 * 11 * 60)
+        raised = [x for x in _records(d)[0] if x[0] == 1 and x[1] == A.NO_FLOW]
+        assert raised, "no_flow not raised after the service mode ended"
+        assert ticks_diff(b.t, t_req) > 0 and ticks_diff(b.t, t0) > 0
+        assert r.service.errors == 0
     finally:
         _rmtree(d)

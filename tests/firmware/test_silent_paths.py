@@ -160,6 +160,41 @@ BAD_CONFIGS = (
 )
 
 
+# issue 28: duplicates compared as JSON reads the keys (after unescaping):
+# the first is what a person reading the file sees, the second what json keeps
+ESCAPED_DUPLICATES = (
+    (b'{\n "rate_ul_h": 30,\n "flow_window_s": 120,\n "flow_window\\u005fs": 600\n}',
+     4, '"flow_window_s"'),
+    (b'{\n "rate_ul_h": 30,\n "flow_window\\u005Fs": 600,\n\n "flow_window_s": 120\n}',
+     5, '"flow_window_s"'),
+    # a surrogate pair is one character: the same key as the character itself
+    (b'{"rate_ul_h": 30,\n "\\ud83d\\ude00": 1,\n "\xf0\x9f\x98\x80": 2}', 3,
+     '"\\U0001f600"'),
+    (b'{"rate_ul_h": 30, "\\u0072ate_ul_h": 40}', 1, '"rate_ul_h"'),
+    (b'{"rate_ul_h": 30, "a\\"b": 1, "a\\u0022b": 2}', 1, '"a\\u0022b"'),
+    (b'{"rate_ul_h": 30, "c\\\\": 1, "c\\u005c": 2}', 1, '"c\\u005c"'),
+)
+
+
+def test_a_key_given_twice_is_found_after_unescaping_with_its_line():
+    from pumpmon.configfile import duplicate_key
+    from pumpmon.runner import load_config
+    d = _tmpdir("dupesc")
+    try:
+        p = d + "/config.json"
+        for data, line, shown in ESCAPED_DUPLICATES:
+            with open(p, "wb") as f:
+                f.write(data)
+            cfg, err = load_config(p)
+            assert err == "%s:%d: setting %s given twice" % (p, line, shown), (data, err)
+            assert cfg.sched_rate == [0]          # the fallback: bad_config sounds
+        # escapes that make different keys are not duplicates; nested keys do not count
+        assert duplicate_key('{"a\\u005f": 1, "a-": 2, "b": {"c": 1, "c": 2}}') is None
+        assert duplicate_key('{"\\ud83d\\ude00": 1, "\\ud83d\\ude01": 2}') is None
+    finally:
+        _rmtree(d)
+
+
 def test_any_config_file_content_is_bad_config_with_a_reason():
     """req: R-041"""
     from pumpmon.runner import load_config

@@ -126,24 +126,101 @@ def test_watchdog_reset_is_malfunction_internal():
         _rmtree(d)
 
 
+def _copy_flash(src, dst):
+    """The board's files (state, log) copied to a fresh folder."""
+    os.mkdir(dst)
+    os.mkdir(dst + "/log")
+    for name in ("state.bin",):
+        with open(dst + "/" + name, "wb") as f:
+            f.write(_read(src + "/" + name))
+    for name in os.listdir(src + "/log"):
+        with open(dst + "/log/" + name, "wb") as f:
+            f.write(_read(src + "/log/" + name))
+
+
+def _damage(d, how):
+    data = bytearray(_read(d + "/state.bin"))
+    if how == "deleted":
+        os.remove(d + "/state.bin")
+        return
+    if how == "zeros":               # the issue's case: 28 zero bytes
+        data = bytes(len(data))
+    elif how == "torn":
+        data = bytes(data[:13])
+    elif how == "crc":               # a flipped bit in the shown alarms
+        data[6] ^= 0x01
+        data = bytes(data)
+    elif how == "empty":
+        data = b""
+    elif how == "ff":
+        data = b"\xff" * len(data)
+    elif how == "long":
+        data = bytes(data) + b"x"
+    with open(d + "/state.bin", "wb") as f:
+        f.write(data)
+
+
+DAMAGE = ("deleted", "zeros", "torn", "crc", "empty", "ff", "long")
+
+
+def test_a_damaged_state_file_restores_from_the_log_as_a_missing_one_does():
+    # issue 28: 28 zero bytes over state.bin under a latched no_flow used to
+    # leave only malfunction/internal (log_failure), cleared by one long
+    # press; a deleted one brought no_flow back. Every kind of damage is now
+    # its loss: the same alarms, the same fault, monitoring_interrupted
+    d = _tmpdir("dmg")
+    try:
+        r = _no_flow_sounding(d)
+        r.board.flow = 300               # delivery back: no_flow stays latched
+        _seconds(r, 11 * 60)
+        assert r.monitor.manager.shown & NO_FLOW and not r.monitor.engine.conditions & NO_FLOW
+        seen = {}
+        for how in DAMAGE:
+            e = d + "/" + how
+            _copy_flash(d, e)
+            _damage(e, how)
+            b = _board(4321)
+            r2 = Runner(b, Config(CFG), flash=e, rec_segments=0)
+            m = r2.monitor
+            assert r2.boot == ("power_on", L.STATE_NONE if how == "deleted"
+                               else L.STATE_CORRUPT), (how, r2.boot)
+            _seconds(r2, 1)
+            assert m.manager.shown & NO_FLOW and not m.manager.acked & NO_FLOW, how
+            assert m.manager.shown & INTERNAL and m.internal_detail == A.D_STATE, how
+            assert any(hz for _t, hz in b.tones), (how, "no sound within 1 s of boot")
+            recs, _bad = _records(e)
+            last_boot = [i for i in range(len(recs)) if recs[i][0] == L.BOOT][-1]
+            after = recs[last_boot:]
+            assert [x[0] for x in after[:2]] == [L.BOOT, L.INTERRUPTED], (how, after)
+            raised = [x for x in after if x[0] == EV_RAISED]
+            seen[how] = (m.manager.shown, m.manager.acked, m.internal_detail,
+                         tuple(sorted((x[1], x[2]) for x in raised)))
+            _rmtree(e)
+        assert len(set(seen.values())) == 1, seen
+    finally:
+        _rmtree(d)
+
+
 def test_corrupt_state_file_boots_safely():
     """req: R-036"""
     d = _tmpdir("corrupt")
     try:
-        _no_flow_sounding(d)
-        data = bytearray(_read(d + "/state.bin"))
-        for garbage in (b"", b"\xff" * 24, bytes(data[:13]), bytes(data[:-1]) + b"\x00",
-                        bytes(data) + b"x"):
-            with open(d + "/state.bin", "wb") as f:
-                f.write(garbage)
+        for garbage in (b"", b"\xff" * 24, b"\x00" * 28):
+            # no log to restore from (a fresh board's flash damaged): nothing
+            # restored from garbage, and malfunction/internal says so
             b = _board(777)
-            r = Runner(b, Config(CFG), flash=d, rec_segments=0)
+            e = d + "/fresh"
+            os.mkdir(e)
+            with open(e + "/state.bin", "wb") as f:
+                f.write(garbage)
+            r = Runner(b, Config(CFG), flash=e, rec_segments=0)
             assert r.boot == ("power_on", L.STATE_CORRUPT)
             _seconds(r, 1)
-            # nothing restored from garbage, and malfunction/internal says so
             assert r.monitor.manager.shown & INTERNAL
             assert r.monitor.internal_detail == A.D_LOG
-            assert [x for x in _records(d)[0] if x[0] == L.BOOT][-1][10] == L.STATE_CORRUPT
+            assert [x for x in _records(e)[0] if x[0] == L.BOOT][-1][10] == L.STATE_CORRUPT
+            _rmtree(e)
+        _no_flow_sounding(d)
         # a save cut before its rename leaves state.new half-written: the old state holds
         st = StateFile(d)
         assert st.save(NO_FLOW, 0, 0, 5)

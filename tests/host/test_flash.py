@@ -189,6 +189,29 @@ def test_invalid_config_is_refused_with_file_and_line(tmp_path):
     assert json.loads(data) == GOOD_CONFIG
 
 
+@pytest.mark.parametrize("text,line,key", [
+    ('{\n "rate_ul_h": 30,\n "flow_window_s": 120,\n "flow_window\\u005fs": 600\n}', 4,
+     '"flow_window_s"'),
+    ('{\n "rate_ul_h": 30,\n "\\ud83d\\ude00": 1,\n "\U0001F600": 2\n}', 4,
+     '"\\ud83d\\ude00"')])
+def test_a_key_given_twice_with_an_escape_is_refused_on_the_host(tmp_path, text, line, key):
+    # issue 28: compared after unescaping, as the board does (a reader of the
+    # file sees 120, json keeps 600); flash --dry-run, and config show/set
+    # reading the board's file
+    from host_tools.commands.config import parse_board_config
+    bad = tmp_path / "dup.json"
+    bad.write_text(text, encoding="utf-8")
+    want = "%s:%d: invalid configuration: setting %s given twice" % (bad, line, key)
+    with pytest.raises(B.FlashError) as e:
+        B.config_bytes(bad)
+    assert e.value.status == B.EXIT_BAD_INPUT and str(e.value) == want
+    r = pumpmon("flash", "--port", tmp_path / "no-such-port", "--config", bad, "--dry-run")
+    assert r.returncode == 2 and r.stderr.strip() == "pumpmon flash: " + want, r.stderr
+    values, problem = parse_board_config(text.encode("utf-8"))
+    assert values is None
+    assert problem == "config.json:%d on the board: setting %s given twice" % (line, key)
+
+
 BAD_JSON = {"not_utf8": b'{"rate_ul_h": 30, "board_id": "\xff"}',
             "nested": b"[" * 100000 + b"]" * 100000,
             "nested_object": b'{"a":' * 100000 + b"1" + b"}" * 100000,

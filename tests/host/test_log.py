@@ -648,3 +648,19 @@ def test_an_old_latched_over_delivery_is_restored_at_boot(tmp_path, state):
     assert mg.shown & (1 << A.OVER_DELIVERY)
     assert mg.light_kind() == A.KIND_OVER_DELIVERY == A.kind_of(A.OVER_DELIVERY)
     r.log.close()
+
+
+def test_records_held_is_decoded_with_the_count_and_the_last_error(tmp_path):
+    # issue 28: chatter held back (pumpmon/chatter.py) is one record with the count
+    from pumpmon import eventlog as L
+    log = L.EventLog(str(tmp_path / "log"))
+    assert log.append(L.CARER_LINK, L.NO_COND, 0, 5, 0, 0, 0, 104, 1)
+    assert log.append(L.RECORDS_HELD, L.NO_COND, L.CARER_LINK, 3600, 0, 0, 0,
+                      7196, 3599, 0, 104)
+    log.close()
+    recs, probs = logtool.decode([str(tmp_path / "log")])
+    assert not probs
+    d = logtool.to_dict(recs[-1])
+    assert d["event"] == "records_held" and d["held_event"] == "carer_link"
+    assert d["held"] == 7196 and d["over_s"] == 3599
+    assert d["last_link"] == "down" and d["last_error"].startswith("errno 104")

@@ -300,3 +300,37 @@ def test_every_corpus_trace_is_collected_by_the_plugin():
     ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert ini["pumpmon_traces"] == ["traces"] and ini["pumpmon_runtime"] == "both"
     assert "tests traces" in (ROOT / "Makefile").read_text()
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_an_absurd_gap_is_refused_at_once_with_file_and_line(tmp_path, runtime):
+    # issue 28: the last row at t_ms=100000000000 (3.2 years: a unit
+    # mistake) used to be stepped through second by second for minutes
+    import time
+    from host_tools.formats.trace import MAX_GAP_MS
+    text = (TRACES / "occlusion.csv").read_text()
+    p = tmp_path / "gap.csv"
+    p.write_text(text + "100000000000,18.5,10,0,0,0\n")
+    line = text.count("\n") + 1
+    t0 = time.monotonic()
+    r = pumpmon("replay", p, "--runtime", runtime)
+    took = time.monotonic() - t0
+    assert r.returncode == 2 and r.stdout == "", r.stderr
+    assert r.stderr.startswith("%s:%d: t_ms: 100000000000 is " % (p, line)), r.stderr
+    assert "longer than %d days is refused" % (MAX_GAP_MS // 86400000) in r.stderr
+    assert took < 5.0, took
+
+
+def test_a_gap_at_the_limit_is_replayed_as_sensor_silence(tmp_path):
+    # the limit is not an off-by-one: a gap of exactly MAX_GAP_MS is stepped
+    # through (sensor silence: the flow sensor is found silent in it)
+    from host_tools.formats.trace import MAX_GAP_MS
+    p = tmp_path / "week.csv"
+    p.write_text("# pumpmon-trace v1\n# rate_ul_h=30\nt_ms,reservoir_ml,flow_ul_h\n"
+                 "0,15,30\n1000,15,30\n%d,15,30\n" % (1000 + MAX_GAP_MS))
+    events = [json.loads(x) for x in replay(p).splitlines()]
+    assert any(e["event"] == "alarm_raised" and e.get("cause") == "flow_sensor"
+               for e in events), events
+    p.write_text(p.read_text() + "%d,15,30\n" % (2002 + 2 * MAX_GAP_MS))
+    r = pumpmon("replay", p)
+    assert r.returncode == 2 and ":7: t_ms: " in r.stderr, r.stderr

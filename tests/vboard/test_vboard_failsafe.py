@@ -212,26 +212,36 @@ def test_buzzer_that_raises_never_stops_the_light_or_the_watchdog(start_board, t
 
 
 @pytest.mark.req("R-036")
-def test_deleted_state_file_under_a_latched_alarm_sounds_again_within_2s(start_board, tmp_path):
+@pytest.mark.parametrize("damage", ["deleted", "zeros"])
+def test_deleted_state_file_under_a_latched_alarm_sounds_again_within_2s(start_board, tmp_path,
+                                                                         damage):
     # no_flow raised, delivery back (the alarm stays latched, unacknowledged);
-    # someone deletes state.bin and resets: the alarm is back at the boot
+    # someone deletes state.bin (or it is damaged: issue 28's 28 zero bytes)
+    # and resets: the alarm is back at the boot, monitoring_interrupted logged
     cfg = _trace(tmp_path / "t.csv", duration_s=3000, factor=[(30, 0.0), (300, 1.0)])
     b = start_board("--trace", str(tmp_path / "t.csv"), "--speed", "20")
     _flash_firmware(b, cfg, tmp_path)
     b.wait(lambda: any(r["kind"] == "event" and r["event"] == "alarm_condition_cleared"
                        and r.get("alarm") == "no_flow" for r in b.timeline()), 120,
            "no_flow latched after delivery came back")
-    (b.flash / "state.bin").unlink()
+    if damage == "deleted":
+        (b.flash / "state.bin").unlink()
+    else:
+        (b.flash / "state.bin").write_bytes(bytes(28))
     w = _reset_and_boot(b)
     # 2 s of real time: 40 s of board time at 20x (the VM's start-up, imports
     # and hashing take real time, which the board clock runs 20x through)
-    _sounds_and_red(b, w, {523, 294, 392}, "state.bin deleted", within=2000 * 20)
+    _sounds_and_red(b, w, {523, 294, 392}, "state.bin " + damage, within=2000 * 20)
     b.wait(lambda: any(r["kind"] == "event" and r["event"] == "alarm_raised"
                        and r.get("detail") == "state_missing" and r["world_ms"] >= w
                        for r in b.timeline()), 30, "malfunction/internal state_missing")
     from pumpmon import eventlog as L
-    boots = [r[2] for r in L.read_all(str(b.flash / "log"))[0] if r[2][0] == L.BOOT]
-    assert boots[-1][8] & 1 and boots[-1][10] == L.STATE_NONE   # no_flow restored
+    recs = [r[2] for r in L.read_all(str(b.flash / "log"))[0]]
+    boot = max(i for i, r in enumerate(recs) if r[0] == L.BOOT)
+    assert recs[boot][8] & 1                                    # no_flow restored
+    assert recs[boot][10] == (L.STATE_NONE if damage == "deleted" else L.STATE_CORRUPT)
+    after = [r for r in recs[boot + 1:] if r[0] != L.FIRMWARE]     # identity.py's record
+    assert after[0][0] == L.INTERRUPTED, recs[boot:boot + 4]
 
 
 @pytest.mark.req("R-034")

@@ -1,0 +1,112 @@
+# Issue 28, on the virtual board with the real carers' link: a broker on
+# loopback that accepts the connection, answers CONNACK and drops it 0.5 s
+# later, again and again (a broker in a restart loop, two monitors with one
+# board_id). The link goes up and down all the time; the event log takes at
+# most its share of carer_link records (docs/log-format.md, Chatter) and
+# summarises the rest in records_held, and the alarm raised before the
+# flapping stays in the log. A shorter run than the firmware test's 24 board
+# hours (tests/firmware/test_chatter.py drives the same record path that long):
+# here ~10 board minutes at --speed 10, the real link and a real socket.
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from host_tools.commands import flash as F
+from host_tools.vboard.served import ServedBoard
+from pumpmon import chatter as C
+from pumpmon import eventlog as L
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Flapping:
+    """Accepts, answers the MQTT CONNECT with CONNACK 0 and drops the
+    connection drop_s later: the link is up, then down, every time."""
+
+    def __init__(self, drop_s=0.5):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.drop_s = drop_s
+        self.accepted = 0
+        self.done = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.done:
+            try:
+                c, _a = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            try:
+                c.settimeout(2)
+                if c.recv(512)[:1] == b"\x10":          # CONNECT
+                    c.sendall(b"\x20\x02\x00\x00")       # CONNACK accepted
+                    time.sleep(self.drop_s)
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    def stop(self):
+        self.done = True
+        self.t.join(5)
+        self.sock.close()
+
+
+def _records(flash):
+    return [r[2] for r in L.read_all(str(flash / "log"))[0]]
+
+
+def test_a_flapping_broker_leaves_the_log_its_evidence(tmp_path):
+    broker = Flapping()
+    served = ServedBoard(tmp_path / "tty", tmp_path / "flash", ["--speed", "10"],
+                         stderr=open(tmp_path / "serve.err", "wb"))
+    try:
+        assert served.ready, served.line
+        cfg = {"rate_ul_h": 30, "board_id": "bed4", "mqtt_host": "127.0.0.1",
+               "mqtt_port": broker.port, "mqtt_keepalive_s": 10}
+        (tmp_path / "config.json").write_text(json.dumps(cfg))
+        F.flash(served.port, root=ROOT, config=tmp_path / "config.json", progress=False,
+                settle=1.5)
+        flash = tmp_path / "flash"
+        # evidence written before the flapping takes hold: no sensor data, so
+        # the sensors' malfunction alarm is raised within the first minute
+        end = time.monotonic() + 120
+        raised = []
+        while time.monotonic() < end and not raised:
+            raised = [r for r in _records(flash) if r[0] == 1]
+            time.sleep(0.5)
+        assert raised, "no alarm_raised in the log"
+        t_end = time.monotonic() + 60            # ~10 board minutes of flapping
+        while time.monotonic() < t_end:
+            time.sleep(1)
+        assert broker.accepted >= 20, broker.accepted
+        recs = _records(flash)
+        for r in raised:
+            assert r in recs
+        links = [r for r in recs if r[0] == L.CARER_LINK]
+        assert len(links) <= C.SEG_BUDGET - C.SEG_RESERVE, len(links)
+        # the broker goes away for good: it settles, and the count is written
+        broker.stop()
+        end = time.monotonic() + 90
+        held = []
+        while time.monotonic() < end and not held:
+            held = [r for r in _records(flash)
+                    if r[0] == L.RECORDS_HELD and r[2] == L.CARER_LINK]
+            time.sleep(1)
+        assert held and held[0][8] > 0, "no records_held summary"
+        print("flapping broker: %d connections, %d carer_link records, %d held back"
+              % (broker.accepted, len(links), sum(r[8] for r in held)))
+    finally:
+        served.stop()
+        if not broker.done:
+            broker.stop()
