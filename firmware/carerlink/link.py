@@ -17,7 +17,7 @@ from pumpmon.clock import ticks_add, ticks_diff
 from carerlink import packets as P
 from carerlink import topics as T
 from carerlink.channel import Channel
-from carerlink.wire import LinkError, Wire
+from carerlink.wire import LinkError, Wire, ca_der
 
 try:
     from micropython import const
@@ -76,7 +76,7 @@ class CarerLink:
             # read once at start-up: the CA certificate's file on the board
             try:
                 with open(net["mqtt_ca"], "rb") as f:
-                    self._ca = f.read()
+                    self._ca = ca_der(f.read())
             except OSError:
                 self._ca = b""         # said at the first connection (no fallback)
         runner.sinks.append(self.on_event)

@@ -26,6 +26,26 @@ E_PIN = const(2002)         # not the certificate of mqtt_fingerprint
 E_CA_FILE = const(2003)     # mqtt_ca cannot be read
 
 
+def ca_der(data):
+    """The CA certificate as DER (what MicroPython's mbedTLS takes) from the
+    file's bytes, PEM or DER; b"" when it is neither."""
+    if data[:10] == b"-----BEGIN":
+        import binascii
+        try:
+            body = data.split(b"-----")[2]
+            return binascii.a2b_base64(b"".join(body.split()))
+        except (IndexError, ValueError):
+            return b""
+    return data if data[:1] == b"\x30" else b""
+
+
+def _untrusted(e):
+    # MicroPython's mbedTLS raises ValueError for a certificate the CA did
+    # not sign (or not for this address): the handshake never completes
+    return LinkError("the broker's certificate is not trusted (mqtt_ca): not connecting "
+                     "(%s)" % " ".join(str(e).split()), E_UNTRUSTED)
+
+
 class LinkError(Exception):
     """The link failed: .code is an errno, or a CONNACK return code + 1000."""
 
@@ -137,9 +157,7 @@ class Wire:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             if ca:
                 ctx.verify_mode = ssl.CERT_REQUIRED
-                if ca[:5] == b"-----" and not hasattr(ssl, "tls"):
-                    ca = ca.decode()           # CPython takes PEM as text
-                ctx.load_verify_locations(cadata=ca)
+                ctx.load_verify_locations(cadata=ca)    # DER (ca_der)
             else:
                 if hasattr(ctx, "check_hostname"):
                     ctx.check_hostname = False  # CPython; the fingerprint is the check
@@ -161,6 +179,8 @@ class Wire:
                 d = t.read(1)
                 if d:
                     self.early += d            # the broker spoke first: kept
+        except ValueError as e:
+            raise _untrusted(e)
         except OSError as e:
             code = e.args[0] if e.args else 0
             if code in _EAGAIN or type(e).__name__.startswith("SSLWant"):
@@ -195,6 +215,8 @@ class Wire:
         s = self.tls or self.sock
         try:
             k = s.write(memoryview(self.out)[:min(self.n, CHUNK)])
+        except ValueError as e:
+            raise _untrusted(e)
         except OSError as e:
             if e.args[0] in _EAGAIN:
                 return False
@@ -215,6 +237,8 @@ class Wire:
             return b""
         try:
             data = s.read(len(self.inbuf))
+        except ValueError as e:
+            raise _untrusted(e)
         except OSError as e:
             if e.args[0] in _EAGAIN:
                 return b""
