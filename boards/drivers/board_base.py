@@ -27,6 +27,7 @@ class BoardBase:
     wdt: "Any"              # machine.WDT or None
     _hb: "Any"              # the heartbeat Pin (machine.Pin), watched by the independent sounder
     _hb_level: int
+    _siren: "Any"           # the second sounder's Pin (machine.Pin): escalated alarms
     _cause: int
     _causes: "dict[int, str]"
 
@@ -66,6 +67,11 @@ class BoardBase:
         # (README.md) sounds when the edges stop
         self._hb_level ^= 1
         self._hb.value(self._hb_level)
+
+    def set_siren(self, on: int) -> None:
+        # the second, louder sounder (an active piezo on a transistor,
+        # README.md), switched with the escalated alarm's pulses
+        self._siren.value(1 if on else 0)
 
     def feed_watchdog(self) -> None:
         if self.wdt is not None:

@@ -11,6 +11,8 @@ BUTTON = 27           # GPIO27, to GND, internal pull-up
 REFILL = 14           # GPIO14, key switch to GND, internal pull-up
 
 HEARTBEAT = 33        # GPIO33: toggled once a second, to the independent sounder (README.md)
+SIREN = 32        # GPIO32: the second sounder (an active piezo on a transistor), on
+                # with the pulses of an escalated alarm (README.md, docs/boards.md)
 WDT_MS = 8000
 BUTTON_DEBOUNCE_MS = 20
 REFILL_DEBOUNCE_MS = 100

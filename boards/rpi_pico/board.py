@@ -53,5 +53,6 @@ class Board(BoardBase):
         self.clock = sync(self.rtc, RTC())
         self._hb = Pin(P.HEARTBEAT, Pin.OUT, value=0)
         self._hb_level = 0
+        self._siren = Pin(P.SIREN, Pin.OUT, value=0)
         self.wdt = WDT(timeout=P.WDT_MS) if watchdog else None
         self.flow.start(time.ticks_ms())

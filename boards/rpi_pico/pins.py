@@ -13,6 +13,8 @@ BUTTON = 14           # GP14, pin 19, to GND, internal pull-up
 REFILL = 13           # GP13, pin 17, key switch to GND, internal pull-up
 
 HEARTBEAT = 22        # GP22, pin 29: toggled once a second, to the independent sounder (README.md)
+SIREN = 19        # GP19, pin 25: the second sounder (an active piezo on a transistor), on
+                # with the pulses of an escalated alarm (README.md, docs/boards.md)
 WDT_MS = 8000         # the RP2040 watchdog's maximum is ~8.3 s
 BUTTON_DEBOUNCE_MS = 20
 REFILL_DEBOUNCE_MS = 100

@@ -31,7 +31,7 @@ def escalation_state(runner):
     """The bedside's escalation (the one timer: manager.escalated, set when a
     high-priority alarm stays unacknowledged for escalation_min): 0 or 1.
     The one place the link reads it."""
-    return 1 if getattr(runner.monitor.manager, "escalated", 0) else 0
+    return 1 if runner.monitor.manager.escalated else 0
 
 
 class Channel:

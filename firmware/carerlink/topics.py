@@ -77,7 +77,8 @@ def discovery(nid, version=""):
         "value_template": "{{ value_json.alarm }}",
         "json_attributes_topic": st,
         "json_attributes_template": "{{ {'priority': value_json.priority, 'cause': "
-                                    "value_json.cause, 'up_s': value_json.up_s} | tojson }}",
+                                    "value_json.cause, 'escalated': value_json.escalated, "
+                                    "'up_s': value_json.up_s} | tojson }}",
         "icon": "mdi:alarm-light",
         "availability_topic": topic(nid, "status"),
         "payload_available": ONLINE,
@@ -96,9 +97,10 @@ def _coming(coming):
 def state(shown, acked, paused, since, up_s, wall, detail, escalated=0, coming=None):
     """The retained state message: the alarm annunciated (top condition),
     its priority, cause and time, and each alarm kind's own state.
+    escalated: the bedside's escalation (manager.AlarmManager.escalated: a
+    high alarm unacknowledged for escalation_min), the one escalation timer.
     since: per condition, the uptime (s) it was raised at; detail: per
-    condition, the detail code it was raised with; escalated: the bedside's
-    escalation (manager.escalated); coming: (contact, up_s) of the carer who
+    condition, the detail code it was raised with; coming: (contact, up_s) of the carer who
     answered "I am coming", or None."""
     alarms = {}
     for obj, _name in ENTITIES:

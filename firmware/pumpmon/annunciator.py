@@ -17,6 +17,7 @@ def _cycle(pattern):
 
 
 SOUND_CYCLE = tuple(_cycle(p) for p in P.SOUND)
+ESC_CYCLE = tuple(_cycle(p) for p in P.SOUND_ESCALATED)
 LIGHT_CYCLE = tuple(_cycle(p) for p in P.LIGHT)
 
 
@@ -44,12 +45,15 @@ class Annunciator:
         self.light = KIND_NONE
         self._s_start = now
         self._l_start = now
+        self.escalated = 0      # 1: the escalated sound (patterns.SOUND_ESCALATED)
         self.tone_hz = 0        # what the buzzer must play now (0: silent)
         self.led = P.GREEN      # what the light must show now (patterns colour)
+        self.siren = 0          # 1: the second sounder, with the escalated pulses
 
-    def update(self, now, sound, light):
-        if sound != self.sound:
+    def update(self, now, sound, light, escalated=0):
+        if sound != self.sound or escalated != self.escalated:
             self.sound = sound
+            self.escalated = escalated
             self._s_start = now
         if light != self.light:
             self.light = light
@@ -60,8 +64,13 @@ class Annunciator:
         s = self.sound
         if s == KIND_NONE:
             self.tone_hz = 0
+        elif self.escalated:
+            self.tone_hz = _at(P.SOUND_ESCALATED[s], ESC_CYCLE[s], ticks_diff(now, self._s_start))
         else:
             self.tone_hz = _at(P.SOUND[s], SOUND_CYCLE[s], ticks_diff(now, self._s_start))
+        # the second sounder (board.set_siren, optional) sounds with the
+        # escalated pulses only
+        self.siren = 1 if self.escalated and self.tone_hz else 0
         k = self.light
         if k == KIND_NONE:
             self.led = P.IDLE_LIGHT[0]

@@ -44,6 +44,9 @@ LIMITS = {
     "refill_timeout_min": (30, 5, 30),
     "level_stuck_ml": (0.4, 0.1, 0.4),
     "pause_s": (120, 10, 120),
+    # an unacknowledged high-priority alarm escalates after this long
+    # (manager.py): only sooner, never off (docs/alarm-policy.md)
+    "escalation_min": (10, 5, 10),
     "long_press_ms": (2000, 2000, 10000),
 }
 # keys that are not numbers
@@ -255,6 +258,7 @@ class Config:
         self.refill_timeout_s = int(self.refill_timeout_min) * 60
         self.level_stuck_ul = int(round(self.level_stuck_ml * 1000))
         self.pause_ms = int(self.pause_s) * 1000
+        self.escalation_ms = int(round(self.escalation_min * 60000))
         self.long_press_ms = int(self.long_press_ms)
 
     def rate_at(self, tod_s):

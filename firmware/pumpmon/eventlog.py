@@ -60,7 +60,7 @@ NO_COND = const(255)
 FMT = "<BBBBIIHHIiiiiI"    # see docs/log-format.md
 _BODY = const(36)          # bytes covered by the CRC
 
-# record codes 1..6 are the alarm manager's events (manager.EV_*)
+# record codes 1..7 are the alarm manager's events (manager.EV_*)
 BOOT = const(16)           # detail: reset cause; v0 shown, v1 acked, v2 state file, v3 paused
 SNAPSHOT = const(17)       # hourly status: v0 level, v1 flow mean, v2 programmed, v3 days x10
 REFILL_START = const(18)   # v0 level
@@ -83,7 +83,7 @@ MONITORING_STOPPED = const(32)  # detail: service.STOP_*; v0 service.SERVICE_WHY
 LOG_DAMAGED = const(33)    # v0 bad slots found at boot, v1 segment, v2 1 if a torn tail
 NAMES = {
     1: "alarm_raised", 2: "alarm_condition_cleared", 3: "alarm_cleared",
-    4: "alarm_acknowledged", 5: "audio_paused", 6: "audio_resumed",
+    4: "alarm_acknowledged", 5: "audio_paused", 6: "audio_resumed", 7: "escalated",
     BOOT: "boot", SNAPSHOT: "status", REFILL_START: "refill_start",
     REFILL_END: "refill_end", CONFIG: "config", FAULT: "internal_fault",
     LOG_RESUMED: "log_resumed", INTERRUPTED: "monitoring_interrupted",

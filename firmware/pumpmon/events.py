@@ -12,6 +12,7 @@ NAMES = (
     "alarm_acknowledged",
     "audio_paused",
     "audio_resumed",
+    "escalated",
 )
 
 

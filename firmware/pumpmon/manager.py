@@ -10,7 +10,14 @@
 #   until its condition ends or reminder_ms (1 h) has passed: then it sounds
 #   again (audio_resumed) and can be acknowledged again; so does the lost
 #   carers' link (alarms.QUIET_MASK);
-# - refill_today does not latch (alarms.LATCH_MASK): only a real refill ends it.
+# - refill_today does not latch (alarms.LATCH_MASK): only a real refill ends it;
+# - escalation: a high-priority alarm shown and not acknowledged for
+#   escalation_ms (10 min, settable 5-10) sets `escalated` (event
+#   `escalated`): the annunciator plays the faster escalated burst and the
+#   board's second sounder joins in (docs/alarm-policy.md). It is the one
+#   escalation timer: the carers' tools read it. A pause does not stop it (a
+#   short press is not an acknowledgement); only acknowledging every high alarm
+#   shown (or their clearing) ends it.
 from pumpmon import alarms as A
 from pumpmon.clock import ticks_add, ticks_diff
 
@@ -27,6 +34,7 @@ EV_CLEARED = const(3)
 EV_ACKNOWLEDGED = const(4)
 EV_PAUSED = const(5)
 EV_RESUMED = const(6)
+EV_ESCALATED = const(7)   # a high alarm unacknowledged for escalation_ms
 
 _MIN_PRESS_MS = const(30)
 
@@ -48,6 +56,10 @@ class AlarmManager:
         self._remind_ms = cfg.reminder_ms
         self._remind = 0     # 1 while the reminder of acknowledged medium alarms runs
         self._remind_end = 0
+        self._esc_ms = cfg.escalation_ms
+        self._esc_on = 0     # 1 while an unacknowledged high alarm is shown
+        self._esc_t = 0      # ... since then
+        self.escalated = 0   # 1: unacknowledged for escalation_ms (the escalated signal)
 
     def update(self, now, cond, button):
         changed = cond ^ self.cond
@@ -68,6 +80,22 @@ class AlarmManager:
             if self.shown:
                 self._emit(EV_RESUMED, -1)
         self._reminder(now)
+        self._escalation(now)
+
+    def _escalation(self, now):
+        """The one escalation timer: from the moment a high-priority alarm is
+        shown unacknowledged (or restored so at boot) until no unacknowledged
+        high alarm is left."""
+        un = self.shown & ~self.acked & A.HIGH_MASK
+        if not un:
+            self._esc_on = 0
+            self.escalated = 0
+        elif not self._esc_on:
+            self._esc_on = 1
+            self._esc_t = now
+        elif not self.escalated and ticks_diff(now, self._esc_t) >= self._esc_ms:
+            self.escalated = 1
+            self._emit(EV_ESCALATED, A.top_condition(un))
 
     def _reminder(self, now):
         """An acknowledged medium alarm sounds again reminder_ms after the

@@ -88,4 +88,4 @@ class Monitor:
         light = m.light_kind()
         if light == A.KIND_NONE and not e.judged & _NO_FLOW_BIT:
             light = A.KIND_STARTING   # flow not judged yet: not green
-        self.ann.update(now, m.sound_kind(), light)
+        self.ann.update(now, m.sound_kind(), light, m.escalated)

@@ -27,6 +27,12 @@ GAP_3_4 = const(350)      # the "3 + 2" rhythm: one missing pulse (2 ts + td)
 GAP_5_6 = const(600)      # 350-1300 ms
 REPEAT_HIGH = const(6000)  # burst repeat interval 2.5-15 s
 REPEAT_REFILL = const(10000)  # refill_today: high, but a slower burst than a stop
+# escalated (a high alarm unacknowledged for escalation_min, manager.py): the
+# same melody, its burst repeated every 4.4 s instead of 6 (10 s for
+# refill_today): the burst itself takes 3.4 s, so 1 s of silence between
+# bursts, still clearly longer than the 0.6 s between pulses 5 and 6 (the
+# "3 + 2, pause, 3 + 2" stays heard as one burst)
+REPEAT_ESCALATED = const(4400)
 PULSE_MEDIUM = const(200)  # td 125-250 ms
 SPACE_MEDIUM = const(200)  # ts 125-250 ms
 REPEAT_MEDIUM = const(15000)  # 2.5-30 s
@@ -68,6 +74,22 @@ SOUND = (
     # one soft C4 pulse every 5 minutes, for as long as the configuration says so
     (C4, PULSE_LOW, REPEAT_STOPPED - PULSE_LOW),
 )
+
+
+
+def _escalated(sound):
+    """A high-priority burst with its repeat shortened to REPEAT_ESCALATED
+    (other priorities never escalate: the same pattern)."""
+    if len(sound) != 30:
+        return sound
+    used = 0
+    for i in range(1, 29, 3):
+        used += sound[i] + sound[i + 1]
+    return sound[:29] + (sound[29] - used + REPEAT_ESCALATED,)
+
+
+# the escalated sound of each kind (the annunciator plays it while escalated)
+SOUND_ESCALATED = tuple(_escalated(s) for s in SOUND)
 
 # light: flat (colour, on ms, off ms) triples
 LIGHT = (

@@ -180,6 +180,9 @@ class Runner:
         # optional: a GPIO the loop toggles once a second, watched by an
         # independent sounder (boards/*/README.md) that sounds when it stops
         self._heartbeat = getattr(board, "heartbeat", None)
+        # optional: a second, louder sounder for escalated alarms (boards/README.md)
+        self._set_siren = getattr(board, "set_siren", None)
+        self._siren = 0
         self.log = None
         self.state = None
         self.boot = None          # (reset cause, state status) once booted
@@ -489,6 +492,13 @@ class Runner:
                 self._tone = a.tone_hz
             except Exception:
                 self._tone = -1
+                self._output_fault()
+        if a.siren != self._siren and self._set_siren is not None:
+            try:
+                self._set_siren(a.siren)
+                self._siren = a.siren
+            except Exception:
+                self._siren = -1
                 self._output_fault()
 
     def _output_fault(self):

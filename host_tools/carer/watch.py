@@ -7,8 +7,11 @@ announce (check). One MonitorView per monitor id.
 - a monitor that goes `offline` (the broker's Last Will) or whose heartbeat
   is older than 1.5 keep-alive periods is itself an alarm: the carer no
   longer hears that bedside;
-- an alarm not acknowledged at the bedside for ESCALATE_S (by the monitor's
-  own uptime) escalates.
+- an alarm escalates here when the monitor says it escalated at the bedside
+  (the state's `escalated`: the monitor's one escalation timer,
+  `escalation_min`, docs/alarm-policy.md); only a monitor whose state does not
+  carry it (older firmware) is timed here: unacknowledged for ESCALATE_S by
+  its own uptime.
 Silencing stays at the bedside: nothing here changes the monitor.
 """
 import json
@@ -101,8 +104,10 @@ class CarerWatch:
                 st = v.state["alarms"][a]
                 out.append((mid, "alarm:" + a, "monitor %s: %s (%s, high priority)"
                             % (mid, a.upper(), st.get("cause"))))
+            esc = (v.state or {}).get("escalated")
+            high = v.high_alarms()
             for a, age in v.unacked_for():
-                if age >= ESCALATE_S:
+                if (esc and a in high) if esc is not None else age >= ESCALATE_S:
                     out.append((mid, "escalate:" + a, "monitor %s: %s unacknowledged at the "
                                 "bedside for %d min: ESCALATED" % (mid, a.upper(), age // 60)))
         return out

@@ -189,7 +189,7 @@ def to_dict(r):
     v0, v1, v2, v3 = r.v
     if c:
         d["alarm"], d["priority"], d["cause"] = c
-    if r.code <= 6:
+    if r.code <= 7:     # the alarm manager's events (manager.EV_*)
         if r.detail:
             d["detail"] = _detail(r.detail)
         d.update(level_ul=_int(v0), flow_ul_h=_flow(v1), programmed_ul_h=_flow(v2),

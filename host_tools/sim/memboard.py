@@ -21,6 +21,8 @@ class MemBoard:
         self.led = -1
         self.tones = []
         self.leds = []
+        self.siren = 0            # the second sounder (escalated alarms) and its history
+        self.sirens = []
         self.fed = 0
         self.cause = "power_on"   # what reset_cause() reports (tests of resets set it)
         self.wall = 0             # wall_time(): Unix seconds, 0 = clock not set
@@ -55,6 +57,10 @@ class MemBoard:
     def set_led(self, colour):
         self.led = colour
         self.leds.append((self.t, colour))
+
+    def set_siren(self, on):
+        self.siren = on
+        self.sirens.append((self.t, on))
 
     def feed_watchdog(self):
         self.fed += 1

@@ -36,6 +36,7 @@ class BedsideState:
         self.reminder_min = cfg.reminder_ms // 60000
         self.alarms = {}            # (alarm, cause) -> Alarm, in raise order
         self.paused_until = None    # board ms when the pause ends
+        self.escalated = False      # manager.escalated: a high alarm unanswered too long
         self.service = False
         self.recent = collections.deque(maxlen=recent)   # (when ms, text)
 
@@ -61,6 +62,9 @@ class BedsideState:
         elif ev == "alarm_acknowledged" and a:
             a.acked = True
             text = "%s acknowledged" % _name(key)
+        elif ev == "escalated":
+            self.escalated = True
+            text = "ESCALATED: %s unanswered; faster and louder" % _name(key)
         elif ev == "audio_paused":
             self.paused_until = when_ms + self.pause_ms
             text = "sound paused for %s" % _mmss(self.pause_ms)
@@ -73,11 +77,15 @@ class BedsideState:
             text = "sound on again"
         elif ev == "boot":
             self.paused_until = None            # a pause does not survive a reset
+            self.escalated = False
             self.service = False
             text = "the monitor (re)started (%s)" % e.get("reset_cause", "?")
         elif ev == "monitoring_stopped":
             self.service = True
             text = "the monitor stopped for service"
+        if self.escalated and not any(x.priority == "high" and not x.acked
+                                      for x in self.alarms.values()):
+            self.escalated = False              # manager.py: every high one answered
         if text:
             self.recent.append((when_ms, text))
         return text
@@ -130,8 +138,9 @@ class BedsideState:
         audible = [a for a in self.shown() if not (a.acked and a.priority == "medium")]
         if audible:
             a = audible[0]
-            return "sounding: %s melody, %s" % (a.alarm.replace("_", " "),
-                                                W.PRIORITY_WORDS[a.priority])
+            return "sounding: %s melody, %s%s" % (
+                a.alarm.replace("_", " "), W.PRIORITY_WORDS[a.priority],
+                ", ESCALATED (faster, second sounder)" if self.escalated else "")
         if self.alarms:
             return "silent (acknowledged: sounds again within %d min if the cause stays)" \
                 % self.reminder_min

@@ -71,3 +71,26 @@ def test_unacknowledged_alarm_escalates_after_ten_minutes_of_monitor_time():
     assert "escalate:no_flow" not in [r for _m, r, _t in w.reasons(7.0)]
     assert w.views["bed4"].status == "online"      # heard: a heartbeat means online
     assert w.on_message(8.0, "other/topic", "x") is None
+
+
+def test_a_monitor_that_says_escalated_is_the_one_timer():
+    # issue 22: the monitor's own escalation (state `escalated`, set by its
+    # escalation_min timer) decides; the carers' tool no longer times it
+    w = CarerWatch()
+
+    def st(esc, up, acked=False):
+        d = json.loads(state(on=True, since=100, up=up, acked=acked))
+        d["escalated"] = esc
+        return json.dumps(d)
+    w.on_message(0.0, "pumpmon/bed4/state", st(False, 100))
+    w.on_message(1.0, "pumpmon/bed4/heartbeat", hb(100 + ESCALATE_S + 60))
+    assert reasons(w, 1.0) == ["alarm:no_flow"]     # 11 min: the monitor says not yet
+    w.on_message(2.0, "pumpmon/bed4/state", st(True, 100 + 300))
+    assert reasons(w, 2.0) == ["escalate:no_flow"]  # 5 min (escalation_min 5): it did
+    w.on_message(3.0, "pumpmon/bed4/state", st(False, 100 + 310, acked=True))
+    assert "escalate:no_flow" not in [r for _m, r, _t in w.reasons(3.0)]
+    # a medium alarm never escalates, whatever the flag
+    d = json.loads(state(on=True, prio="medium", alarm="low_reservoir", since=0, up=9999))
+    d["escalated"] = True
+    w.on_message(4.0, "pumpmon/bed4/state", json.dumps(d))
+    assert [r for _m, r, _t in w.reasons(4.0)] == []

@@ -307,3 +307,39 @@ def test_restored_alarm_whose_condition_is_gone_latches():
     b.btn = 0
     r.run(100)
     assert not mg.shown & NO_FLOW
+
+
+def test_escalation_counts_from_the_first_unacknowledged_high_alarm():
+    # issue 22: the one escalation timer (manager.escalated)
+    r = Rig()
+    r.cond = LOW                    # a medium alarm never escalates
+    r.run(15 * 60000, step=1000)
+    assert "escalated" not in r.names() and r.m.escalated == 0
+    r.cond = LOW | NO_FLOW
+    r.run(600000, step=1000)        # the timer starts at the first update that sees it
+    assert r.m.escalated == 0
+    r.cond = LOW | NO_FLOW | FLOW_SENSOR   # a second high alarm: the timer runs on
+    r.run(1000, step=1000)
+    assert r.m.escalated == 1 and r.names()[-1] == "escalated"
+    assert r.events[-1][2] == A.NO_FLOW
+    r.press(2500)                    # acknowledged: the escalation ends
+    assert r.m.escalated == 0
+    # acknowledged and still present: it pauses, sounds again, never escalates again
+    r.run(30 * 60000, step=1000)
+    assert r.names().count("escalated") == 1
+    # a new high alarm after the acknowledgement starts its own 10 minutes
+    r.cond = LOW | NO_FLOW | FLOW_SENSOR | (1 << A.MISMATCH)
+    r.run(600000, step=1000)
+    assert r.m.escalated == 0
+    r.run(1000, step=1000)
+    assert r.m.escalated == 1 and r.events[-1][1:] == ("escalated", A.MISMATCH)
+
+
+def test_restored_unacknowledged_high_alarm_escalates_from_boot():
+    r = Rig()
+    r.m.restore(NO_FLOW, 0)
+    r.cond = NO_FLOW
+    r.run(600000, step=1000)        # the first update after the restore starts it
+    assert r.m.escalated == 0
+    r.run(1000, step=1000)
+    assert r.m.escalated == 1

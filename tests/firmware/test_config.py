@@ -114,7 +114,7 @@ SAFE_WAY = {
     "over_hour_margin_ul_h": "down", "refill_timeout_min": "down", "level_stuck_ml": "down",
     "pause_s": "down", "long_press_ms": "up", "reservoir_empty_ml": "up",
     "reminder_min": "down", "low_reservoir_ml": "up", "low_reservoir_days": "up",
-    "refill_today_ml": "up", "refill_today_days": "up",
+    "refill_today_ml": "up", "refill_today_days": "up", "escalation_min": "down",
 }
 BELOW_DEFAULT_BY_ISSUE_17 = ("low_reservoir_ml", "low_reservoir_days", "refill_today_ml",
                              "refill_today_days")
@@ -149,3 +149,11 @@ def test_extreme_thresholds_that_would_disable_detection_are_refused():
     # (else an over-delivery would read as a sensor fault: the wrong alarm)
     assert "flow_max_ul_h" in _error({"rate_ul_h": 100, "flow_max_ul_h": 150})
     Config({"rate_ul_h": 100, "flow_max_ul_h": 170})
+
+
+def test_escalation_is_settable_only_sooner_and_never_off():
+    # issue 22: 10 minutes by default, 5-10: never later, never switched off
+    assert Config({"rate_ul_h": 30}).escalation_ms == 600000
+    assert Config({"rate_ul_h": 30, "escalation_min": 5}).escalation_ms == 300000
+    for bad in (0, 4.9, 11, 60, -1):
+        assert "escalation_min" in _error({"rate_ul_h": 30, "escalation_min": bad}), bad

@@ -89,6 +89,19 @@ def test_sound_light_and_buttons_follow_the_alarm_manager():
     assert [t for _w, t in st.recent][-1] == "the monitor (re)started (soft)"
 
 
+def test_escalated_is_shown_until_every_high_alarm_is_answered():
+    st = BedsideState(CFG)
+    _raised(st, "no_flow", "low_flow", 1000)
+    assert "ESCALATED" not in st.sound(2000)
+    st.event({"event": "escalated", "alarm": "no_flow", "cause": "low_flow"}, 601000)
+    assert "ESCALATED" in st.sound(601001)
+    assert "ESCALATED" in [t for _w, t in st.recent][-1]
+    st.event({"event": "alarm_acknowledged", "alarm": "no_flow", "cause": "low_flow"}, 700000)
+    assert not st.escalated
+    st.event({"event": "audio_resumed"}, 820000)
+    assert "ESCALATED" not in st.sound(820001)
+
+
 def test_presses_from_trace_samples():
     rows = [(t * 1000, 1, 1, 0, b, 0) for t, b in enumerate([0, 1, 0, 0, 1, 1, 1, 0])]
     assert presses(rows) == [(2000, 1000), (7000, 3000)]

@@ -52,7 +52,7 @@ def log_sessions(log_dir):
     for r in recs:
         if r.code == 16:                         # boot: v0 = alarms restored from before
             out.append((r.v[0], []))
-        elif 1 <= r.code <= 6 and out:
+        elif 1 <= r.code <= 7 and out:
             out[-1][1].append((r.up_s, NAMES[r.code], -1 if r.cond == 255 else r.cond,
                                r.detail if r.code == 1 else 0))
     return out
