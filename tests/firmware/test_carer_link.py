@@ -361,3 +361,29 @@ def test_i_am_coming_is_logged_published_and_never_silences_the_bedside():
     w.todo += P.publish(b"pumpmon/bed4/coming", b"1", 1, 0, 0)
     r.run(10)
     assert lk.coming is None
+
+
+def test_an_escalated_alarm_nobody_answered_calls_the_second_contact():
+    import json
+    from carerlink import link as LK
+    from carerlink import packets as P
+    b, r, lk = _link()
+    lk.wire = w = _ScriptWire()
+    lk._connect = lambda now: (lk.wire.open(None), lk._to(LK.TCP, now))
+    r.run(100 * 2)
+    mg = r.monitor.manager
+    mg.update(b.t, 1 << A.NO_FLOW, 0)
+    r.run(100)
+    assert json.loads(lk.ch.escalation_msg(lk.ch.second_call()))["call"] is False
+    n0 = len([p for p in w.pubs if p[1] == "pumpmon/bed4/escalation"])
+    # the bedside's one timer says escalated (manager.escalated): called, QoS 1, retained
+    mg.escalated = 1
+    r.run(100)
+    esc = [p for p in w.pubs if p[1] == "pumpmon/bed4/escalation"]
+    assert len(esc) == n0 + 1 and esc[-1][0] & 0x06 == 0x02 and esc[-1][0] & P.RETAIN
+    assert lk.ch.call == 1 and json.loads(lk.ch.state_msg())["escalated"] is True
+    # a carer answers: the call ends, the bedside escalation does not
+    w.todo += P.publish(b"pumpmon/bed4/coming", b'{"contact": 1}', 0, 1, 5)
+    r.run(100)
+    assert lk.ch.call == 0 and mg.escalated == 1
+    assert len([p for p in w.pubs if p[1] == "pumpmon/bed4/escalation"]) == n0 + 2
