@@ -61,6 +61,9 @@ class CarerLink:
         self._retry = now              # OFF: next attempt at
         self._backoff = BACKOFF_MIN_MS
         self._up_at = now              # when the link last came up
+        self._born = now
+        self._ever_up = 0              # the link has been up since start-up
+        self._quiet = None             # a failure in the start-up grace, said at its end
         self._down_since = now         # for the bedside indication
         self._lost = 0                 # the indication is on
         self._addr = None
@@ -215,6 +218,8 @@ class CarerLink:
 
     def _online(self, now):
         self._to(UP, now)
+        self._ever_up = 1
+        self._quiet = None
         self._up_at = now
         self.last_error = ""
         self.ch.online(now, self.wire)
@@ -251,8 +256,19 @@ class CarerLink:
         self._to(OFF, now)
         if what != self.last_error:          # the same failure again: logged once
             self.last_error = what
-            print("pumpmon: carer link:", what, "(retry in %d s)" % (wait // 1000))
-            self._log(was, code, wait // 1000)
+            if not self._ever_up and code < 1000 and \
+                    ticks_diff(now, self._born) <= self.keep_ms:
+                # the start-up grace: a broker (or Wi-Fi) that is not up yet
+                # when the monitor starts is retried quietly for one
+                # keep-alive period; never a refusal or an untrusted broker,
+                # never a link that was up
+                self._quiet = (what, was, code, wait)
+            else:
+                self._say(what, was, code, wait)
+
+    def _say(self, what, was, code, wait):
+        print("pumpmon: carer link:", what, "(retry in %d s)" % (wait // 1000))
+        self._log(was, code, wait // 1000)
 
     def _indicate(self, now):
         """The bedside indication: down for longer than a keep-alive period."""
@@ -265,6 +281,9 @@ class CarerLink:
             self._lost = lost
             self.r.monitor.link_lost(lost)
             if lost:
+                if self._quiet is not None:      # the grace is over: say why
+                    self._say(*self._quiet)
+                    self._quiet = None
                 self._log(self.state, 0, 0)
 
     def _log(self, state, code, retry_s):

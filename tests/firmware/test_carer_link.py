@@ -387,3 +387,39 @@ def test_an_escalated_alarm_nobody_answered_calls_the_second_contact():
     r.run(100)
     assert lk.ch.call == 0 and mg.escalated == 1
     assert len([p for p in w.pubs if p[1] == "pumpmon/bed4/escalation"]) == n0 + 2
+
+
+def test_start_up_grace_hides_only_a_broker_not_up_yet():
+    from carerlink import link as LK
+    from carerlink.wire import LinkError
+    from pumpmon import eventlog as L
+    # a broker not listening yet at start-up: retried quietly for a keep-alive
+    # period (10 s), then indicated at the bedside and logged with the reason
+    b, r, lk = _link()
+    logged = []
+    r.write = lambda code, cond=255, detail=0, *v, **k: logged.append((code, detail) + v)
+    r.run(100 * 9)
+    assert "refused" in lk.last_error and not [x for x in logged if x[0] == L.CARER_LINK]
+    assert not r.monitor.manager.shown & BIT
+    r.run(100 * 3)
+    link = [x for x in logged if x[0] == L.CARER_LINK]
+    assert r.monitor.manager.shown & BIT and link and link[0][2] == 111, link
+    # a refusal (wrong password) is said at once, grace or not
+    b, r, lk = _link()
+    logged = []
+    r.write = lambda code, cond=255, detail=0, *v, **k: logged.append((code, detail) + v)
+
+    def refuse(now):
+        raise LinkError("the broker refused the connection: not authorised", 1005)
+    lk._connect = refuse
+    r.run(100)
+    assert [x[2] for x in logged if x[0] == L.CARER_LINK] == [1005]
+    # a link that was up and went down is never hidden
+    b, r, lk = _link()
+    logged = []
+    r.write = lambda code, cond=255, detail=0, *v, **k: logged.append((code, detail) + v)
+    lk.wire = _ScriptWire(drop_after=100)
+    lk._connect = lambda now: (lk.wire.open(None), lk._to(LK.TCP, now))
+    r.run(100 * 3)
+    downs = [x for x in logged if x[0] == L.CARER_LINK and x[1] == LK.UP and x[2] == 104]
+    assert downs, logged
