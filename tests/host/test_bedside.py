@@ -253,3 +253,19 @@ def _terminal(data, width):
         while len(rows) <= y:
             rows.append("")
     return [r.rstrip() for r in rows if r.strip()]
+
+
+def test_a_carer_coming_is_shown_and_changes_nothing_else():
+    # issue 28: "I am coming" over the carers' link is logged (carer_coming);
+    # the view shows it until the alarms end, the sound stays as it was
+    from pumpmon.config import Config
+    from host_tools.view.state import BedsideState
+    st = BedsideState(Config({"rate_ul_h": 30}))
+    st.event({"event": "alarm_raised", "alarm": "no_flow", "cause": "low_flow"}, 1000)
+    before = (st.sound(2000), st.light())
+    text = st.event({"event": "carer_coming", "alarm": "no_flow", "cause": "low_flow",
+                     "contact": 2}, 2000)
+    assert "coming" in text and "contact 2" in text and st.coming == (2000, 2)
+    assert (st.sound(2000), st.light()) == before
+    st.event({"event": "alarm_cleared", "alarm": "no_flow", "cause": "low_flow"}, 3000)
+    assert st.coming is None
