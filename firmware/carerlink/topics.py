@@ -27,6 +27,7 @@ ENTITIES = (
     ("under_delivery", "Under-delivery"),
     ("monitoring_interrupted", "Monitoring interrupted (technical)"),
     ("pump_stopped", "Pump stopped by a clinician"),
+    ("over_delivery", "Over-delivery (possible overdose)"),
 )
 
 

@@ -42,10 +42,13 @@ KIND_REFILL_TODAY = const(3)
 KIND_UNDER_DELIVERY = const(4)
 KIND_INTERRUPTED = const(5)   # low-priority technical alarm
 KIND_PUMP_STOPPED = const(6)  # low priority: the pump stopped on purpose
+# high priority: too much drug (an overdose risk), a drug-delivery cause, never
+# the equipment-failure signal (issue 22; docs/alarm-signals.md)
+KIND_OVER_DELIVERY = const(7)
 KIND_NONE = const(255)
 KIND_STARTING = const(254)  # no alarm, but flow not judged yet (light only)
 KIND_NAMES = ("no_flow", "malfunction", "low_reservoir", "low_reservoir", "under_delivery",
-              "monitoring_interrupted", "pump_stopped")
+              "monitoring_interrupted", "pump_stopped", "over_delivery")
 
 # priorities (IEC 60601-1-8)
 HIGH = const(0)
@@ -57,7 +60,7 @@ PRIORITY_NAMES = ("high", "medium", "low")
 TABLE = (
     (KIND_NO_FLOW, HIGH, "low_flow"),
     (KIND_NO_FLOW, HIGH, "reservoir_empty"),
-    (KIND_MALFUNCTION, HIGH, "over_delivery"),
+    (KIND_OVER_DELIVERY, HIGH, "over_delivery"),
     (KIND_MALFUNCTION, HIGH, "flow_sensor"),
     (KIND_MALFUNCTION, HIGH, "level_sensor"),
     (KIND_MALFUNCTION, HIGH, "level_flow_mismatch"),
@@ -89,7 +92,10 @@ LATCH_MASK = HIGH_MASK & ~(1 << REFILL_TODAY)
 # reminder_min (60 min): never silenced for good either. The lost carers' link
 # (low, technical) is quietened the same way: the light stays until the link
 # is back, the sound comes back after the reminder (docs/carer.md)
-QUIET_MASK = MEDIUM_MASK | (1 << CARER_LINK)
+# The high-priority level sensor fault leaves the stop test working (the flow
+# sensor judges it alone): once acknowledged it reminds the same way instead
+# of every 2 minutes (docs/alarm-policy.md, the one authority)
+QUIET_MASK = MEDIUM_MASK | (1 << CARER_LINK) | (1 << LEVEL_SENSOR)
 REMIND_MASK = QUIET_MASK
 
 # detail codes: why a condition became active (logged with the event)

@@ -19,8 +19,11 @@ LIMITS = {
     # none can be switched off
     "low_reservoir_ml": (4.0, 2.0, 50.0),
     "low_reservoir_days": (7.0, 2.0, 60.0),
+    # refill_today_ml raises nothing since issue 22 (refill_today is judged by
+    # the time to empty alone): still read and checked, so files that set it load
     "refill_today_ml": (1.0, 0.5, 2.0),
-    "refill_today_days": (1.0, 0.5, 2.0),
+    # high priority only when at most a day is left (docs/alarm-policy.md)
+    "refill_today_days": (1.0, 0.5, 1.0),
     "reminder_min": (60, 10, 60),
     "reservoir_empty_ml": (0.1, 0.1, 5.0),
     "no_flow_fraction": (0.25, 0.25, 0.5),

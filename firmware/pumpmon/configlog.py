@@ -31,6 +31,7 @@ KEYS = (
     # the carers' link (issue 16): text as set/unset and changed, numbers x1000
     "wifi_ssid", "wifi_password", "mqtt_host", "mqtt_port", "mqtt_user", "mqtt_password",
     "mqtt_tls", "mqtt_keepalive_s",
+    "escalation_min",                # issue 22: the bedside escalation (docs/alarm-policy.md)
     "mqtt_ca", "mqtt_fingerprint",   # issue 28: text, as set/unset and changed
 )
 

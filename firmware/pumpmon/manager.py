@@ -3,13 +3,16 @@
 # - a condition that starts raises its alarm; a high-priority alarm latches
 #   until acknowledged even when its condition clears (the clearing is logged);
 # - short press: audio paused for pause_s (the light keeps signalling); a
-#   persisting alarm sounds again after it; a new alarm ends the pause;
+#   persisting alarm sounds again after it; a new alarm ends the pause, and so
+#   does a short press while paused (the sound back on at once, audio_resumed);
 # - long press: acknowledges every shown alarm. A latched alarm whose condition
 #   has gone is cleared; a high-priority alarm whose condition persists is
 #   only paused, never silenced for good; a medium one is silent (light on)
 #   until its condition ends or reminder_ms (1 h) has passed: then it sounds
-#   again (audio_resumed) and can be acknowledged again; so does the lost
-#   carers' link (alarms.QUIET_MASK);
+#   again (audio_resumed) for one burst and is quiet again for another
+#   reminder_ms unless acknowledged meanwhile; so does the lost carers' link;
+#   an acknowledged level sensor fault (high) reminds the same way but sounds
+#   until acknowledged again (alarms.QUIET_MASK, docs/alarm-policy.md);
 # - refill_today does not latch (alarms.LATCH_MASK): only a real refill ends it;
 # - escalation: a high-priority alarm shown and not acknowledged for
 #   escalation_ms (10 min, settable 5-10) sets `escalated` (event
@@ -37,6 +40,12 @@ EV_RESUMED = const(6)
 EV_ESCALATED = const(7)   # a high alarm unacknowledged for escalation_ms
 
 _MIN_PRESS_MS = const(30)
+# a reminder of an acknowledged medium (or low technical) alarm sounds this
+# long, one burst of the medium pattern (patterns.REPEAT_MEDIUM), then is quiet
+# again for another reminder_ms unless acknowledged meanwhile: like the
+# implanted pump's hourly tone, it needs no press (docs/alarm-policy.md). A
+# high one (the level sensor fault) sounds until acknowledged again.
+REMIND_SOUND_MS = const(15000)
 
 
 class AlarmManager:
@@ -56,6 +65,8 @@ class AlarmManager:
         self._remind_ms = cfg.reminder_ms
         self._remind = 0     # 1 while the reminder of acknowledged medium alarms runs
         self._remind_end = 0
+        self._burst = 0      # reminded alarms that go quiet again after REMIND_SOUND_MS
+        self._burst_end = 0
         self._esc_ms = cfg.escalation_ms
         self._esc_on = 0     # 1 while an unacknowledged high alarm is shown
         self._esc_t = 0      # ... since then
@@ -71,7 +82,10 @@ class AlarmManager:
                 self._press_t = now
                 self._long_done = 0
             elif not self._long_done and ticks_diff(now, self._press_t) >= _MIN_PRESS_MS:
-                self.pause(now)
+                if self.paused:
+                    self.resume()
+                else:
+                    self.pause(now)
         elif button and not self._long_done and ticks_diff(now, self._press_t) >= self._long_ms:
             self._long_done = 1
             self.acknowledge(now)
@@ -101,6 +115,10 @@ class AlarmManager:
         """An acknowledged medium alarm sounds again reminder_ms after the
         first acknowledgement still standing (a later one never delays it; a
         restored one counts from boot): never silent for more than an hour."""
+        b = self._burst
+        if b and ticks_diff(now, self._burst_end) >= 0:
+            self._burst = 0
+            self.acked |= b & self.shown   # unanswered: quiet again, the next one in reminder_ms
         am = self.acked & A.REMIND_MASK
         if not am:
             self._remind = 0
@@ -110,6 +128,8 @@ class AlarmManager:
         elif ticks_diff(now, self._remind_end) >= 0:
             self._remind = 0
             self.acked &= ~am
+            self._burst = am & ~A.HIGH_MASK
+            self._burst_end = ticks_add(now, REMIND_SOUND_MS)
             if not self.paused:
                 self._emit(EV_RESUMED, -1)
 
@@ -148,6 +168,12 @@ class AlarmManager:
         self.paused = 1
         self._pause_end = ticks_add(now, self._pause_ms)
         self._emit(EV_PAUSED, -1)
+
+    def resume(self):
+        """Short press while paused: the sound back on at once."""
+        self.paused = 0
+        if self.shown:
+            self._emit(EV_RESUMED, -1)
 
     def acknowledge(self, now):
         """Long press: acknowledge every shown alarm."""

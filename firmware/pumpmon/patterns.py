@@ -13,6 +13,10 @@ C4 = const(262)
 D4 = const(294)
 G4 = const(392)
 C5 = const(523)
+# the drug-delivery melody a fifth higher (over_delivery)
+A4 = const(440)
+D5 = const(587)
+G5 = const(784)
 
 # LED colours
 OFF = const(0)
@@ -73,6 +77,11 @@ SOUND = (
     # pump_stopped (low priority: the pump stopped on purpose by a clinician):
     # one soft C4 pulse every 5 minutes, for as long as the configuration says so
     (C4, PULSE_LOW, REPEAT_STOPPED - PULSE_LOW),
+    # over_delivery (high: too much drug): the drug-delivery melody's shape
+    # (down a seventh, up a fourth, 3 + 2) a fifth higher, G5 A4 D5 - G5 A4:
+    # heard as the same family as no_flow, "the drug", and told apart by its
+    # register: higher = more. Never the equipment-failure melody.
+    _high(G5, A4, D5),
 )
 
 
@@ -99,10 +108,16 @@ LIGHT = (
     (RED, 120, 280),      # refill_today: 2.5 Hz, 30 % duty: quick short flashes
     (YELLOW, 300, 950),   # under_delivery: 0.8 Hz, 24 % duty: short yellow blips
     (YELLOW, 1000, 0),    # monitoring_interrupted: steady yellow (low: constant)
-    # pump_stopped: never dark, never flashing, but yellow and green in turn,
-    # 1 s each: the only two-colour light, so "stopped on purpose" is told
-    # from monitoring (green), starting, service and interrupted (yellow)
-    (YELLOW, 1000, 0, GREEN, 1000, 0),
+    # pump_stopped: never green (green is "monitoring, all well"): yellow,
+    # with a short dark gap every 3 s (2.8 s on, 0.2 s off: 93 % on, 0.33 Hz,
+    # slower than any medium alarm's flashing, 0.4-0.8 Hz), so "stopped on
+    # purpose" is told from monitoring (green), from the steady yellow of
+    # starting, service and interrupted, and from every flashing alarm
+    (YELLOW, 2800, 200),
+    # over_delivery: a red double flash, 100 ms on, 100 off, 100 on, 700 off
+    # (2 flashes a second, 20 % on): the only double flash, told from
+    # no_flow's even 2 Hz, malfunction's single blips and refill_today's
+    (RED, 100, 100, RED, 100, 700),
 )
 # no alarm: steady green, monitoring
 IDLE_LIGHT = (GREEN, 1000, 0)

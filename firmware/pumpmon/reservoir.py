@@ -8,7 +8,10 @@
 #   sooner during the day than level / mean rate says). Minute steps: the
 #   schedule changes on whole minutes, so the sum is exact.
 # - volume and days_to_empty (medium) at low_reservoir_ml / _days; refill_today
-#   (high) at refill_today_ml / _days, whichever comes first.
+#   (high) only when the time to empty is at most refill_today_days (at most
+#   1 day): "1 mL left" at a low rate is weeks of drug, the medium volume alarm
+#   with its hourly reminder (docs/alarm-policy.md). refill_today_ml no longer
+#   raises anything (kept so configuration files that set it still load).
 # - A low_reservoir condition ends only when the level really rose: at least
 #   RISE_UL above its lowest point outside refill mode, seen on RISE_CONFIRM
 #   judgements in a row (in refill mode the level follows the raw reading),
@@ -92,7 +95,6 @@ class Reservoir:
         self._daily = daily           # 1/600 uL per day
         self._low_ul = cfg.low_ul
         self._low_min = cfg.low_days_x10 * 144          # days x10 -> minutes
-        self._today_ul = cfg.refill_today_ul
         self._today_min = cfg.refill_today_days_x10 * 144
         self.minutes = UNKNOWN        # time to empty at the last judgement
         self.low_mark = 0             # lowest level while a condition is on
@@ -115,10 +117,9 @@ class Reservoir:
             want |= _DAYS
         elif m == UNKNOWN or m * 10 >= self._low_min * 11:
             gone |= _DAYS
-        if level_ul <= self._today_ul or (m != UNKNOWN and m <= self._today_min):
+        if m != UNKNOWN and m <= self._today_min:
             want |= _TODAY
-        elif level_ul > self._today_ul + HYST_UL and (
-                m == UNKNOWN or m * 10 >= self._today_min * 11):
+        elif m == UNKNOWN or m * 10 >= self._today_min * 11:
             gone |= _TODAY
         if on & gone:
             if level_ul - self.low_mark >= RISE_UL:

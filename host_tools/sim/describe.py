@@ -197,7 +197,7 @@ def _expect(kw):
         elif f <= 0.1:
             out.append(("no_flow", None, t, t + 30 * MIN))
         elif f >= 2.0:
-            out.append(("malfunction", "over_delivery", t, t + 15 * MIN))
+            out.append(("over_delivery", "over_delivery", t, t + 15 * MIN))
     if "flow_fault" in kw:
         kind, t = kw["flow_fault"]
         out.append(("malfunction", "flow_sensor", t, t + _FLOW_FAULT_EXPECT[kind]))

@@ -48,9 +48,9 @@ _ISSUE2 = [
      dict(rate_ul_h=30.0, duration_s=H + 300, flow_fault=("air", H))),
     ("flow sensor stuck", "malfunction", "flow_sensor", H, 10 * MIN,
      dict(rate_ul_h=30.0, duration_s=2 * H, flow_fault=("stuck", H))),
-    ("over-delivery 2x, 10 uL/h, offset -0.5", "malfunction", "over_delivery", H, 15 * MIN,
+    ("over-delivery 2x, 10 uL/h, offset -0.5", "over_delivery", "over_delivery", H, 15 * MIN,
      dict(rate_ul_h=10.0, duration_s=2 * H, factor=[(H, 2.0)], offset_fixed=-0.5)),
-    ("over-delivery 2x, 50 uL/h pulsatile 4.9 min", "malfunction", "over_delivery", H,
+    ("over-delivery 2x, 50 uL/h pulsatile 4.9 min", "over_delivery", "over_delivery", H,
      15 * MIN,
      dict(rate_ul_h=50.0, duration_s=2 * H, factor=[(H, 2.0)], pulse_period_s=294,
           pulse_width_s=10)),
@@ -77,7 +77,7 @@ _ISSUE2 = [
 STOP = ("no_flow/low_flow",)
 SPARSE = ("malfunction/flow_sensor",)
 UNDER = ("under_delivery/partial", "no_flow/low_flow", "no_flow/under_delivery")
-OVER = ("malfunction/over_delivery",)
+OVER = ("over_delivery/over_delivery",)
 _ISSUE11 = [
     ("stop, then every 2nd flow reading lost", SPARSE, 6 * H, 2 * MIN,
      dict(rate_ul_h=30.0, duration_s=6 * H + 10 * MIN, factor=[(6 * H, 0.0)],
@@ -220,10 +220,10 @@ CORPUS = [
          dict(rate_ul_h=30.0, duration_s=H + 30 * MIN, factor=[(H, 0.0)], pulse_period_s=300,
               pulse_width_s=10),
          expect=[("no_flow", "low_flow", H, H + 15 * MIN)]),
-    _c("over_delivery", "pump delivers 2x from 1 h (10 uL/h): malfunction/over_delivery "
+    _c("over_delivery", "pump delivers 2x from 1 h (10 uL/h): over_delivery/over_delivery "
          "within 15 min",
          dict(rate_ul_h=10.0, duration_s=2 * H, factor=[(H, 2.0)], offset_fixed=-0.5),
-         expect=[("malfunction", "over_delivery", H, H + 15 * MIN)]),
+         expect=[("over_delivery", "over_delivery", H, H + 15 * MIN)]),
     _c("leak", "leak of 0.5 mL/h from 1 h: malfunction/level_flow_mismatch within 2 h",
          dict(rate_ul_h=30.0, duration_s=3 * H + 30 * MIN, leak_ml_h=0.5, leak_from_s=H),
          expect=[("malfunction", "level_flow_mismatch", H, 3 * H)]),
@@ -297,9 +297,9 @@ CORPUS = [
          expect=[("under_delivery", "partial", 30 * MIN, 90 * MIN),
                  ("no_flow", "under_delivery", 90 * MIN, 2 * H)], only=False),
     _c("over_delivery_moderate", "pump delivers 1.4x from 30 min (30 uL/h): "
-         "malfunction/over_delivery (60-min mean) within 2 h",
+         "over_delivery/over_delivery (60-min mean) within 2 h",
          dict(rate_ul_h=30.0, duration_s=80 * MIN, factor=[(30 * MIN, 1.4)]),
-         expect=[("malfunction", "over_delivery", 30 * MIN, 80 * MIN)]),
+         expect=[("over_delivery", "over_delivery", 30 * MIN, 80 * MIN)]),
     _c("refill_mode_left_on", "refill mode switched on at 10 min and left on: "
          "malfunction/refill_mode after 30 min",
          dict(rate_ul_h=30.0, duration_s=45 * MIN, refill_mode=(10 * MIN, 45 * MIN)),

@@ -7,18 +7,21 @@ press. The light and the sound are then read from the pattern table
 """
 import collections
 
+from pumpmon.manager import REMIND_SOUND_MS
+
 from pumpmon import alarms as A
 
 from host_tools.view import words as W
 
 
 class Alarm:
-    __slots__ = ("alarm", "cause", "detail", "since_ms", "present", "acked")
+    __slots__ = ("alarm", "cause", "detail", "since_ms", "present", "acked", "remind_until")
 
     def __init__(self, alarm, cause, detail, since_ms):
         self.alarm, self.cause, self.detail, self.since_ms = alarm, cause, detail, since_ms
         self.present = True         # its condition holds (False: latched)
         self.acked = False
+        self.remind_until = None    # a reminder's burst ends then (board ms)
 
     @property
     def priority(self):
@@ -27,6 +30,12 @@ class Alarm:
     @property
     def index(self):
         return W.condition_index(self.alarm, self.cause)
+
+    @property
+    def quiet(self):
+        """Acknowledged, silent until the reminder (alarms.QUIET_MASK)."""
+        i = self.index
+        return i >= 0 and bool(A.QUIET_MASK & (1 << i))
 
 
 class BedsideState:
@@ -66,6 +75,7 @@ class BedsideState:
                 text += " (the configuration is valid now)"
         elif ev == "alarm_acknowledged" and a:
             a.acked = True
+            a.remind_until = None
             text = "%s acknowledged" % _name(key)
         elif ev == "escalated":
             self.escalated = True
@@ -74,10 +84,13 @@ class BedsideState:
             self.paused_until = when_ms + self.pause_ms
             text = "sound paused for %s" % _mmss(self.pause_ms)
         elif ev == "audio_resumed":
-            if self.paused_until is None:       # an hour's reminder: medium sounds again
+            if self.paused_until is None:       # an hour's reminder: those that wait sound again
                 for x in self.alarms.values():
-                    if x.priority == "medium":
+                    if x.quiet and x.acked:
                         x.acked = False
+                        # medium and low: one burst, then quiet again (manager.py)
+                        x.remind_until = None if x.priority == "high" else \
+                            when_ms + REMIND_SOUND_MS
             self.paused_until = None
             text = "sound on again"
         elif ev == "boot":
@@ -107,6 +120,7 @@ class BedsideState:
     def press(self, when_ms, duration_ms):
         """A button press seen on the board's input (trace or fault)."""
         kind = "long press (acknowledge)" if duration_ms >= self.long_ms else \
+            "short press (sound back on)" if self.paused_left(when_ms) else \
             "short press (pause)"
         text = "button: %s" % kind
         self.recent.append((when_ms, text))
@@ -149,7 +163,10 @@ class BedsideState:
         left = self.paused_left(now_ms)
         if left:
             return "paused (%s left)" % _mmss(left)
-        audible = [a for a in self.shown() if not (a.acked and a.priority == "medium")]
+        for a in self.shown():              # a reminder's burst is over: quiet again
+            if a.remind_until is not None and now_ms >= a.remind_until:
+                a.acked, a.remind_until = True, None
+        audible = [a for a in self.shown() if not (a.acked and a.quiet)]
         if audible:
             a = audible[0]
             return "sounding: %s melody, %s%s" % (
@@ -166,17 +183,20 @@ class BedsideState:
         if not shown:
             return ["No alarm: nothing to press."]
         pause = _mmss(self.pause_ms)
-        out = ["Short press: pauses the sound %s; the light stays; a new alarm sounds."
-               % pause]
+        if self.paused_until is not None:
+            out = ["Short press: the sound back on now (it is paused)."]
+        else:
+            out = ["Short press: pauses the sound %s; the light stays; a new alarm sounds."
+                   % pause]
         todo = [a for a in shown if not a.acked]
         if not todo:
             out.append("Every alarm is acknowledged: deal with its cause.")
             return out
         clear = [_name((a.alarm, a.cause)) for a in todo if not a.present]
         pauses = [_name((a.alarm, a.cause)) for a in todo
-                  if a.present and a.priority == "high"]
+                  if a.present and a.priority == "high" and not a.quiet]
         quiet = [_name((a.alarm, a.cause)) for a in todo
-                 if a.present and a.priority != "high"]
+                 if a.present and (a.priority != "high" or a.quiet)]
         parts = []
         if clear:
             parts.append("ends %s (cause gone)" % _few(clear))

@@ -15,8 +15,8 @@ CONDITION_WORDS = {
     ("no_flow", "reservoir_empty"): "the pump's reservoir is empty: no drug is delivered",
     ("no_flow", "under_delivery"): "for over 2 hours the pump has delivered well under "
                                    "its programmed rate",
-    ("malfunction", "over_delivery"): "the pump delivers MORE than programmed: risk of "
-                                      "overdose",
+    ("over_delivery", "over_delivery"): "possible OVERDOSE: more drug is flowing than "
+                                        "programmed - or a sensor fault; call now",
     ("malfunction", "flow_sensor"): "the flow sensor gives no usable readings",
     ("malfunction", "level_sensor"): "the reservoir level sensor gives no usable readings",
     ("malfunction", "level_flow_mismatch"): "the reservoir level does not match the measured "
@@ -108,14 +108,17 @@ def light_words(kind):
         colour, on, off = P.STARTING_LIGHT
     else:
         light = P.LIGHT[kind]
-        if len(light) > 3:           # two colours in turn (pump_stopped)
-            names = [P.COLOUR_NAMES[c] for c in light[0::3]]
-            return names[0], "%s, each %.0f s in turn" % (
-                " and ".join(names), light[1] / 1000.0)
+        if len(light) > 3:           # flashes in groups (over_delivery: a double flash)
+            name = P.COLOUR_NAMES[light[0]]
+            cycle = sum(light[1::3]) + sum(light[2::3])
+            return name, "%s, %s flashes (%.1f a second)" % (
+                name, {2: "double"}.get(len(light) // 3, "grouped"), 1000.0 / cycle)
         colour, on, off = light
     name = P.COLOUR_NAMES[colour]
     if not off:
         return name, "%s, steady" % name
+    if on * 10 >= (on + off) * 9:    # pump_stopped: all but a short dark gap
+        return name, "%s, with a short dark gap every %.0f s" % (name, (on + off) / 1000.0)
     hz = 1000.0 / (on + off)
     duty = on * 100 // (on + off)
     how = "short flashes" if duty < 35 else "flashing"

@@ -146,11 +146,32 @@ def test_state_message_drives_each_entity():
             states[t.split("/")[3]] = _render(cfg["value_template"], st)
     assert states == {"no_flow": "ON", "malfunction": "OFF", "low_reservoir": "ON",
                       "under_delivery": "OFF", "monitoring_interrupted": "ON",
-                      "pump_stopped": "OFF"}
+                      "pump_stopped": "OFF", "over_delivery": "OFF"}
     assert st["alarms"]["low_reservoir"]["acked"] is True
     assert st["alarms"]["monitoring_interrupted"]["cause"] == "carer_link"
+    assert st["escalated"] is False
     none = json.loads(T.state(0, 0, 0, since, 5, 0, detail))
     assert none["alarm"] == "none" and none["time"] is None
+
+
+def test_over_delivery_is_its_own_entity_and_escalation_is_sent():
+    # issue 22: an overdose is not a malfunction, and the bedside's escalation
+    # reaches Home Assistant and the carers
+    since = [0] * A.N_CONDITIONS
+    since[A.OVER_DELIVERY] = 40
+    detail = bytearray(A.N_CONDITIONS)
+    st = json.loads(T.state(1 << A.OVER_DELIVERY, 0, 0, since, 700, 0, detail, 1))
+    assert (st["alarm"], st["priority"], st["cause"]) == ("over_delivery", "high",
+                                                          "over_delivery")
+    assert st["escalated"] is True
+    states = {}
+    for t, p in T.discovery("bed4"):
+        cfg = json.loads(p)
+        if "/binary_sensor/" in t:
+            states[t.split("/")[3]] = _render(cfg["value_template"], st)
+        else:
+            assert "escalated" in cfg["json_attributes_template"]
+    assert states["over_delivery"] == "ON" and states["malfunction"] == "OFF"
 
 
 def test_umqtt_is_the_pinned_release():

@@ -343,3 +343,88 @@ def test_restored_unacknowledged_high_alarm_escalates_from_boot():
     assert r.m.escalated == 0
     r.run(1000, step=1000)
     assert r.m.escalated == 1
+
+
+def test_short_press_while_paused_puts_the_sound_back_on():
+    # issue 22: a paused sound can be put back on at once, and it is logged
+    r = Rig()
+    r.cond = NO_FLOW
+    r.run(1000)
+    r.press(300)
+    assert r.names()[-1] == "audio_paused" and r.m.sound_kind() == A.KIND_NONE
+    r.run(30000)
+    r.press(300)                     # 30 s into the pause
+    assert r.names()[-1] == "audio_resumed" and r.m.paused == 0
+    assert r.m.sound_kind() == A.KIND_NO_FLOW
+    t_back = r.events[-1][0]
+    r.run(200000)                    # no second resume when the old pause would end
+    assert r.names().count("audio_resumed") == 1
+    r.press(300)                     # and the next short press pauses again
+    assert r.names()[-1] == "audio_paused" and r.events[-1][0] > t_back
+    # a medium alarm acknowledged: a short press pauses nothing new, resumes a pause
+    r2 = Rig()
+    r2.cond = LOW
+    r2.run(1000)
+    r2.press(300)
+    r2.press(300)
+    assert r2.names() == ["alarm_raised", "audio_paused", "audio_resumed"]
+    assert r2.m.sound_kind() == A.KIND_LOW_RESERVOIR
+
+
+def test_faults_that_leave_the_stop_test_working_remind_hourly_others_every_2_min():
+    # issue 22, docs/alarm-policy.md: an acknowledged level sensor fault (the
+    # flow sensor still judges a stop) is quiet until reminder_min, light on;
+    # a flow sensor fault (the stop test blind) and every danger sound again
+    # after the 2-minute pause, as before
+    level = 1 << A.LEVEL_SENSOR
+    assert A.priority_of(A.LEVEL_SENSOR) == A.HIGH and A.QUIET_MASK & level
+    for bit in (A.NO_FLOW, A.EMPTY, A.OVER_DELIVERY, A.FLOW_SENSOR, A.PARTIAL_LONG,
+                A.INTERNAL, A.MISMATCH, A.REFILL_TODAY, A.REFILL_TIMEOUT):
+        assert not A.QUIET_MASK & (1 << bit), bit
+    r = Rig()
+    r.cond = level
+    r.run(1000)
+    assert r.m.sound_kind() == A.KIND_MALFUNCTION
+    r.press(2500)
+    r.run(59 * 60000, step=1000)
+    assert r.m.sound_kind() == A.KIND_NONE and r.m.light_kind() == A.KIND_MALFUNCTION
+    assert r.m.escalated == 0
+    r.run(2 * 60000, step=1000)
+    assert r.m.sound_kind() == A.KIND_MALFUNCTION and r.names()[-1] == "audio_resumed"
+    # unanswered after the reminder: it escalates like any high alarm
+    r.run(10 * 60000, step=1000)
+    assert r.m.escalated == 1
+    r2 = Rig()
+    r2.cond = FLOW_SENSOR
+    r2.run(1000)
+    r2.press(2500)
+    r2.run(121000, step=1000)
+    assert r2.m.sound_kind() == A.KIND_MALFUNCTION
+
+
+def test_a_reminder_is_one_burst_and_needs_no_press():
+    # issue 22: the hourly reminder of an acknowledged medium alarm sounds one
+    # burst (15 s), then is quiet again for another hour; a press meanwhile
+    # acknowledges it as before. A high one (level sensor) sounds until pressed.
+    r = Rig()
+    r.cond = LOW
+    r.run(1000)
+    r.press(2500)
+    r.run(3600 * 1000, step=1000)
+    assert r.names()[-1] == "audio_resumed" and r.m.sound_kind() == A.KIND_LOW_RESERVOIR
+    t_rem = r.events[-1][0]
+    r.run(16000, step=1000)
+    assert r.m.sound_kind() == A.KIND_NONE and r.m.light_kind() == A.KIND_LOW_RESERVOIR
+    assert r.names()[-1] == "audio_resumed"          # nothing logged for going quiet
+    r.run(3600 * 1000, step=1000)
+    rem = [e[0] for e in r.events if e[1] == "audio_resumed"]
+    assert len(rem) == 2 and 3600 * 1000 <= rem[1] - t_rem <= 3600 * 1000 + 17000
+    level = 1 << A.LEVEL_SENSOR
+    r2 = Rig()
+    r2.cond = level
+    r2.run(1000)
+    r2.press(2500)
+    r2.run(3605 * 1000, step=1000)
+    assert r2.m.sound_kind() == A.KIND_MALFUNCTION
+    r2.run(120 * 1000, step=1000)
+    assert r2.m.sound_kind() == A.KIND_MALFUNCTION    # a high one waits for a press

@@ -65,6 +65,12 @@ def test_annex_f_melodies():
         P.C5, P.C4, P.C4, P.C5, P.C4]
     # refill_today: the general melody, nothing like the drug-delivery one
     assert [p[0] for p in pulses(P.SOUND[A.KIND_REFILL_TODAY])] == [P.C4] * 10
+    # the general melody, at medium: under_delivery (the drug's is low_reservoir's)
+    assert [p[0] for p in pulses(P.SOUND[A.KIND_UNDER_DELIVERY])] == [P.C4] * 3
+    # nothing but the malfunction kind plays the equipment-failure melody
+    for k in range(len(P.SOUND)):
+        if k != A.KIND_MALFUNCTION:
+            assert [p[0] for p in pulses(P.SOUND[k])][:5] != [P.C5, P.C4, P.C4, P.C5, P.C4], k
 
 
 def _flash(k):
@@ -86,7 +92,10 @@ def test_visual_signals():
         assert 0.4 <= hz <= 0.8
         assert 0.2 <= duty <= 0.6
     for k in LOW_KINDS:                  # low priority: constant (not flashing)
-        colour, _hz, duty = _flash(k)
+        colour, hz, duty = _flash(k)
+        if k == A.KIND_PUMP_STOPPED:     # all but a short dark gap, slower than medium
+            assert colour == P.YELLOW and duty >= 0.9 and hz < 0.4
+            continue
         assert colour == P.YELLOW and duty == 1.0
 
 
@@ -105,6 +114,7 @@ def test_low_priority_sound_timing():
 
 def test_every_pair_is_distinguishable():
     n = len(P.SOUND)
+    assert n == len(A.KIND_NAMES) == 8      # over_delivery (issue 22) among them
     for a in range(n):
         for b in range(a + 1, n):
             melody_a = [p[0] for p in pulses(P.SOUND[a])]
@@ -124,22 +134,56 @@ def _colours(k):
 
 
 def test_pump_stopped_light_is_its_own():
-    # a stopped pump (on purpose) is never green alone, never the steady
-    # yellow of starting, service or monitoring_interrupted, never dark
+    # issue 22: a stopped pump (on purpose) never shows green ("monitoring,
+    # all well"), is not the steady yellow of starting, service or
+    # monitoring_interrupted, and flashes slower than any medium alarm: yellow
+    # with a short dark gap
     k = A.KIND_PUMP_STOPPED
-    assert _colours(k) == sorted((P.GREEN, P.YELLOW))
-    assert all(p[2] == 0 for p in pulses(P.LIGHT[k]))        # never off
+    assert _colours(k) == [P.YELLOW]
+    colour, hz, duty = _flash(k)
+    assert hz < 0.4 and 0.9 <= duty < 1.0, (hz, duty)
+    assert any(p[2] > 0 for p in pulses(P.LIGHT[k]))          # a dark gap
     for other in range(len(P.LIGHT)):
         if other != k:
-            assert _colours(other) != _colours(k), other
+            assert pulses(P.LIGHT[other]) != pulses(P.LIGHT[k]), other
+    for steady in (P.IDLE_LIGHT, P.STARTING_LIGHT, (P.SERVICE_LED, 1000, 0)):
+        assert tuple(P.LIGHT[k]) != tuple(steady)
     an = Annunciator(0)
     an.update(0, k, k)
     seen = set()
-    for t in range(0, 4000, 100):
+    for t in range(0, 9000, 50):
         an.tick(t)
         seen.add(an.led)
-    assert seen == {P.GREEN, P.YELLOW}
+    assert seen == {P.YELLOW, P.OFF}                          # never green
     assert A.priority_of(A.PUMP_STOPPED) == A.LOW and A.kind_of(A.PUMP_STOPPED) == k
+
+
+def test_over_delivery_is_a_drug_delivery_alarm_of_its_own():
+    # issue 22: high priority, the drug-delivery melody's shape in another
+    # register (a fifth higher), never the equipment-failure melody, and a
+    # light of its own (a red double flash)
+    k = A.KIND_OVER_DELIVERY
+    assert A.kind_of(A.OVER_DELIVERY) == k and A.KIND_NAMES[k] == "over_delivery"
+    assert A.priority_of(A.OVER_DELIVERY) == A.HIGH and k in HIGH_KINDS
+    notes = [p[0] for p in pulses(P.SOUND[k])]
+    drug = [p[0] for p in pulses(P.SOUND[A.KIND_NO_FLOW])]
+    equipment = [p[0] for p in pulses(P.SOUND[A.KIND_MALFUNCTION])]
+    assert notes[:5] == [P.G5, P.A4, P.D5, P.G5, P.A4]
+    # the same intervals as the drug melody (ratios within 1 %), every note higher
+    for a, b in zip(notes, drug):
+        assert 1.45 <= a / b <= 1.52, (a, b)    # a fifth: 3:2
+    for i in range(4):
+        assert abs(notes[i + 1] / notes[i] - drug[i + 1] / drug[i]) < 0.01
+    assert notes != equipment and not set(notes) & set(equipment)
+    # its light: the only double flash, red
+    ps = pulses(P.LIGHT[k])
+    assert [p[0] for p in ps] == [P.RED, P.RED] and ps[0][2] < ps[1][2]
+    for other in range(len(P.LIGHT)):
+        if other != k:
+            assert len(pulses(P.LIGHT[other])) == 1 or _colours(other) != [P.RED], other
+    # its escalated sound keeps the melody, faster
+    esc = pulses(P.SOUND_ESCALATED[k])
+    assert [p[0] for p in esc] == notes and sum(p[1] + p[2] for p in esc) == P.REPEAT_ESCALATED
 
 
 def test_player_follows_pattern_from_start():

@@ -65,14 +65,14 @@ def test_low_reservoir_cannot_be_switched_off():
     assert "reminder_min" in _error({"rate_ul_h": 2, "reminder_min": 0})
     assert "refill_today_ml must be below low_reservoir_ml" in _error(
         {"rate_ul_h": 2, "low_reservoir_ml": 2, "refill_today_ml": 2})
-    assert "refill_today_days must be below low_reservoir_days" in _error(
-        {"rate_ul_h": 2, "low_reservoir_days": 2, "refill_today_days": 2})
+    # issue 22: refill_today (high) only when at most a day is left
+    assert "refill_today_days" in _error({"rate_ul_h": 2, "refill_today_days": 1.5})
     assert "reservoir_empty_ml must be below refill_today_ml" in _error(
         {"rate_ul_h": 2, "reservoir_empty_ml": 1.5, "refill_today_ml": 1.0})
     c = Config({"rate_ul_h": 2, "low_reservoir_ml": 2, "low_reservoir_days": 60,
-                "refill_today_ml": 0.5, "refill_today_days": 1.5, "reminder_min": 10})
+                "refill_today_ml": 0.5, "refill_today_days": 0.5, "reminder_min": 10})
     assert (c.low_ul, c.low_days_x10, c.refill_today_ul, c.refill_today_days_x10,
-            c.reminder_ms) == (2000, 600, 500, 15, 600000)
+            c.reminder_ms) == (2000, 600, 500, 5, 600000)
 
 
 def test_round_trip_as_dict():

@@ -87,10 +87,10 @@ def test_pump_stopped_by_a_clinician_is_not_no_flow_but_shown():
 def test_pump_stopped_any_flow_beyond_the_sensor_noise_is_over_delivery():
     # a stopped pump that delivers 1.5 uL/h (a leak, a pump running on):
     # the offset learnt at rate 0 is clamped to zero_offset_ul_h (0.5), the
-    # rest is over the margins: malfunction/over_delivery, high priority
+    # rest is over the margins: over_delivery/over_delivery, high priority
     sc = Scenario(seed=2, rate_ul_h=1.5, duration_s=3 * 3600)
     run = Run(sc, cfg={"rate_ul_h": 0.0, "pump_stopped": True}).go()
-    t = run.first("malfunction", "over_delivery")
+    t = run.first("over_delivery", "over_delivery")
     assert t is not None and t <= 3600, run.events
 
 
@@ -98,7 +98,7 @@ def test_delivery_with_zero_programmed_is_over_delivery():
     # the pump delivers 20 uL/h while the configuration programs nothing
     sc = Scenario(seed=2, rate_ul_h=20.0, duration_s=2 * 3600)
     run = Run(sc, cfg={"rate_ul_h": 0.0, "pump_stopped": True}).go()
-    assert run.first("malfunction", "over_delivery") is not None
+    assert run.first("over_delivery", "over_delivery") is not None
 
 
 def test_stuck_detection_needs_programmed_flow():

@@ -1,6 +1,6 @@
 # Issue 12: a pump stopped by a clinician ("pump_stopped": true with rate 0)
 # is the only way to a programmed rate of 0; the monitor shows it with its own
-# light (yellow and green in turn) and a soft reminder, logs it at every boot
+# light (yellow with a short dark gap, never green: issue 22) and a soft reminder, logs it at every boot
 # and logs each change; it still judges the sensors and any flow.
 # Runs on CPython and on the MicroPython unix port.
 from test_eventlog import _rmtree, _tmpdir
@@ -48,7 +48,8 @@ def test_pump_stopped_is_shown_and_logged_at_every_boot_and_each_change():
         assert len(_stopped_raised(recs)) == 1
         assert r.monitor.manager.light_kind() == A.KIND_PUMP_STOPPED
         leds = set(c for _t, c in b.leds)
-        assert leds == {P.YELLOW, P.GREEN}, leds        # in turn, never red, never dark
+        # issue 22: yellow with its short dark gap; never green ("all well"), never red
+        assert leds == {P.YELLOW, P.OFF}, leds
         assert [hz for _t, hz in b.tones if hz] == [P.C4]   # the reminder, once so far
         # a power cut: raised (and logged) again at the boot, not restored silently
         r = _boot(d, STOPPED, 9000, flow=0)

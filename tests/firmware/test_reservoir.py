@@ -116,8 +116,8 @@ class Rig:
         self.run(seconds, button=1)
         return self.run(1)
 
-    def raised(self, cause):
-        return [e for e in self.events if e[1] == "alarm_raised" and e[2] == cause]
+    def raised(self, cause=None):
+        return [e for e in self.events if e[1] == "alarm_raised" and cause in (None, e[2])]
 
     def shown(self, cond):
         return bool(self.m.manager.shown & (1 << cond))
@@ -157,16 +157,36 @@ def test_escalation_at_one_day_left_is_high_with_its_own_pattern():
     assert 9 <= len(starts) + (1 if tones[0] else 0) <= 10
 
 
-def test_escalation_at_one_ml_when_that_comes_first():
-    # 40 uL/h = 0.96 mL a day: 1.0 mL comes before 1 day (1.04 days left)
+def test_refill_today_by_the_days_alone_never_by_the_ml():
+    # issue 22 (docs/alarm-policy.md): 40 uL/h = 0.96 mL a day; 1.06 mL is
+    # 1.1 days: the old 1 mL floor raised refill_today after 80 min; now it
+    # waits for the day (at 0.96 mL, 2.5 h in), high from then on
     g = Rig({"rate_ul_h": 40}, 1060)
-    g.run(80 * MIN)
+    g.run(140 * MIN)
     assert not g.raised("refill_today")
     g.run(20 * MIN)
     up = g.raised("refill_today")
-    assert up and 90 * MIN - 60 <= up[0][0] <= 90 * MIN + 60, g.events
-    assert up[0][4] > 1440                      # not by the days: by the mL
-    assert up[0][3] == "high"
+    assert up and 150 * MIN - 60 <= up[0][0] <= 150 * MIN + 60, g.events
+    assert up[0][4] <= 1440 and up[0][3] == "high"
+
+
+def test_one_ml_left_at_a_low_rate_is_medium_with_hourly_reminders():
+    # 0.9 mL at 2 uL/h is 18 days: low_reservoir/volume (medium), never
+    # refill_today; acknowledged, it sounds again each hour (reminder_min).
+    # A configuration that sets refill_today_ml still loads.
+    g = Rig({"rate_ul_h": 2, "refill_today_ml": 1.0}, 900)
+    g.run(5 * MIN)
+    assert [e[2] for e in g.raised()] == ["volume"] and g.raised()[0][3] == "medium"
+    g.press(3)
+    mg = g.m.manager
+    assert mg.sound_kind() == A.KIND_NONE
+    g.run(6 * H)
+    assert not g.raised("refill_today")
+    # each reminder one burst, no press needed: quiet again, the next an hour on
+    resumed = [e[0] for e in g.events if e[1] == "audio_resumed"]
+    assert len(resumed) == 5 and 60 * MIN <= resumed[0] - 5 * MIN <= 60 * MIN + 10
+    assert all(60 * MIN <= b - a <= 60 * MIN + 20 for a, b in zip(resumed, resumed[1:]))
+    assert mg.sound_kind() == A.KIND_NONE and mg.light_kind() == A.KIND_LOW_RESERVOIR
 
 
 def test_escalated_alarm_pauses_but_never_goes_until_the_refill():
@@ -258,9 +278,11 @@ def test_hourly_reminder_on_the_monitor():
     assert g.m.manager.sound_kind() == A.KIND_NONE
     g.run(H - MIN)
     assert g.m.manager.sound_kind() == A.KIND_NONE
-    g.run(2 * MIN)
+    g.run(MIN + 5)                              # the reminder: one burst (15 s)
     assert g.m.manager.sound_kind() == A.KIND_LOW_RESERVOIR
     assert g.events[-1][1] == "audio_resumed"
+    g.run(20)
+    assert g.m.manager.sound_kind() == A.KIND_NONE  # quiet again without a press
 
 
 # ---- days to empty in the events ---------------------------------------------------

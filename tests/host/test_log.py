@@ -558,3 +558,46 @@ def test_decode_shows_the_carers_link_changes_and_never_a_secret(tmp_path, capsy
     assert len(ch) == 4, ch
     raw = b"".join(p.read_bytes() for p in (tmp_path / "log").iterdir())
     assert b"s3cret" not in raw and "s3cret" not in out
+
+
+# issue 22: over_delivery became an alarm kind of its own; the condition kept
+# its index (2), so logs and state files written before still decode and
+# restore. These bytes were written by the firmware of commit eecbe58 (the
+# last before the change: over_delivery was a malfunction cause there): a
+# Runner at 30 uL/h whose flow went to 90 uL/h, its state file and its log
+# (boot, alarm_raised over_delivery).
+OLD_STATE = "UE1TVAIABAAAAAAAEQAAAAAAAAAAAAAAgMHMxQ=="
+OLD_LOG = ("pRD/AQEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAEAAAAAAAAABZn986UBAgACAAAAXAMAAAAABAAAAAAAUEYA"
+           "APMBAAAsAQAA+gAAABV1KKY=")
+
+
+def _old_flash(tmp_path, state=True):
+    import base64
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log" / "ev00000001.bin").write_bytes(base64.b64decode(OLD_LOG))
+    if state:
+        (tmp_path / "state.bin").write_bytes(base64.b64decode(OLD_STATE))
+    return tmp_path
+
+
+def test_a_log_written_before_over_delivery_was_its_own_alarm_decodes(tmp_path, capsys):
+    d = _old_flash(tmp_path)
+    code, out, err = _run(capsys, d / "log", "--json")
+    assert code == 0, err
+    recs = [json.loads(line) for line in out.splitlines()]
+    raised = [r for r in recs if r["event"] == "alarm_raised"]
+    assert [(r["alarm"], r["priority"], r["cause"]) for r in raised] == [
+        ("over_delivery", "high", "over_delivery")]
+
+
+@pytest.mark.parametrize("state", [True, False])
+def test_an_old_latched_over_delivery_is_restored_at_boot(tmp_path, state):
+    # from the old state.bin, or (state file lost) from the old log's last
+    # record (`shown` at offset 14): the alarm comes back, as over_delivery
+    d = _old_flash(tmp_path, state)
+    b = FakeBoard(ticks_add(0, -20000))
+    r = Runner(b, Config({"rate_ul_h": 30}), flash=str(d), rec_segments=0)
+    mg = r.monitor.manager
+    assert mg.shown & (1 << A.OVER_DELIVERY)
+    assert mg.light_kind() == A.KIND_OVER_DELIVERY == A.kind_of(A.OVER_DELIVERY)
+    r.log.close()

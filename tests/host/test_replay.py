@@ -146,7 +146,7 @@ def test_sample_lines_for_micropython_round_trip():
 # ---- the JSON Lines contract ------------------------------------------------
 def test_event_lines_contract():
     allowed = {"alarm_raised", "alarm_condition_cleared", "alarm_cleared", "alarm_acknowledged",
-               "audio_paused", "audio_resumed"}
+               "audio_paused", "audio_resumed", "escalated"}
     seen = set()
     for name in CORPUS:
         for line in (TRACES / (name + ".events.jsonl")).read_text().splitlines():
@@ -155,9 +155,12 @@ def test_event_lines_contract():
             assert e["event"] in allowed
             assert isinstance(e["t_ms"], int)
             if "alarm" in e:
-                # alarm names may be added (issue 11: under_delivery), never renamed
+                # alarm names may be added (issue 11: under_delivery), never
+                # renamed; issue 22 moved the cause over_delivery from malfunction
+                # to an alarm of its own (an overdose is not an equipment fault)
                 assert e["alarm"] in ("no_flow", "malfunction", "low_reservoir",
-                                      "under_delivery")
+                                      "under_delivery", "over_delivery")
+                assert (e["alarm"] == "over_delivery") == (e["cause"] == "over_delivery")
                 assert e["priority"] in ("high", "medium", "low")
                 if e["alarm"] == "low_reservoir":
                     assert isinstance(e["hours_to_empty"], int) and e["hours_to_empty"] >= 0

@@ -97,7 +97,7 @@ def test_a_scenario_name_still_works(tmp_path):
 @pytest.mark.parametrize("text, expects", [
     ("rate 30 uL/h, 180 min, stop at minute 90", [("no_flow", None, 5400, 6300)]),
     ("rate 10, 2 h, over-delivery 2x at 60 min",
-     [("malfunction", "over_delivery", 3600, 4500)]),
+     [("over_delivery", "over_delivery", 3600, 4500)]),
     ("rate 50, 40 min, sensor fault at 20 min", [("malfunction", "flow_sensor", 1200, 1230)]),
 ])
 def test_expect_writes_what_the_monitor_must_do_and_the_replay_agrees(tmp_path, text, expects):
