@@ -13,7 +13,7 @@ escalated and nobody answered).
 import secrets
 import sys
 
-from host_tools.exitcodes import PROBLEM
+from host_tools.exitcodes import OK, PROBLEM
 
 
 def add_arguments(p):
@@ -60,7 +60,7 @@ def run(args):
             return PROBLEM
         print("pumpmon carer: told %s that contact %d is coming (the bedside sounds until "
               "someone is there)" % (args.coming, args.contact))
-        return 0
+        return OK
     broker = None
     if args.serve:
         # never an open broker: a user and password made up now, shown once
