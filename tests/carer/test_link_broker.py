@@ -58,6 +58,19 @@ def run_link(args, actions=None, timeout=120):
     raise AssertionError("no result:\n" + "".join(lines))
 
 
+def _short_dir():
+    """A folder with a short path (a setting is at most 64 characters),
+    removed after the test (_no_leftover_ca_folders)."""
+    return Path(tempfile.mkdtemp(prefix="ca%d_" % os.getpid()))
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_ca_folders():
+    yield
+    for d in Path(tempfile.gettempdir()).glob("ca%d_*" % os.getpid()):
+        shutil.rmtree(d, ignore_errors=True)
+
+
 @pytest.fixture
 def broker(tmp_path):
     started = []
@@ -75,7 +88,7 @@ def broker(tmp_path):
 
 def _short_copy(cert):
     """The certificate at a short path (a setting is at most 64 characters)."""
-    d = Path(tempfile.mkdtemp(prefix="ca"))
+    d = _short_dir()
     shutil.copy(cert, d / "ca.crt")
     return str(d / "ca.crt")
 
@@ -205,7 +218,7 @@ def test_tls_verifies_the_broker_and_never_falls_back(broker, tmp_path, how="ca"
     b = broker(users={"carer": "s3cret-pw"}, tls=True)
     other, _key = self_signed(tmp_path, "impostor")
 
-    short = Path(tempfile.mkdtemp(prefix="ca"))   # a short path: a setting is <= 64 chars
+    short = _short_dir()
     shutil.copy(b.cert, short / "ca.crt")
     shutil.copy(other, short / "other.crt")
 
