@@ -63,6 +63,12 @@ def run(args):
         return OK
     broker = None
     if args.serve:
+        # a SIGTERM ends the watch like Ctrl-C, so the broker is stopped too
+        import signal
+
+        def _term(signum, frame):
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGTERM, _term)
         # never an open broker: a user and password made up now, shown once
         user, password = SERVE_USER, secrets.token_urlsafe(12)
         try:
