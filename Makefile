@@ -130,7 +130,7 @@ flash: setup ## flash the firmware onto a board (PORT=/dev/ttyACM0 CONFIG=file.j
 
 .PHONY: flash
 
-carer: setup ## the carer's view: a broker on this machine and pumpmon carer watching every monitor on it (docs/carer.md)
+carer: setup ## the carer's view: a broker on this machine (user and password made up, shown once) and pumpmon carer watching every monitor on it (docs/carer.md)
 	$(BIN)/pumpmon carer --serve
 
 vboard: setup ## serve a virtual MicroPython board for mpremote (TRACE=file SPEED=x|max: a ceiling; see docs/virtual-board.md)

@@ -14,8 +14,10 @@ from pumpmon import alarms as A
 from pumpmon import eventlog as L
 from pumpmon.clock import ticks_add, ticks_diff
 
+from carerlink import packets as P
 from carerlink import topics as T
-from carerlink.wire import LinkError, Wire
+from carerlink.channel import Channel
+from carerlink.wire import LinkError, Wire, ca_der
 
 try:
     from micropython import const
@@ -29,14 +31,18 @@ NET = const(1)        # the board's network coming up (Wi-Fi)
 TCP = const(2)        # TCP connection being made
 MQTT = const(3)       # CONNECT sent, waiting for the broker's CONNACK
 UP = const(4)         # connected: publishing
-STATES = ("down", "network", "connecting", "mqtt_connect", "up")
+TLS = const(5)        # TLS handshake, the broker's certificate checked before CONNECT
+STATES = ("down", "network", "connecting", "mqtt_connect", "up", "tls")
 # the broker's CONNACK return codes (MQTT 3.1.1): why it refused
 REFUSED = ("", "unacceptable protocol version", "client id rejected", "server unavailable",
            "bad user name or password", "not authorised")
 BACKOFF_MIN_MS = const(1000)
 BACKOFF_MAX_MS = const(60000)
+# the back-off starts again at BACKOFF_MIN_MS only after a connection that
+# stayed up this long: a broker that accepts and drops at once (a restart
+# loop, weak Wi-Fi, two monitors with one board_id) is retried ever more slowly
+STABLE_MS = const(60000)
 CONNECT_MS = const(10000)      # TCP, TLS and CONNACK together must take less
-MAX_PUBLISH = const(1)          # messages queued per loop pass
 
 
 class CarerLink:
@@ -54,20 +60,39 @@ class CarerLink:
         self._t = now                  # when the current state began
         self._retry = now              # OFF: next attempt at
         self._backoff = BACKOFF_MIN_MS
+        self._up_at = now              # when the link last came up
+        self._born = now
+        self._ever_up = 0              # the link has been up since start-up
+        self._quiet = None             # a failure in the start-up grace, said at its end
         self._down_since = now         # for the bedside indication
         self._lost = 0                 # the indication is on
         self._addr = None
-        self._queue = []               # (topic, payload, retain) to publish
-        self._dirty = 1                # the state changed: publish it
-        self._hb = now
         self._rx = now
         self._rxbuf = b""
         self.since = [0] * A.N_CONDITIONS
         self.detail = bytearray(A.N_CONDITIONS)
         self.last_error = ""
-        self.published = 0             # messages handed to the broker (bench, tests)
+        self.ch = Channel(runner, self.nid, self.keep_ms)
         self._client_id = client_id or ("pumpmon-" + self.nid)
+        self._ca = None
+        if net["mqtt_tls"] and net.get("mqtt_ca"):
+            # read once at start-up: the CA certificate's file on the board
+            try:
+                with open(net["mqtt_ca"], "rb") as f:
+                    self._ca = ca_der(f.read())
+            except OSError:
+                self._ca = b""         # said at the first connection (no fallback)
         runner.sinks.append(self.on_event)
+
+    @property
+    def published(self):
+        return self.ch.published
+
+    @property
+    def coming(self):
+        """(contact, board uptime s) of the carer who answered "I am coming"
+        to the alarm shown now, or None: for the bedside display."""
+        return self.ch.coming
 
     # ---- the runner's side ---------------------------------------------------
     def on_event(self, code, cond, detail, runner):
@@ -75,7 +100,7 @@ class CarerLink:
         if code == 1 and cond >= 0:          # manager.EV_RAISED
             self.since[cond] = runner.up_s
             self.detail[cond] = detail
-        self._dirty = 1
+        self.ch.dirty = 1
 
     def poll(self):
         """One small non-blocking step; never raises."""
@@ -99,9 +124,21 @@ class CarerLink:
                 self._connect(now)
         elif st == TCP:
             if self.wire.connected():
-                self._send_connect(now)
+                if self.net["mqtt_tls"]:
+                    self.wire.start_tls(self.net["mqtt_host"], self._ca,
+                                        self.net["mqtt_fingerprint"])
+                    self._to(TLS, now)
+                else:
+                    self._send_connect(now)
             elif ticks_diff(now, self._t) > CONNECT_MS:
                 raise LinkError("connect timed out", 110)
+        elif st == TLS:
+            # nothing is sent (no user, no password) before the broker's
+            # certificate is verified
+            if self.wire.handshake():
+                self._send_connect(now)
+            elif ticks_diff(now, self._t) > CONNECT_MS:
+                raise LinkError("TLS handshake timed out", 110)
         elif st == MQTT:
             self.wire.flush()
             self._receive(now)
@@ -124,8 +161,8 @@ class CarerLink:
 
     def _connect(self, now):
         if self._addr is None:
-            # the one step that may wait: a name lookup (an IP address or a
-            # local name resolves at once); done once, then kept
+            # mqtt_host is an IPv4 address (netconfig: names are refused), so
+            # this returns at once: no DNS query, nothing that waits
             import socket
             self._addr = socket.getaddrinfo(self.net["mqtt_host"],
                                             self.net["mqtt_port"])[0][-1]
@@ -134,13 +171,11 @@ class CarerLink:
 
     def _send_connect(self, now):
         w = self.wire
-        if self.net["mqtt_tls"]:
-            w.start_tls(self.net["mqtt_host"])
         from umqtt import simple
         c = simple.MQTTClient(self._client_id, "", self.net["mqtt_port"],
                               self.net["mqtt_user"], self.net["mqtt_password"],
                               self.net["mqtt_keepalive_s"])
-        c.set_last_will(T.topic(self.nid, "status"), T.OFFLINE, retain=True)
+        c.set_last_will(T.topic(self.nid, "status"), T.OFFLINE, retain=True, qos=1)
         # umqtt.simple.connect() opens its socket through its module's
         # `socket`: give it this wire, so CONNECT lands in the buffer; the
         # broker's real CONNACK is read without blocking (_receive)
@@ -163,48 +198,33 @@ class CarerLink:
         self._rx = now
         buf = self._rxbuf + data
         while len(buf) >= 2:
-            # fixed header: type, then the remaining length (1-4 bytes, 7 bits each)
-            n = 0
-            shift = 0
-            i = 1
-            while True:
-                if i >= len(buf):
-                    self._rxbuf = buf          # the rest comes with the next bytes
-                    return
-                b = buf[i]
-                n |= (b & 0x7F) << shift
-                i += 1
-                if not b & 0x80 or i > 4:
-                    break
-                shift += 7
-            if len(buf) < i + n:
+            got = P.split(buf)
+            if got is None:
                 break
-            op = buf[0]
-            if op == 0x20:                     # CONNACK: flags, return code
-                rc = buf[i + 1] if n >= 2 else 255
+            op, i, end = got
+            if op == P.CONNACK:                # flags, return code
+                rc = buf[i + 1] if end - i >= 2 else 255
                 if rc:
                     why = REFUSED[rc] if rc < len(REFUSED) else "code %d" % rc
                     raise LinkError("the broker refused the connection: " + why, 1000 + rc)
                 self._online(now)
-            # PINGRESP and anything else (nothing is subscribed): read and dropped
-            buf = buf[i + n:]
+            elif self.state == UP:
+                # PUBACK, SUBACK, a carer's PUBLISH; PINGRESP and the rest dropped
+                self.ch.packet(buf, i, end, self.wire, now)
+            buf = buf[end:]
         if len(buf) > 4096:
             raise LinkError("the broker sends more than a monitor reads", 71)
         self._rxbuf = buf
 
     def _online(self, now):
         self._to(UP, now)
-        self._backoff = BACKOFF_MIN_MS
-        self._hb = ticks_add(now, -self.keep_ms)   # a heartbeat at once
-        c = self.client
-        q = [(T.topic(self.nid, "status"), T.ONLINE, True)]
-        for t, p in T.discovery(self.nid):
-            q.append((t, p, True))
-        self._queue = q
-        self._dirty = 1
+        self._ever_up = 1
+        self._quiet = None
+        self._up_at = now
         self.last_error = ""
+        self.ch.online(now, self.wire)
         self._log(UP, 0, 0)
-        c.ping()
+        self.client.ping()
 
     def _up(self, now):
         w = self.wire
@@ -217,36 +237,17 @@ class CarerLink:
             raise LinkError("no answer from the broker for a keep-alive period", 110)
         if not w.flush():
             return
-        if self._dirty:
-            self._dirty = 0
-            self._queue.append((T.topic(self.nid, "state"), self._state_msg(), True))
-        if ticks_diff(now, self._hb) >= self.keep_ms // 2:
-            self._hb = now
-            self._queue.append((T.topic(self.nid, "heartbeat"),
-                                T.heartbeat(self.r.up_s, self.keep_ms // 1000), False))
-            self.client.ping()
-        n = 0
-        while self._queue and n < MAX_PUBLISH:
-            t, p, retain = self._queue.pop(0)
-            self.client.publish(t.encode(), p.encode(), retain)
-            self.published += 1
-            n += 1
+        self.ch.step(now, w, self.client)
         w.flush()
-
-    def _state_msg(self):
-        r = self.r
-        mg = r.monitor.manager
-        return T.state(mg.shown, mg.acked, mg.paused, self.since, r.up_s,
-                       r._wall_now(), self.detail, mg.escalated)
 
     def _fail(self, now, what, code):
         was = self.state
         self.wire.close()
         self.client = None
-        self._queue = []
         if was == UP:
             self._down_since = now
-            self._backoff = BACKOFF_MIN_MS
+            if ticks_diff(now, self._up_at) >= STABLE_MS:
+                self._backoff = BACKOFF_MIN_MS     # it was a good connection
         wait = self._backoff
         if code > 1000:                      # refused: wrong user or password
             wait = BACKOFF_MAX_MS
@@ -255,8 +256,19 @@ class CarerLink:
         self._to(OFF, now)
         if what != self.last_error:          # the same failure again: logged once
             self.last_error = what
-            print("pumpmon: carer link:", what, "(retry in %d s)" % (wait // 1000))
-            self._log(was, code, wait // 1000)
+            if not self._ever_up and code < 1000 and \
+                    ticks_diff(now, self._born) <= self.keep_ms:
+                # the start-up grace: a broker (or Wi-Fi) that is not up yet
+                # when the monitor starts is retried quietly for one
+                # keep-alive period; never a refusal or an untrusted broker,
+                # never a link that was up
+                self._quiet = (what, was, code, wait)
+            else:
+                self._say(what, was, code, wait)
+
+    def _say(self, what, was, code, wait):
+        print("pumpmon: carer link:", what, "(retry in %d s)" % (wait // 1000))
+        self._log(was, code, wait // 1000)
 
     def _indicate(self, now):
         """The bedside indication: down for longer than a keep-alive period."""
@@ -269,6 +281,9 @@ class CarerLink:
             self._lost = lost
             self.r.monitor.link_lost(lost)
             if lost:
+                if self._quiet is not None:      # the grace is over: say why
+                    self._say(*self._quiet)
+                    self._quiet = None
                 self._log(self.state, 0, 0)
 
     def _log(self, state, code, retry_s):

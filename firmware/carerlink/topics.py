@@ -4,6 +4,9 @@
 #                             the Last Will the broker publishes for us)
 #   pumpmon/<id>/state        the alarms now (retained JSON, on every change)
 #   pumpmon/<id>/heartbeat    uptime and keep-alive (every keep-alive / 2)
+#   pumpmon/<id>/escalation   the second contact's call (retained JSON, QoS 1)
+#   pumpmon/<id>/coming       carers publish here: "I am coming" (the monitor
+#                             subscribes; never retained)
 #   homeassistant/<component>/pumpmon_<id>/<object>/config   discovery (retained)
 # Pure: builds text from the alarm table and the manager's masks; the host's
 # `pumpmon carer` and the tests import the same names.
@@ -63,7 +66,7 @@ def discovery(nid, version=""):
             "availability_topic": topic(nid, "status"),
             "payload_available": ONLINE,
             "payload_not_available": OFFLINE,
-            "qos": 0,
+            "qos": 1,
             "device": device,
         }
         out.append(("%s/binary_sensor/pumpmon_%s/%s/config" % (DISCOVERY, nid, obj),
@@ -81,20 +84,25 @@ def discovery(nid, version=""):
         "availability_topic": topic(nid, "status"),
         "payload_available": ONLINE,
         "payload_not_available": OFFLINE,
-        "qos": 0,
+        "qos": 1,
         "device": device,
     }
     out.append(("%s/sensor/pumpmon_%s/alarm/config" % (DISCOVERY, nid), json.dumps(cfg)))
     return out
 
 
-def state(shown, acked, paused, since, up_s, wall, detail, escalated=0):
+def _coming(coming):
+    return None if coming is None else {"contact": coming[0], "since_up_s": coming[1]}
+
+
+def state(shown, acked, paused, since, up_s, wall, detail, escalated=0, coming=None):
     """The retained state message: the alarm annunciated (top condition),
     its priority, cause and time, and each alarm kind's own state.
     escalated: the bedside's escalation (manager.AlarmManager.escalated: a
     high alarm unacknowledged for escalation_min), the one escalation timer.
     since: per condition, the uptime (s) it was raised at; detail: per
-    condition, the detail code it was raised with."""
+    condition, the detail code it was raised with; coming: (contact, up_s) of the carer who
+    answered "I am coming", or None."""
     alarms = {}
     for obj, _name in ENTITIES:
         alarms[obj] = {"on": False, "acked": False}
@@ -113,7 +121,7 @@ def state(shown, acked, paused, since, up_s, wall, detail, escalated=0):
     top = A.top_condition(shown)
     d = {"alarm": "none", "priority": None, "cause": None, "detail": None,
          "up_s": up_s, "time": wall if wall > 0 else None, "paused": bool(paused),
-         "escalated": bool(escalated), "alarms": alarms}
+         "escalated": bool(escalated), "coming": _coming(coming), "alarms": alarms}
     if top >= 0:
         kind, prio, cause = A.TABLE[top]
         d["alarm"] = A.KIND_NAMES[kind]
@@ -122,6 +130,19 @@ def state(shown, acked, paused, since, up_s, wall, detail, escalated=0):
         d["since_up_s"] = since[top]
         dd = detail[top]
         d["detail"] = A.DETAIL_NAMES[dd] if 0 < dd < len(A.DETAIL_NAMES) else None
+    return json.dumps(d)
+
+
+def escalation(call, top, up_s, coming):
+    """The second contact's message (retained): call is true while an alarm
+    escalated at the bedside and no carer answered "I am coming"."""
+    d = {"call": bool(call), "alarm": "none", "priority": None, "cause": None,
+         "up_s": up_s, "coming": _coming(coming)}
+    if top >= 0:
+        kind, prio, cause = A.TABLE[top]
+        d["alarm"] = A.KIND_NAMES[kind]
+        d["priority"] = A.PRIORITY_NAMES[prio]
+        d["cause"] = cause
     return json.dumps(d)
 
 

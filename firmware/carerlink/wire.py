@@ -18,6 +18,32 @@ OUT_MAX = const(2048)      # a discovery message is ~600 bytes; more is a stuck 
 CHUNK = const(512)         # at most this many bytes sent per loop pass
 _EAGAIN = (11, 115, 119)   # EAGAIN, EINPROGRESS, EALREADY (+ lwIP's)
 _CONNACK_OK = b"\x20\x02\x00\x00"
+_MBEDTLS_VERIFY_FAILED = const(-9984)   # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
+# LinkError codes above 2000: the broker failed its check (logged as such:
+# host_tools/formats/eventlog.py); like a refused password, retried slowly
+E_UNTRUSTED = const(2001)   # not signed by mqtt_ca (or no way to check it)
+E_PIN = const(2002)         # not the certificate of mqtt_fingerprint
+E_CA_FILE = const(2003)     # mqtt_ca cannot be read
+
+
+def ca_der(data):
+    """The CA certificate as DER (what MicroPython's mbedTLS takes) from the
+    file's bytes, PEM or DER; b"" when it is neither."""
+    if data[:10] == b"-----BEGIN":
+        import binascii
+        try:
+            body = data.split(b"-----")[2]
+            return binascii.a2b_base64(b"".join(body.split()))
+        except (IndexError, ValueError):
+            return b""
+    return data if data[:1] == b"\x30" else b""
+
+
+def _untrusted(e):
+    # MicroPython's mbedTLS raises ValueError for a certificate the CA did
+    # not sign (or not for this address): the handshake never completes
+    return LinkError("the broker's certificate is not trusted (mqtt_ca): not connecting "
+                     "(%s)" % " ".join(str(e).split()), E_UNTRUSTED)
 
 
 class LinkError(Exception):
@@ -36,6 +62,8 @@ class Wire:
         self.n = 0                 # bytes waiting in out
         self.inbuf = bytearray(8)
         self.fake_connack = 0      # umqtt's connect() reads a CONNACK: see link.py
+        self.pin = None            # the broker certificate's SHA-256 (mqtt_fingerprint)
+        self.early = b""           # bytes read while driving the TLS handshake
         self._poll = None
 
     # ---- what umqtt.simple sees: a socket whose writes are buffered --------
@@ -105,21 +133,80 @@ class Wire:
         self._poll.modify(self.sock, select.POLLIN)
         return 1
 
-    def start_tls(self, host):
+    def start_tls(self, host, ca=None, fingerprint=None):
         """Wrap the connected socket in TLS; the handshake runs in the
-        following non-blocking sends and receives. Never clear text: without
-        ssl the link does not connect (LinkError)."""
+        following non-blocking steps (handshake()). The broker is always
+        verified: ca (the CA certificate's bytes, PEM or DER) is checked by
+        mbedTLS, or fingerprint (the SHA-256 of the broker's certificate) is
+        compared once the handshake is done. Never clear text, never an
+        unverified broker: without ssl, or with an unreadable CA, the link
+        does not connect (LinkError)."""
         try:
             import ssl
         except ImportError:
             raise LinkError("mqtt_tls is on but this MicroPython has no ssl: not connecting", 95)
+        if ca is not None and not ca:
+            raise LinkError("mqtt_ca: the CA certificate file cannot be read: not connecting",
+                            E_CA_FILE)
+        if ca is None and fingerprint is None:
+            raise LinkError("mqtt_tls without mqtt_ca or mqtt_fingerprint: not connecting",
+                            E_UNTRUSTED)
+        self.pin = fingerprint
+        self.early = b""
         try:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.verify_mode = ssl.CERT_NONE
+            if ca:
+                ctx.verify_mode = ssl.CERT_REQUIRED
+                ctx.load_verify_locations(cadata=ca)    # DER (ca_der)
+            else:
+                if hasattr(ctx, "check_hostname"):
+                    ctx.check_hostname = False  # CPython; the fingerprint is the check
+                ctx.verify_mode = ssl.CERT_NONE
             self.tls = ctx.wrap_socket(self.sock, server_hostname=host,
                                        do_handshake_on_connect=False)
+        except (OSError, ValueError) as e:
+            raise LinkError("TLS failed: %s" % (e,), E_UNTRUSTED)
+
+    def handshake(self):
+        """One non-blocking step of the TLS handshake: 1 when it is done and
+        the broker's certificate passed, 0 while it goes on; LinkError when
+        the certificate is not trusted or does not match the pin."""
+        t = self.tls
+        try:
+            if hasattr(t, "do_handshake"):    # CPython
+                t.do_handshake()
+            else:                              # MicroPython: a read drives it
+                d = t.read(1)
+                if d:
+                    self.early += d            # the broker spoke first: kept
+        except ValueError as e:
+            raise _untrusted(e)
         except OSError as e:
-            raise LinkError("TLS failed: %s" % e, e.args[0] if e.args else 0)
+            code = e.args[0] if e.args else 0
+            if code in _EAGAIN or type(e).__name__.startswith("SSLWant"):
+                return 0
+            if code == _MBEDTLS_VERIFY_FAILED or "CERTIFICATE_VERIFY" in str(e):
+                raise LinkError("the broker's certificate is not trusted (mqtt_ca): "
+                                "not connecting", E_UNTRUSTED)
+            raise LinkError("TLS handshake failed: %s" % (e,), code)
+        getpc = getattr(t, "getpeercert", None)
+        if getpc is None:          # a MicroPython built without the peer's certificate
+            if self.pin is not None:
+                raise LinkError("this MicroPython cannot read the broker's certificate: "
+                                "use mqtt_ca, not connecting", E_UNTRUSTED)
+            return 1               # mbedTLS checks the CA before any data goes out
+        try:
+            cert = getpc(True)
+        except ValueError:                     # CPython: not done yet
+            return 0
+        if not cert:
+            return 0                           # MicroPython: not done yet
+        if self.pin is not None:
+            import hashlib
+            if hashlib.sha256(cert).digest() != self.pin:
+                raise LinkError("the broker's certificate does not match mqtt_fingerprint: "
+                                "not connecting", E_PIN)
+        return 1
 
     def flush(self):
         """Send up to CHUNK buffered bytes; never waits. True when empty."""
@@ -128,6 +215,8 @@ class Wire:
         s = self.tls or self.sock
         try:
             k = s.write(memoryview(self.out)[:min(self.n, CHUNK)])
+        except ValueError as e:
+            raise _untrusted(e)
         except OSError as e:
             if e.args[0] in _EAGAIN:
                 return False
@@ -141,10 +230,15 @@ class Wire:
     def receive(self):
         """Bytes the broker sent (b"" when none yet); LinkError when it closed."""
         s = self.tls or self.sock
+        if self.early:
+            d, self.early = self.early, b""
+            return d
         if self.tls is None and not self._poll.poll(0):
             return b""
         try:
             data = s.read(len(self.inbuf))
+        except ValueError as e:
+            raise _untrusted(e)
         except OSError as e:
             if e.args[0] in _EAGAIN:
                 return b""

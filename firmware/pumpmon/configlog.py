@@ -32,6 +32,7 @@ KEYS = (
     "wifi_ssid", "wifi_password", "mqtt_host", "mqtt_port", "mqtt_user", "mqtt_password",
     "mqtt_tls", "mqtt_keepalive_s",
     "escalation_min",                # issue 22: the bedside escalation (docs/alarm-policy.md)
+    "mqtt_ca", "mqtt_fingerprint",   # issue 28: text, as set/unset and changed
 )
 
 
@@ -62,7 +63,7 @@ def changes(old, new):
         b = nn.get(k)
         if a == b:
             continue
-        if isinstance(a, str) or isinstance(b, str):
+        if isinstance(a, (str, bytes)) or isinstance(b, (str, bytes)):
             out.append((KEYS.index(k), 0 if a is None else 1000, 0 if b is None else 1000,
                         1, 0))
         else:                        # a port, the keep-alive, TLS (False 0, True 1000)

@@ -74,6 +74,10 @@ CONFIG_CHANGED = const(25)  # detail: configlog.KEYS index; v0 old, v1 new x1000
 # the carers' link (firmware/carerlink/link.py): detail its state (link.STATES
 # index), v0 the error (errno, or the broker's CONNACK code), v1 retry in s
 CARER_LINK = const(26)
+# a carer answered "I am coming" over the link (carerlink/channel.py): cond the
+# alarm shown then, detail the contact (1 first, 2 second...), v0 1 if the
+# bedside had escalated; the bedside's sound and escalation go on unchanged
+CARER_COMING = const(30)
 # 32..: the log's own integrity and the console service channel (service.py)
 MONITORING_STOPPED = const(32)  # detail: service.STOP_*; v0 service.SERVICE_WHY index
 LOG_DAMAGED = const(33)    # v0 bad slots found at boot, v1 segment, v2 1 if a torn tail
@@ -90,7 +94,7 @@ CONDITION_CLEARED = const(2)   # manager.EV_CONDITION_CLEARED (records 1..6 are 
 # at boot (a repeated condition_cleared is chatter too, but looks like the
 # first: the count then starts low, so a segment may take up to twice its
 # share across a reset)
-CHATTER = (CARER_LINK, RECORDS_HELD)
+CHATTER = (CARER_LINK, RECORDS_HELD, CARER_COMING)
 # 40..: configuration management (identity.py): after every boot record
 FIRMWARE = const(40)       # detail identity.CHANGES; v0 version, v1 manifest id, v2 v3 previous
 NAMES = {
@@ -103,6 +107,7 @@ NAMES = {
     MONITORING_STOPPED: "monitoring_stopped", LOG_DAMAGED: "log_damaged",
     CARER_LINK: "carer_link", RECORDS_HELD: "records_held",
     MONITORING_RESUMED: "monitoring_resumed", FIRMWARE: "firmware",
+    CARER_COMING: "carer_coming",
 }
 # boot record detail: board.reset_cause() as a number
 RESET_CAUSES = ("unknown", "power_on", "soft", "watchdog", "brownout", "hard", "deepsleep")

@@ -3,7 +3,7 @@
 # all. Validated here like every other setting (a bad one is bad_config);
 # used only by firmware/carerlink/, never by the alarm logic.
 KEYS = ("wifi_ssid", "wifi_password", "mqtt_host", "mqtt_port", "mqtt_user",
-        "mqtt_password", "mqtt_tls", "mqtt_keepalive_s")
+        "mqtt_password", "mqtt_tls", "mqtt_keepalive_s", "mqtt_ca", "mqtt_fingerprint")
 # never printed by `pumpmon config show` nor put on the bus
 SECRETS = ("wifi_password", "mqtt_password")
 MAX_TEXT = 64
@@ -32,12 +32,44 @@ def _int(values, key, default, lo, hi):
     return v
 
 
+def _ipv4(host):
+    """mqtt_host must be an IPv4 address: a name would need a DNS look-up,
+    which blocks on a real board (past the watchdog when the name does not
+    resolve); an address needs none (docs/carer.md)."""
+    parts = host.split(".")
+    ok = len(parts) == 4
+    for p in parts:
+        if not ok:
+            break
+        ok = 0 < len(p) <= 3 and p.isdigit() and int(p) <= 255
+    if not ok:
+        raise ValueError("mqtt_host: %r is not an IPv4 address (a.b.c.d): the monitor "
+                         "looks up no names (docs/carer.md)" % host)
+
+
+def _fingerprint(values):
+    """mqtt_fingerprint: the SHA-256 of the broker's certificate, 64 hex
+    digits (colons allowed); returned as 32 bytes."""
+    v = values.get("mqtt_fingerprint")
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise ValueError("mqtt_fingerprint: %r is not text" % (v,))
+    h = v.replace(":", "").lower()
+    if len(h) != 64 or any(c not in "0123456789abcdef" for c in h):
+        raise ValueError("mqtt_fingerprint: must be the certificate's SHA-256 as 64 hex "
+                         "digits")
+    return bytes(int(h[i:i + 2], 16) for i in range(0, 64, 2))
+
+
 def parse(values):
     """The link's settings as a dict, or None when mqtt_host is not set;
     ValueError naming the setting when one is wrong."""
     net = {}
-    for k in ("wifi_ssid", "wifi_password", "mqtt_host", "mqtt_user", "mqtt_password"):
+    for k in ("wifi_ssid", "wifi_password", "mqtt_host", "mqtt_user", "mqtt_password",
+              "mqtt_ca"):
         net[k] = _text(values, k)
+    net["mqtt_fingerprint"] = _fingerprint(values)
     tls = values.get("mqtt_tls", False)
     if not isinstance(tls, bool):
         raise ValueError("mqtt_tls: %r is not true or false" % (tls,))
@@ -49,6 +81,16 @@ def parse(values):
         raise ValueError("wifi_password without wifi_ssid")
     if net["mqtt_password"] is not None and net["mqtt_user"] is None:
         raise ValueError("mqtt_password without mqtt_user")
+    if tls and net["mqtt_ca"] is None and net["mqtt_fingerprint"] is None:
+        raise ValueError("mqtt_tls needs mqtt_ca (the CA certificate's file on the board) "
+                         "or mqtt_fingerprint (the broker certificate's SHA-256): the "
+                         "broker is always verified")
+    if not tls:
+        for k in ("mqtt_ca", "mqtt_fingerprint"):
+            if net[k] is not None:
+                raise ValueError("%s without mqtt_tls" % k)
+    if net["mqtt_host"] is not None:
+        _ipv4(net["mqtt_host"])
     if net["mqtt_host"] is None:
         for k in KEYS:
             if k in values:

@@ -50,6 +50,8 @@ a = json.loads(sys.argv[1])
 values = {"rate_ul_h": 30, "board_id": "bench"}
 if a["net"]:
     values.update(mqtt_host=a["host"], mqtt_port=a["port"], mqtt_keepalive_s=a["keepalive"])
+    if a.get("ca"):
+        values.update(mqtt_tls=True, mqtt_ca=a["ca"])
 cfg = Config(values)
 b = Board()
 r = Runner(b, cfg)
@@ -68,4 +70,5 @@ times.sort()
 print(json.dumps({"worst_us": times[-1], "p99_us": times[len(times) * 99 // 100],
                   "passes": len(times), "state": STATES[lk.state] if lk else "-",
                   "published": lk.published if lk else 0,
+                  "acked": lk.ch.acked if lk else 0,
                   "error": lk.last_error if lk else ""}))

@@ -36,12 +36,22 @@ class Ringer:
             except OSError:
                 self.notify = None
 
+    def note(self, text):
+        """A medium or low alarm: a notification without the bell."""
+        if self.notify:
+            try:
+                subprocess.Popen([self.notify, "-u", "normal", "pumpmon", text],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            except OSError:
+                self.notify = None
+
 
 def run(host, port, monitors, user=None, password=None, tls=False, cafile=None,
-        duration=None, as_json=False, out=sys.stdout, notify=True):
-    """Watch until Ctrl-C (or `duration` seconds). Returns 0."""
+        duration=None, as_json=False, out=sys.stdout, notify=True, contact=1):
+    """Watch until Ctrl-C (or `duration` seconds). Returns 0. contact 2: the
+    second contact, rung only when a monitor calls it (docs/carer.md)."""
     sub = Subscriber(host, port, user, password, tls, monitors or ("+",), cafile).start()
-    watch = CarerWatch(monitors)
+    watch = CarerWatch(monitors, contact)
     ringer = Ringer(None if as_json else out, notify)
     end = None if duration is None else time.monotonic() + duration
     shown = {}
@@ -54,8 +64,9 @@ def run(host, port, monitors, user=None, password=None, tls=False, cafile=None,
             out.write("%s %s\n" % (time.strftime("%H:%M:%S"), text))
         out.flush()
 
-    say("start", None, "pumpmon carer: watching %s on %s:%d%s" % (
-        ", ".join(monitors) if monitors else "every monitor", host, port, " (TLS)" if tls else ""))
+    say("start", None, "pumpmon carer: watching %s on %s:%d%s%s" % (
+        ", ".join(monitors) if monitors else "every monitor", host, port, " (TLS)" if tls else "",
+        "" if contact == 1 else " as contact %d (rung when nobody answered)" % contact))
     try:
         while end is None or time.monotonic() < end:
             try:
@@ -75,6 +86,10 @@ def run(host, port, monitors, user=None, password=None, tls=False, cafile=None,
             for mid, why, text in watch.check(now):
                 say("ring", mid, "RING " + text, reason=why)
                 ringer.ring(text, True)
+            if contact == 1:
+                for mid, alarm, text in watch.notes():
+                    say("note", mid, "NOTE " + text, alarm=alarm)
+                    ringer.note(text)
     except KeyboardInterrupt:
         pass
     finally:

@@ -43,16 +43,33 @@ def wait_port(port, timeout=20.0, proc=None):
     raise RuntimeError("the broker did not listen on port %d within %.0f s" % (port, timeout))
 
 
-def self_signed(folder):
-    """(certificate, key) made by openssl for CN=localhost."""
+def self_signed(folder, name="broker"):
+    """(certificate, key) made by openssl for CN=localhost, valid for
+    127.0.0.1 (the address a monitor is given: it looks up no names)."""
     exe = shutil.which("openssl")
     if not exe:
         raise RuntimeError("TLS needs openssl to make the broker's certificate")
-    cert, key = Path(folder) / "broker.crt", Path(folder) / "broker.key"
+    cert, key = Path(folder) / (name + ".crt"), Path(folder) / (name + ".key")
     subprocess.run([exe, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-days", "30", "-subj", "/CN=localhost", "-keyout", str(key),
-                    "-out", str(cert)], check=True, capture_output=True)
+                    "-nodes", "-days", "30", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
     return cert, key
+
+
+def der(cert):
+    """The certificate's DER bytes (from its PEM file)."""
+    import base64
+    text = Path(cert).read_text()
+    body = text.split("-----BEGIN CERTIFICATE-----")[1].split("-----END CERTIFICATE-----")[0]
+    return base64.b64decode("".join(body.split()))
+
+
+def fingerprint(cert):
+    """The SHA-256 of the certificate (what mqtt_fingerprint pins), hex."""
+    import hashlib
+    return hashlib.sha256(der(cert)).hexdigest()
 
 
 class Broker:
@@ -67,11 +84,13 @@ class Broker:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.log = log
         self.proc = None
+        self.cert = None            # the TLS listener's certificate (PEM file)
 
     def _amqtt_config(self):
         listeners = {"default": {"type": "tcp", "bind": "127.0.0.1:%d" % self.port}}
         if self.tls:
             cert, key = self_signed(self.folder)
+            self.cert = cert
             listeners["tls"] = {"type": "tcp", "bind": "127.0.0.1:%d" % self.tls_port,
                                 "ssl": True, "certfile": str(cert), "keyfile": str(key)}
         plugins = {}
@@ -101,6 +120,7 @@ class Broker:
             lines.append("allow_anonymous true")
         if self.tls:
             cert, key = self_signed(self.folder)
+            self.cert = cert
             lines += ["listener %d 127.0.0.1" % self.tls_port,
                       "certfile %s" % cert, "keyfile %s" % key]
         cfg = self.folder / "mosquitto.conf"

@@ -20,7 +20,7 @@ class Subscriber:
         self.cafile = cafile
         self.topics = []
         for m in monitors:
-            for leaf in ("status", "state", "heartbeat"):
+            for leaf in ("status", "state", "heartbeat", "escalation"):
                 self.topics.append(T.topic(m, leaf))
         self.messages = queue.Queue()
         self.connected = threading.Event()
@@ -42,12 +42,8 @@ class Subscriber:
         asyncio.run(self._main())
 
     async def _main(self):
-        from amqtt.client import MQTTClient
         while not self._stop.is_set():
-            cfg = {"auto_reconnect": False}
-            if self.tls and not self.cafile:      # a broker with a self-signed certificate
-                cfg.update(check_hostname=False, verify_cert=False)
-            c = MQTTClient(config=cfg)
+            c = _client(self.tls, self.cafile)
             try:
                 await asyncio.wait_for(c.connect(self.url, cafile=self.cafile), 10)
                 await c.subscribe([(t, 0) for t in self.topics])
@@ -72,3 +68,32 @@ class Subscriber:
                     await c.disconnect()
                 except Exception:  # noqa: BLE001
                     pass
+
+
+def _client(tls, cafile):
+    from amqtt.client import MQTTClient
+    cfg = {"auto_reconnect": False}
+    if tls and not cafile:      # a broker with a self-signed certificate
+        cfg.update(check_hostname=False, verify_cert=False)
+    return MQTTClient(config=cfg)
+
+
+def send_coming(host, port, monitor, contact=1, user=None, password=None, tls=False,
+                cafile=None, timeout=10.0):
+    """Publish "I am coming" to a monitor (QoS 1, not retained: an old answer
+    must never be replayed to a later alarm); returns once the broker has it.
+    The monitor logs it, shows it at the bedside and in its state; it never
+    silences the bedside nor stops its escalation."""
+    import json
+    url = "%s://%s%s:%d/" % ("mqtts" if tls else "mqtt",
+                             ("%s:%s@" % (user, password)) if user else "", host, port)
+
+    async def go():
+        c = _client(tls, cafile)
+        await asyncio.wait_for(c.connect(url, cafile=cafile), timeout)
+        try:
+            await asyncio.wait_for(c.publish(T.topic(monitor, "coming"), json.dumps(
+                {"contact": contact}).encode(), qos=1, retain=False), timeout)
+        finally:
+            await c.disconnect()
+    asyncio.run(go())

@@ -21,6 +21,11 @@ class CarerDemo:
         values.update(board_id=MONITOR, mqtt_host="127.0.0.1", mqtt_port=self.broker.port,
                       mqtt_keepalive_s=KEEPALIVE_S)
         self.sub = Subscriber("127.0.0.1", self.broker.port, monitors=(MONITOR,)).start()
+        # the start-up race (issue 28): the board starts only once the broker
+        # answers MQTT (its CONNACK to this subscriber), not just TCP
+        if not self.sub.connected.wait(20):
+            self.close()
+            raise RuntimeError("the local broker does not answer MQTT (%s)" % self.sub.error)
         self.watch = CarerWatch([MONITOR])
         self._shown = None
 

@@ -1,6 +1,8 @@
 """A TCP relay between a monitor and its broker, on 127.0.0.1: for the bench
 (a slow broker: every chunk held `delay` seconds) and the tests (what a
 neighbour on the Wi-Fi would see: `sent` keeps every byte the monitor sent).
+Silent() and Backlog() emulate a broker that cannot be reached without
+leaving this machine (issue 28: tests and benches talk only to loopback).
 """
 import socket
 import threading
@@ -52,4 +54,68 @@ class Relay:
 
     def close(self):
         self.stop = True
+        self.srv.close()
+
+
+class Silent:
+    """A listener that accepts and reads, and never answers (a broker that
+    hangs, or a relay that drops every packet): 127.0.0.1 only."""
+
+    def __init__(self):
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.srv.settimeout(0.2)
+        self.port = self.srv.getsockname()[1]
+        self.stop = False
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stop:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                continue
+            self.conns.append(c)
+            threading.Thread(target=self._swallow, args=(c,), daemon=True).start()
+
+    def _swallow(self, c):
+        try:
+            while not self.stop and c.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def close(self):
+        self.stop = True
+        for c in self.conns:
+            c.close()
+        self.srv.close()
+
+
+class Backlog:
+    """A listener that never accepts, its queue filled: a new connection's
+    SYN goes unanswered, as to a host that is off or out of reach, on
+    127.0.0.1 (Linux drops the SYN when the accept queue is full)."""
+
+    def __init__(self):
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(0)
+        self.port = self.srv.getsockname()[1]
+        self.fill = []
+        for _ in range(4):
+            f = socket.socket()
+            f.setblocking(False)
+            try:
+                f.connect(("127.0.0.1", self.port))
+            except OSError:
+                pass
+            self.fill.append(f)
+        time.sleep(0.2)
+
+    def close(self):
+        for f in self.fill:
+            f.close()
         self.srv.close()

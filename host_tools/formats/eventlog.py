@@ -232,7 +232,7 @@ def to_dict(r):
         elif key in ("pump_stopped", "mqtt_tls"):
             d.update(old="true" if v0 else "false", new="true" if v1 else "false")
         elif v2 == 1 and key in ("wifi_ssid", "wifi_password", "mqtt_host", "mqtt_user",
-                                 "mqtt_password"):
+                                 "mqtt_password", "mqtt_ca", "mqtt_fingerprint"):
             # text: never its value in the log (a secret may be among them)
             d.update(old="set" if v0 else "unset", new="set" if v1 else "unset",
                      changed=True)
@@ -247,6 +247,8 @@ def to_dict(r):
             d.update({"last_" + k: x for k, x in _carer_link(v2, v3, 0).items()})
     elif r.code == _fw_log.CARER_LINK:   # the carers' link (issue 16, docs/carer.md)
         d.update(_carer_link(r.detail, v0, v1))
+    elif r.code == _fw_log.CARER_COMING:   # "I am coming" (issue 28, docs/carer.md)
+        d.update(contact=r.detail, escalated=bool(v0))
     elif r.code == 24:      # power_on_test (issue 12)
         d.update(result="passed" if v0 == 1 else "failed", failed_calls=v1)
     elif r.code == 23:      # monitoring_interrupted (issue 12)
@@ -275,7 +277,12 @@ def _firmware(change, ver, mid, pver, pmid):
 def _carer_link(state, code, retry_s):
     from carerlink.link import REFUSED, STATES
     d = {"link": _name(STATES, state)}
-    if code > 1000:
+    if code > 2000:
+        from carerlink.wire import E_CA_FILE, E_PIN, E_UNTRUSTED
+        d["error"] = {E_UNTRUSTED: "broker certificate not trusted (mqtt_ca)",
+                      E_PIN: "broker certificate does not match mqtt_fingerprint",
+                      E_CA_FILE: "mqtt_ca cannot be read"}.get(code, "tls %d" % code)
+    elif code > 1000:
         rc = code - 1000
         d["error"] = "broker refused: %s" % (REFUSED[rc] if rc < len(REFUSED) else rc)
     elif code:

@@ -81,6 +81,8 @@ class Timeline:
                     else str(detail)
             elif detail and detail < len(A.DETAIL_NAMES) and code < 16:
                 row["detail"] = A.DETAIL_NAMES[detail]
+            elif code == L.CARER_COMING:          # "I am coming": which contact
+                row["contact"] = detail
             self.alarm_events.append(dict(row, world_ms=self.world_ms() if world is None
                                           else world))
             self.note("event", world, **row)

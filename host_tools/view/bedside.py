@@ -147,6 +147,10 @@ class BedsideView:
         grid.add_row("Sound", Text(sound, style="bold" if sound.startswith("sounding")
                                    else ""))
         grid.add_row("Sensors", readings)
+        if st.coming is not None:
+            grid.add_row("Carer", Text("contact %s is coming (answered at %s); the alarm "
+                                       "sounds until someone is here"
+                                       % (st.coming[1], fmt_t(st.coming[0])), style="bold"))
         rows = [head, grid, Text("Alarms", style="bold underline")]
         # 80x24 and up: the fixed rows take about 16 lines; alarms first,
         # then as many recent lines as fit

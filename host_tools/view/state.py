@@ -46,6 +46,11 @@ class BedsideState:
         self.alarms = {}            # (alarm, cause) -> Alarm, in raise order
         self.paused_until = None    # board ms when the pause ends
         self.escalated = False      # manager.escalated: a high alarm unanswered too long
+        # a carer answered "I am coming" over the link (log event carer_coming):
+        # (board ms, contact) until every alarm has ended. The hook for a
+        # display (firmware side: CarerLink.coming): show it beside the alarm;
+        # it never changes the sound, the light or the escalation
+        self.coming = None
         self.service = False
         self.refilling = False      # refill mode on (the board's refill input)
         self.recent = collections.deque(maxlen=recent)   # (when ms, text)
@@ -92,6 +97,7 @@ class BedsideState:
         elif ev == "boot":
             self.paused_until = None            # a pause does not survive a reset
             self.escalated = False
+            self.coming = None
             self.service = False
             text = "the monitor (re)started (%s)" % e.get("reset_cause", "?")
         elif ev == "monitoring_stopped":
@@ -103,6 +109,14 @@ class BedsideState:
         elif ev == "refill_end":
             self.refilling = False
             text = "refill done: refill mode off, the new level is watched"
+        elif ev == "carer_coming":
+            contact = e.get("contact", 1)
+            if self.alarms:
+                self.coming = (when_ms, contact)
+            text = "a carer is coming (contact %s, answered over the carers' link); the " \
+                "alarm sounds until someone is here" % contact
+        if not self.alarms:
+            self.coming = None
         if self.escalated and not any(x.priority == "high" and not x.acked
                                       for x in self.alarms.values()):
             self.escalated = False              # manager.py: every high one answered

@@ -89,6 +89,10 @@ YELLOW_STATES = {
 
 PRIORITY_WORDS = {"high": "high priority", "medium": "medium priority",
                   "low": "low priority"}
+# what a carer in another room should do, by priority (pumpmon carer)
+CARER_ACTION = {"high": "go to the bedside now",
+                "medium": "go to the bedside soon",
+                "low": "check the bedside when you can"}
 # the colour a terminal shows for a light / a priority
 STYLE = {"red": "bold red", "yellow": "bold yellow", "green": "bold green", "off": "dim"}
 PRIORITY_STYLE = {"high": "bold red", "medium": "bold yellow", "low": "yellow"}

@@ -18,14 +18,21 @@ from pumpmon import alarms as A
 from pumpmon.config import Config
 from pumpmon.runner import Runner
 
-args = json.loads(sys.argv[1])
+# "@FILE": the JSON in a file (the unix port dies on an argument over ~256
+# characters: "FATAL: uncaught NLR", MicroPython 1.28)
+_a = sys.argv[1]
+if _a[0] == "@":
+    with open(_a[1:]) as _f:
+        _a = _f.read()
+args = json.loads(_a)
 PASS_US = args.get("pass_us", 1000)  # real time per 10 ms pass of board time
 base = {"rate_ul_h": 30, "flow_window_s": 120, "board_id": "bed4"}
 net = dict(base, mqtt_host="127.0.0.1", mqtt_port=args["port"],
            mqtt_keepalive_s=args["keepalive"])
-for k in ("user", "password", "tls"):
+for k in ("user", "password", "tls", "ca", "fingerprint"):
     if k in args:
         net["mqtt_" + k] = args[k]
+
 
 
 def make(values, with_link, flash=None):
@@ -66,6 +73,7 @@ for name, seconds in args["phases"]:
     w = run(b, r, seconds, args["flow_stop_s"], PASS_US)
     out["phases"].append({"name": name, "worst_us": w, "state": LK.STATES[lk.state],
                           "published": lk.published, "error": lk.last_error,
+                          "acked": lk.ch.acked, "tls_state": LK.STATES[lk.state],
                           "link_shown": bool(r.monitor.manager.shown & (1 << A.CARER_LINK)),
                           "internal": r.monitor.internal})
 total = sum(p[1] for p in args["phases"])

@@ -5,14 +5,16 @@
 # error, and with mqtt_tls nothing crosses the wire in clear text.
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from host_tools.carer.broker import Broker
+from host_tools.carer.broker import Broker, fingerprint, self_signed
 from host_tools.carer.client import Subscriber
 from host_tools.carer.relay import Relay
 from host_tools.paths import micropython_path
@@ -26,8 +28,11 @@ def run_link(args, actions=None, timeout=120):
     """Run mp_link_run.py; actions[name]() is called before each phase."""
     env = dict(os.environ)
     env["MICROPYPATH"] = micropython_path(ROOT / "tests" / "firmware")
+    fd, argfile = tempfile.mkstemp(suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(args, f)
     p = subprocess.Popen([str(MICROPYTHON), "-X", "heapsize=4M",
-                          str(ROOT / "tests" / "carer" / "mp_link_run.py"), json.dumps(args)],
+                          str(ROOT / "tests" / "carer" / "mp_link_run.py"), "@" + argfile],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True, cwd=ROOT, env=env)
     lines = []
@@ -49,7 +54,21 @@ def run_link(args, actions=None, timeout=120):
         if p.poll() is None:
             p.kill()
             p.wait()
+        os.unlink(argfile)
     raise AssertionError("no result:\n" + "".join(lines))
+
+
+def _short_dir():
+    """A folder with a short path (a setting is at most 64 characters),
+    removed after the test (_no_leftover_ca_folders)."""
+    return Path(tempfile.mkdtemp(prefix="ca%d_" % os.getpid()))
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_ca_folders():
+    yield
+    for d in Path(tempfile.gettempdir()).glob("ca%d_*" % os.getpid()):
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture
@@ -65,6 +84,13 @@ def broker(tmp_path):
     yield start
     for b in started:
         b.stop()
+
+
+def _short_copy(cert):
+    """The certificate at a short path (a setting is at most 64 characters)."""
+    d = _short_dir()
+    shutil.copy(cert, d / "ca.crt")
+    return str(d / "ca.crt")
 
 
 def _alarms(events):
@@ -148,7 +174,8 @@ def test_tls_sends_nothing_in_clear_text(broker):
     try:
         # every state message names every alarm ("no_flow": ...): none may show
         args = {"port": tap.port, "keepalive": 5, "flow_stop_s": 10 ** 6, "user": "carer",
-                "password": "s3cret-pw", "tls": True, "phases": [["run", 20]],
+                "password": "s3cret-pw", "tls": True, "ca": _short_copy(b.cert),
+                "phases": [["run", 20]],
                 "pass_us": 3000}      # board time near real time: the broker hashes slowly
         res, out = run_link(args)
     finally:
@@ -173,7 +200,7 @@ def test_tls_asked_without_ssl_never_falls_back_to_clear_text(broker):
     env = dict(os.environ)
     env["MICROPYPATH"] = micropython_path(ROOT / "tests" / "firmware")
     args = {"port": tap.port, "keepalive": 5, "flow_stop_s": 10 ** 6, "tls": True,
-            "phases": [["run", 5]]}
+            "fingerprint": "00" * 32, "phases": [["run", 5]]}
     try:
         r = subprocess.run([str(b32), str(ROOT / "tests" / "carer" / "mp_link_run.py"),
                             json.dumps(args)], input="go\n", capture_output=True, text=True,
@@ -182,3 +209,101 @@ def test_tls_asked_without_ssl_never_falls_back_to_clear_text(broker):
         tap.close()
     assert "has no ssl: not connecting" in r.stdout, r.stdout + r.stderr
     assert bytes(tap.sent) == b""
+
+
+def test_tls_verifies_the_broker_and_never_falls_back(broker, tmp_path, how="ca"):
+    """Issue 28: the broker's certificate is checked against the CA or the
+    pinned fingerprint of the configuration. A broker with a self-signed
+    certificate the monitor trusts: up, publishing (QoS 1 acknowledged); one
+    it does not trust (another self-signed certificate, as a machine posing
+    as the broker would have): not connected, no user or password sent, the
+    reason logged and said once, the bedside shows the lost link."""
+    from host_tools.formats.eventlog import decode, to_dict
+    b = broker(users={"carer": "s3cret-pw"}, tls=True)
+    other, _key = self_signed(tmp_path, "impostor")
+
+    short = _short_dir()
+    shutil.copy(b.cert, short / "ca.crt")
+    shutil.copy(other, short / "other.crt")
+
+    def trust(cert):
+        if how == "fingerprint":
+            return {"fingerprint": fingerprint(cert)}
+        # the CA certificate (PEM) as a file on the board's flash
+        return {"ca": str(short / ("ca.crt" if cert == b.cert else "other.crt"))}
+
+    base = {"keepalive": 5, "flow_stop_s": 10 ** 6, "user": "carer",
+            "password": "s3cret-pw", "tls": True, "phases": [["run", 20]], "pass_us": 3000}
+    tap = Relay(b.tls_port)
+    try:
+        res, out = run_link(dict(base, port=tap.port, **trust(b.cert)))
+    finally:
+        tap.close()
+    ph = res["phases"][0]
+    assert ph["state"] == "up" and ph["published"] >= 8 and ph["acked"] >= 1, out
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    tap = Relay(b.tls_port)
+    try:
+        res, out = run_link(dict(base, port=tap.port, flash=str(flash), **trust(other)))
+    finally:
+        tap.close()
+    ph = res["phases"][0]
+    assert ph["state"] != "up" and ph["published"] == 0 and ph["link_shown"], out
+    want = "not trusted (mqtt_ca)" if how == "ca" else "does not match mqtt_fingerprint"
+    assert want in ph["error"], ph
+    said = [ln for ln in out.splitlines() if ln.startswith("pumpmon: carer link")]
+    assert len(said) == 1 and want in said[0], said
+    sent = bytes(tap.sent)
+    assert sent and b"s3cret-pw" not in sent and b"carer" not in sent
+    recs = [to_dict(r) for r in decode([flash / "log"])[0] if not isinstance(r, tuple)]
+    link = [d for d in recs if d["event"] == "carer_link" and "error" in d]
+    assert link and "certificate" in link[0]["error"] and link[0]["retry_s"] == 60, link
+
+
+def test_a_pinned_fingerprint_is_checked_before_anything_is_sent(broker, tmp_path):
+    """mqtt_fingerprint: the broker certificate's SHA-256, compared once the
+    TLS handshake is done and before CONNECT (user, password) is sent. The
+    firmware's Wire on CPython against the real broker (the unix port's
+    MicroPython has no getpeercert: there the pin is refused with its reason,
+    never skipped; on such a port mqtt_ca is the way)."""
+    import sys as _sys
+    sys_path = str(ROOT / "firmware")
+    if sys_path not in _sys.path:
+        _sys.path.insert(0, sys_path)
+    from carerlink.wire import E_PIN, LinkError, Wire
+    b = broker(users={"carer": "s3cret-pw"}, tls=True)
+    other, _key = self_signed(tmp_path, "impostor")
+
+    def connect(pin):
+        w = Wire()
+        w.open(("127.0.0.1", b.tls_port))
+        end = time.monotonic() + 10
+        while not w.connected():
+            assert time.monotonic() < end
+            time.sleep(0.01)
+        w.start_tls("127.0.0.1", None, bytes.fromhex(pin))
+        try:
+            while not w.handshake():
+                assert time.monotonic() < end
+                time.sleep(0.01)
+            return "verified"
+        except LinkError as e:
+            return e
+        finally:
+            w.close()
+
+    assert connect(fingerprint(b.cert)) == "verified"
+    e = connect(fingerprint(other))
+    assert isinstance(e, LinkError) and e.code == E_PIN and "mqtt_fingerprint" in str(e)
+    # the unix port: refused with the reason, nothing sent in clear or at all
+    tap = Relay(b.tls_port)
+    try:
+        res, out = run_link({"port": tap.port, "keepalive": 5, "flow_stop_s": 10 ** 6,
+                             "user": "carer", "password": "s3cret-pw", "tls": True,
+                             "fingerprint": fingerprint(b.cert), "phases": [["run", 5]]})
+    finally:
+        tap.close()
+    ph = res["phases"][0]
+    if ph["state"] != "up":       # a MicroPython without getpeercert
+        assert "use mqtt_ca" in ph["error"] and b"s3cret-pw" not in bytes(tap.sent), ph

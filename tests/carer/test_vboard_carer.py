@@ -102,7 +102,9 @@ def test_no_flow_reaches_carers_and_a_killed_board_rings_pumpmon_carer(rig):
                     # board time is virtual (granted by the host, --speed a
                     # ceiling): read it now, after the message arrived; it
                     # bounds the board time of the arrival from above
-                    heard.append(json.loads(control(info["control"], "status"))["world_ms"])
+                    now = json.loads(control(info["control"], "status"))
+                    heard.append(now["world_ms"])
+                    heard.append(now["world_ms"] - now["t_ms"])   # world ms of trace t=0
                     return t
             return None
 
@@ -114,6 +116,32 @@ def test_no_flow_reaches_carers_and_a_killed_board_rings_pumpmon_carer(rig):
         latency_board_s = (heard[0] - raised[0]["world_ms"]) / 1000.0
         print("no_flow bedside -> subscriber: at most %.3f s board time" % latency_board_s)
         assert 0 <= latency_board_s <= 2.0, latency_board_s
+        # end to end (docs/carer.md): the flow stopped at 30 s of the trace;
+        # detection (the 2-minute window) plus the link and the broker
+        onset_ms = heard[1] + 30000
+        print("condition (flow stops) -> alarm at the bedside: %.1f s board time"
+              % ((raised[0]["world_ms"] - onset_ms) / 1000.0))
+        print("condition (flow stops) -> carer's subscriber: at most %.1f s board time"
+              % ((heard[0] - onset_ms) / 1000.0))
+
+        # "I am coming" from pumpmon carer: logged on the board (carer_coming),
+        # published back in the state; the bedside alarm goes on
+        from host_tools.carer.client import send_coming
+        send_coming("127.0.0.1", broker.port, "bed4", 1)
+        coming = _wait(lambda: [r for r in _timeline(tmp) if r["kind"] == "event"
+                                and r["event"] == "carer_coming"], 20, "carer_coming logged")
+        assert coming[0].get("alarm") == "no_flow" and coming[0].get("contact") == 1
+        assert not [r for r in _timeline(tmp) if r["kind"] == "event"
+                    and r["event"] in ("alarm_cleared", "alarm_acknowledged")]
+
+        def coming_published():
+            while not sub.messages.empty():
+                _t, topic, payload = sub.messages.get()
+                if topic == "pumpmon/bed4/state" and json.loads(payload).get("coming"):
+                    return json.loads(payload)
+            return None
+        st = _wait(coming_published, 20, "the state saying who is coming")
+        assert st["alarms"]["no_flow"]["on"] and st["coming"]["contact"] == 1
         assert any(topic == "pumpmon/bed4/status" and p == "online" for _t, topic, p in got)
         assert any(topic.startswith("pumpmon/bed4/heartbeat") for _t, topic, _p in got)
 

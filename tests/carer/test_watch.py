@@ -100,3 +100,86 @@ def test_a_monitor_that_says_escalated_is_the_one_timer():
     d["escalated"] = True
     w.on_message(4.0, "pumpmon/bed4/state", json.dumps(d))
     assert [r for _m, r, _t in w.reasons(4.0)] == []
+
+
+# ---- issue 28: the carer's side tells the truth -----------------------------
+def test_after_a_monitor_restart_the_old_uptime_is_not_used():
+    # before: up for 2,000 s; it restarts and raises monitoring_interrupted at
+    # 3 s of its new uptime: seconds old, not "33 min: ESCALATED"
+    for order in ("state first", "heartbeat first"):
+        w = CarerWatch(["bed4"])
+        w.on_message(0.0, "pumpmon/bed4/heartbeat", hb(2000))
+        w.on_message(0.0, "pumpmon/bed4/state", state(up=2000))
+        new = state(on=True, since=3, up=5, prio="low", alarm="monitoring_interrupted")
+        msgs = [("pumpmon/bed4/state", new), ("pumpmon/bed4/heartbeat", hb(6))]
+        if order != "state first":
+            msgs.reverse()
+        for topic, payload in msgs:
+            w.on_message(10.0, topic, payload)
+        v = w.views["bed4"]
+        assert v.boots == 1 and v.up_s in (5, 6), order
+        ((alarm, age),) = v.unacked_for()
+        assert alarm == "monitoring_interrupted" and 0 <= age <= 3, (order, age)
+        assert not [r for _m, r, _t in w.reasons(10.0) if r.startswith("escalate")], order
+        # and ten minutes of the NEW uptime later it does escalate (no flag sent)
+        w.on_message(20.0, "pumpmon/bed4/heartbeat", hb(3 + ESCALATE_S))
+        assert "escalate:monitoring_interrupted" in [r for _m, r, _t in w.reasons(20.0)]
+
+
+def test_lines_use_the_bedside_words_and_show_acknowledgements():
+    from host_tools.view import words as W
+    w = CarerWatch(["bed4"])
+    w.on_message(0.0, "pumpmon/bed4/status", "online")
+    w.on_message(0.0, "pumpmon/bed4/state", state(on=True))
+    line = w.summary("bed4")
+    assert W.describe("no_flow", "low_flow") in line and "high priority" in line
+    assert W.CARER_ACTION["high"] in line and "NO_FLOW (" not in line
+    assert "acknowledged" not in line
+    ring = w.check(0.0)
+    assert ring and W.describe("no_flow", "low_flow") in ring[0][2]
+    w.on_message(1.0, "pumpmon/bed4/state", state(on=True, acked=True))
+    assert "(acknowledged at the bedside)" in w.summary("bed4")
+    w.on_message(2.0, "pumpmon/bed4/state", state())
+    assert w.summary("bed4").endswith("no alarm")
+
+
+def test_every_alarm_is_shown_at_once_medium_and_low_noted_without_the_bell():
+    w = CarerWatch(["bed4"])
+    d = {"alarm": "low_reservoir", "up_s": 50, "alarms": {
+        "low_reservoir": {"on": True, "acked": False, "priority": "medium",
+                          "cause": "refill_today", "since_up_s": 50},
+        "monitoring_interrupted": {"on": True, "acked": False, "priority": "low",
+                                   "cause": "carer_link", "since_up_s": 40},
+        "no_flow": {"on": False, "acked": False}}}
+    w.on_message(0.0, "pumpmon/bed4/state", json.dumps(d))
+    line = w.summary("bed4")
+    assert "LOW RESERVOIR" in line and "MONITORING INTERRUPTED" in line
+    assert w.check(0.0) == []                       # no bell
+    notes = w.notes()
+    assert sorted(a for _m, a, _t in notes) == ["low_reservoir", "monitoring_interrupted"]
+    assert w.notes() == []                          # once
+    d["alarms"]["low_reservoir"]["since_up_s"] = 90   # raised again later: noted again
+    w.on_message(1.0, "pumpmon/bed4/state", json.dumps(d))
+    assert [a for _m, a, _t in w.notes()] == ["low_reservoir"]
+
+
+def test_coming_is_shown_and_the_second_contact_rings_only_when_called():
+    first = CarerWatch(["bed4"])
+    second = CarerWatch(["bed4"], contact=2)
+    d = json.loads(state(on=True))
+    for w in (first, second):
+        w.on_message(0.0, "pumpmon/bed4/state", json.dumps(d))
+        w.on_message(0.0, "pumpmon/bed4/escalation", json.dumps(
+            {"call": False, "alarm": "no_flow", "cause": "low_flow"}))
+    assert [r for _m, r, _t in first.check(0.0)] == ["alarm:no_flow"]
+    assert second.check(0.0) == []                  # not called yet
+    call = {"call": True, "alarm": "no_flow", "priority": "high", "cause": "low_flow"}
+    second.on_message(1.0, "pumpmon/bed4/escalation", json.dumps(call))
+    ((_m, why, text),) = second.check(1.0)
+    assert why == "second:no_flow" and "second contact" in text
+    # a carer answers: the monitor stops calling; the state says who comes
+    d["coming"] = {"contact": 1, "since_up_s": 120}
+    first.on_message(2.0, "pumpmon/bed4/state", json.dumps(d))
+    assert "carer 1 is coming" in first.summary("bed4")
+    second.on_message(2.0, "pumpmon/bed4/escalation", json.dumps(dict(call, call=False)))
+    assert second.check(40.0) == []

@@ -24,16 +24,32 @@ def _raises(values):
 def test_network_settings_are_optional_and_validated():
     """req: R-046"""
     assert Config({"rate_ul_h": 30}).net is None
-    c = Config({"rate_ul_h": 30, "mqtt_host": "broker.lan"})
+    c = Config({"rate_ul_h": 30, "mqtt_host": "192.168.1.10"})
     assert c.net["mqtt_port"] == 1883 and c.net["mqtt_tls"] is False
     assert c.net["mqtt_keepalive_s"] == 30 and c.net["mqtt_user"] is None
-    c = Config({"rate_ul_h": 30, "mqtt_host": "b", "mqtt_tls": True, "mqtt_user": "u",
-                "mqtt_password": "p", "wifi_ssid": "home", "wifi_password": "w"})
+    c = Config({"rate_ul_h": 30, "mqtt_host": "10.1.2.3", "mqtt_tls": True, "mqtt_user": "u",
+                "mqtt_password": "p", "wifi_ssid": "home", "wifi_password": "w",
+                "mqtt_fingerprint": "AB:" * 31 + "CD"})
     assert c.net["mqtt_port"] == 8883 and c.net["mqtt_password"] == "p"
-    assert "mqtt_port" in _raises({"rate_ul_h": 30, "mqtt_host": "b", "mqtt_port": 0})
-    assert "mqtt_port" in _raises({"rate_ul_h": 30, "mqtt_host": "b", "mqtt_port": "x"})
-    assert "mqtt_tls" in _raises({"rate_ul_h": 30, "mqtt_host": "b", "mqtt_tls": 1})
-    assert "without mqtt_user" in _raises({"rate_ul_h": 30, "mqtt_host": "b",
+    assert c.net["mqtt_fingerprint"] == bytes([0xAB] * 31 + [0xCD])
+    assert Config({"rate_ul_h": 30, "mqtt_host": "10.1.2.3", "mqtt_tls": True,
+                   "mqtt_ca": "ca.der"}).net["mqtt_ca"] == "ca.der"
+    # issue 28: no name look-up on the board (it would block the loop): an
+    # IPv4 address only, and a name is refused with the reason
+    for name in ("broker.lan", "b", "localhost", "1.2.3", "1.2.3.256", "1.2.3.4.5", "::1"):
+        assert "not an IPv4 address" in _raises({"rate_ul_h": 30, "mqtt_host": name}), name
+    # TLS always verifies the broker: a CA or a fingerprint, never neither
+    assert "always verified" in _raises({"rate_ul_h": 30, "mqtt_host": "10.1.2.3",
+                                         "mqtt_tls": True})
+    assert "without mqtt_tls" in _raises({"rate_ul_h": 30, "mqtt_host": "10.1.2.3",
+                                          "mqtt_ca": "ca.der"})
+    for bad in ("ab" * 31, "zz" * 32, "ab" * 33):
+        assert "64 hex" in _raises({"rate_ul_h": 30, "mqtt_host": "10.1.2.3",
+                                    "mqtt_tls": True, "mqtt_fingerprint": bad}), bad
+    assert "mqtt_port" in _raises({"rate_ul_h": 30, "mqtt_host": "1.2.3.4", "mqtt_port": 0})
+    assert "mqtt_port" in _raises({"rate_ul_h": 30, "mqtt_host": "1.2.3.4", "mqtt_port": "x"})
+    assert "mqtt_tls" in _raises({"rate_ul_h": 30, "mqtt_host": "1.2.3.4", "mqtt_tls": 1})
+    assert "without mqtt_user" in _raises({"rate_ul_h": 30, "mqtt_host": "1.2.3.4",
                                             "mqtt_password": "p"})
     assert "without mqtt_host" in _raises({"rate_ul_h": 30, "wifi_ssid": "s"})
     assert "mqtt_host" in _raises({"rate_ul_h": 30, "mqtt_host": ""})
@@ -97,6 +113,10 @@ class _Chunks:
 
     def __init__(self, chunks):
         self.chunks = list(chunks)
+        self.sent = b""
+
+    def write(self, data):
+        self.sent += data
 
     def receive(self):
         return self.chunks.pop(0) if self.chunks else b""
@@ -134,3 +154,277 @@ def test_broker_packets_split_or_unasked_for_are_read_and_dropped():
         raise AssertionError("no error")
     except LK.LinkError as e:
         assert "not authorised" in str(e) and e.code == 1005
+
+
+# ---- issue 28: back-off, QoS 1, "I am coming" (scripted wires, no sockets) ----
+class _ScriptWire:
+    """A broker as a script: every connection is accepted and answered
+    (CONNACK), then dropped after `drop_after` receive calls (0: never);
+    PUBLISH packets are acknowledged when `ack` is true."""
+
+    def __init__(self, drop_after=0, ack=True):
+        self.drop_after = drop_after
+        self.ack = ack
+        self.opens = 0
+        self.k = 0
+        self.n = 0
+        self.sent = b""
+        self.todo = b""
+        self.pubs = []          # (header, topic, pid) of each PUBLISH the monitor sent
+
+    def open(self, addr):
+        self.opens += 1
+        self.k = 0
+        self.todo = b""
+
+    def connected(self):
+        return 1
+
+    def write(self, data, n=-1):
+        if isinstance(data, str):
+            data = data.encode()
+        data = bytes(data if n < 0 else data[:n])
+        self.sent += data
+        from carerlink import packets as P
+        while data:
+            got = P.split(data)
+            if got is None:
+                break
+            op, i, end = got
+            if op & 0xF0 == P.PUBLISH:
+                topic, _pl, qos, pid, _r = P.incoming(data, i, end)
+                self.pubs.append((op, topic, pid))
+                if qos and self.ack:
+                    self.todo += P.puback(pid)
+            elif op == 0xC0:
+                self.todo += b"\xd0\x00"          # PINGRESP
+            data = data[end:]
+        return n
+
+    def read(self, n):
+        return b"\x20\x02\x00\x00"[:n]
+
+    def flush(self):
+        return True
+
+    def receive(self):
+        from carerlink.wire import LinkError
+        self.k += 1
+        if self.k == 1:
+            return b"\x20\x02\x00\x00"          # CONNACK: accepted
+        if self.drop_after and self.k > self.drop_after:
+            raise LinkError("the broker closed the connection", 104)
+        d, self.todo = self.todo, b""
+        return d
+
+    def close(self):
+        pass
+
+    def setblocking(self, f):
+        pass
+
+    def connect(self, a):
+        pass
+
+
+def _umqtt_on_cpython():
+    # umqtt.simple imports MicroPython's u-modules; CPython has them under
+    # their plain names (the firmware never runs it on CPython but here)
+    import sys
+    if sys.implementation.name != "micropython":
+        import binascii
+        import socket
+        import struct
+        sys.modules.setdefault("usocket", socket)
+        sys.modules.setdefault("ustruct", struct)
+        sys.modules.setdefault("ubinascii", binascii)
+
+
+def _link(values=None):
+    _umqtt_on_cpython()
+    from carerlink import link as LK
+    from pumpmon.runner import Runner
+    b = FakeBoard(0)
+    v = {"rate_ul_h": 30, "mqtt_host": "127.0.0.1", "mqtt_port": 1, "mqtt_keepalive_s": 10,
+         "board_id": "bed4"}
+    v.update(values or {})
+    cfg = Config(v)
+    r = Runner(b, cfg)
+    lk = LK.attach(r, cfg)
+    import sys
+    if sys.implementation.name != "micropython":
+        # umqtt.simple builds CONNECT for MicroPython only (str and bytes):
+        # on CPython a CONNECT stand-in; the ports run the real one
+        def connect(now):
+            lk.wire.write(b"\x10\x00")
+            lk.client = _Pinger(lk)
+            lk._to(LK.MQTT, now)
+        lk._send_connect = connect
+    return b, r, lk
+
+
+class _Pinger:
+    def __init__(self, lk):
+        self.lk = lk
+
+    def ping(self):
+        self.lk.wire.write(b"\xc0\x00")
+
+
+def test_a_link_that_drops_within_seconds_is_retried_ever_more_slowly():
+    from carerlink import link as LK
+    seed = 28
+    for trial in range(2):
+        b, r, lk = _link()
+        # up for 0.2-3 s (20-300 passes, drawn), then dropped, every time
+        seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+        lk.wire = w = _ScriptWire(drop_after=20 + seed % 281)
+        lk._connect = lambda now, lk=lk: (lk.wire.open(None), lk._to(LK.TCP, now))
+        r.run(100 * 1800)
+        # 1+2+4+...+60 s, then one attempt a minute: never one a second
+        assert w.opens <= 30 + 8, (trial, w.opens)
+        assert lk._backoff == LK.BACKOFF_MAX_MS
+        # the bedside shows the lost link (down for most of the time)
+        assert r.monitor.internal == 0
+
+
+def test_a_connection_that_stayed_up_starts_the_back_off_again():
+    from carerlink import link as LK
+    b, r, lk = _link()
+    lk.wire = w = _ScriptWire(drop_after=100 * 90)        # up 90 s each time
+    lk._connect = lambda now: (lk.wire.open(None), lk._to(LK.TCP, now))
+    r.run(100 * 600)
+    # each drop after a stable minute is retried after 1 s
+    assert w.opens >= 6 and lk._backoff <= 2 * LK.BACKOFF_MIN_MS
+
+
+def test_alarm_state_goes_with_qos_1_until_the_broker_acknowledges_it():
+    import json
+    from carerlink import link as LK
+    from carerlink import packets as P
+    b, r, lk = _link()
+    lk.wire = w = _ScriptWire(ack=False)
+    lk._connect = lambda now: (lk.wire.open(None), lk._to(LK.TCP, now))
+    r.run(100 * 3)
+    assert lk.state == LK.UP
+    states = [p for p in w.pubs if p[1] == "pumpmon/bed4/state"]
+    assert states and states[0][0] & 0x06 == 0x02 and states[0][0] & P.RETAIN
+    # no PUBACK: sent again with DUP after half a keep-alive, same packet id
+    r.run(100 * 6)
+    again = [p for p in w.pubs if p[1] == "pumpmon/bed4/state"]
+    assert len(again) >= 2 and again[1][0] & P.DUP and again[1][2] == again[0][2]
+    assert lk.ch.resent >= 1
+    # the broker acknowledges from now on: nothing is sent again
+    w.ack = True
+    w.todo += P.puback(again[-1][2])
+    r.run(100 * 2)
+    n = len([p for p in w.pubs if p[1] == "pumpmon/bed4/state"])
+    assert not lk.ch.inflight and lk.ch.acked >= 1
+    r.run(100 * 20)
+    assert len([p for p in w.pubs if p[1] == "pumpmon/bed4/state"]) == n
+    # heartbeats are QoS 0; the state says the bedside has not escalated
+    hbs = [p for p in w.pubs if p[1] == "pumpmon/bed4/heartbeat"]
+    assert hbs and all(h[0] & 0x06 == 0 for h in hbs)
+    assert json.loads(lk.ch.state_msg())["escalated"] is False
+    # a broker that never acknowledges: the connection is dropped and made again
+    b2, r2, lk2 = _link()
+    lk2.wire = w2 = _ScriptWire(ack=False)
+    lk2._connect = lambda now: (lk2.wire.open(None), lk2._to(LK.TCP, now))
+    r2.run(100 * 40)
+    assert w2.opens >= 2 and lk2.ch.resent >= 3
+
+
+def test_i_am_coming_is_logged_published_and_never_silences_the_bedside():
+    import json
+    from carerlink import link as LK
+    from carerlink import packets as P
+    from pumpmon import eventlog as L
+    b, r, lk = _link()
+    logged = []
+    r.write = lambda code, cond=255, detail=0, *v, **k: logged.append((code, cond, detail))
+    lk.wire = w = _ScriptWire()
+    lk._connect = lambda now: (lk.wire.open(None), lk._to(LK.TCP, now))
+    r.run(100 * 2)
+    # the monitor subscribed to its coming topic
+    assert P.subscribe(1, b"pumpmon/bed4/coming", 1) in w.sent
+    r.monitor.manager.update(b.t, 1 << A.NO_FLOW, 0)
+    r.run(100)
+    before = (r.monitor.manager.sound_kind(), r.monitor.manager.shown)
+    msg = P.publish(b"pumpmon/bed4/coming", b'{"contact": 2, "name": "Anna"}', 0, 1, 77)
+    w.todo += msg
+    r.run(100)
+    # acknowledged to the broker (QoS 1), logged with the alarm and contact
+    assert P.puback(77) in w.sent
+    assert (L.CARER_COMING, A.NO_FLOW, 2) in logged, logged
+    assert lk.coming[0] == 2
+    # the bedside goes on exactly as before
+    assert (r.monitor.manager.sound_kind(), r.monitor.manager.shown) == before
+    st = json.loads(lk.ch.state_msg())
+    assert st["coming"]["contact"] == 2 and st["alarms"]["no_flow"]["on"]
+    # a retained "coming" (an old answer replayed by the broker) is not taken
+    lk.ch.coming = None
+    w.todo += P.publish(b"pumpmon/bed4/coming", b"1", 1, 0, 0)
+    r.run(10)
+    assert lk.coming is None
+
+
+def test_an_escalated_alarm_nobody_answered_calls_the_second_contact():
+    import json
+    from carerlink import link as LK
+    from carerlink import packets as P
+    b, r, lk = _link()
+    lk.wire = w = _ScriptWire()
+    lk._connect = lambda now: (lk.wire.open(None), lk._to(LK.TCP, now))
+    r.run(100 * 2)
+    mg = r.monitor.manager
+    mg.update(b.t, 1 << A.NO_FLOW, 0)
+    r.run(100)
+    assert json.loads(lk.ch.escalation_msg(lk.ch.second_call()))["call"] is False
+    n0 = len([p for p in w.pubs if p[1] == "pumpmon/bed4/escalation"])
+    # the bedside's one timer says escalated (manager.escalated): called, QoS 1, retained
+    mg.escalated = 1
+    r.run(100)
+    esc = [p for p in w.pubs if p[1] == "pumpmon/bed4/escalation"]
+    assert len(esc) == n0 + 1 and esc[-1][0] & 0x06 == 0x02 and esc[-1][0] & P.RETAIN
+    assert lk.ch.call == 1 and json.loads(lk.ch.state_msg())["escalated"] is True
+    # a carer answers: the call ends, the bedside escalation does not
+    w.todo += P.publish(b"pumpmon/bed4/coming", b'{"contact": 1}', 0, 1, 5)
+    r.run(100)
+    assert lk.ch.call == 0 and mg.escalated == 1
+    assert len([p for p in w.pubs if p[1] == "pumpmon/bed4/escalation"]) == n0 + 2
+
+
+def test_start_up_grace_hides_only_a_broker_not_up_yet():
+    from carerlink import link as LK
+    from carerlink.wire import LinkError
+    from pumpmon import eventlog as L
+    # a broker not listening yet at start-up: retried quietly for a keep-alive
+    # period (10 s), then indicated at the bedside and logged with the reason
+    b, r, lk = _link()
+    logged = []
+    r.write = lambda code, cond=255, detail=0, *v, **k: logged.append((code, detail) + v)
+    r.run(100 * 9)
+    assert "refused" in lk.last_error and not [x for x in logged if x[0] == L.CARER_LINK]
+    assert not r.monitor.manager.shown & BIT
+    r.run(100 * 3)
+    link = [x for x in logged if x[0] == L.CARER_LINK]
+    assert r.monitor.manager.shown & BIT and link and link[0][2] == 111, link
+    # a refusal (wrong password) is said at once, grace or not
+    b, r, lk = _link()
+    logged = []
+    r.write = lambda code, cond=255, detail=0, *v, **k: logged.append((code, detail) + v)
+
+    def refuse(now):
+        raise LinkError("the broker refused the connection: not authorised", 1005)
+    lk._connect = refuse
+    r.run(100)
+    assert [x[2] for x in logged if x[0] == L.CARER_LINK] == [1005]
+    # a link that was up and went down is never hidden
+    b, r, lk = _link()
+    logged = []
+    r.write = lambda code, cond=255, detail=0, *v, **k: logged.append((code, detail) + v)
+    lk.wire = _ScriptWire(drop_after=100)
+    lk._connect = lambda now: (lk.wire.open(None), lk._to(LK.TCP, now))
+    r.run(100 * 3)
+    downs = [x for x in logged if x[0] == L.CARER_LINK and x[1] == LK.UP and x[2] == 104]
+    assert downs, logged

@@ -345,7 +345,8 @@ def test_carers_link_changes_are_logged_as_set_and_changed_never_the_text():
         old = Config({"rate_ul_h": 30, "mqtt_host": "10.0.0.2"})
         Runner(_board(), old, flash=d, rec_segments=0).note_config(old)
         new = Config({"rate_ul_h": 30, "mqtt_host": "10.0.0.3", "mqtt_user": "bed",
-                      "mqtt_password": "s3cret-pw", "mqtt_tls": True})
+                      "mqtt_password": "s3cret-pw", "mqtt_tls": True,
+                      "mqtt_fingerprint": "ab" * 32})
         b = _board(7000)
         b.cause = "soft"
         Runner(b, new, flash=d, rec_segments=0).note_config(new)
@@ -354,10 +355,12 @@ def test_carers_link_changes_are_logged_as_set_and_changed_never_the_text():
         # text: 0 unset / 1000 set, 1 = changed; TLS on moves the default port
         assert by_key == {"mqtt_host": (1000, 1000, 1), "mqtt_user": (0, 1000, 1),
                           "mqtt_password": (0, 1000, 1), "mqtt_tls": (0, 1000, 0),
-                          "mqtt_port": (1883000, 8883000, 0)}, by_key
+                          "mqtt_port": (1883000, 8883000, 0),
+                          "mqtt_fingerprint": (0, 1000, 1)}, by_key
         # a password changed alone: no trace of a secret, so not seen as a change
         again = Config({"rate_ul_h": 30, "mqtt_host": "10.0.0.3", "mqtt_user": "bed",
-                        "mqtt_password": "other-pw", "mqtt_tls": True})
+                        "mqtt_password": "other-pw", "mqtt_tls": True,
+                        "mqtt_fingerprint": "ab" * 32})
         Runner(_board(9000), again, flash=d, rec_segments=0).note_config(again)
         assert len([x for x in _records(d)[0] if x[0] == L.CONFIG_CHANGED]) == len(got)
     finally:

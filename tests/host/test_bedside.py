@@ -300,3 +300,19 @@ def test_a_refill_shows_in_the_bedside_view():
     v.state.refilling = True
     b = FakeBoard()
     assert "REFILL mode on" in v._readings(b)[1]
+
+
+def test_a_carer_coming_is_shown_and_changes_nothing_else():
+    # issue 28: "I am coming" over the carers' link is logged (carer_coming);
+    # the view shows it until the alarms end, the sound stays as it was
+    from pumpmon.config import Config
+    from host_tools.view.state import BedsideState
+    st = BedsideState(Config({"rate_ul_h": 30}))
+    st.event({"event": "alarm_raised", "alarm": "no_flow", "cause": "low_flow"}, 1000)
+    before = (st.sound(2000), st.light())
+    text = st.event({"event": "carer_coming", "alarm": "no_flow", "cause": "low_flow",
+                     "contact": 2}, 2000)
+    assert "coming" in text and "contact 2" in text and st.coming == (2000, 2)
+    assert (st.sound(2000), st.light()) == before
+    st.event({"event": "alarm_cleared", "alarm": "no_flow", "cause": "low_flow"}, 3000)
+    assert st.coming is None

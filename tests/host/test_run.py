@@ -40,7 +40,18 @@ def test_pumpmon_run_plays_a_trace_to_its_end_without_a_tty(tmp_path):
     # the carer's view beside it (a local broker, issue 16): the carer hears
     # the occlusion and rings
     assert "carer sees  demo: online" in text, text
-    assert "carer RINGS monitor demo: NO_FLOW (low_flow, high priority)" in text, text
+    # in the bedside view's words (issue 28), with the action
+    from host_tools.view import words as W
+    assert "carer RINGS monitor demo: NO FLOW: %s [high priority]: %s" % (
+        W.describe("no_flow", "low_flow"), W.CARER_ACTION["high"]) in text, text
+    # the start-up race (issue 28): the board boots after the broker answers,
+    # so the link's only record is "up": no failure, no lost-link indication
+    from host_tools.formats.eventlog import decode, to_dict
+    recs = [to_dict(x) for x in decode([out / "flash" / "log"])[0] if not isinstance(x, tuple)]
+    link = [d for d in recs if d["event"] == "carer_link"]
+    assert link and all(d["link"] == "up" and "error" not in d for d in link), link
+    assert "carer link:" not in text and "carer_link" not in " ".join(
+        str(d.get("cause")) for d in recs if d["event"] == "alarm_raised")
     timeline = out / "timeline.jsonl"
     assert str(timeline) in text
     rows = [json.loads(line) for line in timeline.read_text().splitlines()]
