@@ -28,7 +28,7 @@ async def _try(url):
 
 def test_serve_makes_a_password_shows_it_once_and_refuses_anonymous_clients():
     port = free_port()
-    p = subprocess.Popen([str(BIN / "pumpmon"), "carer", "--serve", "--port", str(port),
+    p = subprocess.Popen([str(BIN / "pumpmon"), "carer", "--serve", "--broker-port", str(port),
                           "--no-notify", "--for", "60", "--monitor", "bed4"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
