@@ -77,6 +77,8 @@ CARER_LINK = const(26)
 # 32..: the log's own integrity and the console service channel (service.py)
 MONITORING_STOPPED = const(32)  # detail: service.STOP_*; v0 service.SERVICE_WHY index
 LOG_DAMAGED = const(33)    # v0 bad slots found at boot, v1 segment, v2 1 if a torn tail
+# the bedside display (runner.py, docs/display.md): v0 1 it failed, 0 it works again
+DISPLAY = const(40)
 NAMES = {
     1: "alarm_raised", 2: "alarm_condition_cleared", 3: "alarm_cleared",
     4: "alarm_acknowledged", 5: "audio_paused", 6: "audio_resumed",
@@ -85,7 +87,7 @@ NAMES = {
     LOG_RESUMED: "log_resumed", INTERRUPTED: "monitoring_interrupted",
     POWER_ON_TEST: "power_on_test", CONFIG_CHANGED: "config_changed",
     MONITORING_STOPPED: "monitoring_stopped", LOG_DAMAGED: "log_damaged",
-    CARER_LINK: "carer_link",
+    CARER_LINK: "carer_link", DISPLAY: "display",
 }
 # boot record detail: board.reset_cause() as a number
 RESET_CAUSES = ("unknown", "power_on", "soft", "watchdog", "brownout", "hard", "deepsleep")

@@ -188,6 +188,13 @@ class Runner:
         self.service = None       # the console channel (service.py), polled every pass
         self.carer = None         # the carers' link (firmware/carerlink/), polled every pass
         self.stop = 0             # != 0: run() ends (service.STOP_*: monitoring_stopped logged)
+        self.screen = None        # the bedside display (screen.py), when the board has one
+        self._disp_s = 0          # after a display failure: not tried again before this
+        self._disp_failed = 0
+        disp = getattr(board, "display", None)
+        if disp is not None:
+            from pumpmon.screen import Screen
+            self.screen = Screen(disp)
         self._pre = ""
         if flash is not None:
             pre = flash if (flash == "" or flash.endswith("/")) else flash + "/"
@@ -461,6 +468,8 @@ class Runner:
         if self._dirty:
             self._save_state()    # before the sound changes, like the log
         self._outputs()
+        if self.screen is not None:
+            self._show()
         if sampled and self.rec is not None:
             self._record(level, flow, flags, refill)
         b.feed_watchdog()
@@ -490,6 +499,23 @@ class Runner:
             except Exception:
                 self._tone = -1
                 self._output_fault()
+
+    def _show(self):
+        """The display, after the sound and the light, in its own try: a
+        dead display is logged (display, v0 1; v0 0 once it works again),
+        tried again a minute later, and never touches the alarm path."""
+        if self._disp_failed and self.up_s < self._disp_s:
+            return
+        try:
+            self.screen.update(self.now, self.monitor)
+            if self._disp_failed:
+                self._disp_failed = 0
+                self.write(L.DISPLAY, L.NO_COND, 0, 0)
+        except Exception:
+            self._disp_s = self.up_s + RETRY_S
+            if not self._disp_failed:
+                self._disp_failed = 1
+                self.write(L.DISPLAY, L.NO_COND, 0, 1)
 
     def _output_fault(self):
         m = self.monitor

@@ -338,6 +338,9 @@ def stop(r, detail, why=0):
     _quietly(b.set_led, P.SERVICE_LED)
     r._tone = P.SERVICE_TONE
     r._led = P.SERVICE_LED
+    if r.screen is not None:      # NOT MONITORING on the display (screen.py)
+        from pumpmon.screen import SERVICE, STOPPED
+        _quietly(r.screen.stopped, SERVICE if detail == STOP_SERVICE else STOPPED)
     if log is not None:
         _quietly(log.close)
     if rec is not None:

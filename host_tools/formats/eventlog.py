@@ -218,6 +218,8 @@ def to_dict(r):
                  else None)
     elif r.code == _fw_log.LOG_DAMAGED:
         d.update(damaged=v0, segment=v1, torn=bool(v2))
+    elif r.code == _fw_log.DISPLAY:
+        d["display"] = "failed" if v0 else "working again"
     elif r.code == 25:      # config_changed (issue 12): old and new value
         from pumpmon.configlog import KEYS
         key = KEYS[r.detail] if r.detail < len(KEYS) else str(r.detail)

@@ -34,6 +34,7 @@ from host_tools.vboard.console import Console
 from host_tools.vboard.control import Control
 from host_tools.vboard.faults import UsageError, parse_scheduled
 from host_tools.vboard.hwlink import HardwareLink
+from host_tools.vboard.oled import DisplayWatch
 from host_tools.vboard.playback import Playback
 from host_tools.vboard.timeline import Timeline
 from host_tools.vboard.vm import VMPower, micropython_path
@@ -64,7 +65,7 @@ READY = {"vm_out": "_vm_out", "client": "_client_read", "tcp_accept": "_tcp_acce
          "wake": "_woken"}
 
 
-class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
+class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower, DisplayWatch):
     """The board: its endpoints, its world clock and the loop that serves
     them. The concerns live in the parts it is made of: console.py (the
     serial console), hwlink.py (the ROM's sockets), playback.py (trace and
