@@ -54,6 +54,9 @@ def add_arguments(p):
     p.add_argument("--fault", metavar="T:FAULT", action="append", default=[],
                    help="a fault at T trace seconds (see pumpmon board serve --help)")
     p.add_argument("--plain", action="store_true", help="plain lines, no redrawn panel")
+    p.add_argument("--display-frames", action="store_true",
+                   help="virtual board: a PNG of its display at each change, in DIR/display/ "
+                   "(docs/display.md)")
     p.add_argument("--no-carer", dest="carer", action="store_false",
                    help="virtual board: without the carer's view (by default a local MQTT "
                    "broker and what `pumpmon carer` would show and ring: docs/carer.md)")
@@ -198,6 +201,11 @@ def run_virtual(args):
         if carer is not None:
             carer.close()
         return BAD_INPUT
+    if args.display_frames:
+        frames = out / "display"
+        if frames.exists():
+            shutil.rmtree(frames)
+        board.display_frames = str(frames)
     stop = threading.Event()
     interrupted = []
     t0 = time.monotonic()

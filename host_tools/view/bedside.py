@@ -93,6 +93,9 @@ class BedsideView:
                                    for a in self.state.shown()) or "none"
                 self.stream.write("t=%s light %s: %s | sound %s | alarms %s | %s\n" % (
                     fmt_t(t), light, meaning, sound, alarms, readings))
+                shows = display_text(board)
+                if shows is not None:
+                    self.stream.write("t=%s display: %s\n" % (fmt_t(t), " / ".join(shows)))
             self.stream.flush()
             return
         mono = time.monotonic()
@@ -140,10 +143,14 @@ class BedsideView:
         grid.add_row("Sound", Text(sound, style="bold" if sound.startswith("sounding")
                                    else ""))
         grid.add_row("Sensors", readings)
+        shows = display_text(board)
+        if shows is not None:     # the board's display, read off its pixels: 2 lines
+            grid.add_row("Display", Text(shows[0], no_wrap=True, overflow="ellipsis"))
+            grid.add_row("", Text(shows[1], no_wrap=True, overflow="ellipsis"))
         rows = [head, grid, Text("Alarms", style="bold underline")]
-        # 80x24 and up: the fixed rows take about 16 lines; alarms first,
-        # then as many recent lines as fit
-        spare = max(2, height - 16)
+        # 80x24 and up: the fixed rows take about 16 lines (18 with the
+        # display); alarms first, then as many recent lines as fit
+        spare = max(2, height - (16 if shows is None else 18))
         room = max(1, min(len(shown), spare - 1, 4))
         if not shown:
             rows.append(Text("  none", style="green"))
@@ -192,6 +199,17 @@ class BedsideView:
         self.say("  timeline (every LED/buzzer change): %s" % timeline)
         self.say("  event log on the board's flash: %s  (pumpmon log decode %s)"
                  % (flash / "log", flash / "log"))
+
+
+def display_text(board):
+    """The board's display in two lines of words (its six rows, read off the
+    emulated SSD1306's pixels: host_tools/vboard/oled.py), or None when the
+    board has none (or it has shown nothing yet)."""
+    lines = getattr(board, "display_lines", None)
+    if not lines:
+        return None
+    return (" | ".join(s for s in lines[:3] if s) or "(blank)",
+            " | ".join(s for s in lines[3:] if s) or "-")
 
 
 def _ev_text(e):

@@ -27,7 +27,7 @@ def test_pumpmon_run_plays_a_trace_to_its_end_without_a_tty(tmp_path):
     _short_trace(trace)
     out = tmp_path / "out"
     r = subprocess.run([str(BIN / "pumpmon"), "run", "--virtual", "--trace", str(trace),
-                        "--speed", "40", "--out", str(out)],
+                        "--speed", "40", "--out", str(out), "--display-frames"],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=ROOT,
                        timeout=180)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -47,6 +47,17 @@ def test_pumpmon_run_plays_a_trace_to_its_end_without_a_tty(tmp_path):
     assert any(r["kind"] == "trace" and r["what"] == "end" for r in rows)
     assert any(r["kind"] == "led" and r["colour"] == "red" for r in rows)
     assert (out / "flash" / "log").is_dir()
+    # the board's display (read off the emulated SSD1306's pixels): not
+    # monitoring until the flow is judged, then monitoring, then the stop in words
+    shown = [r["lines"] for r in rows if r["kind"] == "display"]
+    heads = [s[0] for s in shown]
+    assert "NOT MONITORING" in heads and "Monitoring" in heads and "NO FLOW" in heads, heads
+    assert heads.index("NOT MONITORING") < heads.index("Monitoring") < heads.index("NO FLOW")
+    assert ["NO FLOW", "drug not flowing", "HIGH PRIORITY", "CALL THE CLINIC", "NOW", ""] \
+        in shown
+    assert "display: NO FLOW | drug not flowing | HIGH PRIORITY" in text
+    frames = sorted((out / "display").glob("display-*.png"))
+    assert len(frames) >= 3 and frames[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the board and its VM are gone
     pids = [r["pid"] for r in rows if r["kind"] == "boot"]
     assert pids
