@@ -1,0 +1,46 @@
+# The display on the virtual board, side by side with a board without one
+# (PUMPMON_VBOARD_NO_SSD1306=1): the same trace, the same firmware. The
+# emulated bus takes the display's bus time in board time (simoled.py,
+# simclocks.py), so the loop passes that send a piece are longer, as on a
+# Pico; yet every sensor sample is read on its second (none missed, none
+# late: the recordings are the same row for row), and every alarm event
+# comes at the same board second with and without the display.
+from host_tools.formats import recording as R
+from tests.vboard.test_vboard import _flash_firmware, _trace, start_board  # noqa: F401
+
+
+def _run(start_board, tmp_path, name, cfg):
+    b = start_board("--trace", str(tmp_path / "t.csv"), "--speed", "40")
+    _flash_firmware(b, cfg, tmp_path)
+    b.wait(lambda: b.status()["trace_done"], 120, "the trace to end")
+    rows = b.timeline()
+    events = [(r["event"], r.get("alarm"), r.get("cause"), r["up_s"]) for r in rows
+              if r["kind"] == "event" and r["event"] not in ("boot", "config", "power_on_test")]
+    shown = [r["lines"] for r in rows if r["kind"] == "display"]
+    sessions, _probs = R.parse_ring([b.flash / "rec"])
+    samples, _boots = R.trace_rows(R.select(sessions))
+    return events, shown, samples
+
+
+def test_display_changes_no_reading_and_no_alarm_time(start_board, tmp_path, monkeypatch):
+    # a stop at 300 s (no_flow), delivery back at 480 s, a short press at 420 s
+    cfg = _trace(tmp_path / "t.csv", duration_s=600, factor=[(300, 0.0), (480, 1.0)],
+                 button=[(420, 0.2)])
+    with_d = _run(start_board, tmp_path, "with", cfg)
+    monkeypatch.setenv("PUMPMON_VBOARD_NO_SSD1306", "1")
+    without = _run(start_board, tmp_path, "without", cfg)
+    ev, shown, samples = with_d
+    assert ev and [e for e in ev if e[0] == "alarm_raised" and e[1] == "no_flow"], ev
+    assert ev == without[0]
+    assert shown and not without[1]
+    # every second's sample, read and recorded, the same with the display on
+    assert len(samples) > 500 and samples == without[2]
+    ts = [s[0] for s in samples[1:]]          # (the first: the boot, no readings)
+    assert all(b - a == 1000 for a, b in zip(ts, ts[1:]))
+    # the words on the glass: starting, monitoring, the alarm, its pause
+    heads = [s[0] for s in shown]
+    assert heads.index("NOT MONITORING") < heads.index("Monitoring") < heads.index("NO FLOW")
+    paused = [s[5] for s in shown if s[5].startswith("|| ")]
+    assert paused, shown
+    secs = [int(p.split()[1]) for p in paused]
+    assert secs == sorted(secs, reverse=True) and max(secs) <= 120
