@@ -175,3 +175,12 @@ def test_ssd1306_is_the_pinned_micropython_lib_release():
     want = re.search(r"boards/drivers/ssd1306.py sha256:([0-9a-f]{64})", pin).group(1)
     got = hashlib.sha256((ROOT / "boards" / "drivers" / "ssd1306.py").read_bytes()).hexdigest()
     assert got == want
+
+
+def test_bench_worst_bus_time_of_a_loop_pass_is_under_5_ms():
+    # make bench's figure: the firmware's loop with the display, through an
+    # alarm, its countdown and its acknowledgement, every byte counted
+    from host_tools.bench.display import BUDGET_US, measure
+    m = measure()
+    assert m["raised"] and m["busy"] > 100
+    assert 3000 < m["worst_us"] == m["driver_worst_us"] <= BUDGET_US
