@@ -7,7 +7,11 @@
 # is two transactions: the window (column and page address, 8 bytes with the
 # address byte) and the data (34 bytes): about 3.9 ms at 100 kHz, under the
 # 5 ms a loop pass may hold the bus. Nothing is allocated after __init__.
-from micropython import const
+try:
+    from micropython import const
+except ImportError:
+    def const(x):  # type: ignore
+        return x
 
 import framebuf
 from ssd1306 import SSD1306_I2C
@@ -100,8 +104,9 @@ class Oled:
 
 def attach(i2c: "I2C", freq: int) -> "Oled | None":
     """The display when one answers on the bus, else None (the monitor then
-    runs as without one)."""
+    runs as without one). Anything a display does wrong at start-up is no
+    reason for the monitor not to start."""
     try:
         return Oled(i2c, freq)
-    except OSError:
+    except Exception:  # noqa: BLE001 - OSError (nothing at 0x3C) or worse
         return None
