@@ -135,6 +135,7 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower, 
         self.world_faults = {}       # flow/level/flash modes: persist across resets
         self.led = None
         self.tone = 0
+        self.duty = 0                # the buzzer PWM's duty_u16 (its tones are recorded with it)
         self.last_tone_world = None   # the buzzer's last note (board time)
         self.alarm_events = []       # firmware event log records seen (dicts)
         self.log_seen = 0

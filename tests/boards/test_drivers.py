@@ -378,18 +378,18 @@ def test_active_high_switch(mocker):
 
 # ---------------------------------------------------------------- buzzer, LEDs
 
-def test_buzzer_plays_square_wave_and_only_on_change(mocker):
+def test_buzzer_plays_a_25_percent_pulse_wave_and_only_on_change(mocker):
     pwm = mocker.Mock()
     bz = buzzer.Buzzer(pwm)
     assert pwm.mock_calls == [mocker.call.duty_u16(0)]       # silent at start
     pwm.reset_mock()
     bz.tone(523)
-    assert pwm.mock_calls == [mocker.call.freq(523), mocker.call.duty_u16(32768)]
+    assert pwm.mock_calls == [mocker.call.freq(523), mocker.call.duty_u16(16384)]
     pwm.reset_mock()
     bz.tone(523)
     assert pwm.mock_calls == []
     bz.tone(294)
-    assert pwm.mock_calls == [mocker.call.freq(294), mocker.call.duty_u16(32768)]
+    assert pwm.mock_calls == [mocker.call.freq(294), mocker.call.duty_u16(16384)]
     pwm.reset_mock()
     bz.tone(0)
     assert pwm.mock_calls == [mocker.call.duty_u16(0)]
@@ -479,7 +479,7 @@ def test_board_reads_flow_with_air_flag_and_drives_outputs(mocker, name):
     assert b.read_level() is None
     b.set_tone(523)
     m.PWM.return_value.freq.assert_called_with(523)
-    m.PWM.return_value.duty_u16.assert_called_with(32768)
+    m.PWM.return_value.duty_u16.assert_called_with(16384)
     b.feed_watchdog()
     m.WDT.return_value.feed.assert_called_once()
     b.set_led(3)
@@ -761,3 +761,15 @@ def test_oled_frames_and_bus_time(mocker):
     bus = FakeI2C(mocker)
     assert oled.attach(bus, 100000) is None and bus.writes == []
     sys.modules.pop("oled", None)
+
+
+def test_buzzer_that_raised_is_driven_again(mocker):
+    pwm = mocker.Mock()
+    bz = buzzer.Buzzer(pwm)
+    pwm.freq.side_effect = OSError(5)
+    with pytest.raises(OSError):
+        bz.tone(523)
+    pwm.freq.side_effect = None
+    pwm.reset_mock()
+    bz.tone(523)                       # not taken for played: tried again
+    assert pwm.mock_calls == [mocker.call.freq(523), mocker.call.duty_u16(16384)]
