@@ -12,7 +12,7 @@ JOBS ?= 2
 TEST_JOBS ?= 4
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-cpython test-micropython test-host bench run clean stubs lint mp32 soak carer
+.PHONY: help setup test test-cpython test-micropython test-host bench run clean stubs lint mp32 soak carer card
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
@@ -128,6 +128,11 @@ bench-record: setup ## sensor recording figures (host_tools/bench/record.py): by
 	$(BIN)/python -m host_tools.bench.record
 
 .PHONY: bench-record
+
+card: setup ## the quick-reference card: docs/quick-reference.md from the alarm table and the words, and build/quick-reference.png
+	$(BIN)/python -m host_tools.view.card --write
+	@mkdir -p build
+	$(BIN)/python -m host_tools.view.card --png build/quick-reference.png
 
 devs: setup ## list the boards a command can talk to: USB serial ports (VID:PID) and running virtual boards
 	$(BIN)/pumpmon devs
