@@ -79,6 +79,10 @@ MONITORING_STOPPED = const(32)  # detail: service.STOP_*; v0 service.SERVICE_WHY
 LOG_DAMAGED = const(33)    # v0 bad slots found at boot, v1 segment, v2 1 if a torn tail
 # the bedside display (runner.py, docs/display.md): v0 1 it failed, 0 it works again
 DISPLAY = const(40)
+# the alarm demonstration (demo.py): detail 1 started, 0 ended, 2 refused (an
+# alarm is shown); v0 the source (1 button, 2 console) or why it ended
+# (0 done, 1 a real alarm, 2 a press)
+DEMO = const(41)
 NAMES = {
     1: "alarm_raised", 2: "alarm_condition_cleared", 3: "alarm_cleared",
     4: "alarm_acknowledged", 5: "audio_paused", 6: "audio_resumed",
@@ -87,7 +91,7 @@ NAMES = {
     LOG_RESUMED: "log_resumed", INTERRUPTED: "monitoring_interrupted",
     POWER_ON_TEST: "power_on_test", CONFIG_CHANGED: "config_changed",
     MONITORING_STOPPED: "monitoring_stopped", LOG_DAMAGED: "log_damaged",
-    CARER_LINK: "carer_link", DISPLAY: "display",
+    CARER_LINK: "carer_link", DISPLAY: "display", DEMO: "demo",
 }
 # boot record detail: board.reset_cause() as a number
 RESET_CAUSES = ("unknown", "power_on", "soft", "watchdog", "brownout", "hard", "deepsleep")

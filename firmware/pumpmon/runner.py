@@ -195,6 +195,8 @@ class Runner:
         if disp is not None:
             from pumpmon.screen import Screen
             self.screen = Screen(disp)
+        from pumpmon.demo import Demo
+        self.demo = Demo(self)    # the alarm demonstration (demo.py): outputs only
         self._pre = ""
         if flash is not None:
             pre = flash if (flash == "" or flash.endswith("/")) else flash + "/"
@@ -465,6 +467,10 @@ class Runner:
                 self._housekeeping(refill)
         else:
             m.poll(now, button)
+        try:
+            self.demo.tick(now, button)   # a real alarm ends it here, before the outputs
+        except Exception:
+            self.demo.active = 0
         if self._dirty:
             self._save_state()    # before the sound changes, like the log
         self._outputs()
@@ -484,7 +490,7 @@ class Runner:
         after this), and the other output shows malfunction/internal
         (output_failure). A failed call is tried again at the next pass."""
         b = self.board
-        a = self.monitor.ann
+        a = self.demo.ann if self.demo.active else self.monitor.ann
         if a.led != self._led:
             try:
                 b.set_led(a.led)
@@ -507,7 +513,7 @@ class Runner:
         if self._disp_failed and self.up_s < self._disp_s:
             return
         try:
-            self.screen.update(self.now, self.monitor)
+            self.screen.update(self.now, self.monitor, self.demo.cond)
             if self._disp_failed:
                 self._disp_failed = 0
                 self.write(L.DISPLAY, L.NO_COND, 0, 0)

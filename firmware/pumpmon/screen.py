@@ -117,9 +117,10 @@ class Screen:
         return x + n
 
     # ---- what to show -----------------------------------------------------------
-    def update(self, now, m):
+    def update(self, now, m, demo=-1):
         """Once a loop pass: draw the rows whose content changed, then send
-        at most one piece of the frame (oled.Oled.push)."""
+        at most one piece of the frame (oled.Oled.push). demo: the condition
+        the alarm demonstration plays (demo.py), or -1."""
         mg = m.manager
         c = A.top_condition(mg.shown)
         mode = self.mode
@@ -127,6 +128,8 @@ class Screen:
             mode = STARTING
         if mode != MONITORING and mode != STARTING:
             self._not_monitoring(mode)
+        elif c < 0 and demo >= 0:
+            self._demo(demo)
         elif c >= 0:
             self._alarm(now, mg, c)
         elif mode == STARTING:
@@ -176,6 +179,18 @@ class Screen:
         elif self._set(5, 0):
             self._clear(5)
 
+    def _demo(self, c):
+        """An alarm of the demonstration: its words, and DEMO below."""
+        w = self.words[c]
+        k = 1000 + c
+        if self._set(0, k):
+            self._big(0, w[0])
+            self._line(1, w[1])
+            self._line(2, W.PRIORITY[A.TABLE[c][1]])
+            self._line(3, w[2])
+            self._line(4, w[3])
+            self._big(5, W.DEMO)
+
     def _monitoring(self, e):
         if self._set(0, MONITORING):
             self._big(0, W.MONITORING)
@@ -224,9 +239,10 @@ class Screen:
         for i in range(1, N_ROWS):
             self.keys[i] = mode
 
-    def stopped(self, mode):
-        """The loop has ended (service.SERVICE or STOPPED): NOT MONITORING,
-        sent whole at once (the bus has no loop pass to share any more)."""
+    def stopped(self, service):
+        """The loop has ended (service: 1 a service request, 0 Ctrl-C): NOT
+        MONITORING, sent whole at once (no loop pass shares the bus any more)."""
+        mode = SERVICE if service else STOPPED
         self.mode = mode
         self._not_monitoring(mode)
         self.d.flush()

@@ -52,6 +52,7 @@ UNKNOWN = "?"
 PAUSED = "||"                  # the audio-paused symbol, then the seconds left
 SECONDS = "s"
 ESCALATED = "ESCALATED"
+DEMO = "DEMO"                  # the alarm demonstration (demo.py), not a real alarm
 NOT_MONITORING = "NOT MONITORING"
 # why it is not monitoring (screen.py's modes)
 STARTING = ("starting up:", "judging the flow")

@@ -64,7 +64,7 @@ def shot(name, m, now=0, stop=None):
     if stop is None:
         s.update(now, m)
     else:
-        s.stopped(stop)
+        s.stopped(stop == SERVICE)
     d.flush()
     out[name] = bytes(bus.dev.ram).hex()
     out[name + "/flags"] = bus.dev.on | bus.dev.remap << 1 | bus.dev.comrev << 2
