@@ -38,17 +38,25 @@ END_PRESS = const(2)          # a press of the button
 
 def _order():
     """Every alarm kind with a sound, highest priority first (then the kind
-    order), and a condition of each (its words on the display)."""
+    order), and a condition of each whose words the display shows: the one
+    whose title most of the kind's conditions share (the kind's usual name,
+    e.g. FAULT), the first of them on a tie."""
+    from pumpmon.screenwords import WORDS
     prio = {}
-    cond = {}
+    titles = {}
     for c in range(A.N_CONDITIONS):
-        k, p, _cause = A.TABLE[c]
+        k, p, cause = A.TABLE[c]
         if k not in prio or p < prio[k]:
             prio[k] = p
-        if k not in cond:
-            cond[k] = c
+        w = WORDS.get((A.KIND_NAMES[k], cause))
+        titles.setdefault(k, []).append((w[0] if w else cause, c))
     kinds = sorted(prio, key=lambda k: (prio[k], k))
-    return tuple(kinds), tuple(cond[k] for k in kinds)
+    conds = []
+    for k in kinds:
+        ts = titles[k]
+        best = max(ts, key=lambda tc: (sum(1 for t, _c in ts if t == tc[0]), -tc[1]))
+        conds.append(best[1])
+    return tuple(kinds), tuple(conds)
 
 
 KINDS, CONDS = _order()

@@ -43,3 +43,14 @@ def test_the_card_as_png(tmp_path):
     data = p.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", data[16:24]) == (1650, 1170)
+
+
+def test_the_demonstrations_order_in_its_doc_is_the_tables():
+    # docs/alarm-demo.md lists what `pumpmon demo` plays (demo.py's order)
+    from host_tools.commands.demo import plan
+    from host_tools.paths import ROOT
+    from pumpmon import demo as D
+    doc = (ROOT / "docs" / "alarm-demo.md").read_text()
+    rows = [ln for ln in doc.splitlines() if ln.startswith("| ") and ln[2].isdigit()]
+    assert rows == ["| %d | %s | %s |" % (i * D.DEMO_MS // 1000, t, p)
+                    for i, (t, p) in enumerate(plan())]
