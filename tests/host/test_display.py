@@ -101,6 +101,13 @@ def _words(c):
     return W.WORDS[(A.KIND_NAMES[kind], cause)], prio
 
 
+def test_the_display_and_the_carers_view_name_the_same_alarms():
+    # one table of short words (screenwords.py) beside the carers' sentences
+    # (words.py), keyed alike: every condition the host words has the display words
+    from host_tools.view import words as HW
+    assert set(HW.CONDITION_WORDS) <= set(W.WORDS)
+
+
 def test_every_condition_has_display_words_that_fit():
     for c in range(A.N_CONDITIONS):
         (title, what, do1, do2), _p = _words(c)
