@@ -44,3 +44,53 @@ def test_display_changes_no_reading_and_no_alarm_time(start_board, tmp_path, mon
     assert paused, shown
     secs = [int(p.split()[1]) for p in paused]
     assert secs == sorted(secs, reverse=True) and max(secs) <= 120
+
+
+def test_pumpmon_demo_on_the_virtual_board(start_board, tmp_path):
+    # `pumpmon demo --port` through the console channel of a monitoring
+    # board: started and logged, each alarm's name and DEMO on the display,
+    # the melodies on the buzzer, and back to monitoring; refused (exit 1)
+    # once an alarm is shown
+    import subprocess
+    import sys
+    from pathlib import Path
+    from pumpmon import demo as D
+    from pumpmon import patterns as P
+    bin_ = Path(sys.executable).parent
+    root = Path(__file__).resolve().parents[2]
+    cfg = _trace(tmp_path / "t.csv", duration_s=900, factor=[(600, 0.0)])
+    b = start_board("--trace", str(tmp_path / "t.csv"), "--speed", "20")
+    _flash_firmware(b, cfg, tmp_path)
+    b.wait(lambda: any(r["kind"] == "display" and r["lines"][0] == "Monitoring"
+                       for r in b.timeline()), 120, "monitoring")
+    r = subprocess.run([str(bin_ / "pumpmon"), "demo", "--port", b.port], capture_output=True,
+                       text=True, cwd=root, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "the alarm demonstration" in r.stdout
+    b.wait(lambda: any(e.get("event") == "demo" for e in b.timeline()[-400:]
+                       if e["kind"] == "event") and
+           any(r["kind"] == "display" and r["lines"][0] == "Monitoring"
+               and r["world_ms"] > _started(b) for r in b.timeline()), 120, "the demo to end")
+    rows = b.timeline()
+    t0 = _started(b)
+    shown = [r["lines"] for r in rows if r["kind"] == "display" and r["world_ms"] >= t0]
+    demo_titles = [s[0] for s in shown if s[5] == "DEMO"]
+    assert "NO FLOW" in demo_titles and "STOPPED" in demo_titles, shown
+    tones = {r["hz"] for r in rows if r["kind"] == "tone" and r["world_ms"] >= t0
+             and r["world_ms"] < t0 + D.DEMO_MS * len(D.KINDS)}
+    assert {P.C4, P.D4, P.G4, P.C5} <= tones
+    ends = [r for r in rows if r["kind"] == "event" and r.get("event") == "demo"]
+    assert len(ends) >= 2
+    # an alarm shown: refused
+    b.wait(lambda: any(r["kind"] == "event" and r.get("event") == "alarm_raised"
+                       for r in b.timeline()), 240, "the stop's alarm")
+    r = subprocess.run([str(bin_ / "pumpmon"), "demo", "--port", b.port], capture_output=True,
+                       text=True, cwd=root, timeout=60)
+    assert r.returncode == 1 and "refused" in r.stderr, r.stdout + r.stderr
+
+
+def _started(b):
+    for r in b.timeline():
+        if r["kind"] == "event" and r.get("event") == "demo":
+            return r["world_ms"]
+    return 1 << 60
