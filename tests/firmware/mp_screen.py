@@ -206,3 +206,18 @@ def test_a_dead_display_is_logged_and_the_alarm_sounds_the_same():
     runs[2][2].dead = 0
     go(dead, runs[2][1], 70000)
     assert [v0 for code, v0 in dead.logged if code == L.DISPLAY] == [1, 0]
+
+
+def test_a_stop_shows_not_monitoring_at_once():
+    # service and Ctrl-C (service.stop): NOT MONITORING sent whole in that
+    # call, for the loop sends nothing more (the words: tests/host/test_display.py)
+    from pumpmon import screen as SC
+    from pumpmon import service as S
+    for detail, mode in ((S.STOP_SERVICE, SC.SERVICE), (S.STOP_INTERRUPT, SC.STOPPED)):
+        bus = Bus()
+        r, b = runner(bus)
+        go(r, b, 150000)
+        S.stop(r, detail)
+        assert r.screen.mode == mode and r.screen.keys[0] == mode
+        assert not any(b.display.dirty)
+        assert bytes(bus.dev.ram) == bytes(b.display.dev.buffer)
