@@ -303,7 +303,7 @@ def fit(machine, time, world_ms, cause, sock_path, ds3231=None, epoch_ms=None):
         import simoled
         devices[simoled.ADDR] = simoled.SSD1306(sock_path.rsplit("/", 1)[0] + "/oled",
                                                 world_ms)
-    machine.I2C = _i2c_class(devices, time.sleep_us, (0x3C,))
+    machine.I2C = _i2c_class(devices, getattr(time, "sleep_us", None), (0x3C,))
     machine.RTC = _rtc_class(c.rtc, c.save)
 
     def t_time():
