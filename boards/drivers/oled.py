@@ -62,6 +62,7 @@ class Oled:
         self._win = tuple(window(i) for i in range(NCHUNK))
         self._data = tuple([_DATA, buf[i * CHUNK:(i + 1) * CHUNK]] for i in range(NCHUNK))
         self.dirty = bytearray(NCHUNK)
+        self.pending = 0               # pieces marked and not sent yet
         self._next = 0
         self.pass_us = bus_us(WINDOW_BYTES, freq) + bus_us(DATA_BYTES, freq)
         self.worst_us = 0              # the longest bus time of one push()
@@ -72,13 +73,17 @@ class Oled:
         i = page * PER_PAGE
         end = (page + pages) * PER_PAGE
         while i < end:
-            d[i] = 1
+            if not d[i]:
+                d[i] = 1
+                self.pending += 1
             i += 1
 
     def push(self) -> int:
         """Send the next changed piece, if any (one per loop pass). Returns 1
         when one was sent. An OSError (a dead display) propagates; the piece
         stays marked."""
+        if not self.pending:           # the usual pass: nothing to send
+            return 0
         d = self.dirty
         i = self._next
         n = 0
@@ -87,6 +92,7 @@ class Oled:
                 self.i2c.writeto(self.addr, self._win[i])
                 self.i2c.writevto(self.addr, self._data[i])
                 d[i] = 0
+                self.pending -= 1
                 self._next = (i + 1) % NCHUNK
                 if self.pass_us > self.worst_us:
                     self.worst_us = self.pass_us
