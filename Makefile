@@ -12,7 +12,7 @@ JOBS ?= 2
 TEST_JOBS ?= 4
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test trace release test-cpython test-micropython test-host bench run clean stubs lint mp32 soak carer
+.PHONY: help setup test trace release test-cpython test-micropython test-host bench run clean stubs lint mp32 soak carer card
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
@@ -41,11 +41,13 @@ $(STUBS_STAMP): $(STAMP) requirements-stubs-rp2.txt requirements-stubs-esp32.txt
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps --target $(STUBS)/esp32 -r requirements-stubs-esp32.txt
 	@touch $@
 
-# `make lint BOARDS=dir` checks another copy of boards/ (tests/boards/test_typecheck.py)
+# `make lint BOARDS=dir` checks another copy of boards/ (tests/boards/test_typecheck.py);
+# not the vendored ssd1306.py (micropython-lib's, unchanged, without annotations)
 BOARDS ?= boards
 MYPY_BOARD = MYPYPATH=$(STUBS)/$(1):$(BOARDS)/drivers:$(BOARDS)/$(2) $(BIN)/mypy \
 	--config-file boards/mypy.ini --custom-typeshed-dir $(STUBS)/$(1) \
-	--cache-dir $(VENV)/.mypy_cache/$(1) $(BOARDS)/$(2)/*.py $(BOARDS)/drivers/*.py
+	--cache-dir $(VENV)/.mypy_cache/$(1) $(BOARDS)/$(2)/*.py \
+	$(filter-out %/ssd1306.py,$(wildcard $(BOARDS)/drivers/*.py))
 
 lint: stubs ## type-check the board code against each board's official MicroPython stubs (mypy)
 	$(call MYPY_BOARD,rp2,rpi_pico)
@@ -114,7 +116,7 @@ test-micropython: setup ## the firmware's tests on the MicroPython unix port onl
 test-host: setup stubs ## the host side's tests only: tests/host (commands, formats, install), tests/vboard, tests/boards, tests/carer, and traces/ (the corpus, replayed on both runtimes)
 	$(BIN)/python -m pytest -n $(TEST_JOBS) tests/host tests/vboard tests/boards tests/carer traces
 
-bench: setup ## print the figures (host_tools/bench/): engine speed and heap, detection latency, replay, boards, log, recorder, flashing, carers' link, alarm policy at night
+bench: setup ## print the figures (host_tools/bench/): engine speed and heap, detection latency, replay, boards, log, recorder, flashing, carers' link, alarm policy at night, display bus time
 	$(BIN)/python -m host_tools.bench
 
 run: setup ## run the monitor (on the virtual board when no real board is attached; BOARD=/dev/ttyACM0 for a real one; with the carer's view beside it; CARER=0 without)
@@ -145,6 +147,11 @@ bench-record: setup ## sensor recording figures (host_tools/bench/record.py): by
 	$(BIN)/python -m host_tools.bench.record
 
 .PHONY: bench-record
+
+card: setup ## the quick-reference card: docs/quick-reference.md from the alarm table and the words, and build/quick-reference.png
+	$(BIN)/python -m host_tools.view.card --write
+	@mkdir -p build
+	$(BIN)/python -m host_tools.view.card --png build/quick-reference.png
 
 devs: setup ## list the boards a command can talk to: USB serial ports (VID:PID) and running virtual boards
 	$(BIN)/pumpmon devs

@@ -19,6 +19,7 @@ COMMANDS = [
     ("flash", "host_tools.commands.flash", "flash the firmware onto a board: compiled, incremental, verified, atomic"),
     ("config", "host_tools.commands.config", "show or change a board's configuration (logged on the board)"),
     ("status", "host_tools.commands.status", "what a running monitor is doing now, asked without stopping it"),
+    ("demo", "host_tools.commands.demo", "play every alarm's sound and light on a running monitor, to learn them"),
     ("devs", "host_tools.commands.devs", "list the boards: USB serial ports (VID:PID) and running virtual boards"),
     ("board", "host_tools.commands.board", "the virtual board: serve (a MicroPython board mpremote talks to), ctl"),
     ("carer", "host_tools.commands.carer", "the carer's side: watch monitors over MQTT, ring on their alarms (--serve: a broker)"),

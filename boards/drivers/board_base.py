@@ -24,6 +24,7 @@ class BoardBase:
     light: "Any"            # leds.Leds or leds.Pixel: show(colour)
     _button: Debounced
     _refill: Debounced
+    display: "Any"          # oled.Oled or None (screen.py draws it)
     wdt: "Any"              # machine.WDT or None
     _hb: "Any"              # the heartbeat Pin (machine.Pin), watched by the independent sounder
     _hb_level: int

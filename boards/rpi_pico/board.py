@@ -16,6 +16,7 @@ from buzzer import Buzzer
 from ds3231 import DS3231, sync
 from i2c_clear import BusClear
 from leds import Leds
+from oled import attach
 from sf06 import SF06LF
 
 _CAUSES = {
@@ -51,6 +52,8 @@ class Board(BoardBase):
         # board's RTC that pumpmon flash just set), and stays the fallback
         self.rtc = DS3231(make_i2c())
         self.clock = sync(self.rtc, RTC())
+        # the bedside display (same bus, docs/display.md), None when none answers
+        self.display = attach(make_i2c(), P.I2C_FREQ)
         self._hb = Pin(P.HEARTBEAT, Pin.OUT, value=0)
         self._hb_level = 0
         self._siren = Pin(P.SIREN, Pin.OUT, value=0)

@@ -5,19 +5,25 @@
 # (boards/sim/rom/bios.py, not on the flash); the sensors play a trace file, the
 # button is the trace's or typed keys, the buzzer, the LEDs and the watchdog
 # report to the host, which draws them and writes the timeline. Reads are
-# non-blocking and allocate nothing; time runs at the board's --speed.
+# non-blocking and allocate nothing; time runs at the board's --speed. The
+# buzzer is driven by the real boards' driver (drivers/buzzer.py) on the ROM's
+# PWM, which reports frequency and duty (simmachine.py).
 # Its calendar clocks are a Pico's: a DS3231 on I2C (coin cell: survives
 # every reset and power cut) and the board's own RTC, which restarts at
 # 2021-01-01 at each power-on or hard reset (boards/sim/rom/simclocks.py);
-# the same driver and sync as the real boards bring them together.
+# the same driver and sync as the real boards bring them together. Its
+# SSD1306 display too, on that bus (docs/display.md).
 import time
 
 import simhw
+from buzzer import Buzzer
 from ds3231 import DS3231, sync
-from machine import I2C, RTC
+from machine import I2C, PWM, RTC
+from oled import attach
 from wallclock import wall_time
 
 WDT_MS = 8000
+I2C_FREQ = 100000    # as the Pico's and the ESP32's bus
 
 
 class Board:
@@ -30,6 +36,11 @@ class Board:
         # a power cut, the board's RTC (set by pumpmon flash) the fallback
         self.rtc = DS3231(I2C(0))
         self.clock = sync(self.rtc, RTC())
+        # the bedside display on the same bus (the ROM's simoled.py; None
+        # when the board is served without one)
+        self.display = attach(I2C(0, freq=I2C_FREQ), I2C_FREQ)
+        # the real boards' buzzer driver (its 25 % pulse wave) on the ROM's PWM
+        self.buzzer = Buzzer(PWM(None))
         if watchdog:
             self.hw.arm_watchdog(WDT_MS)
 
@@ -55,7 +66,7 @@ class Board:
         return self.hw.refill_mode()
 
     def set_tone(self, hz):
-        self.hw.set_tone(hz)
+        self.buzzer.tone(hz)
 
     def set_led(self, colour):
         self.hw.set_led(colour)

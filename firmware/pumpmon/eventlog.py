@@ -95,6 +95,12 @@ CONDITION_CLEARED = const(2)   # manager.EV_CONDITION_CLEARED (records 1..6 are 
 # first: the count then starts low, so a segment may take up to twice its
 # share across a reset)
 CHATTER = (CARER_LINK, RECORDS_HELD, CARER_COMING)
+# the bedside display (runner.py, docs/display.md): v0 1 it failed, 0 it works again
+DISPLAY = const(36)
+# the alarm demonstration (demo.py): detail 1 started, 0 ended, 2 refused (an
+# alarm is shown); v0 the source (1 button, 2 console) or why it ended
+# (0 done, 1 a real alarm, 2 a press)
+DEMO = const(37)
 # 40..: configuration management (identity.py): after every boot record
 FIRMWARE = const(40)       # detail identity.CHANGES; v0 version, v1 manifest id, v2 v3 previous
 NAMES = {
@@ -108,6 +114,7 @@ NAMES = {
     CARER_LINK: "carer_link", RECORDS_HELD: "records_held",
     MONITORING_RESUMED: "monitoring_resumed", FIRMWARE: "firmware",
     CARER_COMING: "carer_coming",
+    DISPLAY: "display", DEMO: "demo",
 }
 # boot record detail: board.reset_cause() as a number
 RESET_CAUSES = ("unknown", "power_on", "soft", "watchdog", "brownout", "hard", "deepsleep")

@@ -196,6 +196,15 @@ class Runner:
         self.carer = None         # the carers' link (firmware/carerlink/), polled every pass
         self.stop = 0             # != 0: run() ends (service.STOP_*: monitoring_stopped logged)
         self.stop_why = 0         # service.SERVICE_WHY index of the request that stopped it
+        self.screen = None        # the bedside display (screen.py), when the board has one
+        self._disp_s = 0          # after a display failure: not tried again before this
+        self._disp_failed = 0
+        disp = getattr(board, "display", None)
+        if disp is not None:
+            from pumpmon.screen import Screen
+            self.screen = Screen(disp)
+        from pumpmon.demo import Demo
+        self.demo = Demo(self)    # the alarm demonstration (demo.py): outputs only
         self._pre = ""
         self.chatter = None       # the log's chatter limiters (chatter.py)
         if flash is not None:
@@ -485,9 +494,15 @@ class Runner:
                 self._housekeeping(refill)
         else:
             m.poll(now, button)
+        try:
+            self.demo.tick(now, button)   # a real alarm ends it here, before the outputs
+        except Exception:
+            self.demo.active = 0
         if self._dirty:
             self._save_state()    # before the sound changes, like the log
         self._outputs()
+        if self.screen is not None:
+            self._show()
         if sampled and self.rec is not None:
             self._record(level, flow, flags, refill)
         b.feed_watchdog()
@@ -502,7 +517,7 @@ class Runner:
         after this), and the other output shows malfunction/internal
         (output_failure). A failed call is tried again at the next pass."""
         b = self.board
-        a = self.monitor.ann
+        a = self.demo.ann if self.demo.active else self.monitor.ann
         if a.led != self._led:
             try:
                 b.set_led(a.led)
@@ -524,6 +539,23 @@ class Runner:
             except Exception:
                 self._siren = -1
                 self._output_fault()
+
+    def _show(self):
+        """The display, after the sound and the light, in its own try: a
+        dead display is logged (display, v0 1; v0 0 once it works again),
+        tried again a minute later, and never touches the alarm path."""
+        if self._disp_failed and self.up_s < self._disp_s:
+            return
+        try:
+            self.screen.update(self.now, self.monitor, self.demo.cond)
+            if self._disp_failed:
+                self._disp_failed = 0
+                self.write(L.DISPLAY, L.NO_COND, 0, 0)
+        except Exception:
+            self._disp_s = self.up_s + RETRY_S
+            if not self._disp_failed:
+                self._disp_failed = 1
+                self.write(L.DISPLAY, L.NO_COND, 0, 1)
 
     def _output_fault(self):
         m = self.monitor

@@ -224,6 +224,9 @@ class Service:
             self.reply(rid, "OK " + self._ls(args[0]))
         elif verb == "read":
             self._read(rid, args)
+        elif verb == "demo":      # the alarm demonstration (demo.py)
+            ok = self.r.demo.start(self.r.now, 2)
+            self.reply(rid, "OK demo" if ok else "ERR refused an alarm is active")
         elif verb == "service":
             why = args[0] if args else "other"
             if why not in SERVICE_WHY:
@@ -342,6 +345,8 @@ def stop(r, detail, why=0):
     _quietly(b.set_led, P.SERVICE_LED)
     r._tone = P.SERVICE_TONE
     r._led = P.SERVICE_LED
+    if r.screen is not None:      # NOT MONITORING on the display (screen.py)
+        _quietly(r.screen.stopped, detail == STOP_SERVICE)
     if log is not None:
         _quietly(log.close)
     if rec is not None:

@@ -18,6 +18,7 @@ from host_tools.bench.flash import section_flash     # pumpmon flash vs mpremote
 from host_tools.bench.record import section_record       # sensor recorder: size, ring, speed
 from host_tools.bench.carer import section_carer         # the carers' link: loop time vs broker
 from host_tools.bench.policy import section_policy       # alarm policy: audible night minutes
+from host_tools.bench.display import section_display     # the display's share of the I2C bus
 
 from host_tools.bench.table import print_table
 
@@ -98,7 +99,7 @@ def section_margin():
 
 SECTIONS = [section_tick, section_detection, section_latency, section_margin, section_replay,
             section_boards, section_log, section_record, section_flash,
-            section_carer, section_policy]
+            section_carer, section_policy, section_display]
 
 
 def main(argv=None):

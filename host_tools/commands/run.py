@@ -55,6 +55,12 @@ def add_arguments(p):
     p.add_argument("--fault", metavar="T:FAULT", action="append", default=[],
                    help="a fault at T trace seconds (see pumpmon board serve --help)")
     p.add_argument("--plain", action="store_true", help="plain lines, no redrawn panel")
+    p.add_argument("--wav", metavar="FILE",
+                   help="virtual board: the buzzer's drive signal as a 16-bit WAV (22,050 Hz), "
+                   "from its recorded PWM changes (docs/alarm-signals.md)")
+    p.add_argument("--display-frames", action="store_true",
+                   help="virtual board: a PNG of its display at each change, in DIR/display/ "
+                   "(docs/display.md)")
     p.add_argument("--no-carer", dest="carer", action="store_false",
                    help="virtual board: without the carer's view (by default a local MQTT "
                    "broker and what `pumpmon carer` would show and ring: docs/carer.md)")
@@ -220,6 +226,11 @@ def run_virtual(args):
         if carer is not None:
             carer.close()
         return BAD_INPUT
+    if args.display_frames:
+        frames = out / "display"
+        if frames.exists():
+            shutil.rmtree(frames)
+        board.display_frames = str(frames)
     stop = threading.Event()
     interrupted = []
     t0 = time.monotonic()
@@ -301,7 +312,20 @@ def run_virtual(args):
         panel.say("stopped (Ctrl-C)")
         status = INTERRUPTED
     panel.summary(board, out, timeline, flash, time.monotonic() - t0)
+    if args.wav:
+        _write_wav(board, args.wav, panel)
     return status
+
+
+def _write_wav(board, path, panel):
+    """The buzzer's recorded PWM changes (timeline rows "tone"), from the
+    first to the board's last time, as a WAV (host_tools/vboard/sound.py)."""
+    from host_tools.vboard import sound
+    chs = sound.changes(board.timeline_rows)
+    sig = sound.render(chs, chs[0][0] if chs else 0, board.world_ms())
+    sound.write_wav(path, sig)
+    panel.say("  the buzzer's drive as sound: %s (%d notes, %.0f s from the first, %d Hz)"
+              % (path, sum(1 for c in chs if c[1]), len(sig) / float(sound.RATE), sound.RATE))
 
 
 # ---- a real board ------------------------------------------------------------------------------

@@ -222,6 +222,15 @@ def to_dict(r):
                  service=_name(service.SERVICE_WHY, v1))
     elif r.code == _fw_log.LOG_DAMAGED:
         d.update(damaged=v0, segment=v1, torn=bool(v2))
+    elif r.code == _fw_log.DISPLAY:
+        d["display"] = "failed" if v0 else "working again"
+    elif r.code == _fw_log.DEMO:
+        what = {1: "started", 0: "ended", 2: "refused"}.get(r.detail, str(r.detail))
+        d["demo"] = what
+        if r.detail == 0:
+            d["why"] = {0: "done", 1: "alarm", 2: "press"}.get(v0, str(v0))
+        else:
+            d["source"] = {1: "button", 2: "console"}.get(v0, str(v0))
     elif r.code == 25:      # config_changed (issue 12): old and new value
         from pumpmon.configlog import KEYS
         key = KEYS[r.detail] if r.detail < len(KEYS) else str(r.detail)

@@ -34,6 +34,7 @@ from host_tools.vboard.console import Console
 from host_tools.vboard.control import Control
 from host_tools.vboard.faults import UsageError, parse_scheduled
 from host_tools.vboard.hwlink import HardwareLink
+from host_tools.vboard.oled import DisplayWatch
 from host_tools.vboard.playback import Playback
 from host_tools.vboard.timeline import Timeline
 from host_tools.vboard.vm import VMPower, micropython_path
@@ -70,7 +71,7 @@ READY = {"vm_out": "_vm_out", "client": "_client_read", "tcp_accept": "_tcp_acce
          "wake": "_woken"}
 
 
-class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
+class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower, DisplayWatch):
     """The board: its endpoints, its world clock and the loop that serves
     them. The concerns live in the parts it is made of: console.py (the
     serial console), hwlink.py (the ROM's sockets), playback.py (trace and
@@ -144,6 +145,7 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower):
         self.world_faults = {}       # flow/level/flash modes: persist across resets
         self.led = None
         self.tone = 0
+        self.duty = 0                # the buzzer PWM's duty_u16 (its tones are recorded with it)
         self.last_tone_world = None   # the buzzer's last note (board time)
         self.alarm_events = []       # firmware event log records seen (dicts)
         self.log_seen = 0

@@ -224,12 +224,14 @@ class HardwareLink:
             if name != self.led:
                 self.led = name
                 self.note("led", world, colour=name)
+        elif kind == W.DUTY:                # the buzzer PWM's duty, before its tone
+            self.duty = value
         elif kind == W.TONE:
             if value:
                 self.last_tone_world = world
             if value != self.tone:
                 self.tone = value
-                self.note("tone", world, hz=value)
+                self.note("tone", world, hz=value, duty=self.duty if value else 0)
         elif kind == W.HEARTBEAT:
             self.note("heartbeat", world, level=value)
         elif kind == W.WDT_FEED:            # fed (real-time rate): not hung

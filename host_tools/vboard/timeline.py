@@ -24,7 +24,7 @@ class Timeline:
             del self.timeline_rows[:50000]
         if self.timeline:
             self.timeline.write(json.dumps(row, separators=(",", ":")) + "\n")
-        if kind not in ("led", "tone", "heartbeat"):     # too frequent for the log lines
+        if kind not in ("led", "tone", "heartbeat", "display"):   # too frequent for the log lines
             self.log(self._describe(row))
 
     def _describe(self, row):
@@ -39,6 +39,7 @@ class Timeline:
     # hello, before a reset), never on a wall-clock timer: its rows come at
     # the same place in the timeline in every run.
     def _check_log_changed(self):
+        self._check_display()
         logdir = os.path.join(self.flash, "log")
         try:
             sig = [(e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(logdir)]

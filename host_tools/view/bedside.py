@@ -97,6 +97,9 @@ class BedsideView:
                         "  sound: %s" % sound, "  alarms: %s" % alarms,
                         "  sensors: %s" % readings]
                 out += ["  press: %s" % a for a in self.state.actions()]
+                shows = display_text(board)
+                if shows is not None:
+                    out.append("  display: %s" % " / ".join(shows))
             width = plain_width()
             for line in out:
                 self.stream.write(wrap(line, width) + "\n")
@@ -151,10 +154,14 @@ class BedsideView:
             grid.add_row("Carer", Text("contact %s is coming (answered at %s); the alarm "
                                        "sounds until someone is here"
                                        % (st.coming[1], fmt_t(st.coming[0])), style="bold"))
+        shows = display_text(board)
+        if shows is not None:     # the board's display, read off its pixels: 2 lines
+            grid.add_row("Display", Text(shows[0], no_wrap=True, overflow="ellipsis"))
+            grid.add_row("", Text(shows[1], no_wrap=True, overflow="ellipsis"))
         rows = [head, grid, Text("Alarms", style="bold underline")]
-        # 80x24 and up: the fixed rows take about 16 lines; alarms first,
-        # then as many recent lines as fit
-        spare = max(2, height - 16)
+        # 80x24 and up: the fixed rows take about 16 lines (18 with the
+        # display); alarms first, then as many recent lines as fit
+        spare = max(2, height - (16 if shows is None else 18))
         room = max(1, min(len(shown), spare - 1, 4))
         if not shown:
             rows.append(Text("  none", style="green"))
@@ -221,6 +228,17 @@ def wrap(line, width):
     indent = " " * (len(line) - len(line.lstrip(" ")) + 4)
     return "\n".join(textwrap.wrap(line, width, subsequent_indent=indent,
                                     break_long_words=False, break_on_hyphens=False))
+
+
+def display_text(board):
+    """The board's display in two lines of words (its six rows, read off the
+    emulated SSD1306's pixels: host_tools/vboard/oled.py), or None when the
+    board has none (or it has shown nothing yet)."""
+    lines = getattr(board, "display_lines", None)
+    if not lines:
+        return None
+    return (" | ".join(s for s in lines[:3] if s) or "(blank)",
+            " | ".join(s for s in lines[3:] if s) or "-")
 
 
 def _ev_text(e):

@@ -60,6 +60,8 @@ class FakeI2C:
     def _writeto(self, addr, buf, stop=True):
         if self.write_error is not None:
             raise self.write_error
+        if addr == 0x3C:               # no display on this bus (tests/firmware/mp_screen.py)
+            raise OSError(errno.ENODEV, "no device")
         self.writes.append((addr, bytes(buf)))
         return 2
 
@@ -388,18 +390,18 @@ def test_active_high_switch(mocker):
 # ---------------------------------------------------------------- buzzer, LEDs
 
 @pytest.mark.req("R-015")
-def test_buzzer_plays_square_wave_and_only_on_change(mocker):
+def test_buzzer_plays_a_25_percent_pulse_wave_and_only_on_change(mocker):
     pwm = mocker.Mock()
     bz = buzzer.Buzzer(pwm)
     assert pwm.mock_calls == [mocker.call.duty_u16(0)]       # silent at start
     pwm.reset_mock()
     bz.tone(523)
-    assert pwm.mock_calls == [mocker.call.freq(523), mocker.call.duty_u16(32768)]
+    assert pwm.mock_calls == [mocker.call.freq(523), mocker.call.duty_u16(16384)]
     pwm.reset_mock()
     bz.tone(523)
     assert pwm.mock_calls == []
     bz.tone(294)
-    assert pwm.mock_calls == [mocker.call.freq(294), mocker.call.duty_u16(32768)]
+    assert pwm.mock_calls == [mocker.call.freq(294), mocker.call.duty_u16(16384)]
     pwm.reset_mock()
     bz.tone(0)
     assert pwm.mock_calls == [mocker.call.duty_u16(0)]
@@ -458,7 +460,13 @@ def _fake_machine(mocker, cause):
     t.now = 5000
     t.ticks_ms = lambda: t.now
     t.sleep_ms = lambda ms: None
-    mocker.patch.dict(sys.modules, {"machine": m, "neopixel": np, "time": t})
+    fb = types.ModuleType("framebuf")     # MicroPython's; the display is not fitted here
+    fb.MONO_VLSB, fb.MONO_HLSB = 0, 3
+    fb.FrameBuffer = type("FrameBuffer", (), {"__init__": lambda self, *a: None})
+    mp = types.ModuleType("micropython")   # the vendored ssd1306 imports const from it
+    mp.const = lambda x: x
+    mocker.patch.dict(sys.modules, {"machine": m, "neopixel": np, "time": t, "framebuf": fb,
+                                    "micropython": mp})
     return m, t
 
 
@@ -485,7 +493,7 @@ def test_board_reads_flow_with_air_flag_and_drives_outputs(mocker, name):
     assert b.read_level() is None
     b.set_tone(523)
     m.PWM.return_value.freq.assert_called_with(523)
-    m.PWM.return_value.duty_u16.assert_called_with(32768)
+    m.PWM.return_value.duty_u16.assert_called_with(16384)
     b.feed_watchdog()
     m.WDT.return_value.feed.assert_called_once()
     b.set_led(3)
@@ -752,3 +760,36 @@ def test_ds3231_reading_allocates_nothing_on_micropython():
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.split() == ["ok", "200"]
+
+
+# ---------------------------------------------------------------- SSD1306 display
+
+def test_oled_frames_and_bus_time(mocker):
+    # the two transactions of one 32-byte piece, byte for byte (SSD1306
+    # datasheet: control byte 0x00 = a command stream, 0x21 column start/end,
+    # 0x22 page start/end; 0x40 = GDDRAM data), and their bus time at 100 kHz
+    # (the loop's frames against the emulated chip: tests/firmware/mp_screen.py)
+    _fake_machine(mocker, 1)
+    sys.modules.pop("oled", None)
+    import oled
+    assert oled.window(0) == bytes([0x00, 0x21, 0, 31, 0x22, 0, 0])
+    assert oled.window(5) == bytes([0x00, 0x21, 32, 63, 0x22, 1, 1])
+    assert oled.window(31) == bytes([0x00, 0x21, 96, 127, 0x22, 7, 7])
+    assert oled.bus_us(1 + 7, 100000) == 740 and oled.bus_us(1 + 33, 100000) == 3080
+    assert oled.WINDOW_BYTES == 8 and oled.DATA_BYTES == 34
+    # a bus where nothing answers at 0x3C: no display, the board goes on
+    bus = FakeI2C(mocker)
+    assert oled.attach(bus, 100000) is None and bus.writes == []
+    sys.modules.pop("oled", None)
+
+
+def test_buzzer_that_raised_is_driven_again(mocker):
+    pwm = mocker.Mock()
+    bz = buzzer.Buzzer(pwm)
+    pwm.freq.side_effect = OSError(5)
+    with pytest.raises(OSError):
+        bz.tone(523)
+    pwm.freq.side_effect = None
+    pwm.reset_mock()
+    bz.tone(523)                       # not taken for played: tried again
+    assert pwm.mock_calls == [mocker.call.freq(523), mocker.call.duty_u16(16384)]

@@ -151,8 +151,13 @@ class Tty(io.StringIO):
         return True
 
 
+# the display's longest words in every row (screenwords.py: 16 characters)
+LONG_DISPLAY = ["NOT MONITORING", "x" * 16, "MEDIUM * ACKED", "y" * 16, "z" * 16, "|| 120 s"]
+
+
+@pytest.mark.parametrize("display", [None, LONG_DISPLAY])
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-def test_the_panel_fits_the_terminal_and_takes_the_alarm_colour(size, monkeypatch):
+def test_the_panel_fits_the_terminal_and_takes_the_alarm_colour(size, display, monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("COLUMNS", str(size[0]))
     monkeypatch.setenv("LINES", str(size[1]))
@@ -160,6 +165,7 @@ def test_the_panel_fits_the_terminal_and_takes_the_alarm_colour(size, monkeypatc
     v = _view(out)
     v.console.force_terminal = True
     b = _board_with_alarms()                  # every alarm at once: the worst case
+    b.display_lines = display
     v._catch_up(b)
     panel = v._panel(b, 60000, "reservoir -", *v.state.light("red"), v.state.sound(60000))
     with v.console.capture() as cap:
@@ -171,6 +177,9 @@ def test_the_panel_fits_the_terminal_and_takes_the_alarm_colour(size, monkeypatc
     plain = [re.sub(r"\x1b\[[0-9;]*m", "", ln) for ln in lines]
     assert max(len(ln) for ln in plain) <= size[0]
     assert "and " in text and "more" in text         # the rest counted, not cut off
+    if display:                                       # the display's words, whole
+        assert "NOT MONITORING | %s | MEDIUM * ACKED" % ("x" * 16) in text
+        assert "%s | %s | || 120 s" % ("y" * 16, "z" * 16) in text
     assert "\x1b[1;31m" in text or "\x1b[31m" in text  # red: a high-priority alarm
 
 

@@ -80,7 +80,7 @@ def test_no_command_returns_a_bare_number(module):
 
 def test_a_missing_device_is_the_same_status_in_every_command(tmp_path):
     gone = str(tmp_path / "ttyACM9")
-    cmds = [("flash", "--port", gone), ("status", "--port", gone),
+    cmds = [("flash", "--port", gone), ("status", "--port", gone), ("demo", "--port", gone),
             ("config", "show", "--port", gone),
             ("log", "pull", "--port", gone, "--dest", tmp_path / "log"),
             ("trace", "record", "--port", gone, "--out", tmp_path / "t.csv")]
@@ -212,7 +212,7 @@ def test_a_killed_boards_advert_is_dropped(tmp_path, monkeypatch):
 def test_every_board_command_takes_the_same_port_option():
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if a.dest == "command").choices
-    paths = [("flash",), ("status",), ("config", "show"), ("config", "set"), ("log", "pull"),
+    paths = [("flash",), ("status",), ("demo",), ("config", "show"), ("config", "set"), ("log", "pull"),
              ("trace", "record"), ("trace", "stream"), ("run",)]
     for path in paths:
         p = sub[path[0]]

@@ -27,7 +27,8 @@ def test_pumpmon_run_plays_a_trace_to_its_end_without_a_tty(tmp_path):
     _short_trace(trace)
     out = tmp_path / "out"
     r = subprocess.run([str(BIN / "pumpmon"), "run", "--virtual", "--trace", str(trace),
-                        "--speed", "40", "--out", str(out)],
+                        "--speed", "40", "--out", str(out), "--display-frames",
+                        "--wav", str(out / "sound.wav")],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=ROOT,
                        timeout=180)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -58,6 +59,27 @@ def test_pumpmon_run_plays_a_trace_to_its_end_without_a_tty(tmp_path):
     assert any(r["kind"] == "trace" and r["what"] == "end" for r in rows)
     assert any(r["kind"] == "led" and r["colour"] == "red" for r in rows)
     assert (out / "flash" / "log").is_dir()
+    # the board's display (read off the emulated SSD1306's pixels): not
+    # monitoring until the flow is judged, then monitoring, then the stop in words
+    shown = [r["lines"] for r in rows if r["kind"] == "display"]
+    heads = [s[0] for s in shown]
+    assert "NOT MONITORING" in heads and "Monitoring" in heads and "NO FLOW" in heads, heads
+    assert heads.index("NOT MONITORING") < heads.index("Monitoring") < heads.index("NO FLOW")
+    assert ["NO FLOW", "drug not flowing", "HIGH PRIORITY", "CALL THE CLINIC", "NOW", ""] \
+        in shown
+    assert "display: NO FLOW | drug not flowing | HIGH PRIORITY" in text
+    # the buzzer's recorded PWM changes as sound: the no_flow melody's notes,
+    # each with four harmonics within 15 dB (tests/host/test_sound.py: all alarms)
+    from host_tools.vboard import sound
+    sig, rate = sound.read_wav(out / "sound.wav")
+    notes = set()
+    for a, b in sound.pulses(sig, rate)[:20]:
+        f0, harm = sound.spectrum(sig[a:b], rate)
+        notes.add(round(f0 / 10))
+        assert len(sound.within(harm)) >= 4, (f0, harm)
+    assert {52, 29, 39} <= notes, notes          # C5 D4 G4 (and C5 of the power-on test)
+    frames = sorted((out / "display").glob("display-*.png"))
+    assert len(frames) >= 3 and frames[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the board and its VM are gone
     pids = [r["pid"] for r in rows if r["kind"] == "boot"]
     assert pids

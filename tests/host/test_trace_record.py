@@ -305,9 +305,10 @@ def _install(flash, settings):
     for f in ("main.py", "boot.py"):
         shutil.copy(ROOT / "firmware" / f, flash / f)
     shutil.copy(ROOT / "boards" / "sim" / "board.py", flash / "board.py")
-    # the drivers it imports, as `pumpmon flash` puts them in lib/ (its clock: a DS3231)
+    # the drivers it imports, as `pumpmon flash` puts them in lib/ (its clock: a
+    # DS3231; its buzzer; its display, over micropython-lib's ssd1306)
     (flash / "lib").mkdir()
-    for f in ("ds3231.py", "wallclock.py"):
+    for f in ("ds3231.py", "wallclock.py", "buzzer.py", "oled.py", "ssd1306.py"):
         shutil.copy(ROOT / "boards" / "drivers" / f, flash / "lib" / f)
     (flash / "config.json").write_text(json.dumps(settings))
 

@@ -24,7 +24,7 @@ import os
 # the ROM's modules, next to this file (the unix port puts the script's folder
 # first on sys.path): imported before the flash replaces "/", and taken out of
 # sys.modules again so the firmware's own imports never find them
-_ROM = ("wire", "link", "flashfs", "worldclock", "simmachine", "simclocks")
+_ROM = ("wire", "link", "flashfs", "worldclock", "simmachine", "simclocks", "simoled")
 
 
 def _bios():

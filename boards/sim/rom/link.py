@@ -260,9 +260,11 @@ class Link:
     def refill_mode(self):
         return self.refill
 
-    def set_tone(self, hz):
+    def set_tone(self, hz, duty=None):
         if self.buzzer_mode:
             raise OSError(19)           # ENODEV: the buzzer's driver fails
+        if duty is not None:
+            self.send(W.DUTY, duty)
         self.send(W.TONE, hz)
 
     def set_led(self, colour):

@@ -16,7 +16,8 @@
 # must outlive a VM (each reset is a new unix-port process) is kept in a file
 # of the session's run folder (next to the host's sockets, removed with it).
 # PUMPMON_VBOARD_NO_DS3231=1 in `pumpmon board serve`'s environment leaves
-# the DS3231 off the bus (a board without one).
+# the DS3231 off the bus (a board without one). The same bus carries the
+# SSD1306 display (simoled.py; PUMPMON_VBOARD_NO_SSD1306=1: none).
 import os
 
 _ADDR = 0x68
@@ -155,12 +156,20 @@ class DS3231:
             self.dirty()
 
 
-def _i2c_class(devices):
+def _i2c_class(devices, sleep_us=None, timed=()):
     class I2C:
-        """machine.I2C of the virtual board: the devices on its bus."""
+        """machine.I2C of the virtual board: the devices on its bus. A write
+        to a device of `timed` (the display) takes its bus time in board
+        time (nine clocks a byte with the address, plus start and stop), as
+        on a real bus, so the loop pass that sends it is that much longer."""
 
         def __init__(self, id=0, scl=None, sda=None, freq=400000, timeout=50000):
             self.id = id
+            self.freq = freq
+
+        def _busy(self, addr, n):
+            if sleep_us is not None and addr in timed:
+                sleep_us(((n + 1) * 9 + 2) * 1000000 // self.freq)
 
         def _dev(self, addr):
             d = devices.get(addr)
@@ -194,7 +203,14 @@ def _i2c_class(devices):
             d = self._dev(addr)
             if len(buf):
                 d.write(buf[0], memoryview(buf)[1:])
+            self._busy(addr, len(buf))
             return len(buf)
+
+        def writevto(self, addr, vector, stop=True):
+            buf = bytearray()
+            for v in vector:
+                buf.extend(v)
+            return self.writeto(addr, buf, stop)
     return I2C
 
 
@@ -282,7 +298,12 @@ def fit(machine, time, world_ms, cause, sock_path, ds3231=None, epoch_ms=None):
     if ds3231 is None:
         ds3231 = os.getenv("PUMPMON_VBOARD_NO_DS3231") != "1"
     c = Clocks(world_ms, cause, path, ds3231, epoch_ms)
-    machine.I2C = _i2c_class({} if c.ds is None else {_ADDR: c.ds})
+    devices = {} if c.ds is None else {_ADDR: c.ds}
+    if os.getenv("PUMPMON_VBOARD_NO_SSD1306") != "1":
+        import simoled
+        devices[simoled.ADDR] = simoled.SSD1306(sock_path.rsplit("/", 1)[0] + "/oled",
+                                                world_ms)
+    machine.I2C = _i2c_class(devices, getattr(time, "sleep_us", None), (0x3C,))
     machine.RTC = _rtc_class(c.rtc, c.save)
 
     def t_time():

@@ -1,7 +1,8 @@
 # The `machine` the firmware imports on the virtual board: the unix port's
 # own, with what a board has on top: reset and reset_cause (the host starts a
 # new VM per reset and says why), a watchdog reported to the host (which
-# resets a VM that stops feeding it), freq, unique_id.
+# resets a VM that stops feeding it), freq, unique_id, and the buzzer's PWM
+# (its frequency and duty reported to the host).
 import machine as _m
 
 # machine.reset_cause() codes, as on rp2 and esp32
@@ -53,6 +54,29 @@ def machine_module(link):
         def feed(self):
             link.feed_watchdog()
 
+    class PWM:
+        """The buzzer's PWM: its frequency and duty go to the host (a TONE
+        record, preceded by the duty when that changes), which records them
+        on the timeline with their board times."""
+
+        def __init__(self, pin=None, freq=1000, duty_u16=0):
+            self.f = freq
+            self.d = duty_u16
+
+        def freq(self, f=None):
+            if f is None:
+                return self.f
+            self.f = f
+            if self.d:
+                link.set_tone(f)
+
+        def duty_u16(self, d=None):
+            if d is None:
+                return self.d
+            self.d = d
+            link.set_tone(self.f if d else 0, d)
+
+    M.PWM = PWM
     M.reset = m_reset
     M.soft_reset = m_soft_reset
     M.reset_cause = m_reset_cause

@@ -44,6 +44,7 @@ GRANT_WDT_OFF = const(1)    # GRANT v0 flag: the watchdog was stopped (Ctrl-C)
 LINK_DATA = const(104)  # 'h': first record of the data link (value: the VM's token)
 LINK_URGENT = const(117)    # 'u': first record of the urgent link (host -> VM faults "now")
 TONE = const(90)        # 'Z': buzzer frequency, Hz (0: silent)
+DUTY = const(68)        # 'D': the buzzer PWM's duty (duty_u16), sent before its TONE
 LED = const(76)         # 'L': light colour index (pumpmon.patterns.COLOUR_NAMES)
 WDT_ARM = const(75)     # 'K': watchdog armed, value = timeout ms
 WDT_FEED = const(87)    # 'W': watchdog fed (at most 10 a second of real time: "not hung")
