@@ -166,7 +166,7 @@ class Screen:
         if self._set(4, k):
             self._line(4, w[3])
         # the one place that reads the escalation (manager.escalated, issue 22)
-        esc = getattr(mg, "escalated", 0)
+        esc = mg.escalated
         if mg.paused:
             secs = (ticks_diff(mg._pause_end, now) + 999) // 1000
             if secs < 0:
