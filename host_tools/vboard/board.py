@@ -41,7 +41,6 @@ from host_tools.vboard.vm import VMPower, micropython_path
 
 
 DEFAULT_EPOCH = 1767225600    # 2026-01-01 00:00:00 UTC: the board's clock at board time 0
-HANG_CPU_S = 2.0              # CPU seconds the VM may compute without sleeping: then hung
 # start-up (wait_ready), judged by the VM's progress: no CPU used for STALL_S
 # of wall time is a hang; START_CPU_S of its CPU time without starting is a
 # loop; START_LIMIT_S bounds it all (a VM starts in well under 1 s of CPU)
@@ -299,43 +298,6 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower, 
         if self.timeline:
             self.timeline.flush()
         self._serve_waiters()           # (after the flush: the rows are in the file)
-
-    def _hung(self, vm):
-        """A firmware that computes without ever sleeping (a loop that hangs)
-        moves no board time, so its watchdog would never fire: after
-        HANG_CPU_S of the VM's own CPU time (not wall time: a loaded host
-        cannot fake it) with no time asked for, board time jumps to the
-        watchdog's deadline and the board resets there."""
-        now = time.monotonic()
-        if now - vm.asked < 1.0 or now - vm.cpu_checked < 0.5:
-            return
-        vm.cpu_checked = now
-        cpu = vm.cpu_s()
-        if vm.cpu_mark is None:
-            vm.cpu_mark = cpu
-        elif cpu - vm.cpu_mark > HANG_CPU_S:
-            fed = vm.fed_ms if vm.fed_ms is not None else self.board_ms
-            self.board_ms = max(self.board_ms, fed + vm.wdt_ms)
-            self.note("watchdog", what="hung: no sleep for %.0f s of CPU" % HANG_CPU_S)
-            self.hard_reset("watchdog")
-
-    def _repl_watchdog(self, vm):
-        """A real board's watchdog is not stopped by a Ctrl-C nor by a soft
-        reset, and its REPL does not feed it: a board left at its REPL (plain
-        mpremote done, a session killed, a service request abandoned after
-        the host took the REPL) resets within its timeout and monitors again.
-        Board time stands still at the REPL, so here it counts in real time
-        from the last sign of a tool at work: a console byte from a client,
-        a feed (host sessions feed before every exchange), the REPL's start.
-        Only while the REPL waits for input (code running is _hung's)."""
-        now = time.monotonic()
-        last = max(self.console_in, vm.asked, vm.repl_at)
-        if now - last < self.wdt_keep_ms / 1000.0 or vm.in_q or self.hold:
-            return
-        if vm.lflag() != 0:
-            return
-        self.note("watchdog", what="not fed for %d s at the REPL" % (self.wdt_keep_ms // 1000))
-        self.hard_reset("watchdog")
 
     def serve(self, should_stop=lambda: False):
         while not self.stopping and not should_stop():

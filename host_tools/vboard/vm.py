@@ -13,6 +13,8 @@ import time
 
 from host_tools import paths
 from host_tools.vboard.faults import UsageError
+
+HANG_CPU_S = 2.0              # CPU seconds the VM may compute without sleeping: then hung
 from host_tools.vboard.hwlink import recv
 
 BIOS = paths.ROM / "bios.py"
@@ -120,7 +122,8 @@ class VM:
 
 
 class VMPower:
-    """VirtualBoard's VM lifecycle: power on, resets, crashes, power cuts."""
+    """VirtualBoard's VM lifecycle: power on, resets, crashes, power cuts,
+    and the watchdog's two cases board time cannot see (a hang, a REPL)."""
 
     def spawn(self, mode="normal", cause="power_on"):
         vm = VM(self, mode, cause)
@@ -219,3 +222,40 @@ class VMPower:
         self.kill_vm("power")
         self.power_on_world = self.board_ms + int(round(off_s * 1000))
         self.power_on_at = time.monotonic() + (off_s / self.speed if self.speed else 0.0)
+
+    def _hung(self, vm):
+        """A firmware that computes without ever sleeping (a loop that hangs)
+        moves no board time, so its watchdog would never fire: after
+        HANG_CPU_S of the VM's own CPU time (not wall time: a loaded host
+        cannot fake it) with no time asked for, board time jumps to the
+        watchdog's deadline and the board resets there."""
+        now = time.monotonic()
+        if now - vm.asked < 1.0 or now - vm.cpu_checked < 0.5:
+            return
+        vm.cpu_checked = now
+        cpu = vm.cpu_s()
+        if vm.cpu_mark is None:
+            vm.cpu_mark = cpu
+        elif cpu - vm.cpu_mark > HANG_CPU_S:
+            fed = vm.fed_ms if vm.fed_ms is not None else self.board_ms
+            self.board_ms = max(self.board_ms, fed + vm.wdt_ms)
+            self.note("watchdog", what="hung: no sleep for %.0f s of CPU" % HANG_CPU_S)
+            self.hard_reset("watchdog")
+
+    def _repl_watchdog(self, vm):
+        """A real board's watchdog is not stopped by a Ctrl-C nor by a soft
+        reset, and its REPL does not feed it: a board left at its REPL (plain
+        mpremote done, a session killed, a service request abandoned after
+        the host took the REPL) resets within its timeout and monitors again.
+        Board time stands still at the REPL, so here it counts in real time
+        from the last sign of a tool at work: a console byte from a client,
+        a feed (host sessions feed before every exchange), the REPL's start.
+        Only while the REPL waits for input (code running is _hung's)."""
+        now = time.monotonic()
+        last = max(self.console_in, vm.asked, vm.repl_at)
+        if now - last < self.wdt_keep_ms / 1000.0 or vm.in_q or self.hold:
+            return
+        if vm.lflag() != 0:
+            return
+        self.note("watchdog", what="not fed for %d s at the REPL" % (self.wdt_keep_ms // 1000))
+        self.hard_reset("watchdog")
