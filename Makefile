@@ -63,25 +63,57 @@ MP_TAG := v1.28.0
 MICROPYTHON_SRC ?=
 MP32_DIR := build/mp32
 MP32 := $(MP32_DIR)/micropython
+# $(call MP_FETCH,dir): MicroPython's source into dir/src/micropython
+define MP_FETCH
+rm -rf $(1)/src && mkdir -p $(1)/src
+@if [ -z "$(MICROPYTHON_SRC)" ]; then \
+  echo "MICROPYTHON_SRC not set: cloning MicroPython $(MP_TAG)"; \
+  git clone -q --depth 1 -b $(MP_TAG) https://github.com/micropython/micropython.git $(1)/src/micropython; \
+elif [ -d "$(MICROPYTHON_SRC)" ]; then \
+  cp -a "$(MICROPYTHON_SRC)/." $(1)/src/micropython; \
+elif [ -f "$(MICROPYTHON_SRC)" ]; then \
+  tar xzf "$(MICROPYTHON_SRC)" -C $(1)/src && mv $(1)/src/micropython-* $(1)/src/micropython; \
+else echo "MICROPYTHON_SRC=$(MICROPYTHON_SRC): no such tarball or folder" >&2; exit 2; fi
+endef
 MP32_FLAGS := MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0 MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 FROZEN_MANIFEST=
 
 mp32: $(MP32) ## build the 32-bit MicroPython unix port into build/mp32/ (MICROPYTHON_SRC=tarball|folder)
 
 $(MP32):
 	@dpkg -s gcc-multilib >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq gcc-multilib; }
-	rm -rf $(MP32_DIR)/src && mkdir -p $(MP32_DIR)/src
-	@if [ -z "$(MICROPYTHON_SRC)" ]; then \
-	  echo "MICROPYTHON_SRC not set: cloning MicroPython $(MP_TAG)"; \
-	  git clone -q --depth 1 -b $(MP_TAG) https://github.com/micropython/micropython.git $(MP32_DIR)/src/micropython; \
-	elif [ -d "$(MICROPYTHON_SRC)" ]; then \
-	  cp -a "$(MICROPYTHON_SRC)/." $(MP32_DIR)/src/micropython; \
-	elif [ -f "$(MICROPYTHON_SRC)" ]; then \
-	  tar xzf "$(MICROPYTHON_SRC)" -C $(MP32_DIR)/src && mv $(MP32_DIR)/src/micropython-* $(MP32_DIR)/src/micropython; \
-	else echo "MICROPYTHON_SRC=$(MICROPYTHON_SRC): no such tarball or folder" >&2; exit 2; fi
+	$(call MP_FETCH,$(MP32_DIR))
 	$(MAKE) -s -C $(MP32_DIR)/src/micropython/ports/unix -j$(JOBS) $(MP32_FLAGS) >$(MP32_DIR)/build.log 2>&1 || \
 	  { tail -30 $(MP32_DIR)/build.log >&2; exit 1; }
 	cp $(MP32_DIR)/src/micropython/ports/unix/build-standard/micropython $@.tmp && mv $@.tmp $@
 	@$@ -c "import sys; assert sys.maxsize == 2**31 - 1, sys.maxsize; print('32-bit MicroPython:', sys.version)"
+
+# MicroPython's qemu port on an emulated Cortex-M3 board (MPS2-AN385 under
+# qemu-system-arm): single floats, 31-bit small ints, a fixed heap the size of
+# the Pico's free heap, littlefs on a RAM flash, the REPL on a UART (docs/mcu.md).
+# mcu/ holds pumpmon's C for it: main.c (mount the flash, run boot.py and
+# main.py; replaces the port's) and the user C module usermod/mcuflash.
+MCU_DIR := build/mcu
+MCU_ELF := $(MCU_DIR)/firmware.elf
+MCU_HEAP := 209936
+MCU_PORT = $(MCU_DIR)/src/micropython/ports/qemu
+MCU_FLAGS = BOARD=MPS2_AN385 FROZEN_MANIFEST= MICROPY_HEAP_SIZE=$(MCU_HEAP) MICROPY_VFS_LFS2=1 \
+	CFLAGS_EXTRA=-DMICROPY_VFS_LFS2=1 USER_C_MODULES=$(CURDIR)/mcu/usermod
+MCU_DEBS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+
+mcu: $(MCU_ELF) ## build MicroPython's qemu port (Cortex-M3, the Pico's heap, littlefs) into build/mcu/ (MICROPYTHON_SRC=tarball|folder)
+
+$(MCU_ELF): mcu/main.c mcu/idle.sed $(wildcard mcu/usermod/*/*)
+	@dpkg -s $(MCU_DEBS) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(MCU_DEBS); }
+	$(call MP_FETCH,$(MCU_DIR))
+	cp mcu/main.c $(MCU_PORT)/main.c
+	sed -i -f mcu/idle.sed $(MCU_PORT)/mphalport.c
+	$(MAKE) -s -C $(MCU_PORT) -j$(JOBS) $(MCU_FLAGS) >$(MCU_DIR)/build.log 2>&1 || \
+	  { tail -30 $(MCU_DIR)/build.log >&2; exit 1; }
+	cp $(MCU_PORT)/build-MPS2_AN385/firmware.elf $@.tmp && mv $@.tmp $@
+	rm -rf $(MCU_DIR)/src
+	@echo "make mcu: $@ (heap $(MCU_HEAP) B)"
+
+.PHONY: mcu
 
 soak: setup ## 365 simulated days of normal delivery (every rate and stroke period, worst offsets), then the scenario catalogue's 30-day soak: no high-priority alarm
 	$(BIN)/python -m host_tools.bench.soak
