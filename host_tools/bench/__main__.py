@@ -17,6 +17,7 @@ from host_tools.bench.replay import section_replay    # replay throughput, 30-da
 from host_tools.bench.flash import section_flash     # pumpmon flash vs mpremote cp
 from host_tools.bench.record import section_record       # sensor recorder: size, ring, speed
 from host_tools.bench.carer import section_carer         # the carers' link: loop time vs broker
+from host_tools.bench.memory import section_memory       # the memory budget: 32-bit, QEMU, 30 days
 
 from host_tools.bench.table import print_table
 
@@ -97,7 +98,7 @@ def section_margin():
 
 SECTIONS = [section_tick, section_detection, section_latency, section_margin, section_replay,
             section_boards, section_log, section_record, section_flash,
-            section_carer]
+            section_carer, section_memory]
 
 
 def main(argv=None):
