@@ -51,7 +51,7 @@ lint: stubs ## type-check the board code against each board's official MicroPyth
 	$(call MYPY_BOARD,rp2,rpi_pico)
 	$(call MYPY_BOARD,esp32,esp32)
 
-test: setup stubs mp32 ## run every test: host tools, firmware on CPython, on the MicroPython unix port and on its 32-bit build
+test: setup stubs mp32 mcu ## run every test: host tools, firmware on CPython, on the MicroPython unix port, on its 32-bit build and on the QEMU Cortex-M (make mcu)
 	$(BIN)/python -m pytest -n $(TEST_JOBS) tests
 
 # The MicroPython unix port built 32-bit (small ints are 31-bit, as on a Pico

@@ -315,7 +315,7 @@ def status_json(r):
             '"shown":%d,"acked":%d,"paused":%d,"tone_hz":%d,"led":"%s",'
             '"level_ul":%s,"flow_mean":%d,"prog_mean":%d,"days_x10":%s,'
             '"boot_cause":"%s","log_seq":%d,"log_failed":%d,"log_damaged":%d,'
-            '"rec_samples":%d}' % (
+            '"rec_samples":%d,"heap_used":%s,"heap_total":%s}' % ((
                 PROTOCOL, _version(), _mp_version(), sys.platform,
                 "false" if r.stop else "true", r.up_s,
                 ",".join(names), shown, mg.acked, mg.paused, m.ann.tone_hz,
@@ -323,7 +323,18 @@ def status_json(r):
                 "null" if level == L.UNKNOWN else "%d" % level, flow, prog,
                 "null" if days == L.UNKNOWN else "%d" % days, cause,
                 log.seq if log else 0, log.failed if log else 0,
-                log.damaged if log else 0, rec.samples if rec else 0))
+                log.damaged if log else 0, rec.samples if rec else 0) + _heap()))
+
+
+def _heap():
+    # gc.mem_alloc() and the heap's size: how much of a board's heap the
+    # monitor holds (null on CPython, which has neither)
+    try:
+        import gc
+        used = gc.mem_alloc()
+        return (used, used + gc.mem_free())
+    except (ImportError, AttributeError):
+        return ("null", "null")
 
 
 def stop(r, detail, why=0):

@@ -26,6 +26,15 @@ class McuError(Exception):
     pass
 
 
+def _die_with_parent():
+    # PR_SET_PDEATHSIG: a QEMU whose starter died (a killed test worker) ends too
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
 def available():
     """None when the emulated board can start, else what is missing."""
     if not ELF.exists():
@@ -54,7 +63,7 @@ class Qemu:
             raise McuError(missing)
         self.proc = subprocess.Popen(command(heap, elf, extra), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_die_with_parent)
         self.pid = self.proc.pid
         self.pty = None
         deadline = time.monotonic() + 20
