@@ -53,7 +53,7 @@ lint: stubs ## type-check the board code against each board's official MicroPyth
 	$(call MYPY_BOARD,rp2,rpi_pico)
 	$(call MYPY_BOARD,esp32,esp32)
 
-test: setup stubs mp32 ## run every test: host tools, firmware on CPython, on the MicroPython unix port and on its 32-bit build and the scenario corpus in traces/ through the testers' pytest plugin (offline: MICROPYTHON_SRC=micropython-1.28.0-src.tar.gz)
+test: setup stubs mp32 mcu ## run every test: host tools, firmware on CPython, on the MicroPython unix port, on its 32-bit build, a representative set on the QEMU Cortex-M (make mcu; all of it: make test-mcu), and the scenario corpus in traces/ through the testers' pytest plugin (offline: MICROPYTHON_SRC=micropython-1.28.0-src.tar.gz)
 	@mkdir -p build
 	$(BIN)/python -m pytest -n $(TEST_JOBS) --junitxml=build/test-results.xml tests traces
 
@@ -103,6 +103,34 @@ $(MP32):
 	  { tail -30 $(MP32_DIR)/build.log >&2; exit 1; }
 	cp $(MP32_DIR)/src/micropython/ports/unix/build-standard/micropython $@.tmp && mv $@.tmp $@
 	@$@ -c "import sys; assert sys.maxsize == 2**31 - 1, sys.maxsize; print('32-bit MicroPython:', sys.version)"
+
+# MicroPython's qemu port on an emulated Cortex-M3 board (MPS2-AN385 under
+# qemu-system-arm): single floats, 31-bit small ints, a fixed heap the size of
+# the Pico's free heap, littlefs on a RAM flash, the REPL on a UART (docs/mcu.md).
+# mcu/ holds pumpmon's C for it: main.c (mount the flash, run boot.py and
+# main.py; replaces the port's) and the user C module usermod/mcuflash.
+MCU_DIR := build/mcu
+MCU_ELF := $(MCU_DIR)/firmware.elf
+MCU_HEAP := 209936
+MCU_PORT = $(MCU_DIR)/src/micropython/ports/qemu
+MCU_FLAGS = BOARD=MPS2_AN385 FROZEN_MANIFEST= MICROPY_HEAP_SIZE=$(MCU_HEAP) MICROPY_VFS_LFS2=1 \
+	CFLAGS_EXTRA=-DMICROPY_VFS_LFS2=1 USER_C_MODULES=$(CURDIR)/mcu/usermod
+MCU_DEBS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+
+mcu: $(MCU_ELF) ## build MicroPython's qemu port (Cortex-M3, the Pico's heap, littlefs) into build/mcu/ (MICROPYTHON_SRC=tarball|folder)
+
+$(MCU_ELF): mcu/main.c mcu/idle.sed $(wildcard mcu/usermod/*/*)
+	@dpkg -s $(MCU_DEBS) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(MCU_DEBS); }
+	$(call MP_SOURCE,$(MCU_DIR)/src)
+	cp mcu/main.c $(MCU_PORT)/main.c
+	sed -i -f mcu/idle.sed $(MCU_PORT)/mphalport.c
+	$(MAKE) -s -C $(MCU_PORT) -j$(JOBS) $(MCU_FLAGS) >$(MCU_DIR)/build.log 2>&1 || \
+	  { tail -30 $(MCU_DIR)/build.log >&2; exit 1; }
+	cp $(MCU_PORT)/build-MPS2_AN385/firmware.elf $@.tmp && mv $@.tmp $@
+	rm -rf $(MCU_DIR)/src
+	@echo "make mcu: $@ (heap $(MCU_HEAP) B)"
+
+.PHONY: mcu
 
 soak: setup ## 365 simulated days of normal delivery (every rate and stroke period, worst offsets), then the scenario catalogue's 30-day soak: no high-priority alarm
 	$(BIN)/python -m host_tools.bench.soak

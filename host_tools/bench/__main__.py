@@ -19,6 +19,7 @@ from host_tools.bench.record import section_record       # sensor recorder: size
 from host_tools.bench.carer import section_carer         # the carers' link: loop time vs broker
 from host_tools.bench.policy import section_policy       # alarm policy: audible night minutes
 from host_tools.bench.display import section_display     # the display's share of the I2C bus
+from host_tools.bench.memory import section_memory       # the memory budget: 32-bit, QEMU, 30 days
 
 from host_tools.bench.table import print_table
 
@@ -99,7 +100,7 @@ def section_margin():
 
 SECTIONS = [section_tick, section_detection, section_latency, section_margin, section_replay,
             section_boards, section_log, section_record, section_flash,
-            section_carer, section_policy, section_display]
+            section_carer, section_policy, section_display, section_memory]
 
 
 def main(argv=None):

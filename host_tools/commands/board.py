@@ -45,6 +45,9 @@ def add_arguments(p):
                    help="apply FAULT at T trace seconds: " + FAULT_HELP)
     s.add_argument("--control", metavar="PATH", help="control socket path (faults, status)")
     s.add_argument("--heap", default="512K", help="MicroPython heap (default 512K)")
+    s.add_argument("--pico-heap", action="store_true",
+                   help="run the 32-bit MicroPython build (make mp32) with the Pico's free "
+                   "heap (209,936 B) instead of the unix port with --heap")
     s.add_argument("--exit-at-end", action="store_true",
                    help="stop when the trace has played")
     s.add_argument("--quiet", action="store_true", help="only the first line")
@@ -90,7 +93,7 @@ def serve(args):
             flash, pty_path=args.pty, tcp_port=args.socket, flash_size=args.flash_size,
             trace=args.trace, speed=args.speed, timeline=args.timeline, faults=args.fault,
             control=args.control, heap=args.heap, exit_at_end=args.exit_at_end,
-            display=view, epoch=args.epoch)
+            display=view, epoch=args.epoch, pico_heap=args.pico_heap)
     except (UsageError, TraceError, OSError) as e:
         print("pumpmon board serve: %s" % e, file=sys.stderr)
         return BAD_INPUT

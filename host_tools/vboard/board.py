@@ -37,6 +37,7 @@ from host_tools.vboard.hwlink import HardwareLink
 from host_tools.vboard.oled import DisplayWatch
 from host_tools.vboard.playback import Playback
 from host_tools.vboard.timeline import Timeline
+from host_tools import paths
 from host_tools.vboard.vm import VMPower, micropython_path
 
 
@@ -78,8 +79,18 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower, 
 
     def __init__(self, flash, pty_path=None, tcp_port=0, flash_size=1048576, block=4096,
                  trace=None, speed=1.0, timeline=None, faults=(), control=None,
-                 heap="512K", exit_at_end=False, display=None, log=None, epoch=None):
+                 heap="512K", exit_at_end=False, display=None, log=None, epoch=None,
+                 pico_heap=False):
         self.micropython = micropython_path()
+        if pico_heap:
+            # the 32-bit build (`make mp32`) with the Pico's free heap: the
+            # monitor runs in what a Pico leaves it (docs/virtual-board.md)
+            from host_tools.mcu.qemu import PICO_HEAP
+            mp32 = paths.BUILD / "mp32" / "micropython"
+            if not mp32.exists():
+                raise UsageError("--pico-heap needs the 32-bit build %s: run `make mp32`" % mp32)
+            self.micropython = str(mp32)
+            heap = str(PICO_HEAP)
         self.flash = str(Path(flash).resolve())
         os.makedirs(self.flash, exist_ok=True)
         self.flash_size = int(flash_size)

@@ -13,10 +13,19 @@ def _tmpdir(tag):
         import tempfile
         return tempfile.mkdtemp(prefix="pm_%s_" % tag)
     except ImportError:  # MicroPython
+        pass
+    try:
         r = os.urandom(6)
-        p = "/tmp/pm_%s_%s" % (tag, "".join("%02x" % b for b in r))
-        os.mkdir(p)
-        return p
+    except AttributeError:  # a bare-metal board (the QEMU Cortex-M): no urandom
+        import random
+        r = bytes(random.getrandbits(8) for _ in range(6))
+    try:
+        os.mkdir("/tmp")     # on a board's flash there is none yet
+    except OSError:
+        pass
+    p = "/tmp/pm_%s_%s" % (tag, "".join("%02x" % b for b in r))
+    os.mkdir(p)
+    return p
 
 
 def _isdir(p):

@@ -1,0 +1,381 @@
+# MicroPython code (runs on the target: the 32-bit unix build or the QEMU
+# Cortex-M3): the world around the full monitor for the memory budget
+# (host_tools/bench/memory.py, heap_run.py). It stands in for an ESP32's
+# `machine`, `time` (a simulated clock), `neopixel`, `network` (Wi-Fi always
+# up) and `socket`/`select` (a carers' MQTT broker in memory that drops the
+# connection when told), and feeds the drivers the I2C frames and ADC values
+# of a pump delivering 30 uL/h from an 18 mL reservoir. Everything here is
+# the harness, not the monitor: it is loaded before the heap is measured.
+import sys
+
+_MASK = (1 << 30) - 1
+_HALF = 1 << 29
+
+
+class World:
+    t = (1 << 30) - 600000     # ms; the ticks wrap during a run
+    stride = 10                # ms one sleep_ms(10) of the loop moves the clock
+    flow_raw = 36              # SF06 counts (x 25/3 = 0.1 uL/h): 36 = 30 uL/h
+    n = 0
+    level_ul = 18000
+    button = 0                 # 1: the alarm button is held
+    refill = 0                 # 1: the refill key is turned
+    link_down = 0              # 1: the broker refuses and drops connections
+    frames = {}
+
+
+class FakeTime:
+    @staticmethod
+    def ticks_ms():
+        return World.t & _MASK
+
+    @staticmethod
+    def ticks_add(t, d):
+        return (t + d) & _MASK
+
+    @staticmethod
+    def ticks_diff(a, b):
+        return ((a - b + _HALF) & _MASK) - _HALF
+
+    @staticmethod
+    def sleep_ms(ms):
+        # kept below 2**30: a small int on a 32-bit port (a long int here
+        # would be the harness allocating on every pass)
+        World.t = (World.t + (World.stride if ms == 10 else ms)) & _MASK
+
+    @staticmethod
+    def sleep_us(us):
+        pass
+
+    @staticmethod
+    def time():
+        return 0
+
+    @staticmethod
+    def localtime(t=None):
+        return (2000, 1, 1, 0, 0, 0, 5, 1)
+
+    gmtime = localtime
+
+
+def _crc(hi, lo):
+    crc = 0xFF
+    for b in (hi, lo):
+        crc ^= b
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x31) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+    return crc
+
+
+def _frame(raw):
+    out = bytearray(9)
+    for i, w in enumerate((raw & 0xFFFF, 4600, 0)):
+        out[3 * i] = w >> 8
+        out[3 * i + 1] = w & 0xFF
+        out[3 * i + 2] = _crc(w >> 8, w & 0xFF)
+    return bytes(out)
+
+
+for _raw in (-1, 0, 1, 35, 36, 37):
+    World.frames[_raw] = _frame(_raw)
+
+# boards/esp32/pins.py: the button on GPIO27, the refill key on GPIO14 (active low)
+_BUTTON = 27
+_REFILL = 14
+
+
+class FakeMachine:
+    PWRON_RESET = 1
+    HARD_RESET = 2
+    WDT_RESET = 3
+    DEEPSLEEP_RESET = 4
+    SOFT_RESET = 5
+
+    @staticmethod
+    def reset_cause():
+        return 1
+
+    class Pin:
+        IN = 0
+        OUT = 1
+        OPEN_DRAIN = 2
+        PULL_UP = 1
+
+        def __init__(self, pid, mode=-1, pull=-1, value=None):
+            self.pid = pid
+
+        def init(self, mode=-1, pull=-1, value=None):
+            pass
+
+        def value(self, v=None):
+            if self.pid == _BUTTON:
+                return 0 if World.button else 1
+            if self.pid == _REFILL:
+                return 0 if World.refill else 1
+            return 1
+
+    class I2C:
+        def __init__(self, bus_id, scl=None, sda=None, freq=0):
+            pass
+
+        def writeto(self, addr, buf, stop=True):
+            return len(buf)
+
+        def readfrom_into(self, addr, buf, stop=True):
+            World.n = (World.n + 1) % 3
+            buf[:] = World.frames[World.flow_raw + World.n - 1]
+
+        def readfrom_mem_into(self, addr, reg, buf):
+            for i in range(len(buf)):     # the DS3231: stopped at 2000-00-00
+                buf[i] = 0
+
+        def writeto_mem(self, addr, reg, buf):
+            pass
+
+    class RTC:
+        def datetime(self, t=None):
+            return (2021, 1, 1, 4, 0, 0, 0, 0)
+
+    class ADC:
+        ATTN_11DB = 3
+
+        def __init__(self, src):
+            self.k = 0
+
+        def init(self, atten=0):
+            pass
+
+        def read_u16(self):
+            # boards/esp32/pins.py LEVEL_CAL: 4965 counts at 0, 9930 per 5 mL
+            self.k ^= 16
+            return 4965 + World.level_ul * 9930 // 5000 + self.k
+
+    class PWM:
+        def __init__(self, pin, freq=0, duty_u16=0):
+            self.hz = 0
+            self.changes = 0
+
+        def freq(self, hz=None):
+            self.hz = hz
+            self.changes += 1
+
+        def duty_u16(self, d=None):
+            pass
+
+    class WDT:
+        def __init__(self, id=0, timeout=5000):
+            self.fed = 0
+
+        def feed(self):
+            self.fed += 1
+
+
+class FakeNeoPixel:
+    class NeoPixel:
+        def __init__(self, pin, n):
+            self.px = [(0, 0, 0)] * n
+
+        def __setitem__(self, i, v):
+            self.px[i] = v
+
+        def write(self):
+            pass
+
+
+class FakeNetwork:
+    STA_IF = 0
+
+    class WLAN:
+        def __init__(self, i):
+            pass
+
+        def active(self, on=None):
+            return True
+
+        def isconnected(self):
+            return True
+
+        def connect(self, ssid, password):
+            pass
+
+        def disconnect(self):
+            pass
+
+
+POLLIN = 1
+POLLOUT = 4
+POLLERR = 8
+POLLHUP = 16
+
+
+class Broker:
+    """The carers' broker: answers CONNECT and PINGREQ; publishes are read
+    and dropped. While World.link_down it refuses connections and drops the
+    one it has."""
+    connects = 0
+    drops = 0
+    published = 0
+
+
+class FakeSock:
+    def __init__(self, *a):
+        self.rx = b""
+        self.closed = 0
+        self.want = 0          # bytes of the current packet's body still to skip
+        self.len_shift = -1    # -1: a type byte next; >= 0: in the length; -2: the body
+        self.op = 0
+
+    def setblocking(self, flag):
+        pass
+
+    def connect(self, addr):
+        if World.link_down:
+            raise OSError(111)             # ECONNREFUSED
+        Broker.connects += 1
+        raise OSError(115)                 # EINPROGRESS: connected at the next poll
+
+    def _packet(self, op):
+        if op == 0x10:                     # CONNECT
+            self.rx += b"\x20\x02\x00\x00"
+        elif op == 0xC0:                   # PINGREQ
+            self.rx += b"\xd0\x00"
+        elif op & 0xF0 == 0x30:
+            Broker.published += 1
+
+    def write(self, data):
+        if World.link_down or self.closed:
+            self.closed = 1
+            raise OSError(104)             # ECONNRESET
+        for b in data:
+            if self.len_shift == -2:           # the body
+                self.want -= 1
+                if not self.want:
+                    self.len_shift = -1
+                    self._packet(self.op)
+            elif self.len_shift == -1:         # a packet's type byte
+                self.op = b
+                self.len_shift = 0
+                self.want = 0
+            else:                              # the remaining length
+                self.want |= (b & 0x7F) << self.len_shift
+                if b & 0x80:
+                    self.len_shift += 7
+                elif self.want:
+                    self.len_shift = -2
+                else:
+                    self.len_shift = -1
+                    self._packet(self.op)
+        return len(data)
+
+    def read(self, n):
+        if World.link_down and not self.closed:
+            self.closed = 1
+            Broker.drops += 1
+        if self.closed:
+            return b""
+        if not self.rx:
+            return None
+        out = self.rx[:n]
+        self.rx = self.rx[n:]
+        return out
+
+    def close(self):
+        self.closed = 1
+
+
+class _Poll:
+    # the answers are made once: a real poll's own allocation is not the
+    # harness's to add
+    def __init__(self):
+        self.s = None
+        self.mask = 0
+        self.w = self.r = ()
+
+    def register(self, s, mask):
+        self.s = s
+        self.mask = mask
+        self.w = ((s, POLLOUT),)
+        self.r = ((s, POLLIN),)
+
+    def modify(self, s, mask):
+        self.mask = mask
+
+    def poll(self, t=0):
+        s = self.s
+        if self.mask & POLLOUT:
+            return self.w
+        if s.closed or s.rx or World.link_down:
+            return self.r
+        return ()
+
+
+class FakeSelect:
+    POLLIN = POLLIN
+    POLLOUT = POLLOUT
+    POLLERR = POLLERR
+    POLLHUP = POLLHUP
+
+    @staticmethod
+    def poll():
+        return _Poll()
+
+
+class FakeSocket:
+    socket = FakeSock
+
+    @staticmethod
+    def getaddrinfo(host, port):
+        return [(2, 1, 0, "", ("127.0.0.1", port))]
+
+
+class Console:
+    """The USB console's two ends: requests a host would type, the replies."""
+    inbox = bytearray(256)
+    n_in = 0
+    pos = 0
+    last = ""
+    replies = 0
+
+    @staticmethod
+    def send(line):
+        b = Console.inbox
+        k = len(line)
+        b[:k] = line
+        b[k] = 10
+        Console.n_in = k + 1
+        Console.pos = 0
+
+    @staticmethod
+    def readinto(buf):
+        if Console.pos >= Console.n_in:
+            return 0
+        buf[0] = Console.inbox[Console.pos]
+        Console.pos += 1
+        return 1
+
+    _ready = ((0, POLLIN),)
+
+    @staticmethod
+    def poll(t):
+        return Console._ready if Console.pos < Console.n_in else ()
+
+    part = []
+
+    @staticmethod
+    def write(text):
+        # a reply may come in pieces: `last` is the whole line once it ends
+        Console.part.append(text)
+        if text.endswith("\n"):
+            Console.last = "".join(Console.part)
+            Console.part = []
+            Console.replies += 1
+
+
+def install():
+    """The fakes in place of the board's modules (before `import board`)."""
+    sys.modules["time"] = FakeTime
+    sys.modules["machine"] = FakeMachine
+    sys.modules["neopixel"] = FakeNeoPixel
+    sys.modules["network"] = FakeNetwork
+    sys.modules["socket"] = FakeSocket
+    sys.modules["select"] = FakeSelect

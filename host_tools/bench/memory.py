@@ -1,0 +1,267 @@
+"""The memory budget (`make bench`, section memory; tests/bench/test_memory.py):
+the full monitor's heap on the targets a board's heap is like, against the
+Pico's free heap (209,936 B: host_tools/bench/boards.py says where from).
+
+The full monitor is what an ESP32 runs with every feature on (heap_run.py):
+its board layer and drivers, the Runner with the event log, the state file
+and the sensor recorder on flash, the console service and the carers' MQTT
+link, all loaded from .mpy. Two targets:
+- "mp32": the 32-bit unix build (`make mp32`), `-X heapsize=209936`;
+- "mcu": MicroPython's qemu port on a Cortex-M3 (`make mcu`), built with a
+  209,936 B heap, the .mpy files (-march=armv7m) copied onto its littlefs.
+Both give the Python heap 205,120 B of those bytes (the rest is the GC's own
+tables), 2.3 % less than a Pico leaves free: the figures are conservative.
+
+Measured: "peak" (10 min of normal delivery with a log pull, then 15 min of
+a stopped pump: no_flow sounding; 10 ms loop passes) and "frag" (days of
+delivery at one pass a second: a stop every morning, a refill a week, a log
+pull every 6 h, the broker gone 2 min every hour; largest free block at the
+end from micropython.mem_info()). Every import and object is measured on its
+own (dependencies first), so an overrun names its biggest consumers.
+"""
+import ast
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from host_tools.paths import BUILD, ROOT, tool
+
+PICO_FREE_HEAP = 209936
+GOAL = 50          # % of the Pico's free heap: the budget's goal on the 32-bit target
+LIMIT = 60         # % above which tests/bench/test_memory.py fails
+# the largest free block after 30 days must stay above this: the biggest
+# single allocation the monitor makes after start-up is a 1 KB log-read
+# reply (service.py CHUNK, base64: ~1.4 KB of text) or a recorder segment's
+# buffer; 16 KB leaves room for ten of them (docs/memory.md)
+FRAG_FLOOR = 16384
+BLOCK = 16         # bytes per GC block on a 32-bit MicroPython
+MP32 = BUILD / "mp32" / "micropython"
+
+HARNESS = ("heap_world", "heap_run")
+
+
+def sources():
+    """{module name: path} of every file the ESP32 layout puts on the board."""
+    out = {}
+    for pkg in ("pumpmon", "carerlink", "umqtt"):
+        for p in sorted((ROOT / "firmware" / pkg).glob("*.py")):
+            out[pkg if p.stem == "__init__" else pkg + "." + p.stem] = p
+    for d in (ROOT / "boards" / "drivers", ROOT / "boards" / "esp32"):
+        for p in sorted(d.glob("*.py")):
+            out[p.stem] = p
+    return out
+
+
+def _top_level(tree):
+    """The statements run at import: the module's, not its functions'."""
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        yield node
+        todo.extend(ast.iter_child_nodes(node))
+
+
+def _imports(path, known):
+    """The known modules `path` imports when it is imported (an import inside a
+    function is made when it first runs: the run's own cost, reported LAZY)."""
+    names = set()
+    for node in _top_level(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(node.module + "." + a.name for a in node.names)
+    return sorted(n for n in names if n in known)
+
+
+# what main.py imports to start the monitor (with carerlink.link when
+# config.json names a broker), and so every module they import at the top
+ENTRY = ("board", "pumpmon.alarms", "pumpmon.runner", "pumpmon.service", "carerlink.link")
+
+
+def import_order():
+    """The modules a booting monitor imports, each after the ones it imports."""
+    src = sources()
+    deps = {m: _imports(p, src) for m, p in src.items()}
+    done, order = set(), []
+
+    def visit(m, stack):
+        if m in done or m in stack:
+            return
+        for d in deps[m]:
+            visit(d, stack | {m})
+        done.add(m)
+        order.append(m)
+
+    for m in ENTRY:
+        visit(m, frozenset())
+    # the board's own modules come in through `import board`, which the
+    # run makes itself; wifi is imported when the link first asks
+    return [m for m in order if m != "pumpmon"]
+
+
+def compile_tree(dst, march=None):
+    """The board's flash: pumpmon/, carerlink/, umqtt/ and the board layer as
+    .mpy, and the harness beside them."""
+    files = dict(sources())
+    for h in HARNESS:
+        files[h] = ROOT / "host_tools" / "bench" / (h + ".py")
+    for name, src in files.items():
+        rel = name.replace(".", "/") if "." in name else name
+        if name in ("pumpmon",):
+            rel = "pumpmon/__init__"
+        out = Path(dst) / (rel + ".mpy")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [tool("mpy-cross")] + (["-march=" + march] if march else []) + [
+            "-o", str(out), str(src)]
+        subprocess.run(cmd, check=True, capture_output=True)
+    return dst
+
+
+def _call(mode, flash, hours):
+    order = import_order()
+    return "import heap_run; heap_run.main(%r, %r, %r, %d)" % (mode, flash, order, hours)
+
+
+def run_mp32(mode="peak", hours=24, heap=PICO_FREE_HEAP, timeout=4 * 3600):
+    if not MP32.exists():
+        raise FileNotFoundError("no %s: run `make mp32`" % MP32)
+    # in memory where the host has it: the log syncs every record, which on a
+    # busy disk makes the run wait on the disk instead of measuring the heap
+    shm = "/dev/shm" if Path("/dev/shm").is_dir() else None
+    with tempfile.TemporaryDirectory(dir=shm) as tmp:
+        tree = compile_tree(Path(tmp) / "flash")
+        flash = Path(tmp) / "data"
+        flash.mkdir()
+        r = subprocess.run([str(MP32), "-X", "heapsize=%d" % heap, "-c",
+                            _call(mode, str(flash), hours)],
+                           cwd=tree, env={"MICROPYPATH": str(tree)},
+                           capture_output=True, text=True, timeout=timeout)
+    return parse(r.stdout + r.stderr, r.returncode)
+
+
+def run_mcu(mode="peak", hours=24, timeout=3600):
+    from host_tools.mcu.qemu import Qemu
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = compile_tree(Path(tmp) / "flash", march="armv7m")
+        names = sorted(p.name for p in tree.iterdir())
+        mpremote = tool("mpremote")
+        with Qemu() as q:
+            cp = subprocess.run([mpremote, "connect", q.pty, "fs", "cp", "-r"] + names + [":"]
+                                + ["+", "fs", "mkdir", ":data"],
+                                cwd=tree, capture_output=True, text=True, timeout=600)
+            if cp.returncode:
+                return {"error": "copy to the QEMU board failed: " + cp.stderr.strip()[-300:]}
+            r = subprocess.run([mpremote, "connect", q.pty, "exec", _call(mode, "data", hours)],
+                               capture_output=True, text=True, timeout=timeout)
+    return parse(r.stdout + r.stderr, r.returncode)
+
+
+def parse(out, rc=0):
+    res = None
+    imports, objects, days, lazy = [], [], [], []
+    largest = None
+    for ln in out.splitlines():
+        w = ln.split()
+        if ln.startswith("IMPORT "):
+            imports.append((w[1], int(w[2])))
+        elif ln.startswith("OBJECT "):
+            objects.append((" ".join(w[1:-1]), int(w[-1])))
+        elif ln.startswith("LAZY "):
+            lazy.append(w[1])
+        elif ln.startswith("DAY "):
+            days.append((int(w[1]), int(w[2])))
+        elif "max free sz:" in ln:
+            largest = int(re.search(r"max free sz: (\d+)", ln).group(1)) * BLOCK
+        elif ln.startswith("{"):
+            res = json.loads(ln)
+    if res is None:
+        tail = " | ".join(out.strip().splitlines()[-6:])
+        res = {"error": "no result (exit %s): %s" % (rc, tail)}
+    res["imports"] = imports
+    res["objects"] = objects
+    res["days_free"] = days
+    res["lazy"] = lazy
+    res["largest_free"] = largest
+    if "peak_alarm" in res:
+        res["peak"] = max(res["peak_steady"], res["peak_alarm"]) - res["base"]
+        res["pct"] = 100.0 * res["peak"] / PICO_FREE_HEAP
+    return res
+
+
+def consumers(res, n=8):
+    """The biggest consumers, biggest first: 'name bytes' strings."""
+    items = [("import " + m, b) for m, b in res.get("imports", ())]
+    items += [("object " + m, b) for m, b in res.get("objects", ())]
+    if "peak" in res and "setup_live" in res:
+        items.append(("running (peak above the set-up)",
+                      res["peak"] - (res["setup_live"] - res["base"])))
+    items.sort(key=lambda kv: -kv[1])
+    return ["%s %d" % kv for kv in items[:n]]
+
+
+def frag_days():
+    """Simulated days of the fragmentation run in `make bench`: FRAG_DAYS (the
+    Makefile's variable), 30 by default."""
+    import os
+    return int(os.environ.get("FRAG_DAYS", "30"))
+
+
+def section_memory(targets=("mp32", "mcu"), days=None):
+    days = frag_days() if days is None else days
+    rows = []
+    runners = {"mp32": ("32-bit unix build, -X heapsize=%d" % PICO_FREE_HEAP, run_mp32),
+               "mcu": ("QEMU Cortex-M3, heap %d" % PICO_FREE_HEAP, run_mcu)}
+    for t in targets:
+        label, fn = runners[t]
+        try:
+            res = fn("peak")
+        except (FileNotFoundError, OSError) as e:
+            rows.append(("%s: full monitor" % label, "-", "", str(e)))
+            continue
+        if "error" in res:
+            rows.append(("%s: full monitor" % label, "NO", "", res["error"]))
+            continue
+        ok = res["alarm_sounded"] and res["quiet_before"] and res["link_up"]
+        rows += [
+            ("%s: after start-up" % label, "%d" % (res["setup_live"] - res["base"]), "bytes",
+             "live after gc.collect(), above the harness's %d" % res["base"]),
+            ("%s: peak, full monitor" % label, "%d" % res["peak"], "bytes",
+             "%.1f %% of the Pico's %d (goal %d %%, test fails above %d %%)%s"
+             % (res["pct"], PICO_FREE_HEAP, GOAL, LIMIT, "" if ok else "  RUN INCOMPLETE")),
+            ("%s: biggest consumers" % label, "", "", "; ".join(consumers(res, 6))),
+        ]
+    if "mp32" in targets and days:
+        try:
+            res = run_mp32("frag", days * 24)
+        except (FileNotFoundError, OSError) as e:
+            res = {"error": str(e)}
+        label = "32-bit, %d simulated days (fragmentation)" % days
+        if "error" in res:
+            rows.append((label, "NO", "", res["error"]))
+        else:
+            rows.append((label + ": largest free block at the end", "%d" % res["largest_free"],
+                         "bytes", "floor %d; lowest free %d; live at the end %d; %d log pulls, "
+                         "%d broker drops" % (FRAG_FLOOR, res["lowest_free"], res["end_live"],
+                                              res["pulls"], res["drops"])))
+    return ("Memory: the full monitor (ESP32 layout, every feature, .mpy) against the Pico's "
+            "free heap (%d B)" % PICO_FREE_HEAP), rows
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    days = int(argv[0]) if argv else None
+    title, rows = section_memory(days=days)
+    print(title)
+    for r in rows:
+        print("  %s  %s %s  %s" % r)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+# The memory budget (host_tools/bench/memory.py, docs/boards.md): the full
+# monitor of an ESP32 with every feature on, from .mpy, on the 32-bit unix
+# build with the Pico's heap. Fails above LIMIT % of the Pico's free heap and
+# names the biggest consumers; a shorter fragmentation run than `make bench`'s
+# 30 days (6 simulated hours: a morning stop, log pulls, the broker dropping
+# hourly) keeps a largest free block above the floor.
+from host_tools.bench import memory as M
+
+
+
+def test_full_monitor_peak_heap_within_the_limit():
+    res = M.run_mp32("peak")
+    assert "error" not in res, res["error"]
+    # the run did what a board does: quiet, then no_flow sounding, the link up
+    assert res["quiet_before"] and res["alarm_sounded"] and res["link_up"], res
+    assert res["pulled"] > 0 and res["published"] > 0, res
+    assert res["peak"] <= M.PICO_FREE_HEAP * M.LIMIT // 100, (
+        "the full monitor peaks at %d B, %.1f %% of the Pico's %d B free heap (limit %d %%, "
+        "goal %d %%); biggest consumers: %s" % (res["peak"], res["pct"], M.PICO_FREE_HEAP,
+                                                M.LIMIT, M.GOAL, "; ".join(M.consumers(res))))
+
+
+def test_fragmentation_short_run_keeps_a_large_free_block():
+    res = M.run_mp32("frag", hours=6)
+    assert "error" not in res, res["error"]
+    assert res["hours"] == 6 and res["pulls"] >= 1 and res["drops"] >= 5, res
+    assert res["internal"] == 0, res
+    assert res["largest_free"] >= M.FRAG_FLOOR, (
+        "largest free block %d B after 6 h, floor %d B; biggest consumers: %s"
+        % (res["largest_free"], M.FRAG_FLOOR, "; ".join(M.consumers(res))))
+
+
+def test_consumers_name_the_biggest_first():
+    res = M.parse("IMPORT pumpmon.engine 9000\nIMPORT pumpmon.clock 200\n"
+                  "OBJECT Runner 5000\n" + '{"heap": 1, "base": 0, "setup_live": 14200, '
+                  '"peak_steady": 15000, "peak_alarm": 14000}\n')
+    assert M.consumers(res, 3) == ["import pumpmon.engine 9000", "object Runner 5000",
+                                   "running (peak above the set-up) 800"]
+
+
+def test_import_order_puts_dependencies_first():
+    order = M.import_order()
+    assert order.index("pumpmon.alarms") < order.index("pumpmon.engine") < \
+        order.index("pumpmon.runner")
+    assert "board" in order and "carerlink.link" in order

