@@ -130,7 +130,10 @@ $(MCU_ELF): mcu/main.c mcu/idle.sed $(wildcard mcu/usermod/*/*)
 	rm -rf $(MCU_DIR)/src
 	@echo "make mcu: $@ (heap $(MCU_HEAP) B)"
 
-.PHONY: mcu
+test-mcu: setup mcu ## the firmware's tests on the QEMU Cortex-M, the slow modules make test leaves out (PUMPMON_MCU=all: every case; about 20 min of 2 cores)
+	PUMPMON_MCU=$(or $(PUMPMON_MCU),slow) $(BIN)/python -m pytest -n $(TEST_JOBS) tests/test_on_mcu.py
+
+.PHONY: mcu test-mcu
 
 soak: setup ## 365 simulated days of normal delivery (every rate and stroke period, worst offsets), then the scenario catalogue's 30-day soak: no high-priority alarm
 	$(BIN)/python -m host_tools.bench.soak
