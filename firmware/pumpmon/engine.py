@@ -76,6 +76,8 @@ _LSPARSE_B = const(12)       # level: buckets (2 min)
 _JUDGE_MIN_S = const(30)     # start-up: least time before flow counts as seen
 _CAP = const(100000000)      # cap on accumulated sums (small ints)
 _NEVER = const(1 << 29)
+_ENV_CAP = const(921600)     # a learnt gap is at most an hour (3600 s x _Q)
+_STRETCH = const(1024)       # ... and stretched at most 16x (x 64)
 _W_CUS = const(1)            # why stopped: the CUSUM
 _W_MISSED = const(2)         # a missed stroke
 _W_MEAN = const(4)           # the 10-min mean
@@ -177,9 +179,11 @@ class Engine:
         self._r0_since = 0        # sec the rate became 0
         self.cusum = 0            # deficit statistic, _Q per second of deficit
         self._peak = 0            # its peak since it last returned to 0
-        self._env = _zeros(_NE)   # largest completed peak per 5-min slot
+        self._env = _zeros(_NE)   # largest completed peak per 5-min slot, as learnt
+        self._env_r = _zeros(_NE)  # ... and the programmed rate it was learnt at
         self._ei = 0
-        self._emax = 0
+        self._emax = 0            # the largest slot, at the programmed rate now
+        self._emk = 0             # ... which slot
         self._prior_until = 2 * cfg.stroke_max_s  # until then: a gap may be stroke_max_s
         self._prior_on = 1
         self.h = 0                # alarm threshold
@@ -432,11 +436,17 @@ class Engine:
     def _gap_done(self):
         """The statistic returned to 0: flow came. Learn the gap's size."""
         p = self._peak
-        if p < self.h and p > self._env[self._ei]:
-            self._env[self._ei] = p
-            if p > self._emax:
-                self._emax = p
-                self._set_h()
+        if p < self.h:
+            if p > _ENV_CAP:
+                p = _ENV_CAP
+            k = self._ei
+            if p > self._env_at(k):
+                self._env[k] = p
+                self._env_r[k] = self.rnow
+                if p > self._emax:
+                    self._emax = p
+                    self._emk = k
+                    self._set_h()
         self._peak = 0
         self.cusum = 0
         self._why &= ~_W_CUS
@@ -564,32 +574,60 @@ class Engine:
         # a clear stroke peaks 4 sigma (of a reading at _thr) above _thr
         self._thr_clear = self._thr + 4 * (_SIG0 + self._thr * _SIG_PCT // 100)
         if 0 < r < old:
-            # slower: gaps between fixed-volume strokes may grow by old / r
+            # slower: intervals between fixed-volume strokes may grow by
+            # old / r, but never past the longest a pump may leave (nor what
+            # was seen): bounded, and the same after any number of steps
             f = old * 64 // r
-            if f > 1024:
-                f = 1024
-            k = 0
-            while k < _NE:
-                self._env[k] = self._env[k] * f >> 6
-                k += 1
+            if f > _STRETCH:
+                f = _STRETCH
+            cap = self.cfg.stroke_max_s
             k = 0
             while k < _NSI:
-                v = self._ski[k] * f >> 6
-                self._ski[k] = v if v < 4000 else 4000
+                v = self._ski[k]
+                w = v * f >> 6
+                top = v if v > cap else cap
+                self._ski[k] = w if w < top else top
                 k += 1
             self._stroke_max()
             self._stroke_due()
-            self._emax_scan()
+        if r != old:
+            self._emax_scan()     # the envelope at the new rate
         self._set_h()
+
+    def _env_at(self, k):
+        """Envelope slot k at the programmed rate now: the gap as learnt, and
+        where it was learnt at a higher rate, stretched by the ratio (fixed-
+        volume strokes come less often at a lower rate), at most 16x and never
+        past stroke_max_s (the longest gap a pump may leave) unless it was
+        learnt longer. Computed from the learnt value every time, never
+        compounded: after any number of schedule steps it means the same."""
+        v = self._env[k]
+        r0 = self._env_r[k]
+        r = self.rnow
+        if v and r0 > r > 0:
+            f = r0 * 64 // r
+            if f > _STRETCH:
+                f = _STRETCH
+            top = self.cfg.stroke_max_s * _Q
+            if top < v:
+                top = v
+            v = v * f >> 6        # <= _ENV_CAP x 16: a small int
+            if v > top:
+                v = top
+        return v
 
     def _emax_scan(self):
         mx = 0
+        mk = 0
         k = 0
         while k < _NE:
-            if self._env[k] > mx:
-                mx = self._env[k]
+            v = self._env_at(k)
+            if v > mx:
+                mx = v
+                mk = k
             k += 1
         self._emax = mx
+        self._emk = mk
 
     def _set_h(self):
         """Threshold: the largest normal gap learnt (or, after start, the
@@ -743,9 +781,16 @@ class Engine:
         if self._minute % _SLOT_MIN == 0:   # envelope: a new 5-min slot
             # no gap completed in the slot (flow never returned: a stop, or
             # nothing since start): keep what was learnt, never forget it then
-            carry = self._emax if self._env[self._ei] == 0 else 0
+            k = self._emk
+            if self._env[self._ei] == 0 and self._emax:
+                cv = self._env[k]
+                cr = self._env_r[k]
+            else:
+                cv = 0
+                cr = 0
             self._ei = (self._ei + 1) % _NE
-            self._env[self._ei] = carry
+            self._env[self._ei] = cv  # the slot as learnt, with its rate
+            self._env_r[self._ei] = cr
             self._emax_scan()
             self._set_h()
 
@@ -768,12 +813,34 @@ class Engine:
             self._why |= _W_MEAN
         elif prog <= 0 or m100 >= prog * (cfg.no_flow_pct + 10):
             self._why &= ~_W_MEAN
-        if m100 > prog * cfg.over_pct + cfg.over_margin * 100:
+        po = prog + self._stroke_ahead(self._fprog, nb, prog, nb * BUCKET_S)
+        if m100 > po * cfg.over_pct + cfg.over_margin * 100:
             self._over10 = 1
-        elif m100 <= prog * (cfg.over_pct - 20) + cfg.over_margin * 50:
+        elif m100 <= po * (cfg.over_pct - 20) + cfg.over_margin * 50:
             self._over10 = 0
         self.flow_mean = meas
         self.prog_mean = prog
+
+    def _stroke_ahead(self, rates, n, prog, window_s):
+        """A stroke pump may deliver one stroke more than a window's share,
+        and across a schedule step that stroke is at the window's highest
+        rate (a bolus's first or last stroke): the programmed mean (0.1 uL/h)
+        it may add beyond the mean prog. 0 for a continuous pump, or at a
+        constant rate (the over-delivery factor covers a stroke at it)."""
+        sm = self.stroke_max
+        if not self._sched or not sm:
+            return 0
+        top = 0
+        k = 0
+        while k < n:
+            if rates[k] > top:
+                top = rates[k]
+            k += 1
+        if top <= prog:
+            return 0
+        if sm > window_s:
+            sm = window_s
+        return (top - prog) * sm // window_s
 
     def _judge_hour(self):
         """Partial under-delivery (< partial_fraction, medium, escalating
@@ -811,9 +878,10 @@ class Engine:
         mg = cfg.over_hour_margin
         if self.sec - self._z_when < 3600:
             mg >>= 1
-        if m100 > prog * cfg.over_hour_pct + mg * 10:       # mg: 0.01 uL/h
+        po = prog + self._stroke_ahead(hp, 60, prog, 3600)
+        if m100 > po * cfg.over_hour_pct + mg * 10:       # mg: 0.01 uL/h
             self._over60 = 1
-        elif m100 <= prog * (cfg.over_hour_pct - 10) + mg * 5:
+        elif m100 <= po * (cfg.over_hour_pct - 10) + mg * 5:
             self._over60 = 0
         if self._under:
             if self._partial_since == _UNSET:
