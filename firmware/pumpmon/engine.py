@@ -44,6 +44,7 @@ BUCKET_S = const(10)         # flow window granularity
 MINUTE_S = const(60)         # mismatch ring granularity
 _ENDS = const(5)             # minutes averaged at each end of the mismatch window
 _AIR = const(1)              # flow flags bit 0: air in line (Sensirion SF06)
+_HIGH = const(2)             # flow flags bit 1: flow above the sensor's range
 _UNSET = const(-1000000)
 
 # condition bits, as ints for the hot path
@@ -82,6 +83,17 @@ _W_CUS = const(1)            # why stopped: the CUSUM
 _W_MISSED = const(2)         # a missed stroke
 _W_MEAN = const(4)           # the 10-min mean
 _NST = const(5)              # stuck level: 4 quarter-windows, 5 ends
+# a dump (issue 22; docs/engine.md, "A dump is an overdose")
+_DUMP_S = const(60)          # evidence sustained this long decides
+_HI_GAP = const(5)           # s without a full-scale reading end a run of them
+_LF_N = const(8)             # level means of 10-s buckets kept (70 s)
+_LF_NOISE = const(200)       # uL: the level noise over 60 s (5 sigma of two means)
+_STEADY_UL = const(250)      # uL a full-scale flow must have moved before a
+#                              steady level proves the flow sensor wrong
+# a brief air flag (issue 22): air on at most this many readings in 10 min is
+# a bubble passing, not a sensor fault
+_AIR_BRIEF_S = const(25)
+_AIR_MIN = const(10)         # minutes of air counts kept
 
 
 def _zeros(n):
@@ -231,6 +243,31 @@ class Engine:
         self._st_n = 0
         self._st_vol = 0
         self._lstuck = 0
+        # -- a dump: flow at full scale, a level falling fast (issue 22)
+        top = 0
+        for v in cfg.sched_rate:
+            top = v if v > top else top
+        self._lf_thr = top // 200 + _LF_NOISE  # uL in 60 s: 3 x the top rate + noise
+        self._hi_since = _UNSET   # first full-scale reading of the run now
+        self._hi_last = _UNSET
+        self._hi_lv = 0           # tracked level when the run began, uL
+        self._hi_ref = 0          # 1 when _hi_lv holds a level
+        self._hi_verdict = 0      # 0 judging, 1 over-delivery, 2 flow sensor fault
+        self._bhi = 0             # full-scale readings in the bucket
+        self._lf = _zeros(_LF_N)  # mean raw level per 10-s bucket, uL
+        self._lf_sum = 0
+        self._lf_n = 0
+        self._lf_i = 0
+        self._lf_fill = 0
+        self._lfall = 0           # the level fell fast over the last 60 s
+        self._lfall_since = 0
+        self._dump = 0            # over-delivery detail of a dump, 0: none
+        # -- brief air flags
+        self._air_m = _zeros(_AIR_MIN)  # air-flagged readings per minute
+        self._air_i = 0
+        self._air_t = 0           # ... over the last _AIR_MIN minutes
+        self._air_last = _UNSET
+        self._bair = 0            # in the bucket
         self._set_rate(cfg.rate_at(self.tod_s))
 
     # ---- per tick ---------------------------------------------------------
@@ -286,6 +323,21 @@ class Engine:
         if flow is not None:
             if flags & _AIR:
                 self._flow_why = A.D_AIR
+                self._air_last = sec
+                self._bair += 1
+                if self._air_t < _CAP:
+                    self._air_t += 1
+                    self._air_m[self._air_i] += 1
+            elif (flags & _HIGH or flow >= cfg.flow_max) and not refill:
+                # at or beyond full scale: a dump, or a broken sensor
+                self._flow_why = A.D_OUT_OF_RANGE
+                self._hi_last = sec
+                self._bhi += 1
+                if self._hi_since == _UNSET:
+                    self._hi_since = sec
+                    self._hi_lv = self.level_ul
+                    self._hi_ref = self._lref
+                    self._hi_verdict = 0
             elif flow < cfg.flow_min or flow > cfg.flow_max:
                 self._flow_why = A.D_OUT_OF_RANGE
             else:
@@ -340,7 +392,9 @@ class Engine:
                     self._z_cnt += 1
                 if not self.judged & _B_NO_FLOW:
                     self._starting(y, r, sec)
-        if sec > self._sk_due and not self._sk_on and r > 0:
+        if self._hi_since != _UNSET:
+            self._high_run(sec)
+        elif sec > self._sk_due and not self._sk_on and r > 0:
             self._why |= _W_MISSED  # a stroke did not come (or did not deliver)
         if self._why:
             if not cond & _B_NO_FLOW:
@@ -349,7 +403,15 @@ class Engine:
                 self.judged |= _B_NO_FLOW
         else:
             cond &= ~_B_NO_FLOW
-        if sec - self._flow_ok >= cfg.flow_fault_s:
+        if self._hi_verdict == 2 and self._hi_since != _UNSET:
+            if not cond & _B_FLOW:     # full scale, and the level says no dump
+                cond |= _B_FLOW
+                self.detail[A.FLOW_SENSOR] = A.D_OUT_OF_RANGE
+        elif self._hi_since != _UNSET:
+            pass                  # a run of full-scale readings is being judged
+        elif sec - self._flow_ok >= cfg.flow_fault_s and not (
+                self._flow_why == A.D_AIR and sec - self._air_last <= 2
+                and self._air_t <= _AIR_BRIEF_S):   # (a bubble passing)
             if not cond & _B_FLOW:
                 cond |= _B_FLOW
                 self.detail[A.FLOW_SENSOR] = self._flow_why
@@ -372,7 +434,13 @@ class Engine:
             else:
                 acc = self._lacc
                 ok = 1
-                if refill or not self._lref:
+                if not refill:
+                    self._lf_sum += level_ul
+                    self._lf_n += 1
+                    if self._hi_verdict == 0 and self._hi_since != _UNSET:
+                        self._steady(level_ul, sec)
+                if refill or not self._lref or self._dump:
+                    # (in a dump the level falls as fast as it is read)
                     acc = level_ul << 4
                 else:
                     d = level_ul - (acc >> 4)
@@ -401,6 +469,22 @@ class Engine:
                 self.detail[A.LEVEL_SENSOR] = self._lsparse or A.D_STUCK
         else:
             cond &= ~_B_LEVEL
+        # -- a dump: over-delivery when the two sensors agree, or the level
+        # falls fast while the flow sensor cannot say otherwise
+        dump = 0
+        if self._hi_verdict == 1 and self._hi_since != _UNSET:
+            dump = A.D_OUT_OF_RANGE
+        elif self._lfall and not refill and sec - self._lfall_since >= _DUMP_S and (
+                self._hi_since != _UNSET or cond & _B_FLOW
+                or sec - self._flow_ok >= cfg.flow_fault_s):
+            dump = A.D_FALLING
+        if dump != self._dump:
+            self._dump = dump
+            if dump and not cond & _B_OVER:
+                cond |= _B_OVER
+                self.detail[A.OVER_DELIVERY] = dump
+            elif not dump and not (self._over10 or self._over60):
+                cond &= ~_B_OVER
         if refill:
             cond &= ~_B_MISMATCH
             if sec - self._refill_since >= cfg.refill_timeout_s:
@@ -409,13 +493,78 @@ class Engine:
             cond &= ~_B_REFILL
         self.conditions = cond
 
+    def _high_run(self, sec):
+        """A run of full-scale flow readings: over when none came for
+        _HI_GAP s; over-delivery when the level fell fast by the time it
+        lasted _DUMP_S (60 readings), a flow sensor fault when it lasted that
+        long without (or the level showed it steady before: _steady)."""
+        if sec - self._hi_last > _HI_GAP or self._refill:
+            self._hi_since = _UNSET
+            self._hi_verdict = 0
+            self._sk_good = sec   # the missed-stroke test starts again
+            self._stroke_due()
+            return
+        if self._hi_verdict == 0 and sec - self._hi_since >= _DUMP_S - 1:
+            self._hi_verdict = 1 if self._lfall else 2
+
+    def _steady(self, level_ul, sec):
+        """A level reading during a run of full-scale flow readings: once
+        the flow at full scale must have moved _STEADY_UL, a level that fell
+        less than half of that says the flow sensor is wrong."""
+        if not self._hi_ref:
+            return
+        moved = self.cfg.flow_max * (sec - self._hi_since) // 36000
+        if moved >= _STEADY_UL and (self._hi_lv - level_ul) * 2 < moved:
+            self._hi_verdict = 2
+
+    def _level_fall(self):
+        """Each 10 s: the mean raw level of the bucket; the level falls fast
+        when it fell more than _lf_thr over the last 60 s, and at least half
+        of that over the 60 s a bucket before (one glitch is not a fall)."""
+        if self._refill:
+            self._lf_fill = 0
+            self._lfall = 0
+            self._lf_sum = 0
+            self._lf_n = 0
+            return
+        i = self._lf_i
+        lf = self._lf
+        if self._lf_n:
+            lf[i] = self._lf_sum // self._lf_n
+        elif self._lf_fill:
+            lf[i] = lf[(i + _LF_N - 1) % _LF_N]   # no reading: hold the last
+        else:
+            return
+        self._lf_sum = 0
+        self._lf_n = 0
+        i = (i + 1) % _LF_N
+        self._lf_i = i            # the oldest now
+        if self._lf_fill < _LF_N:
+            self._lf_fill += 1
+            return
+        thr = self._lf_thr
+        fall = lf[(i + 1) % _LF_N] - lf[(i + _LF_N - 1) % _LF_N]
+        before = lf[i] - lf[(i + _LF_N - 2) % _LF_N]
+        f = 1 if fall >= thr and before * 2 >= thr else 0
+        if f and not self._lfall:
+            self._lfall_since = self.sec
+        self._lfall = f
+
+    def _air_minute(self):
+        """A minute closes: the air counts move on (last _AIR_MIN minutes)."""
+        i = (self._air_i + 1) % _AIR_MIN
+        self._air_t -= self._air_m[i]
+        self._air_m[i] = 0
+        self._air_i = i
+
     def _slow_conditions(self):
         """Conditions of the bucket and minute judgements (not per tick)."""
         cond = self.conditions
-        if self._over10 or self._over60:
+        if self._over10 or self._over60 or self._dump:
             if not cond & _B_OVER:
                 cond |= _B_OVER
-                self.detail[A.OVER_DELIVERY] = 0 if self._over10 else A.D_HOUR
+                self.detail[A.OVER_DELIVERY] = (0 if self._over10 else
+                                                A.D_HOUR if self._over60 else self._dump)
         else:
             cond &= ~_B_OVER
         if self._under:
@@ -681,6 +830,7 @@ class Engine:
         self._fi = i
         self._sparse_flow()
         self._sparse_level()
+        self._level_fall()
         if self._z_cnt:
             self._fold_zero()
         if self._prior_on and self.sec >= self._prior_until:
@@ -701,14 +851,20 @@ class Engine:
         self._judge_level()
         if self._bucket % (MINUTE_S // BUCKET_S) == 0:
             self._close_minute()
+            self._air_minute()
         self._slow_conditions()
 
     def _sparse_flow(self):
         """Fewer than 75 % valid flow readings over the last minute: the flow
         cannot be judged (the 10-min mean would hold): that is an alarm."""
         k = self._si
-        self._sv_t += self._bcnt - self._sv[k]
-        self._sv[k] = self._bcnt
+        n = self._bcnt + self._bhi   # a full-scale reading is judged (a dump)
+        if self._air_t <= _AIR_BRIEF_S:
+            n += self._bair          # so is a bubble passing
+        self._bhi = 0
+        self._bair = 0
+        self._sv_t += n - self._sv[k]
+        self._sv[k] = n
         self._si = (k + 1) % _SPARSE_B
         if self._ffill + 1 >= _SPARSE_B:
             self._fsparse = 1 if self._sv_t < _SPARSE_MIN else 0
@@ -956,6 +1112,9 @@ class Engine:
 
     def _judge_mismatch(self):
         nm = self._nm
+        if self._dump or self._hi_since != _UNSET:
+            self._mfill = 0       # a dump: level and flow start again after it
+            return
         if self._mfill < nm or self._refill:
             return
         if self.conditions & (_B_LEVEL | _B_FLOW):
