@@ -253,6 +253,7 @@ class Engine:
         self._hi_lv = 0           # tracked level when the run began, uL
         self._hi_ref = 0          # 1 when _hi_lv holds a level
         self._hi_verdict = 0      # 0 judging, 1 over-delivery, 2 flow sensor fault
+        self._hi_n = 0            # full-scale readings in the run
         self._bhi = 0             # full-scale readings in the bucket
         self._lf = _zeros(_LF_N)  # mean raw level per 10-s bucket, uL
         self._lf_sum = 0
@@ -338,6 +339,13 @@ class Engine:
                     self._hi_lv = self.level_ul
                     self._hi_ref = self._lref
                     self._hi_verdict = 0
+                    self._hi_n = 0
+                self._hi_n += 1
+                if r > 0:         # not a stop: as much as the sensor can say flowed
+                    if self._peak:
+                        self._gap_done()
+                    if self._sk_on or cfg.flow_max > self._thr:
+                        self._strokes(cfg.flow_max, r, sec)
             elif flow < cfg.flow_min or flow > cfg.flow_max:
                 self._flow_why = A.D_OUT_OF_RANGE
             else:
@@ -439,8 +447,10 @@ class Engine:
                     self._lf_n += 1
                     if self._hi_verdict == 0 and self._hi_since != _UNSET:
                         self._steady(level_ul, sec)
-                if refill or not self._lref or self._dump:
-                    # (in a dump the level falls as fast as it is read)
+                if refill or not self._lref or self._dump or (
+                        self._lfall and cond & _B_OVER):
+                    # (in a dump, or an over-delivery the level confirms, the
+                    # level falls as fast as it is read: not a jump)
                     acc = level_ul << 4
                 else:
                     d = level_ul - (acc >> 4)
@@ -499,6 +509,15 @@ class Engine:
         lasted _DUMP_S (60 readings), a flow sensor fault when it lasted that
         long without (or the level showed it steady before: _steady)."""
         if sec - self._hi_last > _HI_GAP or self._refill:
+            if self._hi_verdict != 2 and not self._refill:
+                # a short run (a stroke beyond full scale) ended in readings:
+                # the means count it at full scale, the least it delivered
+                n = self._hi_n
+                v = n * self.cfg.flow_max
+                self._bsum += v
+                self._bcnt += n
+                self._cf_sum += v
+                self._cf_cnt += n
             self._hi_since = _UNSET
             self._hi_verdict = 0
             self._sk_good = sec   # the missed-stroke test starts again

@@ -81,7 +81,8 @@ class Scenario:
         self.leak_from_s = leak_from_s
         # (kind, t_s): silent|stuck|range|air, or intermittent from t_s on:
         # alternate (every 2nd reading lost), two_in_three (every 3rd lost),
-        # air_alternate (air flagged on every 2nd reading)
+        # air_alternate (air flagged on every 2nd reading); a third item, the
+        # fault's length in s (else to the end)
         self.flow_fault = flow_fault
         self.level_stuck_s = level_stuck_s  # the level reading freezes from then
         self.refill_mode = refill_mode      # (from_s, to_s): mode on, no refill
@@ -131,7 +132,10 @@ class Scenario:
         missed_flow = False
         missed_level = False
         last_flow = None
-        fault_kind, fault_t = self.flow_fault or (None, -1)
+        fault_kind, fault_t = (self.flow_fault or (None, -1))[:2]
+        # (kind, t_s, length_s): the fault lasts length_s (a bubble of 20 s)
+        fault_end = self.flow_fault[2] + fault_t if self.flow_fault and len(
+            self.flow_fault) > 2 else self.duration_s
         jump_t, jump_ml = self.level_jump or (-1, 0.0)
         stuck_level = None
         period = self.pulse_period_s
@@ -183,7 +187,7 @@ class Scenario:
                 missed_flow = True
             else:
                 missed_flow = False
-            if fault_kind is not None and t >= fault_t:
+            if fault_kind is not None and fault_t <= t < fault_end:
                 if fault_kind == "silent":
                     flow = None
                 elif fault_kind == "stuck":
