@@ -341,7 +341,10 @@ class Engine:
                     self._hi_verdict = 0
                     self._hi_n = 0
                 self._hi_n += 1
-                if r > 0:         # not a stop: as much as the sensor can say flowed
+                if r > 0 and self._hi_n >= 3:
+                    # not a stop: as much as the sensor can say flowed (from
+                    # the 3rd reading: one or two are a spike, as the median
+                    # of 3 drops them from the valid readings)
                     if self._peak:
                         self._gap_done()
                     if self._sk_on or cfg.flow_max > self._thr:
@@ -509,7 +512,7 @@ class Engine:
         lasted _DUMP_S (60 readings), a flow sensor fault when it lasted that
         long without (or the level showed it steady before: _steady)."""
         if sec - self._hi_last > _HI_GAP or self._refill:
-            if self._hi_verdict != 2 and not self._refill:
+            if self._hi_verdict != 2 and not self._refill and self._hi_n >= 3:
                 # a short run (a stroke beyond full scale) ended in readings:
                 # the means count it at full scale, the least it delivered
                 n = self._hi_n
