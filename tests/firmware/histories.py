@@ -13,7 +13,10 @@ from pumpmon.engine import Engine
 
 DAY = 86400
 SMALL = 1 << 30          # a 32-bit port's small ints are below this
-_SKIP = ("cfg",)         # the configuration: floats and lists, not engine state
+# the configuration (floats and lists, not engine state); the last ticks_ms
+# value, the port's own clock (it wraps within the port's small ints: 2**30 on
+# a board, 2**62 on the 64-bit unix port)
+_SKIP = ("cfg", "_last")
 
 
 def schedule_of(basal_x10, entries):
