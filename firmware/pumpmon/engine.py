@@ -512,9 +512,11 @@ class Engine:
         lasted _DUMP_S (60 readings), a flow sensor fault when it lasted that
         long without (or the level showed it steady before: _steady)."""
         if sec - self._hi_last > _HI_GAP or self._refill:
-            if self._hi_verdict != 2 and not self._refill and self._hi_n >= 3:
-                # a short run (a stroke beyond full scale) ended in readings:
-                # the means count it at full scale, the least it delivered
+            if self._hi_verdict == 0 and not self._refill and self._hi_n >= 3:
+                # a short run (a stroke beyond full scale: under 60 readings,
+                # so the sums stay small) ended in readings: the means count
+                # it at full scale, the least it delivered (a judged run was
+                # judged: a dump, or the sensor's fault)
                 n = self._hi_n
                 v = n * self.cfg.flow_max
                 self._bsum += v

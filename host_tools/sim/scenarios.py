@@ -352,6 +352,12 @@ CORPUS = [
          "malfunction/over_delivery (60-min mean) within 2 h",
          dict(rate_ul_h=30.0, duration_s=80 * MIN, factor=[(30 * MIN, 1.4)]),
          expect=[("malfunction", "over_delivery", 30 * MIN, 80 * MIN)]),
+    _c("dump", "60 mL/h runs through the line from 30 min for 15 min (30 uL/h programmed; the "
+         "flow sensor saturates at 50 mL/h): malfunction/over_delivery within 60 s, the "
+         "only high-priority alarm (not flow_sensor, not level_sensor)",
+         dict(rate_ul_h=30.0, duration_s=60 * MIN, dump=(30 * MIN, 60000.0, 45 * MIN),
+              capacity_ml=40.0, level_ml=30.0),
+         expect=[("malfunction", "over_delivery", 30 * MIN, 31 * MIN)]),
     _c("refill_mode_left_on", "refill mode switched on at 10 min and left on: "
          "malfunction/refill_mode after 30 min",
          dict(rate_ul_h=30.0, duration_s=45 * MIN, refill_mode=(10 * MIN, 45 * MIN)),
