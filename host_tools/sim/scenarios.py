@@ -6,6 +6,7 @@
 # The scenarios are built by the sensor model, host_tools/sim/sensors.py.
 # Every expectation is checked by one checker,
 # host_tools/formats/expectations.py (check_events). MicroPython-compatible.
+from host_tools.sim import scenarios22
 from host_tools.sim.sensors import Scenario
 
 H = 3600
@@ -136,49 +137,15 @@ _ISSUE11 = [
           level_every_s=10), {}),
 ]
 
-# issue 22: flex dosing (a basal rate with three 20-minute boluses a day, as
-# many intrathecal pumps are programmed) and dumps (the drug runs through the
-# line: an overdose, not a sensor fault). (name, accepted, onset, ceiling, kwargs)
-FLEX = [(0, 20.0), (8 * H, 200.0), (8 * H + 20 * MIN, 20.0), (13 * H, 200.0),
-        (13 * H + 20 * MIN, 20.0), (19 * H, 200.0), (19 * H + 20 * MIN, 20.0)]
-BOLUS = 13 * H - 6 * H          # the 13:00 bolus, in a run started at 06:00
-_ISSUE22 = [
-    ("flex dosing: stop during a bolus", STOP, BOLUS + 10 * MIN, 60,
-     dict(schedule=FLEX, start_s=6 * H, duration_s=BOLUS + 30 * MIN,
-          factor=[(BOLUS + 10 * MIN, 0.0)])),
-    ("flex dosing: a missed bolus (basal only)", STOP + UNDER, BOLUS, 3 * MIN,
-     dict(schedule=FLEX, start_s=6 * H, duration_s=BOLUS + 30 * MIN,
-          factor=[(BOLUS, 0.1), (BOLUS + 20 * MIN, 1.0)])),
-    ("flex dosing, strokes every 3 min: stop during a bolus", STOP, BOLUS + 10 * MIN + 17,
-     180 + 2 * MIN,
-     dict(schedule=FLEX, start_s=6 * H, duration_s=BOLUS + 30 * MIN,
-          factor=[(BOLUS + 10 * MIN + 17, 0.0)], pulse_period_s=180)),
-    ("flex dosing, strokes every 3 min: stop 10 min after a bolus", STOP,
-     BOLUS + 30 * MIN + 17, 375 + 2 * MIN,
-     dict(schedule=FLEX, start_s=6 * H, duration_s=BOLUS + 50 * MIN,
-          factor=[(BOLUS + 30 * MIN + 17, 0.0)], pulse_period_s=180)),
-    ("dump 60 mL/h through the line, 30 uL/h", OVER, H, 60,
-     dict(rate_ul_h=30.0, duration_s=H + 10 * MIN, dump=(H, 60000.0))),
-    ("dump at full scale (50 mL/h), 10 uL/h strokes every 5 min", OVER, H, 60,
-     dict(rate_ul_h=10.0, duration_s=H + 10 * MIN, dump=(H, 50000.0), pulse_period_s=300)),
-    ("dump 60 mL/h for 15 min, 200 uL/h", OVER, H, 60,
-     dict(rate_ul_h=200.0, duration_s=H + 30 * MIN, dump=(H, 60000.0, H + 15 * MIN),
-          level_every_s=10)),
-    ("dump with the flow sensor silent: the level decides", OVER, H, 2 * MIN,
-     dict(rate_ul_h=30.0, duration_s=H + 10 * MIN, dump=(H, 60000.0),
-          flow_fault=("silent", H))),
-    ("over-delivery 10x, 30 uL/h", OVER, H, 2 * MIN,
-     dict(rate_ul_h=30.0, duration_s=H + 10 * MIN, factor=[(H, 10.0)])),
-    ("over-delivery 10x, 5 uL/h strokes every 2.5 min", OVER, H, 150 + 2 * MIN,
-     dict(rate_ul_h=5.0, duration_s=H + 15 * MIN, factor=[(H, 10.0)], pulse_period_s=150)),
-]
-# (the first alarm of a dump must be over_delivery: test_dump.py checks that)
+# issue 22 (flex dosing, dumps): host_tools/sim/scenarios22.py
+ISSUE22 = scenarios22.ISSUE22
+FLEX = scenarios22.FLEX
 
 for _n, _k, _c, _on, _ce, _kw in _ISSUE2:
     DETECTION.append((_n, (_k + "/" + _c if _c else _k,), _on, _ce, _kw, {}, (1, 2, 3)))
 for _n, _acc, _on, _ce, _kw, _cfg in _ISSUE11:
     DETECTION.append((_n, _acc, _on, _ce, _kw, _cfg, (1, 2)))
-for _n, _acc, _on, _ce, _kw in _ISSUE22:
+for _n, _acc, _on, _ce, _kw in ISSUE22:
     DETECTION.append((_n, _acc, _on, _ce, _kw, {}, (1, 2)))
 
 # ---- quiet: must raise no high-priority alarm (issue 2: no false alarms) ------
@@ -206,16 +173,9 @@ QUIET = [(_n, _kw, 1) for _n, _kw in [
     ("refill in refill mode, 30 uL/h pulsatile 2.5 min",
      dict(rate_ul_h=30.0, duration_s=6 * H, level_ml=2.5, refill_s=3 * H,
           pulse_period_s=150, pulse_width_s=20)),
-    # issue 22: a day of flex dosing (no over_delivery as a bolus starts or
-    # ends), a bubble passing (the air flag for 20 s)
-    ("flex dosing, a day, continuous", dict(schedule=FLEX, start_s=6 * H, duration_s=26 * H,
-                                            level_every_s=10)),
-    ("flex dosing, a day, strokes every 3 min",
-     dict(schedule=FLEX, start_s=6 * H, duration_s=26 * H, pulse_period_s=180,
-          level_every_s=10)),
-    ("a bubble: the air flag for 20 s", dict(rate_ul_h=10.0, duration_s=2 * H,
-                                            flow_fault=("air", H, 20))),
 ]]
+
+QUIET += [(_n, _kw, 3) for _n, _kw in scenarios22.QUIET]
 
 # 30 days of normal delivery (the soak)
 SOAK_DAYS = 30
@@ -231,10 +191,8 @@ SOAK = [
     ("200 uL/h continuous", dict(rate_ul_h=200.0)),
     ("200 uL/h pulsatile 5 min/10 s", dict(rate_ul_h=200.0, pulse_period_s=300,
                                            pulse_width_s=10)),
-    # issue 22: flex dosing for a month (the envelope overflowed in 2-3 days)
-    ("flex dosing 20 uL/h + 3 boluses of 200 uL/h, continuous", dict(schedule=FLEX)),
-    ("flex dosing, strokes every 3 min", dict(schedule=FLEX, pulse_period_s=180)),
 ]
+SOAK += scenarios22.SOAK
 
 
 
@@ -352,12 +310,6 @@ CORPUS = [
          "malfunction/over_delivery (60-min mean) within 2 h",
          dict(rate_ul_h=30.0, duration_s=80 * MIN, factor=[(30 * MIN, 1.4)]),
          expect=[("malfunction", "over_delivery", 30 * MIN, 80 * MIN)]),
-    _c("dump", "60 mL/h runs through the line from 30 min for 15 min (30 uL/h programmed; the "
-         "flow sensor saturates at 50 mL/h): malfunction/over_delivery within 60 s, the "
-         "only high-priority alarm (not flow_sensor, not level_sensor)",
-         dict(rate_ul_h=30.0, duration_s=60 * MIN, dump=(30 * MIN, 60000.0, 45 * MIN),
-              capacity_ml=40.0, level_ml=30.0),
-         expect=[("malfunction", "over_delivery", 30 * MIN, 31 * MIN)]),
     _c("refill_mode_left_on", "refill mode switched on at 10 min and left on: "
          "malfunction/refill_mode after 30 min",
          dict(rate_ul_h=30.0, duration_s=45 * MIN, refill_mode=(10 * MIN, 45 * MIN)),
@@ -369,6 +321,7 @@ CORPUS = [
          meta={"level_stuck_ml": "0.2"},
          expect=[("malfunction", "level_sensor", 30 * MIN, 30 * MIN + 75 * MIN)]),
 ]
+CORPUS.append(_c(*scenarios22.DUMP_CORPUS))
 # the demo for `make run` (the virtual board): a story, at --speed 60 about 4 min
 DEMO = _c(
     "demo", "1.5 h normal (150 uL/h); occlusion at 1:30, patient pauses at 1:45 (short "
