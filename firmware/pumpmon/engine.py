@@ -403,8 +403,9 @@ class Engine:
                     self._z_cnt += 1
                 if not self.judged & _B_NO_FLOW:
                     self._starting(y, r, sec)
-        if self._hi_since != _UNSET:
-            self._high_run(sec)
+        hs = self._hi_since
+        if hs != _UNSET:
+            hs = self._high_run(sec)
         elif sec > self._sk_due and not self._sk_on and r > 0:
             self._why |= _W_MISSED  # a stroke did not come (or did not deliver)
         if self._why:
@@ -414,12 +415,11 @@ class Engine:
                 self.judged |= _B_NO_FLOW
         else:
             cond &= ~_B_NO_FLOW
-        if self._hi_verdict == 2 and self._hi_since != _UNSET:
-            if not cond & _B_FLOW:     # full scale, and the level says no dump
-                cond |= _B_FLOW
+        if hs != _UNSET:
+            if self._hi_verdict == 2 and not cond & _B_FLOW:
+                cond |= _B_FLOW   # full scale, and the level says no dump
                 self.detail[A.FLOW_SENSOR] = A.D_OUT_OF_RANGE
-        elif self._hi_since != _UNSET:
-            pass                  # a run of full-scale readings is being judged
+            # (else a run of full-scale readings is being judged)
         elif sec - self._flow_ok >= cfg.flow_fault_s and not (
                 self._flow_why == A.D_AIR and sec - self._air_last <= 2
                 and self._air_t <= _AIR_BRIEF_S):   # (a bubble passing)
@@ -448,7 +448,7 @@ class Engine:
                 if not refill:
                     self._lf_sum += level_ul
                     self._lf_n += 1
-                    if self._hi_verdict == 0 and self._hi_since != _UNSET:
+                    if hs != _UNSET and self._hi_verdict == 0:
                         self._steady(level_ul, sec)
                 if refill or not self._lref or self._dump or (
                         self._lfall and cond & _B_OVER):
@@ -484,12 +484,25 @@ class Engine:
             cond &= ~_B_LEVEL
         # -- a dump: over-delivery when the two sensors agree, or the level
         # falls fast while the flow sensor cannot say otherwise
+        if hs != _UNSET or self._lfall or self._dump:
+            cond = self._dump_cond(cond, hs, sec, refill)
+        if refill:
+            cond &= ~_B_MISMATCH
+            if sec - self._refill_since >= cfg.refill_timeout_s:
+                cond |= _B_REFILL
+        elif cond & _B_REFILL:
+            cond &= ~_B_REFILL
+        self.conditions = cond
+
+    def _dump_cond(self, cond, hs, sec, refill):
+        """Over-delivery from a dump: the two sensors agree, or the level
+        falls fast while the flow sensor cannot say otherwise."""
         dump = 0
-        if self._hi_verdict == 1 and self._hi_since != _UNSET:
+        if self._hi_verdict == 1 and hs != _UNSET:
             dump = A.D_OUT_OF_RANGE
         elif self._lfall and not refill and sec - self._lfall_since >= _DUMP_S and (
-                self._hi_since != _UNSET or cond & _B_FLOW
-                or sec - self._flow_ok >= cfg.flow_fault_s):
+                hs != _UNSET or cond & _B_FLOW
+                or sec - self._flow_ok >= self.cfg.flow_fault_s):
             dump = A.D_FALLING
         if dump != self._dump:
             self._dump = dump
@@ -498,13 +511,7 @@ class Engine:
                 self.detail[A.OVER_DELIVERY] = dump
             elif not dump and not (self._over10 or self._over60):
                 cond &= ~_B_OVER
-        if refill:
-            cond &= ~_B_MISMATCH
-            if sec - self._refill_since >= cfg.refill_timeout_s:
-                cond |= _B_REFILL
-        elif cond & _B_REFILL:
-            cond &= ~_B_REFILL
-        self.conditions = cond
+        return cond
 
     def _high_run(self, sec):
         """A run of full-scale flow readings: over when none came for
@@ -527,9 +534,10 @@ class Engine:
             self._hi_verdict = 0
             self._sk_good = sec   # the missed-stroke test starts again
             self._stroke_due()
-            return
+            return _UNSET
         if self._hi_verdict == 0 and sec - self._hi_since >= _DUMP_S - 1:
             self._hi_verdict = 1 if self._lfall else 2
+        return self._hi_since
 
     def _steady(self, level_ul, sec):
         """A level reading during a run of full-scale flow readings: once
