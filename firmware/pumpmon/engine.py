@@ -997,11 +997,15 @@ class Engine:
         meas = self._fsum_t // self._fcnt_t
         prog = self._fprog_t // nb
         m100 = meas * 100
-        if prog > 0 and m100 < prog * cfg.no_flow_pct:
+        # a stroke pump may also be a stroke behind across a step up (the
+        # bolus's first stroke still to come): the same allowance, downwards
+        ext = self._stroke_ahead(self._fprog, nb, prog, nb * BUCKET_S)
+        pu = prog - ext
+        if prog > 0 and m100 < pu * cfg.no_flow_pct:
             self._why |= _W_MEAN
-        elif prog <= 0 or m100 >= prog * (cfg.no_flow_pct + 10):
+        elif prog <= 0 or m100 >= pu * (cfg.no_flow_pct + 10):
             self._why &= ~_W_MEAN
-        po = prog + self._stroke_ahead(self._fprog, nb, prog, nb * BUCKET_S)
+        po = prog + ext
         if m100 > po * cfg.over_pct + cfg.over_margin * 100:
             self._over10 = 1
         elif m100 <= po * (cfg.over_pct - 20) + cfg.over_margin * 50:

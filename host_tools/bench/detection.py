@@ -66,7 +66,7 @@ FAULTS = (
 )
 DUMP_RATES = (2.0, 30.0, 200.0)       # the dump rows: fewer rates (the bench's time)
 FLEX_RATES = (2.0, 10.0, 20.0)        # basal rates of the flex rows (boluses 10x)
-OVER_ROWS = (6, 7, 8)                 # rows whose first high alarm must be over_delivery
+OVER_ROWS = (5, 6, 7)                 # rows whose first high alarm must be over_delivery
 
 
 def _flex(basal):
@@ -85,9 +85,9 @@ def target_s(fault, rate, period):
         return None, 2 * MIN
     if fault == 5:            # 10x: 2 min (a stroke pump: its period more)
         return None, 2 * MIN + period
-    if fault in (7, 8):       # a dump at or beyond full scale
+    if fault in (6, 7):       # a dump at or beyond full scale
         return None, 60
-    if fault in (9, 10):      # in a bolus (10x); a missed one is a stop to the test
+    if fault in (8, 9):       # in a bolus (10x); a missed one is a stop to the test
         rate = rate * 10
     if rate >= 10:
         med, worst = 60, 3 * MIN
@@ -206,7 +206,7 @@ def characteristic():
     for f in range(len(FAULTS)):
         if only is not None and f != int(only):
             continue
-        rates = DUMP_RATES if f in (7, 8) else FLEX_RATES if f in (9, 10) else RATES
+        rates = DUMP_RATES if f in (6, 7) else FLEX_RATES if f in (8, 9) else RATES
         for rate in rates:
             for _name, period in MODES:
                 for off in OFFSETS:
