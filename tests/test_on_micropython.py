@@ -21,7 +21,7 @@ def _functions(module):
 
 # the long modules run one test function a case, so that the two pytest
 # workers share them instead of one waiting for the other
-SPLIT = ("test_detection", "test_detection_fast")
+SPLIT = ("test_detection", "test_detection_fast", "test_engine_properties", "test_dump")
 # the soak module runs its short test of the hardest configurations only (a
 # day each of every detector, a schedule step, a refill): the rest of it steps
 # the same integer code through more simulated days, which CPython does here

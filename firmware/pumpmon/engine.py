@@ -44,6 +44,7 @@ BUCKET_S = const(10)         # flow window granularity
 MINUTE_S = const(60)         # mismatch ring granularity
 _ENDS = const(5)             # minutes averaged at each end of the mismatch window
 _AIR = const(1)              # flow flags bit 0: air in line (Sensirion SF06)
+_HIGH = const(2)             # flow flags bit 1: flow above the sensor's range
 _UNSET = const(-1000000)
 
 # condition bits, as ints for the hot path
@@ -76,10 +77,23 @@ _LSPARSE_B = const(12)       # level: buckets (2 min)
 _JUDGE_MIN_S = const(30)     # start-up: least time before flow counts as seen
 _CAP = const(100000000)      # cap on accumulated sums (small ints)
 _NEVER = const(1 << 29)
+_ENV_CAP = const(921600)     # a learnt gap is at most an hour (3600 s x _Q)
+_STRETCH = const(1024)       # ... and stretched at most 16x (x 64)
 _W_CUS = const(1)            # why stopped: the CUSUM
 _W_MISSED = const(2)         # a missed stroke
 _W_MEAN = const(4)           # the 10-min mean
 _NST = const(5)              # stuck level: 4 quarter-windows, 5 ends
+# a dump (issue 22; docs/engine.md, "A dump is an overdose")
+_DUMP_S = const(60)          # evidence sustained this long decides
+_HI_GAP = const(5)           # s without a full-scale reading end a run of them
+_LF_N = const(8)             # level means of 10-s buckets kept (70 s)
+_LF_NOISE = const(200)       # uL: the level noise over 60 s (5 sigma of two means)
+_STEADY_UL = const(250)      # uL a full-scale flow must have moved before a
+#                              steady level proves the flow sensor wrong
+# a brief air flag (issue 22): air on at most this many readings in 10 min is
+# a bubble passing, not a sensor fault
+_AIR_BRIEF_S = const(25)
+_AIR_MIN = const(10)         # minutes of air counts kept
 
 
 def _zeros(n):
@@ -177,9 +191,11 @@ class Engine:
         self._r0_since = 0        # sec the rate became 0
         self.cusum = 0            # deficit statistic, _Q per second of deficit
         self._peak = 0            # its peak since it last returned to 0
-        self._env = _zeros(_NE)   # largest completed peak per 5-min slot
+        self._env = _zeros(_NE)   # largest completed peak per 5-min slot, as learnt
+        self._env_r = _zeros(_NE)  # ... and the programmed rate it was learnt at
         self._ei = 0
-        self._emax = 0
+        self._emax = 0            # the largest slot, at the programmed rate now
+        self._emk = 0             # ... which slot
         self._prior_until = 2 * cfg.stroke_max_s  # until then: a gap may be stroke_max_s
         self._prior_on = 1
         self.h = 0                # alarm threshold
@@ -227,6 +243,32 @@ class Engine:
         self._st_n = 0
         self._st_vol = 0
         self._lstuck = 0
+        # -- a dump: flow at full scale, a level falling fast (issue 22)
+        top = 0
+        for v in cfg.sched_rate:
+            top = v if v > top else top
+        self._lf_thr = top // 200 + _LF_NOISE  # uL in 60 s: 3 x the top rate + noise
+        self._hi_since = _UNSET   # first full-scale reading of the run now
+        self._hi_last = _UNSET
+        self._hi_lv = 0           # tracked level when the run began, uL
+        self._hi_ref = 0          # 1 when _hi_lv holds a level
+        self._hi_verdict = 0      # 0 judging, 1 over-delivery, 2 flow sensor fault
+        self._hi_n = 0            # full-scale readings in the run
+        self._bhi = 0             # full-scale readings in the bucket
+        self._lf = _zeros(_LF_N)  # mean raw level per 10-s bucket, uL
+        self._lf_sum = 0
+        self._lf_n = 0
+        self._lf_i = 0
+        self._lf_fill = 0
+        self._lfall = 0           # the level fell fast over the last 60 s
+        self._lfall_since = 0
+        self._dump = 0            # over-delivery detail of a dump, 0: none
+        # -- brief air flags
+        self._air_m = _zeros(_AIR_MIN)  # air-flagged readings per minute
+        self._air_i = 0
+        self._air_t = 0           # ... over the last _AIR_MIN minutes
+        self._air_last = _UNSET
+        self._bair = 0            # in the bucket
         self._set_rate(cfg.rate_at(self.tod_s))
 
     # ---- per tick ---------------------------------------------------------
@@ -282,6 +324,31 @@ class Engine:
         if flow is not None:
             if flags & _AIR:
                 self._flow_why = A.D_AIR
+                self._air_last = sec
+                self._bair += 1
+                if self._air_t < _CAP:
+                    self._air_t += 1
+                    self._air_m[self._air_i] += 1
+            elif (flags & _HIGH or flow >= cfg.flow_max) and not refill:
+                # at or beyond full scale: a dump, or a broken sensor
+                self._flow_why = A.D_OUT_OF_RANGE
+                self._hi_last = sec
+                self._bhi += 1
+                if self._hi_since == _UNSET:
+                    self._hi_since = sec
+                    self._hi_lv = self.level_ul
+                    self._hi_ref = self._lref
+                    self._hi_verdict = 0
+                    self._hi_n = 0
+                self._hi_n += 1
+                if r > 0 and self._hi_n >= 3:
+                    # not a stop: as much as the sensor can say flowed (from
+                    # the 3rd reading: one or two are a spike, as the median
+                    # of 3 drops them from the valid readings)
+                    if self._peak:
+                        self._gap_done()
+                    if self._sk_on or cfg.flow_max > self._thr:
+                        self._strokes(cfg.flow_max, r, sec)
             elif flow < cfg.flow_min or flow > cfg.flow_max:
                 self._flow_why = A.D_OUT_OF_RANGE
             else:
@@ -336,7 +403,10 @@ class Engine:
                     self._z_cnt += 1
                 if not self.judged & _B_NO_FLOW:
                     self._starting(y, r, sec)
-        if sec > self._sk_due and not self._sk_on and r > 0:
+        hs = self._hi_since
+        if hs != _UNSET:
+            hs = self._high_run(sec)
+        elif sec > self._sk_due and not self._sk_on and r > 0:
             self._why |= _W_MISSED  # a stroke did not come (or did not deliver)
         if self._why:
             if not cond & _B_NO_FLOW:
@@ -345,7 +415,14 @@ class Engine:
                 self.judged |= _B_NO_FLOW
         else:
             cond &= ~_B_NO_FLOW
-        if sec - self._flow_ok >= cfg.flow_fault_s:
+        if hs != _UNSET:
+            if self._hi_verdict == 2 and not cond & _B_FLOW:
+                cond |= _B_FLOW   # full scale, and the level says no dump
+                self.detail[A.FLOW_SENSOR] = A.D_OUT_OF_RANGE
+            # (else a run of full-scale readings is being judged)
+        elif sec - self._flow_ok >= cfg.flow_fault_s and not (
+                self._flow_why == A.D_AIR and sec - self._air_last <= 2
+                and self._air_t <= _AIR_BRIEF_S):   # (a bubble passing)
             if not cond & _B_FLOW:
                 cond |= _B_FLOW
                 self.detail[A.FLOW_SENSOR] = self._flow_why
@@ -368,7 +445,15 @@ class Engine:
             else:
                 acc = self._lacc
                 ok = 1
-                if refill or not self._lref:
+                if not refill:
+                    self._lf_sum += level_ul
+                    self._lf_n += 1
+                    if hs != _UNSET and self._hi_verdict == 0:
+                        self._steady(level_ul, sec)
+                if refill or not self._lref or self._dump or (
+                        self._lfall and cond & _B_OVER):
+                    # (in a dump, or an over-delivery the level confirms, the
+                    # level falls as fast as it is read: not a jump)
                     acc = level_ul << 4
                 else:
                     d = level_ul - (acc >> 4)
@@ -397,6 +482,10 @@ class Engine:
                 self.detail[A.LEVEL_SENSOR] = self._lsparse or A.D_STUCK
         else:
             cond &= ~_B_LEVEL
+        # -- a dump: over-delivery when the two sensors agree, or the level
+        # falls fast while the flow sensor cannot say otherwise
+        if hs != _UNSET or self._lfall or self._dump:
+            cond = self._dump_cond(cond, hs, sec, refill)
         if refill:
             cond &= ~_B_MISMATCH
             if sec - self._refill_since >= cfg.refill_timeout_s:
@@ -405,13 +494,109 @@ class Engine:
             cond &= ~_B_REFILL
         self.conditions = cond
 
+    def _dump_cond(self, cond, hs, sec, refill):
+        """Over-delivery from a dump: the two sensors agree, or the level
+        falls fast while the flow sensor cannot say otherwise."""
+        dump = 0
+        if self._hi_verdict == 1 and hs != _UNSET:
+            dump = A.D_OUT_OF_RANGE
+        elif self._lfall and not refill and sec - self._lfall_since >= _DUMP_S and (
+                hs != _UNSET or cond & _B_FLOW
+                or sec - self._flow_ok >= self.cfg.flow_fault_s):
+            dump = A.D_FALLING
+        if dump != self._dump:
+            self._dump = dump
+            if dump and not cond & _B_OVER:
+                cond |= _B_OVER
+                self.detail[A.OVER_DELIVERY] = dump
+            elif not dump and not (self._over10 or self._over60):
+                cond &= ~_B_OVER
+        return cond
+
+    def _high_run(self, sec):
+        """A run of full-scale flow readings: over when none came for
+        _HI_GAP s; over-delivery when the level fell fast by the time it
+        lasted _DUMP_S (60 readings), a flow sensor fault when it lasted that
+        long without (or the level showed it steady before: _steady)."""
+        if sec - self._hi_last > _HI_GAP or self._refill:
+            if self._hi_verdict == 0 and not self._refill and self._hi_n >= 3:
+                # a short run (a stroke beyond full scale: under 60 readings,
+                # so the sums stay small) ended in readings: the means count
+                # it at full scale, the least it delivered (a judged run was
+                # judged: a dump, or the sensor's fault)
+                n = self._hi_n
+                v = n * self.cfg.flow_max
+                self._bsum += v
+                self._bcnt += n
+                self._cf_sum += v
+                self._cf_cnt += n
+            self._hi_since = _UNSET
+            self._hi_verdict = 0
+            self._sk_good = sec   # the missed-stroke test starts again
+            self._stroke_due()
+            return _UNSET
+        if self._hi_verdict == 0 and sec - self._hi_since >= _DUMP_S - 1:
+            self._hi_verdict = 1 if self._lfall else 2
+        return self._hi_since
+
+    def _steady(self, level_ul, sec):
+        """A level reading during a run of full-scale flow readings: once
+        the flow at full scale must have moved _STEADY_UL, a level that fell
+        less than half of that says the flow sensor is wrong."""
+        if not self._hi_ref:
+            return
+        moved = self.cfg.flow_max * (sec - self._hi_since) // 36000
+        if moved >= _STEADY_UL and (self._hi_lv - level_ul) * 2 < moved:
+            self._hi_verdict = 2
+
+    def _level_fall(self):
+        """Each 10 s: the mean raw level of the bucket; the level falls fast
+        when it fell more than _lf_thr over the last 60 s, and at least half
+        of that over the 60 s a bucket before (one glitch is not a fall)."""
+        if self._refill:
+            self._lf_fill = 0
+            self._lfall = 0
+            self._lf_sum = 0
+            self._lf_n = 0
+            return
+        i = self._lf_i
+        lf = self._lf
+        if self._lf_n:
+            lf[i] = self._lf_sum // self._lf_n
+        elif self._lf_fill:
+            lf[i] = lf[(i + _LF_N - 1) % _LF_N]   # no reading: hold the last
+        else:
+            return
+        self._lf_sum = 0
+        self._lf_n = 0
+        i = (i + 1) % _LF_N
+        self._lf_i = i            # the oldest now
+        if self._lf_fill < _LF_N:
+            self._lf_fill += 1
+            return
+        thr = self._lf_thr
+        fall = lf[(i + 1) % _LF_N] - lf[(i + _LF_N - 1) % _LF_N]
+        before = lf[i] - lf[(i + _LF_N - 2) % _LF_N]
+        f = 1 if fall >= thr and before * 2 >= thr else 0
+        if f and not self._lfall:
+            self._lfall_since = self.sec
+        self._lfall = f
+
+    def _air_minute(self):
+        """A minute closes: the air counts move on (last _AIR_MIN minutes)."""
+        i = (self._air_i + 1) % _AIR_MIN
+        self._air_t -= self._air_m[i]
+        self._air_m[i] = 0
+        self._air_i = i
+
     def _slow_conditions(self):
         """Conditions of the bucket and minute judgements (not per tick)."""
         cond = self.conditions
-        if self._over10 or self._over60:
+        if self._over10 or self._over60 or self._dump:
             if not cond & _B_OVER:
                 cond |= _B_OVER
-                self.detail[A.OVER_DELIVERY] = 0 if self._over10 else A.D_HOUR
+                self.detail[A.OVER_DELIVERY] = (0 if self._over10 else
+                                                A.D_HOUR if self._over60 else self._dump)
         else:
             cond &= ~_B_OVER
         if self._under:
@@ -432,11 +617,17 @@ class Engine:
     def _gap_done(self):
         """The statistic returned to 0: flow came. Learn the gap's size."""
         p = self._peak
-        if p < self.h and p > self._env[self._ei]:
-            self._env[self._ei] = p
-            if p > self._emax:
-                self._emax = p
-                self._set_h()
+        if p < self.h:
+            if p > _ENV_CAP:
+                p = _ENV_CAP
+            k = self._ei
+            if p > self._env_at(k):
+                self._env[k] = p
+                self._env_r[k] = self.rnow
+                if p > self._emax:
+                    self._emax = p
+                    self._emk = k
+                    self._set_h()
         self._peak = 0
         self.cusum = 0
         self._why &= ~_W_CUS
@@ -564,32 +755,60 @@ class Engine:
         # a clear stroke peaks 4 sigma (of a reading at _thr) above _thr
         self._thr_clear = self._thr + 4 * (_SIG0 + self._thr * _SIG_PCT // 100)
         if 0 < r < old:
-            # slower: gaps between fixed-volume strokes may grow by old / r
+            # slower: intervals between fixed-volume strokes may grow by
+            # old / r, but never past the longest a pump may leave (nor what
+            # was seen): bounded, and the same after any number of steps
             f = old * 64 // r
-            if f > 1024:
-                f = 1024
-            k = 0
-            while k < _NE:
-                self._env[k] = self._env[k] * f >> 6
-                k += 1
+            if f > _STRETCH:
+                f = _STRETCH
+            cap = self.cfg.stroke_max_s
             k = 0
             while k < _NSI:
-                v = self._ski[k] * f >> 6
-                self._ski[k] = v if v < 4000 else 4000
+                v = self._ski[k]
+                w = v * f >> 6
+                top = v if v > cap else cap
+                self._ski[k] = w if w < top else top
                 k += 1
             self._stroke_max()
             self._stroke_due()
-            self._emax_scan()
+        if r != old:
+            self._emax_scan()     # the envelope at the new rate
         self._set_h()
+
+    def _env_at(self, k):
+        """Envelope slot k at the programmed rate now: the gap as learnt, and
+        where it was learnt at a higher rate, stretched by the ratio (fixed-
+        volume strokes come less often at a lower rate), at most 16x and never
+        past stroke_max_s (the longest gap a pump may leave) unless it was
+        learnt longer. Computed from the learnt value every time, never
+        compounded: after any number of schedule steps it means the same."""
+        v = self._env[k]
+        r0 = self._env_r[k]
+        r = self.rnow
+        if v and r0 > r > 0:
+            f = r0 * 64 // r
+            if f > _STRETCH:
+                f = _STRETCH
+            top = self.cfg.stroke_max_s * _Q
+            if top < v:
+                top = v
+            v = v * f >> 6        # <= _ENV_CAP x 16: a small int
+            if v > top:
+                v = top
+        return v
 
     def _emax_scan(self):
         mx = 0
+        mk = 0
         k = 0
         while k < _NE:
-            if self._env[k] > mx:
-                mx = self._env[k]
+            v = self._env_at(k)
+            if v > mx:
+                mx = v
+                mk = k
             k += 1
         self._emax = mx
+        self._emk = mk
 
     def _set_h(self):
         """Threshold: the largest normal gap learnt (or, after start, the
@@ -643,6 +862,7 @@ class Engine:
         self._fi = i
         self._sparse_flow()
         self._sparse_level()
+        self._level_fall()
         if self._z_cnt:
             self._fold_zero()
         if self._prior_on and self.sec >= self._prior_until:
@@ -663,14 +883,20 @@ class Engine:
         self._judge_level()
         if self._bucket % (MINUTE_S // BUCKET_S) == 0:
             self._close_minute()
+            self._air_minute()
         self._slow_conditions()
 
     def _sparse_flow(self):
         """Fewer than 75 % valid flow readings over the last minute: the flow
         cannot be judged (the 10-min mean would hold): that is an alarm."""
         k = self._si
-        self._sv_t += self._bcnt - self._sv[k]
-        self._sv[k] = self._bcnt
+        n = self._bcnt + self._bhi   # a full-scale reading is judged (a dump)
+        if self._air_t <= _AIR_BRIEF_S:
+            n += self._bair          # so is a bubble passing
+        self._bhi = 0
+        self._bair = 0
+        self._sv_t += n - self._sv[k]
+        self._sv[k] = n
         self._si = (k + 1) % _SPARSE_B
         if self._ffill + 1 >= _SPARSE_B:
             self._fsparse = 1 if self._sv_t < _SPARSE_MIN else 0
@@ -743,9 +969,16 @@ class Engine:
         if self._minute % _SLOT_MIN == 0:   # envelope: a new 5-min slot
             # no gap completed in the slot (flow never returned: a stop, or
             # nothing since start): keep what was learnt, never forget it then
-            carry = self._emax if self._env[self._ei] == 0 else 0
+            k = self._emk
+            if self._env[self._ei] == 0 and self._emax:
+                cv = self._env[k]
+                cr = self._env_r[k]
+            else:
+                cv = 0
+                cr = 0
             self._ei = (self._ei + 1) % _NE
-            self._env[self._ei] = carry
+            self._env[self._ei] = cv  # the slot as learnt, with its rate
+            self._env_r[self._ei] = cr
             self._emax_scan()
             self._set_h()
 
@@ -764,16 +997,42 @@ class Engine:
         meas = self._fsum_t // self._fcnt_t
         prog = self._fprog_t // nb
         m100 = meas * 100
-        if prog > 0 and m100 < prog * cfg.no_flow_pct:
+        # a stroke pump may also be a stroke behind across a step up (the
+        # bolus's first stroke still to come): the same allowance, downwards
+        ext = self._stroke_ahead(self._fprog, nb, prog, nb * BUCKET_S)
+        pu = prog - ext
+        if prog > 0 and m100 < pu * cfg.no_flow_pct:
             self._why |= _W_MEAN
-        elif prog <= 0 or m100 >= prog * (cfg.no_flow_pct + 10):
+        elif prog <= 0 or m100 >= pu * (cfg.no_flow_pct + 10):
             self._why &= ~_W_MEAN
-        if m100 > prog * cfg.over_pct + cfg.over_margin * 100:
+        po = prog + ext
+        if m100 > po * cfg.over_pct + cfg.over_margin * 100:
             self._over10 = 1
-        elif m100 <= prog * (cfg.over_pct - 20) + cfg.over_margin * 50:
+        elif m100 <= po * (cfg.over_pct - 20) + cfg.over_margin * 50:
             self._over10 = 0
         self.flow_mean = meas
         self.prog_mean = prog
+
+    def _stroke_ahead(self, rates, n, prog, window_s):
+        """A stroke pump may deliver one stroke more than a window's share,
+        and across a schedule step that stroke is at the window's highest
+        rate (a bolus's first or last stroke): the programmed mean (0.1 uL/h)
+        it may add beyond the mean prog. 0 for a continuous pump, or at a
+        constant rate (the over-delivery factor covers a stroke at it)."""
+        sm = self.stroke_max
+        if not self._sched or not sm:
+            return 0
+        top = 0
+        k = 0
+        while k < n:
+            if rates[k] > top:
+                top = rates[k]
+            k += 1
+        if top <= prog:
+            return 0
+        if sm > window_s:
+            sm = window_s
+        return (top - prog) * sm // window_s
 
     def _judge_hour(self):
         """Partial under-delivery (< partial_fraction, medium, escalating
@@ -811,9 +1070,10 @@ class Engine:
         mg = cfg.over_hour_margin
         if self.sec - self._z_when < 3600:
             mg >>= 1
-        if m100 > prog * cfg.over_hour_pct + mg * 10:       # mg: 0.01 uL/h
+        po = prog + self._stroke_ahead(hp, 60, prog, 3600)
+        if m100 > po * cfg.over_hour_pct + mg * 10:       # mg: 0.01 uL/h
             self._over60 = 1
-        elif m100 <= prog * (cfg.over_hour_pct - 10) + mg * 5:
+        elif m100 <= po * (cfg.over_hour_pct - 10) + mg * 5:
             self._over60 = 0
         if self._under:
             if self._partial_since == _UNSET:
@@ -888,6 +1148,9 @@ class Engine:
 
     def _judge_mismatch(self):
         nm = self._nm
+        if self._dump or self._hi_since != _UNSET:
+            self._mfill = 0       # a dump: level and flow start again after it
+            return
         if self._mfill < nm or self._refill:
             return
         if self.conditions & (_B_LEVEL | _B_FLOW):

@@ -51,7 +51,28 @@ FAULTS = (
     ("1.4x over-delivery", 1.4, None, _b(A.OVER_DELIVERY), _b(A.OVER_DELIVERY), 150 * MIN),
     ("sparse readings (stop, every 2nd lost)", 0.0, "alternate",
      _b(A.FLOW_SENSOR, A.NO_FLOW), _b(A.FLOW_SENSOR, A.NO_FLOW), 15 * MIN),
+    # issue 22: an overdose is over_delivery, and the first high alarm
+    ("10x over-delivery", 10.0, None, _b(A.OVER_DELIVERY), _b(A.OVER_DELIVERY), 20 * MIN),
+    ("dump at full scale (50 mL/h)", 1.0, None, _b(A.OVER_DELIVERY), _b(A.OVER_DELIVERY),
+     5 * MIN, {"dump": 50000.0}),
+    ("dump at 2x full scale (100 mL/h)", 1.0, None, _b(A.OVER_DELIVERY),
+     _b(A.OVER_DELIVERY), 5 * MIN, {"dump": 100000.0}),
+    # flex dosing: basal = the row's rate, three 20-min boluses a day at 10x;
+    # the fault at the 13:00 bolus, 2 h after the start (11:00)
+    ("flex dosing: stop 10 min into a bolus", 0.0, None, _b(A.NO_FLOW, A.PARTIAL_LONG),
+     _b(A.NO_FLOW), 30 * MIN, {"flex": 10 * MIN}),
+    ("flex dosing: a missed bolus (basal only)", 0.1, None,
+     _b(A.NO_FLOW, A.PARTIAL, A.PARTIAL_LONG), _b(A.NO_FLOW), 20 * MIN, {"flex": 0}),
 )
+DUMP_RATES = (2.0, 30.0, 200.0)       # the dump rows: fewer rates (the bench's time)
+FLEX_RATES = (2.0, 10.0, 20.0)        # basal rates of the flex rows (boluses 10x)
+OVER_ROWS = (5, 6, 7)                 # rows whose first high alarm must be over_delivery
+
+
+def _flex(basal):
+    return [(0, basal), (8 * H, basal * 10), (8 * H + 20 * MIN, basal),
+            (13 * H, basal * 10), (13 * H + 20 * MIN, basal),
+            (19 * H, basal * 10), (19 * H + 20 * MIN, basal)]
 # high-priority conditions of the reference engine (its table had bits 0-6)
 REF_HIGH = _b(0, 1, 2, 3, 4, 5, 6)
 
@@ -62,6 +83,12 @@ def target_s(fault, rate, period):
         return None, 2 * H
     if fault == 4:
         return None, 2 * MIN
+    if fault == 5:            # 10x: 2 min (a stroke pump: its period more)
+        return None, 2 * MIN + period
+    if fault in (6, 7):       # a dump at or beyond full scale
+        return None, 60
+    if fault in (8, 9):       # in a bolus (10x); a missed one is a stop to the test
+        rate = rate * 10
     if rate >= 10:
         med, worst = 60, 3 * MIN
     elif rate >= 5:
@@ -78,24 +105,36 @@ def run_one(args):
     """One fault, rate, stroke period, offset and seed: (new latency, reference
     latency, new false high alarms before onset, reference false high)."""
     fault, rate, period, offset, seed = args
-    label, factor, ffault, mask_new, mask_ref, limit = FAULTS[fault]
+    label, factor, ffault, mask_new, mask_ref, limit = FAULTS[fault][:6]
+    extra = FAULTS[fault][6] if len(FAULTS[fault]) > 6 else {}
     onset = WARM_S + (seed * 53) % 300
-    kw = dict(seed=seed, rate_ul_h=rate, duration_s=onset + limit,
-              factor=[(onset, factor)], offset_fixed=offset)
+    kw = dict(seed=seed, rate_ul_h=rate, factor=[(onset, factor)], offset_fixed=offset)
+    values = {"rate_ul_h": rate}
+    if "dump" in extra:
+        kw["dump"] = (onset, extra["dump"])
+    if "flex" in extra:       # the 13:00 bolus, from an 11:00 start
+        onset = 2 * H + extra["flex"] + (seed * 53) % 60
+        sched = _flex(rate)
+        kw.update(schedule=sched, start_s=11 * H, factor=[(onset, factor)])
+        if not extra["flex"]:
+            kw["factor"] = [(onset, factor), (onset + 20 * MIN, 1.0)]
+        values = {"schedule": [("%02d:%02d" % (t // 3600, t // 60 % 60), r)
+                               for t, r in sched], "start": "11:00"}
+    kw["duration_s"] = onset + limit
     if period:
         kw.update(pulse_period_s=period, pulse_width_s=20)
     if ffault:
         kw["flow_fault"] = (ffault, onset)
     sc = Scenario(**kw)
-    cfg = Config({"rate_ul_h": rate})
-    new = _Judge(Engine(cfg, 0), A.HIGH_MASK, mask_new, onset)
+    cfg = Config(values)
+    new = _Judge(Engine(cfg, 0, sc.start_s), A.HIGH_MASK, mask_new, onset)
     ref = _Judge(RefEngine(cfg, 0), REF_HIGH, mask_ref, onset)
     for t_ms, level, flow, flags, _b_, refill in sc.samples():
         new.tick(t_ms, level, flow, flags, refill)
         ref.tick(t_ms, level, flow, flags, refill)
         if new.latency is not None and ref.latency is not None:
             break
-    return new.latency, ref.latency, new.false, ref.false
+    return new.latency, ref.latency, new.false, ref.false, new.first, ref.first
 
 
 class _Judge:
@@ -109,6 +148,7 @@ class _Judge:
         self.onset = onset
         self.latency = None
         self.false = 0
+        self.first = -1           # the first high-priority condition after the onset
 
     def tick(self, t_ms, level, flow, flags, refill):
         if self.latency is not None:
@@ -119,7 +159,10 @@ class _Judge:
         if t < self.onset:
             if c & self.high:
                 self.false = 1
-        elif c & self.mask:
+            return
+        if self.first < 0 and c & self.high:
+            self.first = A.lowest_bit(c & self.high)
+        if c & self.mask:
             self.latency = t - self.onset
 
 
@@ -163,7 +206,8 @@ def characteristic():
     for f in range(len(FAULTS)):
         if only is not None and f != int(only):
             continue
-        for rate in RATES:
+        rates = DUMP_RATES if f in (6, 7) else FLEX_RATES if f in (8, 9) else RATES
+        for rate in rates:
             for _name, period in MODES:
                 for off in OFFSETS:
                     for seed in range(1, SEEDS + 1):
@@ -195,10 +239,17 @@ def section_detection():
         total += 1
         mode = [m for m, p in MODES if p == period][0]
         target = ("med <= %d, " % med_t if med_t else "") + "worst <= %d" % worst_t
+        first = ""
+        if f in OVER_ROWS:    # the first high alarm, new engine; the reference's
+            n_over = sum(1 for r in res if r[4] == A.OVER_DELIVERY)
+            ref_first = sorted(set(r[5] for r in res))
+            ok = ok and n_over == n
+            first = ";  first high over_delivery %d/%d (reference: %s)" % (
+                n_over, n, "/".join(A.TABLE[c][2] if c >= 0 else "none" for c in ref_first))
         rows.append(("%s, %g uL/h, %s, offset %+.1f" % (FAULTS[f][0], rate, mode, off),
                      "%s / %s" % (nm, nw), "s",
-                     "reference %s / %s;  target %s%s" % (rm, rw, target,
-                                                          "" if ok else "  MISSED")))
+                     "reference %s / %s;  target %s%s%s" % (rm, rw, target, first,
+                                                            "" if ok else "  MISSED")))
     rows.append(("rows meeting their target (new engine)", "%d/%d" % (met, total), "", ""))
     rows.append(("high-priority alarms before the fault, new / reference",
                  "%d / %d" % (false_new, false_ref), "runs", "of %d runs each" % runs))

@@ -112,8 +112,13 @@ def _catalogue_task(i):
     from host_tools.sim import scenarios as S
     _name, kwargs = S.SOAK[i]
     sc = S.soak_scenario(kwargs, 11 + i)
-    c = Config({"rate_ul_h": sc.rate, "reservoir_capacity_ml": sc.capacity_ml})
-    return run(sc, c)
+    values = {"reservoir_capacity_ml": sc.capacity_ml}
+    if sc.schedule is None:
+        values["rate_ul_h"] = sc.rate
+    else:                 # flex dosing (issue 22)
+        values["schedule"] = [("%02d:%02d" % (s // 3600, s // 60 % 60), r)
+                              for s, r in sc.schedule]
+    return run(sc, Config(values))
 
 
 def _summary(results, days, label):

@@ -32,6 +32,7 @@ class Replay:
         self.t0 = ticks_add(0, -T0_BEFORE_WRAP)
         self.t_ms = 0          # trace time of the step being made
         self.monitor = None
+        self.now = 0           # the ticks value of the last step
         self.rows = 0          # samples fed
         self.steps = 0         # Monitor steps made (rows + gap seconds)
         self.events = 0
@@ -50,24 +51,31 @@ class Replay:
         refill = 0
         rows = 0
         steps = 0
+        now = self.now
         for s in samples:
             t = s[0]
+            # the clock moves by the interval, never by the trace time: a
+            # 32-bit port's ticks_add takes no delta beyond 2**29 ms (6.2 days)
             if m is None:
                 tod = (self.cfg.start_s + t // 1000) % 86400
-                m = self.monitor = Monitor(self.cfg, ticks_add(t0, t), self._on_event, tod)
+                now = ticks_add(t0, t)
+                m = self.monitor = Monitor(self.cfg, now, self._on_event, tod)
             else:
                 g = last + STEP_MS
                 while g < t:        # a gap: sensor silence, once a second
                     self.t_ms = g
-                    m.step(ticks_add(t0, g), None, None, 0, button, refill)
+                    now = ticks_add(now, STEP_MS)
+                    m.step(now, None, None, 0, button, refill)
                     steps += 1
                     g += STEP_MS
+                now = ticks_add(now, t - (g - STEP_MS))
             self.t_ms = t
             button = s[4]
             refill = s[5]
-            m.step(ticks_add(t0, t), s[1], s[2], s[3], button, refill)
+            m.step(now, s[1], s[2], s[3], button, refill)
             last = t
             rows += 1
+        self.now = now
         self.rows += rows
         self.steps += steps + rows
         return self

@@ -6,6 +6,7 @@
 # The scenarios are built by the sensor model, host_tools/sim/sensors.py.
 # Every expectation is checked by one checker,
 # host_tools/formats/expectations.py (check_events). MicroPython-compatible.
+from host_tools.sim import scenarios22
 from host_tools.sim.sensors import Scenario
 
 H = 3600
@@ -136,10 +137,16 @@ _ISSUE11 = [
           level_every_s=10), {}),
 ]
 
+# issue 22 (flex dosing, dumps): host_tools/sim/scenarios22.py
+ISSUE22 = scenarios22.ISSUE22
+FLEX = scenarios22.FLEX
+
 for _n, _k, _c, _on, _ce, _kw in _ISSUE2:
     DETECTION.append((_n, (_k + "/" + _c if _c else _k,), _on, _ce, _kw, {}, (1, 2, 3)))
 for _n, _acc, _on, _ce, _kw, _cfg in _ISSUE11:
     DETECTION.append((_n, _acc, _on, _ce, _kw, _cfg, (1, 2)))
+for _n, _acc, _on, _ce, _kw in ISSUE22:
+    DETECTION.append((_n, _acc, _on, _ce, _kw, {}, (1, 2)))
 
 # ---- quiet: must raise no high-priority alarm (issue 2: no false alarms) ------
 # (name, scenario kwargs, seed)
@@ -168,6 +175,8 @@ QUIET = [(_n, _kw, 1) for _n, _kw in [
           pulse_period_s=150, pulse_width_s=20)),
 ]]
 
+QUIET += [(_n, _kw, 3) for _n, _kw in scenarios22.QUIET]
+
 # 30 days of normal delivery (the soak)
 SOAK_DAYS = 30
 SOAK = [
@@ -183,6 +192,7 @@ SOAK = [
     ("200 uL/h pulsatile 5 min/10 s", dict(rate_ul_h=200.0, pulse_period_s=300,
                                            pulse_width_s=10)),
 ]
+SOAK += scenarios22.SOAK
 
 
 
@@ -311,6 +321,7 @@ CORPUS = [
          meta={"level_stuck_ml": "0.2"},
          expect=[("malfunction", "level_sensor", 30 * MIN, 30 * MIN + 75 * MIN)]),
 ]
+CORPUS.append(_c(*scenarios22.DUMP_CORPUS))
 # the demo for `make run` (the virtual board): a story, at --speed 60 about 4 min
 DEMO = _c(
     "demo", "1.5 h normal (150 uL/h); occlusion at 1:30, patient pauses at 1:45 (short "

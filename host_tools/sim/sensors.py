@@ -8,7 +8,9 @@
 # readings missing, singly; one spike an hour (one reading 2-10x off).
 # Optional pulsatile delivery: a stroke every pulse_period_s, pulse_width_s
 # wide, same mean. Level: a reading every level_every_s, 0.01 mL resolution,
-# noise sigma 0.03 mL, a daily ripple of +-0.05 mL.
+# noise sigma 0.03 mL, a daily ripple of +-0.05 mL. The flow sensor
+# saturates at full_scale_ul_h (50 mL/h, the default flow_max_ul_h): a reading
+# beyond it reads full scale with flags bit 1 (above range), as an SF06 does.
 import math
 from array import array
 
@@ -58,7 +60,8 @@ class Scenario:
                  spikes=True, factor=None, leak_ml_h=0.0, leak_from_s=0,
                  flow_fault=None, level_jump=None, level_glitch_s=None,
                  refill_s=None, auto_refill_ml=None, button=None,
-                 watch_ml=(), level_stuck_s=None, refill_mode=None):
+                 watch_ml=(), level_stuck_s=None, refill_mode=None,
+                 full_scale_ul_h=50000.0, dump=None):
         self.rng = Rng(seed)
         self.rate = rate_ul_h
         self.schedule = schedule      # [(start_s_of_day, rate_ul_h)] sorted
@@ -78,10 +81,15 @@ class Scenario:
         self.leak_from_s = leak_from_s
         # (kind, t_s): silent|stuck|range|air, or intermittent from t_s on:
         # alternate (every 2nd reading lost), two_in_three (every 3rd lost),
-        # air_alternate (air flagged on every 2nd reading)
+        # air_alternate (air flagged on every 2nd reading); a third item, the
+        # fault's length in s (else to the end)
         self.flow_fault = flow_fault
         self.level_stuck_s = level_stuck_s  # the level reading freezes from then
         self.refill_mode = refill_mode      # (from_s, to_s): mode on, no refill
+        self.full_scale = int(full_scale_ul_h * 10)   # 0.1 uL/h
+        # (t_s, ul_h[, to_s]): a free flow on top of the pump's delivery (a
+        # dump: the drug runs through the line, continuously) from t_s
+        self.dump = dump
         self.level_jump = level_jump  # (t_s, ml)
         self.level_glitch_s = level_glitch_s
         # clinician refills (mode on 60 s before, level to 95 % in 2 min):
@@ -124,7 +132,10 @@ class Scenario:
         missed_flow = False
         missed_level = False
         last_flow = None
-        fault_kind, fault_t = self.flow_fault or (None, -1)
+        fault_kind, fault_t = (self.flow_fault or (None, -1))[:2]
+        # (kind, t_s, length_s): the fault lasts length_s (a bubble of 20 s)
+        fault_end = self.flow_fault[2] + fault_t if self.flow_fault and len(
+            self.flow_fault) > 2 else self.duration_s
         jump_t, jump_ml = self.level_jump or (-1, 0.0)
         stuck_level = None
         period = self.pulse_period_s
@@ -143,6 +154,9 @@ class Scenario:
                 true = rate * period / width if ph < width else 0.0
             else:
                 true = rate
+            if self.dump is not None and t >= self.dump[0] and vol > 0.0 and (
+                    len(self.dump) < 3 or t < self.dump[2]):
+                true += self.dump[1]
             refill = 0
             for rs in self.refills:
                 if rs - 60 <= t < rs + 300:
@@ -173,7 +187,7 @@ class Scenario:
                 missed_flow = True
             else:
                 missed_flow = False
-            if fault_kind is not None and t >= fault_t:
+            if fault_kind is not None and fault_t <= t < fault_end:
                 if fault_kind == "silent":
                     flow = None
                 elif fault_kind == "stuck":
@@ -189,6 +203,9 @@ class Scenario:
                 elif fault_kind == "air_alternate" and t % 2:
                     flags = 1
             if flow is not None:
+                if flow >= self.full_scale and fault_kind != "range":
+                    flow = self.full_scale      # saturated: full scale, flagged
+                    flags |= 2
                 last_flow = flow
             # level reading
             level = None

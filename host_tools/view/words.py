@@ -111,10 +111,20 @@ def priority(alarm, cause):
     return A.PRIORITY_NAMES[A.TABLE[i][1]] if i >= 0 else "high"
 
 
+# a detail that means something else for one alarm (issue 22's dumps: the
+# flow sensor beyond its full scale is the overdose's evidence, not a fault)
+DETAIL_WORDS_FOR = {
+    ("over_delivery", "out_of_range"): "the flow is beyond the sensor's full scale and the "
+                                       "reservoir empties fast: a dump",
+    ("over_delivery", "falling"): "the reservoir empties fast while the flow sensor cannot "
+                                  "measure it",
+}
+
+
 def describe(alarm, cause, detail=""):
     """One line: what is wrong, and why when the detail says more."""
     text = CONDITION_WORDS.get((alarm, cause), "%s/%s" % (alarm, cause))
-    why = DETAIL_WORDS.get(detail or "", detail or "")
+    why = DETAIL_WORDS_FOR.get((alarm, detail)) or DETAIL_WORDS.get(detail or "", detail or "")
     if why and why not in text:
         text += " (%s)" % why
     return text

@@ -51,6 +51,14 @@ def test_soak_200_ul_h():
     _soak(6, 17, level_ml=9.0)
 
 
+def test_soak_flex_dosing():
+    # issue 22: a basal rate with three 20-min boluses a day at 10x: the
+    # stop test's envelope overflowed in 2-3 days (an exception, a false
+    # malfunction/internal); no over_delivery as a stroke pump's bolus starts
+    _soak(7, 18)
+    _soak(8, 19)
+
+
 def test_soak_worst_offsets_and_stroke_periods():
     # issue 11 (the year-long run is `make soak`): a day each of the hardest
     # configurations for the new stop tests, with a schedule step and a refill
