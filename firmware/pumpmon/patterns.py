@@ -13,10 +13,12 @@ C4 = const(262)
 D4 = const(294)
 G4 = const(392)
 C5 = const(523)
-# the drug-delivery melody a fifth higher (over_delivery)
-A4 = const(440)
-D5 = const(587)
-G5 = const(784)
+# the drug-delivery melody a major third higher (over_delivery): a fifth
+# (G5 784 Hz) would put its 6th harmonic above 4 kHz and its 4th on the
+# 25 % pulse's null, leaving three within 15 dB (docs/alarm-signals.md)
+FS4 = const(370)
+B4 = const(494)
+E5 = const(659)
 
 # LED colours
 OFF = const(0)
@@ -78,10 +80,10 @@ SOUND = (
     # one soft C4 pulse every 5 minutes, for as long as the configuration says so
     (C4, PULSE_LOW, REPEAT_STOPPED - PULSE_LOW),
     # over_delivery (high: too much drug): the drug-delivery melody's shape
-    # (down a seventh, up a fourth, 3 + 2) a fifth higher, G5 A4 D5 - G5 A4:
-    # heard as the same family as no_flow, "the drug", and told apart by its
-    # register: higher = more. Never the equipment-failure melody.
-    _high(G5, A4, D5),
+    # (down a seventh, up a fourth, 3 + 2) a major third higher, E5 F#4 B4 -
+    # E5 F#4: heard as the same family as no_flow, "the drug", and told apart
+    # by its register: higher = more. Never the equipment-failure melody.
+    _high(E5, FS4, B4),
 )
 
 

@@ -43,7 +43,7 @@ def _build(flash, order):
     b = board.Board()
     objs.append(("board.Board", _alloc() - a))
     a = _alloc()
-    cfg = Config({"rate_ul_h": 30.0, "mqtt_host": "192.168.1.2", "wifi_ssid": "home",
+    cfg = Config({"rate_ul_h": 30.0, "mqtt_host": "127.0.0.1", "wifi_ssid": "home",
                   "wifi_password": "secret1234", "board_id": "bed1",
                   "mqtt_keepalive_s": 60})
     r = Runner(b, cfg, tod_s=None, flash=flash)

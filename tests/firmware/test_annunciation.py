@@ -169,7 +169,7 @@ def test_pump_stopped_light_is_its_own():
 
 def test_over_delivery_is_a_drug_delivery_alarm_of_its_own():
     # issue 22: high priority, the drug-delivery melody's shape in another
-    # register (a fifth higher), never the equipment-failure melody, and a
+    # register (a major third higher), never the equipment-failure melody, and a
     # light of its own (a red double flash)
     k = A.KIND_OVER_DELIVERY
     assert A.kind_of(A.OVER_DELIVERY) == k and A.KIND_NAMES[k] == "over_delivery"
@@ -177,10 +177,10 @@ def test_over_delivery_is_a_drug_delivery_alarm_of_its_own():
     notes = [p[0] for p in pulses(P.SOUND[k])]
     drug = [p[0] for p in pulses(P.SOUND[A.KIND_NO_FLOW])]
     equipment = [p[0] for p in pulses(P.SOUND[A.KIND_MALFUNCTION])]
-    assert notes[:5] == [P.G5, P.A4, P.D5, P.G5, P.A4]
+    assert notes[:5] == [P.E5, P.FS4, P.B4, P.E5, P.FS4]
     # the same intervals as the drug melody (ratios within 1 %), every note higher
     for a, b in zip(notes, drug):
-        assert 1.45 <= a / b <= 1.52, (a, b)    # a fifth: 3:2
+        assert 1.24 <= a / b <= 1.28, (a, b)    # a major third: 2**(4/12)
     for i in range(4):
         assert abs(notes[i + 1] / notes[i] - drug[i + 1] / drug[i]) < 0.01
     assert notes != equipment and not set(notes) & set(equipment)
