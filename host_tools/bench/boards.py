@@ -65,7 +65,9 @@ def compile_tree(board, arch, dst):
                        check=True, capture_output=True)
 
 
-def heap_run(heap_bytes, mpy_dir=None):
+def heap_run(heap_bytes, mpy_dir=None, micropython=None):
+    """micropython: the port to run on (default the pinned 64-bit unix port;
+    build/mp32/micropython, 32-bit, has a board's object sizes)."""
     env = dict(os.environ)
     if mpy_dir is None:       # .py sources, compiled at import on the board
         path = [str(ROOT / "firmware"), str(ROOT / "boards" / "rpi_pico"),
@@ -78,7 +80,7 @@ def heap_run(heap_bytes, mpy_dir=None):
         prog.write_text(MP_PROGRAM)
         flash = Path(tmp) / "flash"
         flash.mkdir()
-        r = subprocess.run([str(BIN / "micropython"), "-X", "heapsize=%d" % heap_bytes,
+        r = subprocess.run([str(micropython or BIN / "micropython"), "-X", "heapsize=%d" % heap_bytes,
                             str(prog), str(flash)],
                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]

@@ -4,6 +4,7 @@
 # drops at once): the flash succeeds, and only the monitor's own start-up
 # decides whether it came up. The "brokers" here are tiny loopback servers.
 import json
+import time
 import socket
 import threading
 
@@ -98,7 +99,13 @@ def test_flash_with_a_carers_link_config_succeeds_whatever_the_broker_does(
         # the monitor runs: a second flash finds nothing to send and comes up again
         s = flash(vboard, ROOT, config=p, settle=3.0)
         assert s["files_sent"] == 0
-        recs = [r[2] for r in L.read_all(str(vboard.flash / "log"))[0]]
+        # the link's failure is logged once its start-up grace (one keep-alive,
+        # 10 s: a broker not up yet is no alarm) has passed
+        end = time.monotonic() + 60
+        recs = []
+        while time.monotonic() < end and not any(r[0] == L.CARER_LINK for r in recs):
+            time.sleep(1)
+            recs = [r[2] for r in L.read_all(str(vboard.flash / "log"))[0]]
         assert any(r[0] == L.CARER_LINK for r in recs), "the link's failure is logged"
     finally:
         if server is not None:

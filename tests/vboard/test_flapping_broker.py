@@ -89,23 +89,19 @@ def test_a_flapping_broker_leaves_the_log_its_evidence(tmp_path):
         t_end = time.monotonic() + 60            # ~10 board minutes of flapping
         while time.monotonic() < t_end:
             time.sleep(1)
-        assert broker.accepted >= 20, broker.accepted
+        # the link's back-off (issue 28: it starts again at 1 s only after a
+        # connection that stayed up 60 s) tries a flapping broker ever more
+        # slowly: 1, 2, 4 ... 60 s, about a dozen connections in 10 minutes
+        assert 6 <= broker.accepted <= 20, broker.accepted
         recs = _records(flash)
         for r in raised:
             assert r in recs
         links = [r for r in recs if r[0] == L.CARER_LINK]
         assert len(links) <= C.SEG_BUDGET - C.SEG_RESERVE, len(links)
-        # the broker goes away for good: it settles, and the count is written
-        broker.stop()
-        end = time.monotonic() + 90
-        held = []
-        while time.monotonic() < end and not held:
-            held = [r for r in _records(flash)
-                    if r[0] == L.RECORDS_HELD and r[2] == L.CARER_LINK]
-            time.sleep(1)
-        assert held and held[0][8] > 0, "no records_held summary"
-        print("flapping broker: %d connections, %d carer_link records, %d held back"
-              % (broker.accepted, len(links), sum(r[8] for r in held)))
+        # (the limiter's summary record under a flood faster than the back-off
+        # allows: tests/firmware/test_chatter.py drives the record path itself)
+        print("flapping broker: %d connections, %d carer_link records"
+              % (broker.accepted, len(links)))
     finally:
         served.stop()
         if not broker.done:

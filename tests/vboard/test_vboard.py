@@ -45,8 +45,12 @@ class Board:
 
     def timeline(self):
         p = self.tmp / "timeline.jsonl"
+        text = p.read_text()
+        # the board may be writing its last row right now: a line without its
+        # newline is not a row yet (it is read whole the next time)
+        text = text[:text.rfind("\n") + 1]
         rows = []
-        for line in p.read_text().splitlines():
+        for line in text.splitlines():
             if line.strip():
                 rows.append(json.loads(line))
         return rows
