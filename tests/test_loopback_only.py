@@ -9,6 +9,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 # files whose non-loopback addresses are only parsed (Config), never dialled
 PARSE_ONLY = {
@@ -54,6 +56,7 @@ def _bad(text, versions):
     return bad
 
 
+@pytest.mark.req("R-088")
 def test_the_project_dials_only_loopback_addresses():
     found = {}
     for f in _files():
@@ -68,6 +71,7 @@ def test_the_project_dials_only_loopback_addresses():
     assert not found, "non-loopback addresses outside docs and parse-only fixtures: %s" % found
 
 
+@pytest.mark.req("R-088")
 def test_the_check_finds_what_it_must():
     assert _bad('connect(("192.0.2.1", 1883))', False) == ["192.0.2.1"]
     assert _bad('host = "10.0.0.7"', False) == ["10.0.0.7"]

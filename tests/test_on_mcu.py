@@ -135,6 +135,7 @@ WHICH = os.environ.get("PUMPMON_MCU", "fast")
 RUN_CASES = [c for c in MCU_CASES if WHICH == "all" or (WHICH == "slow") == (c[0] in SLOW_ON_MCU)]
 
 
+@pytest.mark.req("R-057")
 @pytest.mark.parametrize("module,only", RUN_CASES)
 def test_firmware_module_on_mcu(board, mcu_tree, module, only):
     out = _run_module(board, mcu_tree, module, only)
@@ -142,6 +143,7 @@ def test_firmware_module_on_mcu(board, mcu_tree, module, only):
     assert m and int(m.group(1)) > 0 and "exit 0" in out, out[-4000:]
 
 
+@pytest.mark.req("R-057")
 def test_every_firmware_test_runs_on_the_mcu():
     # every case the unix ports run, but the network's few (named above)
     every = set()
@@ -156,6 +158,7 @@ def test_every_firmware_test_runs_on_the_mcu():
     assert set(SPLIT) <= {m for m, _ in MCU_CASES}
 
 
+@pytest.mark.req("R-057")
 def test_mcu_is_a_single_float_32_bit_board(board, mcu_tree):
     # what the tests above run on: single floats (as the RP2040 and ESP32
     # ports), 31-bit small ints, no os.urandom, no socket
@@ -164,6 +167,7 @@ def test_mcu_is_a_single_float_32_bit_board(board, mcu_tree):
     assert "0.33333334 2147483647 qemu True" in out, out       # single: 1/3 to 8 digits
 
 
+@pytest.mark.req("R-057")
 @pytest.mark.parametrize("name", REPLAY_TRACES)
 def test_corpus_replay_byte_identical_on_mcu(board, mcu_tree, name):
     # the replay driver on the Cortex-M gives the corpus's events byte for byte

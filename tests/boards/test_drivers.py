@@ -784,6 +784,7 @@ def test_ds3231_reading_allocates_nothing_on_micropython():
 
 # ---------------------------------------------------------------- SSD1306 display
 
+@pytest.mark.req("R-063")
 def test_oled_frames_and_bus_time(mocker):
     # the two transactions of one 32-byte piece, byte for byte (SSD1306
     # datasheet: control byte 0x00 = a command stream, 0x21 column start/end,

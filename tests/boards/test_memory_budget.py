@@ -21,6 +21,7 @@ OVER_BUDGET = pytest.mark.xfail(strict=True, reason="issue 24: the full monitor 
 
 
 @OVER_BUDGET
+@pytest.mark.req("R-070")
 def test_full_monitor_peak_heap_within_the_limit():
     res = M.run_mp32("peak")
     assert "error" not in res, res["error"]
@@ -34,6 +35,7 @@ def test_full_monitor_peak_heap_within_the_limit():
 
 
 @OVER_BUDGET
+@pytest.mark.req("R-070")
 def test_fragmentation_short_run_keeps_a_large_free_block():
     res = M.run_mp32("frag", hours=6)
     assert "error" not in res, res["error"]
@@ -44,6 +46,7 @@ def test_fragmentation_short_run_keeps_a_large_free_block():
         % (res["largest_free"], M.FRAG_FLOOR, "; ".join(M.consumers(res))))
 
 
+@pytest.mark.req("R-070")
 def test_consumers_name_the_biggest_first():
     res = M.parse("IMPORT pumpmon.engine 9000\nIMPORT pumpmon.clock 200\n"
                   "OBJECT Runner 5000\n" + '{"heap": 1, "base": 0, "setup_live": 14200, '
@@ -52,6 +55,7 @@ def test_consumers_name_the_biggest_first():
                                    "running (peak above the set-up) 800"]
 
 
+@pytest.mark.req("R-070")
 def test_import_order_puts_dependencies_first():
     order = M.import_order()
     assert order.index("pumpmon.alarms") < order.index("pumpmon.engine") < \

@@ -157,6 +157,7 @@ def test_state_message_drives_each_entity():
     assert none["alarm"] == "none" and none["time"] is None
 
 
+@pytest.mark.req("R-058")
 def test_over_delivery_is_its_own_entity_and_escalation_is_sent():
     # issue 22: an overdose is not a malfunction, and the bedside's escalation
     # reaches Home Assistant and the carers

@@ -8,6 +8,7 @@
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from carerlink import topics as T
@@ -30,6 +31,7 @@ def _discovery():
     return [(t, json.loads(p)) for t, p in T.discovery("bed4")]
 
 
+@pytest.mark.req("R-077")
 def test_blueprint_selects_the_discovered_device_and_its_inputs_exist():
     bp = _load()
     meta = bp["blueprint"]
@@ -43,6 +45,7 @@ def test_blueprint_selects_the_discovered_device_and_its_inputs_exist():
             assert v in meta["input"], v
 
 
+@pytest.mark.req("R-077")
 def test_blueprint_knows_every_alarm_entity_by_its_discovery_name():
     bp = _load()
     disc = _discovery()
@@ -59,6 +62,7 @@ def test_blueprint_knows_every_alarm_entity_by_its_discovery_name():
         assert [b for b in binary if b.endswith(a)] == [a]
 
 
+@pytest.mark.req("R-077")
 def test_blueprint_reads_only_attributes_the_monitor_sends():
     from pumpmon import alarms as A
     text = BLUEPRINT.read_text()
@@ -81,6 +85,7 @@ def _balanced(t):
     return tags.count("if") == tags.count("endif") and tags.count("for") == tags.count("endfor")
 
 
+@pytest.mark.req("R-077")
 def test_blueprint_triggers_on_alarms_and_offline_and_its_templates_are_closed():
     bp = _load()
     cond = bp["conditions"][0]["value_template"]

@@ -211,6 +211,7 @@ def test_tls_asked_without_ssl_never_falls_back_to_clear_text(broker):
     assert bytes(tap.sent) == b""
 
 
+@pytest.mark.req("R-075")
 def test_tls_verifies_the_broker_and_never_falls_back(broker, tmp_path, how="ca"):
     """Issue 28: the broker's certificate is checked against the CA or the
     pinned fingerprint of the configuration. A broker with a self-signed
@@ -261,6 +262,7 @@ def test_tls_verifies_the_broker_and_never_falls_back(broker, tmp_path, how="ca"
     assert link and "certificate" in link[0]["error"] and link[0]["retry_s"] == 60, link
 
 
+@pytest.mark.req("R-075")
 def test_a_pinned_fingerprint_is_checked_before_anything_is_sent(broker, tmp_path):
     """mqtt_fingerprint: the broker certificate's SHA-256, compared once the
     TLS handshake is done and before CONNECT (user, password) is sent. The

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from host_tools.carer.broker import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +28,7 @@ async def _try(url):
     return True
 
 
+@pytest.mark.req("R-076")
 def test_serve_makes_a_password_shows_it_once_and_refuses_anonymous_clients():
     port = free_port()
     p = subprocess.Popen([str(BIN / "pumpmon"), "carer", "--serve", "--broker-port", str(port),

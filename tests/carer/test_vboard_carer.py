@@ -64,6 +64,7 @@ def _wait(pred, timeout, what):
     raise AssertionError("timed out waiting for " + what)
 
 
+@pytest.mark.req("R-073")
 @pytest.mark.req("R-045")
 def test_no_flow_reaches_carers_and_a_killed_board_rings_pumpmon_carer(rig):
     tmp, broker, procs = rig

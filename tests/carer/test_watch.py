@@ -78,6 +78,7 @@ def test_unacknowledged_alarm_escalates_after_ten_minutes_of_monitor_time():
     assert w.on_message(8.0, "other/topic", "x") is None
 
 
+@pytest.mark.req("R-080")
 def test_a_monitor_that_says_escalated_is_the_one_timer():
     # issue 22: the monitor's own escalation (state `escalated`, set by its
     # escalation_min timer) decides; the carers' tool no longer times it
@@ -103,6 +104,7 @@ def test_a_monitor_that_says_escalated_is_the_one_timer():
 
 
 # ---- issue 28: the carer's side tells the truth -----------------------------
+@pytest.mark.req("R-080")
 def test_after_a_monitor_restart_the_old_uptime_is_not_used():
     # before: up for 2,000 s; it restarts and raises monitoring_interrupted at
     # 3 s of its new uptime: seconds old, not "33 min: ESCALATED"
@@ -126,6 +128,7 @@ def test_after_a_monitor_restart_the_old_uptime_is_not_used():
         assert "escalate:monitoring_interrupted" in [r for _m, r, _t in w.reasons(20.0)]
 
 
+@pytest.mark.req("R-080")
 def test_lines_use_the_bedside_words_and_show_acknowledgements():
     from host_tools.view import words as W
     w = CarerWatch(["bed4"])
@@ -143,6 +146,7 @@ def test_lines_use_the_bedside_words_and_show_acknowledgements():
     assert w.summary("bed4").endswith("no alarm")
 
 
+@pytest.mark.req("R-080")
 def test_every_alarm_is_shown_at_once_medium_and_low_noted_without_the_bell():
     w = CarerWatch(["bed4"])
     d = {"alarm": "low_reservoir", "up_s": 50, "alarms": {
@@ -163,6 +167,7 @@ def test_every_alarm_is_shown_at_once_medium_and_low_noted_without_the_bell():
     assert [a for _m, a, _t in w.notes()] == ["low_reservoir"]
 
 
+@pytest.mark.req("R-074")
 def test_coming_is_shown_and_the_second_contact_rings_only_when_called():
     first = CarerWatch(["bed4"])
     second = CarerWatch(["bed4"], contact=2)

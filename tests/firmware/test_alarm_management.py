@@ -329,6 +329,7 @@ def test_restored_alarm_whose_condition_is_gone_latches():
 
 def test_escalation_counts_from_the_first_unacknowledged_high_alarm():
     # issue 22: the one escalation timer (manager.escalated)
+    """req: R-060"""
     r = Rig()
     r.cond = LOW                    # a medium alarm never escalates
     r.run(15 * 60000, step=1000)
@@ -354,6 +355,7 @@ def test_escalation_counts_from_the_first_unacknowledged_high_alarm():
 
 
 def test_restored_unacknowledged_high_alarm_escalates_from_boot():
+    """req: R-060"""
     r = Rig()
     r.m.restore(NO_FLOW, 0)
     r.cond = NO_FLOW
@@ -365,6 +367,7 @@ def test_restored_unacknowledged_high_alarm_escalates_from_boot():
 
 def test_short_press_while_paused_puts_the_sound_back_on():
     # issue 22: a paused sound can be put back on at once, and it is logged
+    """req: R-061"""
     r = Rig()
     r.cond = NO_FLOW
     r.run(1000)
@@ -394,6 +397,7 @@ def test_faults_that_leave_the_stop_test_working_remind_hourly_others_every_2_mi
     # flow sensor still judges a stop) is quiet until reminder_min, light on;
     # a flow sensor fault (the stop test blind) and every danger sound again
     # after the 2-minute pause, as before
+    """req: R-059"""
     level = 1 << A.LEVEL_SENSOR
     assert A.priority_of(A.LEVEL_SENSOR) == A.HIGH and A.QUIET_MASK & level
     for bit in (A.NO_FLOW, A.EMPTY, A.OVER_DELIVERY, A.FLOW_SENSOR, A.PARTIAL_LONG,
@@ -424,6 +428,7 @@ def test_a_reminder_is_one_burst_and_needs_no_press():
     # issue 22: the hourly reminder of an acknowledged medium alarm sounds one
     # burst (15 s), then is quiet again for another hour; a press meanwhile
     # acknowledges it as before. A high one (level sensor) sounds until pressed.
+    """req: R-059"""
     r = Rig()
     r.cond = LOW
     r.run(1000)

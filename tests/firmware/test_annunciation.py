@@ -146,7 +146,7 @@ def test_pump_stopped_light_is_its_own():
     # all well"), is not the steady yellow of starting, service or
     # monitoring_interrupted, and flashes slower than any medium alarm: yellow
     # with a short dark gap
-    """req: R-012"""
+    """req: R-012, R-062"""
     k = A.KIND_PUMP_STOPPED
     assert _colours(k) == [P.YELLOW]
     colour, hz, duty = _flash(k)
@@ -171,6 +171,7 @@ def test_over_delivery_is_a_drug_delivery_alarm_of_its_own():
     # issue 22: high priority, the drug-delivery melody's shape in another
     # register (a major third higher), never the equipment-failure melody, and a
     # light of its own (a red double flash)
+    """req: R-058"""
     k = A.KIND_OVER_DELIVERY
     assert A.kind_of(A.OVER_DELIVERY) == k and A.KIND_NAMES[k] == "over_delivery"
     assert A.priority_of(A.OVER_DELIVERY) == A.HIGH and k in HIGH_KINDS
@@ -255,6 +256,7 @@ def test_top_condition_ranks_priority_before_index():
 
 def test_new_conditions_are_appended_never_renumbered():
     # stored in the state file and the log: the first nine keep their numbers
+    """req: R-058"""
     causes = [c for _k, _p, c in A.TABLE]
     assert causes[:9] == ["low_flow", "reservoir_empty", "over_delivery", "flow_sensor",
                           "level_sensor", "level_flow_mismatch", "internal", "volume",

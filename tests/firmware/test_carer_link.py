@@ -22,7 +22,7 @@ def _raises(values):
 
 
 def test_network_settings_are_optional_and_validated():
-    """req: R-046"""
+    """req: R-046, R-078"""
     assert Config({"rate_ul_h": 30}).net is None
     c = Config({"rate_ul_h": 30, "mqtt_host": "192.168.1.10"})
     assert c.net["mqtt_port"] == 1883 and c.net["mqtt_tls"] is False
@@ -272,6 +272,7 @@ class _Pinger:
 
 
 def test_a_link_that_drops_within_seconds_is_retried_ever_more_slowly():
+    """req: R-079"""
     from carerlink import link as LK
     seed = 28
     for trial in range(2):
@@ -289,6 +290,7 @@ def test_a_link_that_drops_within_seconds_is_retried_ever_more_slowly():
 
 
 def test_a_connection_that_stayed_up_starts_the_back_off_again():
+    """req: R-079"""
     from carerlink import link as LK
     b, r, lk = _link()
     lk.wire = w = _ScriptWire(drop_after=100 * 90)        # up 90 s each time
@@ -299,6 +301,7 @@ def test_a_connection_that_stayed_up_starts_the_back_off_again():
 
 
 def test_alarm_state_goes_with_qos_1_until_the_broker_acknowledges_it():
+    """req: R-072"""
     import json
     from carerlink import link as LK
     from carerlink import packets as P
@@ -335,6 +338,7 @@ def test_alarm_state_goes_with_qos_1_until_the_broker_acknowledges_it():
 
 
 def test_i_am_coming_is_logged_published_and_never_silences_the_bedside():
+    """req: R-073"""
     import json
     from carerlink import link as LK
     from carerlink import packets as P
@@ -369,6 +373,7 @@ def test_i_am_coming_is_logged_published_and_never_silences_the_bedside():
 
 
 def test_an_escalated_alarm_nobody_answered_calls_the_second_contact():
+    """req: R-074"""
     import json
     from carerlink import link as LK
     from carerlink import packets as P
@@ -395,6 +400,7 @@ def test_an_escalated_alarm_nobody_answered_calls_the_second_contact():
 
 
 def test_start_up_grace_hides_only_a_broker_not_up_yet():
+    """req: R-079"""
     from carerlink import link as LK
     from carerlink.wire import LinkError
     from pumpmon import eventlog as L

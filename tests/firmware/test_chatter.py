@@ -97,6 +97,7 @@ def _held_total(d):
 
 
 def test_a_day_of_flapping_broker_keeps_every_alarm_and_few_link_records():
+    """req: R-067"""
     d = _tmpdir("chat24")
     try:
         r, b = _runner(d)
@@ -134,6 +135,7 @@ def test_a_small_log_keeps_its_evidence_under_weeks_of_chatter():
     # written without the budget) beside the hourly status: the evidence
     # written first is there as long as fewer than 3 x (48 - 16) other records
     # came after it, i.e. 96 hours of status records; then it may go
+    """req: R-067"""
     d = _tmpdir("chatsmall")
     try:
         r, b = _runner(d, segments=4, seg_bytes=48 * L.REC)
@@ -164,6 +166,7 @@ def test_random_chatter_never_takes_more_than_its_share_and_counts_everything():
     # records and a sensor flapping under a latched alarm, on a small log:
     # per segment the budget holds; every link change is either written or
     # counted in a records_held; the newest evidence always survives
+    """req: R-067"""
     import random
     for seed in range(SEEDS):
         rnd = random.Random(seed) if hasattr(random, "Random") else None
@@ -224,6 +227,7 @@ def test_random_chatter_never_takes_more_than_its_share_and_counts_everything():
 
 
 def test_a_sensor_flapping_under_a_latched_alarm_is_summarised():
+    """req: R-067"""
     d = _tmpdir("chatsens")
     try:
         r, b = _runner(d)
@@ -255,6 +259,7 @@ def test_a_sensor_flapping_under_a_latched_alarm_is_summarised():
 
 
 def test_the_segment_count_survives_a_reset():
+    """req: R-067"""
     d = _tmpdir("chatboot")
     try:
         r, b = _runner(d)

@@ -158,6 +158,7 @@ def test_extreme_thresholds_that_would_disable_detection_are_refused():
 
 def test_escalation_is_settable_only_sooner_and_never_off():
     # issue 22: 10 minutes by default, 5-10: never later, never switched off
+    """req: R-060"""
     assert Config({"rate_ul_h": 30}).escalation_ms == 600000
     assert Config({"rate_ul_h": 30, "escalation_min": 5}).escalation_ms == 300000
     for bad in (0, 4.9, 11, 60, -1):

@@ -58,6 +58,7 @@ def demos(r):
 
 
 def test_order_is_by_priority_and_covers_every_kind():
+    """req: R-065"""
     assert sorted(D.KINDS) == list(range(len(A.KIND_NAMES)))
     prios = [A.TABLE[c][1] for c in D.CONDS]
     assert prios == sorted(prios)
@@ -65,6 +66,7 @@ def test_order_is_by_priority_and_covers_every_kind():
 
 
 def test_sequence_plays_every_alarm_in_order_then_ends():
+    """req: R-065"""
     r, b = runner()
     go(r, b, 150000)                 # judged: monitoring, no alarm
     assert not r.monitor.manager.shown
@@ -89,6 +91,7 @@ def test_sequence_plays_every_alarm_in_order_then_ends():
 
 
 def test_too_few_presses_or_too_slow_do_nothing():
+    """req: R-065"""
     r, b = runner()
     go(r, b, 150000)
     for _ in range(D.SHORT_PRESSES - 1):
@@ -103,6 +106,7 @@ def test_too_few_presses_or_too_slow_do_nothing():
 
 
 def test_refused_while_an_alarm_is_shown():
+    """req: R-065"""
     r, b = runner()
     go(r, b, 150000)
     b.flow = 0
@@ -120,6 +124,7 @@ def _raised_no_flow(r):
 
 def test_a_real_alarm_ends_it_in_the_same_pass_and_is_raised_on_time():
     # without a demonstration: when the stop is raised
+    """req: R-065"""
     r0, b0 = runner()
     go(r0, b0, 150000)
     b0.flow = 0
@@ -142,6 +147,7 @@ def test_a_real_alarm_ends_it_in_the_same_pass_and_is_raised_on_time():
 
 
 def test_a_press_ends_it():
+    """req: R-065"""
     r, b = runner()
     go(r, b, 150000)
     r.demo.start(b.t, D.SRC_CONSOLE)
@@ -164,6 +170,7 @@ class Console(S.Console):
 
 
 def test_console_request():
+    """req: R-065"""
     r, b = runner()
     go(r, b, 150000)
     c = Console()

@@ -54,6 +54,7 @@ def _bursts(tones, after, before=None):
 
 
 def test_unanswered_high_alarm_escalates_at_ten_minutes():
+    """req: R-060"""
     b, r, events = _stopped()
     r.run(PASSES_PER_MIN * 3)
     t_raise = _at(events, "alarm_raised", A.NO_FLOW)
@@ -88,6 +89,7 @@ def test_unanswered_high_alarm_escalates_at_ten_minutes():
 
 
 def test_escalation_sooner_when_set_and_a_pause_does_not_stop_it():
+    """req: R-060"""
     b, r, events = _stopped({"escalation_min": 5})
     r.run(PASSES_PER_MIN * 3)
     t_raise = _at(events, "alarm_raised", A.NO_FLOW)

@@ -36,7 +36,7 @@ def _stopped_raised(recs):
 
 
 def test_pump_stopped_is_shown_and_logged_at_every_boot_and_each_change():
-    """req: R-012"""
+    """req: R-012, R-062"""
     d = _tmpdir("stopped")
     try:
         _seconds(_boot(d, CFG, -20000), 2)

@@ -165,7 +165,7 @@ def test_refill_today_by_the_days_alone_never_by_the_ml():
     # issue 22 (docs/alarm-policy.md): 40 uL/h = 0.96 mL a day; 1.06 mL is
     # 1.1 days: the old 1 mL floor raised refill_today after 80 min; now it
     # waits for the day (at 0.96 mL, 2.5 h in), high from then on
-    """req: R-009"""
+    """req: R-009, R-059"""
     g = Rig({"rate_ul_h": 40}, 1060)
     g.run(140 * MIN)
     assert not g.raised("refill_today")
@@ -179,6 +179,7 @@ def test_one_ml_left_at_a_low_rate_is_medium_with_hourly_reminders():
     # 0.9 mL at 2 uL/h is 18 days: low_reservoir/volume (medium), never
     # refill_today; acknowledged, it sounds again each hour (reminder_min).
     # A configuration that sets refill_today_ml still loads.
+    """req: R-059"""
     g = Rig({"rate_ul_h": 2, "refill_today_ml": 1.0}, 900)
     g.run(5 * MIN)
     assert [e[2] for e in g.raised()] == ["volume"] and g.raised()[0][3] == "medium"

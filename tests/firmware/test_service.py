@@ -364,6 +364,7 @@ def test_an_abandoned_service_request_resumes_monitoring_by_itself():
     # taking the REPL within service.HOLD_S, monitors again: logged
     # (monitoring_resumed service_timeout), monitoring_interrupted shown, and
     # a stop of the drug afterwards raises no_flow as usual
+    """req: R-069"""
     d = _tmpdir("svc7")
     try:
         b, r, c = _setup(d)

@@ -177,6 +177,7 @@ ESCAPED_DUPLICATES = (
 
 
 def test_a_key_given_twice_is_found_after_unescaping_with_its_line():
+    """req: R-071"""
     from pumpmon.configfile import duplicate_key
     from pumpmon.runner import load_config
     d = _tmpdir("dupesc")

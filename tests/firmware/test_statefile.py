@@ -168,6 +168,7 @@ def test_a_damaged_state_file_restores_from_the_log_as_a_missing_one_does():
     # leave only malfunction/internal (log_failure), cleared by one long
     # press; a deleted one brought no_flow back. Every kind of damage is now
     # its loss: the same alarms, the same fault, monitoring_interrupted
+    """req: R-068"""
     d = _tmpdir("dmg")
     try:
         r = _no_flow_sounding(d)

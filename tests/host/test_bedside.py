@@ -92,6 +92,7 @@ def test_sound_light_and_buttons_follow_the_alarm_manager():
     assert [t for _w, t in st.recent][-1] == "the monitor (re)started (soft)"
 
 
+@pytest.mark.req("R-060")
 def test_escalated_is_shown_until_every_high_alarm_is_answered():
     st = BedsideState(CFG)
     _raised(st, "no_flow", "low_flow", 1000)
@@ -311,6 +312,7 @@ def test_a_refill_shows_in_the_bedside_view():
     assert "REFILL mode on" in v._readings(b)[1]
 
 
+@pytest.mark.req("R-073")
 def test_a_carer_coming_is_shown_and_changes_nothing_else():
     # issue 28: "I am coming" over the carers' link is logged (carer_coming);
     # the view shows it until the alarms end, the sound stays as it was

@@ -3,16 +3,20 @@ alarm table, the patterns and the words, never typed: it fails here when they
 drift apart (run `make card` and review the diff)."""
 import struct
 
+import pytest
+
 from host_tools.view import card
 from host_tools.view import words as W
 from pumpmon import alarms as A
 from pumpmon import screenwords as SW
 
 
+@pytest.mark.req("R-066")
 def test_the_card_in_docs_is_the_tables():
     assert card.CARD.read_text() == card.markdown(), "run `make card`"
 
 
+@pytest.mark.req("R-066")
 def test_every_condition_is_on_the_card_high_priority_first():
     rows = card.rows()
     assert sorted(r["name"] for r in rows) == sorted(
@@ -25,6 +29,7 @@ def test_every_condition_is_on_the_card_high_priority_first():
         assert "**%s**" % SW.WORDS[(A.KIND_NAMES[k], c)][0] in text
 
 
+@pytest.mark.req("R-066")
 def test_a_changed_word_or_pattern_changes_the_card(monkeypatch):
     # the drift check can fail: the card follows the tables it is made of
     before = card.markdown()
@@ -37,6 +42,7 @@ def test_a_changed_word_or_pattern_changes_the_card(monkeypatch):
     assert "1 beep (C4), every 1 s" in card.markdown()
 
 
+@pytest.mark.req("R-066")
 def test_the_card_as_png(tmp_path):
     p = tmp_path / "card.png"
     card.png(p)
@@ -45,6 +51,7 @@ def test_the_card_as_png(tmp_path):
     assert struct.unpack(">II", data[16:24]) == (1650, 1170)
 
 
+@pytest.mark.req("R-066")
 def test_the_demonstrations_order_in_its_doc_is_the_tables():
     # docs/alarm-demo.md lists what `pumpmon demo` plays (demo.py's order)
     from host_tools.commands.demo import plan

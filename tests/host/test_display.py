@@ -100,6 +100,7 @@ def _words(c):
     return W.WORDS[(A.KIND_NAMES[kind], cause)], prio
 
 
+@pytest.mark.req("R-063")
 def test_the_display_and_the_carers_view_name_the_same_alarms():
     # one table of short words (screenwords.py) beside the carers' sentences
     # (words.py), keyed alike: every condition the host words has the display words
@@ -107,6 +108,7 @@ def test_the_display_and_the_carers_view_name_the_same_alarms():
     assert set(HW.CONDITION_WORDS) <= set(W.WORDS)
 
 
+@pytest.mark.req("R-063")
 def test_every_condition_has_display_words_that_fit():
     for c in range(A.N_CONDITIONS):
         (title, what, do1, do2), _p = _words(c)
@@ -115,6 +117,7 @@ def test_every_condition_has_display_words_that_fit():
         assert len(s) <= 16
 
 
+@pytest.mark.req("R-063")
 @pytest.mark.parametrize("c", range(A.N_CONDITIONS))
 def test_every_alarm_in_words_on_the_pixels(shots, c):
     (title, what, do1, do2), prio = _words(c)
@@ -123,33 +126,39 @@ def test_every_alarm_in_words_on_the_pixels(shots, c):
                                             ""]
 
 
+@pytest.mark.req("R-063")
 def test_the_alarm_shown_is_the_one_annunciated(shots):
     # two at once: the high-priority one, as the sound and the light
     (title, *_rest), _p = _words(A.top_condition((1 << A.LOW_VOLUME) | (1 << A.FLOW_SENSOR)))
     assert shots["two"].lines()[0] == title == _words(A.FLOW_SENSOR)[0][0]
 
 
+@pytest.mark.req("R-063")
 def test_paused_symbol_and_seconds_left(shots):
     assert shots["paused"].lines()[5] == "|| 45 s"     # 44.2 s left: counted up
     assert shots["paused0"].lines()[5] == "|| 0 s"
     assert shots["paused"].lines()[0] == _words(0)[0][0]
 
 
+@pytest.mark.req("R-063")
 def test_escalated(shots):
     assert shots["escalated"].lines()[5] == W.ESCALATED
 
 
+@pytest.mark.req("R-063")
 def test_monitoring_rate_and_reservoir(shots):
     assert shots["monitoring"].lines() == [
         W.MONITORING, "", "Rate 30.5 uL/h", "Left 12.3 mL", "40 days left", ""]
 
 
+@pytest.mark.req("R-063")
 @pytest.mark.parametrize("name,why", [("starting", W.STARTING), ("service", W.SERVICE),
                                       ("stopped", W.STOPPED)])
 def test_not_monitoring(shots, name, why):
     assert shots[name].lines() == [W.NOT_MONITORING, "", why[0], why[1], "", ""]
 
 
+@pytest.mark.req("R-063")
 def test_the_reader_can_fail(shots):
     # a pixel off in a character makes it unreadable, so the checks above can fail
     fr = shots["alarm0"]
@@ -159,6 +168,7 @@ def test_the_reader_can_fail(shots):
     assert bad.lines()[1] != fr.lines()[1] and "?" in bad.lines()[1]
 
 
+@pytest.mark.req("R-063")
 def test_png_frame(shots, tmp_path):
     p = tmp_path / "f.png"
     oled.png(shots["alarm0"], str(p), scale=2)
@@ -176,6 +186,7 @@ def test_png_frame(shots, tmp_path):
         assert [row[2 * x] // 255 for x in range(128)] == glass[y]
 
 
+@pytest.mark.req("R-063")
 def test_ssd1306_is_the_pinned_micropython_lib_release():
     pin = (ROOT / "requirements-firmware.txt").read_text()
     want = re.search(r"boards/drivers/ssd1306.py sha256:([0-9a-f]{64})", pin).group(1)
@@ -183,6 +194,7 @@ def test_ssd1306_is_the_pinned_micropython_lib_release():
     assert got == want
 
 
+@pytest.mark.req("R-063")
 def test_bench_worst_bus_time_of_a_loop_pass_is_under_5_ms():
     # make bench's figure: the firmware's loop with the display, through an
     # alarm, its countdown and its acknowledgement, every byte counted

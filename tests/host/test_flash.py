@@ -189,6 +189,7 @@ def test_invalid_config_is_refused_with_file_and_line(tmp_path):
     assert json.loads(data) == GOOD_CONFIG
 
 
+@pytest.mark.req("R-071")
 @pytest.mark.parametrize("text,line,key", [
     ('{\n "rate_ul_h": 30,\n "flow_window_s": 120,\n "flow_window\\u005fs": 600\n}', 4,
      '"flow_window_s"'),

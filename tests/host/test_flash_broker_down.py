@@ -75,6 +75,7 @@ def vboard(tmp_path):
     b.stop()
 
 
+@pytest.mark.req("R-081")
 @needs_board
 @pytest.mark.parametrize("broker", ["down", "refusing", "flapping"])
 def test_flash_with_a_carers_link_config_succeeds_whatever_the_broker_does(
@@ -112,6 +113,7 @@ def test_flash_with_a_carers_link_config_succeeds_whatever_the_broker_does(
             server.stop()
 
 
+@pytest.mark.req("R-081")
 def test_only_the_monitors_own_start_up_lines_count():
     from host_tools.device.session import monitor_report
     link = ("pumpmon: carer link: connection refused or unreachable (retry in 1 s)\r\n"

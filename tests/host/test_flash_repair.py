@@ -11,6 +11,7 @@ from test_flash import (  # noqa: F401 - fixtures
 DELAYS = (0.0, 2.0, 5.0, 7.5, 8.0, 8.5, 9.0, 9.5, 10.0, 12.0)
 
 
+@pytest.mark.req("R-081")
 @needs_board
 def test_the_repair_flash_after_a_cut_succeeds_20_times_in_20(vboard, repo, cfg_file, mocker):
     import random

@@ -17,6 +17,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SKIP = (".venv", ".git", "build", "__pycache__", ".pytest_cache", "*.egg-info", ".mypy_cache")
@@ -28,6 +30,7 @@ def _run(cmd, cwd, timeout=300):
                           text=True, timeout=timeout)
 
 
+@pytest.mark.req("R-085")
 def test_installed_pumpmon_works_from_any_directory(tmp_path):
     src = tmp_path / "src"            # pip builds in the source folder: a copy
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(*SKIP), symlinks=True)
@@ -105,6 +108,7 @@ def _venv(tmp_path, name, without=()):
     return venv
 
 
+@pytest.mark.req("R-085")
 def test_a_wheel_with_and_without_its_extras(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(*SKIP), symlinks=True)
@@ -150,6 +154,7 @@ def test_a_wheel_with_and_without_its_extras(tmp_path):
     assert (elsewhere / "o.png").stat().st_size > 10000
 
 
+@pytest.mark.req("R-087")
 def test_a_tester_project_uses_the_installed_plugin(tmp_path):
     """Issue 29's proof from outside the tree: the wheel, installed into a
     new venv, gives a tester's own project the pytest plugin and the fixture

@@ -627,6 +627,7 @@ def _old_flash(tmp_path, state=True):
     return tmp_path
 
 
+@pytest.mark.req("R-058")
 def test_a_log_written_before_over_delivery_was_its_own_alarm_decodes(tmp_path, capsys):
     d = _old_flash(tmp_path)
     code, out, err = _run(capsys, d / "log", "--json")
@@ -637,6 +638,7 @@ def test_a_log_written_before_over_delivery_was_its_own_alarm_decodes(tmp_path, 
         ("over_delivery", "high", "over_delivery")]
 
 
+@pytest.mark.req("R-058")
 @pytest.mark.parametrize("state", [True, False])
 def test_an_old_latched_over_delivery_is_restored_at_boot(tmp_path, state):
     # from the old state.bin, or (state file lost) from the old log's last
@@ -650,6 +652,7 @@ def test_an_old_latched_over_delivery_is_restored_at_boot(tmp_path, state):
     r.log.close()
 
 
+@pytest.mark.req("R-067")
 def test_records_held_is_decoded_with_the_count_and_the_last_error(tmp_path):
     # issue 28: chatter held back (pumpmon/chatter.py) is one record with the count
     from pumpmon import eventlog as L

@@ -6,6 +6,8 @@
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -19,6 +21,7 @@ def _error_lines(r):
     return [ln for ln in r.stderr.splitlines() if not ln.startswith("make")]
 
 
+@pytest.mark.req("R-083")
 def test_a_clone_that_fails_names_MICROPYTHON_SRC_in_one_line(tmp_path):
     # an unreachable upstream (as with no network): nothing is built
     r = _make(tmp_path, "MP_GIT=file://%s/no-such-repo.git" % tmp_path)
@@ -30,6 +33,7 @@ def test_a_clone_that_fails_names_MICROPYTHON_SRC_in_one_line(tmp_path):
     assert not (tmp_path / "mp32" / "micropython").exists()
 
 
+@pytest.mark.req("R-083")
 def test_a_wrong_MICROPYTHON_SRC_is_one_line(tmp_path):
     r = _make(tmp_path, "MICROPYTHON_SRC=%s/nothing-here.tar.gz" % tmp_path)
     assert r.returncode != 0
@@ -38,6 +42,7 @@ def test_a_wrong_MICROPYTHON_SRC_is_one_line(tmp_path):
     assert "MICROPYTHON_SRC=" in lines[0]
 
 
+@pytest.mark.req("R-083")
 def test_readme_set_up_section_documents_the_offline_build():
     text = (ROOT / "README.md").read_text()
     setup = text.split("## Set-up", 1)[1].split("\n## ", 1)[0]

@@ -302,6 +302,7 @@ def test_every_corpus_trace_is_collected_by_the_plugin():
     assert "tests traces" in (ROOT / "Makefile").read_text()
 
 
+@pytest.mark.req("R-082")
 @pytest.mark.parametrize("runtime", ["cpython", "micropython"])
 def test_an_absurd_gap_is_refused_at_once_with_file_and_line(tmp_path, runtime):
     # issue 28: the last row at t_ms=100000000000 (3.2 years: a unit
@@ -321,6 +322,7 @@ def test_an_absurd_gap_is_refused_at_once_with_file_and_line(tmp_path, runtime):
     assert took < 5.0, took
 
 
+@pytest.mark.req("R-082")
 def test_a_gap_at_the_limit_is_replayed_as_sensor_silence(tmp_path):
     # the limit is not an off-by-one: a gap of exactly MAX_GAP_MS is stepped
     # through (sensor silence: the flow sensor is found silent in it)

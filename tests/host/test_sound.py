@@ -81,11 +81,13 @@ def rendered(tmp_path_factory):
     return out
 
 
+@pytest.mark.req("R-064")
 def test_the_drive_is_a_25_percent_pulse_wave():
     chs = play(A.KIND_NO_FLOW, 2000)
     assert {d for _t, hz, d in chs if hz} == {buzzer.DUTY} == {16384}
 
 
+@pytest.mark.req("R-064")
 @pytest.mark.parametrize("kind", range(len(P.SOUND)))
 def test_every_note_has_four_harmonics_within_15_db(rendered, kind):
     sig, rate = rendered[kind]
@@ -105,6 +107,7 @@ def test_every_note_has_four_harmonics_within_15_db(rendered, kind):
     assert seen == notes
 
 
+@pytest.mark.req("R-064")
 def test_a_50_percent_square_wave_would_fail(rendered):
     # the check above can fail: the old drive (50 %) has two within 15 dB
     chs = [(0, 523, 32768), (150, 0, 0)]
@@ -122,6 +125,7 @@ def _timing(sig, rate):
     return td, gaps, starts
 
 
+@pytest.mark.req("R-064")
 @pytest.mark.parametrize("kind", range(len(P.SOUND)))
 def test_pulse_and_burst_timing_on_the_rendered_sound(rendered, kind):
     # IEC 60601-1-8 (docs/alarm-signals.md): high td 75-200 ms, ts 50-125,
@@ -162,6 +166,7 @@ def figures():
     return rows
 
 
+@pytest.mark.req("R-064")
 def test_figures_of_every_note():
     for note, f0, good in figures():
         assert abs(f0 - note) < 5 and len(good) >= 4

@@ -20,6 +20,7 @@ def _pumpmon(*args):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.req("R-087")
 @pytest.mark.parametrize("name", ["occlusion", "air_in_line", "demo"])
 def test_events_are_the_commands_lines_on_both_runtimes(name):
     want = (TRACES / (name + ".events.jsonl")).read_text(encoding="utf-8")
@@ -33,6 +34,7 @@ def test_events_are_the_commands_lines_on_both_runtimes(name):
             d.get("detail"))
 
 
+@pytest.mark.req("R-087")
 def test_questions_a_test_asks():
     r = replay_trace(TRACES / "demo.csv")
     raised = [json.loads(x) for x in (TRACES / "demo.events.jsonl").read_text().splitlines()
@@ -54,6 +56,7 @@ def test_questions_a_test_asks():
     assert "was raised at" in str(e.value)
 
 
+@pytest.mark.req("R-087")
 def test_check_is_exactly_what_the_command_prints(tmp_path):
     wrong = tmp_path / "wrong.expect.json"
     wrong.write_text(json.dumps({"raised": [{"alarm": "no_flow", "cause": "low_flow",
@@ -70,6 +73,7 @@ def test_check_is_exactly_what_the_command_prints(tmp_path):
                      "it was raised at 1:00:06 instead"]
 
 
+@pytest.mark.req("R-087")
 def test_a_configuration_file_or_dict_changes_the_monitor(tmp_path):
     trace = TRACES / "occlusion.csv"
     base = replay_trace(trace).first_raised("no_flow")
@@ -100,6 +104,7 @@ def _stop_rows(stop_s=3600, end_s=4200, rate=30.0):
     return rows
 
 
+@pytest.mark.req("R-087")
 def test_samples_written_in_code_on_both_runtimes():
     r = replay_samples(_stop_rows(), {"rate_ul_h": 30}, runtime="both")
     stop = r.first_raised("no_flow")
@@ -112,6 +117,7 @@ def test_samples_written_in_code_on_both_runtimes():
     assert [e.line for e in again] == [e.line for e in r]
 
 
+@pytest.mark.req("R-087")
 def test_bad_samples_name_the_sample():
     rows = [(0, 20.0, 30.0), (1000, 20.0, 30.0), (1000, 20.0, 30.0)]
     with pytest.raises(TraceError) as e:
@@ -124,6 +130,7 @@ def test_bad_samples_name_the_sample():
         replay_samples([(0, 1, 1)], {"rate_ul_h": "fast"})
 
 
+@pytest.mark.req("R-087")
 def test_runtimes_that_disagree_are_an_error():
     from host_tools.testing import api
     a = api.Replay([Event.from_line('{"t_ms":1,"event":"audio_paused"}')], "x", "cpython")
@@ -135,6 +142,7 @@ def test_runtimes_that_disagree_are_an_error():
     assert issubclass(ReplayError, RuntimeError)
 
 
+@pytest.mark.req("R-087")
 def test_plot_without_a_trace_file_says_so(tmp_path):
     r = replay_samples(_stop_rows(end_s=600), {"rate_ul_h": 30})
     with pytest.raises(ReplayError, match="write_trace"):

@@ -13,6 +13,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 TRACES = ROOT / "traces"
 
@@ -35,6 +37,7 @@ def _pytest(cwd, *args, timeout=300):
                           text=True, timeout=timeout)
 
 
+@pytest.mark.req("R-087")
 def test_inert_until_asked(tmp_path):
     d = _project(tmp_path)
     (d / "test_light.py").write_text(
@@ -49,6 +52,7 @@ def test_inert_until_asked(tmp_path):
     assert "1 passed" in r.stdout           # the traces were not collected
 
 
+@pytest.mark.req("R-087")
 def test_one_item_per_trace_with_an_expectation(tmp_path):
     d = _project(tmp_path)
     r = _pytest(d, "--pumpmon-traces", "ward", "--collect-only", "-q")
@@ -60,6 +64,7 @@ def test_one_item_per_trace_with_an_expectation(tmp_path):
     assert "2 passed" in r.stdout
 
 
+@pytest.mark.req("R-087")
 def test_a_wrong_expectation_fails_in_plain_words_with_a_plot(tmp_path):
     d = _project(tmp_path)
     exp = d / "ward" / "occlusion.expect.json"
@@ -78,6 +83,7 @@ def test_a_wrong_expectation_fails_in_plain_words_with_a_plot(tmp_path):
     assert "1 failed, 1 passed" in out
 
 
+@pytest.mark.req("R-087")
 def test_a_changed_snapshot_fails_with_the_diff(tmp_path):
     d = _project(tmp_path, names=("occlusion",))
     snap = d / "ward" / "occlusion.events.jsonl"
@@ -89,6 +95,7 @@ def test_a_changed_snapshot_fails_with_the_diff(tmp_path):
     assert "+++ this replay" in r.stdout
 
 
+@pytest.mark.req("R-087")
 def test_ini_option_runtime_both_xdist_and_junit(tmp_path):
     d = _project(tmp_path, ini="pumpmon_traces = ward\npumpmon_runtime = both\n")
     r = _pytest(d, "-n", "2", "--junitxml", "report.xml")
@@ -102,6 +109,7 @@ def test_ini_option_runtime_both_xdist_and_junit(tmp_path):
     assert props.get("pumpmon_runtime") == "both"
 
 
+@pytest.mark.req("R-087")
 def test_the_fixture_with_a_named_configuration(tmp_path):
     d = _project(tmp_path, names=("occlusion",))
     (d / "ward" / "fast.json").write_text(json.dumps({"rate_ul_h": 100}))
@@ -123,6 +131,7 @@ def test_the_fixture_with_a_named_configuration(tmp_path):
     assert "3 passed" in r.stdout
 
 
+@pytest.mark.req("R-087")
 def test_a_missing_folder_is_a_usage_error(tmp_path):
     d = _project(tmp_path)
     r = _pytest(d, "--pumpmon-traces", "nowhere")

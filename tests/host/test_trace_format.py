@@ -183,6 +183,7 @@ def test_bad_config_file(tmp_path):
     assert r.returncode == 2 and "unknown setting 'no_such_setting'" in r.stderr
 
 
+@pytest.mark.req("R-082")
 def test_absurd_time_refused_at_once_by_replay_and_trace_check(tmp_path):
     import time
     bad = write(tmp_path, HEAD + rows(2) + "400000000000,18.5,30,0,0\n", "far.csv")

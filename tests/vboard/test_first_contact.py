@@ -8,6 +8,8 @@
 import json
 import subprocess
 
+import pytest
+
 from test_vboard import BIN, ROOT, _flash_firmware, _trace, start_board  # noqa: F401
 
 from pumpmon import eventlog as L
@@ -28,6 +30,7 @@ def _log(flash):
     return [tuple(r[2]) for r in recs]
 
 
+@pytest.mark.req("R-084")
 def test_a_dry_run_on_a_blank_board_lists_the_files_and_starts_nothing(start_board,
                                                                        tmp_path):
     b = start_board()
@@ -52,6 +55,7 @@ def test_a_dry_run_on_a_blank_board_lists_the_files_and_starts_nothing(start_boa
     assert r.returncode == 0 and s["dry_run"] and sorted(s["would_send"]) == sorted(sent)
 
 
+@pytest.mark.req("R-084")
 def test_a_dry_run_on_a_running_monitor_never_stops_it(start_board, tmp_path):
     cfg = _trace(tmp_path / "t.csv", duration_s=3600)       # normal delivery: no alarm
     b = start_board("--trace", str(tmp_path / "t.csv"), "--speed", "2")
@@ -99,6 +103,7 @@ def test_a_dry_run_on_a_running_monitor_never_stops_it(start_board, tmp_path):
     assert len([r for r in b.timeline() if r["kind"] == "boot"]) == boots0
 
 
+@pytest.mark.req("R-086")
 def test_status_during_a_high_priority_alarm_reports_the_patterns(start_board, tmp_path):
     cfg = _trace(tmp_path / "t.csv", duration_s=3600, factor=[(200, 0.0)])
     b = start_board("--trace", str(tmp_path / "t.csv"), "--speed", "5")
@@ -121,6 +126,7 @@ def test_status_during_a_high_priority_alarm_reports_the_patterns(start_board, t
         assert js["sound_pattern"].startswith("sounding: the no flow melody")
 
 
+@pytest.mark.req("R-086")
 def test_status_at_the_repl_says_how_to_resume_and_that_works(start_board, tmp_path):
     cfg = _trace(tmp_path / "t.csv", duration_s=3600)
     b = start_board("--trace", str(tmp_path / "t.csv"), "--speed", "2")

@@ -66,6 +66,7 @@ def _records(flash):
     return [r[2] for r in L.read_all(str(flash / "log"))[0]]
 
 
+@pytest.mark.req("R-067")
 def test_a_flapping_broker_leaves_the_log_its_evidence(tmp_path):
     broker = Flapping()
     served = ServedBoard(tmp_path / "tty", tmp_path / "flash", ["--speed", "10"],

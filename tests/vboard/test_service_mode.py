@@ -7,6 +7,8 @@
 import os
 import time
 
+import pytest
+
 from test_vboard import _flash_firmware, _trace, start_board  # noqa: F401 - the fixture
 
 from pumpmon import service as S
@@ -18,6 +20,7 @@ def _events(b, name, since=0):
             and r["world_ms"] >= since]
 
 
+@pytest.mark.req("R-069")
 def test_an_abandoned_service_request_resumes_monitoring(start_board, tmp_path):
     # the flow stops at 20 min of board time: long after the service episode
     cfg = _trace(tmp_path / "t.csv", duration_s=3600, factor=[(1200, 0.0)])
@@ -64,6 +67,7 @@ def _monitoring_after(b, t_wall, what, timeout=60):
     raise AssertionError("monitoring did not come back after " + what)
 
 
+@pytest.mark.req("R-069")
 def test_a_board_left_at_its_repl_comes_back_as_a_real_board_does(start_board, tmp_path):
     # issue 25 item 5: plain mpremote (Ctrl-C, raw REPL, soft reset in raw
     # mode: boot.py only, as on a board) leaves the monitor stopped, and

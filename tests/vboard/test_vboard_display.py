@@ -5,6 +5,8 @@
 # Pico; yet every sensor sample is read on its second (none missed, none
 # late: the recordings are the same row for row), and every alarm event
 # comes at the same board second with and without the display.
+import pytest
+
 from host_tools.formats import recording as R
 from tests.vboard.test_vboard import _flash_firmware, _trace, start_board  # noqa: F401
 
@@ -25,6 +27,7 @@ def _run(start_board, tmp_path, name, cfg):
             [s for s in samples if s[0] < end])
 
 
+@pytest.mark.req("R-063")
 def test_display_changes_no_reading_and_no_alarm_time(start_board, tmp_path, monkeypatch):
     # a stop at 300 s (no_flow), delivery back at 480 s, a short press at 420 s
     cfg = _trace(tmp_path / "t.csv", duration_s=600, factor=[(300, 0.0), (480, 1.0)],
@@ -49,6 +52,7 @@ def test_display_changes_no_reading_and_no_alarm_time(start_board, tmp_path, mon
     assert secs == sorted(secs, reverse=True) and max(secs) <= 120
 
 
+@pytest.mark.req("R-065")
 def test_pumpmon_demo_on_the_virtual_board(start_board, tmp_path):
     # `pumpmon demo --port` through the console channel of a monitoring
     # board: started and logged, each alarm's name and DEMO on the display,
