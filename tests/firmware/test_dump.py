@@ -37,6 +37,7 @@ def _first_high(run, onset):
 
 
 def test_random_dumps_at_or_beyond_full_scale_are_over_delivery_within_60_s():
+    """req: R-004"""
     for seed in range(1, 19):
         r, rate, period, onset, kw = _draw(seed)
         ul_h = FULL * (1.0 + 3.0 * r.uniform())      # full scale .. 4x
@@ -48,6 +49,7 @@ def test_random_dumps_at_or_beyond_full_scale_are_over_delivery_within_60_s():
 
 
 def test_random_dumps_within_the_range_are_over_delivery_within_2_min():
+    """req: R-004"""
     # 10x - 100x the rate, below full scale: the flow sensor reads it
     for seed in range(30, 42):
         r, rate, period, onset, kw = _draw(seed)
@@ -62,6 +64,7 @@ def test_random_dumps_within_the_range_are_over_delivery_within_2_min():
 
 
 def test_lone_out_of_range_flow_with_a_steady_level_is_a_flow_sensor_fault():
+    """req: R-004, R-006"""
     for seed in range(50, 56):
         _r, rate, period, onset, kw = _draw(seed)
         sc = Scenario(duration_s=onset + 3 * MIN, flow_fault=("range", onset), **kw)
@@ -74,6 +77,7 @@ def test_lone_out_of_range_flow_with_a_steady_level_is_a_flow_sensor_fault():
 
 
 def test_a_level_falling_fast_with_a_silent_flow_sensor_is_over_delivery():
+    """req: R-004"""
     for seed in range(60, 64):
         _r, rate, period, onset, kw = _draw(seed)
         sc = Scenario(duration_s=onset + 4 * MIN, dump=(onset, 30000.0),
@@ -85,6 +89,7 @@ def test_a_level_falling_fast_with_a_silent_flow_sensor_is_over_delivery():
 
 
 def test_a_level_jump_with_the_flow_reading_normal_is_not_over_delivery():
+    """req: R-004"""
     sc = Scenario(seed=3, rate_ul_h=30.0, duration_s=3600 + 900, level_jump=(3600, -3.0))
     run = Run(sc).go()
     assert run.first("malfunction", "level_sensor") is not None
@@ -92,6 +97,7 @@ def test_a_level_jump_with_the_flow_reading_normal_is_not_over_delivery():
 
 
 def test_bubbles_of_seconds_are_no_alarm_and_air_that_stays_is_one():
+    """req: R-006"""
     for seed in range(70, 78):
         r, rate, period, onset, kw = _draw(seed)
         if rate < 5.0:
