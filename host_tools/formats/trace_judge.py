@@ -53,7 +53,11 @@ def warnings(path):
             in_bucket += 1
             if flow != same_v:
                 same_from, same_v = t, flow
-            elif stuck is None and t - same_from >= stuck_ms and flow != 0:
+            elif stuck is None and t - same_from >= stuck_ms and flow != 0 and \
+                    flow < cfg.flow_max and not s[3] & 2:
+                # (a reading at full scale, or flagged saturated, is the
+                # sensor's ceiling: the monitor judges it as a dump or out of
+                # range against the level, never as stuck: engine.md)
                 stuck = same_from
         if level is not None:
             n_level += 1
