@@ -147,7 +147,7 @@ test-micropython: setup ## the firmware's tests on the MicroPython unix port onl
 test-host: setup stubs ## the host side's tests only: tests/host (commands, formats, install), tests/vboard, tests/boards, tests/carer, and traces/ (the corpus, replayed on both runtimes)
 	$(BIN)/python -m pytest -n $(TEST_JOBS) tests/host tests/vboard tests/boards tests/carer traces
 
-bench: setup ## print the figures (host_tools/bench/): engine speed and heap, detection latency, replay, boards, log, recorder, flashing, carers' link, alarm policy at night, display bus time
+bench: setup ## print the figures (host_tools/bench/): engine speed and heap, detection latency, replay, boards, log, recorder, flashing, carers' link, alarm policy at night, display bus time, memory budget (32-bit and QEMU)
 	$(BIN)/python -m host_tools.bench
 
 run: setup ## run the monitor (on the virtual board when no real board is attached; BOARD=/dev/ttyACM0 for a real one; with the carer's view beside it; CARER=0 without)
