@@ -2,7 +2,9 @@
 (a slow broker: every chunk held `delay` seconds) and the tests (what a
 neighbour on the Wi-Fi would see: `sent` keeps every byte the monitor sent).
 Silent() and Backlog() emulate a broker that cannot be reached without
-leaving this machine (issue 28: tests and benches talk only to loopback).
+leaving this machine (issue 28: tests and benches talk only to loopback);
+Scripted(serve) answers each connection with a function (a refusing or a
+flapping broker).
 """
 import socket
 import threading
@@ -118,4 +120,40 @@ class Backlog:
     def close(self):
         for f in self.fill:
             f.close()
+        self.srv.close()
+
+
+class Scripted:
+    """A listener on 127.0.0.1 that answers each connection, one at a time,
+    with serve(conn) and then closes it; `accepted` counts them."""
+
+    def __init__(self, serve):
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(16)
+        self.srv.settimeout(0.2)
+        self.port = self.srv.getsockname()[1]
+        self.serve = serve
+        self.accepted = 0
+        self.stop = False
+        self.t = threading.Thread(target=self._accept, daemon=True)
+        self.t.start()
+
+    def _accept(self):
+        while not self.stop:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            try:
+                self.serve(c)
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    def close(self):
+        self.stop = True
+        self.t.join(5)
         self.srv.close()

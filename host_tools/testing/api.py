@@ -156,11 +156,10 @@ class Replay:
         if self.trace == SAMPLES:
             raise ReplayError("a replay of samples has no trace file to plot: write them "
                               "with host_tools.formats.trace.write_trace first")
-        try:
-            from host_tools.replay import plot as _plot
-        except ImportError as e:
-            raise ImportError("plotting needs matplotlib: pip install 'pumpmon[plot]' (%s)"
-                              % e) from e
+        from host_tools.extras import missing
+        if missing("plot"):
+            raise ImportError(missing("plot"))
+        from host_tools.replay import plot as _plot
         trace = read_trace(self.trace)
         cfg = trace.config(*_overrides(config))
         _plot.plot_replay(trace, cfg, [e.as_dict() for e in self.events], str(png))

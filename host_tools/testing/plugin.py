@@ -135,10 +135,9 @@ class TraceItem(pytest.Item):
 
     def _plot(self, r, config):
         """A plot next to the report; or how to get one."""
-        try:
-            import matplotlib  # noqa: F401  (the `plot` extra)
-        except ImportError:
-            return "for a plot of this trace: pip install 'pumpmon[plot]'"
+        from host_tools.extras import missing     # the one message naming the extra
+        if missing("plot"):
+            return "no plot of this trace: %s" % missing("plot")
         out = _plot_dir(self.config) / (self.name + ".png")
         out.parent.mkdir(parents=True, exist_ok=True)
         r.plot(out, config)

@@ -6,47 +6,12 @@
 import json
 import time
 import socket
-import threading
 
 import pytest
 from test_flash import GOOD_CONFIG, ROOT, VBoard, flash, needs_board  # noqa: F401
 
+from host_tools.carer.relay import Scripted
 from pumpmon import eventlog as L
-
-
-class Loopback:
-    """A TCP server on 127.0.0.1 that answers every connection with `serve`."""
-
-    def __init__(self, serve):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.serve = serve
-        self.accepted = 0
-        self.done = False
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
-
-    def _run(self):
-        while not self.done:
-            try:
-                c, _a = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            try:
-                self.serve(c)
-            except OSError:
-                pass
-            finally:
-                c.close()
-
-    def stop(self):
-        self.done = True
-        self.t.join(5)
-        self.sock.close()
 
 
 def _refuse(c):
@@ -84,7 +49,7 @@ def test_flash_with_a_carers_link_config_succeeds_whatever_the_broker_does(
     if broker == "down":
         port = _no_listener()
     else:
-        server = Loopback(_refuse if broker == "refusing" else _drop)
+        server = Scripted(_refuse if broker == "refusing" else _drop)
         port = server.port
     try:
         cfg = dict(GOOD_CONFIG, board_id="bed4", mqtt_host="127.0.0.1", mqtt_port=port,
@@ -110,7 +75,7 @@ def test_flash_with_a_carers_link_config_succeeds_whatever_the_broker_does(
         assert any(r[0] == L.CARER_LINK for r in recs), "the link's failure is logged"
     finally:
         if server is not None:
-            server.stop()
+            server.close()
 
 
 @pytest.mark.req("R-081")

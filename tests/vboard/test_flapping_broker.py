@@ -8,13 +8,12 @@
 # hours (tests/firmware/test_chatter.py drives the same record path that long):
 # here ~10 board minutes at --speed 10, the real link and a real socket.
 import json
-import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from host_tools.carer.relay import Scripted
 from host_tools.commands import flash as F
 from host_tools.vboard.served import ServedBoard
 from pumpmon import chatter as C
@@ -23,43 +22,13 @@ from pumpmon import eventlog as L
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class Flapping:
-    """Accepts, answers the MQTT CONNECT with CONNACK 0 and drops the
-    connection drop_s later: the link is up, then down, every time."""
-
-    def __init__(self, drop_s=0.5):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.drop_s = drop_s
-        self.accepted = 0
-        self.done = False
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
-
-    def _run(self):
-        while not self.done:
-            try:
-                c, _a = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            try:
-                c.settimeout(2)
-                if c.recv(512)[:1] == b"\x10":          # CONNECT
-                    c.sendall(b"\x20\x02\x00\x00")       # CONNACK accepted
-                    time.sleep(self.drop_s)
-            except OSError:
-                pass
-            finally:
-                c.close()
-
-    def stop(self):
-        self.done = True
-        self.t.join(5)
-        self.sock.close()
+def _flap(c, drop_s=0.5):
+    """Answer the MQTT CONNECT with CONNACK 0 and drop the connection drop_s
+    later: the link is up, then down, every time."""
+    c.settimeout(2)
+    if c.recv(512)[:1] == b"\x10":          # CONNECT
+        c.sendall(b"\x20\x02\x00\x00")       # CONNACK accepted
+        time.sleep(drop_s)
 
 
 def _records(flash):
@@ -68,7 +37,7 @@ def _records(flash):
 
 @pytest.mark.req("R-067")
 def test_a_flapping_broker_leaves_the_log_its_evidence(tmp_path):
-    broker = Flapping()
+    broker = Scripted(_flap)
     served = ServedBoard(tmp_path / "tty", tmp_path / "flash", ["--speed", "10"],
                          stderr=open(tmp_path / "serve.err", "wb"))
     try:
@@ -105,5 +74,4 @@ def test_a_flapping_broker_leaves_the_log_its_evidence(tmp_path):
               % (broker.accepted, len(links)))
     finally:
         served.stop()
-        if not broker.done:
-            broker.stop()
+        broker.close()
