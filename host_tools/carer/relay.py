@@ -11,18 +11,19 @@ import threading
 import time
 
 
-class Relay:
-    def __init__(self, target_port, delay=0.0):
-        self.target = target_port
-        self.delay = delay
-        self.sent = bytearray()
+class _Listener:
+    """A socket listening on 127.0.0.1 (port chosen by the system) and a
+    thread that accepts until close(), handing each connection to _take(c)."""
+
+    def __init__(self, backlog):
         self.srv = socket.socket()
         self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(4)
+        self.srv.listen(backlog)
         self.srv.settimeout(0.2)
         self.port = self.srv.getsockname()[1]
         self.stop = False
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.t = threading.Thread(target=self._accept, daemon=True)
+        self.t.start()
 
     def _accept(self):
         while not self.stop:
@@ -30,9 +31,25 @@ class Relay:
                 c, _ = self.srv.accept()
             except OSError:
                 continue
-            u = socket.create_connection(("127.0.0.1", self.target))
-            threading.Thread(target=self._pipe, args=(c, u, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(u, c, False), daemon=True).start()
+            self._take(c)
+
+    def close(self):
+        self.stop = True
+        self.t.join(5)
+        self.srv.close()
+
+
+class Relay(_Listener):
+    def __init__(self, target_port, delay=0.0):
+        self.target = target_port
+        self.delay = delay
+        self.sent = bytearray()
+        super().__init__(4)
+
+    def _take(self, c):
+        u = socket.create_connection(("127.0.0.1", self.target))
+        threading.Thread(target=self._pipe, args=(c, u, True), daemon=True).start()
+        threading.Thread(target=self._pipe, args=(u, c, False), daemon=True).start()
 
     def _pipe(self, a, b, upstream):
         try:
@@ -54,33 +71,18 @@ class Relay:
                 except OSError:
                     pass
 
-    def close(self):
-        self.stop = True
-        self.srv.close()
 
-
-class Silent:
+class Silent(_Listener):
     """A listener that accepts and reads, and never answers (a broker that
     hangs, or a relay that drops every packet): 127.0.0.1 only."""
 
     def __init__(self):
-        self.srv = socket.socket()
-        self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(8)
-        self.srv.settimeout(0.2)
-        self.port = self.srv.getsockname()[1]
-        self.stop = False
         self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(8)
 
-    def _accept(self):
-        while not self.stop:
-            try:
-                c, _ = self.srv.accept()
-            except OSError:
-                continue
-            self.conns.append(c)
-            threading.Thread(target=self._swallow, args=(c,), daemon=True).start()
+    def _take(self, c):
+        self.conns.append(c)
+        threading.Thread(target=self._swallow, args=(c,), daemon=True).start()
 
     def _swallow(self, c):
         try:
@@ -90,10 +92,9 @@ class Silent:
             pass
 
     def close(self):
-        self.stop = True
+        super().close()
         for c in self.conns:
             c.close()
-        self.srv.close()
 
 
 class Backlog:
@@ -123,37 +124,20 @@ class Backlog:
         self.srv.close()
 
 
-class Scripted:
+class Scripted(_Listener):
     """A listener on 127.0.0.1 that answers each connection, one at a time,
     with serve(conn) and then closes it; `accepted` counts them."""
 
     def __init__(self, serve):
-        self.srv = socket.socket()
-        self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(16)
-        self.srv.settimeout(0.2)
-        self.port = self.srv.getsockname()[1]
         self.serve = serve
         self.accepted = 0
-        self.stop = False
-        self.t = threading.Thread(target=self._accept, daemon=True)
-        self.t.start()
+        super().__init__(16)
 
-    def _accept(self):
-        while not self.stop:
-            try:
-                c, _ = self.srv.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            try:
-                self.serve(c)
-            except OSError:
-                pass
-            finally:
-                c.close()
-
-    def close(self):
-        self.stop = True
-        self.t.join(5)
-        self.srv.close()
+    def _take(self, c):
+        self.accepted += 1
+        try:
+            self.serve(c)
+        except OSError:
+            pass
+        finally:
+            c.close()
