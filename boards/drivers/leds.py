@@ -8,16 +8,25 @@ if TYPE_CHECKING:
     from neopixel import NeoPixel
 
 
-class Leds:
-    def __init__(self, pins: "tuple[Pin | None, ...]") -> None:
-        self.pins = pins
-        self.colour = -1
-        self.show(0)
+class _Light:
+    colour = -1
 
     def show(self, colour: int) -> None:
         if colour == self.colour:
             return
         self.colour = colour
+        self._set(colour)
+
+    def _set(self, colour: int) -> None:
+        raise NotImplementedError
+
+
+class Leds(_Light):
+    def __init__(self, pins: "tuple[Pin | None, ...]") -> None:
+        self.pins = pins
+        self.show(0)
+
+    def _set(self, colour: int) -> None:
         i = 0
         for p in self.pins:
             if p is not None:
@@ -25,16 +34,12 @@ class Leds:
             i += 1
 
 
-class Pixel:
+class Pixel(_Light):
     def __init__(self, np: "NeoPixel", rgb: "tuple[tuple[int, int, int], ...]") -> None:
         self.np = np
         self.rgb = rgb
-        self.colour = -1
         self.show(0)
 
-    def show(self, colour: int) -> None:
-        if colour == self.colour:
-            return
-        self.colour = colour
+    def _set(self, colour: int) -> None:
         self.np[0] = self.rgb[colour]
         self.np.write()
