@@ -3,7 +3,6 @@ no module over 400 lines and no class over 300 lines in host_tools/ and
 boards/sim/, no import cycle among host_tools modules, nothing outside tests/
 importing tests/. Static (ast): nothing is imported or run."""
 import ast
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,7 +197,7 @@ def test_the_import_walk_sees_every_kind_of_import(tmp_path, monkeypatch):
     (pkg / "a.py").write_text("def f():\n    from host_tools.pkg import b\n")
     (pkg / "b.py").write_text("from . import c\nfrom .c import x\n")
     (pkg / "c.py").write_text("import importlib\nimportlib.import_module('host_tools.pkg.a')\n")
-    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    monkeypatch.setitem(globals(), "ROOT", tmp_path)
     graph = import_graph()
     assert graph["host_tools.pkg.a"] == {"host_tools.pkg", "host_tools.pkg.b"}
     assert graph["host_tools.pkg.b"] == {"host_tools.pkg", "host_tools.pkg.c"}
