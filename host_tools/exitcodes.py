@@ -1,9 +1,20 @@
 """The exit statuses of every `pumpmon` command: one table, defined here.
 
-docs/exit-codes.md prints the same table (tests/host/test_exit_codes.py pins
+docs/exit-codes.md prints the same table (tests/host/test_cli.py pins
 the two together), and no command returns a bare number: each returns one
 of these names. A script can rely on them across commands: a missing board
 is 3 whether it was `flash`, `log pull` or `trace record` that looked.
+
+One error model (issue 26): every refusal or failure that ends a command is
+a CommandError carrying one of these statuses, and a command turns it into
+its exit status and one line on stderr. Its kinds, each raised where it
+happens and caught by the base class:
+- CommandError itself: a command's own refusal (a bad KEY=VALUE, a monitor
+  that refused a request);
+- host_tools/device/errors.py DeviceError: the connection with a board (no
+  board, busy, lost, an answer that makes no sense);
+- host_tools/flashing/errors.py FlashError: putting firmware on a board
+  (incompatible MicroPython, a bad bundle, verification, space, self-test).
 """
 
 OK = 0
@@ -46,8 +57,11 @@ NAMES = {status: name for status, name, _ in TABLE}
 
 
 class CommandError(Exception):
-    """A refusal or failure with its exit status; str() is the message."""
+    """A refusal or failure with its exit status (one of TABLE's, never
+    OK); str() is the message."""
 
     def __init__(self, status, message):
+        if status not in NAMES or status == OK:
+            raise ValueError("%r is not a failure status of the exit-code table" % (status,))
         super().__init__(message)
         self.status = status

@@ -1,7 +1,7 @@
 """Output that fits (docs/cli.md): error text cut to a sane length, tables
 that fit the terminal's width, colour only on a terminal and never with
 NO_COLOR. Tables use `rich` (pinned in requirements.txt); into a pipe or a
-file the lines stay plain and whole, for grep."""
+file the lines stay plain and whole, for grep. Times read H:MM:SS (fmt_t)."""
 import io
 import os
 import sys
@@ -26,6 +26,15 @@ def quoted(text, limit=CUT):
     if len(text) <= limit:
         return repr(text)
     return "%r... (cut at column %d of %d)" % (text[:limit], limit + 1, len(text))
+
+
+def fmt_t(ms):
+    """A time in milliseconds as H:MM:SS (a trace's t, a board's time); "-"
+    for None (not known yet)."""
+    if ms is None:
+        return "-"
+    s = ms // 1000
+    return "%d:%02d:%02d" % (s // 3600, s // 60 % 60, s % 60)
 
 
 def print_line(console, stream, text):

@@ -36,7 +36,7 @@ class Served(ServedBoard):
 
 
 def _flash(port, root, cfg):
-    from host_tools.commands.flash import flash
+    from host_tools.flashing.protocol import flash
     return flash(port, config=cfg, root=root, progress=False, settle=1.0)
 
 

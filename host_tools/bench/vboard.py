@@ -38,7 +38,7 @@ from host_tools.paths import ROOT  # noqa: E402
 def board_time(cut_s, hogs):
     """The demo played at full speed, idle and beside CPU hogs: the table."""
     from host_tools.vboard.play import cut_trace, log_bytes, play, timeline_bytes
-    from host_tools.vboard.timeline import fmt_t
+    from host_tools.terminal import fmt_t
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         trace = ROOT / "traces" / "demo.csv"

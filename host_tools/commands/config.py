@@ -17,13 +17,12 @@ the board by the firmware itself. Exit statuses: docs/exit-codes.md.
 import json
 import sys
 
-from host_tools.commands.flash import commit
 from host_tools.device.errors import ChannelError
 from host_tools.device.ports import add_port_argument
 from host_tools.device.session import CONFIG, BoardSession
-from host_tools.exitcodes import OK
-from host_tools.flashing.build import (EXIT_BAD_INPUT, EXIT_ERROR, EXIT_SELFTEST, FlashError,
-                                    config_to_bytes)
+from host_tools.exitcodes import BAD_INPUT, OK, PROBLEM, SELFTEST, CommandError
+from host_tools.flashing.build import config_to_bytes
+from host_tools.flashing.protocol import commit
 
 
 def add_arguments(p):
@@ -45,11 +44,11 @@ def parse_settings(items):
     out = {}
     for item in items:
         if "=" not in item:
-            raise FlashError(EXIT_BAD_INPUT, "%r: give KEY=VALUE" % item)
+            raise CommandError(BAD_INPUT, "%r: give KEY=VALUE" % item)
         key, text = item.split("=", 1)
         key = key.strip()
         if not key:
-            raise FlashError(EXIT_BAD_INPUT, "%r: empty setting name" % item)
+            raise CommandError(BAD_INPUT, "%r: empty setting name" % item)
         if text == "":
             out[key] = None
             continue
@@ -65,8 +64,8 @@ def _validate(values, where):
     try:
         Config(values)
     except ConfigError as e:
-        raise FlashError(EXIT_BAD_INPUT, "%s: invalid configuration: %s; nothing was sent"
-                         % (where, e))
+        raise CommandError(BAD_INPUT, "%s: invalid configuration: %s; nothing was sent"
+                           % (where, e))
 
 
 def parse_board_config(data):
@@ -105,7 +104,7 @@ def show(port=None, settle=1.0):
             data = b.fetch(CONFIG)
         except ChannelError as e:
             if e.answered:
-                raise FlashError(EXIT_ERROR, "the monitor refused: %s" % e)
+                raise CommandError(PROBLEM, "the monitor refused: %s" % e)
             b.enter_raw()
             data = b.read_bytes(CONFIG)
             b.start_monitor(settle)
@@ -141,7 +140,7 @@ def set_values(port, changes, settle=1.0):
             data = b.fetch(CONFIG)
         except ChannelError as e:
             if e.answered:
-                raise FlashError(EXIT_ERROR, "the monitor refused: %s" % e)
+                raise CommandError(PROBLEM, "the monitor refused: %s" % e)
             raw = True                     # not answering: take the REPL
             b.enter_raw()
             data = b.read_bytes(CONFIG)
@@ -169,8 +168,8 @@ def set_values(port, changes, settle=1.0):
         bad, _ = b.start_monitor(settle)
         started = True
         if bad:
-            raise FlashError(EXIT_SELFTEST, "the monitor did not come up after the change: %s"
-                             % bad)
+            raise CommandError(SELFTEST, "the monitor did not come up after the change: %s"
+                               % bad)
         return {"port": b.port, "config": new, "changed": changed, "before": old,
                 "clock": clock}
     finally:
@@ -211,7 +210,7 @@ def run(args):
         else:
             print("no change on %s" % r["port"])
         return OK
-    except FlashError as e:
+    except CommandError as e:
         print("pumpmon config: %s" % e, file=sys.stderr)
         if args.json:
             print(json.dumps({"ok": False, "status": e.status, "error": str(e)}))
@@ -224,25 +223,25 @@ def _validate_keys(changes):
     from pumpmon.netconfig import KEYS as NET_KEYS
     stopped = changes.get("pump_stopped")
     if stopped is not None and not isinstance(stopped, bool):
-        raise FlashError(EXIT_BAD_INPUT, "invalid configuration: pump_stopped: %r is not "
-                         "true or false; nothing was sent" % (stopped,))
+        raise CommandError(BAD_INPUT, "invalid configuration: pump_stopped: %r is not "
+                           "true or false; nothing was sent" % (stopped,))
     if changes.get("rate_ul_h") == 0 and stopped is not True:
         # the firmware's rule (config.py), said before connecting: a rate of 0
         # is a stopped pump and must be declared so
-        raise FlashError(EXIT_BAD_INPUT, "invalid configuration: rate_ul_h 0: %s "
-                         "(pumpmon config set rate_ul_h=0 pump_stopped=true schedule=); "
-                         "nothing was sent" % STOPPED_RULE)
+        raise CommandError(BAD_INPUT, "invalid configuration: rate_ul_h 0: %s "
+                           "(pumpmon config set rate_ul_h=0 pump_stopped=true schedule=); "
+                           "nothing was sent" % STOPPED_RULE)
     for k, v in changes.items():
         if k not in LIMITS and k not in OTHER_KEYS and k not in NET_KEYS:
             import difflib
             near = difflib.get_close_matches(k, list(LIMITS) + list(OTHER_KEYS) + list(NET_KEYS),
                                              n=1,
                                              cutoff=0.75)
-            raise FlashError(EXIT_BAD_INPUT, "unknown setting %r%s (see docs/config.md)" % (
+            raise CommandError(BAD_INPUT, "unknown setting %r%s (see docs/config.md)" % (
                 k, " (did you mean %r?)" % near[0] if near else ""))
         if k in LIMITS and v is not None:
             try:
                 _number(k, v)
             except ConfigError as e:
-                raise FlashError(EXIT_BAD_INPUT, "invalid configuration: %s; nothing was sent"
-                                 % e)
+                raise CommandError(BAD_INPUT, "invalid configuration: %s; nothing was sent"
+                                   % e)

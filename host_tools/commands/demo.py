@@ -12,8 +12,7 @@ import sys
 from host_tools.device.errors import ChannelError
 from host_tools.device.ports import add_port_argument
 from host_tools.device.session import BoardSession
-from host_tools.exitcodes import OK, PROBLEM
-from host_tools.flashing.build import FlashError
+from host_tools.exitcodes import OK, PROBLEM, CommandError
 
 
 def add_arguments(p):
@@ -38,7 +37,7 @@ def run(args):
     from pumpmon import demo as D
     try:
         b = BoardSession(args.port, raw=False)
-    except FlashError as e:
+    except CommandError as e:
         print("pumpmon demo: %s" % e, file=sys.stderr)
         return e.status
     try:
@@ -46,7 +45,7 @@ def run(args):
     except ChannelError as e:
         print("pumpmon demo: %s: %s" % (b.port, e), file=sys.stderr)
         return PROBLEM
-    except FlashError as e:
+    except CommandError as e:
         print("pumpmon demo: %s" % e, file=sys.stderr)
         return e.status
     finally:

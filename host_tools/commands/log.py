@@ -23,8 +23,7 @@ from pathlib import Path
 from host_tools.device.errors import ChannelError
 from host_tools.device.ports import add_port_argument
 from host_tools.device.session import BoardSession
-from host_tools.exitcodes import BAD_INPUT, OK, PROBLEM
-from host_tools.flashing.build import EXIT_ERROR, FlashError
+from host_tools.exitcodes import BAD_INPUT, OK, PROBLEM, CommandError
 from host_tools.formats.eventlog import (SEG_RE, TABLE_HEADER, LogError, decode, summary,
                                          table_rows, write_csv, write_json, write_table,
                                          _where)
@@ -130,7 +129,7 @@ def run_pull(args):
         # with Ctrl-C and restarts it afterwards (unless --no-restart)
         try:
             b = BoardSession(args.port, raw=False)
-        except FlashError as e:
+        except CommandError as e:
             sys.stderr.write("pumpmon log: %s\n" % e)
             return e.status
         match = lambda n: SEG_RE.match(n) is not None   # noqa: E731
@@ -141,7 +140,7 @@ def run_pull(args):
                     got = b.fetch_folder("log", stage, match)
                 except ChannelError as e:
                     if e.answered:
-                        raise FlashError(EXIT_ERROR, "the monitor refused: %s" % e)
+                        raise CommandError(PROBLEM, "the monitor refused: %s" % e)
                     sys.stderr.write("pumpmon log: %s: the monitor does not answer on its "
                                      "console channel; reading through the REPL (this "
                                      "interrupts it)\n" % b.port)
@@ -151,14 +150,14 @@ def run_pull(args):
                 if not args.no_restart:
                     try:
                         b.restart()
-                    except FlashError as e:  # the copy worked; say what to do
+                    except CommandError as e:  # the copy worked; say what to do
                         sys.stderr.write("pumpmon log: could not restart the board (%s): "
                                          "reset it by hand\n" % e)
             if not got:
                 sys.stderr.write("pumpmon log: %s: no log segments in %s on the board\n" % (
                     b.port, remote))
                 return BAD_INPUT        # (a wrong --remote-dir, or a board never run)
-        except FlashError as e:
+        except CommandError as e:
             sys.stderr.write("pumpmon log: %s: could not copy %s: %s\n" % (b.port, remote, e))
             return e.status
         finally:

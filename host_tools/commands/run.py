@@ -29,9 +29,9 @@ from host_tools.device.ports import PORT_HELP, console, resolve_port, usb_boards
 from host_tools.exitcodes import BAD_INPUT, INTERRUPTED, PROBLEM, CommandError
 from host_tools.extras import missing
 from host_tools.paths import BUILD, TRACES, trace_file
+from host_tools.terminal import fmt_t
 from host_tools.vboard.board import VirtualBoard
 from host_tools.vboard.faults import UsageError
-from host_tools.vboard.timeline import fmt_t
 from host_tools.view.bedside import BedsideView
 
 DEMO = TRACES / "demo.csv"

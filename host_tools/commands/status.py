@@ -15,8 +15,7 @@ from pumpmon import alarms as A
 from host_tools.device.errors import ChannelError
 from host_tools.device.ports import add_port_argument
 from host_tools.device.session import BoardSession
-from host_tools.exitcodes import OK, PROBLEM
-from host_tools.flashing.build import FlashError
+from host_tools.exitcodes import OK, PROBLEM, CommandError
 from host_tools.view import words as W
 
 
@@ -118,13 +117,13 @@ def _fail(args, status, message):
 def run(args):
     try:
         b = BoardSession(args.port, raw=False)
-    except FlashError as e:
+    except CommandError as e:
         return _fail(args, e.status, str(e))
     try:
         st = b.status(timeout=args.timeout)
     except ChannelError as e:
         return _fail(args, PROBLEM, "%s: %s%s" % (b.port, e, next_step(b.port, e)))
-    except FlashError as e:
+    except CommandError as e:
         return _fail(args, e.status, str(e))
     finally:
         b.close()

@@ -20,7 +20,6 @@ from pathlib import Path
 from host_tools.device.errors import ChannelError
 from host_tools.device.ports import add_port_argument, resolve_port
 from host_tools.exitcodes import BAD_INPUT, OK, PROBLEM, CommandError
-from host_tools.flashing.build import FlashError
 from host_tools.formats.recording import (SEG_RE, RecError, board_info_from_dir, parse_duration,
                                           parse_ring, record, summary)
 from host_tools.recording.fetch import config_file_into, fetch
@@ -114,7 +113,7 @@ def run(args):
             raise RecError("%s: cannot write: %s" % (args.out, e.strerror or e))
         sys.stderr.write(summary(sessions, probs, n, boots, args.out) + "\n")
         return _done(args, rows=n, boots=len(boots), problems=len(probs))
-    except (RecError, CommandError) as e:
+    except CommandError as e:           # RecError is one
         return _failed(args, "record", e.status, e)
     except OSError as e:
         return _failed(args, "record", BAD_INPUT, e)
@@ -150,7 +149,7 @@ def run_stream(args):
             n = stream_repl(port, args.out, limit, args.config, args.keep_streaming)
     except ChannelError as e:
         return _failed(args, "stream", PROBLEM, "the monitor refused: %s" % e)
-    except (FlashError, RecError, OSError) as e:
+    except (CommandError, OSError) as e:
         return _failed(args, "stream", getattr(e, "status", BAD_INPUT), e)
     sys.stderr.write("%s: %d rows streamed\n" % (args.out, n))
     return _done(args, rows=n)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pumpmon import service
 
-from host_tools.device.errors import ChannelError
-from host_tools.flashing.build import EXIT_LOST, FlashError
+from host_tools.device.errors import ChannelError, DeviceError
+from host_tools.exitcodes import LOST
 
 REPLY_S = 3.0           # the longest wait for one reply on the console channel
 
@@ -41,7 +41,7 @@ class ConsoleChannel:
             s.write(service.request(rid, verb, *args))
             s.flush()
         except Exception as e:
-            raise FlashError(EXIT_LOST, "connection to the board lost (%s)" % e)
+            raise DeviceError(LOST, "connection to the board lost (%s)" % e)
         end = time.monotonic() + timeout
         buf = self._console
         while True:
@@ -64,7 +64,7 @@ class ConsoleChannel:
                 n = s.in_waiting
                 data = s.read(n) if n else b""
             except Exception as e:
-                raise FlashError(EXIT_LOST, "connection to the board lost (%s)" % e)
+                raise DeviceError(LOST, "connection to the board lost (%s)" % e)
             if not data:
                 time.sleep(0.002)
                 continue
@@ -175,5 +175,5 @@ class ConsoleChannel:
                 else:
                     time.sleep(0.01)
         except Exception as e:
-            raise FlashError(EXIT_LOST, "connection to the board lost (%s)" % e)
+            raise DeviceError(LOST, "connection to the board lost (%s)" % e)
         self._console = b""

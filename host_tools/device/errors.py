@@ -1,11 +1,21 @@
 """What can go wrong in a session with a board (host_tools/device/session.py):
-every failure of the connection itself is a FlashError whose status is the
-exit status of `pumpmon flash` (docs/flashing.md); these are the others.
+every failure of the connection itself (no board, busy, lost, an answer that
+makes no sense) is a DeviceError, whose status is the exit status of any
+command that talks to a board (docs/exit-codes.md). The others are what the
+board said, for the caller to judge: ChannelError (the monitor refused or did
+not answer), BoardError (an exception raised on the board), NoSpace (a write
+refused for want of flash; host_tools/flashing/errors.py says how much).
 """
 import contextlib
 import sys
 
-from host_tools.flashing.build import EXIT_NO_SPACE, FlashError
+from host_tools.exitcodes import CommandError
+
+
+class DeviceError(CommandError):
+    """The connection with a board failed: DeviceError(status, message), the
+    status from host_tools/exitcodes.py (NO_BOARD, BUSY, LOST, PROBLEM,
+    BAD_INPUT for a --port that names nothing)."""
 
 
 def quiet():
@@ -36,15 +46,4 @@ class BoardError(Exception):
 
 
 class NoSpace(Exception):
-    pass
-
-
-def no_space(need, free, sent=None):
-    if free is not None:
-        msg = ("out of space: the update needs %d bytes of free flash, the board has %d "
-               "(%d more needed)" % (need, free, need - free))
-    else:
-        msg = "out of space: the update needs %d bytes of free flash" % need
-    if sent is not None:
-        msg += "; the board refused a write after %d bytes" % sent
-    return FlashError(EXIT_NO_SPACE, msg + "; the running version is untouched")
+    """The board refused a write: its flash is full (ENOSPC)."""

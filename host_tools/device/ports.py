@@ -20,7 +20,8 @@ import os
 import re
 import tempfile
 
-from host_tools.exitcodes import BAD_INPUT, NO_BOARD, CommandError
+from host_tools.device.errors import DeviceError
+from host_tools.exitcodes import BAD_INPUT, NO_BOARD
 
 # mpremote's shorthands (mpremote/main.py, _BUILTIN_COMMAND_EXPANSIONS: range(4));
 # tests/host/test_ports.py pins this table to mpremote's own
@@ -174,11 +175,11 @@ def expand(port):
         for b in serial_ports():
             if b["serial"] == wanted:
                 return b["port"]
-        raise CommandError(NO_BOARD, "no board found: no USB serial port has the serial "
-                           "number %s%s" % (wanted, _found()))
+        raise DeviceError(NO_BOARD, "no board found: no USB serial port has the serial "
+                          "number %s%s" % (wanted, _found()))
     if len(port) == 2 and port[0] in "auc" and port[1].isdigit():
-        raise CommandError(BAD_INPUT, "--port %s: mpremote's shorthands are a0..a3, u0..u3 "
-                           "and c0..c3; give the device itself" % port)
+        raise DeviceError(BAD_INPUT, "--port %s: mpremote's shorthands are a0..a3, u0..u3 "
+                          "and c0..c3; give the device itself" % port)
     return port
 
 
@@ -206,22 +207,22 @@ def missing(dev):
 
 def resolve_port(port=None):
     """The device a command opens, for a --port as given (None: auto); a
-    CommandError(NO_BOARD) listing what was found when there is no single
+    DeviceError(NO_BOARD) listing what was found when there is no single
     answer."""
     dev = expand(port)
     if dev is not None:
         if missing(dev):
-            raise CommandError(NO_BOARD, "no board found: %s does not exist; boards here:%s"
-                               % (dev, _found()))
+            raise DeviceError(NO_BOARD, "no board found: %s does not exist; boards here:%s"
+                              % (dev, _found()))
         return dev
     usb = usb_boards()
     if len(usb) == 1:
         return usb[0]["port"]
     if not usb:
-        raise CommandError(NO_BOARD, "no board found: no USB serial port with a vendor id; "
-                           "plug a board in or give --port:" + _found(usb))
-    raise CommandError(NO_BOARD, "%d boards found: give --port to choose one:" % len(usb)
-                       + _found(usb))
+        raise DeviceError(NO_BOARD, "no board found: no USB serial port with a vendor id; "
+                          "plug a board in or give --port:" + _found(usb))
+    raise DeviceError(NO_BOARD, "%d boards found: give --port to choose one:" % len(usb)
+                      + _found(usb))
 
 
 def console(port, timeout=0.2):

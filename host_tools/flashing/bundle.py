@@ -18,9 +18,10 @@ import json
 import zipfile
 from pathlib import Path
 
-from host_tools.flashing.build import (EXIT_BAD_INPUT, EXIT_INCOMPATIBLE, FlashError,
-                                       build_files, decode_mpy, manifest_bytes, manifest_for,
+from host_tools.exitcodes import BAD_INPUT, INCOMPATIBLE
+from host_tools.flashing.build import (build_files, decode_mpy, manifest_bytes, manifest_for,
                                        offline_info, sha256_hex, target_for)
+from host_tools.flashing.errors import FlashError
 from host_tools.paths import ROOT
 
 FORMAT = 1
@@ -35,7 +36,7 @@ def firmware_version(root=ROOT):
     for node in ast.parse(p.read_text(encoding="utf-8")).body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "VERSION":
             return ast.literal_eval(node.value)
-    raise FlashError(EXIT_BAD_INPUT, "%s: no VERSION" % p)
+    raise FlashError(BAD_INPUT, "%s: no VERSION" % p)
 
 
 def changelog_entry(version, root=ROOT):
@@ -54,7 +55,7 @@ def changelog_entry(version, root=ROOT):
             if any(b.strip() for b in body):
                 return "\n".join(body).strip()
             break
-    raise FlashError(EXIT_BAD_INPUT, "%s: no section '%s' with its changes: a release "
+    raise FlashError(BAD_INPUT, "%s: no section '%s' with its changes: a release "
                      "says what changed" % (p, head))
 
 
@@ -92,12 +93,12 @@ def build(board, out_dir, root=ROOT, info=None):
 
 
 def _bad(path, why):
-    return FlashError(EXIT_BAD_INPUT, "%s: not a valid pumpmon bundle: %s" % (path, why))
+    return FlashError(BAD_INPUT, "%s: not a valid pumpmon bundle: %s" % (path, why))
 
 
 def load(path, board=None):
     """(meta, {board path: bytes}, manifest bytes) of a bundle, every hash
-    checked (and built for `board` when given); FlashError(EXIT_BAD_INPUT)
+    checked (and built for `board` when given); FlashError(BAD_INPUT)
     naming the file otherwise."""
     try:
         with zipfile.ZipFile(path) as z:
@@ -137,17 +138,17 @@ def load(path, board=None):
     if man.get("version") != meta.get("manifest") or man.get("board") != meta.get("board"):
         raise _bad(path, "bundle.json and manifest.json disagree")
     if board and board != meta["board"]:
-        raise FlashError(EXIT_BAD_INPUT, "%s is built for the %s board, not %s"
+        raise FlashError(BAD_INPUT, "%s is built for the %s board, not %s"
                          % (path, meta["board"], board))
     return meta, files, members["manifest.json"]
 
 
 def files_for(rel, board, target, path):
     """The bundle's files for a board that probed as `board` with `target`;
-    FlashError(EXIT_INCOMPATIBLE) when it was built for another."""
+    FlashError(INCOMPATIBLE) when it was built for another."""
     meta = rel[0]
     if board != meta["board"]:
-        raise FlashError(EXIT_INCOMPATIBLE, "%s is built for the %s board; this board is %s"
+        raise FlashError(INCOMPATIBLE, "%s is built for the %s board; this board is %s"
                          % (path, meta["board"], board))
     check_target(meta, target, path)
     return rel[1]
@@ -155,13 +156,13 @@ def files_for(rel, board, target, path):
 
 def check_target(meta, target, path):
     """Refuse a bundle compiled for another .mpy version or architecture
-    than the board runs (FlashError(EXIT_INCOMPATIBLE))."""
+    than the board runs (FlashError(INCOMPATIBLE))."""
     if meta.get("mpy") is None:
         return                                  # source files load anywhere
     ver, sub, _arch = decode_mpy(int(meta["mpy"]))
     bver, bsub, _barch = decode_mpy(int(target["mpy"]))
     if ver != bver or sub > bsub or (meta.get("march") and meta["march"] != target["march"]):
-        raise FlashError(EXIT_INCOMPATIBLE,
+        raise FlashError(INCOMPATIBLE,
                          "%s: compiled for .mpy v%d.%d %s, the board loads %s"
                          % (path, ver, sub, meta.get("march"), target["label"]))
 

@@ -12,7 +12,9 @@
 import json
 from pathlib import Path
 
-from host_tools.flashing.build import EXIT_BAD_INPUT, FlashError
+from host_tools.device.errors import ChannelError, DeviceError
+from host_tools.exitcodes import BAD_INPUT
+from host_tools.flashing.errors import FlashError
 
 EXAMPLE = "config.example.json"
 
@@ -35,7 +37,7 @@ def config_hint(board, root):
 
 def require_board_config(text, board, root):
     """No --config given: the board's config.json must be one the firmware
-    accepts, else FlashError(EXIT_BAD_INPUT) before anything is sent."""
+    accepts, else FlashError(BAD_INPUT) before anything is sent."""
     from pumpmon.config import Config
     from pumpmon.configfile import parse
     if text is None:
@@ -46,7 +48,7 @@ def require_board_config(text, board, root):
             return
         except Exception as e:  # noqa: BLE001 - whatever the firmware would refuse
             why = "the board's configuration (config.json) is refused: %s" % e
-    raise FlashError(EXIT_BAD_INPUT, "%s and none was given; nothing was sent: %s"
+    raise FlashError(BAD_INPUT, "%s and none was given; nothing was sent: %s"
                      % (why, config_hint(board, root)))
 
 
@@ -69,7 +71,7 @@ def refuse_unedited_example(root, path, values):
     which = ("boards/%s/%s" % (mine[0].parent.name, EXAMPLE) if mine else
              "the same values as boards/{%s}/%s" % (",".join(ex.parent.name for ex in same),
                                                     EXAMPLE))
-    raise FlashError(EXIT_BAD_INPUT, "%s:1: this is the example configuration unchanged "
+    raise FlashError(BAD_INPUT, "%s:1: this is the example configuration unchanged "
                      "(%s): copy it and set rate_ul_h (or schedule) to the pump's "
                      "programmed rate first" % (path, which))
 
@@ -77,13 +79,12 @@ def refuse_unedited_example(root, path, values):
 def active_alarms(session):
     """The alarms the running monitor shows (["no_flow/low_flow", ...]), or
     None when its console channel did not answer."""
-    from host_tools.device.errors import ChannelError
     for _attempt in range(4):      # a request sent while it still boots is lost: again
         try:
             return list(session.status(timeout=2.5).get("alarms") or [])
         except ChannelError:
             continue
-        except FlashError:
+        except DeviceError:
             break
     return None
 

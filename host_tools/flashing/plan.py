@@ -15,9 +15,10 @@ import time
 
 from host_tools.device.errors import BoardError, ChannelError
 from host_tools.device.session import CONFIG, MANIFEST, BoardSession
-from host_tools.flashing.build import (EXIT_BAD_INPUT, EXIT_BUSY, EXIT_ERROR, FlashError,
-                                       board_for, build_files, manifest_bytes,
-                                       manifest_for, offline_info, sha256_hex, target_for)
+from host_tools.exitcodes import BAD_INPUT, BUSY, PROBLEM
+from host_tools.flashing.build import (board_for, build_files, manifest_bytes, manifest_for,
+                                       offline_info, sha256_hex, target_for)
+from host_tools.flashing.errors import FlashError
 
 
 def plan(want, files, old_files, live, man_data):
@@ -85,7 +86,7 @@ def _through_channel(b, st, source):
     info = {"version": _version(st.get("micropython")), "platform": st.get("platform", ""),
             "mpy": old.get("mpy")}
     if info["mpy"] is None and not source:
-        raise FlashError(EXIT_BAD_INPUT, "dry run: the board's manifest names no .mpy "
+        raise FlashError(BAD_INPUT, "dry run: the board's manifest names no .mpy "
                          "version (it was flashed with --source): add --source")
     live = dict(old.get("files") or {})
     live[MANIFEST] = sha256_hex(man_data) if man_data is not None else None
@@ -102,7 +103,7 @@ def on_board(port, root, board, source, cfg_data, t0, rel=None):
             st = b.status()
         except ChannelError as e:
             if "REPL" not in str(e):
-                raise FlashError(EXIT_BUSY, "dry run: the board on %s does not answer its "
+                raise FlashError(BUSY, "dry run: the board on %s does not answer its "
                                  "console channel (%s; an older firmware?), and a dry run "
                                  "never stops a monitor: nothing compared" % (b.port, e))
             st = None
@@ -130,10 +131,10 @@ def on_board(port, root, board, source, cfg_data, t0, rel=None):
         return _summary(board, b.port, target, man, want, install, stale,
                         len(want) - len(install), t0, how)
     except ChannelError as e:           # the monitor refused a read: nothing was changed
-        raise FlashError(EXIT_ERROR, "dry run: the monitor on %s refused a read (%s); "
+        raise FlashError(PROBLEM, "dry run: the monitor on %s refused a read (%s); "
                          "nothing was changed" % (b.port, e))
     except BoardError as e:
-        raise FlashError(EXIT_ERROR, "dry run: the board raised an error: %s" % e.last_line)
+        raise FlashError(PROBLEM, "dry run: the board raised an error: %s" % e.last_line)
     finally:
         if raw:
             try:

@@ -23,6 +23,7 @@ import json
 import re
 from pathlib import Path
 
+from host_tools.exitcodes import BAD_INPUT, CommandError
 from host_tools.formats.trace_columns import CONFIG_KEYS
 from host_tools.formats.trace_writer import write_trace
 from pumpmon import eventlog as _fw_log
@@ -34,13 +35,12 @@ NONE = -1048576
 RESET_CAUSES = _fw_log.RESET_CAUSES       # the boot record's cause byte (one definition)
 
 
-class RecError(Exception):
-    """Input that cannot be used at all (exit status 2), or a board that
-    cannot be read (status: the session's, 3, 4 or 9: docs/exit-codes.md)."""
+class RecError(CommandError):
+    """Input that cannot be used at all (BAD_INPUT), or a board that cannot
+    be read (status: the session's, NO_BOARD, BUSY or LOST: docs/exit-codes.md)."""
 
-    def __init__(self, text, status=2):
-        super().__init__(text)
-        self.status = status
+    def __init__(self, text, status=BAD_INPUT):
+        super().__init__(status, text)
 
 
 class Session:

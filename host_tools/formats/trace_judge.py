@@ -11,6 +11,7 @@ will make of it, with the limits of the trace's own settings (its metadata
 through pumpmon.config).
 """
 from host_tools.formats.trace import read_trace
+from host_tools.terminal import fmt_t
 
 SPARSE_FRACTION = 0.75      # the engine wants readings in 75 % of the seconds (engine.py)
 SPARSE_MIN = 45             # ... judged a minute at a time: 45 of 60
@@ -109,8 +110,3 @@ def warnings(path):
 
 def _dur(ms):
     return "%d s" % (ms // 1000) if ms < 120000 else "%.0f min" % (ms / 60000.0)
-
-
-def fmt_t(ms):
-    s = ms // 1000
-    return "%d:%02d:%02d" % (s // 3600, s // 60 % 60, s % 60)

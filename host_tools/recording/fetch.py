@@ -8,9 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from host_tools.device.errors import BoardError, ChannelError
+from host_tools.device.errors import BoardError, ChannelError, DeviceError
 from host_tools.device.session import BoardSession
-from host_tools.flashing.build import FlashError
 from host_tools.formats.recording import SEG_RE, RecError, _config_into, _manifest_into
 
 _PROBE = r"""
@@ -36,7 +35,7 @@ def open_session(port):
     """A session with the board, its monitor interrupted, not reset."""
     try:
         return BoardSession(port, soft_reset=False)
-    except FlashError as e:
+    except DeviceError as e:
         raise RecError(str(e), e.status)
 
 
@@ -44,7 +43,7 @@ def ask_json(b, port, code, mark, what):
     """Run code on the board; the JSON it printed after mark."""
     try:
         out = b.exec(code).decode("utf-8", "replace")
-    except (FlashError, BoardError) as e:
+    except (DeviceError, BoardError) as e:
         raise RecError("%s: could not %s: %s" % (port, what, e))
     if mark not in out:
         raise RecError("%s: could not %s: %r" % (port, what, out[-80:]))
@@ -73,7 +72,7 @@ def _board_info(port, probe):
 def restart(b, what):
     try:
         b.restart()
-    except FlashError as e:  # the copy may have worked; say what to do
+    except DeviceError as e:  # the copy may have worked; say what to do
         sys.stderr.write("pumpmon trace %s: could not restart the board (%s): reset it "
                          "by hand\n" % (what, e))
 
@@ -94,7 +93,7 @@ def fetch_channel(port, stage):
     the monitor goes on, nothing is reset. None when it does not answer."""
     try:
         b = BoardSession(port, raw=False)
-    except FlashError as e:
+    except DeviceError as e:
         raise RecError(str(e), e.status)
     try:
         try:
@@ -110,7 +109,7 @@ def fetch_channel(port, stage):
         (Path(stage) / "rec").mkdir()
         try:
             b.fetch_folder("rec", Path(stage) / "rec", match=lambda n: SEG_RE.match(n) is not None)
-        except (FlashError, ChannelError) as e:
+        except (DeviceError, ChannelError) as e:
             raise RecError("%s: could not copy /rec: %s" % (port, e), getattr(e, "status", 1))
         return info
     finally:
@@ -150,7 +149,7 @@ def fetch(port, stage, restart_after=True):
         (Path(stage) / "rec").mkdir()
         try:
             b.copy_folder("/rec", Path(stage) / "rec", match=lambda n: SEG_RE.match(n) is not None)
-        except FlashError as e:
+        except DeviceError as e:
             raise RecError("%s: could not copy /rec: %s" % (port, e), e.status)
         return info
     finally:

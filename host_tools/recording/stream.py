@@ -8,9 +8,8 @@ as a '#S' line, and restarted). Either way the lines become trace rows
 import sys
 import time
 
-from host_tools.device.errors import ChannelError
+from host_tools.device.errors import ChannelError, DeviceError
 from host_tools.device.session import BoardSession
-from host_tools.flashing.build import FlashError
 from host_tools.formats.recording import SEG_RE, RecError, metadata
 from host_tools.formats.trace import write_trace
 from host_tools.recording.fetch import ask_json, config_file_into, open_session, probe_channel, probe_repl
@@ -150,7 +149,7 @@ def stream_channel(port, out, limit, config=None):
     """Stream through the console channel into the trace `out` for `limit`
     seconds (None: until Ctrl-C); the rows written, or None when the monitor
     does not answer there (then stream_repl). RecError, ChannelError,
-    FlashError or OSError when it fails."""
+    DeviceError or OSError when it fails."""
     b = BoardSession(port, raw=False)
     n = 0
     try:
@@ -188,7 +187,7 @@ def stream_repl(port, out, limit, config=None, keep_streaming=False):
     """Stream through the REPL: streaming on in the board's /recorder.json,
     the monitor restarted, its '#S' console lines read into `out`; then
     streaming off again (unless keep_streaming) and the monitor restarted.
-    The rows written; RecError, FlashError or OSError when it cannot start."""
+    The rows written; RecError, DeviceError or OSError when it cannot start."""
     b = None
     try:
         b = open_session(port)
@@ -237,7 +236,7 @@ def stream_repl(port, out, limit, config=None, keep_streaming=False):
                     b.restart()
                 finally:
                     b.close()
-            except (RecError, FlashError, OSError) as e:
+            except (RecError, DeviceError, OSError) as e:
                 sys.stderr.write("pumpmon trace stream: could not turn streaming off: %s\n"
                                  % e)
     return n

@@ -7,8 +7,7 @@ terminal (a pipe, a log file, a test). docs/bedside-view.md shows it.
 import os
 import time
 
-from host_tools.terminal import print_line
-from host_tools.vboard.timeline import fmt_t
+from host_tools.terminal import fmt_t, print_line
 from host_tools.view import words as W
 from host_tools.view.state import BedsideState, presses
 

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from host_tools.flashing import bundle as BU
-from host_tools.flashing.build import EXIT_BAD_INPUT, EXIT_INCOMPATIBLE, FlashError, sha256_hex
+from host_tools.exitcodes import BAD_INPUT, INCOMPATIBLE
+from host_tools.flashing.build import sha256_hex
+from host_tools.flashing.errors import FlashError
 from host_tools.vboard.served import ServedBoard
 from pumpmon import VERSION
 
@@ -75,7 +77,7 @@ def test_a_damaged_bundle_is_refused_naming_the_file(sim_bundle, tmp_path, damag
     bad = _rewrite(sim_bundle, tmp_path / "bad.zip", damage)
     with pytest.raises(FlashError) as e:
         BU.load(bad)
-    assert e.value.status == EXIT_BAD_INPUT
+    assert e.value.status == BAD_INPUT
     assert str(e.value).startswith(str(bad)) and words in str(e.value), str(e.value)
 
 
@@ -96,11 +98,11 @@ def test_another_board_or_architecture_is_refused(sim_bundle):
     rel = BU.load(sim_bundle)
     with pytest.raises(FlashError) as e:
         BU.load(sim_bundle, board="rpi_pico")
-    assert e.value.status == EXIT_BAD_INPUT and "built for the sim board" in str(e.value)
+    assert e.value.status == BAD_INPUT and "built for the sim board" in str(e.value)
     with pytest.raises(FlashError) as e:
         BU.files_for(rel, "rpi_pico", {"mpy": 6 | (3 << 8) | (4 << 10), "march": "armv6m",
                                        "label": "MicroPython 1.24.0"}, sim_bundle)
-    assert e.value.status == EXIT_INCOMPATIBLE
+    assert e.value.status == INCOMPATIBLE
     arm = dict(rel[0], march="armv6m")
     with pytest.raises(FlashError):
         BU.check_target(arm, {"mpy": rel[0]["mpy"], "march": "x64", "label": "x"}, sim_bundle)
@@ -159,15 +161,15 @@ def test_flash_a_bundle_on_the_virtual_board_logs_old_and_new_identity(sim_bundl
         # a bundle for another board: refused before anything is sent
         other = _rewrite(sim_bundle, tmp_path / "o.zip", lambda m: None)
         r = pumpmon("flash", "--port", board.port, "--bundle", other, "--board", "esp32")
-        assert r.returncode == EXIT_BAD_INPUT and "built for the sim board" in r.stderr
+        assert r.returncode == BAD_INPUT and "built for the sim board" in r.stderr
     finally:
         board.stop()
 
 
 @pytest.mark.req("R-051")
 def test_a_dry_run_of_a_bundle_lists_its_files_not_the_working_trees(sim_bundle):
-    from host_tools.commands import flash as F
+    from host_tools.flashing.protocol import flash
     meta, files, _m = BU.load(sim_bundle)
-    s = F.flash(bundle=str(sim_bundle), dry_run=True, progress=False)
+    s = flash(bundle=str(sim_bundle), dry_run=True, progress=False)
     assert s["would_send"] == sorted(files) and s["version"] == meta["manifest"]
     assert s["board"] == "sim" and s["bytes_to_send"] == sum(map(len, files.values()))

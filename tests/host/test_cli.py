@@ -55,13 +55,6 @@ def test_the_docs_table_is_the_codes_table():
     assert len({s for s, _, _ in exitcodes.TABLE}) == len(exitcodes.TABLE)
 
 
-def test_flashing_uses_the_same_numbers():
-    from host_tools.flashing import build
-    assert build.FlashError is exitcodes.CommandError
-    assert (build.EXIT_NO_BOARD, build.EXIT_BUSY, build.EXIT_LOST, build.EXIT_BAD_INPUT) == \
-        (exitcodes.NO_BOARD, exitcodes.BUSY, exitcodes.LOST, exitcodes.BAD_INPUT)
-
-
 def _bare_returns(path):
     """Line numbers of `return <int literal>` other than 0... none allowed."""
     tree = ast.parse(path.read_text())

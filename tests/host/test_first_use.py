@@ -13,7 +13,7 @@ import pytest
 
 from host_tools.cli import build_parser, main
 from host_tools.flashing import guide
-from host_tools.flashing.build import FlashError
+from host_tools.flashing.errors import FlashError
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -16,8 +16,14 @@ from pathlib import Path
 import pytest
 
 from host_tools.commands import flash as F
-from host_tools.flashing import build as B
 from host_tools.commands.config import parse_settings
+from host_tools.device.errors import DeviceError
+from host_tools.exitcodes import (BAD_INPUT, BUSY, INCOMPATIBLE, LOST, NO_BOARD, NO_SPACE,
+                                  SELFTEST, CommandError)
+from host_tools.flashing import build as B
+from host_tools.flashing import protocol as P
+from host_tools.flashing.errors import FlashError
+from host_tools.flashing.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -50,9 +56,9 @@ def test_target_for_the_unix_port_and_real_boards():
     assert esp["march"] == "xtensawin" and esp["compat"] == "1.20.0"
     assert B.board_for({"platform": "rp2"}) == "rpi_pico"
     assert B.board_for({"platform": "linux"}) == "sim"
-    with pytest.raises(B.FlashError) as e:
+    with pytest.raises(FlashError) as e:
         B.board_for({"platform": "nrf"})
-    assert e.value.status == B.EXIT_BAD_INPUT
+    assert e.value.status == BAD_INPUT
 
 
 @pytest.mark.parametrize("info, words", [
@@ -65,16 +71,16 @@ def test_target_for_the_unix_port_and_real_boards():
 ])
 @pytest.mark.req("R-050")
 def test_too_old_or_unknown_micropython_is_refused(info, words):
-    with pytest.raises(B.FlashError) as e:
+    with pytest.raises(FlashError) as e:
         B.target_for(info)
-    assert e.value.status == B.EXIT_INCOMPATIBLE
+    assert e.value.status == INCOMPATIBLE
     assert str(e.value).startswith("incompatible MicroPython")
     assert words in str(e.value)
 
 
 def test_source_mode_needs_no_mpy_but_a_recent_version():
     assert B.target_for({"version": [1, 24, 0], "platform": "rp2"}, source=True)["source"]
-    with pytest.raises(B.FlashError):
+    with pytest.raises(FlashError):
         B.target_for({"version": [1, 12, 0], "mpy": 5, "platform": "rp2"}, source=True)
 
 
@@ -166,21 +172,21 @@ def test_manifest_is_deterministic_and_tracks_one_changed_file(tmp_path):
 def test_board_drivers_follow_the_imports():
     files = {d for d, _s, _c in B.sources(ROOT, "rpi_pico")}
     assert {"board.py", "lib/pins.py", "lib/sf06.py", "lib/buzzer.py"} <= files
-    with pytest.raises(B.FlashError) as e:
+    with pytest.raises(FlashError) as e:
         B.sources(ROOT, "no_such_board")
-    assert e.value.status == B.EXIT_BAD_INPUT and "no such board" in str(e.value)
+    assert e.value.status == BAD_INPUT and "no such board" in str(e.value)
 
 
 @pytest.mark.req("R-042")
 def test_invalid_config_is_refused_with_file_and_line(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{\n "rate_ul_h": 30,\n "no_flow_fraction": 2\n}\n')
-    with pytest.raises(B.FlashError) as e:
+    with pytest.raises(FlashError) as e:
         B.config_bytes(bad)
-    assert e.value.status == B.EXIT_BAD_INPUT
+    assert e.value.status == BAD_INPUT
     assert str(e.value).startswith("%s:3: invalid configuration: no_flow_fraction" % bad)
     bad.write_text('{"rate_ul_h": 30,,}')
-    with pytest.raises(B.FlashError) as e:
+    with pytest.raises(FlashError) as e:
         B.config_bytes(bad)
     assert "%s:1: invalid configuration: not JSON" % bad in str(e.value)
     good = tmp_path / "good.json"
@@ -203,9 +209,9 @@ def test_a_key_given_twice_with_an_escape_is_refused_on_the_host(tmp_path, text,
     bad = tmp_path / "dup.json"
     bad.write_text(text, encoding="utf-8")
     want = "%s:%d: invalid configuration: setting %s given twice" % (bad, line, key)
-    with pytest.raises(B.FlashError) as e:
+    with pytest.raises(FlashError) as e:
         B.config_bytes(bad)
-    assert e.value.status == B.EXIT_BAD_INPUT and str(e.value) == want
+    assert e.value.status == BAD_INPUT and str(e.value) == want
     r = pumpmon("flash", "--port", tmp_path / "no-such-port", "--config", bad, "--dry-run")
     assert r.returncode == 2 and r.stderr.strip() == "pumpmon flash: " + want, r.stderr
     values, problem = parse_board_config(text.encode("utf-8"))
@@ -248,10 +254,10 @@ def test_cli_refuses_invalid_config_before_looking_for_a_board(tmp_path):
 
 def test_cli_no_board_found(tmp_path):
     r = pumpmon("flash", "--port", tmp_path / "ttyACM9")
-    assert r.returncode == B.EXIT_NO_BOARD
+    assert r.returncode == NO_BOARD
     assert r.stderr.startswith("pumpmon flash: no board found:")
     r = pumpmon("flash", "--port", "socket://127.0.0.1:9", "--json")
-    assert r.returncode == B.EXIT_NO_BOARD
+    assert r.returncode == NO_BOARD
     assert json.loads(r.stdout)["error"].startswith("no board found")
 
 
@@ -262,10 +268,10 @@ def test_cli_board_busy_when_another_program_holds_the_port():
     fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)     # as pyserial's exclusive mode
     try:
         r = pumpmon("flash", "--port", path)
-        assert r.returncode == B.EXIT_BUSY, r.stderr
+        assert r.returncode == BUSY, r.stderr
         assert "board busy" in r.stderr and path in r.stderr
         r = pumpmon("config", "show", "--port", path)
-        assert r.returncode == B.EXIT_BUSY, r.stderr
+        assert r.returncode == BUSY, r.stderr
     finally:
         os.close(holder)
         os.close(slave)
@@ -273,7 +279,7 @@ def test_cli_board_busy_when_another_program_holds_the_port():
 
 
 def test_progress_bar_and_summary(capsys):
-    p = F.Progress(5000, 2, True)
+    p = Progress(5000, 2, True)
     p.add(2500)
     p.file_done()
     p.add(2500)
@@ -281,7 +287,7 @@ def test_progress_bar_and_summary(capsys):
     p.end()
     err = capsys.readouterr().err
     assert "5.0/5.0 kB" in err and "2/2 files" in err and "#" * 30 in err
-    q = F.Progress(5000, 2, False)                          # not a terminal: silent
+    q = Progress(5000, 2, False)                          # not a terminal: silent
     q.add(10)
     q.end()
     assert capsys.readouterr().err == ""
@@ -296,7 +302,7 @@ def test_progress_bar_and_summary(capsys):
 def test_config_settings_parse():
     assert parse_settings(["rate_ul_h=30", "board_id=bed 4", "schedule=", "pause_s=60.5"]) == {
         "rate_ul_h": 30, "board_id": "bed 4", "schedule": None, "pause_s": 60.5}
-    with pytest.raises(B.FlashError):
+    with pytest.raises(CommandError):
         parse_settings(["rate_ul_h"])
     # a value out of range or an unknown name: refused before connecting
     r = pumpmon("config", "set", "--port", "/dev/null-x", "no_flow_fraction=5")
@@ -428,7 +434,7 @@ def cfg_file(tmp_path):
 
 def flash(board, root, **kw):
     kw.setdefault("settle", 1.5)
-    return F.flash(board.port, root=root, progress=False, **kw)
+    return P.flash(board.port, root=root, progress=False, **kw)
 
 
 def whole(files, root):
@@ -549,10 +555,10 @@ def test_cut_transfer_keeps_old_version_and_next_flash_finishes(vboard, repo, cf
         "journal": lambda code, n: code.startswith("_pmopen('.pm_journal.tmp'"),
     }[point]
     state = _cut_exec(mocker, when)
-    with pytest.raises(F.FlashError) as e:
+    with pytest.raises(DeviceError) as e:
         flash(vboard, repo)
     assert state["cut"]
-    assert e.value.status == B.EXIT_LOST and "connection to the board lost" in str(e.value)
+    assert e.value.status == LOST and "connection to the board lost" in str(e.value)
     mocker.stopall()
     # the board boots the old version, whole (mpremote soft-resets: boot.py runs)
     st = vboard.selftest()
@@ -611,9 +617,9 @@ def test_flash_after_a_power_cut_exits_9_within_its_timeout(tmp_path, repo, cfg_
 
         def run():
             try:
-                F.flash(served.port, root=repo, progress=False, settle=1.5)
+                P.flash(served.port, root=repo, progress=False, settle=1.5)
                 result["status"] = 0
-            except F.FlashError as e:
+            except CommandError as e:
                 result["status"], result["error"] = e.status, str(e)
         if not arm:                          # the power goes as the first file is staged
             real = FB.BoardSession.write
@@ -654,9 +660,9 @@ def test_cut_after_commit_is_finished_by_boot_py(vboard, repo, cfg_file, mocker)
         return out
 
     mocker.patch.object(FB.BoardSession, "exec", exec_)
-    with pytest.raises(F.FlashError) as e:
+    with pytest.raises(DeviceError) as e:
         flash(vboard, repo)
-    assert e.value.status == B.EXIT_LOST
+    assert e.value.status == LOST
     mocker.stopall()
     files = vboard.files()
     assert ".pm_journal" in files                       # committed, not swapped
@@ -689,9 +695,9 @@ def test_board_killed_mid_transfer(vboard, repo, cfg_file, mocker):
         return real(self, code)
 
     mocker.patch.object(FB.BoardSession, "exec", exec_)
-    with pytest.raises(F.FlashError) as e:
+    with pytest.raises(DeviceError) as e:
         flash(vboard, repo)
-    assert e.value.status == B.EXIT_LOST
+    assert e.value.status == LOST
     mocker.stopall()
     vboard.start()
     st = vboard.selftest()
@@ -713,9 +719,9 @@ def test_old_or_unknown_micropython_is_refused_and_nothing_sent(vboard, cfg_file
             info.update(fake)
             return info
         mocker.patch.object(FB.BoardSession, "probe", probe)
-        with pytest.raises(F.FlashError) as e:
+        with pytest.raises(FlashError) as e:
             flash(vboard, ROOT, config=cfg_file)
-        assert e.value.status == B.EXIT_INCOMPATIBLE
+        assert e.value.status == INCOMPATIBLE
         assert str(e.value).startswith("incompatible MicroPython")
         mocker.stopall()
     assert vboard.files() == before
@@ -747,9 +753,9 @@ def test_out_of_space(tmp_path, cfg_file):
     try:
         flash(b, ROOT, config=cfg_file)                  # compiled: fits
         before = b.files()
-        with pytest.raises(F.FlashError) as e:
+        with pytest.raises(FlashError) as e:
             flash(b, ROOT, source=True)                  # source: twice as big
-        assert e.value.status == B.EXIT_NO_SPACE
+        assert e.value.status == NO_SPACE
         m = re.match(r"out of space: the update needs (\d+) bytes of free flash, "
                      r"the board has (\d+) \((\d+) more needed\)", str(e.value))
         assert m, str(e.value)
@@ -816,16 +822,16 @@ def test_a_broken_config_on_the_board_is_one_line_and_config_set_replaces_it(
 def test_monitor_that_does_not_come_up_is_a_failure(vboard, repo, cfg_file):
     # no configuration on a new board and none given: refused, nothing sent
     # (tests/vboard/test_flash_guide.py has the whole first-time path)
-    with pytest.raises(F.FlashError) as e:
+    with pytest.raises(FlashError) as e:
         flash(vboard, ROOT)
-    assert e.value.status == B.EXIT_BAD_INPUT
+    assert e.value.status == BAD_INPUT
     assert "config.json" in str(e.value) and "make flash CONFIG=" in str(e.value)
     assert not (vboard.flash / "manifest.json").exists()
     # a main.py that stops: seen on the console after the reset
     (repo / "firmware" / "main.py").write_text("raise RuntimeError('flash test')\n")
-    with pytest.raises(F.FlashError) as e:
+    with pytest.raises(FlashError) as e:
         flash(vboard, repo, config=cfg_file)
-    assert e.value.status == B.EXIT_SELFTEST
+    assert e.value.status == SELFTEST
     assert str(e.value) == ("the monitor did not come up: main.py stopped with an "
                             "exception")
 
@@ -876,9 +882,9 @@ def test_config_the_board_refuses_is_replaced_by_the_previous_one(vboard, repo, 
                 "problems": ["config.json: refused by this board (test)"]}
 
     mocker.patch.object(FB.BoardSession, "selftest", refuses)
-    with pytest.raises(B.FlashError) as e:
+    with pytest.raises(FlashError) as e:
         flash(vboard, ROOT, config=other)
-    assert e.value.status == B.EXIT_SELFTEST
+    assert e.value.status == SELFTEST
     assert "the previous configuration was put back" in str(e.value)
     assert vboard.files()["config.json"] == before
     mocker.stopall()

@@ -6,7 +6,10 @@
 # started at delays that land before, during and after that reboot.
 import pytest
 from test_flash import (  # noqa: F401 - fixtures
-    B, F, FB, ROOT, _cut_exec, cfg_file, flash, needs_board, repo, vboard, whole)
+    FB, ROOT, _cut_exec, cfg_file, flash, needs_board, repo, vboard, whole)
+
+from host_tools.device.errors import DeviceError
+from host_tools.exitcodes import LOST
 
 DELAYS = (0.0, 2.0, 5.0, 7.5, 8.0, 8.5, 9.0, 9.5, 10.0, 12.0)
 
@@ -24,9 +27,9 @@ def test_the_repair_flash_after_a_cut_succeeds_20_times_in_20(vboard, repo, cfg_
             f.write("\n_REPAIR_%d = 1\n" % i)          # a new version each time
         k = rnd.randrange(1, 4)
         state = _cut_exec(mocker, lambda code, n, k=k: n == k)
-        with pytest.raises(F.FlashError) as e:
+        with pytest.raises(DeviceError) as e:
             flash(vboard, repo)
-        assert state["cut"] and e.value.status == B.EXIT_LOST, str(e.value)
+        assert state["cut"] and e.value.status == LOST, str(e.value)
         mocker.stopall()
         time.sleep(DELAYS[i % len(DELAYS)])
         s = flash(vboard, repo)                        # the repair

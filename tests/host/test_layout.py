@@ -72,17 +72,42 @@ def _module_name(p):
     return ".".join(parts)
 
 
+def _dynamic(tree):
+    """Does the module import by name at run time (importlib.import_module,
+    __import__)? cli.py does: its command table names the modules."""
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call):
+            f = n.func
+            if (isinstance(f, ast.Attribute) and f.attr == "import_module") or \
+                    (isinstance(f, ast.Name) and f.id == "__import__"):
+                return True
+    return False
+
+
 def _imports(p, known):
-    """host_tools modules that p imports anywhere (top level or in a function)."""
+    """host_tools modules that p imports anywhere: at the top level or in a
+    function (a deferred import is still a dependency, and it is how a cycle
+    hides), relative imports resolved, and in a module that imports by name
+    at run time every string that names a module."""
+    tree = ast.parse(p.read_text(encoding="utf-8"), str(p))
+    here = _module_name(p)
+    package = here if p.name == "__init__.py" else here.rpartition(".")[0]
+    dynamic = _dynamic(tree)
     out = set()
-    for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"), str(p))):
+    for n in ast.walk(tree):
         names = []
         if isinstance(n, ast.Import):
             names = [a.name for a in n.names]
-        elif isinstance(n, ast.ImportFrom) and n.module and not n.level:
-            names = [n.module] + [n.module + "." + a.name for a in n.names]
+        elif isinstance(n, ast.ImportFrom):
+            base = n.module or ""
+            if n.level:
+                up = package.split(".")[:len(package.split(".")) - (n.level - 1)]
+                base = ".".join(up + ([n.module] if n.module else []))
+            names = [base] + [base + "." + a.name for a in n.names]
+        elif dynamic and isinstance(n, ast.Constant) and isinstance(n.value, str):
+            names = [n.value]
         for name in names:
-            if name in known:
+            if name in known and name != here:
                 out.add(name)
     return out
 
@@ -90,6 +115,29 @@ def _imports(p, known):
 def import_graph():
     files = {_module_name(p): p for p in _py("host_tools")}
     return {m: _imports(p, files) for m, p in files.items()}
+
+
+def package_of(module):
+    """The package a module belongs to: host_tools.device.session ->
+    host_tools.device; a module directly in host_tools/ (cli, exitcodes,
+    paths, terminal...) is a package of its own."""
+    return ".".join(module.split(".")[:2])
+
+
+def package_graph(graph):
+    """The module graph folded onto packages: {package: {packages it
+    imports}}, with {(a, b): [(module of a, module of b), ...]} saying which
+    imports make each edge."""
+    packages, why = {}, {}
+    for m, deps in graph.items():
+        a = package_of(m)
+        packages.setdefault(a, set())
+        for d in deps:
+            b = package_of(d)
+            if a != b:
+                packages[a].add(b)
+                why.setdefault((a, b), []).append((m, d))
+    return packages, why
 
 
 def find_cycle(graph):
@@ -124,10 +172,48 @@ def test_no_import_cycle_in_host_tools():
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
+def test_no_import_cycle_between_packages():
+    # issue 26: a package is a layer. device (the board session) is below
+    # flashing (which uses it), view below vboard (which shows through it):
+    # a cycle between two packages means neither can be read, tested or
+    # replaced without the other, even when no two modules form one
+    packages, why = package_graph(import_graph())
+    assert {"host_tools.device", "host_tools.flashing", "host_tools.view",
+            "host_tools.vboard", "host_tools.exitcodes"} <= set(packages)
+    assert "host_tools.device" in packages["host_tools.flashing"]   # the walk found edges
+    assert "host_tools.commands" in packages["host_tools.cli"]      # ... by name too
+    cycle = find_cycle(packages)
+    assert cycle is None, "package import cycle %s: %s" % (" -> ".join(cycle), "; ".join(
+        "%s -> %s by %s" % (a, b, ", ".join("%s imports %s" % mm for mm in sorted(why[a, b])))
+        for a, b in zip(cycle, cycle[1:])))
+
+
+def test_the_import_walk_sees_every_kind_of_import(tmp_path, monkeypatch):
+    # deferred, relative and by-name imports: each would hide a cycle if missed
+    pkg = tmp_path / "host_tools" / "pkg"
+    pkg.mkdir(parents=True)
+    (tmp_path / "host_tools" / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("def f():\n    from host_tools.pkg import b\n")
+    (pkg / "b.py").write_text("from . import c\nfrom .c import x\n")
+    (pkg / "c.py").write_text("import importlib\nimportlib.import_module('host_tools.pkg.a')\n")
+    monkeypatch.setitem(globals(), "ROOT", tmp_path)
+    graph = import_graph()
+    assert graph["host_tools.pkg.a"] == {"host_tools.pkg", "host_tools.pkg.b"}
+    assert graph["host_tools.pkg.b"] == {"host_tools.pkg", "host_tools.pkg.c"}
+    assert graph["host_tools.pkg.c"] == {"host_tools.pkg.a"}
+    assert find_cycle(graph) is not None
+
+
 def test_the_cycle_finder_finds_cycles():
     # the check above proves nothing unless a cycle would be found
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+    # and a cycle of packages made by modules that form none between them
+    packages, why = package_graph({"x.p.m1": {"x.q.m2"}, "x.q.m2": set(),
+                                   "x.q.m3": {"x.p.m4"}, "x.p.m4": set()})
+    assert find_cycle(packages) == ["x.p", "x.q", "x.p"]
+    assert why["x.q", "x.p"] == [("x.q.m3", "x.p.m4")]
 
 
 def test_nothing_outside_tests_imports_tests():

@@ -97,7 +97,7 @@ def test_a_dry_run_on_a_running_monitor_never_stops_it(start_board, tmp_path):
     shutil.copytree(ROOT / "boards", repo / "boards")
     with open(repo / "firmware" / "pumpmon" / "events.py", "a") as f:
         f.write("\nDRY_RUN_TEST = 1\n")
-    from host_tools.commands import flash as F
+    from host_tools.flashing import protocol as F
     s = F.flash(b.port, config=str(cfg_path), dry_run=True, root=repo, progress=False)
     assert s["would_send"] == ["lib/pumpmon/events.mpy"] and s["would_remove"] == []
     assert len([r for r in b.timeline() if r["kind"] == "boot"]) == boots0

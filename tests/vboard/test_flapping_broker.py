@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from host_tools.carer.relay import Scripted
-from host_tools.commands import flash as F
+from host_tools.flashing import protocol as F
 from host_tools.vboard.served import ServedBoard
 from pumpmon import chatter as C
 from pumpmon import eventlog as L
