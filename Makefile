@@ -50,7 +50,8 @@ MYPY_BOARD = MYPYPATH=$(STUBS)/$(1):$(BOARDS)/drivers:$(BOARDS)/$(2) $(BIN)/mypy
 	--cache-dir $(VENV)/.mypy_cache/$(1) $(BOARDS)/$(2)/*.py \
 	$(filter-out %/ssd1306.py,$(wildcard $(BOARDS)/drivers/*.py))
 
-lint: stubs ## type-check the board code against each board's official MicroPython stubs (mypy)
+lint: stubs ## ruff over the project (pyflakes, bugbear, unused noqa: pyproject.toml), then type-check the board code against each board's official MicroPython stubs (mypy)
+	$(BIN)/ruff check .
 	$(call MYPY_BOARD,rp2,rpi_pico)
 	$(call MYPY_BOARD,esp32,esp32)
 

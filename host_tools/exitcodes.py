@@ -1,6 +1,6 @@
 """The exit statuses of every `pumpmon` command: one table, defined here.
 
-docs/exit-codes.md prints the same table (tests/host/test_exit_codes.py pins
+docs/exit-codes.md prints the same table (tests/host/test_cli.py pins
 the two together), and no command returns a bare number: each returns one
 of these names. A script can rely on them across commands: a missing board
 is 3 whether it was `flash`, `log pull` or `trace record` that looked.

@@ -16,7 +16,7 @@ from host_tools.flashing.build import EXIT_BAD_INPUT, EXIT_INCOMPATIBLE, FlashEr
 from host_tools.vboard.served import ServedBoard
 from pumpmon import VERSION
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 
 

@@ -13,7 +13,7 @@ from host_tools.formats.expectations import alarm_causes, load_expectation
 from host_tools.formats.trace import TraceError
 from pumpmon import alarms as A
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 TRACE = ROOT / "traces" / "fast_stop.csv"
 

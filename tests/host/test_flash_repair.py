@@ -5,8 +5,9 @@
 # on the virtual board) when the repair flash sent its Ctrl-C. The repair is
 # started at delays that land before, during and after that reboot.
 import pytest
-from test_flash import (  # noqa: F401 - fixtures
-    B, F, FB, ROOT, _cut_exec, cfg_file, flash, needs_board, repo, vboard, whole)
+from test_flash import B, F, _cut_exec, flash, needs_board, whole
+
+from tests.support import ROOT
 
 DELAYS = (0.0, 2.0, 5.0, 7.5, 8.0, 8.5, 9.0, 9.5, 10.0, 12.0)
 

@@ -3,9 +3,8 @@ no module over 400 lines and no class over 300 lines in host_tools/,
 firmware/ and boards/ (vendored code exempt; issue 26), no import cycle among host_tools modules, nothing outside tests/
 importing tests/. Static (ast): nothing is imported or run."""
 import ast
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 300
 CHECKED = ("host_tools", "firmware", "boards")

@@ -13,7 +13,7 @@ from host_tools.exitcodes import BAD_INPUT, OK
 from host_tools.formats.trace import INFO_KEYS, TraceError, read_trace
 from host_tools.replay import driver
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 HEADER = "t_ms,reservoir_ml,flow_ul_h\n"
 
