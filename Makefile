@@ -13,7 +13,7 @@ JOBS ?= 2
 TEST_JOBS ?= 4
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test trace release test-cpython test-micropython test-host bench run clean stubs lint mp32 soak carer card
+.PHONY: help setup test test-fast trace release test-cpython test-micropython test-host bench run clean stubs lint mp32 soak carer card
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
@@ -50,7 +50,8 @@ MYPY_BOARD = MYPYPATH=$(STUBS)/$(1):$(BOARDS)/drivers:$(BOARDS)/$(2) $(BIN)/mypy
 	--cache-dir $(VENV)/.mypy_cache/$(1) $(BOARDS)/$(2)/*.py \
 	$(filter-out %/ssd1306.py,$(wildcard $(BOARDS)/drivers/*.py))
 
-lint: stubs ## type-check the board code against each board's official MicroPython stubs (mypy)
+lint: stubs ## ruff over the project (pyflakes, bugbear, unused noqa: pyproject.toml), then type-check the board code against each board's official MicroPython stubs (mypy)
+	$(BIN)/ruff check .
 	$(call MYPY_BOARD,rp2,rpi_pico)
 	$(call MYPY_BOARD,esp32,esp32)
 
@@ -138,6 +139,9 @@ test-mcu: setup mcu ## the firmware's tests on the QEMU Cortex-M, the slow modul
 
 soak: setup ## 365 simulated days of normal delivery (every rate and stroke period, worst offsets), then the scenario catalogue's 30-day soak: no high-priority alarm
 	$(BIN)/python -m host_tools.bench.soak
+
+test-fast: setup ## the fast set while working: every test but the slow ones (virtual board, QEMU, long runs: pytest -m "not slow", FAST_SET_TIME at -n 2); make test runs all
+	$(BIN)/python -m pytest -n $(or $(FAST_JOBS),2) -m "not slow" tests
 
 test-cpython: setup ## the firmware's tests on CPython only
 	$(BIN)/python -m pytest -n $(TEST_JOBS) tests/firmware

@@ -68,7 +68,7 @@ def micropython_env(*extra):
 
 
 def rom_module(name):
-    """Import a module of the virtual board's ROM (boards/sim/rom/NAME.py) on
+    """Import a module of the virtual board's ROM (boards/sim/rom/<name>.py) on
     the host: the wire protocol is written once, there, for both sides."""
     import importlib.util
     key = "pumpmon_rom_" + name

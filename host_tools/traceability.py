@@ -244,7 +244,7 @@ def last_results(path=RESULTS):
         cls = case.get("classname", "")
         name = case.get("name", "").split("[")[0]
         parts = cls.split(".")
-        # tests.host.test_x[.Class] -> tests/host/test_x.py
+        # tests.host.test_<x>[.Class] -> tests/host/test_<x>.py
         k = max(i for i, s in enumerate(parts) if s.startswith("test_") or i == 0)
         f = "/".join(parts[:k + 1]) + ".py"
         kind = "passed"

@@ -7,11 +7,10 @@
 import ipaddress
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
 # files whose non-loopback addresses are only parsed (Config), never dialled
 PARSE_ONLY = {
     "tests/firmware/test_carer_link.py",

@@ -20,7 +20,7 @@ import pytest
 from host_tools.mcu import qemu
 from test_on_micropython import CASES, SPLIT, _functions
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
 MPREMOTE = str(Path(sys.executable).parent / "mpremote")
 HEAP = 3 * 1024 * 1024
 TIMEOUT = 900

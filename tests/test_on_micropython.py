@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
 MICROPYTHON = Path(sys.executable).parent / "micropython"
 MODULES = sorted(p.stem for p in (ROOT / "tests" / "firmware").glob("test_*.py")) + sorted(
     p.stem for p in (ROOT / "tests" / "firmware").glob("mp_*.py"))

@@ -84,9 +84,9 @@ def section_margin():
             nonlocal hi, lo
             for s in samples:
                 yield s
-                e = run.monitor.engine
+                e = run.monitor.engine  # noqa: B023 - run before the loop moves on
                 if s[0] % 10000 == 0 and e.prog_mean:
-                    over_thr = (e.prog_mean * cfg.over_pct + cfg.over_margin * 100) / 100.0
+                    over_thr = (e.prog_mean * cfg.over_pct + cfg.over_margin * 100) / 100.0  # noqa: B023
                     hi = max(hi, e.flow_mean / over_thr)
                     lo = min(lo, e.flow_mean / float(e.prog_mean))
 

@@ -18,11 +18,11 @@ from host_tools.paths import FIRMWARE
 if str(FIRMWARE) not in sys.path:
     sys.path.insert(0, str(FIRMWARE))
 
-from host_tools.bench.reference_engine import Engine as RefEngine  # noqa: E402
-from host_tools.sim.sensors import Scenario  # noqa: E402
-from pumpmon import alarms as A  # noqa: E402
-from pumpmon.config import Config  # noqa: E402
-from pumpmon.engine import Engine  # noqa: E402
+from host_tools.bench.reference_engine import Engine as RefEngine
+from host_tools.sim.sensors import Scenario
+from pumpmon import alarms as A
+from pumpmon.config import Config
+from pumpmon.engine import Engine
 
 MIN = 60
 H = 3600

@@ -9,11 +9,11 @@ import json
 import sys
 
 sys.path.insert(0, sys.argv[1] + "/drivers")
-import oled  # noqa: E402
+import oled
 
-from host_tools.sim.memboard import MemBoard  # noqa: E402
-from pumpmon.config import Config  # noqa: E402
-from pumpmon.runner import Runner  # noqa: E402
+from host_tools.sim.memboard import MemBoard
+from pumpmon.config import Config
+from pumpmon.runner import Runner
 
 FREQ = 100000
 

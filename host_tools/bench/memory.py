@@ -1,4 +1,4 @@
-"""The memory budget (`make bench`, section memory; tests/bench/test_memory.py):
+"""The memory budget (`make bench`, section memory; tests/boards/test_memory_budget.py):
 the full monitor's heap on the targets a board's heap is like, against the
 Pico's free heap (209,936 B: host_tools/bench/boards.py says where from).
 
@@ -31,11 +31,11 @@ from host_tools.paths import BUILD, ROOT, tool
 
 PICO_FREE_HEAP = 209936
 GOAL = 50          # % of the Pico's free heap: the budget's goal on the 32-bit target
-LIMIT = 60         # % above which tests/bench/test_memory.py fails
+LIMIT = 60         # % above which tests/boards/test_memory_budget.py fails
 # the largest free block after 30 days must stay above this: the biggest
 # single allocation the monitor makes after start-up is a 1 KB log-read
 # reply (service.py CHUNK, base64: ~1.4 KB of text) or a recorder segment's
-# buffer; 16 KB leaves room for ten of them (docs/memory.md)
+# buffer; 16 KB leaves room for ten of them (docs/mcu.md)
 FRAG_FLOOR = 16384
 BLOCK = 16         # bytes per GC block on a 32-bit MicroPython
 MP32 = BUILD / "mp32" / "micropython"

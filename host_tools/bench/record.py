@@ -4,12 +4,10 @@ per sample, default ring hours, record, decode and fetch throughput.
     python -m host_tools.bench.record [--no-vboard]
 """
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from host_tools.formats.recording import record

@@ -24,7 +24,7 @@ from host_tools.device.errors import DeviceError
 from host_tools.exitcodes import BAD_INPUT, NO_BOARD
 
 # mpremote's shorthands (mpremote/main.py, _BUILTIN_COMMAND_EXPANSIONS: range(4));
-# tests/host/test_ports.py pins this table to mpremote's own
+# tests/host/test_cli.py pins this table to mpremote's own
 SHORTHAND_PREFIXES = (("a", "/dev/ttyACM"), ("u", "/dev/ttyUSB"), ("c", "COM"))
 SHORTHANDS = {"%s%d" % (k, n): "%s%d" % (dev, n)
               for n in range(4) for k, dev in SHORTHAND_PREFIXES}

@@ -158,7 +158,7 @@ def sources(root, board):
     out.append(("board.py", bdir / "board.py", True))
     # the modules board.py imports (transitively) from its folder or from the
     # shared drivers (boards/drivers/) go to lib/; nothing else of the folder
-    # (e.g. the virtual board's ROM, boards/sim/bios.py, is not on the flash)
+    # (e.g. the virtual board's ROM, boards/sim/rom/bios.py, is not on the flash)
     drivers = root / "boards" / "drivers"
     seen = {"board"}
     todo = [bdir / "board.py"]

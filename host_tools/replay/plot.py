@@ -19,9 +19,9 @@ import math
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
+from matplotlib.lines import Line2D
 
 PRIORITY_COLOUR = {"high": "#d62728", "medium": "#ff9f1c", "low": "#2ec4b6"}
 MAX_BINS = 2000

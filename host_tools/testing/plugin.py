@@ -60,7 +60,7 @@ def pytest_configure(config):
             raise pytest.UsageError("--pumpmon-traces %s: no such folder" % d)
     # The folders are collected even when they are not among the paths pytest
     # was given, but only in a run that names no paths of its own (a bare
-    # `pytest`): `pytest tests/test_x.py` stays that one file.
+    # `pytest`): `pytest tests/test_<name>.py` stays that one file.
     from _pytest.config import Config as _C
     if config.args_source != _C.ArgsSource.ARGS:
         given = [Path(a).resolve() for a in config.args]

@@ -7,7 +7,6 @@ micropython.heap_lock(): a reading allocates nothing.
 """
 import errno
 import importlib
-import os
 import subprocess
 import sys
 import types
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 DRIVERS = ROOT / "boards" / "drivers"
 sys.path.insert(0, str(DRIVERS))
 

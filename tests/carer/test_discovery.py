@@ -8,14 +8,13 @@
 import hashlib
 import json
 import re
-from pathlib import Path
 
 import pytest
 from carerlink import topics as T
 from pumpmon import alarms as A
 from pumpmon import netconfig
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 STR, INT, BOOL, MAP, LIST_OR_STR, TEMPLATE = "string", "integer", "boolean", "map", \
     "list|string", "template"

@@ -5,11 +5,10 @@
 import importlib
 import sys
 import types
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 
 class FakeWLAN:

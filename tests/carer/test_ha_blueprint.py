@@ -6,14 +6,13 @@
 # monitor going offline (the Alarm sensor unavailable: the discovery's
 # availability topic), and its templates are well formed.
 import json
-from pathlib import Path
 
 import pytest
 import yaml
 
 from carerlink import topics as T
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BLUEPRINT = ROOT / "host_tools" / "carer" / "ha" / "pumpmon_notify.yaml"
 
 

@@ -19,7 +19,7 @@ from host_tools.carer.client import Subscriber
 from host_tools.carer.relay import Relay
 from host_tools.paths import micropython_path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 MICROPYTHON = Path(sys.executable).parent / "micropython"
 LOOP_BUDGET_US = 50000      # one pass of the 10 ms loop, network step included
 

@@ -13,7 +13,7 @@ import pytest
 
 from host_tools.carer.broker import free_port, wait_port
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 
 

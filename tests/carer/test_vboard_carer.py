@@ -17,7 +17,7 @@ from host_tools.formats.trace import write_trace
 from host_tools.sim.sensors import Scenario
 from host_tools.vboard.control import control
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 SPEED = 10          # board time runs 10x: the 130 s start-up window in 13 s
 KEEPALIVE_S = 10

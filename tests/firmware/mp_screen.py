@@ -11,14 +11,14 @@ import micropython
 
 sys.path.insert(0, "boards/sim/rom")
 sys.path.insert(0, "boards/drivers")
-import oled  # noqa: E402
-import simoled  # noqa: E402
+import oled
+import simoled
 
-from host_tools.sim.memboard import MemBoard  # noqa: E402
-from pumpmon import alarms as A  # noqa: E402
-from pumpmon import eventlog as L  # noqa: E402
-from pumpmon.config import Config  # noqa: E402
-from pumpmon.runner import Runner  # noqa: E402
+from host_tools.sim.memboard import MemBoard
+from pumpmon import alarms as A
+from pumpmon import eventlog as L
+from pumpmon.config import Config
+from pumpmon.runner import Runner
 
 CFG = {"rate_ul_h": 30.0, "reservoir_capacity_ml": 20, "flow_window_s": 120}
 

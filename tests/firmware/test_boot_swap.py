@@ -252,8 +252,8 @@ def test_file_system_refusal_mid_swap_rolls_back():
             count = [0]
 
             def fail():
-                count[0] += 1
-                if count[0] == n + 1:
+                count[0] += 1  # noqa: B023 - used in this iteration
+                if count[0] == n + 1:  # noqa: B023
                     raise OSError(28)
 
             def mv(a, b):

@@ -85,10 +85,23 @@ def test_pump_stopped_by_a_clinician_is_not_no_flow_but_shown():
     # stopped pump has its own low-priority indication from the start
     """req: R-012"""
     sc = Scenario(seed=2, rate_ul_h=0.0, duration_s=4 * 3600)
-    run = Run(sc, cfg={"rate_ul_h": 0.0, "pump_stopped": True}).go()
+    run = Run(sc, cfg={"rate_ul_h": 0.0, "pump_stopped": True})
+    # step it as Run.go does, listening: its sound is one soft C4 pulse every
+    # 5 minutes (patterns.py), never silence and never another tone
+    m, now, last, tones, pulses = run.monitor, run.t0, 0, set(), 0
+    for t_ms, level, flow, flags, button, refill in sc.samples():
+        run._t = t_ms // 1000
+        now = ticks_add(now, t_ms - last)
+        last = t_ms
+        before = m.ann.tone_hz
+        m.step(now, level, flow, flags, button, refill)
+        tones.add(m.ann.tone_hz)
+        if m.ann.tone_hz and not before:
+            pulses += 1
     assert [e[2:4] for e in run.raised()] == [("pump_stopped", "clinician")], run.events
     assert run.first("pump_stopped", "clinician") == 0
-    assert run.monitor.ann.tone_hz in (0, 262)
+    assert tones == {0, 262}, tones
+    assert 4 * 12 - 1 <= pulses <= 4 * 12 + 1, pulses         # 4 h, one every 5 min
 
 
 def test_pump_stopped_any_flow_beyond_the_sensor_noise_is_over_delivery():

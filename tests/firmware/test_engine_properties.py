@@ -10,7 +10,6 @@
 # examples (default 5, about 40 s on CPython), derandomised.
 from histories import History, check_small, random_history
 
-from pumpmon import alarms as A
 from pumpmon.config import Config
 from pumpmon.engine import Engine
 

@@ -99,7 +99,7 @@ def test_the_previous_identity_is_found_in_an_older_segment():
     d = _tmpdir("fwid3")
     try:
         _manifest(d, "1111111aaaaaaaaa")
-        r = _boot(d, seg_bytes=4 * L.REC)
+        _boot(d, seg_bytes=4 * L.REC)
         # fill the log past the segment that holds the firmware record
         log = L.EventLog(d + "/log", 8, 4 * L.REC)
         for i in range(9):

@@ -49,7 +49,12 @@ def test_failing_sink_raises_internal_and_monitoring_goes_on():
     r.run(100 * 30)
     shown = r.monitor.manager.shown
     assert shown & (1 << A.FLOW_SENSOR) and shown & (1 << A.INTERNAL)
-    assert b.tone != 0 or any(hz for _t, hz in b.tones)
+    # the malfunction melody (C5 C4 C4 - C5 C4), whole: not just any sound
+    heard = [hz for _t, hz in b.tones if hz]
+    pattern = P.SOUND[A.KIND_MALFUNCTION]       # (Hz, on, off) triples
+    melody = [pattern[i] for i in range(0, len(pattern), 3) if pattern[i]]
+    assert heard[:len(melody)] == melody, heard
+    assert b.led in (P.RED, P.OFF)
 
 
 def test_bad_config_file_gives_fallback_and_reason():

@@ -18,7 +18,7 @@ from host_tools.flashing.errors import FlashError
 from host_tools.vboard.served import ServedBoard
 from pumpmon import VERSION
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 
 

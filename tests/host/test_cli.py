@@ -14,14 +14,11 @@ from serial.tools.list_ports_common import ListPortInfo
 from host_tools import cli, exitcodes
 from host_tools.device import ports
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT, pumpmon
 BIN = Path(sys.executable).parent
 
 
-def run_pumpmon(*args, env=None, timeout=60):
-    return subprocess.run([str(BIN / "pumpmon")] + [str(a) for a in args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=timeout,
-                          stdin=subprocess.DEVNULL, env=env)
+run_pumpmon = pumpmon
 
 
 # ---- --version ----------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import re
 import struct
 import subprocess
 import zlib
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +20,7 @@ from host_tools.vboard.vm import micropython_path
 from pumpmon import alarms as A
 from pumpmon import screenwords as W
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 _SNIPPET = r"""
 import sys, json

@@ -13,7 +13,7 @@ from host_tools.formats.expectations import alarm_causes, load_expectation
 from host_tools.formats.trace import TraceError
 from pumpmon import alarms as A
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 TRACE = ROOT / "traces" / "fast_stop.csv"
 
@@ -80,5 +80,9 @@ def test_a_good_expectation_still_checks_and_a_real_miss_is_still_1(tmp_path):
 
 
 def test_every_corpus_expectation_is_valid():
-    for p in sorted((ROOT / "traces").glob("*.expect.json")):
+    from host_tools.sim.corpus import ALL
+    found = sorted((ROOT / "traces").glob("*.expect.json"))
+    # one for each entry of the catalogue (make corpus): an empty glob fails
+    assert {p.name[:-len(".expect.json")] for p in found} == set(ALL), found
+    for p in found:
         load_expectation(p)

@@ -15,7 +15,7 @@ from host_tools.cli import build_parser, main
 from host_tools.flashing import guide
 from host_tools.flashing.errors import FlashError
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 
 

@@ -10,8 +10,6 @@ import fcntl
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -25,15 +23,8 @@ from host_tools.flashing import protocol as P
 from host_tools.flashing.errors import FlashError
 from host_tools.flashing.progress import Progress
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-MICROPYTHON = BIN / "micropython"
-GOOD_CONFIG = {"rate_ul_h": 30.0, "board_id": "test bed"}
-
-
-def pumpmon(*args, timeout=120):
-    return subprocess.run([str(BIN / "pumpmon")] + [str(a) for a in args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+from tests.support import BIN, MICROPYTHON, ROOT, pumpmon
+from tests.vboard_helpers import GOOD_CONFIG, VBoard
 
 
 def unix_port_info():
@@ -324,112 +315,13 @@ def test_config_settings_parse():
 # Against the virtual board: `pumpmon board serve` (the real unix port behind
 # a pty that unmodified mpremote opens; its flash is a folder here).
 import re            # noqa: E402
-import shutil        # noqa: E402
-import signal        # noqa: E402
 
 from host_tools.device import session as FB     # noqa: E402
-from host_tools.cli import COMMANDS          # noqa: E402
 from host_tools.vboard.served import ServedBoard  # noqa: E402
 
-HAVE_BOARD = any(c[0] == "board" for c in COMMANDS)
-needs_board = pytest.mark.skipif(not HAVE_BOARD, reason="the virtual board (pumpmon board "
-                                 "serve, issue 5) is not in this tree yet")
-
-
-def firmware_file(rel):
-    """The files a flash manages (and its work files); the firmware's own data
-    (event log, alarm state, recordings) changes by itself on a running board."""
-    return (rel.endswith((".py", ".mpy")) or rel in ("manifest.json", "config.json")
-            or rel.startswith(".pm_"))
-
-
-class VBoard:
-    """One `pumpmon board serve` process with its flash folder."""
-
-    def __init__(self, tmp, flash_size=None):
-        self.tmp = Path(tmp)
-        self.flash = self.tmp / "flash"
-        self.flash.mkdir(exist_ok=True)
-        self.flash_size = flash_size
-        self.n = 0
-        self.start()
-
-    def start(self):
-        self.n += 1
-        self.pty = str(self.tmp / ("tty%d" % self.n))
-        extra = ["--flash-size", str(self.flash_size)] if self.flash_size else []
-        self.served = ServedBoard(self.pty, self.flash, extra, stderr=subprocess.PIPE)
-        self.proc = self.served.proc
-        assert self.served.ready, "the virtual board did not start: %r %s" % (
-            self.served.line,
-            self.proc.stderr.read1(4000) if self.proc.poll() is not None else "")
-        self.port = self.served.port
-        # keep its output pipes drained
-        import threading
-        for stream in (self.proc.stdout, self.proc.stderr):
-            threading.Thread(target=_drain, args=(stream,), daemon=True).start()
-
-    def power_cut(self):
-        """The board dies at once (its whole process group), flash as it is."""
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self):
-        self.served.stop()
-
-    def files(self):
-        """{path: bytes} of the flash's firmware files (firmware_file)."""
-        out = {}
-        for p in sorted(self.flash.rglob("*")):
-            rel = p.relative_to(self.flash).as_posix()
-            if p.is_file() and firmware_file(rel):
-                out[rel] = p.read_bytes()
-        return out
-
-    def version(self):
-        return json.loads(self.files()["manifest.json"])["version"]
-
-    def selftest(self):
-        """Unmodified mpremote: soft reset (boot.py runs), then the self-test."""
-        r = subprocess.run([str(BIN / "mpremote"), "connect", self.port, "exec",
-                            "from pumpmon import selftest; selftest.report(board=False)"],
-                           capture_output=True, text=True, timeout=60)
-        assert r.returncode == 0, r.stdout + r.stderr
-        return json.loads(r.stdout.strip().splitlines()[-1])
-
-
-def _drain(stream):
-    try:
-        while stream.read1(4096):
-            pass
-    except (OSError, ValueError):
-        pass
-
-
-@pytest.fixture
-def vboard(tmp_path):
-    b = VBoard(tmp_path)
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def repo(tmp_path):
-    """A copy of the firmware and the sim board that a test may change."""
-    r = tmp_path / "repo"
-    r.mkdir()
-    shutil.copytree(ROOT / "firmware", r / "firmware",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "boards", r / "boards",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    return r
-
-
-@pytest.fixture
-def cfg_file(tmp_path):
-    p = tmp_path / "config.json"
-    p.write_text(json.dumps(GOOD_CONFIG))
-    return p
+# every test here needs the virtual board (always in the tree): marked, never
+# skipped, so a board that cannot start fails them
+needs_board = pytest.mark.vboard
 
 
 def flash(board, root, **kw):

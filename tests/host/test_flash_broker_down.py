@@ -8,7 +8,10 @@ import time
 import socket
 
 import pytest
-from test_flash import GOOD_CONFIG, ROOT, VBoard, flash, needs_board  # noqa: F401
+from test_flash import flash, needs_board
+
+from tests.support import ROOT
+from tests.vboard_helpers import GOOD_CONFIG, VBoard
 
 from host_tools.carer.relay import Scripted
 from pumpmon import eventlog as L

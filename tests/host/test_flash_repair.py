@@ -5,11 +5,11 @@
 # on the virtual board) when the repair flash sent its Ctrl-C. The repair is
 # started at delays that land before, during and after that reboot.
 import pytest
-from test_flash import (  # noqa: F401 - fixtures
-    FB, ROOT, _cut_exec, cfg_file, flash, needs_board, repo, vboard, whole)
+from test_flash import _cut_exec, flash, needs_board, whole
 
 from host_tools.device.errors import DeviceError
 from host_tools.exitcodes import LOST
+from tests.support import ROOT
 
 DELAYS = (0.0, 2.0, 5.0, 7.5, 8.0, 8.5, 9.0, 9.5, 10.0, 12.0)
 

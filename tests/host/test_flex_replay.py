@@ -10,7 +10,6 @@ FLEX_DAYS=30 runs the month (about 10 min a pump)."""
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +18,7 @@ from host_tools.replay import driver as replay_driver
 from host_tools.sim import scenarios as S
 from host_tools.sim.sensors import Scenario
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 MP32 = ROOT / "build" / "mp32" / "micropython"
 D = 86400
 H = 3600

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 SKIP = (".venv", ".git", "build", "__pycache__", ".pytest_cache", "*.egg-info", ".mypy_cache")
 

@@ -1,14 +1,15 @@
 """The layout rules of CONTRIBUTING.md, checked on the source (issue 18):
-no module over 400 lines and no class over 300 lines in host_tools/ and
-boards/sim/, no import cycle among host_tools modules, nothing outside tests/
+no module over 400 lines and no class over 300 lines in host_tools/,
+firmware/ and boards/ (vendored code exempt; issue 26), no import cycle among host_tools modules, nothing outside tests/
 importing tests/. Static (ast): nothing is imported or run."""
 import ast
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 MAX_MODULE_LINES = 400
 MAX_CLASS_LINES = 300
-CHECKED = ("host_tools", "boards/sim")
+CHECKED = ("host_tools", "firmware", "boards")
+# third-party code kept unchanged (requirements-firmware.txt): not ours to split
+VENDORED = ("firmware/umqtt/", "boards/drivers/ssd1306.py")
 
 # Judged exceptions, each with its reason (CONTRIBUTING.md lists them too).
 CLASS_EXCEPTIONS = {
@@ -18,9 +19,24 @@ CLASS_EXCEPTIONS = {
 }
 MODULE_EXCEPTIONS = set()
 
+# TEMPORARY (issue 26): being split by other branches of the same session; the
+# lead empties this set when merging them. Not judged exceptions: no reason to
+# keep them, so CONTRIBUTING.md does not list them.
+TEMPORARY_UNTIL_SPLIT = {
+    "firmware/pumpmon/engine.py", "firmware/pumpmon/runner.py",
+    "firmware/pumpmon/eventlog.py", "firmware/pumpmon/service.py",
+}
+
 
 def _py(folder):
     return sorted(p for p in (ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _checked():
+    """Every module under the size rule: host_tools/, firmware/, boards/ but the
+    vendored files and the temporary list."""
+    return [p for folder in CHECKED for p in _py(folder)
+            if not _rel(p).startswith(VENDORED) and _rel(p) not in TEMPORARY_UNTIL_SPLIT]
 
 
 def _rel(p):
@@ -33,24 +49,22 @@ def _lines(text):
 
 def test_no_module_over_the_limit():
     over = []
-    for folder in CHECKED:
-        for p in _py(folder):
-            n = _lines(p.read_text(encoding="utf-8"))
-            if n > MAX_MODULE_LINES and _rel(p) not in MODULE_EXCEPTIONS:
-                over.append("%s: %d lines" % (_rel(p), n))
+    for p in _checked():
+        n = _lines(p.read_text(encoding="utf-8"))
+        if n > MAX_MODULE_LINES and _rel(p) not in MODULE_EXCEPTIONS:
+            over.append("%s: %d lines" % (_rel(p), n))
     assert not over, "modules over %d lines (split by concern): %s" % (
         MAX_MODULE_LINES, "; ".join(over))
 
 
 def test_no_class_over_the_limit():
     over = []
-    for folder in CHECKED:
-        for p in _py(folder):
-            for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"), str(p))):
-                if isinstance(node, ast.ClassDef):
-                    n = node.end_lineno - node.lineno + 1
-                    if n > MAX_CLASS_LINES and (_rel(p), node.name) not in CLASS_EXCEPTIONS:
-                        over.append("%s: class %s, %d lines" % (_rel(p), node.name, n))
+    for p in _checked():
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"), str(p))):
+            if isinstance(node, ast.ClassDef):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_CLASS_LINES and (_rel(p), node.name) not in CLASS_EXCEPTIONS:
+                    over.append("%s: class %s, %d lines" % (_rel(p), node.name, n))
     assert not over, "classes over %d lines: %s" % (MAX_CLASS_LINES, "; ".join(over))
 
 
@@ -63,6 +77,16 @@ def test_the_exceptions_are_still_needed():
         assert sizes and max(sizes) > MAX_CLASS_LINES, (rel, name, sizes)
     for rel in MODULE_EXCEPTIONS:
         assert _lines((ROOT / rel).read_text(encoding="utf-8")) > MAX_MODULE_LINES, rel
+    for rel in TEMPORARY_UNTIL_SPLIT:      # split already: drop it from the set
+        p = ROOT / rel
+        assert p.is_file() and _lines(p.read_text(encoding="utf-8")) > MAX_MODULE_LINES, rel
+
+
+def test_the_size_rule_covers_firmware_and_boards():
+    checked = {_rel(p) for p in _checked()}
+    assert "firmware/pumpmon/alarms.py" in checked and "boards/rpi_pico/board.py" in checked
+    assert "boards/drivers/sf06.py" in checked and "firmware/main.py" in checked
+    assert not any(r.startswith(VENDORED) for r in checked)
 
 
 def _module_name(p):

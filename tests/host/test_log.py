@@ -264,12 +264,10 @@ import pty        # noqa: E402
 import select     # noqa: E402
 import socket     # noqa: E402
 import subprocess  # noqa: E402
-import sys        # noqa: E402
 import threading  # noqa: E402
 import tty        # noqa: E402
-from pathlib import Path  # noqa: E402
 
-BIN = Path(sys.executable).parent
+from tests.support import BIN  # noqa: E402
 
 
 class PtyBoard:
@@ -385,19 +383,11 @@ def test_pull_reports_a_board_without_a_log(tmp_path, capsys):
         board.close()
 
 
-# ---- pull from the virtual board (issue 5), when this tree has it ------------
-from host_tools.cli import COMMANDS  # noqa: E402
-
-HAVE_BOARD = any(c[0] == "board" for c in COMMANDS)
+# ---- pull from the virtual board (always in the tree: a board that cannot start fails)
+from tests.support import pumpmon as _pumpmon  # noqa: E402
 
 
-def _pumpmon(*args, timeout=180):
-    return subprocess.run([str(BIN / "pumpmon")] + [str(a) for a in args],
-                          capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.mark.skipif(not HAVE_BOARD, reason="the virtual board (pumpmon board serve) "
-                    "is not in this tree")
+@pytest.mark.vboard
 @pytest.mark.req("R-028")
 def test_pull_from_the_virtual_board(tmp_path):
     import signal
@@ -483,8 +473,7 @@ def _wait_board_ms(ctl, ms, timeout=60):
     raise AssertionError("board time did not move on %d ms" % ms)
 
 
-@pytest.mark.skipif(not HAVE_BOARD, reason="the virtual board (pumpmon board serve) "
-                    "is not in this tree")
+@pytest.mark.vboard
 @pytest.mark.req("R-036")
 def test_virtual_board_hang_watchdog_and_full_flash(tmp_path):
     """The firmware on the unix port, end to end: a hang -> watchdog reset ->

@@ -5,11 +5,10 @@
 # the README's set-up section says so.
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 
 def _make(tmp_path, *extra):

@@ -20,7 +20,7 @@ from pumpmon.clock import ticks_add
 from pumpmon.config import Config
 from pumpmon.runner import Runner
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

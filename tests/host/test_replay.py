@@ -4,7 +4,6 @@ MicroPython unix port, --check, --plot, and the scenario corpus in traces/."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +16,7 @@ from host_tools.replay.plot import MAX_BINS, Bins, alarm_periods
 from host_tools.sim.sensors import Scenario
 from host_tools.formats.trace import read_trace, write_trace
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 TRACES = ROOT / "traces"
 CORPUS = sorted(p.name[:-4] for p in TRACES.glob("*.csv"))
 H = 3600

@@ -9,7 +9,7 @@ from pathlib import Path
 from host_tools.sim.sensors import Scenario
 from host_tools.formats.trace import write_trace
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 
 

@@ -7,7 +7,6 @@ least four harmonics in 300-4000 Hz within 15 dB of it (IEC 60601-1-8), and
 the pulse and burst timing within the standard's ranges, now on the sound.
 The same renderer writes `pumpmon run --wav` (tests/host/test_run.py)."""
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -16,9 +15,9 @@ from pumpmon import alarms as A
 from pumpmon import patterns as P
 from pumpmon.annunciator import SOUND_CYCLE, Annunciator
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 sys.path.insert(0, str(ROOT / "boards" / "drivers"))
-import buzzer  # noqa: E402
+import buzzer
 
 PRIORITY = {}
 for _k, _p, _c in A.TABLE:

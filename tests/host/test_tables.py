@@ -34,9 +34,34 @@ def test_colours_and_priorities_have_one_name_each():
     assert set(plot.PRIORITY_COLOUR) == set(A.PRIORITY_NAMES)
 
 
+def _vboard_reset_causes():
+    """The reset causes the virtual board gives its VM (the string arguments of
+    every spawn(...) and hard_reset(...) call in host_tools/vboard/), which
+    board.reset_cause() returns to the firmware, and the causes its ROM's
+    machine.reset_cause() knows (boards/sim/rom/simmachine.py, _CODES)."""
+    import ast
+
+    from host_tools import paths
+    sent = set()
+    for p in sorted((paths.HOST_TOOLS / "vboard").glob("*.py")):
+        for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(n, ast.Call) and getattr(n.func, "attr", None) in ("spawn",
+                                                                            "hard_reset"):
+                sent |= {a.value for a in n.args + [k.value for k in n.keywords]
+                         if isinstance(a, ast.Constant) and isinstance(a.value, str)}
+    sent.discard("normal")
+    sent.discard("raw")                         # spawn's mode, not a cause
+    tree = ast.parse((paths.ROM / "simmachine.py").read_text(encoding="utf-8"))
+    codes = [n.value for n in tree.body if isinstance(n, ast.Assign)
+             and getattr(n.targets[0], "id", None) == "_CODES"]
+    return sent, {k.value for k in codes[0].keys}
+
+
 def test_the_virtual_boards_reset_causes_are_the_logs():
-    for cause in ("power_on", "soft", "hard", "watchdog"):     # vboard/vm.py, board.py
-        assert cause in L.RESET_CAUSES
+    sent, machine_knows = _vboard_reset_causes()
+    assert {"power_on", "watchdog", "hard", "soft"} <= sent     # the scan finds them
+    assert sent <= set(L.RESET_CAUSES), sent - set(L.RESET_CAUSES)
+    assert sent <= machine_knows, sent - machine_knows
 
 
 def test_the_firmwares_sha256_helpers_agree(tmp_path):

@@ -3,21 +3,16 @@ events are `pumpmon replay`'s, on both runtimes; the helpers answer what a
 test asks; check() is exactly what `--check` prints; samples written in code
 are checked as a file's rows are."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from host_tools.testing import Event, ReplayError, TraceError, replay_samples, replay_trace
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT, pumpmon
 TRACES = ROOT / "traces"
 
 
-def _pumpmon(*args):
-    return subprocess.run([sys.executable, "-m", "host_tools.cli"] + [str(a) for a in args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+_pumpmon = pumpmon
 
 
 @pytest.mark.req("R-087")

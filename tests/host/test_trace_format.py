@@ -2,22 +2,14 @@
 status 2 and exactly one line `FILE:LINE: what is wrong` on stderr, no
 traceback and no events; gaps, unknown columns, metadata and --config."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from host_tools.formats.trace import TraceError, read_trace, validate, write_trace
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import pumpmon
 
 HEAD = "# pumpmon-trace v1\n# rate_ul_h=30\nt_ms,reservoir_ml,flow_ul_h,button,refill\n"
-
-
-def pumpmon(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "host_tools.cli"] + [str(a) for a in args],
-                          cwd=ROOT, capture_output=True, text=True, input=stdin, timeout=300)
 
 
 def flow_at(i, mean=30.0):

@@ -13,7 +13,7 @@ from host_tools.formats.trace import read_trace
 from host_tools.replay import driver
 from host_tools.sim.describe import parse
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from host_tools.formats.trace_judge import warnings
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 HEAD = "# pumpmon-trace v1\n# rate_ul_h=30\n"
 

@@ -13,7 +13,7 @@ from host_tools.exitcodes import BAD_INPUT, OK
 from host_tools.formats.trace import INFO_KEYS, TraceError, read_trace
 from host_tools.replay import driver
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 HEADER = "t_ms,reservoir_ml,flow_ul_h\n"
 
@@ -54,7 +54,10 @@ def test_known_descriptive_keys_own_keys_and_prose_pass(tmp_path):
 
 def test_everything_the_tools_write_reads_back(tmp_path):
     # the corpus, trace gen and the recorder's keys are all known
-    for csv in sorted((ROOT / "traces").glob("*.csv")):
+    from host_tools.sim.corpus import ALL
+    csvs = sorted((ROOT / "traces").glob("*.csv"))
+    assert {p.stem for p in csvs} == set(ALL), csvs      # the whole corpus, not none
+    for csv in csvs:
         read_trace(csv)
     out = tmp_path / "g.csv"
     assert pumpmon("trace", "gen", "rate 5, 10 min", "-o", out).returncode == OK

@@ -9,7 +9,6 @@
   comparison, damaged rings, and the command's bad-input handling.
 """
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -25,7 +24,7 @@ from host_tools.formats import recording as tracerec
 from host_tools.cli import main as cli
 from host_tools.formats.trace import read_trace, write_trace
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 sys.path[:0] = [str(ROOT / "tests" / "firmware")]
 
 from fakeboard import FakeBoard  # noqa: E402

@@ -9,13 +9,12 @@ it report the problem."""
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from host_tools import traceability as T
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 REQS = """\
 # Requirements

@@ -10,7 +10,8 @@ import threading
 
 import pytest
 
-from test_vboard import BIN, ROOT, _flash_firmware, _trace, start_board  # noqa: F401
+from tests.support import BIN, ROOT
+from tests.vboard_helpers import _flash_firmware, _trace
 
 from pumpmon import eventlog as L
 from pumpmon import patterns as P

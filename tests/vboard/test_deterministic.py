@@ -11,13 +11,12 @@
 # rows, are left out: the operating system's, not the inputs'.)
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from host_tools.vboard.play import cut_trace, log_bytes, play, timeline_bytes
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 CUT_S = 5600
 FAULTS = ("1800:hang", "2500:reset", "3600:power-cut=30", "3700:flow=silent", "3800:flow=ok")
 

@@ -6,18 +6,16 @@
 # a board left at its REPL: status says the next step in one line, and that
 # step works.
 import json
-import subprocess
 
 import pytest
 
-from test_vboard import BIN, ROOT, _flash_firmware, _trace, start_board  # noqa: F401
+from tests.support import ROOT, pumpmon
+from tests.vboard_helpers import _flash_firmware, _trace
 
 from pumpmon import eventlog as L
 
 
-def _pumpmon(*args, timeout=120):
-    return subprocess.run([str(BIN / "pumpmon")] + [str(a) for a in args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+_pumpmon = pumpmon
 
 
 def _files(flash):

@@ -9,7 +9,6 @@
 # here ~10 board minutes at --speed 10, the real link and a real socket.
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +18,7 @@ from host_tools.vboard.served import ServedBoard
 from pumpmon import chatter as C
 from pumpmon import eventlog as L
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 
 
 def _flap(c, drop_s=0.5):

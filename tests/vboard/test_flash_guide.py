@@ -18,7 +18,7 @@ from pumpmon.manager import EV_CLEARED, EV_RAISED
 from host_tools.device.session import BoardSession
 from host_tools.vboard.served import ServedBoard
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 
 

@@ -17,7 +17,7 @@ from host_tools.commands import run as R
 from host_tools.formats.trace import write_trace
 from host_tools.sim.sensors import Scenario
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 BIN = Path(sys.executable).parent
 HOG = "import time\nend = time.monotonic() + 600\nwhile time.monotonic() < end:\n    pass\n"
 

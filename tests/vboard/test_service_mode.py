@@ -9,9 +9,8 @@ import time
 
 import pytest
 
-from test_vboard import _flash_firmware, _trace, start_board  # noqa: F401 - the fixture
+from tests.vboard_helpers import _flash_firmware, _trace
 
-from pumpmon import service as S
 from pumpmon import servicehold as H
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
 MICROPYTHON = Path(sys.executable).parent / "micropython"
 
 SCRIPT = r"""

@@ -3,131 +3,18 @@
 # names, resets, the flash size limit, faults, the monitor raising no_flow and
 # malfunction from a trace (from the recorded timeline), the watchdog.
 import hashlib
-import json
 import os
 import re
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from host_tools.sim.sensors import Scenario
-from host_tools.formats.trace import write_trace
 from host_tools.vboard.control import control
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-MPREMOTE = str(BIN / "mpremote")
-
-
-class Board:
-    def __init__(self, proc, info, tmp):
-        self.proc = proc
-        self.info = info
-        self.tmp = tmp
-        self.port = info["pty"]
-        self.socket = info.get("socket")
-        self.control = info["control"]
-        self.flash = Path(info["flash"])
-
-    def mp(self, *args, port=None, check=True, timeout=60):
-        r = subprocess.run([MPREMOTE, "connect", port or self.port, *args],
-                           capture_output=True, timeout=timeout)
-        if check:
-            assert r.returncode == 0, (r.stdout + r.stderr).decode(errors="replace")
-        return r
-
-    def status(self):
-        return json.loads(control(self.control, "status"))
-
-    def timeline(self):
-        p = self.tmp / "timeline.jsonl"
-        text = p.read_text()
-        # the board may be writing its last row right now: a line without its
-        # newline is not a row yet (it is read whole the next time)
-        text = text[:text.rfind("\n") + 1]
-        rows = []
-        for line in text.splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
-        return rows
-
-    def wait(self, pred, timeout=60, what="condition"):
-        """Until pred(): checked again each time board time moves on 500 ms
-        or the timeline gets a row (the board's `wait`: no wall-clock sleep;
-        it answers after 0.25 s when board time stands still)."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if pred():
-                return
-            control(self.control, "wait 500")
-        raise AssertionError("timed out waiting for " + what)
-
-
-@pytest.fixture
-def start_board(tmp_path):
-    """start_board(*serve args) -> Board; every board is stopped (and its VM
-    processes checked gone) at the end of the test."""
-    started = []
-
-    def start(*extra, flash_size=None):
-        d = tmp_path / ("b%d" % len(started))
-        d.mkdir()
-        args = [str(BIN / "pumpmon"), "board", "serve", "--quiet", "--pty", str(d / "tty"),
-                "--flash", str(d / "flash"), "--timeline", str(d / "timeline.jsonl"),
-                "--control", str(d / "ctl.sock")]
-        if flash_size:
-            args += ["--flash-size", str(flash_size)]
-        p = subprocess.Popen(args + list(extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             cwd=ROOT)
-        started.append(p)
-        line = p.stdout.readline().decode()
-        assert line.startswith("vboard ready "), line + p.stderr.read().decode()
-        info = dict(kv.split("=", 1) for kv in line.split()[2:])
-        return Board(p, info, d)
-
-    yield start
-    for p in started:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        assert p.returncode == 0, p.stderr.read().decode()
-    # no VM left behind: every unix-port process the boards started is gone
-    for d in tmp_path.glob("b*"):
-        tl = d / "timeline.jsonl"
-        if tl.exists():
-            for line in tl.read_text().splitlines():
-                row = json.loads(line)
-                if row["kind"] == "boot":
-                    assert not _alive(row["pid"]), "VM %d left running" % row["pid"]
-
-
-def _alive(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            return "State:\tZ" not in f.read()
-    except OSError:
-        return False
-
-
-def _events(board):
-    return [r for r in board.timeline() if r["kind"] == "event"]
-
-
-def _flash_firmware(board, cfg, tmp):
-    cfg_path = tmp / "config.json"
-    cfg_path.write_text(json.dumps(cfg))
-    r = subprocess.run([str(BIN / "pumpmon"), "flash", "--port", board.port, "--config",
-                        str(cfg_path), "--settle", "0.3"], capture_output=True, cwd=ROOT,
-                       timeout=120)
-    assert r.returncode == 0, (r.stdout + r.stderr).decode()
+from tests.support import ROOT
+from tests.vboard_helpers import MPREMOTE, _flash_firmware, _trace
 
 
 # ---- mpremote's commands ------------------------------------------------------------------------
@@ -263,16 +150,6 @@ def test_flash_size_limit_gives_enospc(start_board, tmp_path):
     b.mp("soft-reset")
     r = b.mp("exec", "import os\nprint(os.statvfs('/')[3])").stdout.decode()
     assert int(r.split()[-1]) == 14 - 8
-
-
-def _trace(path, **kw):
-    """A short generated trace (flow window of 2 minutes)."""
-    sc = Scenario(seed=3, rate_ul_h=30.0, level_ml=15.0, **kw)
-    meta = {"scenario": "vboard-test", "rate_ul_h": "30", "reservoir_capacity_ml": "20",
-            "flow_window_s": "120", "flow_stuck_s": "60"}
-    write_trace(str(path), meta, sc.samples())
-    return {"rate_ul_h": 30, "reservoir_capacity_ml": 20, "flow_window_s": 120,
-            "flow_stuck_s": 60}
 
 
 # Each `mpremote exec` soft-resets the board: a new VM, which the host then

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from test_vboard import BIN, ROOT, _flash_firmware, _trace, start_board  # noqa: F401
+from tests.support import BIN, ROOT
+from tests.vboard_helpers import _flash_firmware, _trace
 from test_vboard_failsafe import _sounds_and_red
 
 from host_tools.vboard.control import control

@@ -8,7 +8,7 @@
 import pytest
 
 from host_tools.formats import recording as R
-from tests.vboard.test_vboard import _flash_firmware, _trace, start_board  # noqa: F401
+from tests.vboard_helpers import _flash_firmware, _trace
 
 
 def _run(start_board, tmp_path, name, cfg):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from test_vboard import _flash_firmware, _trace, start_board  # noqa: F401 - the fixture
+from tests.vboard_helpers import _flash_firmware, _trace
 
 from host_tools.vboard.control import control
 
@@ -70,7 +70,7 @@ def test_damaged_or_missing_firmware_files_sound_within_2s(start_board, tmp_path
         heard = _sounds_and_red(b, w, notes, what)
         if notes == MELODY:
             b.wait(lambda: MELODY <= {r["hz"] for r in b.timeline()
-                                      if r["kind"] == "tone" and r["world_ms"] >= w},
+                                      if r["kind"] == "tone" and r["world_ms"] >= w},  # noqa: B023
                    30, what + ": the whole melody")
         else:
             assert heard <= {523, 0}, (what, heard)
@@ -102,7 +102,7 @@ def test_bad_config_json_is_malfunction_within_2s_not_a_reset_loop(start_board, 
         n = _bad_config_records(b)
         w = _reset_and_boot(b)
         _sounds_and_red(b, w, MELODY, what)
-        b.wait(lambda: _bad_config_records(b) > n, 30, what + ": bad_config in the log")
+        b.wait(lambda: _bad_config_records(b) > n, 30, what + ": bad_config in the log")  # noqa: B023 - waited for here
     rows = b.timeline()
     assert not [r for r in rows if r["kind"] == "reset" and r.get("cause") == "watchdog"]
 

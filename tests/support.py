@@ -1,0 +1,19 @@
+"""What the host-side tests share (issue 26): the project's root, the venv's
+tools and the one helper that runs the `pumpmon` command. The fixtures are in
+tests/conftest.py. CPython only: the firmware tests (tests/firmware/, which
+also run on MicroPython) do not import this."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]          # the project: firmware/, tests/...
+BIN = Path(sys.executable).parent                   # the venv's bin/: pumpmon, mpremote
+MICROPYTHON = BIN / "micropython"                   # the unix port (make setup)
+
+
+def pumpmon(*args, stdin=None, env=None, cwd=ROOT, timeout=300):
+    """Run the installed `pumpmon` command; a CompletedProcess with text
+    stdout/stderr. stdin: text fed to it (else it reads nothing)."""
+    feed = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
+    return subprocess.run([str(BIN / "pumpmon")] + [str(a) for a in args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout, **feed)
