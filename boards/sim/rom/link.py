@@ -6,6 +6,7 @@
 # control link the rare synchronous requests (hello, reset, "the REPL starts
 # now", power cut). The records are boards/sim/rom/wire.py's. The sensor
 # reads board.py makes on every tick never block.
+import gc
 import socket
 import struct
 import time         # the unix port's own (real time): imported before the ROM replaces it
@@ -64,6 +65,8 @@ class Link:
         self.fed_ms = 0       # board ms of the last feed
         self.fed_real = time.ticks_ms() - 1000    # real ms of the last feed reported
         self.dead = 0
+        self.heap_peak = 0    # the high-water of gc.mem_alloc() at the firmware's sleeps
+        self.heap_next = 0    # board us of the next gc.collect() before a reading
         self.send(W.LINK_DATA, int(token))    # the data link of...
         tx = self.tx
         tx[0] = W.LINK_URGENT                 # the urgent link of...
@@ -91,17 +94,33 @@ class Link:
             if got.endswith(b"\n"):
                 return got.decode().strip()
 
-    def request_at(self, what):
-        """A request that carries the board's time ("reset 12345")."""
-        return self.request("%s %d" % (what, self.clock.us // 1000))
+    def request_at(self, what, arg=None):
+        """A request that carries the board's time ("reset 12345"), and arg."""
+        line = "%s %d" % (what, self.clock.us // 1000)
+        return self.request(line if arg is None else line + " " + arg)
 
     # -- board time: asked of the host ---------------------------------
+    def heap_base(self):
+        """At boot, before boot.py: the heap's size and what the ROM holds
+        (a Pico has no ROM in its heap: the host subtracts it)."""
+        gc.collect()
+        a = gc.mem_alloc()
+        self.send(W.HEAP, a + gc.mem_free(), 1)
+        self.send(W.HEAP, a, 2)
+
     def advance(self, t):
         """Board time t (us) is wanted: past the horizon or the watchdog's
         deadline. Returns when the host granted it, having taken what falls
         due until then; the host ends this VM instead when the watchdog
         fires or a reset, a power cut falls due first."""
         clock = self.clock
+        if t >= self.heap_next:     # (ints: no allocation)
+            self.heap_next = t + W.HEAP_COLLECT_MS * 1000
+            gc.collect()
+        a = gc.mem_alloc()
+        if a > self.heap_peak:
+            self.heap_peak = a
+            self.send(W.HEAP, a)
         while t >= clock.horizon or t > clock.deadline:
             fires = t > clock.deadline
             target = clock.deadline if fires else t
