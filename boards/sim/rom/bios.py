@@ -68,7 +68,7 @@ def _bios():
     os.mount(flash, "/")
     os.chdir("/")
     sys.path[:] = ["", ".frozen", "/lib"]
-    link.heap_base()
+    link.heap.boot()
     return link, mode
 
 

@@ -22,6 +22,34 @@ def _connect(path):
     return s
 
 
+class HeapWatch:
+    """The VM's heap as the host sees it (wire.HEAP records): at boot its
+    size and what the ROM holds (a Pico has no ROM in its heap: the host
+    subtracts it); then each new high-water of gc.mem_alloc() at the
+    firmware's sleeps, a gc.collect() every HEAP_COLLECT_MS of board time.
+    Nothing allocated (ints)."""
+
+    def __init__(self, send):
+        self.send = send
+        self.peak = 0
+        self.next = 0           # board us of the next gc.collect() before a reading
+
+    def boot(self):
+        gc.collect()
+        a = gc.mem_alloc()
+        self.send(W.HEAP, a + gc.mem_free(), 1)
+        self.send(W.HEAP, a, 2)
+
+    def sample(self, t):
+        if t >= self.next:
+            self.next = t + W.HEAP_COLLECT_MS * 1000
+            gc.collect()
+        a = gc.mem_alloc()
+        if a > self.peak:
+            self.peak = a
+            self.send(W.HEAP, a)
+
+
 class Link:
     """The board's peripherals, as seen from inside the VM."""
 
@@ -65,8 +93,7 @@ class Link:
         self.fed_ms = 0       # board ms of the last feed
         self.fed_real = time.ticks_ms() - 1000    # real ms of the last feed reported
         self.dead = 0
-        self.heap_peak = 0    # the high-water of gc.mem_alloc() at the firmware's sleeps
-        self.heap_next = 0    # board us of the next gc.collect() before a reading
+        self.heap = HeapWatch(self.send)
         self.send(W.LINK_DATA, int(token))    # the data link of...
         tx = self.tx
         tx[0] = W.LINK_URGENT                 # the urgent link of...
@@ -100,27 +127,13 @@ class Link:
         return self.request(line if arg is None else line + " " + arg)
 
     # -- board time: asked of the host ---------------------------------
-    def heap_base(self):
-        """At boot, before boot.py: the heap's size and what the ROM holds
-        (a Pico has no ROM in its heap: the host subtracts it)."""
-        gc.collect()
-        a = gc.mem_alloc()
-        self.send(W.HEAP, a + gc.mem_free(), 1)
-        self.send(W.HEAP, a, 2)
-
     def advance(self, t):
         """Board time t (us) is wanted: past the horizon or the watchdog's
         deadline. Returns when the host granted it, having taken what falls
         due until then; the host ends this VM instead when the watchdog
         fires or a reset, a power cut falls due first."""
         clock = self.clock
-        if t >= self.heap_next:     # (ints: no allocation)
-            self.heap_next = t + W.HEAP_COLLECT_MS * 1000
-            gc.collect()
-        a = gc.mem_alloc()
-        if a > self.heap_peak:
-            self.heap_peak = a
-            self.send(W.HEAP, a)
+        self.heap.sample(t)
         while t >= clock.horizon or t > clock.deadline:
             fires = t > clock.deadline
             target = clock.deadline if fires else t
