@@ -155,8 +155,8 @@ test-host: setup stubs ## the host side's tests only: tests/host (commands, form
 bench: setup ## print the figures (host_tools/bench/): engine speed and heap, detection latency, replay, boards, log, recorder, flashing, carers' link, alarm policy at night, display bus time, memory budget (32-bit and QEMU)
 	$(BIN)/python -m host_tools.bench
 
-run: setup ## run the monitor (on the virtual board when no real board is attached; BOARD=/dev/ttyACM0 for a real one; with the carer's view beside it; CARER=0 without)
-	$(BIN)/pumpmon run $(if $(filter 0,$(CARER)),--no-carer)
+run: setup ## run the monitor (on the virtual board when no real board is attached; BOARD=/dev/ttyACM0 for a real one; with the carer's view beside it; CARER=0 without; PICO_HEAP=1: the 32-bit build with the Pico's heap)
+	$(BIN)/pumpmon run $(if $(filter 0,$(CARER)),--no-carer) $(if $(filter 1,$(PICO_HEAP)),--pico-heap)
 
 corpus: setup ## regenerate the scenario traces in traces/ and their expected events (review the diff)
 	$(BIN)/pumpmon trace corpus

@@ -61,6 +61,9 @@ def add_arguments(p):
     p.add_argument("--display-frames", action="store_true",
                    help="virtual board: a PNG of its display at each change, in DIR/display/ "
                    "(docs/display.md)")
+    p.add_argument("--pico-heap", action="store_true",
+                   help="virtual board: the 32-bit MicroPython build (make mp32) with the Pico's "
+                   "free heap (209,936 B) instead of the unix port (docs/virtual-board.md)")
     p.add_argument("--no-carer", dest="carer", action="store_false",
                    help="virtual board: without the carer's view (by default a local MQTT "
                    "broker and what `pumpmon carer` would show and ring: docs/carer.md)")
@@ -220,7 +223,7 @@ def run_virtual(args):
     try:
         board = VirtualBoard(flash, pty_path=str(out / "tty"), tcp_port=-1, trace=args.trace,
                              speed=speed, timeline=str(timeline), faults=args.fault,
-                             exit_at_end=True)
+                             exit_at_end=True, pico_heap=getattr(args, "pico_heap", False))
     except (UsageError, OSError) as e:
         print("pumpmon run: %s" % e, file=sys.stderr)
         if carer is not None:
@@ -268,6 +271,9 @@ def run_virtual(args):
                   % (last, timeline, board.pty_path), file=sys.stderr)
             return PROBLEM
         panel.say(last)
+        heap = board.heap_text()
+        if heap:
+            panel.say("heap: " + heap)
         # board time is virtual: the trace is the same board time on any
         # machine; the speed is a ceiling, the wall time is measured
         panel.say("playing %s: %s of board time, %s" % (

@@ -20,6 +20,12 @@ and then its own REPL, friendly and raw. This host process:
   - runs the watchdog and injects faults (sensor silent/stuck/out of range,
     flash failure or full, a hang, a power cut now or in the middle of a
     flash write).
+
+VirtualBoard is the composition of parts that each own their state and get
+what they need when made: Clock and Timeline (timeline.py), Console
+(console.py), Power and its VMs (vm.py), Playback (playback.py),
+HardwareLink (hwlink.py), Control (control.py). The selector's keys carry
+the bound method that serves each endpoint.
 """
 import collections
 import math
@@ -30,18 +36,23 @@ import tempfile
 import time
 from pathlib import Path
 
+from host_tools import paths
 from host_tools.vboard.console import Console
 from host_tools.vboard.control import Control
 from host_tools.vboard.faults import UsageError, parse_scheduled
-from host_tools.vboard.hwlink import HardwareLink
+from host_tools.vboard.hwlink import HardwareLink, W
 from host_tools.vboard.oled import DisplayWatch
 from host_tools.vboard.playback import Playback
-from host_tools.vboard.timeline import Timeline
-from host_tools import paths
-from host_tools.vboard.vm import VMPower, micropython_path
+from host_tools.vboard.timeline import Clock, Timeline
+from host_tools.vboard.vm import Machine, Power, micropython_path
 
 
 DEFAULT_EPOCH = 1767225600    # 2026-01-01 00:00:00 UTC: the board's clock at board time 0
+# --pico-heap: the board's ROM (its flash, clock, sockets: boards/sim/rom/)
+# lives in the VM's heap, where a Pico has nothing (33,072 B measured at boot
+# on the 32-bit build; status "heap.rom" gives it each boot): the VM's heap is
+# the Pico's free heap plus this, so the firmware has what a Pico leaves it
+ROM_HEAP = 36864
 # start-up (wait_ready), judged by the VM's progress: no CPU used for STALL_S
 # of wall time is a hang; START_CPU_S of its CPU time without starting is a
 # loop; START_LIMIT_S bounds it all (a VM starts in well under 1 s of CPU)
@@ -64,24 +75,44 @@ def parse_speed(speed):
     return v
 
 
-# a selector tag -> the method that serves that endpoint when it is ready
-READY = {"vm_out": "_vm_out", "client": "_client_read", "tcp_accept": "_tcp_accept",
-         "hw_accept": "_hw_accept", "hw_new": "_hw_new", "hw_data": "_hw_data",
-         "hw_ctl": "_hw_ctl", "ctl_accept": "_ctl_accept", "ctl_conn": "_ctl_conn",
-         "wake": "_woken"}
+def _part(part, name, doc=None):
+    """A read-only attribute of a part, as the views read the board."""
+    return property(lambda self: getattr(getattr(self, part), name), doc=doc)
 
 
-class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower, DisplayWatch):
-    """The board: its endpoints, its world clock and the loop that serves
-    them. The concerns live in the parts it is made of: console.py (the
-    serial console), hwlink.py (the ROM's sockets), playback.py (trace and
-    faults), control.py, timeline.py, vm.py (power and resets)."""
+class VirtualBoard:
+    """The board: its parts, its endpoints and the loop that serves them."""
+
+    # what the views, `pumpmon run` and the benchmarks read of the board
+    led = _part("link", "led")
+    tone = _part("link", "tone")
+    current = _part("playback", "current")
+    rows = _part("playback", "rows")
+    trace = _part("playback", "trace")
+    trace_done = _part("playback", "trace_done")
+    trace_end_world = _part("playback", "trace_end_world")
+    trace_wall = _part("playback", "trace_wall")
+    world_faults = _part("playback", "world_faults")
+    trace_world0 = _part("clock", "trace_world0")
+    board_ms = _part("clock", "board_ms")
+    world_ms = _part("clock", "world_ms", "board time: a method")
+    trace_t = _part("clock", "trace_t")
+    world_of = _part("clock", "world_of")
+    alarm_events = _part("timeline", "alarm_events")
+    timeline_rows = _part("timeline", "rows")
+    display_lines = _part("display_watch", "lines")
+    vm = _part("power", "vm")
+    boots = _part("power", "boots")
+    raw = _part("console", "raw")
+    pty_name = _part("console", "pty_name")
+    tcp = _part("console", "tcp")
+    tcp_port = _part("console", "tcp_port")
 
     def __init__(self, flash, pty_path=None, tcp_port=0, flash_size=1048576, block=4096,
                  trace=None, speed=1.0, timeline=None, faults=(), control=None,
                  heap="512K", exit_at_end=False, display=None, log=None, epoch=None,
                  pico_heap=False):
-        self.micropython = micropython_path()
+        micropython = micropython_path()
         if pico_heap:
             # the 32-bit build (`make mp32`) with the Pico's free heap: the
             # monitor runs in what a Pico leaves it (docs/virtual-board.md)
@@ -89,106 +120,90 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower, 
             mp32 = paths.BUILD / "mp32" / "micropython"
             if not mp32.exists():
                 raise UsageError("--pico-heap needs the 32-bit build %s: run `make mp32`" % mp32)
-            self.micropython = str(mp32)
-            heap = str(PICO_HEAP)
+            micropython = str(mp32)
+            heap = str(PICO_HEAP + ROM_HEAP)
+        self.pico_heap = bool(pico_heap)
         self.flash = str(Path(flash).resolve())
         os.makedirs(self.flash, exist_ok=True)
-        self.flash_size = int(flash_size)
-        self.block = int(block)
-        if self.flash_size < 8 * self.block:
-            raise UsageError("--flash-size must be at least 8 blocks of %d bytes" % self.block)
+        if int(flash_size) < 8 * int(block):
+            raise UsageError("--flash-size must be at least 8 blocks of %d bytes" % int(block))
         self.speed = parse_speed(speed)     # a ceiling; None: as fast as possible
-        self.speed_m = 0 if self.speed is None else max(1, int(round(self.speed * 1000)))
+        speed_m = 0 if self.speed is None else max(1, int(round(self.speed * 1000)))
         # the board's wall clock at board time 0 (Unix s): an input, so runs repeat
-        self.epoch = DEFAULT_EPOCH if epoch is None else int(epoch)
-        self.heap = heap
+        epoch = DEFAULT_EPOCH if epoch is None else int(epoch)
+        scheduled = sorted(parse_scheduled(f) for f in faults)
+        tr = None
+        if trace:
+            from host_tools.formats.trace import read_trace
+            tr = read_trace(trace)
         self.rundir = tempfile.mkdtemp(prefix="pumpmon-vboard-")
-        self.sock_path = os.path.join(self.rundir, "hw.sock")
+        sock_path = os.path.join(self.rundir, "hw.sock")
         self.control_path = control or os.path.join(self.rundir, "control.sock")
         if pty_path is None:
             d = os.path.join(tempfile.gettempdir(), "pumpmon-vboard-%d" % os.getuid())
             os.makedirs(d, exist_ok=True)
             pty_path = os.path.join(d, "ttyACM0")
         self.pty_path = pty_path
-        self.tcp_port = tcp_port
-        self.exit_at_end = exit_at_end
         self.display = display      # callable(board) drawing the live view, or None
-        self.log = log or (lambda text: None)
-        self.timeline_path = timeline
-        self.timeline = open(timeline, "w") if timeline else None
-        self.timeline_rows = []      # kept for callers in the same process (run)
-        self.noted = 0               # rows noted so far
-        self.scheduled = sorted(parse_scheduled(f) for f in faults)
-        self.trace = None
-        self.meta = {}
-        if trace:
-            from host_tools.formats.trace import read_trace
-            self.trace = read_trace(trace)
-            self.meta = dict(self.trace.meta)
-            self.samples = self.trace.samples()
-        self.board_ms = 0            # board time as far as the host knows (granted, or stamped)
-        self.sel = selectors.DefaultSelector()
-        self.vm = None
-        self.raw = False
-        self.mount = False
-        self.swallow = None          # bytes seen while waiting for the raw prompt
-        self.hold = False            # console input held (raw restart in progress)
-        # the watchdog as a real board's: armed once, it survives Ctrl-C and
-        # soft resets until a hard reset or a power cut (_repl_watchdog)
-        self.wdt_keep_ms = 0
-        self.console_in = 0.0        # when a client last sent a console byte (monotonic)
-        self.pending_interrupt = False
-        self.prev_out = b""
-        self.tail = b""
-        self.clients = []            # (kind, fd/socket, out buffer)
         self.stopping = False
-        self.power_on_at = None      # a power cut: when it comes back (monotonic)
-        self.power_on_world = None   # ... and at which board time
-        # the world: trace playback, faults in force, outputs
-        self.trace_world0 = None     # world ms at which the trace's first row plays
-        self.t_first = None
-        self.next_sample = None
-        self.current = None          # the sample in force (t, level, flow, flags, button, refill)
-        self.trace_done = False
-        self.trace_end_world = None
-        self.rows = 0
-        self.world_faults = {}       # flow/level/flash modes: persist across resets
-        self.led = None
-        self.tone = 0
-        self.duty = 0                # the buzzer PWM's duty_u16 (its tones are recorded with it)
-        self.last_tone_world = None   # the buzzer's last note (board time)
-        self.alarm_events = []       # firmware event log records seen (dicts)
-        self.log_seen = 0
-        self.log_sig = None
-        self.boots = 0
         self.start_failure = None    # why wait_ready() gave up, in words
         self.counts = collections.Counter()
-        self._later = []
-        self._setup_endpoints()
+        sel = self.sel = selectors.DefaultSelector()
+        self.machine = Machine(micropython, heap, sock_path, self.flash, int(flash_size),
+                               int(block), speed_m, epoch)
+        self.clock = Clock()
+        self.display_watch = DisplayWatch(self.rundir)
+        self.timeline = Timeline(self.clock, timeline, self.flash, self.display_watch, log)
+        note = self.timeline.note
+        stopping = self._is_stopping
+        self.console = Console(sel, pty_path, tcp_port, note)
+        self.power = Power(self.machine, sel, self.console, self.timeline, self.clock,
+                           self.counts, stopping)
+        self.playback = Playback(self.clock, self.power, self.timeline, self.counts, tr,
+                                 scheduled, self.speed, self.stop if exit_at_end else None)
+        self.link = HardwareLink(sel, sock_path, self.clock, self.power, self.console,
+                                 self.playback, self.timeline)
+        self.control = Control(sel, self.control_path, self.clock, self.timeline, self.status,
+                               self.stop, self.playback.apply_fault, stopping)
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        self.sel.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
+        sel.register(self._wake_r, selectors.EVENT_READ, (self._woken, None))
 
-    # ---- time -----------------------------------------------------------------
-    def world_ms(self):
-        """Board time: what the host granted last (or the newest stamp the
-        VM sent); it stands still while the VM does not sleep."""
-        return self.board_ms
+    # what a caller sets: the port to run (a test's stand-in), the log lines'
+    # sink, the display's PNG folder
+    @property
+    def micropython(self):
+        return self.machine.micropython
 
-    def trace_t(self, world):
-        if self.trace_world0 is None or world is None:
-            return None
-        return self.t_first + (world - self.trace_world0)
+    @micropython.setter
+    def micropython(self, path):
+        self.machine.micropython = path
 
-    def world_of(self, t_ms):
-        return self.trace_world0 + (t_ms - self.t_first)
+    @property
+    def log(self):
+        return self.timeline.log
 
-    # ---- endpoints ----------------------------------------------------------------
-    def _setup_endpoints(self):
-        self._setup_hw_link()
-        self._setup_control()
-        self._setup_console()
+    @log.setter
+    def log(self, fn):
+        self.timeline.log = fn
+
+    @property
+    def display_frames(self):
+        return self.display_watch.frames
+
+    @display_frames.setter
+    def display_frames(self, folder):
+        self.display_watch.frames = folder
+
+    def _is_stopping(self):
+        return self.stopping
+
+    def stop(self):
+        self.stopping = True
+
+    def apply_fault(self, spec):
+        self.playback.apply_fault(spec)
 
     def endpoints_line(self):
         parts = ["pty=%s" % self.pty_path, "tty=%s" % self.pty_name]
@@ -196,6 +211,38 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower, 
             parts.append("socket=socket://127.0.0.1:%d" % self.tcp_port)
         parts += ["control=%s" % self.control_path, "flash=%s" % self.flash]
         return "vboard ready " + " ".join(parts)
+
+    def status(self):
+        vm = self.vm
+        cur = self.current
+        return {
+            "world_ms": self.world_ms(), "t_ms": self.trace_t(self.world_ms()),
+            "speed": self.speed or "max",
+            "vm": None if vm is None else {"pid": vm.pid, "mode": vm.mode, "cause": vm.cause,
+                                           "hello": vm.hello, "watchdog_ms": vm.wdt_ms},
+            "raw": self.raw, "led": self.led, "tone": self.tone, "boots": self.boots,
+            "trace_started": self.trace_world0 is not None, "trace_done": self.trace_done,
+            "sample": None if cur is None else list(cur), "faults": dict(self.world_faults),
+            "counts": dict(self.counts), "heap": dict(self.link.heap),
+        }
+
+    def heap_text(self):
+        """How much of a Pico's free heap the monitor holds, in words: the
+        high-water of gc.mem_alloc() at the firmware's sleeps inside the VM
+        (live data plus at most 10 s of garbage: wire.HEAP), less what the
+        board's ROM holds (a Pico has none); None until the VM has said."""
+        from host_tools.bench.memory import PICO_FREE_HEAP as PICO
+        h = self.link.heap
+        if h["peak"] is None or h["rom"] is None or h["size"] is None:
+            return None
+        used = h["peak"] - h["rom"]
+        return "monitor peak {:,} B = {:.0f} % of a Pico's {:,} B free heap (live plus at " \
+            "most {} s of garbage); {:,} B free at the lowest, of {:,}{}".format(
+                used, 100.0 * used / PICO, PICO, W.HEAP_COLLECT_MS // 1000,
+                h["size"] - h["peak"], h["size"],
+                " (32-bit build, the Pico's heap)" if self.pico_heap else
+                " (64-bit unix port: larger objects than a Pico's; --pico-heap for the "
+                "32-bit figure)")
 
     def _woken(self, _arg):
         try:
@@ -211,7 +258,7 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower, 
 
     # ---- the loop -----------------------------------------------------------------------
     def start(self):
-        self.spawn("normal", "power_on")
+        self.power.spawn("normal", "power_on")
 
     def wait_ready(self, stall_s=STALL_S, limit_s=START_LIMIT_S):
         """Until the VM's ROM says hello: True. Judged by the VM's progress,
@@ -233,7 +280,7 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower, 
             if self.boots - boots0 > 3:
                 self.start_failure = ("its MicroPython VM exited %d times before it started "
                                       "(last output: %r)" % (self.boots - boots0,
-                                                             self.tail[-80:]))
+                                                             self.console.tail[-80:]))
             elif vm is not None and now - vm.cpu_checked >= 0.5:
                 vm.cpu_checked = now
                 c = vm.cpu_s()
@@ -255,60 +302,38 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower, 
         played, the VM's CPU seconds (a loaded host slows all of them down;
         none of them moves in a board that hangs blocked)."""
         vm = self.vm
-        return (self.board_ms, self.boots, self.rows, self.power_on_at,
+        return (self.board_ms, self.boots, self.rows, self.power.on_at,
                 round(vm.cpu_s(), 2) if vm is not None else None)
 
     def step(self, timeout=0.02):
-        vm = self.vm
         now = time.monotonic()
-        if self.power_on_at is not None and now >= self.power_on_at and not self.stopping:
-            self.power_on_at = None
-            self._deliver_until(self.power_on_world, None)   # the world went on meanwhile
-            self.board_ms = max(self.board_ms, self.power_on_world)
-            self.note("power", what="on")
-            self.spawn("normal", "power_on")
-        if self._backlog() > 262144:
+        on_world = self.power.power_on_due(now)
+        if on_world is not None:
+            self.playback.deliver_until(on_world, None)   # the world went on meanwhile
+            self.clock.reach(on_world)
+            self.power.power_on()
+        console = self.console
+        if console.backlog() > 262144:
             timeout = min(timeout, 0.005)
-            for c in self.clients:
-                self._client_flush(c)
-            if self._backlog() > 262144:
+            console.flush_clients()
+            if console.backlog() > 262144:
                 time.sleep(0.002)       # the board waits on its full pty meanwhile
-        events = self.sel.select(timeout)
-        for key, _mask in events:
-            what, arg = key.data         # what was registered: (tag, its object)
-            if what == "stdin":
-                arg()                    # the view's keys
-            else:
-                getattr(self, READY[what])(arg)
-        for c in self.clients:
-            if c.out:
-                self._client_flush(c)
+        for key, _mask in self.sel.select(timeout):
+            handler, arg = key.data      # the bound method that serves it, and its object
+            handler(arg)
+        console.flush_clients()
+        console.poll(now)
         vm = self.vm
-        if (vm is not None and self.hold and not vm.repl and now - vm.started > 2.0
-                and vm.lflag() == 0):
-            self._repl_starts(vm)      # the ROM never said so (it broke): the REPL reads
-        if vm is not None and vm.in_q and not self.hold:
-            self._vm_write(vm, b"")
         if vm is not None and vm.data_out:
-            self._flush_data(vm)
-        while self._later:
-            what, arg = self._later.pop(0)
+            vm.flush()
+        for what, arg in self.link.take_later():
             if what == "hard":
-                self.hard_reset("hard")
+                self.power.hard_reset("hard")
             elif what == "cut":
-                self.power_cut(arg)
-        vm = self.vm
-        if vm is not None and vm.proc.poll() is not None and vm.killed is None:
-            self.vm_exited(vm)
-        vm = self.vm
-        if vm is not None and vm.wdt_ms:
-            self._hung(vm)
-        vm = self.vm
-        if vm is not None and self.wdt_keep_ms and vm.repl:
-            self._repl_watchdog(vm)
-        if self.timeline:
-            self.timeline.flush()
-        self._serve_waiters()           # (after the flush: the rows are in the file)
+                self.power.power_cut(arg, self.speed)
+        self.power.check()
+        self.timeline.flush()
+        self.control.serve_waiters()     # (after the flush: the rows are in the file)
 
     def serve(self, should_stop=lambda: False):
         while not self.stopping and not should_stop():
@@ -319,32 +344,18 @@ class VirtualBoard(Console, HardwareLink, Playback, Control, Timeline, VMPower, 
     def close(self):
         self.stopping = True
         if self.vm is not None:
-            self.kill_vm("stop")
+            self.power.kill_vm("stop")
         try:
-            self._check_log()
+            self.timeline.check_log(None)
         except Exception:
             pass
-        if self.timeline:
-            self.timeline.close()
-            self.timeline = None
-        for s in (self.hw_listen, self.ctl_listen, self.tcp):
-            if s is not None:
-                s.close()
-        if self.tcp_client:
-            self._drop_tcp()
-        for fd in (self.pty_master, self.pty_keep, self._wake_r, self._wake_w):
+        self.timeline.close()
+        self.link.close()
+        self.control.close()
+        self.console.close()
+        for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        try:
-            if os.path.islink(self.pty_path) and os.readlink(self.pty_path) == self.pty_name:
-                os.unlink(self.pty_path)
-        except OSError:
-            pass
-        try:
-            if os.path.exists(self.control_path):
-                os.unlink(self.control_path)
-        except OSError:
-            pass
         shutil.rmtree(self.rundir, ignore_errors=True)

@@ -1,6 +1,6 @@
 """The virtual board's control socket: faults, `status` and `stop` from
 tests, scripts and `pumpmon board ctl` (docs/virtual-board.md), the server
-side (a part of VirtualBoard) and the client."""
+side (Control) and the client (control())."""
 import json
 import os
 import selectors
@@ -8,7 +8,7 @@ import socket
 import time
 
 from host_tools.vboard.faults import UsageError
-from host_tools.vboard.hwlink import listen_unix
+from host_tools.vboard.hwlink import accept, listen_unix, receive
 
 
 def control(path, line, timeout=5.0):
@@ -33,18 +33,39 @@ WAIT_CAP_S = 0.25
 
 
 class Control:
-    def _setup_control(self):
+    """The control socket at `path`: a line in, a line out. `status()` is
+    the board's state, `stop()` ends the board, `apply_fault(spec)` any
+    other line; `wait` is answered here, against `clock` and the timeline's
+    rows; `stopping()` answers every waiter."""
+
+    def __init__(self, sel, path, clock, timeline, status, stop, apply_fault, stopping):
+        self.sel = sel
+        self.path = path
+        self.clock = clock
+        self.timeline = timeline
+        self.status = status
+        self.stop = stop
+        self.apply_fault = apply_fault
+        self.stopping = stopping
         self.waiters = []           # (conn, board ms, rows noted, wall cap) of `wait`s
-        if os.path.exists(self.control_path):
-            os.unlink(self.control_path)
-        self.ctl_listen = listen_unix(self.control_path, 4)
-        self.sel.register(self.ctl_listen, selectors.EVENT_READ, ("ctl_accept", None))
+        if os.path.exists(path):
+            os.unlink(path)
+        self.listen = listen_unix(path, 4)
+        sel.register(self.listen, selectors.EVENT_READ, (self._accept, None))
 
-    def _ctl_accept(self, _arg=None):
-        self._accept(self.ctl_listen, "ctl_conn")
+    def close(self):
+        self.listen.close()
+        try:
+            if os.path.exists(self.path):
+                os.unlink(self.path)
+        except OSError:
+            pass
 
-    def _ctl_conn(self, st):
-        if not self._receive(st):
+    def _accept(self, _arg):
+        accept(self.sel, self.listen, self._conn)
+
+    def _conn(self, st):
+        if not receive(self.sel, st):
             return
         conn = st.sock
         while b"\n" in st.buf:
@@ -66,19 +87,21 @@ class Control:
     def _wait(self, conn, line):
         arg = line[4:].strip()
         ms = int(arg) if arg.isdigit() else 1000
-        self.waiters.append((conn, self.board_ms + ms, self.noted,
+        self.waiters.append((conn, self.clock.board_ms + ms, self.timeline.noted,
                              time.monotonic() + WAIT_CAP_S))
 
-    def _serve_waiters(self):
+    def serve_waiters(self):
         if not self.waiters:
             return
         now = time.monotonic()
+        board_ms = self.clock.board_ms
+        stopping = self.stopping()
         keep = []
         for w in self.waiters:
             conn, until, noted, cap = w
-            if self.board_ms >= until or self.noted != noted or now >= cap or self.stopping:
+            if board_ms >= until or self.timeline.noted != noted or now >= cap or stopping:
                 try:
-                    conn.sendall(b"ok %d\n" % self.board_ms)
+                    conn.sendall(b"ok %d\n" % board_ms)
                 except OSError:
                     pass
             else:
@@ -89,24 +112,10 @@ class Control:
         if line == "status":
             return json.dumps(self.status())
         if line == "stop":
-            self.stopping = True
+            self.stop()
             return "ok"
         try:
             self.apply_fault(line)
         except UsageError as e:
             return "error: %s" % e
         return "ok"
-
-    def status(self):
-        vm = self.vm
-        cur = self.current
-        return {
-            "world_ms": self.world_ms(), "t_ms": self.trace_t(self.world_ms()),
-            "speed": self.speed or "max",
-            "vm": None if vm is None else {"pid": vm.pid, "mode": vm.mode, "cause": vm.cause,
-                                           "hello": vm.hello, "watchdog_ms": vm.wdt_ms},
-            "raw": self.raw, "led": self.led, "tone": self.tone, "boots": self.boots,
-            "trace_started": self.trace_world0 is not None, "trace_done": self.trace_done,
-            "sample": None if cur is None else list(cur), "faults": dict(self.world_faults),
-            "counts": dict(self.counts),
-        }

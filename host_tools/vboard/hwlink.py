@@ -2,14 +2,13 @@
 (boards/sim/rom/link.py) connects, and the records on them
 (boards/sim/rom/wire.py): samples and faults to the VM, LED, buzzer, watchdog
 and "first sensor read" from it; the VM's rare requests (hello, reset, the
-REPL starts, power cut). A part of VirtualBoard."""
+REPL starts, power cut). The board's outputs (LED, buzzer) as last seen."""
 import os
 import selectors
 import socket
 import time
 
 from host_tools import paths
-from host_tools.vboard.playback import Rec
 from pumpmon.patterns import COLOUR_NAMES
 
 W = paths.rom_module("wire")
@@ -43,43 +42,71 @@ class Pending:
         self.buf = b""
 
 
+def accept(sel, listen, handler):
+    """A new connection on a listening socket: handler(Pending) when it sends."""
+    try:
+        conn, _ = listen.accept()
+    except BlockingIOError:
+        return
+    conn.setblocking(False)
+    sel.register(conn, selectors.EVENT_READ, (handler, Pending(conn)))
+
+
+def receive(sel, st):
+    """Append what st's connection sent to st.buf; False when there is
+    nothing new (closed connections are unregistered and closed)."""
+    conn = st.sock
+    data = recv(conn, 4096)
+    if data is None:
+        return False
+    if not data:
+        sel.unregister(conn)
+        conn.close()
+        return False
+    st.buf += data
+    return True
+
+
 class HardwareLink:
-    def _setup_hw_link(self):
-        self.hw_listen = listen_unix(self.sock_path, 8)
-        self.sel.register(self.hw_listen, selectors.EVENT_READ, ("hw_accept", None))
+    """The ROM's sockets at `sock_path`: who connects (by the VM's token),
+    what the VM sends (records, requests) and where it goes: board time and
+    faults to playback, the REPL's start to the console, resets and power
+    cuts to power (after the round of the loop: take_later)."""
 
-    def _accept(self, listen, tag):
-        """A new connection on a listening socket, registered as tag."""
-        try:
-            conn, _ = listen.accept()
-        except BlockingIOError:
-            return
-        conn.setblocking(False)
-        self.sel.register(conn, selectors.EVENT_READ, (tag, Pending(conn)))
+    def __init__(self, sel, sock_path, clock, power, console, playback, timeline):
+        self.sel = sel
+        self.clock = clock
+        self.power = power
+        self.console = console
+        self.playback = playback
+        self.timeline = timeline
+        self.led = None
+        self.tone = 0
+        self.duty = 0                # the buzzer PWM's duty_u16 (its tones are recorded with it)
+        self.last_tone_world = None  # the buzzer's last note (board time)
+        self.later = []              # (what, arg): a reset or power cut the VM asked for
+        # the heap inside the running VM (gc): its size, what the ROM holds,
+        # the high-water of gc.mem_alloc() at the firmware's sleeps (wire.HEAP)
+        self.heap = {"size": None, "rom": None, "peak": None}
+        self.listen = listen_unix(sock_path, 8)
+        sel.register(self.listen, selectors.EVENT_READ, (self._accept, None))
 
-    def _receive(self, st):
-        """Append what st's connection sent to st.buf; False when there is
-        nothing new (closed connections are unregistered and closed)."""
-        conn = st.sock
-        data = recv(conn, 4096)
-        if data is None:
-            return False
-        if not data:
-            self.sel.unregister(conn)
-            conn.close()
-            return False
-        st.buf += data
-        return True
+    def close(self):
+        self.listen.close()
 
-    def _hw_accept(self, _arg=None):
-        self._accept(self.hw_listen, "hw_new")
+    def take_later(self):
+        later, self.later = self.later, []
+        return later
 
-    def _hw_new(self, st):
-        if not self._receive(st):
+    def _accept(self, _arg):
+        accept(self.sel, self.listen, self._new)
+
+    def _new(self, st):
+        if not receive(self.sel, st):
             return
         conn = st.sock
         buf = st.buf
-        vm = self.vm
+        vm = self.power.vm
         if buf[:2] == bytes((W.LINK_DATA, 0)) and len(buf) >= W.OUT_SIZE:
             kind, _s, _t, token = W.unpack_out(buf)
             self.sel.unregister(conn)
@@ -88,9 +115,9 @@ class HardwareLink:
                 return
             vm.data = conn
             vm.data_buf = buf[W.OUT_SIZE:]
-            self.sel.register(conn, selectors.EVENT_READ, ("hw_data", vm))
+            self.sel.register(conn, selectors.EVENT_READ, (self._data, vm))
             if vm.hello:
-                self._resend_world(vm)
+                self.playback.resume(vm)
         elif buf[:2] == bytes((W.LINK_URGENT, 0)) and len(buf) >= W.OUT_SIZE:
             kind, _s, _t, token = W.unpack_out(buf)
             self.sel.unregister(conn)
@@ -105,27 +132,16 @@ class HardwareLink:
                 conn.close()
                 return
             vm.ctl = conn
-            self.sel.register(conn, selectors.EVENT_READ, ("hw_ctl", vm))
-            self._vm_hello(vm)
+            self.sel.register(conn, selectors.EVENT_READ, (self._ctl, vm))
+            self._hello(vm)
 
-    def _vm_hello(self, vm):
+    def _hello(self, vm):
         vm.hello = True
-        skip = self.pending_interrupt
-        self.pending_interrupt = False
-        self._send_ctl(vm, "ok skip_main=%d started=%d" % (skip, self.trace_world0 is not None))
+        skip = self.console.take_boot_interrupt()
+        self._send_ctl(vm, "ok skip_main=%d started=%d" % (skip, self.clock.trace_world0
+                                                           is not None))
         if vm.data is not None:
-            self._resend_world(vm)
-
-    def _resend_world(self, vm):
-        """A new VM (it waits for this): the sensors' state, the faults in
-        force, what falls due at its first instant, then its first grant."""
-        self._check_log()
-        for name, value in self.world_faults.items():
-            self._send_fault(vm, name, value, 0)
-        if self.current is not None:
-            self._send_sample(vm, self.current, 0)
-        if self._deliver_until(self.board_ms, vm):
-            self._grant(vm, self.board_ms)
+            self.playback.resume(vm)
 
     def _send_ctl(self, vm, line):
         try:
@@ -133,12 +149,12 @@ class HardwareLink:
         except OSError:
             pass
 
-    def _hw_ctl(self, vm):
-        if vm is not self.vm or vm.ctl is None:
+    def _ctl(self, vm):
+        if vm is not self.power.vm or vm.ctl is None:
             return                      # an old VM's: gone
-        while vm is self.vm and vm.data is not None and self._hw_data(vm):
+        while vm is self.power.vm and vm.data is not None and self._data(vm):
             pass                        # what the VM sent before this request comes first
-        if vm is not self.vm or vm.ctl is None:
+        if vm is not self.power.vm or vm.ctl is None:
             return
         data = recv(vm.ctl, 4096)
         if data is None:
@@ -151,49 +167,33 @@ class HardwareLink:
         vm.ctl_buf += data
         while b"\n" in vm.ctl_buf:
             line, vm.ctl_buf = vm.ctl_buf.split(b"\n", 1)
-            self._vm_request(vm, line.decode().strip())
+            self._request(vm, line.decode().strip())
 
-    def _vm_request(self, vm, line):
+    def _request(self, vm, line):
         line, _, world = line.partition(" ")
+        world, _, arg = world.partition(" ")
         if world.isdigit():             # the board's time when it asked
-            self.board_ms = max(self.board_ms, int(world))
+            self.clock.reach(int(world))
         if line == W.REPL:
-            self._check_log_changed()   # (the firmware may have logged its stop)
-            self._repl_starts(vm)
+            self.timeline.check_log_changed(vm)   # (the firmware may have logged its stop)
+            self.console.repl_starts(vm)
             self._send_ctl(vm, "ok")
-            self._vm_write(vm, b"")
+        elif line == W.TYPED:           # unread before the REPL: written again once it reads
+            vm.typed = bytes.fromhex(arg)
+            self._send_ctl(vm, "ok")
         elif line == W.RESET:
             self._send_ctl(vm, "ok")
-            self._later.append(("hard", "hard"))
+            self.later.append(("hard", "hard"))
         elif line == W.CUT:
-            self.world_faults.pop("cut-after", None)
+            self.playback.cut_fired()
             self._send_ctl(vm, "ok")
-            self._later.append(("cut", 1.0))
+            self.later.append(("cut", 1.0))
         else:
             self._send_ctl(vm, "error")
 
-    def _repl_starts(self, vm):
-        # all the board printed before is in its pty: pass it on, then (raw
-        # mode after a soft reset) enter raw REPL for the client
-        vm.repl = True
-        vm.repl_at = time.monotonic()
-        self._drain(vm)
-        if vm.mode == "raw":
-            self.swallow = b""
-            self.hold = False
-            vm.in_q = b"\x01" + vm.in_q
-
-    def _drain(self, vm):
-        """Pass on all the VM has printed so far."""
-        while True:
-            data = recv(vm.master, 65536)
-            if not data:
-                return
-            self.vm_output(data)
-
-    def _hw_data(self, vm):
+    def _data(self, vm):
         """Take the VM's records, in order; True when there were some."""
-        if vm is not self.vm or vm.data is None:
+        if vm is not self.power.vm or vm.data is None:
             return False
         data = recv(vm.data, 65536)
         if data is None:
@@ -208,22 +208,22 @@ class HardwareLink:
         for off in range(0, n, W.OUT_SIZE):
             kind, small, world, value = W.unpack_out(buf, off)
             if kind == W.ADVANCE:
-                self._advance(vm, world, small, value)
+                self.playback.advance(vm, world, small, value)
             else:
-                if world > self.board_ms:
-                    self.board_ms = world
-                self._vm_event(vm, kind, world, value)
-            if vm is not self.vm:
+                self.clock.reach(world)
+                self._event(vm, kind, small, world, value)
+            if vm is not self.power.vm:
                 return False            # it was reset: the rest is an old VM's
         vm.data_buf = buf[n:]
         return True
 
-    def _vm_event(self, vm, kind, world, value):
+    def _event(self, vm, kind, small, world, value):
+        note = self.timeline.note
         if kind == W.LED:
             name = COLOUR_NAMES[value] if 0 <= value < len(COLOUR_NAMES) else str(value)
             if name != self.led:
                 self.led = name
-                self.note("led", world, colour=name)
+                note("led", world, colour=name)
         elif kind == W.DUTY:                # the buzzer PWM's duty, before its tone
             self.duty = value
         elif kind == W.TONE:
@@ -231,44 +231,25 @@ class HardwareLink:
                 self.last_tone_world = world
             if value != self.tone:
                 self.tone = value
-                self.note("tone", world, hz=value, duty=self.duty if value else 0)
+                note("tone", world, hz=value, duty=self.duty if value else 0)
         elif kind == W.HEARTBEAT:
-            self.note("heartbeat", world, level=value)
+            note("heartbeat", world, level=value)
         elif kind == W.WDT_FEED:            # fed (real-time rate): not hung
             vm.asked = time.monotonic()
             vm.cpu_mark = None
         elif kind == W.WDT_ARM:
             vm.wdt_ms = value
             vm.fed_ms = world
-            self.wdt_keep_ms = value         # until a hard reset (board._repl_watchdog)
-            self.note("watchdog", world, what="armed", timeout_ms=value)
+            self.power.watchdog_armed(value)
+            note("watchdog", world, what="armed", timeout_ms=value)
+        elif kind == W.HEAP:
+            heap = self.heap
+            if small == 0:
+                heap["peak"] = max(heap["peak"] or 0, value)
+            elif small == 1:            # a new VM: its figures
+                heap.update(size=value, rom=None, peak=None)
+            else:
+                heap["rom"] = value
         elif kind == W.BEGIN:                   # the firmware reads its sensors
             vm.first_read = world
-            if self.trace is not None and self.trace_world0 is None:
-                self._start_trace(world)
-
-    def _send_raw(self, vm, rec):
-        if len(vm.data_out) < 50 * 2 ** 20:      # a VM that stopped reading: keep order
-            vm.data_out += W.pack_in(*rec[:7])
-        self._flush_data(vm)
-
-    def _flush_data(self, vm):
-        while vm.data_out and vm.data is not None:
-            try:
-                n = vm.data.send(vm.data_out)
-            except BlockingIOError:
-                return
-            except OSError:
-                vm.data_out = bytearray()
-                return
-            del vm.data_out[:n]
-
-    def _send_sample(self, vm, cur, due):
-        self._send_raw(vm, Rec(W.SAMPLE, cur.flags, cur.button, cur.refill, due,
-                               W.NONE if cur.level is None else cur.level,
-                               W.NONE if cur.flow is None else cur.flow))
-
-    def _send_fault(self, vm, name, value, due):
-        key = W.FAULT_KEYS[name]
-        if vm is not None and vm.data is not None:
-            self._send_raw(vm, Rec(W.FAULT, key, 0, 0, due, int(min(value, 2 ** 31 - 1)), 0))
+            self.playback.begin(world)

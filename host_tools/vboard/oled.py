@@ -134,26 +134,28 @@ def png(frame, path, scale=4):
 
 
 class DisplayWatch:
-    """A part of VirtualBoard: notes each new text of the display in the
-    timeline ("display", lines), read when the host checks the firmware's
-    log (the VM waits for it then: the same place in every run), and writes
-    a PNG frame of each change to display_frames (a folder) when set."""
-    display_frames = None
-    display_lines = None
-    _display_ram = None
-    _display_n = 0
+    """The display as the timeline sees it: each new text of it noted
+    ("display", lines) with `note` when check(note) is called (when the host looks at the
+    firmware's log: the VM waits for it then, the same place in every run),
+    and a PNG frame of each change written to `frames` (a folder) when set."""
 
-    def _check_display(self):
+    def __init__(self, rundir):
+        self.rundir = rundir
+        self.frames = None
+        self.lines = None
+        self._ram = None
+        self._n = 0
+
+    def check(self, note):
         fr = read(self.rundir)
-        if fr is None or (fr.ram, fr.on) == self._display_ram:
+        if fr is None or (fr.ram, fr.on) == self._ram:
             return
-        self._display_ram = (fr.ram, fr.on)
+        self._ram = (fr.ram, fr.on)
         lines = fr.lines()
-        if self.display_frames:
-            os.makedirs(self.display_frames, exist_ok=True)
-            self._display_n += 1
-            png(fr, os.path.join(self.display_frames, "display-%05d-%09d.png" % (
-                self._display_n, fr.world_ms)))
-        if lines != self.display_lines:
-            self.display_lines = lines
-            self.note("display", fr.world_ms, lines=lines)
+        if self.frames:
+            os.makedirs(self.frames, exist_ok=True)
+            self._n += 1
+            png(fr, os.path.join(self.frames, "display-%05d-%09d.png" % (self._n, fr.world_ms)))
+        if lines != self.lines:
+            self.lines = lines
+            note("display", fr.world_ms, lines=lines)

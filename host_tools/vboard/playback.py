@@ -4,8 +4,9 @@ board time (an ADVANCE record: its firmware sleeps past the horizon it was
 given); the host sends what falls due until then, in time order, then grants
 it with the next horizon (the board time of the next row or fault). A reset
 or power cut that falls due first ends the VM there instead. Nothing here
-looks at the wall clock, so the same inputs give the same board. A part of
-VirtualBoard."""
+looks at the wall clock, so the same inputs give the same board. And the
+faults: applied now (keys, the control socket) or at their board time
+(--fault), the sensor and flash faults kept in force across resets."""
 import collections
 import time
 
@@ -22,56 +23,104 @@ Sample = collections.namedtuple("Sample", "t_ms level flow flags button refill")
 
 
 class Playback:
-    def _start_trace(self, world):
+    """The trace (None: no sensors played) and the scheduled faults
+    ([(trace ms, spec)], sorted), played on `clock` into the VM that power
+    runs; `on_end` is called when the trace has played (or None)."""
+
+    def __init__(self, clock, power, timeline, counts, trace, scheduled, speed, on_end=None):
+        self.clock = clock
+        self.power = power
+        self.timeline = timeline
+        self.note = timeline.note
+        self.counts = counts
+        self.trace = trace
+        self.samples = trace.samples() if trace is not None else None
+        self.scheduled = scheduled
+        self.speed = speed           # the ceiling (None: none): a power cut's pace
+        self.on_end = on_end
+        self.next_sample = None
+        self.current = None          # the sample in force (t, level, flow, flags, button, refill)
+        self.trace_done = False
+        self.trace_end_world = None
+        self.trace_wall = (None, None)   # wall start, end (monotonic): for figures only
+        self.rows = 0
+        self.world_faults = {}       # flow/level/flash modes: persist across resets
+
+    def begin(self, world):
+        """The firmware reads its sensors for the first time (after
+        flashing): the trace starts then, once."""
+        if self.trace is None or self.clock.trace_world0 is not None:
+            return
         first = next(self.samples, None)
         if first is None:
             self.trace_done = True
             return
-        self.t_first = first[0]
-        self.trace_world0 = world
-        self.trace_wall = [time.monotonic(), None]     # wall start, end: for figures only
+        self.clock.start_trace(world, first[0])
+        self.trace_wall = [time.monotonic(), None]
         self.next_sample = first
         self.note("trace", world, what="start", path=str(self.trace.path))
 
-    def _advance(self, vm, t, fires, fed_ago):
+    def resume(self, vm):
+        """A new VM (it waits for this): the sensors' state, the faults in
+        force, what falls due at its first instant, then its first grant."""
+        self.timeline.check_log(vm)
+        for name, value in self.world_faults.items():
+            if vm.data is not None:
+                vm.send(Rec(W.FAULT, W.FAULT_KEYS[name], 0, 0, 0,
+                            int(min(value, 2 ** 31 - 1)), 0))
+        cur = self.current
+        if cur is not None:
+            vm.send(Rec(W.SAMPLE, cur.flags, cur.button, cur.refill, 0,
+                        W.NONE if cur.level is None else cur.level,
+                        W.NONE if cur.flow is None else cur.flow))
+        if self.deliver_until(self.clock.board_ms, vm):
+            self._grant(vm, self.clock.board_ms)
+
+    def cut_fired(self):
+        """The flash's cut-after fault cut the power: it is spent."""
+        self.world_faults.pop("cut-after", None)
+
+    def advance(self, vm, t, fires, fed_ago):
         """The VM asks for board time t (ms); fires: its watchdog's deadline is t."""
         vm.asked = time.monotonic()
         vm.cpu_mark = None
         vm.fed_ms = t - fed_ago if fed_ago >= 0 else None
-        if not self._deliver_until(t, vm):
+        if not self.deliver_until(t, vm):
             return                      # a reset or power cut came first: this VM is gone
-        self.board_ms = max(self.board_ms, t)
-        self._check_log_changed()
+        self.clock.reach(t)
+        self.timeline.check_log_changed(vm)
         if fires and vm.wdt_ms:         # not fed for its timeout, in board time
-            self.hard_reset("watchdog")
+            self.power.hard_reset("watchdog")
             return
         self._grant(vm, t)
 
     def _grant(self, vm, t):
         flags = W.GRANT_WDT_OFF if not vm.wdt_ms else 0
-        self._send_raw(vm, Rec(W.GRANT, 0, 0, 0, self._horizon(t), flags, 0))
+        vm.send(Rec(W.GRANT, 0, 0, 0, self._horizon(t), flags, 0))
 
     def _horizon(self, t):
         """The board ms the VM may sleep up to (not including) on its own."""
         h = t + HORIZON_MS
-        if self.trace_world0 is not None:
+        if self.clock.trace_world0 is not None:
+            world_of = self.clock.world_of
             if self.next_sample is not None:
-                h = min(h, self.world_of(self.next_sample[0]))
+                h = min(h, world_of(self.next_sample[0]))
             if self.scheduled:
-                h = min(h, self.world_of(self.scheduled[0][0]))
+                h = min(h, world_of(self.scheduled[0][0]))
             if self.trace_end_world is not None and not self.trace_done:
                 h = min(h, self.trace_end_world)
         return max(h, t + 1)
 
-    def _deliver_until(self, t, vm):
+    def deliver_until(self, t, vm):
         """Everything due up to board ms t, in time order (a row before a
         fault of the same ms): rows and in-VM faults sent with their due
         time; a reset or power cut done at its time (False: the VM is gone)."""
-        if self.trace_world0 is None:
+        if self.clock.trace_world0 is None:
             return True
+        world_of = self.clock.world_of
         while True:
-            ws = None if self.next_sample is None else self.world_of(self.next_sample[0])
-            wf = self.world_of(self.scheduled[0][0]) if self.scheduled else None
+            ws = None if self.next_sample is None else world_of(self.next_sample[0])
+            wf = world_of(self.scheduled[0][0]) if self.scheduled else None
             if ws is not None and ws <= t and (wf is None or ws <= wf):
                 self._send_row(vm, ws)
             elif wf is not None and wf <= t:
@@ -80,7 +129,7 @@ class Playback:
                 if name in IN_VM:
                     self.apply_fault(spec, at_world=wf, vm=vm)
                 elif vm is not None:        # a reset or power cut: this VM ends at wf
-                    self.board_ms = max(self.board_ms, wf)
+                    self.clock.reach(wf)
                     self.apply_fault(spec, at_world=wf, vm=vm)
                     return False
                 else:                       # (the power is off then)
@@ -92,8 +141,8 @@ class Playback:
             self.trace_done = True
             self.trace_wall[1] = time.monotonic()
             self.note("trace", self.trace_end_world, what="end", rows=self.rows)
-            if self.exit_at_end:
-                self.stopping = True
+            if self.on_end is not None:
+                self.on_end()
         return True
 
     def _send_row(self, vm, w):
@@ -103,7 +152,7 @@ class Playback:
                   NONE32 if flow is None else max(NONE32 + 1, min(flow, 2 ** 31 - 1)), t_ms)
         self.current = Sample(t_ms, level, flow, rec.a, rec.b, rec.c)
         if vm is not None and vm.data is not None:
-            self._send_raw(vm, rec)
+            vm.send(rec)
         self.rows += 1
         try:
             self.next_sample = next(self.samples, None)
@@ -118,11 +167,11 @@ class Playback:
         next board call) or, scheduled, at its board time at_world (sent to
         the VM before the grant that passes it)."""
         name, value = parse_fault(spec)
-        w = self.board_ms if at_world is None else at_world
+        w = self.clock.board_ms if at_world is None else at_world
         self.counts["fault"] += 1
         self.note("fault", max(w, 0), spec=spec)
         if vm is None:
-            vm = self.vm
+            vm = self.power.vm
         if name in ("flow", "level", "flash", "buzzer"):
             if value:
                 self.world_faults[name] = value
@@ -135,9 +184,9 @@ class Playback:
         elif name in ("hang", "button"):
             self._queue_fault(vm, name, value, w, at_world is not None)
         elif name == "reset":
-            self.hard_reset("hard")
+            self.power.hard_reset("hard")
         elif name == "power-cut":
-            self.power_cut(value)
+            self.power.power_cut(value, self.speed)
 
     def _queue_fault(self, vm, name, value, w, timed):
         if vm is None:
@@ -145,9 +194,6 @@ class Playback:
         rec = Rec(W.FAULT, W.FAULT_KEYS[name], 0, 0, w, int(min(value, 2 ** 31 - 1)), 0)
         if timed:
             if vm.data is not None:
-                self._send_raw(vm, rec)         # before the grant that passes w
-        elif vm.urgent is not None:
-            try:
-                vm.urgent.sendall(W.pack_in(*rec[:7]))
-            except OSError:
-                pass
+                vm.send(rec)            # before the grant that passes w
+        else:
+            vm.send_now(rec)

@@ -1,6 +1,7 @@
 """The virtual board's timeline (every buzzer/LED change, reset, fault and
 firmware log event, JSON Lines with --timeline) and the firmware's event log
-read back from the board's flash, a part of VirtualBoard."""
+read back from the board's flash; and the host's view of board time (Clock),
+which every row is stamped with."""
 import json
 import os
 
@@ -12,34 +13,86 @@ def fmt_t(ms):
     return "%d:%02d:%02d" % (s // 3600, s // 60 % 60, s % 60)
 
 
+class Clock:
+    """Board time as far as the host knows (what it granted last, or the
+    newest stamp the VM sent; it stands still while the VM does not sleep),
+    and where the trace sits on it (set when the trace starts)."""
+
+    def __init__(self):
+        self.board_ms = 0
+        self.trace_world0 = None     # board ms at which the trace's first row plays
+        self.t_first = None          # that row's trace ms
+
+    def world_ms(self):
+        return self.board_ms
+
+    def start_trace(self, world, t_first):
+        """The trace's first row (trace ms t_first) plays at board ms world."""
+        self.trace_world0 = world
+        self.t_first = t_first
+
+    def reach(self, ms):
+        """Board time has reached ms (it never goes back)."""
+        if ms > self.board_ms:
+            self.board_ms = ms
+
+    def trace_t(self, world):
+        if self.trace_world0 is None or world is None:
+            return None
+        return self.t_first + (world - self.trace_world0)
+
+    def world_of(self, t_ms):
+        return self.trace_world0 + (t_ms - self.t_first)
+
+
 class Timeline:
+    """The rows (kept for callers in the same process, written to `path`
+    when given), the log lines for a person (`log`), and the firmware's
+    event log as it grows (alarm_events). `display` (oled.DisplayWatch) is
+    looked at whenever the event log is."""
+
+    def __init__(self, clock, path, flash, display, log=None):
+        self.clock = clock
+        self.flash = flash
+        self.display = display
+        self.log = log or (lambda text: None)
+        self.file = open(path, "w") if path else None
+        self.rows = []               # (the newest 100,000 at most)
+        self.noted = 0               # rows noted so far
+        self.alarm_events = []       # firmware event log records seen (dicts)
+        self.log_seen = 0
+        self.log_sig = None
+
     def note(self, kind, world=None, **fields):
         if world is None:
-            world = self.world_ms()
-        row = {"world_ms": world, "t_ms": self.trace_t(world), "kind": kind}
+            world = self.clock.board_ms
+        row = {"world_ms": world, "t_ms": self.clock.trace_t(world), "kind": kind}
         row.update(fields)
         self.noted += 1
-        self.timeline_rows.append(row)
-        if len(self.timeline_rows) > 100000:
-            del self.timeline_rows[:50000]
-        if self.timeline:
-            self.timeline.write(json.dumps(row, separators=(",", ":")) + "\n")
+        self.rows.append(row)
+        if len(self.rows) > 100000:
+            del self.rows[:50000]
+        if self.file:
+            self.file.write(json.dumps(row, separators=(",", ":")) + "\n")
         if kind not in ("led", "tone", "heartbeat", "display"):   # too frequent for the log lines
-            self.log(self._describe(row))
+            self.log(_describe(row))
 
-    def _describe(self, row):
-        t = row["t_ms"]
-        when = "t=%s" % fmt_t(t) if t is not None else "w=%s" % fmt_t(row["world_ms"])
-        rest = " ".join("%s=%s" % (k, v) for k, v in row.items()
-                        if k not in ("world_ms", "t_ms", "kind"))
-        return "%s %s %s" % (when, row["kind"], rest)
+    def flush(self):
+        if self.file:
+            self.file.flush()
+
+    def close(self):
+        if self.file:
+            self.file.close()
+            self.file = None
 
     # ---- the firmware's event log (for the view and the timeline) ------------------------
     # Read while the VM waits for the host (at its requests for time, its
     # hello, before a reset), never on a wall-clock timer: its rows come at
-    # the same place in the timeline in every run.
-    def _check_log_changed(self):
-        self._check_display()
+    # the same place in the timeline in every run. vm: the VM running (its
+    # first sensor read dates the records), or None.
+    def check_log_changed(self, vm):
+        self.display.check(self.note)
         logdir = os.path.join(self.flash, "log")
         try:
             sig = [(e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(logdir)]
@@ -48,9 +101,9 @@ class Timeline:
         sig.sort()
         if sig != self.log_sig:
             self.log_sig = sig
-            self._check_log()
+            self.check_log(vm)
 
-    def _check_log(self):
+    def check_log(self, vm):
         logdir = os.path.join(self.flash, "log")
         if not os.path.isdir(logdir):
             return
@@ -60,18 +113,18 @@ class Timeline:
             recs, _bad = L.read_all(logdir, _HostFlash())
         except Exception:  # a log being written: next time
             return
+        now = self.clock.board_ms
         new = [r for r in recs if r[2][3] > self.log_seen]
         for _seg, _off, f in sorted(new, key=lambda r: r[2][3]):
             code, cond, detail, seq, up_s, up_ms = f[0], f[1], f[2], f[3], f[4], f[5]
             self.log_seen = max(self.log_seen, seq)
             row = {"event": L.NAMES.get(code, str(code)), "seq": seq, "up_s": up_s}
-            vm = self.vm
             # when it happened: the board's uptime counts from about its first
             # sensor read (the Runner starts then); else when it was seen
             world = None
             if vm is not None and vm.first_read is not None:
                 world = vm.first_read + up_s * 1000 + up_ms
-                if world > self.world_ms():
+                if world > now:
                     world = None
             if cond != L.NO_COND and 0 <= cond < len(A.TABLE):
                 kind, prio, cause = A.TABLE[cond]
@@ -84,9 +137,16 @@ class Timeline:
                 row["detail"] = A.DETAIL_NAMES[detail]
             elif code == L.CARER_COMING:          # "I am coming": which contact
                 row["contact"] = detail
-            self.alarm_events.append(dict(row, world_ms=self.world_ms() if world is None
-                                          else world))
+            self.alarm_events.append(dict(row, world_ms=now if world is None else world))
             self.note("event", world, **row)
+
+
+def _describe(row):
+    t = row["t_ms"]
+    when = "t=%s" % fmt_t(t) if t is not None else "w=%s" % fmt_t(row["world_ms"])
+    rest = " ".join("%s=%s" % (k, v) for k, v in row.items()
+                    if k not in ("world_ms", "t_ms", "kind"))
+    return "%s %s %s" % (when, row["kind"], rest)
 
 
 class _HostFlash:

@@ -91,9 +91,9 @@ class Keys:
         fd = sys.stdin.fileno()
         self.old = termios.tcgetattr(fd)
         tty.setcbreak(fd)
-        self.board.sel.register(fd, selectors.EVENT_READ, ("stdin", self.read))
+        self.board.sel.register(fd, selectors.EVENT_READ, (self.read, None))
 
-    def read(self):
+    def read(self, _arg=None):
         ch = os.read(sys.stdin.fileno(), 16).decode(errors="ignore")
         for c in ch:
             if c == "q":

@@ -1,6 +1,6 @@
 """One MicroPython unix-port process per power-on or reset of the virtual
-board, on its own pty (VM), and the board's power: start, kill, reap, and the
-resets the unix port cannot do itself (VMPower, a part of VirtualBoard)."""
+board, on its own pty (VM), and the board's power (Power): start, kill, reap,
+and the resets the unix port cannot do itself."""
 import ctypes
 import os
 import pty
@@ -15,9 +15,8 @@ from host_tools import paths
 from host_tools.vboard.faults import UsageError
 
 HANG_CPU_S = 2.0              # CPU seconds the VM may compute without sleeping: then hung
-from host_tools.vboard.hwlink import recv
-
 BIOS = paths.ROM / "bios.py"
+W = paths.rom_module("wire")
 
 
 def micropython_path():
@@ -35,10 +34,25 @@ def _set_pdeathsig():
         pass
 
 
+class Machine:
+    """What a VM is started with: the port and its heap, the ROM's sockets,
+    the flash, the speed ceiling (per mille, 0: none) and the epoch."""
+
+    def __init__(self, micropython, heap, sock_path, flash, flash_size, block, speed_m, epoch):
+        self.micropython = micropython
+        self.heap = heap
+        self.sock_path = sock_path
+        self.flash = flash
+        self.flash_size = flash_size
+        self.block = block
+        self.speed_m = speed_m
+        self.epoch = epoch
+
+
 class VM:
     """One unix-port process: one power-on or reset of the board."""
 
-    def __init__(self, board, mode, cause):
+    def __init__(self, m, mode, cause, world):
         self.mode = mode
         self.cause = cause
         self.token = random.randrange(1, 2 ** 31)
@@ -55,11 +69,11 @@ class VM:
         a[6][termios.VTIME] = 0
         termios.tcsetattr(slave, termios.TCSANOW, a)
         os.set_blocking(self.master, False)
-        argv = [board.micropython, "-X", "heapsize=%s" % board.heap, "-i", str(BIOS),
-                "sock=%s" % board.sock_path, "flash=%s" % board.flash,
-                "size=%d" % board.flash_size, "block=%d" % board.block,
-                "world=%d" % board.board_ms, "speed=%d" % board.speed_m,
-                "epoch=%d" % board.epoch, "mode=" + mode,
+        argv = [m.micropython, "-X", "heapsize=%s" % m.heap, "-i", str(BIOS),
+                "sock=%s" % m.sock_path, "flash=%s" % m.flash,
+                "size=%d" % m.flash_size, "block=%d" % m.block,
+                "world=%d" % world, "speed=%d" % m.speed_m,
+                "epoch=%d" % m.epoch, "mode=" + mode,
                 "cause=" + cause, "token=%d" % self.token]
         env = {k: v for k, v in os.environ.items() if k != "MICROPYPATH"}
 
@@ -70,7 +84,7 @@ class VM:
             _set_pdeathsig()
 
         self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
-                                     preexec_fn=pre, cwd=board.flash, env=env,
+                                     preexec_fn=pre, cwd=m.flash, env=env,
                                      close_fds=True)
         os.close(slave)
         self.pid = self.proc.pid
@@ -94,6 +108,7 @@ class VM:
         self.repl = False            # the ROM has handed over to the REPL
         self.repl_at = 0.0           # when (monotonic)
         self.in_q = b""              # console input not yet written to the VM
+        self.typed = b""             # written before the REPL, unread: the ROM gave it back
 
     def lflag(self):
         try:
@@ -120,37 +135,66 @@ class VM:
             pass
         return False
 
+    def send(self, rec):
+        """A record for the VM (playback.Rec), in order; written as its
+        data link takes it."""
+        if len(self.data_out) < 50 * 2 ** 20:      # a VM that stopped reading: keep order
+            self.data_out += W.pack_in(*rec[:7])
+        self.flush()
 
-class VMPower:
-    """VirtualBoard's VM lifecycle: power on, resets, crashes, power cuts,
-    and the watchdog's two cases board time cannot see (a hang, a REPL)."""
+    def flush(self):
+        while self.data_out and self.data is not None:
+            try:
+                n = self.data.send(self.data_out)
+            except BlockingIOError:
+                return
+            except OSError:
+                self.data_out = bytearray()
+                return
+            del self.data_out[:n]
+
+    def send_now(self, rec):
+        """A fault "now" on the urgent link (never behind queued samples)."""
+        if self.urgent is not None:
+            try:
+                self.urgent.sendall(W.pack_in(*rec[:7]))
+            except OSError:
+                pass
+
+
+class Power:
+    """The board's power and resets: one VM at a time (self.vm), started on
+    power-on, ended and restarted on a reset, a crash, a power cut; and the
+    watchdog's two cases board time cannot see (a hang, a REPL). The console
+    is attached to each new VM; `stopping()` says the host is shutting down."""
+
+    def __init__(self, machine, sel, console, timeline, clock, counts, stopping):
+        self.machine = machine
+        self.sel = sel
+        self.console = console
+        self.timeline = timeline
+        self.clock = clock
+        self.counts = counts
+        self.stopping = stopping
+        self.vm = None
+        self.boots = 0
+        # the watchdog as a real board's: armed once, it survives Ctrl-C and
+        # soft resets until a hard reset or a power cut (repl_watchdog)
+        self.wdt_keep_ms = 0
+        self.on_at = None            # a power cut: when it comes back (monotonic)
+        self.on_world = None         # ... and at which board time
 
     def spawn(self, mode="normal", cause="power_on"):
-        vm = VM(self, mode, cause)
+        vm = VM(self.machine, mode, cause, self.clock.board_ms)
         self.vm = vm
         self.boots += 1
-        self.raw = mode == "raw"
-        self.mount = False
-        self.prev_out = b""
-        self.tail = b""
-        self.swallow = None
-        self.hold = mode == "raw"
-        self.sel.register(vm.master, selectors.EVENT_READ, ("vm_out", vm))
-        self.note("boot", cause=cause, mode=mode, pid=vm.pid)
+        self.console.attach(vm)
+        self.sel.register(vm.master, selectors.EVENT_READ, (self.console.vm_out, vm))
+        self.timeline.note("boot", cause=cause, mode=mode, pid=vm.pid)
         return vm
 
-    def _vm_out(self, vm):
-        """The VM printed something: to the clients."""
-        if self._backlog() > 262144:
-            return                      # clients behind: the board's output waits
-        data = recv(vm.master, 65536)
-        if data:
-            self.vm_output(data)
-        elif data is not None:          # its pty closed
-            try:
-                self.sel.unregister(vm.master)
-            except (KeyError, ValueError):
-                pass
+    def watchdog_armed(self, ms):
+        self.wdt_keep_ms = ms        # until a hard reset (repl_watchdog)
 
     def kill_vm(self, why):
         vm = self.vm
@@ -166,7 +210,7 @@ class VMPower:
         return vm
 
     def _reap(self, vm):
-        self._drain(vm)                 # forward what it printed last, then forget it
+        self.console.drain(vm)          # forward what it printed last, then forget it
         for s in (vm.master, vm.data, vm.ctl, vm.urgent):
             if s is None:
                 continue
@@ -180,48 +224,74 @@ class VMPower:
                 pass
         if self.vm is vm:
             self.vm = None
+        self.console.detach(vm)
 
-    def vm_exited(self, vm):
+    def check(self):
+        """After each round of the loop: the VM ended by itself, hangs, or
+        sits at its REPL with the watchdog armed."""
+        vm = self.vm
+        if vm is not None and vm.proc.poll() is not None and vm.killed is None:
+            self._exited(vm)
+        vm = self.vm
+        if vm is not None and vm.wdt_ms:
+            self._hung(vm)
+        vm = self.vm
+        if vm is not None and self.wdt_keep_ms and vm.repl:
+            self._repl_watchdog(vm)
+
+    def _exited(self, vm):
         """The VM ended by itself: a soft reset (Ctrl-D, sys.exit) or a crash."""
         rc = vm.proc.poll()
         self._reap(vm)
-        if self.stopping:
+        if self.stopping():
             return
+        note = self.timeline.note
         if rc == -signal.SIGINT and time.monotonic() - vm.last_sigint < 2.0:
             # our Ctrl-C reached the port just after it had left running code
             # (its SIGINT handler gone): the interrupt was meant for the REPL,
             # so bring up the same REPL mode and give it what was sent since
-            self.note("crash", signal=-rc, recovered=True)
-            self.pending_interrupt = True
-            new = self.spawn("raw" if self.raw else "normal", vm.cause)
+            note("crash", signal=-rc, recovered=True)
+            self.console.interrupt_boot()
+            new = self.spawn("raw" if self.console.raw else "normal", vm.cause)
             new.in_q = vm.replay + vm.in_q
             return
         if rc is not None and rc < 0:
-            self.note("crash", signal=-rc)
+            note("crash", signal=-rc)
             self.spawn("normal", "hard")
             return
         self.counts["soft_reset"] += 1
-        self.to_clients(b"MPY: soft reboot\r\n")
-        self.spawn("raw" if self.raw else "normal", "soft")
+        self.console.to_clients(b"MPY: soft reboot\r\n")
+        self.spawn("raw" if self.console.raw else "normal", "soft")
 
     def hard_reset(self, cause):
         self.wdt_keep_ms = 0            # a hard reset stops a real board's watchdog too
         self.counts[cause] += 1
-        self.note("reset", cause=cause)
-        self._check_log()               # what the firmware logged up to now, in order
+        self.timeline.note("reset", cause=cause)
+        self.timeline.check_log(self.vm)    # what the firmware logged up to now, in order
         self.kill_vm(cause)
         self.spawn("normal", cause)
 
-    def power_cut(self, off_s):
+    def power_cut(self, off_s, speed):
         """Off for off_s seconds of board time: the world goes on meanwhile
-        (paced to the speed ceiling, at once without one)."""
+        (paced to the speed ceiling, at once without one: speed None)."""
         self.wdt_keep_ms = 0
         self.counts["power_cut"] += 1
-        self.note("power", what="off", off_s=off_s)
-        self._check_log()
+        self.timeline.note("power", what="off", off_s=off_s)
+        self.timeline.check_log(self.vm)
         self.kill_vm("power")
-        self.power_on_world = self.board_ms + int(round(off_s * 1000))
-        self.power_on_at = time.monotonic() + (off_s / self.speed if self.speed else 0.0)
+        self.on_world = self.clock.board_ms + int(round(off_s * 1000))
+        self.on_at = time.monotonic() + (off_s / speed if speed else 0.0)
+
+    def power_on_due(self, now):
+        """The board time at which power comes back, when it is due now, else None."""
+        if self.on_at is None or now < self.on_at or self.stopping():
+            return None
+        self.on_at = None
+        return self.on_world
+
+    def power_on(self):
+        self.timeline.note("power", what="on")
+        self.spawn("normal", "power_on")
 
     def _hung(self, vm):
         """A firmware that computes without ever sleeping (a loop that hangs)
@@ -237,9 +307,9 @@ class VMPower:
         if vm.cpu_mark is None:
             vm.cpu_mark = cpu
         elif cpu - vm.cpu_mark > HANG_CPU_S:
-            fed = vm.fed_ms if vm.fed_ms is not None else self.board_ms
-            self.board_ms = max(self.board_ms, fed + vm.wdt_ms)
-            self.note("watchdog", what="hung: no sleep for %.0f s of CPU" % HANG_CPU_S)
+            fed = vm.fed_ms if vm.fed_ms is not None else self.clock.board_ms
+            self.clock.reach(fed + vm.wdt_ms)
+            self.timeline.note("watchdog", what="hung: no sleep for %.0f s of CPU" % HANG_CPU_S)
             self.hard_reset("watchdog")
 
     def _repl_watchdog(self, vm):
@@ -252,10 +322,12 @@ class VMPower:
         a feed (host sessions feed before every exchange), the REPL's start.
         Only while the REPL waits for input (code running is _hung's)."""
         now = time.monotonic()
-        last = max(self.console_in, vm.asked, vm.repl_at)
-        if now - last < self.wdt_keep_ms / 1000.0 or vm.in_q or self.hold:
+        con = self.console
+        last = max(con.console_in, vm.asked, vm.repl_at)
+        if now - last < self.wdt_keep_ms / 1000.0 or vm.in_q or con.hold:
             return
         if vm.lflag() != 0:
             return
-        self.note("watchdog", what="not fed for %d s at the REPL" % (self.wdt_keep_ms // 1000))
+        self.timeline.note("watchdog",
+                           what="not fed for %d s at the REPL" % (self.wdt_keep_ms // 1000))
         self.hard_reset("watchdog")

@@ -99,6 +99,9 @@ class BedsideView:
                 shows = display_text(board)
                 if shows is not None:
                     out.append("  display: %s" % " / ".join(shows))
+                heap = heap_text(board)
+                if heap:
+                    out.append("  heap: %s" % heap)
             width = plain_width()
             for line in out:
                 self.stream.write(wrap(line, width) + "\n")
@@ -157,10 +160,14 @@ class BedsideView:
         if shows is not None:     # the board's display, read off its pixels: 2 lines
             grid.add_row("Display", Text(shows[0], no_wrap=True, overflow="ellipsis"))
             grid.add_row("", Text(shows[1], no_wrap=True, overflow="ellipsis"))
+        heap = heap_text(board)
+        if heap:                  # how much of a Pico's free heap the monitor holds
+            grid.add_row("Heap", Text(heap, no_wrap=True, overflow="ellipsis", style="dim"))
         rows = [head, grid, Text("Alarms", style="bold underline")]
         # 80x24 and up: the fixed rows take about 16 lines (18 with the
-        # display); alarms first, then as many recent lines as fit
-        spare = max(2, height - (16 if shows is None else 18))
+        # display, one more with the heap); alarms first, then as many
+        # recent lines as fit
+        spare = max(2, height - (16 if shows is None else 18) - (1 if heap else 0))
         room = max(1, min(len(shown), spare - 1, 4))
         if not shown:
             rows.append(Text("  none", style="green"))
@@ -227,6 +234,13 @@ def wrap(line, width):
     indent = " " * (len(line) - len(line.lstrip(" ")) + 4)
     return "\n".join(textwrap.wrap(line, width, subsequent_indent=indent,
                                     break_long_words=False, break_on_hyphens=False))
+
+
+def heap_text(board):
+    """How much of a Pico's free heap the monitor holds, in words
+    (VirtualBoard.heap_text), or None (not said yet, or no such board)."""
+    fn = getattr(board, "heap_text", None)
+    return fn() if fn is not None else None
 
 
 def display_text(board):

@@ -35,9 +35,11 @@ def test_the_host_record_reads_back_in_the_rom(due, v0, v1):
 
 
 def test_record_kinds_and_fault_keys_are_distinct():
-    kinds = [W.SAMPLE, W.FAULT, W.LINK_DATA, W.LINK_URGENT, W.TONE, W.LED, W.WDT_ARM,
-             W.WDT_FEED, W.BEGIN, W.HEARTBEAT, W.DUTY]
+    kinds = [W.SAMPLE, W.FAULT, W.GRANT, W.LINK_DATA, W.LINK_URGENT, W.TONE, W.LED, W.WDT_ARM,
+             W.WDT_FEED, W.BEGIN, W.HEARTBEAT, W.DUTY, W.ADVANCE, W.HEAP]
     assert len(set(kinds)) == len(kinds)
+    requests = [W.HELLO, W.REPL, W.TYPED, W.RESET, W.CUT]
+    assert len(set(requests)) == len(requests) and all(" " not in r for r in requests)
     assert sorted(W.FAULT_KEYS.values()) == list(range(1, len(W.FAULT_KEYS) + 1))
 
 

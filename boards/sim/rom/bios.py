@@ -68,6 +68,7 @@ def _bios():
     os.mount(flash, "/")
     os.chdir("/")
     sys.path[:] = ["", ".frozen", "/lib"]
+    link.heap.boot()
     return link, mode
 
 
@@ -88,6 +89,22 @@ def _run(name, g):
     return 0
 
 
+def _unread():
+    """The console bytes written before the REPL and never read. A port whose
+    REPL switches its tty to raw with TCSAFLUSH (v1.28's unix port, the
+    32-bit build) would discard them: mpremote's Ctrl-A sent while main.py
+    stopped, and the raw REPL never came. The host holds new input from the
+    REPL request on, so these are all there are; it writes them again."""
+    import select
+    p = select.poll()
+    p.register(sys.stdin, select.POLLIN)
+    one = bytearray(1)
+    got = bytearray()
+    while p.poll(0) and sys.stdin.buffer.readinto(one):
+        got += one
+    return bytes(got)
+
+
 def _start():
     link = None
     g = globals()
@@ -102,7 +119,10 @@ def _start():
     finally:
         if link is not None:     # always: the host waits for it in raw mode
             link.request_at("repl")
+            typed = _unread()
+            if typed:
+                link.request_at("typed", typed.hex())
 
 
 _start()
-del _start, _run, _bios, _ROM, sys, os
+del _start, _run, _bios, _unread, _ROM, sys, os

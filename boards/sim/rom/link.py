@@ -6,6 +6,7 @@
 # control link the rare synchronous requests (hello, reset, "the REPL starts
 # now", power cut). The records are boards/sim/rom/wire.py's. The sensor
 # reads board.py makes on every tick never block.
+import gc
 import socket
 import struct
 import time         # the unix port's own (real time): imported before the ROM replaces it
@@ -19,6 +20,34 @@ def _connect(path):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(struct.pack("H", socket.AF_UNIX) + path.encode() + b"\0")
     return s
+
+
+class HeapWatch:
+    """The VM's heap as the host sees it (wire.HEAP records): at boot its
+    size and what the ROM holds (a Pico has no ROM in its heap: the host
+    subtracts it); then each new high-water of gc.mem_alloc() at the
+    firmware's sleeps, a gc.collect() every HEAP_COLLECT_MS of board time.
+    Nothing allocated (ints)."""
+
+    def __init__(self, send):
+        self.send = send
+        self.peak = 0
+        self.next = 0           # board us of the next gc.collect() before a reading
+
+    def boot(self):
+        gc.collect()
+        a = gc.mem_alloc()
+        self.send(W.HEAP, a + gc.mem_free(), 1)
+        self.send(W.HEAP, a, 2)
+
+    def sample(self, t):
+        if t >= self.next:
+            self.next = t + W.HEAP_COLLECT_MS * 1000
+            gc.collect()
+        a = gc.mem_alloc()
+        if a > self.peak:
+            self.peak = a
+            self.send(W.HEAP, a)
 
 
 class Link:
@@ -64,6 +93,7 @@ class Link:
         self.fed_ms = 0       # board ms of the last feed
         self.fed_real = time.ticks_ms() - 1000    # real ms of the last feed reported
         self.dead = 0
+        self.heap = HeapWatch(self.send)
         self.send(W.LINK_DATA, int(token))    # the data link of...
         tx = self.tx
         tx[0] = W.LINK_URGENT                 # the urgent link of...
@@ -91,9 +121,10 @@ class Link:
             if got.endswith(b"\n"):
                 return got.decode().strip()
 
-    def request_at(self, what):
-        """A request that carries the board's time ("reset 12345")."""
-        return self.request("%s %d" % (what, self.clock.us // 1000))
+    def request_at(self, what, arg=None):
+        """A request that carries the board's time ("reset 12345"), and arg."""
+        line = "%s %d" % (what, self.clock.us // 1000)
+        return self.request(line if arg is None else line + " " + arg)
 
     # -- board time: asked of the host ---------------------------------
     def advance(self, t):
@@ -102,6 +133,7 @@ class Link:
         due until then; the host ends this VM instead when the watchdog
         fires or a reset, a power cut falls due first."""
         clock = self.clock
+        self.heap.sample(t)
         while t >= clock.horizon or t > clock.deadline:
             fires = t > clock.deadline
             target = clock.deadline if fires else t

@@ -50,6 +50,12 @@ WDT_ARM = const(75)     # 'K': watchdog armed, value = timeout ms
 WDT_FEED = const(87)    # 'W': watchdog fed (at most 10 a second of real time: "not hung")
 BEGIN = const(66)       # 'B': the firmware reads its sensors for the first time
 HEARTBEAT = const(72)   # 'H': the heartbeat pin's new level (issue 12: the independent sounder's input)
+HEAP = const(77)        # 'M': the heap (gc, inside the VM): small 0 = a new high-water of
+#                         gc.mem_alloc() at the firmware's sleeps (a gc.collect() each
+#                         HEAP_COLLECT_MS of board time: live data plus at most that much
+#                         garbage), 1 = the heap's size, 2 = what the ROM itself holds
+#                         (after a gc.collect(), at boot: a new VM's figures start)
+HEAP_COLLECT_MS = const(10000)
 ADVANCE = const(65)     # 'A': the VM asks for board time (see above); it waits for the GRANT
 
 # FAULT record keys, and the values each takes
@@ -83,7 +89,9 @@ BUZZER_MODES = {"ok": BUZZER_OK, "fail": BUZZER_FAIL}
 # the control link: one text line each way, VM asks, host answers "ok"
 HELLO = "hello"         # "hello TOKEN": the VM is up; answer "ok skip_main=0|1 started=0|1"
 # (REPL, RESET and CUT carry the board's time: "reset 12345")
-REPL = "repl"           # the ROM hands over to the REPL
+REPL = "repl"           # the ROM hands over to the REPL (the host holds console input)
+TYPED = "typed"         # "typed 12345 HEX": console bytes nobody read before the REPL, given
+#                         back to the host, which writes them again once the REPL reads
 RESET = "reset"         # machine.reset(): the host ends this VM and starts another
 CUT = "cut"             # the flash's cut-after fault fired: a power cut
 
