@@ -57,10 +57,10 @@ def text(st):
         ", %d damaged records found at boot" % st["log_damaged"]
         if st.get("log_damaged") else "", st.get("rec_samples", 0)))
     if st.get("heap_used") is not None:
-        from host_tools.bench.memory import PICO_FREE_HEAP
+        from host_tools.mcu.qemu import PICO_HEAP
         lines.append("heap: %d B used of %d (%.0f %% of a Pico's %d B free heap)" % (
             st["heap_used"], st.get("heap_total") or 0,
-            100.0 * st["heap_used"] / PICO_FREE_HEAP, PICO_FREE_HEAP))
+            100.0 * st["heap_used"] / PICO_HEAP, PICO_HEAP))
     return "\n".join(lines)
 
 

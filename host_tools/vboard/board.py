@@ -231,7 +231,7 @@ class VirtualBoard:
         high-water of gc.mem_alloc() at the firmware's sleeps inside the VM
         (live data plus at most 10 s of garbage: wire.HEAP), less what the
         board's ROM holds (a Pico has none); None until the VM has said."""
-        from host_tools.bench.memory import PICO_FREE_HEAP as PICO
+        from host_tools.mcu.qemu import PICO_HEAP as PICO
         h = self.link.heap
         if h["peak"] is None or h["rom"] is None or h["size"] is None:
             return None
