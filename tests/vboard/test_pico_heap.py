@@ -9,10 +9,10 @@
 import json
 import subprocess
 
-from test_vboard import BIN, ROOT, _trace, start_board  # noqa: F401
-
-from host_tools.bench.memory import PICO_FREE_HEAP
+from host_tools.mcu.qemu import PICO_HEAP as PICO_FREE_HEAP
 from host_tools.vboard.board import ROM_HEAP
+from tests.support import BIN, ROOT
+from tests.vboard_helpers import _trace
 
 MP32 = ROOT / "build" / "mp32" / "micropython"
 
