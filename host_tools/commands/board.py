@@ -1,6 +1,8 @@
 """`pumpmon board`: the virtual board (docs/virtual-board.md).
 
   pumpmon board serve [--pty PATH] [--socket PORT] [--flash DIR] [--trace FILE] ...
+  pumpmon board serve --mcu [--pty PATH] [--flash-size BYTES] [--json]
+                                     (the emulated Cortex-M: host_tools/mcu/serve.py)
   pumpmon board ctl --control PATH LINE...
 """
 import json
@@ -48,6 +50,10 @@ def add_arguments(p):
     s.add_argument("--pico-heap", action="store_true",
                    help="run the 32-bit MicroPython build (make mp32) with the Pico's free "
                    "heap (209,936 B) instead of the unix port with --heap")
+    s.add_argument("--mcu", action="store_true",
+                   help="run the emulated microcontroller instead (make mcu: MicroPython's "
+                   "qemu port on a Cortex-M3, the Pico's heap, littlefs in RAM, no sensors "
+                   "attached; docs/mcu.md); flash it with pumpmon flash --port PTY")
     s.add_argument("--exit-at-end", action="store_true",
                    help="stop when the trace has played")
     s.add_argument("--quiet", action="store_true", help="only the first line")
@@ -67,6 +73,9 @@ def run(args):
             print("pumpmon board ctl: %s: %s" % (args.control, e), file=sys.stderr)
             return BAD_INPUT
         return OK
+    if args.mcu:
+        from host_tools.mcu.serve import serve as serve_mcu
+        return serve_mcu(args)
     return serve(args)
 
 

@@ -148,8 +148,8 @@ def virtual_boards():
 def describe(b):
     """One board in a few words, for lists and messages."""
     if b["kind"] == "virtual":
-        extra = [x for x in (b.get("socket"), b.get("trace") and "trace %s" % b["trace"])
-                 if x]
+        extra = [x for x in (b.get("what"), b.get("socket"),
+                             b.get("trace") and "trace %s" % b["trace"]) if x]
         return "%s (virtual board, pid %d%s)" % (b["port"], b["pid"],
                                                   "".join(", " + x for x in extra))
     words = [w for w in (b.get("manufacturer"), b.get("product")) if w]

@@ -35,7 +35,13 @@ MIN_MICROPYTHON = (1, 19, 0)    # the first release with .mpy version 6
 COMPAT_COMPILERS = ((1, 23, 0), (1, 22, 0), (1, 20, 0), (1, 19, 0))
 
 FIRMWARE_PACKAGES = ("pumpmon", "carerlink", "umqtt")   # firmware/<pkg>/*.py -> lib/<pkg>/
-PLATFORM_BOARDS = {"rp2": "rpi_pico", "esp32": "esp32", "linux": "sim"}
+# the carers' link needs a network stack (`socket`), which a port without one
+# lacks: on those boards its packages are not flashed (the self-test imports
+# every flashed module) and a config naming a broker is a lost link
+NETWORK_PACKAGES = ("carerlink", "umqtt")
+NO_NETWORK_BOARDS = ("qemu",)
+# "qemu": the emulated Cortex-M of `pumpmon board serve --mcu` (docs/mcu.md)
+PLATFORM_BOARDS = {"rp2": "rpi_pico", "esp32": "esp32", "linux": "sim", "qemu": "qemu"}
 
 
 def decode_mpy(mpy):
@@ -103,7 +109,8 @@ def target_for(info, source=False):
 
 # what `pumpmon flash --dry-run` without a board compiles for: the board's
 # usual port and architecture, with this mpy-cross's release
-OFFLINE = {"rpi_pico": ("rp2", "armv6m"), "esp32": ("esp32", "xtensawin"), "sim": ("linux", "x64")}
+OFFLINE = {"rpi_pico": ("rp2", "armv6m"), "esp32": ("esp32", "xtensawin"), "sim": ("linux", "x64"),
+           "qemu": ("qemu", "armv7em")}
 OFFLINE_VERSION = [1, 29, 0]
 OFFLINE_MPY_SUB = 3             # .mpy v6.3: MicroPython 1.22 and later
 
@@ -153,6 +160,8 @@ def sources(root, board):
     # the core, the carers' link and the MQTT client it uses (micropython-lib's
     # umqtt.simple, pinned in requirements-firmware.txt)
     for pkg in FIRMWARE_PACKAGES:
+        if board in NO_NETWORK_BOARDS and pkg in NETWORK_PACKAGES:
+            continue
         for p in sorted((fw / pkg).glob("*.py")):
             out.append(("lib/%s/%s" % (pkg, p.name), p, True))
     out.append(("board.py", bdir / "board.py", True))

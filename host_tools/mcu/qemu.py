@@ -44,24 +44,34 @@ def available():
     return None
 
 
-def command(heap=None, elf=ELF, extra=()):
+FLASH_ADDR = 0x21000000     # the board's flash, in PSRAM (mcu/usermod/mcuflash)
+
+
+def command(heap=None, elf=ELF, extra=(), image=None, flash=None):
     """QEMU's command line; heap: a larger heap in bytes than the built-in
-    Pico-sized one (tests), written by QEMU's loader where main.c reads it."""
+    Pico-sized one (tests), written by QEMU's loader where main.c reads it;
+    flash: the flash's size in bytes (default 1 MiB), where mcuflash reads it;
+    image: a littlefs image file (host_tools/mcu/image.py) the flash starts
+    with (without one it starts blank and the firmware formats it)."""
     cmd = [QEMU, "-machine", "mps2-an385", "-nographic", "-monitor", "null",
            "-semihosting", "-serial", "pty", "-kernel", str(elf)]
     if heap:
         cmd += ["-device", "loader,addr=0x20000000,data=%d,data-len=4" % heap]
+    if flash:
+        cmd += ["-device", "loader,addr=0x20000004,data=%d,data-len=4" % flash]
+    if image:
+        cmd += ["-device", "loader,file=%s,addr=0x%x,force-raw=on" % (image, FLASH_ADDR)]
     return cmd + list(extra)
 
 
 class Qemu:
     """One running QEMU; .pty is its REPL's serial port, .pid its process."""
 
-    def __init__(self, heap=None, elf=ELF, extra=()):
+    def __init__(self, heap=None, elf=ELF, extra=(), image=None, flash=None):
         missing = available() if elf == ELF else None
         if missing:
             raise McuError(missing)
-        self.proc = subprocess.Popen(command(heap, elf, extra), stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(command(heap, elf, extra, image, flash), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      start_new_session=True, preexec_fn=_die_with_parent)
         self.pid = self.proc.pid

@@ -2,10 +2,10 @@
 //
 // mcuflash.Flash(): the emulated board's flash, a block device (the extended
 // interface littlefs uses: readblocks/writeblocks with an offset, ioctl with
-// erase) over a static buffer outside the GC heap, so the Python heap stays
-// the Pico's size and the files survive a soft reset (Ctrl-D), as a real
-// board's flash does. QEMU's exit (machine.reset()) loses them: a fresh QEMU
-// starts with an erased flash.
+// erase) over RAM outside the GC heap (below), so the Python heap stays the
+// Pico's size and the files survive a soft reset (Ctrl-D) and machine.reset(),
+// as a real board's flash does. A fresh QEMU starts with a blank flash (zeros:
+// main.c formats it) unless it is given an image.
 //
 // mp_hal_time_ns(): littlefs stamps files with it and the port has none; the
 // MPS2 has no battery clock, so this is the time since power-on counted from
@@ -21,9 +21,30 @@
 #define MCU_FLASH_BYTES (1024 * 1024)
 #endif
 #define MCU_FLASH_BLOCK (4096)
-#define MCU_FLASH_BLOCKS (MCU_FLASH_BYTES / MCU_FLASH_BLOCK)
+#define MCU_FLASH_BLOCKS ((mp_int_t)(mcu_flash_bytes() / MCU_FLASH_BLOCK))
 
-static uint8_t mcu_flash_mem[MCU_FLASH_BYTES] __attribute__((aligned(4)));
+// The flash lives in the board's PSRAM (16 MB at 0x21000000, which neither
+// the firmware's image, its stack nor either heap uses), not in .bss: the
+// start-up code clears .bss, a reset does not clear PSRAM, so the files
+// survive machine.reset() (a system reset, mcu/reset.sed) as they survive a
+// real board's reset, and the host can hand QEMU a littlefs image built on
+// the host (-device loader,file=IMAGE,addr=0x21000000; host_tools/mcu/image.py).
+// Its size: MCU_FLASH_BYTES (1 MiB, as the virtual board's default), or what
+// QEMU's loader wrote into the second word of SSRAM2/3 (tests hold more files
+// than a board: -device loader,addr=0x20000004,data=BYTES,data-len=4; main.c
+// reads the first word, the heap size, the same way).
+#define MCU_FLASH_ADDR (0x21000000)
+#define MCU_FLASH_MAX (16 * 1024 * 1024)
+#define mcu_flash_mem ((uint8_t *)MCU_FLASH_ADDR)
+#define MCU_FLASH_ASK (*(volatile uint32_t *)0x20000004)
+
+static size_t mcu_flash_bytes(void) {
+    uint32_t want = MCU_FLASH_ASK;
+    if (want >= 16 * MCU_FLASH_BLOCK && want <= MCU_FLASH_MAX && want % MCU_FLASH_BLOCK == 0) {
+        return want;
+    }
+    return MCU_FLASH_BYTES;
+}
 
 uint64_t mp_hal_time_ns(void) {
     return (uint64_t)mp_hal_ticks_ms() * 1000000ULL;
@@ -49,7 +70,7 @@ static uint8_t *mcu_flash_range(size_t n_args, const mp_obj_t *args, mp_buffer_i
     mp_int_t block = mp_obj_get_int(args[1]);
     mp_int_t off = n_args > 3 ? mp_obj_get_int(args[3]) : 0;
     if (block < 0 || off < 0 || block >= MCU_FLASH_BLOCKS
-        || (size_t)block * MCU_FLASH_BLOCK + off + bufinfo->len > MCU_FLASH_BYTES) {
+        || (size_t)block * MCU_FLASH_BLOCK + off + bufinfo->len > mcu_flash_bytes()) {
         mp_raise_OSError(MP_EIO);
     }
     return mcu_flash_mem + block * MCU_FLASH_BLOCK + off;
