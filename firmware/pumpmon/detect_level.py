@@ -1,14 +1,18 @@
-# The level against the flow (docs/engine.md): the mismatch (the level's
+# The level (docs/engine.md): the tracked level (LevelTrack: an EMA x16; a
+# reading level_jump_ml or more away from it is invalid: a glitch is ignored,
+# a jump that stays makes the level sensor faulty), the mismatch (the level's
 # drop over mismatch_window_min not explained by the volume the flow sensor
 # measured: a leak, or a drifting sensor) and the stuck level (a level that
 # does not fall while the flow sensor measures level_stuck_ml delivered).
 #
-# Inline in Engine.tick, not here: the tracked level itself (its EMA and the
-# jump test, read by these, the dump, the reservoir, the runner and the
-# display) and the minute's level sums (one addition a reading); the engine
-# hands them over as a minute closes. Integers only, rings preallocated:
-# nothing allocated after __init__.
+# LevelTrack.reading runs a reading a second (Engine.tick), a few lines of
+# integer arithmetic; it keeps the counts and sums of the bucket and the
+# minute that the engine hands to the others as they close. The condition
+# bits stay with the engine (which reads `ok`, `why` here). Integers only,
+# rings preallocated: nothing allocated after __init__.
 from array import array
+
+from pumpmon import alarms as A
 
 try:
     from micropython import const
@@ -19,6 +23,62 @@ except ImportError:
 ENDS = const(5)              # minutes averaged at each end of the mismatch window
 UNSET = const(-1000000)      # a minute's volume unknown (detect_means.UNSET)
 _NST = const(5)              # stuck level: 4 quarter-windows, 5 ends
+
+
+class LevelTrack:
+    def __init__(self, cfg):
+        self._min = cfg.level_min_ul
+        self._max = cfg.level_max_ul
+        self._jump = cfg.level_jump_ul
+        self.acc = 0              # level EMA x16
+        self.ref = 0              # 1 once acc holds a reference level
+        self.ul = 0               # tracked level, uL (valid when ref)
+        self.ok = 0               # sec of the last valid reading
+        self.why = A.D_SILENT     # the fault of the last invalid one
+        self.good = 0             # the bucket: valid / invalid readings
+        self.bad = 0
+        self.raw_sum = 0          # ... raw readings in range, not in refill mode
+        self.raw_n = 0
+        self.min_sum = 0          # the minute: valid readings
+        self.min_n = 0
+
+    def reading(self, v, sec, refill, follow):
+        """A level reading (uL). follow: take it as it is (refill mode, or a
+        level that falls as fast as it is read: a dump, an over-delivery the
+        level confirms), never a jump. 1 when in range (and not in refill
+        mode): the dump's steady-level test may look at it."""
+        if v < self._min or v > self._max:
+            self.why = A.D_OUT_OF_RANGE
+            self.bad += 1
+            return 0
+        if not refill:
+            self.raw_sum += v
+            self.raw_n += 1
+        if follow or not self.ref:
+            acc = v << 4
+        else:
+            acc = self.acc
+            d = v - (acc >> 4)
+            if d >= self._jump or d <= -self._jump:
+                self.why = A.D_JUMP
+                self.bad += 1
+                return not refill
+            acc += d
+        self.acc = acc
+        self.ref = 1
+        self.ul = acc >> 4
+        self.ok = sec
+        self.why = A.D_SILENT
+        self.min_sum += v
+        self.min_n += 1
+        self.good += 1
+        return not refill
+
+    def restart(self):
+        """Refill mode ended: a new baseline, from the next reading."""
+        self.ref = 0
+        self.min_sum = 0
+        self.min_n = 0
 
 
 class Mismatch:
@@ -47,8 +107,9 @@ class Mismatch:
         self.fill += 1
 
     def judge(self, on):
-        """on: the condition now. The condition judged (0, 1; excess set), or
-        -1 when the window cannot be judged."""
+        """on: the condition now (0: off). -1 when the window cannot be
+        judged; else (excess set) 0: off, or its detail: falling, rising (on
+        and within the hysteresis band: on, as it is)."""
         nm = self._nm
         if self.fill < nm:
             return -1
@@ -81,7 +142,7 @@ class Mismatch:
         self.excess = excess
         thr = self._thr
         if excess > thr or excess < -thr:
-            return 1
+            return A.D_FALLING if excess > 0 else A.D_RISING
         if -thr // 2 < excess < thr // 2:
             return 0
         return on

@@ -123,6 +123,7 @@ class HourMean:
     def __init__(self, cfg):
         self._hm = array("i", [0] * 60)  # mean corrected flow per minute, 0.01 uL/h (UNSET: too few)
         self._hp = array("i", [0] * 60)  # programmed mean per minute
+        self._prog = 0            # the minute: programmed rate over its buckets
         self._i = 0
         self.fill = 0
         self._partial_pct = cfg.partial_pct
@@ -135,11 +136,16 @@ class HourMean:
         self.long = 0             # under for partial_escalate_s
         self.hour_mean = 0        # 0.1 uL/h
 
-    def close(self, mean, prog):
-        """A minute closed: its mean (0.01 uL/h, UNSET) and programmed mean."""
+    def bucket(self, rate):
+        """A bucket of the minute closed, at the programmed rate."""
+        self._prog += rate
+
+    def close(self, mean):
+        """A minute closed: its mean (0.01 uL/h, UNSET)."""
         k = self._i
         self._hm[k] = mean
-        self._hp[k] = prog
+        self._hp[k] = self._prog // 6   # its buckets' mean (6 a minute)
+        self._prog = 0
         self._i = (k + 1) % 60
         self.fill += 1
 
