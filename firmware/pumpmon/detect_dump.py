@@ -6,11 +6,11 @@
 # A level falling fast for DUMP_S while the flow sensor is silent, saturated
 # or faulty is over-delivery too (detail falling).
 #
-# Inline in Engine.tick, not here: the test whether a run is on (`since`, a
-# reading a second) and the sums of the raw level readings of the 10-s bucket
-# (one addition a reading); the engine hands them over as a bucket closes
-# (level_fall). high() runs per full-scale reading, steady() per level
-# reading during a run being judged. Integers only, the ring preallocated:
+# Not here: the test whether a run is on (`since`, a tick a second, inline
+# in Engine.tick) and the sums of the raw level readings of the 10-s bucket
+# (LevelTrack: one addition a reading); the engine hands them over as a
+# bucket closes (level_fall). high() runs per full-scale reading
+# (FlowReadings), steady() per level reading during a run being judged. Integers only, the ring preallocated:
 # nothing allocated after __init__.
 from array import array
 

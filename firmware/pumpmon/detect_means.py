@@ -3,11 +3,12 @@
 # under-delivery, escalating; moderate over-delivery) and start-up (has
 # delivery been seen yet?).
 #
-# Inline in Engine.tick, not here: the sums of the readings of the 10-s
-# bucket and of the minute (one addition a reading); the engine hands them
-# over when a bucket or a minute closes (close()), and judge() runs then,
-# never per reading. Startup.step runs per reading only until delivery was
-# seen. Integers only, rings preallocated: nothing allocated after __init__.
+# Not here: the sums of the readings of the 10-s bucket and of the minute
+# (one addition a reading, in FlowReadings.reading, detect_flow.py); the
+# engine hands them over when a bucket or a minute closes (close()), and
+# judge() runs then, never per reading. Startup.step runs per reading only
+# until delivery was seen. Integers only, rings preallocated: nothing
+# allocated after __init__.
 from array import array
 
 try:

@@ -4,9 +4,9 @@
 # flag (issue 22): air on at most _AIR_BRIEF_S readings in 10 minutes is a
 # bubble passing, not a sensor fault.
 #
-# Inline in Engine.tick, not here: the counts of the 10-s bucket (valid,
-# full-scale, air-flagged, good and bad level readings: one addition a
-# reading); the engine hands them over as a bucket closes (close()).
+# Not here: the counts of the 10-s bucket (valid, full-scale, air-flagged
+# readings in FlowReadings, good and bad level readings in LevelTrack: one
+# addition a reading); the engine hands them over as a bucket closes.
 # BriefAir.seen runs per air-flagged reading only. Integers only, rings
 # preallocated: nothing allocated after __init__.
 from array import array

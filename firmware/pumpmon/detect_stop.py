@@ -4,9 +4,10 @@
 # programmed), and its threshold h, which learns the longest normal gap
 # between strokes (pulsatile pumps) so that a gap is not a stop.
 #
-# Inline in Engine.tick, not here: the per-reading update of the statistic
-# (five lines of integer arithmetic on `cusum`, `peak`, `run_n`, once a second:
-# a method call would cost as much as the update itself on MicroPython).
+# Inline in FlowReadings.reading (detect_flow.py), not here: the per-reading
+# update of the statistic (five lines of integer arithmetic on `cusum`,
+# `peak`, `run_n`, once a second: a method call would cost as much as the
+# update itself on MicroPython).
 # Its rare turns are the methods below: gap_done (the statistic returned to
 # 0: learn the gap), stopped (it reached h). The rest runs per bucket, per
 # 5-minute slot or on a change of the programmed rate. Integers only, the

@@ -9,10 +9,10 @@
 # 5) folded into a slow average, capped at +-zero_offset, subtracted from
 # every reading.
 #
-# Inline in Engine.tick, not here: which readings go to step() (y > thr or a
-# stroke on), the test `sec > due` and the sums of zero-truth readings (a
-# reading a second; a call each would cost more than the lines). Integers
-# only, nothing allocated after __init__.
+# Inline in FlowReadings.reading (detect_flow.py), not here: which readings
+# go to step() (y > thr or a stroke on) and the sums of zero-truth readings;
+# in Engine.tick: the test `sec > due` (a reading a second; a call each would
+# cost more than the lines). Integers only, nothing allocated after __init__.
 from array import array
 
 from pumpmon.detect_stop import SIG0, SIG_PCT, STRETCH
@@ -163,7 +163,7 @@ class Strokes:
 class ZeroOffset:
     def __init__(self, cfg):
         self._lim = cfg.zero_offset
-        self.sum = 0              # this bucket's zero-truth readings (Engine.tick adds)
+        self.sum = 0              # this bucket's zero-truth readings (FlowReadings adds)
         self.cnt = 0
         self._off16 = 0
         self.when = -NEVER        # sec the offset was last learnt
