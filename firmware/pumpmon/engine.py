@@ -77,6 +77,8 @@ class Engine:
         self.flow_mean = 0        # (for the log, the display) measured mean, 0.1 uL/h
         self.prog_mean = self.rate  # programmed mean over the same window
         self.excess_ul = 0        # level drop not explained by flow, uL
+        self.level_ul = 0         # tracked level, uL (valid when _lref): level.ul
+        self._lref = 0            # 1 once a level is tracked: level.ref
         # the detectors
         self.level = LevelTrack(cfg)
         self.dump = Dump(cfg)
@@ -165,6 +167,8 @@ class Engine:
             if lt.reading(level_ul, sec, refill, refill or dp.dump or (
                     dp.lfall and cond & _B_OVER)) and hs != _UNSET and dp.verdict == 0:
                 dp.steady(level_ul, sec)
+            self.level_ul = lt.ul # (copies: no property, which would slow
+            self._lref = lt.ref   # every attribute store on MicroPython)
         if sec - lt.ok >= cfg.level_fault_s:
             w = lt.why
         else:
@@ -194,14 +198,6 @@ class Engine:
             cond &= ~_B_REFILL
         self.conditions = cond
 
-    @property
-    def level_ul(self):           # the tracked level, uL (valid when _lref)
-        return self.level.ul
-
-    @property
-    def _lref(self):              # 1 once a level is tracked (since start or a refill)
-        return self.level.ref
-
     # ---- the rare turns of a tick -------------------------------------------
     def _silence(self, dt, sec):
         """Not ticked for longer than a sensor may be silent (a hang, rows
@@ -223,6 +219,7 @@ class Engine:
             self._refill_since = sec
         else:                     # refill over: new baseline for level checks
             self.level.restart()
+            self._lref = 0
             self.mismatch.fill = 0
             self.stuck.n = 0
 
