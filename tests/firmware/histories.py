@@ -57,8 +57,8 @@ def check_small(obj, where="engine", depth=0):
                 if not -SMALL < v[i] < SMALL:
                     bad.append("%s.%s[%d] = %d" % (where, name, i, v[i]))
                     break
-        elif depth == 0 and getattr(v, "__dict__", None) is not None:
-            bad += check_small(v, where + "." + name, 1)
+        elif depth < 2 and getattr(v, "__dict__", None) is not None:
+            bad += check_small(v, where + "." + name, depth + 1)
     return bad
 
 

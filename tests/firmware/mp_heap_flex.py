@@ -88,4 +88,4 @@ def test_issue_22_detectors_allocate_nothing():
         assert got & (1 << c), (c, got)
     assert not got & (1 << A.NO_FLOW), got
     e = m.engine
-    assert e._env_r[0] or e._env_r[1] or e._env_r[2]     # the envelope learnt
+    assert e.flow.stop.env_r[0] or e.flow.stop.env_r[1] or e.flow.stop.env_r[2]     # the envelope learnt

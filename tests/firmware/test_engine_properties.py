@@ -31,7 +31,8 @@ def test_flex_dosing_keeps_the_envelope_bounded():
     e = h.engine
     # the envelope at the basal rate: the learnt gaps (a few seconds of
     # noise at most), not a product of the steps
-    assert e._emax <= 60 * 256, (e._emax, list(e._env), list(e._env_r))
+    st = e.flow.stop
+    assert st.emax <= 60 * 256, (st.emax, list(st.env), list(st.env_r))
 
 
 def test_flex_dosing_stop_after_days_of_boluses_is_found_in_seconds():
@@ -60,21 +61,21 @@ def test_envelope_slot_rescales_from_what_was_learnt():
     # down 10x, up 10x, a hundred times: the slot means the same as learnt
     cfg = Config({"rate_ul_h": 200.0})
     e = Engine(cfg, 0)
-    e._env[0] = 40 * 256
-    e._env_r[0] = 2000
+    e.flow.stop.env[0] = 40 * 256
+    e.flow.stop.env_r[0] = 2000
     for _ in range(100):
         e._set_rate(200)
-        assert e._emax == 300 * 256      # stretched 10x, capped at stroke_max_s
+        assert e.flow.stop.emax == 300 * 256      # stretched 10x, capped at stroke_max_s
         e._set_rate(2000)
-        assert e._emax == 40 * 256
+        assert e.flow.stop.emax == 40 * 256
     assert check_small(e) == []
 
 
 def test_check_small_finds_a_big_value():
     # the property's check can say no
     e = Engine(Config({"rate_ul_h": 20.0}), 0)
-    e.cusum = 1 << 30
-    e._env[3] = -(1 << 30)
+    e.flow.stop.cusum = 1 << 30
+    e.flow.stop.env[3] = -(1 << 30)
     bad = check_small(e)
     assert len(bad) == 2 and "cusum" in bad[0] + bad[1], bad
 

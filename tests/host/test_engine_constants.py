@@ -1,0 +1,61 @@
+"""The engine's copies of constants defined elsewhere, pinned. On the hot path
+the engine and its detectors use `const()` literals, which MicroPython folds
+into the bytecode (a name imported from another module would be a dictionary
+look-up a reading, and `const(1 << A.NO_FLOW)` does not compile there), so
+the condition bits of alarms.py and a few shared values are written twice.
+These tests read the firmware's source (MicroPython drops `_`-named consts
+from a module, so they cannot be imported) and fail when a copy drifts."""
+import ast
+from pathlib import Path
+
+from pumpmon import alarms as A
+from pumpmon import detect_stop, detect_strokes
+
+ROOT = Path(__file__).resolve().parents[2]
+PUMPMON = ROOT / "firmware" / "pumpmon"
+
+# engine.py's condition bit -> the alarms.py condition it mirrors
+BITS = {"_B_NO_FLOW": "NO_FLOW", "_B_EMPTY": "EMPTY", "_B_OVER": "OVER_DELIVERY",
+        "_B_FLOW": "FLOW_SENSOR", "_B_LEVEL": "LEVEL_SENSOR", "_B_MISMATCH": "MISMATCH",
+        "_B_PARTIAL": "PARTIAL", "_B_PARTIAL_LONG": "PARTIAL_LONG",
+        "_B_REFILL": "REFILL_TIMEOUT"}
+
+
+def consts(name, text=None):
+    """{NAME: value} of a module's top-level `NAME = const(expr)` lines."""
+    text = text if text is not None else (PUMPMON / (name + ".py")).read_text(encoding="utf-8")
+    out = {}
+    for node in ast.parse(text).body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and isinstance(node.value, ast.Call)
+                and getattr(node.value.func, "id", None) == "const"):
+            expr = ast.Expression(node.value.args[0])
+            out[node.targets[0].id] = eval(compile(expr, name, "eval"), {}, dict(out))
+    return out
+
+
+def test_condition_bits_are_the_alarm_tables():
+    eng = consts("engine")
+    bits = {k: v for k, v in eng.items() if k.startswith("_B_")}
+    assert set(bits) == set(BITS), "a condition bit without its alarms.py name: add it to BITS"
+    for k, cond in BITS.items():
+        assert bits[k] == 1 << getattr(A, cond), (k, cond)
+
+
+def test_shared_values_are_one():
+    eng = consts("engine")
+    flow = consts("detect_flow")
+    unset = {eng["_UNSET"], flow["_UNSET"], consts("detect_means")["UNSET"],
+             consts("detect_level")["UNSET"], consts("detect_dump")["UNSET"]}
+    assert len(unset) == 1, unset
+    assert flow["_Q"] == detect_stop.Q and flow["_Q2"] == 2 * detect_stop.Q
+    assert flow["_STROKE_TAIL"] == detect_strokes.STROKE_TAIL
+    assert flow["_MINUTE_S"] == eng["MINUTE_S"]
+
+
+def test_a_drifted_copy_is_found():
+    # the check can say no: a bit moved, as an edit could move it
+    text = (PUMPMON / "engine.py").read_text(encoding="utf-8")
+    bad = text.replace("_B_MISMATCH = const(1 << 5)", "_B_MISMATCH = const(1 << 6)")
+    assert bad != text
+    assert consts("engine", bad)["_B_MISMATCH"] != 1 << A.MISMATCH
