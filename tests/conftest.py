@@ -29,19 +29,50 @@ def pytest_configure(config):
 
 # Speed marks (pyproject.toml): a test that starts a virtual board (the
 # start_board or vboard fixture) is `vboard`, tests/test_on_mcu.py is `mcu`,
-# and both are `slow`, as is every test in SLOW (measured at -n 2: seconds each).
+# and both are `slow`, as is every test of SLOW_MODULES (measured at -n 2).
 BOARD_FIXTURES = ("start_board", "vboard")
+# modules whose tests run the virtual board or a broker without those fixtures
+VBOARD_MODULES = ("tests/vboard/", "tests/carer/test_vboard_carer.py", "tests/host/test_run.py",
+                  "tests/host/test_bundle.py", "tests/host/test_display.py",
+                  "tests/host/test_trace_record.py", "tests/host/test_first_use.py")
+# modules of long runs: whole modules on the unix ports, pip installs, make,
+# mypy, days of simulated delivery, replays on both runtimes
+SLOW_MODULES = ("tests/test_on_micropython.py", "tests/host/test_install.py",
+                "tests/host/test_make_offline.py", "tests/boards/test_typecheck.py",
+                "tests/boards/test_memory_budget.py", "tests/firmware/test_soak.py",
+                "tests/firmware/test_detection.py", "tests/firmware/test_engine_properties.py",
+                "tests/host/test_testing_api.py", "tests/host/test_testing_plugin.py",
+                "tests/host/test_flex_replay.py", "tests/host/test_replay.py",
+                "tests/carer/test_link_broker.py", "tests/carer/test_serve_auth.py")
+NOT_VBOARD = ("tests/vboard/test_wire.py",)      # the protocol's bytes: no board
+SLOW_MODULES += ("tests/boards/test_mpy_cross.py",)     # every file, every architecture
+# single tests of otherwise quick modules (each over 15 s at -n 2 on a loaded machine)
+SLOW_TESTS = (
+    "tests/boards/test_drivers.py::test_pico_board_loop_leaves_no_garbage",
+    "tests/boards/test_drivers.py::test_pico_board_runs_the_full_monitor_on_micropython",
+    "tests/firmware/test_chatter.py::test_random_chatter_never_takes_more_than_its_share",
+    "tests/firmware/test_chatter.py::test_a_day_of_flapping_broker_keeps_every_alarm",
+    "tests/firmware/test_carer_link.py::test_a_link_that_drops_within_seconds_is_retried",
+    "tests/host/test_flash.py::test_manifest_is_deterministic_and_tracks_one_changed_file",
+    "tests/host/test_flash.py::test_compile_per_architecture_and_for_older_releases",
+    "tests/host/test_flash.py::test_compiled_firmware_loads_and_passes_selftest",
+    "tests/host/test_cli.py::test_devs_lists_a_served_virtual_board",
+)
 
 
 def _speed_marks(item):
     marks = {m.name for m in item.iter_markers()}
-    if any(f in BOARD_FIXTURES for f in getattr(item, "fixturenames", ())):
+    node = item.nodeid
+    if "vboard" not in marks and (
+            any(f in BOARD_FIXTURES for f in getattr(item, "fixturenames", ()))
+            or node.startswith(VBOARD_MODULES) and not node.startswith(NOT_VBOARD)):
         item.add_marker(pytest.mark.vboard)
         marks.add("vboard")
-    if item.nodeid.startswith("tests/test_on_mcu.py"):
+    if node.startswith("tests/test_on_mcu.py"):
         item.add_marker(pytest.mark.mcu)
         marks.add("mcu")
-    if marks & {"vboard", "mcu"} and "slow" not in marks:
+    if "slow" not in marks and (marks & {"vboard", "mcu"} or node.startswith(SLOW_MODULES)
+                                or node.startswith(SLOW_TESTS)):
         item.add_marker(pytest.mark.slow)
 
 

@@ -42,6 +42,7 @@ def _board_module(mocker, board):
 
 
 def _base(mocker):
+    _fake_machine(mocker, 1)        # imported under it, gone after (test_drivers' boards)
     import board_base
     return board_base.BoardBase
 

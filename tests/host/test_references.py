@@ -1,6 +1,6 @@
 """Every file and test the prose names exists (issue 26): paths in docs/, the
 READMEs, CONTRIBUTING.md and the code's comments and docstrings, Markdown
-links, and `tests/.../test_x.py::test_name` references (a `::name` after one
+links, and `tests/<folder>/test_<name>.py::<test>` references (a `::name` after one
 names a test of the same file). Static: nothing is imported or run.
 
 What counts as a path, so that prose is never mistaken for one: a relative
@@ -23,7 +23,7 @@ EXT = ("py", "md", "txt", "json", "jsonl", "csv", "toml", "ini", "yaml", "yml", 
        "sed", "sh", "cfg")
 PATH = re.compile(r"(?<![\w./<>*-])((?:%s)/(?:[\w.-]+/)*(?:[\w-][\w.-]*\.(?:%s)|))(?![\w/<>*-])"
                   % ("|".join(re.escape(t) for t in TOP), "|".join(EXT)))
-# a test: tests/host/test_x.py::test_name, test_x.py::test_name, then ::test_other
+# a test: tests/<folder>/test_<name>.py::<test> or test_<name>.py::<test>, then ::<other>
 TEST_REF = re.compile(r"(?<![\w/.-])((?:[\w-]+/)*test_\w+\.py)?::(\w+)")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 VENDORED = ("firmware/umqtt/", "boards/drivers/ssd1306.py")
