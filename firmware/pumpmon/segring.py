@@ -227,12 +227,10 @@ class Ring:
     def ready(self):
         """Before a write: the current segment open for appending, or the
         next one started (the current one is full, or not known clean)."""
-        if self._f is None:
-            self._open()
-        elif self.count >= self.per_seg:
-            self.rotate()
-
-    def _open(self):
+        if self._f is not None:
+            if self.count >= self.per_seg:
+                self.rotate()
+            return
         fs = self.fs
         if self.seg and self._clean and self.count < self.per_seg and \
                 fs.size(self.file(self.seg)) == self.count * self.size:
@@ -299,8 +297,7 @@ class Ring:
         write in progress leaves the file unknown, so the next one starts
         again or moves on (as after a write error), never appends after it."""
         if self._f is not None and not self._clean:
-            self.close()
-            self._clean = 0 if self.count else 1
+            self.fail()
 
     def close(self):
         f = self._f
