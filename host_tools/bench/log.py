@@ -92,7 +92,7 @@ def day_figures(hours=24):
 
         sec(hours * 3600)
         quiet = r.log.ring.writes
-        state0 = r.state.gen
+        state0 = r.store.state.gen
         b.flow = 0
         sec(15 * 60)
         b.btn = 1
@@ -105,7 +105,7 @@ def day_figures(hours=24):
         b.refill_mode = 0
         sec(60)
         episode = r.log.ring.writes - quiet
-        states = r.state.gen - state0
+        states = r.store.state.gen - state0
         return quiet, episode, states
     finally:
         _rm(d)
