@@ -86,7 +86,7 @@ def test_boot_restores_the_latched_alarm_from_the_state_file():
 
 
 def test_a_lost_state_file_brings_the_alarms_back_from_the_last_record():
-    """req: R-024"""
+    """req: R-036"""
     d = _tmpdir("store2")
     try:
         lp, st = _store(d)
