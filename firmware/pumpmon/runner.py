@@ -361,7 +361,7 @@ class Runner:
                     pass  # the watchdog will reset the board; the alarm comes back
             if self.stop:
                 # a service request: wait for the host's Ctrl-C; nobody came
-                # within service.HOLD_S: monitoring goes on (docs/console-protocol.md)
+                # within servicehold.HOLD_S: monitoring goes on (docs/console-protocol.md)
                 if self.stop != S.STOP_SERVICE or not hold(self, LOOP_MS):
                     break
             b.sleep_ms(LOOP_MS)
