@@ -1,7 +1,9 @@
 # Board entry point: run after boot.py on every reset. The board layer comes
 # from /board.py (boards/<name>/board.py); everything else from pumpmon.
 # The event log lives in /log/ and the alarm state in /state.bin on the
-# board's flash (docs/log-format.md).
+# board's flash (docs/log-format.md). The one place that wires the Runner's
+# collaborators in: the console channel (Runner.attach_service) and the
+# carers' link (Runner.attach_carer).
 #
 # Fail-safe (docs/safety.md): the watchdog is armed first, before any import
 # that can fail; anything that stops the monitor from starting (a missing or
@@ -30,19 +32,19 @@ def monitor(damaged):
     # restores the alarms latched before a reset and logs the boot
     # flash "": the current directory, "/" on a board at boot
     r = Runner(b, cfg, tod_s=tod, flash="")
-    r.note_config(cfg, err)
+    r.note_config(cfg, err)            # logged, with each change (store.py)
     if err:
         print("pumpmon: bad configuration:", err)
         r.monitor.fault(A.D_CONFIG)
     if damaged:
         print("pumpmon: firmware damaged:", "; ".join(damaged))
         r.monitor.fault(A.D_FIRMWARE)
-    if r.boot[0] == "power_on":
+    if r.store.boot[0] == "power_on":
         r.power_on_test()              # every light colour and a tone, logged
     # the console channel: hosts read the log, status, configuration and
     # recording between ticks, without stopping the monitor
     # (docs/console-protocol.md)
-    Service(r)
+    r.attach_service(Service(r))
     carers(r, cfg)
     r.run()
     return r.stop
@@ -56,11 +58,10 @@ def carers(r, cfg):
     if cfg.net is None:
         return
     try:
-        from carerlink.link import attach
-        attach(r, cfg)
+        from carerlink.link import CarerLink
+        r.attach_carer(CarerLink(r, cfg.net, cfg.board_id))
     except Exception as e:  # noqa: BLE001 - no link: logged, monitoring goes on
         print("pumpmon: carer link not started:", e)
-        r.carer = None
         r.monitor.link_lost(1)
 
 

@@ -164,7 +164,7 @@ class Channel:
         r = self.r
         mg = r.monitor.manager
         lk = r.carer
-        return T.state(mg.shown, mg.acked, mg.paused, lk.since, r.up_s, r._wall_now(),
+        return T.state(mg.shown, mg.acked, mg.paused, lk.since, r.up_s, r.wall_now(),
                        lk.detail, escalation_state(r), self.coming)
 
     def escalation_msg(self, call):

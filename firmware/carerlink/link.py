@@ -48,7 +48,8 @@ CONNECT_MS = const(10000)      # TCP, TLS and CONNACK together must take less
 class CarerLink:
     def __init__(self, runner, net, board_id="", client_id=None):
         """runner: the Runner (its board, monitor, clock and log); net: the
-        validated settings (netconfig.parse)."""
+        validated settings (netconfig.parse). Wired in by main.py
+        (Runner.attach_carer: its event sink and its poll)."""
         self.r = runner
         self.net = net
         self.nid = T.node_id(board_id)
@@ -82,7 +83,6 @@ class CarerLink:
                     self._ca = ca_der(f.read())
             except OSError:
                 self._ca = b""         # said at the first connection (no fallback)
-        runner.sinks.append(self.on_event)
 
     @property
     def published(self):
@@ -304,12 +304,3 @@ class _Shim:
 
     def getaddrinfo(self, host, port):
         return [(0, 0, 0, "", None)]
-
-
-def attach(runner, cfg):
-    """Start the carers' link when config.json names a broker (main.py)."""
-    if cfg.net is None:
-        return None
-    link = CarerLink(runner, cfg.net, cfg.board_id)
-    runner.carer = link
-    return link

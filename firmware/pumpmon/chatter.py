@@ -36,8 +36,8 @@ LONG_S = const(21600)     # a segment's share used up: a summary at most this of
 class Chatter:
     """The limiter of one kind of chatter record (its event code)."""
 
-    def __init__(self, runner, code):
-        self.r = runner
+    def __init__(self, store, code):
+        self.s = store            # its log, append() and the runner's uptime (store.py)
         self.code = code
         self.win_s = -SETTLE_S    # start of the current minute window (uptime s)
         self.n_win = 0            # records written in it
@@ -52,17 +52,17 @@ class Chatter:
 
     def write(self, cond, detail, v0, v1, v2, v3, sync=False):
         """Write the record now or hold it back (counted). True: handled."""
-        r = self.r
-        log = r.log
-        now = r.up_s
+        s = self.s
+        ring = s.log.ring
+        now = s.r.up_s
         if now - self.win_s >= 60:
             self.win_s = now
             self.n_win = 0
-        if not self.held and self.n_win < PER_MIN and log.chat < SEG_BUDGET - SEG_RESERVE:
+        if not self.held and self.n_win < PER_MIN and ring.chat < SEG_BUDGET - SEG_RESERVE:
             self.n_win += 1
-            ok = r.append(self.code, cond, detail, v0, v1, v2, v3, sync)
+            ok = s.append(self.code, cond, detail, v0, v1, v2, v3, sync)
             if ok:
-                log.chat += 1
+                ring.chat += 1
             return ok
         if not self.held:
             self.first_s = now
@@ -79,19 +79,20 @@ class Chatter:
         """Once a second: the summary when it has settled (or is due)."""
         if not self.held:
             return
-        now = self.r.up_s
+        s = self.s
+        now = s.r.up_s
         if now - self.last_s < SETTLE_S and now - self.first_s < SUMMARY_S:
             return
-        log = self.r.log
-        if log.chat >= SEG_BUDGET and now - self.sum_s < LONG_S:
+        ring = s.log.ring
+        if ring.chat >= SEG_BUDGET and now - self.sum_s < LONG_S:
             # this segment has had its share: the count goes on, and is
             # written at most every LONG_S (a reset loses no more of it)
             return
         # records_held: detail the held records' code, v0 how many, v1 the
         # seconds from the first to the last, v2, v3 the last one's detail, v0
-        if self.r.append(L.RECORDS_HELD, self.cond, self.code, self.held,
-                         self.last_s - self.first_s, self.detail, self.v0):
-            log.chat += 1
+        if s.append(L.RECORDS_HELD, self.cond, self.code, self.held,
+                    self.last_s - self.first_s, self.detail, self.v0):
+            ring.chat += 1
             self.summaries += 1
             self.sum_s = now
             self.held = 0
@@ -100,12 +101,12 @@ class Chatter:
 
 
 class Chatters:
-    """The Runner's chatter limiters: the carers' link records, and an
+    """The store's chatter limiters: the carers' link records, and an
     alarm's condition clearing again while it is still latched."""
 
-    def __init__(self, runner):
-        self.link = Chatter(runner, L.CARER_LINK)
-        self.again = Chatter(runner, L.CONDITION_CLEARED)
+    def __init__(self, store):
+        self.link = Chatter(store, L.CARER_LINK)
+        self.again = Chatter(store, L.CONDITION_CLEARED)
         self.cleared = 0          # latched alarms whose condition_cleared is logged
 
     def tick(self):

@@ -78,14 +78,15 @@ def changes(old, new):
     return out
 
 
-def log_changes(runner, cfg, pre):
-    """Compare cfg with the one used last (pre + PREV), log each change,
-    keep cfg as the last one. Returns the number of changes logged."""
+def log_changes(store, cfg, pre):
+    """Compare cfg with the one used last (pre + PREV), log each change
+    (store.write: store.py), keep cfg as the last one. Returns the number of
+    changes logged."""
     old, err = configfile.load(pre + PREV)
     n = 0
     if old is not None:
         for i, v0, v1, v2, v3 in changes(old, cfg):
-            runner.write(L.CONFIG_CHANGED, L.NO_COND, i, v0, v1, v2, v3)
+            store.write(L.CONFIG_CHANGED, L.NO_COND, i, v0, v1, v2, v3)
             n += 1
     d = cfg.as_dict()
     for k, v in (cfg.net or {}).items():   # the link's settings, as config.json has them

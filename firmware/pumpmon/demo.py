@@ -93,7 +93,7 @@ class Demo:
         self.active = 0
         self.cond = -1
         r = self.r
-        r._tone = r._led = -1       # the monitor's own outputs, driven again now
+        r.driven(-1, -1)            # the monitor's own outputs, driven again now
         r.write(L.DEMO, L.NO_COND, END, why)
 
     def _play(self, now):

@@ -1,31 +1,22 @@
 # The event log on the board's flash: fixed-size binary records (40 bytes,
-# CRC32) appended to a fixed number of fixed-size segment files; the oldest
-# segment is deleted first, so the log never grows past segments x seg_bytes.
-# Format for readers: docs/log-format.md.
-#
-# Power cuts: a record is valid only if its CRC matches, so a write cut at any
-# byte leaves at worst one bad slot at the end of the newest segment. On boot
-# the logger scans the newest segment (at most seg_bytes), takes the sequence
-# number after the last valid record, and appends to that segment only if it
-# ended cleanly; otherwise (torn tail, corrupt slot) it starts the next segment
-# and leaves the damage for the reader to report. Never an in-place overwrite:
-# a segment found at boot holding bytes that are not valid records is kept as
-# it is (evidence), even when it holds no valid record at all; `damaged`
-# counts the bad slots found, for the caller's log_damaged record.
+# CRC32) in a ring of segment files (segring.py: the oldest segment is
+# deleted first, so the log never grows past segments x seg_bytes; power
+# cuts leave at worst one bad slot, kept as evidence). Format for readers:
+# docs/log-format.md; read back on the board by records() (named fields,
+# Record), on a host by host_tools/formats/eventlog.py.
 #
 # Write errors (ENOSPC, EIO, ...) never raise: append() returns False, the
 # record's sequence number is used up (the gap shows), the file is closed and
 # the next append (or retry()) reopens it and first writes a log_resumed record
-# with the number of records lost. The caller turns False into
+# with the number of records lost. The caller (store.py) turns False into
 # malfunction/internal (log_failure).
 #
 # One preallocated record buffer; nothing is allocated between writes.
 import struct
 
-try:
-    import os
-except ImportError:  # pragma: no cover
-    import uos as os
+# the file operations and segment names are the ring's; named here too for
+# the log's users (statefile.py, service.py, tests)
+from pumpmon.segring import FLASH, Flash, Ring, errno_of, seg_name, seg_number  # noqa: F401
 
 try:
     from binascii import crc32
@@ -134,76 +125,12 @@ def reset_code(cause):
         return 0
 
 
-def seg_name(n, prefix="ev"):
-    return "%s%08d.bin" % (prefix, n)
-
-
-def seg_number(name, prefix="ev"):
-    """Segment number of a file name, or -1 when it is not a segment."""
-    k = len(prefix)
-    if len(name) != k + 12 or not name.startswith(prefix) or not name.endswith(".bin"):
-        return -1
-    d = name[k:k + 8]
-    for c in d:
-        if c < "0" or c > "9":
-            return -1
-    return int(d)
-
-
 def _clamp(v):
     if v > _I32_MAX:
         return _I32_MAX
     if v < UNKNOWN:
         return UNKNOWN
     return v
-
-
-class Flash:
-    """The file operations the log and the state file use; tests substitute
-    one that fails or records. Paths are plain strings joined with '/'."""
-
-    def open(self, path, mode):
-        return open(path, mode)
-
-    def listdir(self, path):
-        return os.listdir(path)
-
-    def remove(self, path):
-        os.remove(path)
-
-    def rename(self, a, b):
-        os.rename(a, b)
-
-    def mkdir(self, path):
-        os.mkdir(path)
-
-    def size(self, path):
-        """File size, or -1 when it does not exist."""
-        try:
-            return os.stat(path)[6]
-        except OSError:
-            return -1
-
-    def free(self, path):
-        """Free bytes on the filesystem holding path, or -1 when unknown."""
-        try:
-            st = os.statvfs(path)
-            return st[0] * st[4]
-        except (OSError, AttributeError):
-            return -1
-
-    def sync(self, f):
-        """Make a flushed file durable (littlefs: flush already commits)."""
-        fs = getattr(os, "fsync", None)
-        if fs is not None:
-            fs(f.fileno())
-        else:
-            s = getattr(os, "sync", None)
-            if s is not None:
-                s()
-
-
-FLASH = Flash()
 
 
 def check(buf):
@@ -220,195 +147,59 @@ def unpack(buf):
     return r[1:13]
 
 
-class EventLog:
-    # The segment machinery (boot scan, append-only segments, rotation, torn
-    # tails, write errors) is shared with the sensor recorder (recorder.py),
-    # which sets these class attributes and overrides _valid/_seq_of and the
-    # writing.
-    PREFIX = "ev"          # segment file names: PREFIX + 8 digits + ".bin"
-    RECSIZE = REC          # bytes per record slot
-    SEQ_PER_SLOT = 1       # every slot uses up a sequence number (the recorder's: 0)
-    CHATTER = CHATTER      # record codes counted in self.chat (the recorder's: none)
-    _scan_chat = 0
+def _seq(buf):
+    """The sequence number of a valid record."""
+    return struct.unpack_from("<I", buf, 4)[0]
 
+
+class Record:
+    """A record read back from the log, by name (docs/log-format.md): set by
+    read() when the slot is valid (ok 1); a damaged slot sets ok 0 only.
+    seg: the segment it was read from."""
+    ok = 0
+    seg = 0
+
+    def read(self, buf):
+        self.ok = check(buf)
+        if self.ok:
+            (_m, self.code, self.cond, self.detail, self.seq, self.up_s, self.up_ms,
+             self.shown, self.wall, self.v0, self.v1, self.v2, self.v3,
+             _c) = struct.unpack_from(FMT, buf, 0)
+
+
+class EventLog:
     def __init__(self, path="log", segments=8, seg_bytes=16384, flash=None):
-        rec = self.RECSIZE
-        self.path = path
-        self.nseg = segments if segments > 1 else 2
-        self.per_seg = seg_bytes // rec if seg_bytes >= rec else 1
-        self.fs = flash or FLASH
-        self.buf = bytearray(rec)
-        self.seq = 1          # sequence number of the next record
-        self.seg = 0          # current segment number (0: none yet)
-        self.count = 0        # valid records in the current segment
-        self._clean = 0       # 1: the current segment ends after its last valid record
-        self._f = None
+        """path: the log's directory; segments x seg_bytes: the most it keeps."""
+        ring = Ring(path, segments, seg_bytes, flash, "ev", REC, check, _seq, 1, CHATTER)
+        self.ring = ring      # the segment files: damaged/torn found at boot, chat
+        self.fs = ring.fs
+        self.buf = ring.buf   # the one record buffer (the ring's)
+        self.seq = ring.seq   # sequence number of the next record
         self.failed = 0       # errno of the last write error, 0 when writing works
         self.lost = 0         # records lost to write errors since the last success
         self._first_err = 0
-        self.damaged = 0      # bad slots found at boot (newest segments scanned)
-        self.damaged_seg = 0  # the newest segment holding them
-        self.torn = 0         # 1 if one of them is a torn tail (a cut write)
-        self._found = 0       # 1: the current segment held bytes at boot: never truncate it
-        self.writes = 0       # records written since boot
-        self.chat = 0         # chatter records in the current segment (chatter.py)
-        try:
-            self._find_end()
-        except Exception:  # unreadable flash: start a new segment on the first write
-            self.count = self.per_seg
-            self._clean = 0
 
-    # ---- boot ---------------------------------------------------------------
-    def _segments(self):
-        """Sorted segment numbers in the log directory ([] if there is none)."""
-        try:
-            names = self.fs.listdir(self.path)
-        except OSError:
-            return []
-        out = []
-        prefix = self.PREFIX
-        for n in names:
-            k = seg_number(n, prefix)
-            if k > 0:
-                out.append(k)
-        out.sort()
-        return out
-
-    def _file(self, n):
-        return self.path + "/" + seg_name(n, self.PREFIX)
-
-    def _valid(self, buf):
-        """1 if the slot in buf holds a valid record."""
-        return check(buf)
-
-    def _seq_of(self, buf):
-        """Sequence number of a valid record (-1: a record without one)."""
-        return struct.unpack_from("<I", buf, 4)[0]
-
-    def _scan(self, n):
-        """(valid records, last valid seq or -1, clean, bad slots, bad slots
-        after the last valid record) of segment n."""
+    # ---- reading (boot and tools: allocates) -----------------------------------
+    def records(self, segs=None):
+        """Every slot of the segments segs (default: all of them, oldest
+        first: ring.segments()), in order, as one Record that each step reads again (take what
+        you need before the next); a torn tail ends its segment. Reads into
+        the log's buffer: never append while iterating."""
+        ring = self.ring
         buf = self.buf
-        rec = self.RECSIZE
-        count = 0
-        last = -1
-        bad = 0
-        after = 0
-        size = 0
-        chat = 0
-        with self.fs.open(self._file(n), "rb") as f:
-            while True:
-                k = f.readinto(buf)
-                if not k:
-                    break
-                size += k
-                if k == rec and self._valid(buf):
-                    count += 1
-                    if buf[1] in self.CHATTER:
-                        chat += 1
-                    s = self._seq_of(buf)
-                    if s > last:
-                        last = s
-                        after = 0
-                else:
-                    bad += 1
-                    after += 1
-                if k < rec:
-                    self.torn = 1
-                    break
-        clean = 1 if (bad == 0 and size == count * rec) else 0
-        self._scan_chat = chat
-        return count, last, clean, bad, after
-
-    def _find_end(self):
-        segs = self._segments()
-        if not segs:
-            return
-        self.seg = segs[-1]
-        i = len(segs) - 1
-        first = 1
-        newer = 0             # bad slots in the segments after the one scanned
-        while i >= 0:
-            try:
-                count, last, clean, bad, after = self._scan(segs[i])
-            except OSError:  # unreadable: never write into it again
-                count, last, clean, bad, after = self.per_seg, -1, 0, 1, 1
-            if first:
-                self.count = count
-                self.chat = self._scan_chat
-                self._clean = clean
-                self._found = 1 if (count or bad) else 0
-                first = 0
-            if bad:
-                if not self.damaged:
-                    self.damaged_seg = segs[i]
-                self.damaged += bad
-            if last >= 0:
-                # each bad slot after the last valid record held (or was
-                # being written with) a number of its own: never reuse one
-                self.seq = last + 1 + (newer + after) * self.SEQ_PER_SLOT
-                return
-            newer += bad
-            i -= 1
+        rec = Record()
+        for n in (ring.segments() if segs is None else segs):
+            rec.seg = n
+            with self.fs.open(ring.file(n), "rb") as f:
+                while f.readinto(buf) == REC:
+                    rec.read(buf)
+                    yield rec
 
     # ---- writing --------------------------------------------------------------
-    def _open(self):
-        """Open the current segment for appending, or start the next one."""
-        fs = self.fs
-        if self.seg and self._clean and self.count < self.per_seg and \
-                fs.size(self._file(self.seg)) == self.count * self.RECSIZE:
-            self._f = fs.open(self._file(self.seg), "ab")
-            return
-        if self.seg and self.count == 0 and not self._found:
-            # a segment this boot started holds no record (a failed first
-            # write): start it again rather than use up another segment. One
-            # found at boot is never truncated: what it holds is evidence.
-            self._f = fs.open(self._file(self.seg), "wb")
-            self._clean = 1
-            self.chat = 0
-            return
-        self._rotate()
-
-    def _rotate(self):
-        fs = self.fs
-        if self._f is not None:
-            f = self._f
-            self._f = None
-            f.close()
-        segs = self._segments()
-        if not segs and fs.size(self.path) < 0:
-            fs.mkdir(self.path)
-        n = (segs[-1] if segs and segs[-1] > self.seg else self.seg) + 1
-        # drop the oldest first, so the log never takes more than nseg segments
-        i = 0
-        while len(segs) - i >= self.nseg:
-            fs.remove(self._file(segs[i]))
-            i += 1
-        self._f = fs.open(self._file(n), "wb")
-        self.seg = n
-        self.count = 0
-        self.chat = 0
-        self._clean = 1
-        self._found = 0
-
     def _put(self, sync):
-        f = self._f
-        if f is None:
-            self._open()
-            f = self._f
-        elif self.count >= self.per_seg:
-            self._rotate()
-            f = self._f
-        self._clean = 0          # until the write is known complete
-        n = f.write(self.buf)
-        if n is not None and n != REC:
-            raise OSError(5)     # EIO: short write
-        f.flush()
-        if sync:
-            self.fs.sync(f)
-        self._clean = 1
-        self.count += 1
-        self.writes += 1
+        ring = self.ring
+        ring.ready()
+        ring.write(self.buf, 1, sync)
 
     def _pack(self, code, cond, detail, up_s, up_ms, shown, wall, v0, v1, v2, v3):
         buf = self.buf
@@ -460,41 +251,20 @@ class EventLog:
         return True
 
     def _fail(self, e):
-        err = _errno(e)
+        err = errno_of(e)
         self.failed = err
         if not self.lost:
             self._first_err = err
         self.lost += 1
-        self.close()
-        # the failed write may have left part of a record: the next write
-        # appends only if the file still ends after its last valid record
-        self._clean = 0 if self.count else 1
+        self.ring.fail()
 
     def interrupted(self):
-        """After a KeyboardInterrupt that may have cut a write short: a
-        write in progress leaves the file unknown, so the next one starts
-        again or moves on (as after a write error), never appends after it."""
-        if self._f is not None and not self._clean:
-            self.close()
-            self._clean = 0 if self.count else 1
+        """After a KeyboardInterrupt that may have cut a write short: the
+        next write never appends after it (segring.Ring.interrupted)."""
+        self.ring.interrupted()
 
     def close(self):
-        f = self._f
-        self._f = None
-        if f is not None:
-            try:
-                f.close()
-            except Exception:
-                pass
-
-
-def _errno(e):
-    a = getattr(e, "errno", None)
-    if a is None:
-        args = getattr(e, "args", ())
-        a = args[0] if args and isinstance(args[0], int) else 5
-    return a
-
+        self.ring.close()
 
 def read_all(path="log", flash=None):
     """Every valid record of a log directory in segment order, and the

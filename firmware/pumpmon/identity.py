@@ -10,7 +10,6 @@
 #   detail  SAME, FLASHED (the identity changed: a flash, logged with the
 #       old and the new identity), FIRST (no earlier record to compare with)
 # Runs once a boot (allocates; never on the tick path); MicroPython code.
-import struct
 
 try:
     from micropython import const
@@ -83,19 +82,17 @@ def manifest_id(path, fs=L.FLASH):
 def previous(log):
     """(v0, v1) of the newest `firmware` record in the log, or None. Reads
     the newest segment first, older ones only while none is found."""
-    buf = log.buf
     try:
-        segs = log._segments()
+        segs = log.ring.segments()
     except Exception:  # noqa: BLE001
         return None
     i = len(segs) - 1
     while i >= 0:
         found = None
         try:
-            with log.fs.open(log._file(segs[i]), "rb") as f:
-                while f.readinto(buf) == L.REC:
-                    if buf[1] == L.FIRMWARE and L.check(buf):
-                        found = struct.unpack_from("<ii", buf, 20)
+            for rec in log.records(segs[i:i + 1]):
+                if rec.ok and rec.code == L.FIRMWARE:
+                    found = (rec.v0, rec.v1)
         except Exception:  # noqa: BLE001 - an unreadable segment: look further back
             pass
         if found is not None:
@@ -109,19 +106,16 @@ def current(pre="", fs=L.FLASH):
     return version_code(VERSION), manifest_id(pre + MANIFEST, fs)
 
 
-def log_boot(runner, pre=""):
-    """Write the `firmware` record (after `boot`); keep the identity on the
-    runner (runner.firmware) for the console's status."""
-    log = runner.log
-    fs = log.fs if log is not None else L.FLASH
-    ver, mid = current(pre, fs)
-    runner.firmware = (ver, mid)
-    if log is None:
-        return
+def log_boot(store, pre=""):
+    """Write the `firmware` record (after `boot`); keep the identity in the
+    store (store.firmware) for the console's status."""
+    log = store.log
+    ver, mid = current(pre, log.fs)
+    store.firmware = (ver, mid)
     before = previous(log)
     if before is None:
         change, pv, pm = FIRST, L.UNKNOWN, L.UNKNOWN
     else:
         pv, pm = before
         change = SAME if (pv == ver and pm == mid) else FLASHED
-    runner.write(L.FIRMWARE, L.NO_COND, change, ver, mid, pv, pm, sync=True)
+    store.write(L.FIRMWARE, L.NO_COND, change, ver, mid, pv, pm, sync=True)

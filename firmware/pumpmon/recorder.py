@@ -5,8 +5,8 @@
 # the format for readers).
 #
 # The segments, their rotation (oldest deleted first: never more than
-# `segments` files), the boot scan and the torn-tail rule are the event log's
-# (eventlog.EventLog, shared): a record is valid only when its CRC matches, a
+# `segments` files), the boot scan and the torn-tail rule are the segment
+# ring's (segring.Ring, as the event log's): a record is valid only when its CRC matches, a
 # power cut leaves at worst one bad slot at the end of the newest segment,
 # and after a boot the recorder appends to that segment only if it ended
 # cleanly (else it starts the next one). Each sample is written and flushed
@@ -25,7 +25,7 @@
 # 32-bit board).
 from array import array
 
-from pumpmon.eventlog import EventLog
+from pumpmon.segring import Ring, errno_of
 
 try:
     from micropython import const
@@ -131,12 +131,15 @@ def settings(flash_dir, fs=None):
     return seg, size, stream, batch
 
 
-class Recorder(EventLog):
-    PREFIX = "tr"
-    CHATTER = ()
-    RECSIZE = REC
-    SEQ_PER_SLOT = 0         # seq is the boot number, not one per record
+def _boot_of(buf):
+    """The boot number of a header (the ring's scan finds the last one), -1
+    for a sample."""
+    if buf[7] >> 4 == KIND_SAMPLE:
+        return -1
+    return buf[2] | (buf[3] << 8) | (buf[4] << 16)
 
+
+class Recorder:
     def __init__(self, path="rec", segments=SEGMENTS, seg_bytes=SEG_BYTES, flash=None,
                  reserve=RESERVE, cause=0, stream=0, batch=1):
         """cause: this boot's reset cause (eventlog.reset_code); stream: also
@@ -145,11 +148,17 @@ class Recorder(EventLog):
         sample as it is taken, so a power cut loses only the sample being
         written; more saves flash wear and loses up to `batch` samples."""
         self.off = 0 if segments > 0 else 1
-        EventLog.__init__(self, path, segments, seg_bytes, flash)
+        # seq is the boot number (a header's), not one per record
+        ring = Ring(path, segments, seg_bytes, flash, "tr", REC, valid, _boot_of, 0)
+        self.ring = ring
+        self.fs = ring.fs
+        self.buf = ring.buf      # the sample's buffer (the ring's)
         self.hbuf = bytearray(REC)
-        self.boot_no = self.seq & 0xFFFFFF   # seq: the last boot number found + 1
+        self.boot_no = ring.seq & 0xFFFFFF   # the last boot number found + 1
         self.cause = cause
         self.stream = stream
+        self.failed = 0          # errno of the last write error, 0 when writing works
+        self.lost = 0            # samples lost to write errors since the last success
         self._pending = 1        # the boot header is still to be written
         self._retry_s = 0
         self._sec = 0            # second of the last sample written
@@ -160,43 +169,35 @@ class Recorder(EventLog):
         if not self.off:
             self._fit(seg_bytes, reserve)
 
-    # ---- the shared segment machinery's hooks ----------------------------------
-    def _valid(self, buf):
-        return valid(buf)
-
-    def _seq_of(self, buf):
-        """The boot number of a header (the scan finds the last one), -1 for a sample."""
-        if buf[7] >> 4 == KIND_SAMPLE:
-            return -1
-        return buf[2] | (buf[3] << 8) | (buf[4] << 16)
-
     def _fit(self, seg_bytes, reserve):
         """Never let the ring fill the flash: at most what is free now (plus
         what the ring already holds) minus `reserve`."""
+        ring = self.ring
         free = getattr(self.fs, "free", None)
         if free is None:
             return
         try:
-            avail = free(self.path)
+            path = ring.path
+            avail = free(path)
             if avail < 0:
-                i = self.path.rfind("/")
-                avail = free(self.path[:i] if i > 0 else ("/" if i == 0 else "."))
+                i = path.rfind("/")
+                avail = free(path[:i] if i > 0 else ("/" if i == 0 else "."))
             if avail < 0:
                 return
             mine = 0
-            for n in self._segments():
-                s = self.fs.size(self._file(n))
+            for n in ring.segments():
+                s = self.fs.size(ring.file(n))
                 if s > 0:
                     mine += (s + 4095) // 4096 * 4096
         except Exception:
             return
         fit = (avail + mine - reserve) // seg_bytes
-        if fit < self.nseg:
+        if fit < ring.nseg:
             self.limited = 1
             if fit < 2:
                 self.off = 1
             else:
-                self.nseg = fit
+                ring.nseg = fit
 
     # ---- writing ---------------------------------------------------------------
     def sample(self, sec, level, flow, flags, button, refill):
@@ -226,7 +227,9 @@ class Recorder(EventLog):
         try:
             self._put_sample(sec)
         except Exception as e:
-            self._fail(e)
+            self.failed = errno_of(e)
+            self.lost += 1
+            self.ring.fail()
             self._retry_s = sec + RETRY_S
             return False
         self.lost = 0
@@ -235,14 +238,11 @@ class Recorder(EventLog):
         return True
 
     def _put_sample(self, sec):
-        f = self._f
-        if f is None:
-            self._open()          # append to a clean segment, or start the next one
-        elif self.count >= self.per_seg:
-            self._rotate()
+        ring = self.ring
+        ring.ready()              # append to a clean segment, or start the next one
         kind = 0
         why = 0
-        if self.count == 0:
+        if ring.count == 0:
             kind = KIND_BOOT if self._pending else KIND_CONT
             why = 1 if self.lost else 0
         elif self._pending:
@@ -254,8 +254,8 @@ class Recorder(EventLog):
             kind = KIND_CONT      # the low 8 bits of a sample could not place it
             why = 2
         if kind:
-            if self.count + 2 > self.per_seg:   # a header never ends a segment
-                self._rotate()
+            if ring.count + 2 > ring.per_seg:   # a header never ends a segment
+                ring.rotate()
             h = self.hbuf
             boot = self.boot_no
             hi = sec >> 8
@@ -276,16 +276,17 @@ class Recorder(EventLog):
         self._sec = sec
 
     def _write(self, buf, sample):
-        f = self._f
-        self._clean = 0           # until the write is known complete
-        n = f.write(buf)
-        if n is not None and n != REC:
-            raise OSError(5)      # EIO: short write
+        flush = 0
+        if sample:                # littlefs commits the file at a flush
+            flush = 1 if self._unflushed + 1 >= self.batch else 0
+        self.ring.write(buf, flush, 0)
         if sample:
-            self._unflushed += 1
-            if self._unflushed >= self.batch:
-                f.flush()         # littlefs commits the file here
-                self._unflushed = 0
-        self._clean = 1
-        self.count += 1
-        self.writes += 1
+            self._unflushed = 0 if flush else self._unflushed + 1
+
+    def interrupted(self):
+        """After a KeyboardInterrupt that may have cut a write short
+        (segring.Ring.interrupted)."""
+        self.ring.interrupted()
+
+    def close(self):
+        self.ring.close()

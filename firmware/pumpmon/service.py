@@ -16,13 +16,15 @@
 # Ctrl-C stays what it is on MicroPython: the way into the REPL for mpremote.
 # The Runner logs it (monitoring_stopped, STOP_INTERRUPT) and leaves the
 # board's buzzer and light on the service indication: a board stopped from
-# the console is never silent (docs/console-protocol.md, Stopping).
+# the console is never silent (servicehold.py; docs/console-protocol.md,
+# Stopping).
 import sys
 
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
 from pumpmon import identity
 from pumpmon import patterns as P
+from pumpmon.store import values
 
 try:
     from micropython import const
@@ -162,7 +164,8 @@ class Console:
 
 
 class Service:
-    """Serves the requests of docs/console-protocol.md for a Runner."""
+    """Serves the requests of docs/console-protocol.md for a Runner, once
+    wired in (Runner.attach_service: main.py)."""
 
     def __init__(self, runner, console=None, root="/"):
         self.r = runner
@@ -176,7 +179,6 @@ class Service:
         self.buf = bytearray(CHUNK)
         self.served = 0          # requests answered since boot
         self.errors = 0          # exceptions the channel caught (tests look)
-        runner.service = self
 
     def poll(self):
         """Once per main-loop pass: serve at most one request. Never raises:
@@ -232,6 +234,7 @@ class Service:
             if why not in SERVICE_WHY:
                 self.reply(rid, "ERR bad_request service takes one of: flash config other")
                 return
+            from pumpmon.servicehold import stop   # service mode (servicehold.py)
             stop(self.r, STOP_SERVICE, SERVICE_WHY.index(why))
             self.reply(rid, "OK service %s" % why)
         else:
@@ -301,7 +304,7 @@ def status_json(r):
     CPython and MicroPython)."""
     m = r.monitor
     mg = m.manager
-    level, flow, prog, days = r._values()
+    level, flow, prog, days = values(m)
     names = []
     i = 0
     shown = mg.shown
@@ -310,11 +313,11 @@ def status_json(r):
             kind, _p, cause = A.TABLE[i]
             names.append('"%s/%s"' % (A.KIND_NAMES[kind], cause))
         i += 1
-    log = r.log
-    rec = r.rec
-    cause = r.boot[0] if r.boot else "unknown"
+    st = r.store
+    log, rec = r.log, r.rec
+    cause = st.boot[0] if st is not None and st.boot else "unknown"
     led = m.ann.led
-    fw = r.firmware
+    fw = st.firmware if st is not None else None
     return ('{"protocol":%d,"firmware":"%s","manifest":"%s","micropython":"%s","platform":"%s",'
             '"monitoring":%s,"up_s":%d,"alarms":[%s],'
             '"shown":%d,"acked":%d,"paused":%d,"tone_hz":%d,"led":"%s",'
@@ -329,7 +332,7 @@ def status_json(r):
                 "null" if level == L.UNKNOWN else "%d" % level, flow, prog,
                 "null" if days == L.UNKNOWN else "%d" % days, cause,
                 log.seq if log else 0, log.failed if log else 0,
-                log.damaged if log else 0, rec.samples if rec else 0) + _heap()))
+                log.ring.damaged if log else 0, rec.samples if rec else 0) + _heap()))
 
 
 def _heap():
@@ -341,58 +344,6 @@ def _heap():
         return (used, used + gc.mem_free())
     except (ImportError, AttributeError):
         return ("null", "null")
-
-
-def stop(r, detail, why=0):
-    """The monitor stops (a service request, or Ctrl-C): log it (synced),
-    save the alarm state, put the buzzer and the light on the service
-    indication (held by the hardware while the board sits in the REPL), and
-    let Runner.run() end. Never raises; each step is tried on its own, so a
-    failing one (the log, the buzzer) never keeps the others from happening."""
-    r.stop = detail
-    r.stop_why = why
-    log, rec, b = r.log, r.rec, r.board
-    if log is not None:
-        _quietly(log.interrupted)
-    if rec is not None:
-        _quietly(rec.interrupted)
-    _quietly(r.write, L.MONITORING_STOPPED, L.NO_COND, detail, why, 0, 0, 0, True)
-    _quietly(r._save_state)
-    _quietly(b.set_tone, P.SERVICE_TONE)
-    _quietly(b.set_led, P.SERVICE_LED)
-    r._tone = P.SERVICE_TONE
-    r._led = P.SERVICE_LED
-    if r.screen is not None:      # NOT MONITORING on the display (screen.py)
-        _quietly(r.screen.stopped, detail == STOP_SERVICE)
-    if log is not None:
-        _quietly(log.close)
-    if rec is not None:
-        _quietly(rec.close)
-
-
-def _quietly(fn, *args):
-    try:
-        fn(*args)
-    except Exception:            # noqa: BLE001 - stopping must reach its end
-        pass
-
-
-def stop_interrupted(r):
-    """Ctrl-C reached the main loop: log it and sound the service
-    indication before the REPL takes over. A second Ctrl-C (mpremote sends
-    more than one) must not cut the log write short, so the console's
-    interrupt character is off meanwhile."""
-    kbd = None
-    try:
-        from micropython import kbd_intr as kbd
-        kbd(-1)
-    except ImportError:
-        pass
-    try:
-        stop(r, STOP_INTERRUPT, 0)
-    finally:
-        if kbd is not None:
-            kbd(3)
 
 
 def _word_ok(w):

@@ -57,8 +57,9 @@ b = Board()
 r = Runner(b, cfg)
 lk = None
 if a["net"]:
-    from carerlink.link import STATES, attach
-    lk = attach(r, cfg)
+    from carerlink.link import STATES, CarerLink
+    lk = CarerLink(r, cfg.net, cfg.board_id)
+    r.attach_carer(lk)
 times = []
 end = time.ticks_add(time.ticks_ms(), a["seconds"] * 1000)
 while time.ticks_diff(end, time.ticks_ms()) > 0:

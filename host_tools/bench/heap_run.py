@@ -50,11 +50,11 @@ def _build(flash, order):
     r.note_config(cfg, None)
     objs.append(("Runner (monitor, log, state, recorder)", _alloc() - a))
     a = _alloc()
-    S.Service(r, console=S.Console(stream=W.Console, out=W.Console, poll=W.Console.poll),
-              root=flash)
+    con = S.Console(stream=W.Console, out=W.Console, poll=W.Console.poll)
+    r.attach_service(S.Service(r, console=con, root=flash))
     objs.append(("Service (console channel)", _alloc() - a))
     a = _alloc()
-    LK.attach(r, cfg)
+    r.attach_carer(LK.CarerLink(r, cfg.net, cfg.board_id))
     objs.append(("CarerLink", _alloc() - a))
     for name, n in objs:
         print("OBJECT %s %d" % (name, n))

@@ -50,13 +50,13 @@ def speed(n=N_SPEED):
         log.close()
         # fill the newest segment, then time a boot's scan of it
         log = L.EventLog(d + "/log")
-        while log.count < log.per_seg - 1:
+        while log.ring.count < log.ring.per_seg - 1:
             log.append(17, 255, 0, 0, 0, 0, 0, 1, 2, 3, 4)
         log.close()
         t = ticks_us()
         log = L.EventLog(d + "/log")
         boot_us = _us_diff(ticks_us(), t)
-        ok = log.seq == n + 1 + (log.per_seg - 1 - n % log.per_seg) and log.lost == 0
+        ok = log.seq == n + 1 + (log.ring.per_seg - 1 - n % log.ring.per_seg) and log.lost == 0
         log.close()
         return {"runtime": sys.implementation.name, "records": n,
                 "per_s": n * 1000000 // max(us, 1), "boot_scan_ms": boot_us / 1000.0,
@@ -91,8 +91,8 @@ def day_figures(hours=24):
                 b.t = ticks_add(b.t, 1000)
 
         sec(hours * 3600)
-        quiet = r.log.writes
-        state0 = r.state.gen
+        quiet = r.log.ring.writes
+        state0 = r.store.state.gen
         b.flow = 0
         sec(15 * 60)
         b.btn = 1
@@ -104,8 +104,8 @@ def day_figures(hours=24):
         sec(600)
         b.refill_mode = 0
         sec(60)
-        episode = r.log.writes - quiet
-        states = r.state.gen - state0
+        episode = r.log.ring.writes - quiet
+        states = r.store.state.gen - state0
         return quiet, episode, states
     finally:
         _rm(d)

@@ -45,7 +45,10 @@ def make(values, with_link, flash=None):
 
     cfg = Config(values)
     r = Runner(b, cfg, [sink], flash=flash)
-    lk = LK.attach(r, cfg) if with_link else None
+    lk = None
+    if with_link:
+        lk = LK.CarerLink(r, cfg.net, cfg.board_id)
+        r.attach_carer(lk)
     return b, r, lk, events
 
 

@@ -26,10 +26,10 @@ def test_a_flapping_link_held_back_allocates_nothing():
             r.step()
             b.t = ticks_add(b.t, 100)
             n += 1
-        r.log.chat = C.SEG_BUDGET                 # this segment's share is used
-        r.chatter.link.sum_s = r.up_s + 7200      # and the long summary is not due
-        r._snap_s = 1 << 29                       # no hourly log write inside the lock
-        r._alive_s = 1 << 29                      # nor the minute's state save (opens a file)
+        r.log.ring.chat = C.SEG_BUDGET                # this segment's share is used
+        r.store.chatter.link.sum_s = r.up_s + 7200      # and the long summary is not due
+        r.store._snap_s = 1 << 29                 # no hourly log write inside the lock
+        r.store._alive_s = 1 << 29                # nor the minute's state save (opens a file)
         gc.collect()
         micropython.heap_lock()
         try:
@@ -44,7 +44,7 @@ def test_a_flapping_link_held_back_allocates_nothing():
                 n += 1
         finally:
             micropython.heap_unlock()
-        assert r.chatter.link.held == 7200, r.chatter.link.held
+        assert r.store.chatter.link.held == 7200, r.store.chatter.link.held
         assert r.log.lost == 0
     finally:
         _rmtree(d)

@@ -36,6 +36,7 @@ def test_idle_channel_allocates_nothing():
             sock.bind(socket.getaddrinfo("127.0.0.1", 0)[0][-1])
             con = S.Console(stream=sock)     # select.poll on the socket's descriptor
         svc = S.Service(r, con, root=d)
+        r.attach_service(svc)
         locked_hour(r, b)
         assert svc.errors == 0 and svc.served == 0 and con.off == 0 and r.service is svc
     finally:

@@ -66,8 +66,8 @@ def locked_hour(r, b):
         step()
         b.t = ticks_add(b.t, 100)
         n += 1
-    r._snap_s = 1 << 29                           # no hourly log write inside the lock
-    r._alive_s = 1 << 29                          # nor the minute's state save (opens a file)
+    r.store._snap_s = 1 << 29                     # no hourly log write inside the lock
+    r.store._alive_s = 1 << 29                    # nor the minute's state save (opens a file)
     before = r.rec.samples
     gc.collect()
     micropython.heap_lock()

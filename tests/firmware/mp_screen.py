@@ -209,15 +209,16 @@ def test_a_dead_display_is_logged_and_the_alarm_sounds_the_same():
 
 
 def test_a_stop_shows_not_monitoring_at_once():
-    # service and Ctrl-C (service.stop): NOT MONITORING sent whole in that
+    # service and Ctrl-C (servicehold.stop): NOT MONITORING sent whole in that
     # call, for the loop sends nothing more (the words: tests/host/test_display.py)
     from pumpmon import screen as SC
     from pumpmon import service as S
+    from pumpmon import servicehold as H
     for detail, mode in ((S.STOP_SERVICE, SC.SERVICE), (S.STOP_INTERRUPT, SC.STOPPED)):
         bus = Bus()
         r, b = runner(bus)
         go(r, b, 150000)
-        S.stop(r, detail)
+        H.stop(r, detail)
         assert r.screen.mode == mode and r.screen.keys[0] == mode
         assert not any(b.display.dirty)
         assert bytes(bus.dev.ram) == bytes(b.display.dev.buffer)

@@ -96,7 +96,8 @@ def test_unreachable_broker_never_stops_the_loop():
     cfg = Config({"rate_ul_h": 30, "mqtt_host": "127.0.0.1", "mqtt_port": 1,
                   "mqtt_keepalive_s": 5})
     r = Runner(b, cfg)
-    lk = LK.attach(r, cfg)
+    lk = LK.CarerLink(r, cfg.net, cfg.board_id)
+    r.attach_carer(lk)
     assert r.carer is lk
     r.run(100 * 4)                # 4 s: refused, retried, not yet shown
     assert lk.state != LK.UP and "refused" in lk.last_error
@@ -132,7 +133,8 @@ def test_broker_packets_split_or_unasked_for_are_read_and_dropped():
     b = FakeBoard(0)
     cfg = Config({"rate_ul_h": 30, "mqtt_host": "127.0.0.1", "mqtt_port": 1})
     r = Runner(b, cfg)
-    lk = LK.attach(r, cfg)
+    lk = LK.CarerLink(r, cfg.net, cfg.board_id)
+    r.attach_carer(lk)
 
     class Client:
         def ping(self):
@@ -250,7 +252,8 @@ def _link(values=None):
     v.update(values or {})
     cfg = Config(v)
     r = Runner(b, cfg)
-    lk = LK.attach(r, cfg)
+    lk = LK.CarerLink(r, cfg.net, cfg.board_id)
+    r.attach_carer(lk)
     import sys
     if sys.implementation.name != "micropython":
         # umqtt.simple builds CONNECT for MicroPython only (str and bytes):

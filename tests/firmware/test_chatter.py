@@ -45,10 +45,10 @@ def _records(d):
 def _evidence(r):
     """Records of every kind that must outlive chatter: an alarm episode,
     the configuration, a service stop (written as the firmware writes them)."""
-    r._on_event(EV_RAISED, A.NO_FLOW, 0)
-    r._on_event(EV_ACKNOWLEDGED, A.NO_FLOW, 0)
-    r._on_event(EV_CLEARED, A.NO_FLOW, 0)
-    r._on_event(EV_RAISED, A.INTERNAL, A.D_CONFIG)
+    r.on_event(EV_RAISED, A.NO_FLOW, 0)
+    r.on_event(EV_ACKNOWLEDGED, A.NO_FLOW, 0)
+    r.on_event(EV_CLEARED, A.NO_FLOW, 0)
+    r.on_event(EV_RAISED, A.INTERNAL, A.D_CONFIG)
     r.note_config(r.cfg)
     r.write(L.MONITORING_STOPPED, L.NO_COND, 1, 0)
 
@@ -116,10 +116,10 @@ def test_a_day_of_flapping_broker_keeps_every_alarm_and_few_link_records():
         for f in before:                     # every alarm_raised (and the rest) still there
             assert f in recs, f
         links = [f for f in recs if f[0] == L.CARER_LINK]
-        per = _check_segments(d, r.log.per_seg)
+        per = _check_segments(d, r.log.ring.per_seg)
         assert len(links) <= len(per) * (C.SEG_BUDGET - C.SEG_RESERVE), len(links)
         # nothing is lost from the count: written + held back = every change
-        assert r.chatter.link.held == 0
+        assert r.store.chatter.link.held == 0
         assert len(links) + _held_total(d) == written, (len(links), _held_total(d), written)
         held = [f for f in recs if f[0] == L.RECORDS_HELD]
         assert held and held[-1][2] == L.CARER_LINK and held[-1][1] == L.NO_COND
@@ -149,14 +149,14 @@ def test_a_small_log_keeps_its_evidence_under_weeks_of_chatter():
                 state = UP if state != UP else 0
                 r.write(L.CARER_LINK, L.NO_COND, state, 0 if state == UP else 111, 1)
                 r.up_s += 60                 # the loop's minute, without its 60 passes
-                r.chatter.tick()
+                r.store.chatter.tick()
                 m += 1
             r.write(L.SNAPSHOT, L.NO_COND, 0, 1, 2, 3, 4)
             hours += 1
         recs = [f for _s, _o, f in _records(d)]
         for f in first:
             assert f in recs, (f, hours)
-        _check_segments(d, r.log.per_seg)
+        _check_segments(d, r.log.ring.per_seg)
     finally:
         _rmtree(d)
 
@@ -193,14 +193,14 @@ def test_random_chatter_never_takes_more_than_its_share_and_counts_everything():
                         tries += 1
                         k -= 1
                 if rnd.randrange(1200) == 0:
-                    r._on_event(EV_RAISED, A.LEVEL_SENSOR, 0)
+                    r.on_event(EV_RAISED, A.LEVEL_SENSOR, 0)
                     evid.append(r.log.seq - 1)
                     j = rnd.randrange(40)                # its condition flaps
                     while j > 0:
-                        r._on_event(EV_CONDITION_CLEARED, A.LEVEL_SENSOR, 0)
+                        r.on_event(EV_CONDITION_CLEARED, A.LEVEL_SENSOR, 0)
                         j -= 1
-                    r._on_event(EV_ACKNOWLEDGED, A.LEVEL_SENSOR, 0)
-                    r._on_event(EV_CLEARED, A.LEVEL_SENSOR, 0)
+                    r.on_event(EV_ACKNOWLEDGED, A.LEVEL_SENSOR, 0)
+                    r.on_event(EV_CLEARED, A.LEVEL_SENSOR, 0)
                 r.step()
                 b.t = ticks_add(b.t, 1000)
                 t += 1
@@ -210,10 +210,10 @@ def test_random_chatter_never_takes_more_than_its_share_and_counts_everything():
                 b.t = ticks_add(b.t, 1000)
                 i += 1
             r.up_s += C.LONG_S                           # every summary written, even
-            r.chatter.tick()                             # where a segment's share is used
+            r.store.chatter.tick()                             # where a segment's share is used
             recs = _records(d)
-            _check_segments(d, r.log.per_seg, 2)
-            assert r.chatter.link.held == 0 and r.chatter.again.held == 0
+            _check_segments(d, r.log.ring.per_seg, 2)
+            assert r.store.chatter.link.held == 0 and r.store.chatter.again.held == 0
             links = len([1 for _s, _o, f in recs if f[0] == L.CARER_LINK])
             link_held = sum(f[8] for _s, _o, f in recs
                             if f[0] == L.RECORDS_HELD and f[2] == L.CARER_LINK)
@@ -231,10 +231,10 @@ def test_a_sensor_flapping_under_a_latched_alarm_is_summarised():
     d = _tmpdir("chatsens")
     try:
         r, b = _runner(d)
-        r._on_event(EV_RAISED, A.FLOW_SENSOR, A.D_SILENT)
+        r.on_event(EV_RAISED, A.FLOW_SENSOR, A.D_SILENT)
         i = 0
         while i < 500:                       # the condition clears again and again
-            r._on_event(EV_CONDITION_CLEARED, A.FLOW_SENSOR, 0)
+            r.on_event(EV_CONDITION_CLEARED, A.FLOW_SENSOR, 0)
             r.step()
             b.t = ticks_add(b.t, 1000)
             i += 1
@@ -249,10 +249,10 @@ def test_a_sensor_flapping_under_a_latched_alarm_is_summarised():
         assert len(cc) + sum(f[8] for f in held) == 500
         assert held[-1][1] == A.FLOW_SENSOR and held[-1][2] == EV_CONDITION_CLEARED
         # a new episode (acknowledged, cleared) logs its first condition_cleared again
-        r._on_event(EV_ACKNOWLEDGED, A.FLOW_SENSOR, 0)
-        r._on_event(EV_RAISED, A.FLOW_SENSOR, A.D_SILENT)
+        r.on_event(EV_ACKNOWLEDGED, A.FLOW_SENSOR, 0)
+        r.on_event(EV_RAISED, A.FLOW_SENSOR, A.D_SILENT)
         n = len([1 for _s, _o, f in _records(d) if f[0] == EV_CONDITION_CLEARED])
-        r._on_event(EV_CONDITION_CLEARED, A.FLOW_SENSOR, 0)
+        r.on_event(EV_CONDITION_CLEARED, A.FLOW_SENSOR, 0)
         assert len([1 for _s, _o, f in _records(d) if f[0] == EV_CONDITION_CLEARED]) == n + 1
     finally:
         _rmtree(d)
@@ -264,12 +264,12 @@ def test_the_segment_count_survives_a_reset():
     try:
         r, b = _runner(d)
         _flap(r, b, 3 * 3600 + 600)          # 4 link records, then a summary an hour
-        n = r.log.chat
+        n = r.log.ring.chat
         assert n == C.PER_MIN + 3, n
         r.log.close()
         r2, b2 = _runner(d, t0=5000)
-        assert r2.log.chat == n
+        assert r2.log.ring.chat == n
         _flap(r2, b2, 600)
-        _check_segments(d, r2.log.per_seg)
+        _check_segments(d, r2.log.ring.per_seg)
     finally:
         _rmtree(d)

@@ -175,6 +175,7 @@ def test_console_request():
     go(r, b, 150000)
     c = Console()
     svc = S.Service(r, c, root="")
+    r.attach_service(svc)
     svc.handle("d1", "demo", [])
     assert S.parse_reply(c.text.strip()) == ("d1", True, "demo") and r.demo.active
     assert demos(r) == [(D.START, D.SRC_CONSOLE)]

@@ -245,7 +245,7 @@ def _cut_everywhere(corrupt):
         end = (got[-1][0], got[-1][1]) if got else (0, -1)
         skipped = len([b for b in bad if (b[0], b[1]) > end]) if want else 0
         assert skipped <= 1 and len(bad) == skipped or not want, (cut, bad)
-        assert log2.damaged == len(bad), (cut, log2.damaged, bad)
+        assert log2.ring.damaged == len(bad), (cut, log2.ring.damaged, bad)
         assert log2.seq == last + 1 + skipped, (cut, log2.seq, last)
         assert _write(log2, 100) and _write(log2, 101)
         assert log2.lost == 0
@@ -439,7 +439,7 @@ def test_a_damaged_newest_segment_is_kept_and_counted():
         _got, bad = L.read_all(p)
         assert len(bad) == 2
         log = L.EventLog(p, 4, 4 * L.REC)
-        assert log.damaged == 2 and log.damaged_seg == 2 and not log.torn
+        assert log.ring.damaged == 2 and log.ring.damaged_seg == 2 and not log.ring.torn
         assert log.seq == 7
         for i in range(6, 9):
             assert _write(log, i)
@@ -455,7 +455,8 @@ def test_a_damaged_newest_segment_is_kept_and_counted():
             f.write(b"\xa5" * 17)
         log = L.EventLog(p, 4, 4 * L.REC)
         # (the writer scans back only to the last valid record: segment 3)
-        assert log.damaged == 1 and log.damaged_seg == 4 and log.torn and log.seq == 11
+        assert log.ring.damaged == 1 and log.ring.damaged_seg == 4 and log.ring.torn and \
+            log.seq == 11
         assert _write(log, 9)
         log.close()
         assert _read(seg4) == b"\xa5" * 17
@@ -499,6 +500,6 @@ def test_the_runner_logs_how_many_records_it_found_damaged():
         got2, _bad = L.read_all(p)
         codes = [g[2][0] for g in got2]
         i = len(codes) - 1 - codes[::-1].index(L.BOOT)
-        assert L.LOG_DAMAGED not in codes[i:] and r.log.damaged == 0
+        assert L.LOG_DAMAGED not in codes[i:] and r.log.ring.damaged == 0
     finally:
         _rmtree(d)

@@ -58,7 +58,7 @@ def test_every_boot_logs_the_identity_and_a_flash_its_old_one():
         _boot(d)                                   # no manifest: a development copy
         _manifest(d, "abcdef0123456789")
         r = _boot(d)                               # flashed: the manifest appeared
-        assert r.firmware == (I.version_code(VERSION), 0xabcdef0)
+        assert r.store.firmware == (I.version_code(VERSION), 0xabcdef0)
         _boot(d)                                   # the same again
         _manifest(d, "0123456fedcba987")
         _boot(d)                                   # flashed again
@@ -83,11 +83,11 @@ def test_a_damaged_manifest_is_no_identity_not_a_failure():
         with open(d + "/manifest.json", "w") as f:
             f.write('{"version": 12')             # cut short
         r = _boot(d)
-        assert r.firmware[1] == I.NO_MANIFEST
+        assert r.store.firmware[1] == I.NO_MANIFEST
         with open(d + "/manifest.json", "w") as f:
             f.write('{"version": "ab"}')          # too short an id
         r = _boot(d)
-        assert r.firmware[1] == I.NO_MANIFEST
+        assert r.store.firmware[1] == I.NO_MANIFEST
         recs = _firmware_records(d)
         assert [x[2] for x in recs] == [I.FIRST, I.SAME]
     finally:

@@ -255,11 +255,11 @@ def test_ring_is_limited_to_the_free_space():
     d = _tmpdir("rfree")
     try:
         rec = R.Recorder(d + "/rec", 55, 16384, _SmallFlash(16384 * 12), 16384 * 2)
-        assert rec.limited and rec.nseg == 10 and not rec.off
+        assert rec.limited and rec.ring.nseg == 10 and not rec.off
         rec = R.Recorder(d + "/rec2", 55, 16384, _SmallFlash(16384), 16384 * 2)
         assert rec.off and not _put(rec, 0)
         rec = R.Recorder(d + "/rec3", 55, 16384, _SmallFlash(1 << 30), 16384 * 2)
-        assert not rec.limited and rec.nseg == 55
+        assert not rec.limited and rec.ring.nseg == 55
         rec = R.Recorder(d + "/rec4", 0, 16384)
         assert rec.off and not _put(rec, 0)
         assert "rec4" not in os.listdir(d)            # off: nothing written

@@ -57,7 +57,7 @@ def _setup(d, client=True):
     c = None
     if client:
         c = FakeConsole()
-        S.Service(r, c, root=d)
+        r.attach_service(S.Service(r, c, root=d))
     return b, r, c
 
 
@@ -123,7 +123,7 @@ def test_reads_never_pause_monitoring_and_status_answers_while_alarming():
             def sink(code, cond, detail, runner, raised=raised):
                 if code == 1:
                     raised.append((runner.up_s, runner.up_ms, cond))
-            r.sinks.append(sink)
+            r.add_sink(sink)
             statuses = []
             t0 = b.t
             for sec in range(23 * 60):
@@ -266,7 +266,7 @@ def test_service_request_logs_the_stop_and_sounds_until_the_reset():
         recs, bad = _records(d)
         k = recs.index(last)              # then the boot (and what it logs)
         assert recs[k + 1][0] == L.BOOT and recs[k + 1][3] == last[3] + 1
-        assert not bad and r2.log.damaged == 0
+        assert not bad and r2.log.ring.damaged == 0
     finally:
         _rmtree(d)
 
@@ -292,7 +292,7 @@ def test_ctrl_c_is_logged_and_the_board_keeps_sounding():
     try:
         b = _CtrlCBoard(ticks_add(0, -20000), 13 * 60 * 1000)
         r = Runner(b, Config({"rate_ul_h": 30}), flash=d)
-        S.Service(r, FakeConsole(), root=d)
+        r.attach_service(S.Service(r, FakeConsole(), root=d))
         _run_to_ctrl_c(r)
         assert r.stop == S.STOP_INTERRUPT
         assert b.tone == P.SERVICE_TONE and b.led == P.SERVICE_LED   # never silent
@@ -347,7 +347,7 @@ def test_ctrl_c_in_the_middle_of_a_log_write_never_misaligns_the_log():
         try:
             r.write(L.SNAPSHOT, L.NO_COND, 0, 1, 2, 3, 4)
         except KeyboardInterrupt:
-            S.stop_interrupted(r)
+            H.stop_interrupted(r)
         recs, bad = _records(d)
         assert recs[-1][0] == L.MONITORING_STOPPED, recs[-1]
         assert [x[0] for x in recs[:2]] == [L.BOOT, L.CONFIG] or recs[0][0] == L.BOOT

@@ -183,8 +183,8 @@ def test_a_damaged_state_file_restores_from_the_log_as_a_missing_one_does():
             b = _board(4321)
             r2 = Runner(b, Config(CFG), flash=e, rec_segments=0)
             m = r2.monitor
-            assert r2.boot == ("power_on", L.STATE_NONE if how == "deleted"
-                               else L.STATE_CORRUPT), (how, r2.boot)
+            assert r2.store.boot == ("power_on", L.STATE_NONE if how == "deleted"
+                               else L.STATE_CORRUPT), (how, r2.store.boot)
             _seconds(r2, 1)
             assert m.manager.shown & NO_FLOW and not m.manager.acked & NO_FLOW, how
             assert m.manager.shown & INTERNAL and m.internal_detail == A.D_STATE, how
@@ -215,7 +215,7 @@ def test_corrupt_state_file_boots_safely():
             with open(e + "/state.bin", "wb") as f:
                 f.write(garbage)
             r = Runner(b, Config(CFG), flash=e, rec_segments=0)
-            assert r.boot == ("power_on", L.STATE_CORRUPT)
+            assert r.store.boot == ("power_on", L.STATE_CORRUPT)
             _seconds(r, 1)
             assert r.monitor.manager.shown & INTERNAL
             assert r.monitor.internal_detail == A.D_LOG
@@ -229,13 +229,13 @@ def test_corrupt_state_file_boots_safely():
             f.write(b"PMST\x01")
         b = _board(888)
         r = Runner(b, Config(CFG), flash=d, rec_segments=0)
-        assert r.boot == ("power_on", L.STATE_OK)
+        assert r.store.boot == ("power_on", L.STATE_OK)
         # (a power-on after monitoring also shows monitoring_interrupted)
         assert r.monitor.manager.shown == NO_FLOW | INTERRUPTED
         # FAT renames by deleting the target first: a cut between leaves only state.new
         os.rename(d + "/state.bin", d + "/state.new")
         r = Runner(_board(999), Config(CFG), flash=d, rec_segments=0)
-        assert r.boot == ("power_on", L.STATE_OK)
+        assert r.store.boot == ("power_on", L.STATE_OK)
         assert r.monitor.manager.shown == NO_FLOW | INTERRUPTED
     finally:
         _rmtree(d)
@@ -369,8 +369,8 @@ def test_steady_loop_with_log_allocates_nothing():
         from pumpmon import recorder as R
         r = Runner(b, Config(CFG), flash=d, rec_seg_bytes=4000 * R.REC)
         _seconds(r, 60)                   # warm up: boot records, start-up judged
-        r._snap_s = 1 << 29               # no hourly write inside the locked hour
-        r._alive_s = 1 << 29              # nor the minute's state save (opens a file)
+        r.store._snap_s = 1 << 29         # no hourly write inside the locked hour
+        r.store._alive_s = 1 << 29        # nor the minute's state save (opens a file)
         step = r.step
         gc.collect()
         micropython.heap_lock()

@@ -217,7 +217,7 @@ def test_a_whole_log_exits_0_and_a_damaged_newest_segment_is_reported(tmp_path, 
     data[L.REC + 9] ^= 0x40
     seg.write_bytes(bytes(data))
     log = L.EventLog(str(p), 8, 5 * L.REC)  # a boot
-    assert log.damaged == 2 and log.append(L.LOG_DAMAGED, 255, 0, 0, 0, 0, 0, 2, 2, 0)
+    assert log.ring.damaged == 2 and log.append(L.LOG_DAMAGED, 255, 0, 0, 0, 0, 0, 2, 2, 0)
     log.close()
     code, out, err = _run(capsys, "--json", p)
     assert code == 1
