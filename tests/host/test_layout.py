@@ -19,24 +19,15 @@ CLASS_EXCEPTIONS = {
 }
 MODULE_EXCEPTIONS = set()
 
-# TEMPORARY (issue 26): being split by other branches of the same session; the
-# lead empties this set when merging them. Not judged exceptions: no reason to
-# keep them, so CONTRIBUTING.md does not list them.
-TEMPORARY_UNTIL_SPLIT = {
-    "firmware/pumpmon/runner.py",
-    "firmware/pumpmon/eventlog.py", "firmware/pumpmon/service.py",
-}
-
-
 def _py(folder):
     return sorted(p for p in (ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts)
 
 
 def _checked():
     """Every module under the size rule: host_tools/, firmware/, boards/ but the
-    vendored files and the temporary list."""
+    vendored files."""
     return [p for folder in CHECKED for p in _py(folder)
-            if not _rel(p).startswith(VENDORED) and _rel(p) not in TEMPORARY_UNTIL_SPLIT]
+            if not _rel(p).startswith(VENDORED)]
 
 
 def _rel(p):
@@ -77,9 +68,6 @@ def test_the_exceptions_are_still_needed():
         assert sizes and max(sizes) > MAX_CLASS_LINES, (rel, name, sizes)
     for rel in MODULE_EXCEPTIONS:
         assert _lines((ROOT / rel).read_text(encoding="utf-8")) > MAX_MODULE_LINES, rel
-    for rel in TEMPORARY_UNTIL_SPLIT:      # split already: drop it from the set
-        p = ROOT / rel
-        assert p.is_file() and _lines(p.read_text(encoding="utf-8")) > MAX_MODULE_LINES, rel
 
 
 def test_the_size_rule_covers_firmware_and_boards():
