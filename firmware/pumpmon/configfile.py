@@ -131,8 +131,13 @@ def _shown(key):
 def load(path):
     """(Config, None) or (None, reason naming the file)."""
     try:
+        import os
+        # read as much as the file holds (+1, to see a file over the limit),
+        # not MAX_BYTES: on a Pico-sized heap with every module imported
+        # (flash's self-test) a 4-KB block may not be free, though 300 B are
+        n = os.stat(path)[6]
         with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
+            data = f.read(min(n, MAX_BYTES) + 1)
     except OSError as e:
         return None, "%s: cannot read: %s" % (path, e)
     except MemoryError:
