@@ -121,6 +121,12 @@ class FakeMachine:
         def writeto(self, addr, buf, stop=True):
             return len(buf)
 
+        def writevto(self, addr, vector, stop=True):   # the display (0x3C)
+            n = 0
+            for b in vector:
+                n += len(b)
+            return n
+
         def readfrom_into(self, addr, buf, stop=True):
             World.n = (World.n + 1) % 3
             buf[:] = World.frames[World.flow_raw + World.n - 1]
