@@ -384,4 +384,7 @@ def install():
     sys.modules["neopixel"] = FakeNeoPixel
     sys.modules["network"] = FakeNetwork
     sys.modules["socket"] = FakeSocket
+    # umqtt.simple imports it by its old name: on the unix port that finds
+    # the real socket module, on the QEMU port (no network) nothing
+    sys.modules["usocket"] = FakeSocket
     sys.modules["select"] = FakeSelect
