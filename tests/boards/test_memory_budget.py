@@ -13,13 +13,13 @@ from host_tools.bench import memory as M
 # Two deployments of the same firmware (docs/boards.md, "Memory"):
 # - ".mpy": as `pumpmon flash` deploys it today, .mpy files on the board's
 #   littlefs, their bytecode loaded into the heap at import. Issue 24 stays
-#   open for it: the full monitor (display included) peaks at 171,312 B,
+#   open for it: the full monitor (display included) peaks at ~171,400 B,
 #   81.6 % of the Pico's free heap on the 32-bit build, over the 60 % limit,
-#   and the 6-h fragmentation run ends with an 8,736 B largest free block,
+#   and the 6-h fragmentation run ends with a ~10 KB largest free block,
 #   under its 16,384 B floor. strict: the day they pass, the marker goes
 #   (docs/known-limitations.md: the memory budget).
 # - "romfs": the same .mpy in a ROMFS image, executed in place (bytecode and
-#   strings stay in flash): 100,352 B, 47.8 %, within the goal; 36,384 B
+#   strings stay in flash): ~100,700 B, 48.0 %, within the goal; ~29 KB
 #   largest block after 6 h. What it takes to deploy it: docs/boards.md.
 OVER_BUDGET = pytest.mark.xfail(strict=True, reason="issue 24: from .mpy on flash the full "
                                 "monitor peaks at 82 % of a Pico's heap "
