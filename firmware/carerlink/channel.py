@@ -40,7 +40,9 @@ class Channel:
         self.nid = nid
         self.keep_ms = keep_ms
         self.ack_ms = max(keep_ms // 2, 2000)   # a QoS 1 message unanswered: sent again
-        self.queue = []              # (topic, payload, retain, qos) to publish
+        # (topic, payload, retain, qos) to publish; a discovery message is
+        # queued as (its index, None, True, 0) and built when its turn comes
+        self.queue = []
         self.inflight = {}           # topic -> [pid, payload, retain, sent ms, sends]
         self.pid = 0
         self.dirty = 1               # the alarm state changed: publish it
@@ -55,8 +57,8 @@ class Channel:
     # ---- a new connection -----------------------------------------------------
     def online(self, now, wire):
         self.queue = [(T.topic(self.nid, "status"), T.ONLINE, True, 0)]
-        for t, p in T.discovery(self.nid):
-            self.queue.append((t, p, True, 0))
+        for i in range(T.N_DISCOVERY):
+            self.queue.append((i, None, True, 0))
         self.inflight = {}           # a clean session: the state is sent afresh
         self.dirty = 1
         self.call = -1
@@ -91,7 +93,7 @@ class Channel:
             if ticks_diff(now, e[3]) > self.ack_ms:
                 if e[4] >= MAX_TRIES:
                     raise LinkError("no PUBACK from the broker", 110)
-                wire.write(P.publish(t.encode(), e[1], e[2], 1, e[0], 1))
+                P.write_publish(wire, t.encode(), e[1], e[2], 1, e[0], 1)
                 e[3] = now
                 e[4] += 1
                 self.resent += 1
@@ -99,13 +101,15 @@ class Channel:
         n = 0
         while self.queue and n < MAX_PUBLISH:
             t, p, retain, qos = self.queue.pop(0)
+            if p is None:
+                t, p = T.discovery_one(self.nid, t)
             pb = p.encode()
             pid = 0
             if qos:
                 # a newer message on the topic replaces one still unanswered
                 pid = self._next_pid()
                 self.inflight[t] = [pid, pb, retain, now, 1]
-            wire.write(P.publish(t.encode(), pb, retain, qos, pid))
+            P.write_publish(wire, t.encode(), pb, retain, qos, pid)
             self.published += 1
             n += 1
 

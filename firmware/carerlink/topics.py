@@ -44,15 +44,26 @@ def topic(nid, leaf):
     return "%s/%s/%s" % (PREFIX, nid, leaf)
 
 
+# the retained discovery messages: one binary sensor per entity, then the
+# alarm's sensor
+N_DISCOVERY = len(ENTITIES) + 1
+
+
 def discovery(nid, version=""):
     """[(topic, payload)] of the retained discovery messages."""
+    return [discovery_one(nid, i, version) for i in range(N_DISCOVERY)]
+
+
+def discovery_one(nid, i, version=""):
+    """(topic, payload) of discovery message i (0 <= i < N_DISCOVERY): one at
+    a time, so a board builds ~600 bytes of JSON per loop pass, not all 8."""
     st = topic(nid, "state")
     device = {"identifiers": ["pumpmon_" + nid], "name": "pumpmon " + nid,
               "manufacturer": "pumpmon", "model": "bedside pump monitor"}
     if version:
         device["sw_version"] = version
-    out = []
-    for obj, name in ENTITIES:
+    if i < len(ENTITIES):
+        obj, name = ENTITIES[i]
         cfg = {
             "name": name,
             "unique_id": "pumpmon_%s_%s" % (nid, obj),
@@ -69,8 +80,8 @@ def discovery(nid, version=""):
             "qos": 1,
             "device": device,
         }
-        out.append(("%s/binary_sensor/pumpmon_%s/%s/config" % (DISCOVERY, nid, obj),
-                    json.dumps(cfg)))
+        return ("%s/binary_sensor/pumpmon_%s/%s/config" % (DISCOVERY, nid, obj),
+                json.dumps(cfg))
     cfg = {
         "name": "Alarm",
         "unique_id": "pumpmon_%s_alarm" % nid,
@@ -87,8 +98,7 @@ def discovery(nid, version=""):
         "qos": 1,
         "device": device,
     }
-    out.append(("%s/sensor/pumpmon_%s/alarm/config" % (DISCOVERY, nid), json.dumps(cfg)))
-    return out
+    return "%s/sensor/pumpmon_%s/alarm/config" % (DISCOVERY, nid), json.dumps(cfg)
 
 
 def _coming(coming):

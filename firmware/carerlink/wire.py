@@ -59,7 +59,8 @@ class Wire:
         self.sock = None
         self.tls = None            # the ssl-wrapped socket once TLS is on
         self.out = bytearray(OUT_MAX)
-        self.n = 0                 # bytes waiting in out
+        self.n = 0                 # end of the bytes waiting in out
+        self.o = 0                 # start of the bytes waiting in out (sent before it)
         self.inbuf = bytearray(8)
         self.fake_connack = 0      # umqtt's connect() reads a CONNACK: see link.py
         self.pin = None            # the broker certificate's SHA-256 (mqtt_fingerprint)
@@ -72,11 +73,28 @@ class Wire:
             data = data.encode()
         if n < 0:
             n = len(data)
+        if self.n + n > OUT_MAX and self.o:
+            self._compact()
         if self.n + n > OUT_MAX:
             raise LinkError("send buffer full: the broker does not read", 105)
-        self.out[self.n:self.n + n] = data[:n]
+        # a view, not data[:n]: no copy of a ~600-byte message on the heap
+        self.out[self.n:self.n + n] = data if n == len(data) else memoryview(data)[:n]
         self.n += n
         return n
+
+    def room(self, n):
+        """Raise (buffer full) unless n more bytes fit: a packet written in
+        parts (packets.write_publish) goes in whole or not at all."""
+        if self.n + n > OUT_MAX and self.o:
+            self._compact()
+        if self.n + n > OUT_MAX:
+            raise LinkError("send buffer full: the broker does not read", 105)
+
+    def _compact(self):
+        left = self.n - self.o
+        self.out[:left] = bytes(memoryview(self.out)[self.o:self.n])
+        self.n = left
+        self.o = 0
 
     def read(self, n):
         # only umqtt's connect() reads (the CONNACK), before anything is sent:
@@ -95,7 +113,7 @@ class Wire:
     def close(self):
         s = self.tls or self.sock
         self.sock = self.tls = None
-        self.n = 0
+        self.n = self.o = 0
         self._poll = None
         if s is not None:
             try:
@@ -210,11 +228,12 @@ class Wire:
 
     def flush(self):
         """Send up to CHUNK buffered bytes; never waits. True when empty."""
-        if not self.n:
+        if self.o >= self.n:
+            self.n = self.o = 0
             return True
         s = self.tls or self.sock
         try:
-            k = s.write(memoryview(self.out)[:min(self.n, CHUNK)])
+            k = s.write(memoryview(self.out)[self.o:min(self.n, self.o + CHUNK)])
         except ValueError as e:
             raise _untrusted(e)
         except OSError as e:
@@ -222,9 +241,9 @@ class Wire:
                 return False
             raise LinkError("send failed: %s" % e, e.args[0])
         if k:
-            left = self.n - k
-            self.out[:left] = self.out[k:self.n]
-            self.n = left
+            self.o += k            # no copy: the rest is sent from where it is
+            if self.o >= self.n:
+                self.n = self.o = 0
         return not self.n
 
     def receive(self):

@@ -179,7 +179,10 @@ class FakeTime:
 
     @staticmethod
     def sleep_ms(ms):
-        FakeTime.t += ms
+        # kept below 2**30, as a Pico's ticks are: a small int on a 32-bit
+        # port (a long int here would be the harness allocating on every
+        # pass once the ticks pass 2**30, 10 min into the run)
+        FakeTime.t = (FakeTime.t + ms) & _MASK
 
     @staticmethod
     def sleep_us(us):

@@ -7,6 +7,10 @@
 #
 #   import heap_run; heap_run.main("peak", FLASH_DIR, ORDER)
 #   import heap_run; heap_run.main("frag", FLASH_DIR, ORDER, hours)
+#   import heap_run; heap_run.main(MODE, FLASH_DIR, ORDER, hours, ROM)
+#
+# ROM: the firmware's modules from a ROMFS image (memory.py: a file, or the
+# image's (address, size) in memory outside the heap), mounted at /rom.
 #
 # ORDER: the firmware modules, dependencies first, so that each import's
 # cost is the module's own. Prints "IMPORT name bytes", "OBJECT name bytes",
@@ -155,10 +159,10 @@ def peak(flash, order):
     micropython.mem_info()
     print('{"heap": %d, "base": %d, "setup_live": %d, "peak_steady": %d, "peak_alarm": %d, '
           '"quiet_before": %d, "alarm_sounded": %d, "link_up": %d, "published": %d, '
-          '"pulled": %d, "end_live": %d, "link_error": "%s"}' % (
+          '"pulled": %d, "end_live": %d, "link_error": "%s", "display": %d}' % (
               gc.mem_alloc() + gc.mem_free(), base, setup_live, peak_steady, pk,
               quiet, sounded, link.state == 4, W.Broker.published, puller.bytes,
-              gc.mem_alloc(), link.last_error))
+              gc.mem_alloc(), link.last_error, r.screen is not None))
 
 
 def frag(flash, order, hours):
@@ -205,7 +209,24 @@ def frag(flash, order, hours):
               r.monitor.internal))
 
 
-def main(mode, flash, order, hours=24):
+def _mount_rom(rom):
+    """The firmware from a ROMFS image (memory.py): a file read into the heap
+    (the unix port: before the base is taken) or (address, size) of the
+    image in memory outside the heap (QEMU's loader put it there)."""
+    import vfs
+    if isinstance(rom, str):
+        with open(rom, "rb") as f:
+            img = f.read()
+    else:
+        import uctypes
+        img = uctypes.bytearray_at(rom[0], rom[1])
+    vfs.mount(vfs.VfsRom(img), "/rom")
+    sys.path.insert(0, "/rom")
+
+
+def main(mode, flash, order, hours=24, rom=None):
+    if rom is not None:
+        _mount_rom(rom)
     try:
         if mode == "peak":
             peak(flash, order)

@@ -121,6 +121,12 @@ class FakeMachine:
         def writeto(self, addr, buf, stop=True):
             return len(buf)
 
+        def writevto(self, addr, vector, stop=True):   # the display (0x3C)
+            n = 0
+            for b in vector:
+                n += len(b)
+            return n
+
         def readfrom_into(self, addr, buf, stop=True):
             World.n = (World.n + 1) % 3
             buf[:] = World.frames[World.flow_raw + World.n - 1]
@@ -378,4 +384,7 @@ def install():
     sys.modules["neopixel"] = FakeNeoPixel
     sys.modules["network"] = FakeNetwork
     sys.modules["socket"] = FakeSocket
+    # umqtt.simple imports it by its old name: on the unix port that finds
+    # the real socket module, on the QEMU port (no network) nothing
+    sys.modules["usocket"] = FakeSocket
     sys.modules["select"] = FakeSelect

@@ -123,12 +123,41 @@ def compile_tree(dst, march=None):
     return dst
 
 
-def _call(mode, flash, hours):
+def _call(mode, flash, hours, rom=None):
     order = import_order()
-    return "import heap_run; heap_run.main(%r, %r, %r, %d)" % (mode, flash, order, hours)
+    return "import heap_run; heap_run.main(%r, %r, %r, %d, %r)" % (mode, flash, order, hours,
+                                                                  rom)
 
 
-def run_mp32(mode="peak", hours=24, heap=PICO_FREE_HEAP, timeout=4 * 3600):
+# ROMFS (docs/boards.md, "ROMFS"): the firmware's .mpy in a read-only
+# filesystem image that MicroPython (>= 1.25, vfs.VfsRom) imports from in
+# place: bytecode and constant strings stay in flash, only the objects a
+# module makes when it runs come to the heap. An evaluation: `pumpmon flash`
+# copies .mpy onto the board's littlefs (loaded into RAM at import).
+ROM_ADDR = 0x20100000     # QEMU: where the loader device puts the image (mcu/main.c: unused RAM)
+
+
+def romfs_image(tree):
+    """Move the firmware's .mpy out of `tree` (the harness stays) into one
+    ROMFS image; returns its bytes."""
+    import contextlib
+    import io
+    import shutil
+    from mpremote.romfs import make_romfs
+    src = Path(tree).parent / "romfs"
+    src.mkdir()
+    for p in list(Path(tree).iterdir()):
+        if p.stem not in HARNESS:
+            shutil.move(str(p), str(src / p.name))
+    with contextlib.redirect_stdout(io.StringIO()):
+        return make_romfs(str(src), mpy_cross=False)
+
+
+def run_mp32(mode="peak", hours=24, heap=PICO_FREE_HEAP, timeout=4 * 3600, rom=False):
+    """rom: the firmware imported from a ROMFS image. The unix port has no
+    flash to map: the image is read into the heap before the run's base is
+    taken (so it counts in no figure) and the heap is made larger by the
+    image's size, so the monitor has the Pico's 209,936 B as before."""
     if not MP32.exists():
         raise FileNotFoundError("no %s: run `make mp32`" % MP32)
     # in memory where the host has it: the log syncs every record, which on a
@@ -138,26 +167,44 @@ def run_mp32(mode="peak", hours=24, heap=PICO_FREE_HEAP, timeout=4 * 3600):
         tree = compile_tree(Path(tmp) / "flash")
         flash = Path(tmp) / "data"
         flash.mkdir()
+        image = None
+        if rom:
+            img = romfs_image(tree)
+            image = str(Path(tmp) / "romfs.img")
+            Path(image).write_bytes(img)
+            # the image's blocks and their share of the GC's tables
+            heap += len(img) * 33 // 32 + 1024
         r = subprocess.run([str(MP32), "-X", "heapsize=%d" % heap, "-c",
-                            _call(mode, str(flash), hours)],
+                            _call(mode, str(flash), hours, image)],
                            cwd=tree, env={"MICROPYPATH": str(tree)},
                            capture_output=True, text=True, timeout=timeout)
     return parse(r.stdout + r.stderr, r.returncode)
 
 
-def run_mcu(mode="peak", hours=24, timeout=3600):
+def run_mcu(mode="peak", hours=24, timeout=3600, rom=False):
+    """rom: the firmware's .mpy in a ROMFS image that QEMU's loader device
+    puts in the board's unused RAM at ROM_ADDR (outside the heap, as a
+    board's flash is), mounted over it with vfs.VfsRom."""
     from host_tools.mcu.qemu import Qemu
     with tempfile.TemporaryDirectory() as tmp:
         tree = compile_tree(Path(tmp) / "flash", march="armv7m")
+        extra, where = (), None
+        if rom:
+            img = romfs_image(tree)
+            (Path(tmp) / "romfs.img").write_bytes(img)
+            extra = ("-device", "loader,file=%s,addr=0x%x,force-raw=on"
+                     % (Path(tmp) / "romfs.img", ROM_ADDR))
+            where = (ROM_ADDR, len(img))
         names = sorted(p.name for p in tree.iterdir())
         mpremote = tool("mpremote")
-        with Qemu() as q:
+        with Qemu(extra=extra) as q:
             cp = subprocess.run([mpremote, "connect", q.pty, "fs", "cp", "-r"] + names + [":"]
                                 + ["+", "fs", "mkdir", ":data"],
                                 cwd=tree, capture_output=True, text=True, timeout=600)
             if cp.returncode:
                 return {"error": "copy to the QEMU board failed: " + cp.stderr.strip()[-300:]}
-            r = subprocess.run([mpremote, "connect", q.pty, "exec", _call(mode, "data", hours)],
+            r = subprocess.run([mpremote, "connect", q.pty, "exec",
+                                _call(mode, "data", hours, where)],
                                capture_output=True, text=True, timeout=timeout)
     return parse(r.stdout + r.stderr, r.returncode)
 
@@ -212,43 +259,55 @@ def frag_days():
     return int(os.environ.get("FRAG_DAYS", "30"))
 
 
+def _peak_rows(label, res):
+    if "error" in res:
+        return [("%s: full monitor" % label, "NO", "", res["error"])]
+    ok = res["alarm_sounded"] and res["quiet_before"] and res["link_up"] and res["display"]
+    return [
+        ("%s: after start-up" % label, "%d" % (res["setup_live"] - res["base"]), "bytes",
+         "live after gc.collect(), above the harness's %d" % res["base"]),
+        ("%s: peak, full monitor" % label, "%d" % res["peak"], "bytes",
+         "%.1f %% of the Pico's %d (goal %d %%, test fails above %d %%)%s"
+         % (res["pct"], PICO_FREE_HEAP, GOAL, LIMIT, "" if ok else "  RUN INCOMPLETE")),
+        ("%s: biggest consumers" % label, "", "", "; ".join(consumers(res, 6))),
+    ]
+
+
+def _frag_row(label, res):
+    if "error" in res:
+        return (label, "NO", "", res["error"])
+    return (label + ": largest free block at the end", "%d" % res["largest_free"],
+            "bytes", "floor %d; live at the end %d; %d log pulls, %d broker drops"
+            % (FRAG_FLOOR, res["end_live"] - res["base"], res["pulls"], res["drops"]))
+
+
 def section_memory(targets=("mp32", "mcu"), days=None):
+    """Each target twice: the firmware as `pumpmon flash` deploys it (.mpy on
+    the board's filesystem, bytecode loaded into the heap at import) and from
+    a ROMFS image (bytecode executed in place: the evaluation, docs/boards.md)."""
     days = frag_days() if days is None else days
     rows = []
     runners = {"mp32": ("32-bit unix build, -X heapsize=%d" % PICO_FREE_HEAP, run_mp32),
                "mcu": ("QEMU Cortex-M3, heap %d" % PICO_FREE_HEAP, run_mcu)}
     for t in targets:
         label, fn = runners[t]
-        try:
-            res = fn("peak")
-        except (FileNotFoundError, OSError) as e:
-            rows.append(("%s: full monitor" % label, "-", "", str(e)))
-            continue
-        if "error" in res:
-            rows.append(("%s: full monitor" % label, "NO", "", res["error"]))
-            continue
-        ok = res["alarm_sounded"] and res["quiet_before"] and res["link_up"]
-        rows += [
-            ("%s: after start-up" % label, "%d" % (res["setup_live"] - res["base"]), "bytes",
-             "live after gc.collect(), above the harness's %d" % res["base"]),
-            ("%s: peak, full monitor" % label, "%d" % res["peak"], "bytes",
-             "%.1f %% of the Pico's %d (goal %d %%, test fails above %d %%)%s"
-             % (res["pct"], PICO_FREE_HEAP, GOAL, LIMIT, "" if ok else "  RUN INCOMPLETE")),
-            ("%s: biggest consumers" % label, "", "", "; ".join(consumers(res, 6))),
-        ]
+        for rom in (False, True):
+            lab = label + (", ROMFS" if rom else ", .mpy on flash")
+            try:
+                res = fn("peak", rom=rom)
+            except (FileNotFoundError, OSError) as e:
+                rows.append(("%s: full monitor" % lab, "-", "", str(e)))
+                continue
+            rows += _peak_rows(lab, res)
     if "mp32" in targets and days:
-        try:
-            res = run_mp32("frag", days * 24)
-        except (FileNotFoundError, OSError) as e:
-            res = {"error": str(e)}
-        label = "32-bit, %d simulated days (fragmentation)" % days
-        if "error" in res:
-            rows.append((label, "NO", "", res["error"]))
-        else:
-            rows.append((label + ": largest free block at the end", "%d" % res["largest_free"],
-                         "bytes", "floor %d; lowest free %d; live at the end %d; %d log pulls, "
-                         "%d broker drops" % (FRAG_FLOOR, res["lowest_free"], res["end_live"],
-                                              res["pulls"], res["drops"])))
+        for rom in (False, True):
+            label = "32-bit, %s, %d simulated days (fragmentation)" % (
+                "ROMFS" if rom else ".mpy on flash", days)
+            try:
+                res = run_mp32("frag", days * 24, rom=rom)
+            except (FileNotFoundError, OSError) as e:
+                res = {"error": str(e)}
+            rows.append(_frag_row(label, res))
     return ("Memory: the full monitor (ESP32 layout, every feature, .mpy) against the Pico's "
             "free heap (%d B)" % PICO_FREE_HEAP), rows
 

@@ -520,14 +520,11 @@ def test_pico_board_runs_the_full_monitor_on_micropython(tmp_path):
     assert res["quiet_before"] and res["alarm_sounded"], res
 
 
-# Found this round, when the run above moved from the 64-bit port (whose
-# larger objects no longer fit the merged monitor in a Pico's heap: a
-# MemoryError) to the 32-bit build: between two collections the loop leaves
-# about 90-110 KB of garbage (on every branch of this round, so older than
-# it), where this check allows 28 KB. Not yet traced; issue 24 stays open
-# (docs/known-limitations.md). strict: the day it holds, the marker goes.
-@pytest.mark.xfail(strict=True, reason="the Pico layout's loop leaves garbage between "
-                   "collections (docs/known-limitations.md)")
+# The garbage this once found (90-110 KB between collections on the 32-bit
+# build) was the harness's: its stand-in for the Pico's C `time` module kept
+# its clock as a Python int that passed 2**30 ten minutes in, a long int
+# allocated on every pass (host_tools/bench/boards.py FakeTime.sleep_ms now
+# wraps it as a Pico's ticks do).
 def test_pico_board_loop_leaves_no_garbage(tmp_path):
     sys.path.insert(0, str(ROOT))
     from host_tools.bench import boards as B
