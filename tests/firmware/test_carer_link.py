@@ -457,7 +457,9 @@ class _SlowSock:
 
 
 def test_wire_sends_publishes_written_in_parts_whole_and_in_order():
-    """req: R-046 - packets.write_publish writes a PUBLISH into the wire's
+    """req: R-046
+
+    packets.write_publish writes a PUBLISH into the wire's
     buffer in its parts (no joined copy on the heap); what the broker gets
     is byte for byte publish()'s, across partial sends; a buffer the broker
     does not drain is refused whole, and room freed by a partial send is used."""
