@@ -15,20 +15,24 @@
 # - detect_level.py     LevelTrack (EMA, jump), Mismatch (level against flow), LevelStuck
 # - detect_dump.py      Dump: full-scale flow, a level falling fast
 # - reservoir.py        Reservoir: the low_reservoir conditions
+# - closing.py          close_bucket, close_minute: the bucket and minute turns
 # Inline in tick (the per-tick lines, where a call would cost as much as they
 # do): a sensor silent for flow_fault_s / level_fault_s, a flow value stuck
-# for flow_stuck_s, the refill timeout and the per-tick conditions; the
-# per-reading lines are in FlowReadings.reading and LevelTrack.reading, one
-# call per sensor a tick (why: detect_flow.py's header).
+# for flow_stuck_s, the refill timeout and the per-tick conditions, and a
+# plain valid flow reading (flags 0, in range: nearly every tick), a copy of
+# FlowReadings.reading's valid path: on MicroPython a call with a frame this
+# size takes its frame from the heap, which cost the split ~2k instructions
+# a tick (docs/engine.md); every other flow reading, and the level's,
+# go through FlowReadings.reading / LevelTrack.reading.
 from pumpmon import alarms as A
 from pumpmon import reservoir
 from pumpmon.clock import ticks_diff
+from pumpmon.closing import close_bucket
 from pumpmon.detect_dump import Dump
 from pumpmon.detect_flow import SEEN, STOPPED, FlowReadings
 from pumpmon.detect_level import LevelStuck, LevelTrack, Mismatch
 from pumpmon.detect_means import FlowMean, HourMean
-from pumpmon.detect_sparse import AIR_BRIEF_S, SparseFlow, SparseLevel
-from pumpmon.detect_stop import SLOT_MIN
+from pumpmon.detect_sparse import SparseFlow, SparseLevel
 
 try:
     from micropython import const
@@ -40,6 +44,9 @@ BUCKET_S = const(10)         # flow window granularity
 MINUTE_S = const(60)         # mismatch ring granularity
 # a copy, folded on the hot path (tests/host/test_engine_constants.py pins it)
 _UNSET = const(-1000000)     # detect_means/detect_level/detect_dump.UNSET
+_Q = const(256)              # detect_stop.Q: the CUSUM unit
+_Q2 = const(512)             # 2 * _Q
+_STROKE_TAIL = const(5)      # detect_strokes.STROKE_TAIL
 
 # condition bits, as ints for the hot path: 1 << alarms.X
 # (tests/host/test_engine_constants.py pins them to alarms.py)
@@ -121,13 +128,77 @@ class Engine:
         # -- flow sensor
         r = self.rnow
         fr = self.flow
-        if flow is not None:
+        if flow is None:
+            pass
+        elif flags or flow < cfg.flow_min or flow >= cfg.flow_max:
+            # air, full scale, out of range (or a valid one in refill mode)
             k = fr.reading(flow, flags, refill, r, sec)
             if k:                 # (rare: start-up over, the stop test fired)
                 if k & SEEN:
                     self.judged |= _B_NO_FLOW
                 if k & STOPPED:
                     self.flow_mean = fr.stop_mean
+        else:
+            # a valid reading: FlowReadings.reading's valid path, inline (a
+            # heap frame a reading less: detect_flow.py's header; the two
+            # agree: test_engine_inline_reading_is_flow_reading)
+            fr.ok = sec
+            fr.why = A.D_SILENT
+            if flow != fr.last_v:
+                fr.last_v = flow
+                fr.stuck_since = sec
+            p1 = fr.p1
+            p2 = fr.p2
+            m = flow
+            if p2 != _UNSET:      # median of the last three valid readings
+                if p1 > p2:
+                    if m > p1:
+                        m = p1
+                    elif m < p2:
+                        m = p2
+                elif m > p2:
+                    m = p2
+                elif m < p1:
+                    m = p1
+            fr.p2 = p1
+            fr.p1 = flow
+            y = m - fr.offset
+            fr.bsum += y
+            fr.bcnt += 1
+            fr.msum += y
+            fr.mcnt += 1
+            if r > 0:
+                st = fr.stop      # the stop test (CUSUM): its turns in methods
+                d = (-r if y < -r else y) * _Q2 // r
+                c = st.cusum + _Q - d
+                if c <= 0:
+                    if st.peak:
+                        st.gap_done(sec)
+                else:
+                    st.run_n += 1
+                    if c > st.peak:
+                        st.peak = c
+                        if c >= st.h:
+                            if not st.on:
+                                fr.stop_mean = st.run_mean(c, r)
+                                self.flow_mean = fr.stop_mean
+                            c = st.stopped(c)
+                    st.cusum = c
+                sk = fr.strokes   # the missed-stroke test, zero truth between
+                if y > sk.thr or sk.on:
+                    if sk.step(y, r, sec):
+                        fr.zero.drop()
+                elif sk.n >= 3 and sec - sk.end >= _STROKE_TAIL:
+                    z = fr.zero
+                    z.sum += m
+                    z.cnt += 1
+            elif sec - fr.r0_since >= MINUTE_S:
+                z = fr.zero       # rate 0 for a minute: the truth is 0
+                z.sum += m
+                z.cnt += 1
+            if fr.starting and fr.start.step(y, r, sec):
+                fr.starting = 0
+                self.judged |= _B_NO_FLOW
         dp = self.dump
         hs = dp.since
         sk = fr.strokes
@@ -248,74 +319,8 @@ class Engine:
             n = self._nb
             self.mismatch.fill = 0
         while n > 0:
-            self._close_bucket()
+            close_bucket(self)
             n -= 1
-
-    def _close_bucket(self):
-        sec = self.sec
-        rate = self.rate          # the rate in force at the bucket's start
-        fr = self.flow
-        self.mean10.close(fr.bsum, fr.bcnt, rate)
-        self.mean60.bucket(rate)
-        n = fr.bcnt + fr.bhi      # a full-scale reading is judged (a dump)
-        if fr.air.t <= AIR_BRIEF_S:
-            n += fr.bair          # so is a bubble passing
-        self.sparse_flow.close(n, self.mean10.fill)
-        lt = self.level
-        self.sparse_level.close(lt.good, lt.bad, lt.why)
-        self.dump.level_fall(lt.raw_sum, lt.raw_n, self._refill, sec)
-        lt.good = lt.bad = lt.raw_sum = lt.raw_n = 0
-        fr.bucket_closed(sec)
-        self._bucket += 1
-        cfg = self.cfg
-        if sec >= cfg.flow_fault_s and sec >= cfg.flow_stuck_s:
-            self.judged |= _B_FLOW
-        if sec >= cfg.level_fault_s:
-            self.judged |= _B_LEVEL
-        self.rate = cfg.rate_at((self.tod_s - (sec - self._bucket * BUCKET_S)) % 86400)
-        fm = self.mean10
-        # (the longest interval between strokes: a stroke ahead across a step)
-        k = fm.judge(self.rate, fr.strokes.stroke_max if self._sched else 0)
-        if k:
-            if k == 2:
-                self.judged |= _B_NO_FLOW | _B_OVER
-                fr.starting = 0
-            self.flow_mean = fm.meas
-            self.prog_mean = fm.prog
-        self._judge_level()
-        if self._bucket % (MINUTE_S // BUCKET_S) == 0:
-            self._close_minute()
-        self._slow_conditions()
-
-    def _close_minute(self):
-        fr = self.flow
-        v = fr.minute_closed()    # volume, 0.01 uL (_UNSET: too few readings)
-        mm = self.mismatch
-        lt = self.level
-        mm.close(lt.min_sum, lt.min_n, v)
-        lt.min_sum = lt.min_n = 0
-        cond = self.conditions
-        if self.dump.dump or self.dump.since != _UNSET:
-            mm.fill = 0           # a dump: level and flow start again after it
-        elif not self._refill and not cond & (_B_LEVEL | _B_FLOW):
-            w = mm.judge(cond & _B_MISMATCH)    # -1: cannot judge
-            if w >= 0:
-                self.judged |= _B_MISMATCH
-                self.excess_ul = mm.excess
-                if not w:
-                    cond &= ~_B_MISMATCH
-                elif not cond & _B_MISMATCH:
-                    cond |= _B_MISMATCH
-                    self.detail[A.MISMATCH] = w
-                self.conditions = cond
-        hm = self.mean60
-        hm.close(fr.minute_mean)
-        if hm.judge(self.sec, fr.zero.when, fr.strokes.stroke_max if self._sched else 0):
-            self.judged |= _B_PARTIAL | _B_PARTIAL_LONG
-        self.stuck.judge(v, lt.ul, not self._refill and lt.ref)
-        self._minute += 1
-        if self._minute % SLOT_MIN == 0:   # a new envelope slot
-            fr.stop.new_slot(self.sec)
 
     # ---- the condition mask (every bucket, not every tick) -----------------
     def _judge_level(self):

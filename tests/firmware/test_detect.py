@@ -180,6 +180,51 @@ def test_startup_seen_at_half_the_programmed_volume_after_30_s():
     assert s == 30 and fr.starting == 0
 
 
+_FR = ("ok", "why", "last_v", "stuck_since", "p1", "p2", "bsum", "bcnt", "msum",
+       "mcnt", "offset", "starting", "stop_mean", "minute_mean")
+
+
+def _state(e):
+    fr = e.flow
+    st = fr.stop
+    sk = fr.strokes
+    z = fr.zero
+    return ([getattr(fr, k) for k in _FR]
+            + [st.cusum, st.peak, st.on, st.run_n, st.h, st.emax,
+               sk.n, sk.on, sk.missed, sk.due, sk.end, z.sum, z.cnt, z.offset,
+               e.conditions, bytes(e.detail), e.judged, e.flow_mean, e.prog_mean])
+
+
+def test_engine_inline_reading_is_flow_reading():
+    # Engine.tick runs a plain valid reading (flags 0, in range) inline, a
+    # copy of FlowReadings.reading's valid path (for tick time, engine.py's
+    # header); any other flag bit takes it through reading() as it is. Two
+    # engines, one fed flags 0 and one flags 4 (no meaning: valid), must agree
+    # after every tick: strokes every 120 s with a zero offset between them,
+    # a median spike, a stop of 10 min, and delivery again
+    """req: R-001, R-002"""
+    from pumpmon.engine import Engine
+    cfg = _cfg()
+    a = Engine(cfg, 0)
+    b = Engine(cfg, 0)
+    x = 12345
+    for s in range(1, 7200):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        if 3000 <= s < 3600:
+            v = 3 + (x >> 28)                       # stopped (an offset of ~3)
+        elif s % 120 < 12:
+            v = 2000 + (x >> 22) - 256              # a stroke: 12 s at 10x
+        else:
+            v = 3 + (x >> 28)
+        if s % 997 == 0:
+            v = 40000                               # a spike the median drops
+        a.tick(s * 1000, None, v, 0, 0)
+        b.tick(s * 1000, None, v, 4, 0)
+        assert _state(a) == _state(b), s
+    assert a.flow.zero.when or a.flow.zero.cnt, "zero truth never gathered"
+    assert a.judged & (1 << A.NO_FLOW) and a.flow.stop.h > 0
+
+
 # ---- strokes and the zero offset (detect_strokes.py) ---------------------------
 def _stroke(sk, start, n=10, y=5000, r=R):
     began = 0
