@@ -65,6 +65,10 @@ def close_bucket(e):
     if e._bucket % (MINUTE_S // BUCKET_S) == 0:
         close_minute(e)
     e._slow_conditions()
+    # the verdicts the tick reads, copied (one attribute each, not two)
+    e.low = fm.low
+    e.fsparse = A.D_SPARSE if e.sparse_flow.on else 0
+    e.lslow = e.sparse_level.why or (A.D_STUCK if e.stuck.on else 0)
 
 
 def close_minute(e):

@@ -47,6 +47,7 @@ _UNSET = const(-1000000)     # detect_means/detect_level/detect_dump.UNSET
 _Q = const(256)              # detect_stop.Q: the CUSUM unit
 _Q2 = const(512)             # 2 * _Q
 _STROKE_TAIL = const(5)      # detect_strokes.STROKE_TAIL
+_D_SILENT = const(1)         # alarms.D_SILENT
 
 # condition bits, as ints for the hot path: 1 << alarms.X
 # (tests/host/test_engine_constants.py pins them to alarms.py)
@@ -86,6 +87,10 @@ class Engine:
         self.excess_ul = 0        # level drop not explained by flow, uL
         self.level_ul = 0         # tracked level, uL (valid when _lref): level.ul
         self._lref = 0            # 1 once a level is tracked: level.ref
+        # copies of the verdicts judged per bucket, for the tick (closing.py):
+        self.low = 0              # mean10.low
+        self.fsparse = 0          # D_SPARSE if sparse_flow.on
+        self.lslow = 0            # sparse_level.why, or D_STUCK if stuck.on
         # the detectors
         self.level = LevelTrack(cfg)
         self.dump = Dump(cfg)
@@ -128,6 +133,8 @@ class Engine:
         # -- flow sensor
         r = self.rnow
         fr = self.flow
+        st = fr.stop
+        sk = fr.strokes
         if flow is None:
             pass
         elif flags or flow < cfg.flow_min or flow >= cfg.flow_max:
@@ -143,7 +150,7 @@ class Engine:
             # heap frame a reading less: detect_flow.py's header; the two
             # agree: test_engine_inline_reading_is_flow_reading)
             fr.ok = sec
-            fr.why = A.D_SILENT
+            fr.why = _D_SILENT
             if flow != fr.last_v:
                 fr.last_v = flow
                 fr.stuck_since = sec
@@ -168,7 +175,7 @@ class Engine:
             fr.msum += y
             fr.mcnt += 1
             if r > 0:
-                st = fr.stop      # the stop test (CUSUM): its turns in methods
+                # the stop test (CUSUM): its turns in methods
                 d = (-r if y < -r else y) * _Q2 // r
                 c = st.cusum + _Q - d
                 if c <= 0:
@@ -184,7 +191,7 @@ class Engine:
                                 self.flow_mean = fr.stop_mean
                             c = st.stopped(c)
                     st.cusum = c
-                sk = fr.strokes   # the missed-stroke test, zero truth between
+                # the missed-stroke test, zero truth between strokes
                 if y > sk.thr or sk.on:
                     if sk.step(y, r, sec):
                         fr.zero.drop()
@@ -201,17 +208,16 @@ class Engine:
                 self.judged |= _B_NO_FLOW
         dp = self.dump
         hs = dp.since
-        sk = fr.strokes
         if hs != _UNSET:
             hs = dp.run(sec, refill)
             if hs == _UNSET:      # the run ended
                 fr.run_over(sec, dp.counted)
         elif sec > sk.due and not sk.on and r > 0:
             sk.missed = 1         # a stroke did not come (or did not deliver)
-        if fr.stop.on or sk.missed or self.mean10.low:
+        if st.on or sk.missed or self.low:
             if not cond & _B_NO_FLOW:
                 cond |= _B_NO_FLOW
-                self.detail[A.NO_FLOW] = 0 if self.mean10.low else A.D_SEQUENTIAL
+                self.detail[A.NO_FLOW] = 0 if self.low else A.D_SEQUENTIAL
                 self.judged |= _B_NO_FLOW
                 fr.starting = 0
         else:
@@ -225,7 +231,7 @@ class Engine:
         elif self.rate > 0 and sec - fr.stuck_since >= cfg.flow_stuck_s:
             w = A.D_STUCK
         else:
-            w = A.D_SPARSE if self.sparse_flow.on else 0
+            w = self.fsparse      # (the verdicts judged per bucket: closing.py)
         if not w:
             cond &= ~_B_FLOW
         elif w > 0 and not cond & _B_FLOW:
@@ -243,7 +249,7 @@ class Engine:
         if sec - lt.ok >= cfg.level_fault_s:
             w = lt.why
         else:
-            w = self.sparse_level.why or (A.D_STUCK if self.stuck.on else 0)
+            w = self.lslow
         if not w:
             cond &= ~_B_LEVEL
         elif not cond & _B_LEVEL:

@@ -61,6 +61,7 @@ def test_shared_values_are_one():
         assert m["_STROKE_TAIL"] == detect_strokes.STROKE_TAIL
     assert flow["_MINUTE_S"] == eng["MINUTE_S"] == close["MINUTE_S"]
     assert close["BUCKET_S"] == eng["BUCKET_S"]
+    assert eng["_D_SILENT"] == A.D_SILENT
 
 
 def test_a_drifted_copy_is_found():
