@@ -1,11 +1,13 @@
 # The engine's bucket and minute turns (Engine._advance calls close_bucket
 # once a 10-s bucket): the bucket's and the minute's sums handed to the
 # detectors judged per bucket or per minute, and their verdicts into the
-# engine's condition mask. Not per tick; a module of their own so that
+# engine's condition mask (the slow conditions: empty, low reservoir, over,
+# partial). Not per tick; a module of their own so that
 # Engine.tick can keep its per-reading lines inline within the size rule
 # (engine.py's header). They read and write the engine's fields: the engine
 # is their one caller.
 from pumpmon import alarms as A
+from pumpmon import reservoir
 from pumpmon.detect_sparse import AIR_BRIEF_S
 from pumpmon.detect_stop import SLOT_MIN
 
@@ -20,6 +22,7 @@ MINUTE_S = const(60)         # engine.MINUTE_S
 _UNSET = const(-1000000)     # detect_means/detect_level/detect_dump.UNSET
 # condition bits (tests/host/test_engine_constants.py pins them to alarms.py)
 _B_NO_FLOW = const(1 << 0)
+_B_EMPTY = const(1 << 1)
 _B_OVER = const(1 << 2)
 _B_FLOW = const(1 << 3)
 _B_LEVEL = const(1 << 4)
@@ -61,10 +64,10 @@ def close_bucket(e):
             fr.starting = 0
         e.flow_mean = fm.meas
         e.prog_mean = fm.prog
-    e._judge_level()
+    judge_level(e)
     if e._bucket % (MINUTE_S // BUCKET_S) == 0:
         close_minute(e)
-    e._slow_conditions()
+    slow_conditions(e)
     # the verdicts the tick reads, copied (one attribute each, not two)
     e.low = fm.low
     e.fsparse = A.D_SPARSE if e.sparse_flow.on else 0
@@ -102,3 +105,41 @@ def close_minute(e):
     e._minute += 1
     if e._minute % SLOT_MIN == 0:   # a new envelope slot
         fr.stop.new_slot(e.sec)
+
+
+def judge_level(e):
+    """The empty and low-reservoir conditions, from the tracked level."""
+    cond = e.conditions
+    if not e.level.ref or cond & _B_LEVEL:
+        return                # no level yet, or not trusted: hold
+    e.judged |= _B_EMPTY | reservoir.MASK
+    lvl = e.level.ul
+    if lvl <= e.cfg.empty_ul and not e._refill:
+        cond |= _B_EMPTY
+    elif lvl > e.cfg.empty_ul + 200:
+        cond &= ~_B_EMPTY
+    # volume, days to empty (schedule-aware), refill today: reservoir.py
+    e.conditions = e.reservoir.judge(lvl, e.tod_s, e._refill, cond)
+
+
+def slow_conditions(e):
+    """Conditions of the bucket and minute judgements (not per tick)."""
+    cond = e.conditions
+    over10 = e.mean10.over
+    hm = e.mean60
+    dump = e.dump.dump
+    if over10 or hm.over or dump:
+        if not cond & _B_OVER:
+            cond |= _B_OVER
+            e.detail[A.OVER_DELIVERY] = (0 if over10 else
+                                            A.D_HOUR if hm.over else dump)
+    else:
+        cond &= ~_B_OVER
+    cond &= ~(_B_PARTIAL | _B_PARTIAL_LONG)
+    if hm.under:
+        cond |= _B_PARTIAL
+        e.detail[A.PARTIAL] = A.D_HOUR
+    if hm.long:
+        cond |= _B_PARTIAL_LONG
+        e.detail[A.PARTIAL_LONG] = A.D_HOUR
+    e.conditions = cond

@@ -240,12 +240,36 @@ class Engine:
 
         # -- level sensor
         lt = self.level
-        if level_ul is not None:
+        if level_ul is None:
+            pass
+        elif (refill or not lt.ref or dp.dump or dp.lfall
+              or level_ul < cfg.level_min_ul or level_ul > cfg.level_max_ul):
             if lt.reading(level_ul, sec, refill, refill or dp.dump or (
                     dp.lfall and cond & _B_OVER)) and hs != _UNSET and dp.verdict == 0:
                 dp.steady(level_ul, sec)
             self.level_ul = lt.ul # (copies: no property, which would slow
             self._lref = lt.ref   # every attribute store on MicroPython)
+        else:
+            # in range, tracked, no dump: LevelTrack.reading inline (a heap
+            # frame less; test_engine_inline_level_is_level_reading)
+            lt.raw_sum += level_ul
+            lt.raw_n += 1
+            acc = lt.acc
+            d = level_ul - (acc >> 4)
+            if d >= cfg.level_jump_ul or d <= -cfg.level_jump_ul:
+                lt.why = A.D_JUMP
+                lt.bad += 1
+            else:
+                acc += d
+                lt.acc = acc
+                lt.ul = self.level_ul = acc >> 4
+                lt.ok = sec
+                lt.why = _D_SILENT
+                lt.min_sum += level_ul
+                lt.min_n += 1
+                lt.good += 1
+            if hs != _UNSET and dp.verdict == 0:
+                dp.steady(level_ul, sec)
         if sec - lt.ok >= cfg.level_fault_s:
             w = lt.why
         else:
@@ -327,39 +351,3 @@ class Engine:
         while n > 0:
             close_bucket(self)
             n -= 1
-
-    # ---- the condition mask (every bucket, not every tick) -----------------
-    def _judge_level(self):
-        cond = self.conditions
-        if not self.level.ref or cond & _B_LEVEL:
-            return                # no level yet, or not trusted: hold
-        self.judged |= _B_EMPTY | reservoir.MASK
-        lvl = self.level.ul
-        if lvl <= self.cfg.empty_ul and not self._refill:
-            cond |= _B_EMPTY
-        elif lvl > self.cfg.empty_ul + 200:
-            cond &= ~_B_EMPTY
-        # volume, days to empty (schedule-aware), refill today: reservoir.py
-        self.conditions = self.reservoir.judge(lvl, self.tod_s, self._refill, cond)
-
-    def _slow_conditions(self):
-        """Conditions of the bucket and minute judgements (not per tick)."""
-        cond = self.conditions
-        over10 = self.mean10.over
-        hm = self.mean60
-        dump = self.dump.dump
-        if over10 or hm.over or dump:
-            if not cond & _B_OVER:
-                cond |= _B_OVER
-                self.detail[A.OVER_DELIVERY] = (0 if over10 else
-                                                A.D_HOUR if hm.over else dump)
-        else:
-            cond &= ~_B_OVER
-        cond &= ~(_B_PARTIAL | _B_PARTIAL_LONG)
-        if hm.under:
-            cond |= _B_PARTIAL
-            self.detail[A.PARTIAL] = A.D_HOUR
-        if hm.long:
-            cond |= _B_PARTIAL_LONG
-            self.detail[A.PARTIAL_LONG] = A.D_HOUR
-        self.conditions = cond

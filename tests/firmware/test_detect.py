@@ -225,6 +225,51 @@ def test_engine_inline_reading_is_flow_reading():
     assert a.judged & (1 << A.NO_FLOW) and a.flow.stop.h > 0
 
 
+_LT = ("acc", "ref", "ul", "ok", "why", "good", "bad", "raw_sum", "raw_n", "min_sum", "min_n")
+
+
+def test_engine_inline_level_is_level_reading():
+    # Engine.tick runs a level reading in range, with a level tracked and no
+    # dump, inline: a copy of LevelTrack.reading (engine.py's header). The
+    # engine's LevelTrack and a twin fed the same readings through reading()
+    # agree after every tick (the twin's sums cleared where the engine's
+    # bucket and minute close): a slow fall with noise, glitches (a jump),
+    # readings out of range, a jump that stays
+    """req: R-007"""
+    from pumpmon.engine import Engine
+    cfg = _cfg()
+    e = Engine(cfg, 0)
+    lt = e.level
+    tw = LevelTrack(cfg)
+    x = 999
+    lv = 15000
+    jumps = 0
+    for s in range(1, 2400):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        if s % 3:
+            lvl = None
+        elif s % 301 == 0:
+            lvl = lv + 3 * cfg.level_jump_ul       # a glitch
+        elif s % 457 == 0:
+            lvl = cfg.level_max_ul + 10            # out of range
+        else:
+            lvl = lv + (x >> 26) - 16
+        if s == 1800:
+            lv -= 2 * cfg.level_jump_ul            # a jump that stays
+        b0, m0 = e._bucket, e._minute
+        e.tick(s * 1000, lvl, R, 0, 0)
+        if e._bucket != b0:
+            tw.good = tw.bad = tw.raw_sum = tw.raw_n = 0
+        if e._minute != m0:
+            tw.min_sum = tw.min_n = 0
+        if lvl is not None:
+            tw.reading(lvl, s, 0, 0)
+            jumps += tw.why == A.D_JUMP
+        assert [getattr(lt, k) for k in _LT] == [getattr(tw, k) for k in _LT], s
+        assert e.level_ul == lt.ul and e._lref == lt.ref, s
+    assert jumps > 3 and lt.ref
+
+
 # ---- strokes and the zero offset (detect_strokes.py) ---------------------------
 def _stroke(sk, start, n=10, y=5000, r=R):
     began = 0
@@ -374,7 +419,7 @@ def test_hour_mean_partial_and_its_escalation():
 def test_hour_mean_over_delivery_margin_halved_after_zero_learnt():
     # over: m x 10 > 200 x 120 + 35 x 10 = 24350, so 2436 (0.01 uL/h);
     # with the offset learnt in the last hour: 200 x 120 + 17 x 10 = 24170
-    """req: R-004"""
+    """req: R-007"""
     hm = HourMean(_cfg())
     _minutes(hm, 60, 2420)
     assert hm.judge(10000, -10 ** 6, 0) == 1 and hm.over == 0
@@ -536,7 +581,7 @@ def test_dump_short_run_counted_and_steady_level():
 
 def test_level_fall_fast_over_60_s():
     # 20 uL/h at the top: 200 / 200 + 200 = 201 uL in 60 s
-    """req: R-004"""
+    """req: R-007"""
     dp = Dump(_cfg())
     lv = 20000
     for b in range(8):
