@@ -10,8 +10,13 @@
 # Inline in reading(), not in the detectors' methods: the median, the sums,
 # the CUSUM's update (its turns are StopTest's methods) and which readings go
 # to the stroke test (a reading a second: a call each would cost as much as
-# what it does, on MicroPython). The condition bits stay with the engine,
-# which reads `ok`, `why`, `stuck_since` and the detectors' verdicts here.
+# what it does, on MicroPython). Engine.tick runs a plain valid reading
+# (flags 0, in range) through a copy of the valid path below, inline: a call
+# to reading() takes its frame from the heap on MicroPython, 20 % of a tick
+# (docs/engine.md); keep the two the same (test_engine_inline_reading_is_flow_reading
+# in tests/firmware/test_detect.py fails when they differ). The
+# condition bits stay with the engine, which reads `ok`, `why`, `stuck_since`
+# and the detectors' verdicts here.
 # Integers only: nothing allocated after __init__.
 from pumpmon import alarms as A
 from pumpmon.detect_means import Startup
@@ -42,14 +47,14 @@ class FlowReadings:
         self._max = cfg.flow_max
         self._dump = dump         # detect_dump.Dump (the engine's)
         self._level = level       # detect_level.LevelTrack (the engine's)
-        self._p1 = _UNSET         # median filter history
-        self._p2 = _UNSET
+        self.p1 = _UNSET          # median filter history
+        self.p2 = _UNSET
         self.ok = 0               # sec of the last valid reading
         self.why = A.D_SILENT     # the fault of the last invalid one
-        self._v = _UNSET          # the last valid value, and since when
+        self.last_v = _UNSET      # the last valid value, and since when
         self.stuck_since = 0
         self.offset = 0           # zero.offset, copied as it is learnt
-        self._r0_since = 0        # sec the programmed rate became 0
+        self.r0_since = 0         # sec the programmed rate became 0
         self.bsum = 0             # the bucket: filtered, corrected readings
         self.bcnt = 0
         self.bhi = 0              # ... full-scale readings
@@ -81,11 +86,11 @@ class FlowReadings:
             return 0
         self.ok = sec
         self.why = A.D_SILENT
-        if flow != self._v:
-            self._v = flow
+        if flow != self.last_v:
+            self.last_v = flow
             self.stuck_since = sec
-        p1 = self._p1
-        p2 = self._p2
+        p1 = self.p1
+        p2 = self.p2
         m = flow
         if p2 != _UNSET:          # median of the last three valid readings
             if p1 > p2:
@@ -98,8 +103,8 @@ class FlowReadings:
                 m = hi
             elif m < lo:
                 m = lo
-        self._p2 = p1
-        self._p1 = flow
+        self.p2 = p1
+        self.p1 = flow
         y = m - self.offset
         self.bsum += y
         self.bcnt += 1
@@ -135,7 +140,7 @@ class FlowReadings:
                 z = self.zero
                 z.sum += m
                 z.cnt += 1
-        elif sec - self._r0_since >= _MINUTE_S:
+        elif sec - self.r0_since >= _MINUTE_S:
             z = self.zero
             z.sum += m            # rate 0 for a minute: the truth is 0
             z.cnt += 1
@@ -181,7 +186,7 @@ class FlowReadings:
     def set_rate(self, r, old, sec):
         """The programmed rate changed from old to r (0.1 uL/h)."""
         if r <= 0 and old != 0:
-            self._r0_since = sec
+            self.r0_since = sec
         self.stop.set_rate(r, old, sec)
         self.strokes.set_rate(r, old, sec)
 

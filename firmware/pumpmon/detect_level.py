@@ -5,9 +5,12 @@
 # measured: a leak, or a drifting sensor) and the stuck level (a level that
 # does not fall while the flow sensor measures level_stuck_ml delivered).
 #
-# LevelTrack.reading runs a reading a second (Engine.tick), a few lines of
-# integer arithmetic; it keeps the counts and sums of the bucket and the
-# minute that the engine hands to the others as they close. The condition
+# LevelTrack.reading: a few lines of integer arithmetic a reading; it keeps
+# the counts and sums of the bucket and the minute that the engine hands to
+# the others as they close. Engine.tick runs a reading in range, tracked and
+# with no dump (nearly every one) through an inline copy of it (a call would
+# take a heap frame on MicroPython: docs/engine.md), held to it by
+# test_engine_inline_level_is_level_reading in tests/firmware/test_detect.py. The condition
 # bits stay with the engine (which reads `ok`, `why` here). Integers only,
 # rings preallocated: nothing allocated after __init__.
 from array import array

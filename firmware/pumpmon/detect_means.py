@@ -4,7 +4,8 @@
 # delivery been seen yet?).
 #
 # Not here: the sums of the readings of the 10-s bucket and of the minute
-# (one addition a reading, in FlowReadings.reading, detect_flow.py); the
+# (one addition a reading, in FlowReadings.reading, detect_flow.py, and its
+# copy in Engine.tick); the
 # engine hands them over when a bucket or a minute closes (close()), and
 # judge() runs then, never per reading. Startup.step runs per reading only
 # until delivery was seen. Integers only, rings preallocated: nothing

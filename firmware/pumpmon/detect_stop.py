@@ -4,7 +4,8 @@
 # programmed), and its threshold h, which learns the longest normal gap
 # between strokes (pulsatile pumps) so that a gap is not a stop.
 #
-# Inline in FlowReadings.reading (detect_flow.py), not here: the per-reading
+# Inline in FlowReadings.reading (detect_flow.py; for a plain valid reading
+# its copy in Engine.tick), not here: the per-reading
 # update of the statistic (five lines of integer arithmetic on `cusum`,
 # `peak`, `run_n`, once a second: a method call would cost as much as the
 # update itself on MicroPython).

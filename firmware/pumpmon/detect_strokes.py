@@ -9,7 +9,8 @@
 # 5) folded into a slow average, capped at +-zero_offset, subtracted from
 # every reading.
 #
-# Inline in FlowReadings.reading (detect_flow.py), not here: which readings
+# Inline in FlowReadings.reading (detect_flow.py; for a plain valid reading
+# its copy in Engine.tick), not here: which readings
 # go to step() (y > thr or a stroke on) and the sums of zero-truth readings;
 # in Engine.tick: the test `sec > due` (a reading a second; a call each would
 # cost more than the lines). Integers only, nothing allocated after __init__.

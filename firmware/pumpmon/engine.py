@@ -15,20 +15,24 @@
 # - detect_level.py     LevelTrack (EMA, jump), Mismatch (level against flow), LevelStuck
 # - detect_dump.py      Dump: full-scale flow, a level falling fast
 # - reservoir.py        Reservoir: the low_reservoir conditions
+# - closing.py          close_bucket, close_minute: the bucket and minute turns
 # Inline in tick (the per-tick lines, where a call would cost as much as they
 # do): a sensor silent for flow_fault_s / level_fault_s, a flow value stuck
-# for flow_stuck_s, the refill timeout and the per-tick conditions; the
-# per-reading lines are in FlowReadings.reading and LevelTrack.reading, one
-# call per sensor a tick (why: detect_flow.py's header).
+# for flow_stuck_s, the refill timeout and the per-tick conditions, and a
+# plain valid flow reading (flags 0, in range: nearly every tick), a copy of
+# FlowReadings.reading's valid path: on MicroPython a call with a frame this
+# size takes its frame from the heap, which cost the split ~2k instructions
+# a tick (docs/engine.md); every other flow reading, and the level's,
+# go through FlowReadings.reading / LevelTrack.reading.
 from pumpmon import alarms as A
 from pumpmon import reservoir
 from pumpmon.clock import ticks_diff
+from pumpmon.closing import close_bucket
 from pumpmon.detect_dump import Dump
 from pumpmon.detect_flow import SEEN, STOPPED, FlowReadings
 from pumpmon.detect_level import LevelStuck, LevelTrack, Mismatch
 from pumpmon.detect_means import FlowMean, HourMean
-from pumpmon.detect_sparse import AIR_BRIEF_S, SparseFlow, SparseLevel
-from pumpmon.detect_stop import SLOT_MIN
+from pumpmon.detect_sparse import SparseFlow, SparseLevel
 
 try:
     from micropython import const
@@ -40,6 +44,10 @@ BUCKET_S = const(10)         # flow window granularity
 MINUTE_S = const(60)         # mismatch ring granularity
 # a copy, folded on the hot path (tests/host/test_engine_constants.py pins it)
 _UNSET = const(-1000000)     # detect_means/detect_level/detect_dump.UNSET
+_Q = const(256)              # detect_stop.Q: the CUSUM unit
+_Q2 = const(512)             # 2 * _Q
+_STROKE_TAIL = const(5)      # detect_strokes.STROKE_TAIL
+_D_SILENT = const(1)         # alarms.D_SILENT
 
 # condition bits, as ints for the hot path: 1 << alarms.X
 # (tests/host/test_engine_constants.py pins them to alarms.py)
@@ -79,6 +87,10 @@ class Engine:
         self.excess_ul = 0        # level drop not explained by flow, uL
         self.level_ul = 0         # tracked level, uL (valid when _lref): level.ul
         self._lref = 0            # 1 once a level is tracked: level.ref
+        # copies of the verdicts judged per bucket, for the tick (closing.py):
+        self.low = 0              # mean10.low
+        self.fsparse = 0          # D_SPARSE if sparse_flow.on
+        self.lslow = 0            # sparse_level.why, or D_STUCK if stuck.on
         # the detectors
         self.level = LevelTrack(cfg)
         self.dump = Dump(cfg)
@@ -121,26 +133,91 @@ class Engine:
         # -- flow sensor
         r = self.rnow
         fr = self.flow
-        if flow is not None:
+        st = fr.stop
+        sk = fr.strokes
+        if flow is None:
+            pass
+        elif flags or flow < cfg.flow_min or flow >= cfg.flow_max:
+            # air, full scale, out of range (or a valid one in refill mode)
             k = fr.reading(flow, flags, refill, r, sec)
             if k:                 # (rare: start-up over, the stop test fired)
                 if k & SEEN:
                     self.judged |= _B_NO_FLOW
                 if k & STOPPED:
                     self.flow_mean = fr.stop_mean
+        else:
+            # a valid reading: FlowReadings.reading's valid path, inline (a
+            # heap frame a reading less: detect_flow.py's header; the two
+            # agree: test_engine_inline_reading_is_flow_reading)
+            fr.ok = sec
+            fr.why = _D_SILENT
+            if flow != fr.last_v:
+                fr.last_v = flow
+                fr.stuck_since = sec
+            p1 = fr.p1
+            p2 = fr.p2
+            m = flow
+            if p2 != _UNSET:      # median of the last three valid readings
+                if p1 > p2:
+                    if m > p1:
+                        m = p1
+                    elif m < p2:
+                        m = p2
+                elif m > p2:
+                    m = p2
+                elif m < p1:
+                    m = p1
+            fr.p2 = p1
+            fr.p1 = flow
+            y = m - fr.offset
+            fr.bsum += y
+            fr.bcnt += 1
+            fr.msum += y
+            fr.mcnt += 1
+            if r > 0:
+                # the stop test (CUSUM): its turns in methods
+                d = (-r if y < -r else y) * _Q2 // r
+                c = st.cusum + _Q - d
+                if c <= 0:
+                    if st.peak:
+                        st.gap_done(sec)
+                else:
+                    st.run_n += 1
+                    if c > st.peak:
+                        st.peak = c
+                        if c >= st.h:
+                            if not st.on:
+                                fr.stop_mean = st.run_mean(c, r)
+                                self.flow_mean = fr.stop_mean
+                            c = st.stopped(c)
+                    st.cusum = c
+                # the missed-stroke test, zero truth between strokes
+                if y > sk.thr or sk.on:
+                    if sk.step(y, r, sec):
+                        fr.zero.drop()
+                elif sk.n >= 3 and sec - sk.end >= _STROKE_TAIL:
+                    z = fr.zero
+                    z.sum += m
+                    z.cnt += 1
+            elif sec - fr.r0_since >= MINUTE_S:
+                z = fr.zero       # rate 0 for a minute: the truth is 0
+                z.sum += m
+                z.cnt += 1
+            if fr.starting and fr.start.step(y, r, sec):
+                fr.starting = 0
+                self.judged |= _B_NO_FLOW
         dp = self.dump
         hs = dp.since
-        sk = fr.strokes
         if hs != _UNSET:
             hs = dp.run(sec, refill)
             if hs == _UNSET:      # the run ended
                 fr.run_over(sec, dp.counted)
         elif sec > sk.due and not sk.on and r > 0:
             sk.missed = 1         # a stroke did not come (or did not deliver)
-        if fr.stop.on or sk.missed or self.mean10.low:
+        if st.on or sk.missed or self.low:
             if not cond & _B_NO_FLOW:
                 cond |= _B_NO_FLOW
-                self.detail[A.NO_FLOW] = 0 if self.mean10.low else A.D_SEQUENTIAL
+                self.detail[A.NO_FLOW] = 0 if self.low else A.D_SEQUENTIAL
                 self.judged |= _B_NO_FLOW
                 fr.starting = 0
         else:
@@ -154,7 +231,7 @@ class Engine:
         elif self.rate > 0 and sec - fr.stuck_since >= cfg.flow_stuck_s:
             w = A.D_STUCK
         else:
-            w = A.D_SPARSE if self.sparse_flow.on else 0
+            w = self.fsparse      # (the verdicts judged per bucket: closing.py)
         if not w:
             cond &= ~_B_FLOW
         elif w > 0 and not cond & _B_FLOW:
@@ -163,16 +240,40 @@ class Engine:
 
         # -- level sensor
         lt = self.level
-        if level_ul is not None:
+        if level_ul is None:
+            pass
+        elif (refill or not lt.ref or dp.dump or dp.lfall
+              or level_ul < cfg.level_min_ul or level_ul > cfg.level_max_ul):
             if lt.reading(level_ul, sec, refill, refill or dp.dump or (
                     dp.lfall and cond & _B_OVER)) and hs != _UNSET and dp.verdict == 0:
                 dp.steady(level_ul, sec)
             self.level_ul = lt.ul # (copies: no property, which would slow
             self._lref = lt.ref   # every attribute store on MicroPython)
+        else:
+            # in range, tracked, no dump: LevelTrack.reading inline (a heap
+            # frame less; test_engine_inline_level_is_level_reading)
+            lt.raw_sum += level_ul
+            lt.raw_n += 1
+            acc = lt.acc
+            d = level_ul - (acc >> 4)
+            if d >= cfg.level_jump_ul or d <= -cfg.level_jump_ul:
+                lt.why = A.D_JUMP
+                lt.bad += 1
+            else:
+                acc += d
+                lt.acc = acc
+                lt.ul = self.level_ul = acc >> 4
+                lt.ok = sec
+                lt.why = _D_SILENT
+                lt.min_sum += level_ul
+                lt.min_n += 1
+                lt.good += 1
+            if hs != _UNSET and dp.verdict == 0:
+                dp.steady(level_ul, sec)
         if sec - lt.ok >= cfg.level_fault_s:
             w = lt.why
         else:
-            w = self.sparse_level.why or (A.D_STUCK if self.stuck.on else 0)
+            w = self.lslow
         if not w:
             cond &= ~_B_LEVEL
         elif not cond & _B_LEVEL:
@@ -248,107 +349,5 @@ class Engine:
             n = self._nb
             self.mismatch.fill = 0
         while n > 0:
-            self._close_bucket()
+            close_bucket(self)
             n -= 1
-
-    def _close_bucket(self):
-        sec = self.sec
-        rate = self.rate          # the rate in force at the bucket's start
-        fr = self.flow
-        self.mean10.close(fr.bsum, fr.bcnt, rate)
-        self.mean60.bucket(rate)
-        n = fr.bcnt + fr.bhi      # a full-scale reading is judged (a dump)
-        if fr.air.t <= AIR_BRIEF_S:
-            n += fr.bair          # so is a bubble passing
-        self.sparse_flow.close(n, self.mean10.fill)
-        lt = self.level
-        self.sparse_level.close(lt.good, lt.bad, lt.why)
-        self.dump.level_fall(lt.raw_sum, lt.raw_n, self._refill, sec)
-        lt.good = lt.bad = lt.raw_sum = lt.raw_n = 0
-        fr.bucket_closed(sec)
-        self._bucket += 1
-        cfg = self.cfg
-        if sec >= cfg.flow_fault_s and sec >= cfg.flow_stuck_s:
-            self.judged |= _B_FLOW
-        if sec >= cfg.level_fault_s:
-            self.judged |= _B_LEVEL
-        self.rate = cfg.rate_at((self.tod_s - (sec - self._bucket * BUCKET_S)) % 86400)
-        fm = self.mean10
-        # (the longest interval between strokes: a stroke ahead across a step)
-        k = fm.judge(self.rate, fr.strokes.stroke_max if self._sched else 0)
-        if k:
-            if k == 2:
-                self.judged |= _B_NO_FLOW | _B_OVER
-                fr.starting = 0
-            self.flow_mean = fm.meas
-            self.prog_mean = fm.prog
-        self._judge_level()
-        if self._bucket % (MINUTE_S // BUCKET_S) == 0:
-            self._close_minute()
-        self._slow_conditions()
-
-    def _close_minute(self):
-        fr = self.flow
-        v = fr.minute_closed()    # volume, 0.01 uL (_UNSET: too few readings)
-        mm = self.mismatch
-        lt = self.level
-        mm.close(lt.min_sum, lt.min_n, v)
-        lt.min_sum = lt.min_n = 0
-        cond = self.conditions
-        if self.dump.dump or self.dump.since != _UNSET:
-            mm.fill = 0           # a dump: level and flow start again after it
-        elif not self._refill and not cond & (_B_LEVEL | _B_FLOW):
-            w = mm.judge(cond & _B_MISMATCH)    # -1: cannot judge
-            if w >= 0:
-                self.judged |= _B_MISMATCH
-                self.excess_ul = mm.excess
-                if not w:
-                    cond &= ~_B_MISMATCH
-                elif not cond & _B_MISMATCH:
-                    cond |= _B_MISMATCH
-                    self.detail[A.MISMATCH] = w
-                self.conditions = cond
-        hm = self.mean60
-        hm.close(fr.minute_mean)
-        if hm.judge(self.sec, fr.zero.when, fr.strokes.stroke_max if self._sched else 0):
-            self.judged |= _B_PARTIAL | _B_PARTIAL_LONG
-        self.stuck.judge(v, lt.ul, not self._refill and lt.ref)
-        self._minute += 1
-        if self._minute % SLOT_MIN == 0:   # a new envelope slot
-            fr.stop.new_slot(self.sec)
-
-    # ---- the condition mask (every bucket, not every tick) -----------------
-    def _judge_level(self):
-        cond = self.conditions
-        if not self.level.ref or cond & _B_LEVEL:
-            return                # no level yet, or not trusted: hold
-        self.judged |= _B_EMPTY | reservoir.MASK
-        lvl = self.level.ul
-        if lvl <= self.cfg.empty_ul and not self._refill:
-            cond |= _B_EMPTY
-        elif lvl > self.cfg.empty_ul + 200:
-            cond &= ~_B_EMPTY
-        # volume, days to empty (schedule-aware), refill today: reservoir.py
-        self.conditions = self.reservoir.judge(lvl, self.tod_s, self._refill, cond)
-
-    def _slow_conditions(self):
-        """Conditions of the bucket and minute judgements (not per tick)."""
-        cond = self.conditions
-        over10 = self.mean10.over
-        hm = self.mean60
-        dump = self.dump.dump
-        if over10 or hm.over or dump:
-            if not cond & _B_OVER:
-                cond |= _B_OVER
-                self.detail[A.OVER_DELIVERY] = (0 if over10 else
-                                                A.D_HOUR if hm.over else dump)
-        else:
-            cond &= ~_B_OVER
-        cond &= ~(_B_PARTIAL | _B_PARTIAL_LONG)
-        if hm.under:
-            cond |= _B_PARTIAL
-            self.detail[A.PARTIAL] = A.D_HOUR
-        if hm.long:
-            cond |= _B_PARTIAL_LONG
-            self.detail[A.PARTIAL_LONG] = A.D_HOUR
-        self.conditions = cond

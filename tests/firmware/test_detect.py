@@ -180,6 +180,96 @@ def test_startup_seen_at_half_the_programmed_volume_after_30_s():
     assert s == 30 and fr.starting == 0
 
 
+_FR = ("ok", "why", "last_v", "stuck_since", "p1", "p2", "bsum", "bcnt", "msum",
+       "mcnt", "offset", "starting", "stop_mean", "minute_mean")
+
+
+def _state(e):
+    fr = e.flow
+    st = fr.stop
+    sk = fr.strokes
+    z = fr.zero
+    return ([getattr(fr, k) for k in _FR]
+            + [st.cusum, st.peak, st.on, st.run_n, st.h, st.emax,
+               sk.n, sk.on, sk.missed, sk.due, sk.end, z.sum, z.cnt, z.offset,
+               e.conditions, bytes(e.detail), e.judged, e.flow_mean, e.prog_mean])
+
+
+def test_engine_inline_reading_is_flow_reading():
+    # Engine.tick runs a plain valid reading (flags 0, in range) inline, a
+    # copy of FlowReadings.reading's valid path (for tick time, engine.py's
+    # header); any other flag bit takes it through reading() as it is. Two
+    # engines, one fed flags 0 and one flags 4 (no meaning: valid), must agree
+    # after every tick: strokes every 120 s with a zero offset between them,
+    # a median spike, a stop of 10 min, and delivery again
+    """req: R-001, R-002"""
+    from pumpmon.engine import Engine
+    cfg = _cfg()
+    a = Engine(cfg, 0)
+    b = Engine(cfg, 0)
+    x = 12345
+    for s in range(1, 7200):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        if 3000 <= s < 3600:
+            v = 3 + (x >> 28)                       # stopped (an offset of ~3)
+        elif s % 120 < 12:
+            v = 2000 + (x >> 22) - 256              # a stroke: 12 s at 10x
+        else:
+            v = 3 + (x >> 28)
+        if s % 997 == 0:
+            v = 40000                               # a spike the median drops
+        a.tick(s * 1000, None, v, 0, 0)
+        b.tick(s * 1000, None, v, 4, 0)
+        assert _state(a) == _state(b), s
+    assert a.flow.zero.when or a.flow.zero.cnt, "zero truth never gathered"
+    assert a.judged & (1 << A.NO_FLOW) and a.flow.stop.h > 0
+
+
+_LT = ("acc", "ref", "ul", "ok", "why", "good", "bad", "raw_sum", "raw_n", "min_sum", "min_n")
+
+
+def test_engine_inline_level_is_level_reading():
+    # Engine.tick runs a level reading in range, with a level tracked and no
+    # dump, inline: a copy of LevelTrack.reading (engine.py's header). The
+    # engine's LevelTrack and a twin fed the same readings through reading()
+    # agree after every tick (the twin's sums cleared where the engine's
+    # bucket and minute close): a slow fall with noise, glitches (a jump),
+    # readings out of range, a jump that stays
+    """req: R-007"""
+    from pumpmon.engine import Engine
+    cfg = _cfg()
+    e = Engine(cfg, 0)
+    lt = e.level
+    tw = LevelTrack(cfg)
+    x = 999
+    lv = 15000
+    jumps = 0
+    for s in range(1, 2400):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        if s % 3:
+            lvl = None
+        elif s % 301 == 0:
+            lvl = lv + 3 * cfg.level_jump_ul       # a glitch
+        elif s % 457 == 0:
+            lvl = cfg.level_max_ul + 10            # out of range
+        else:
+            lvl = lv + (x >> 26) - 16
+        if s == 1800:
+            lv -= 2 * cfg.level_jump_ul            # a jump that stays
+        b0, m0 = e._bucket, e._minute
+        e.tick(s * 1000, lvl, R, 0, 0)
+        if e._bucket != b0:
+            tw.good = tw.bad = tw.raw_sum = tw.raw_n = 0
+        if e._minute != m0:
+            tw.min_sum = tw.min_n = 0
+        if lvl is not None:
+            tw.reading(lvl, s, 0, 0)
+            jumps += tw.why == A.D_JUMP
+        assert [getattr(lt, k) for k in _LT] == [getattr(tw, k) for k in _LT], s
+        assert e.level_ul == lt.ul and e._lref == lt.ref, s
+    assert jumps > 3 and lt.ref
+
+
 # ---- strokes and the zero offset (detect_strokes.py) ---------------------------
 def _stroke(sk, start, n=10, y=5000, r=R):
     began = 0
@@ -329,7 +419,7 @@ def test_hour_mean_partial_and_its_escalation():
 def test_hour_mean_over_delivery_margin_halved_after_zero_learnt():
     # over: m x 10 > 200 x 120 + 35 x 10 = 24350, so 2436 (0.01 uL/h);
     # with the offset learnt in the last hour: 200 x 120 + 17 x 10 = 24170
-    """req: R-004"""
+    """req: R-007"""
     hm = HourMean(_cfg())
     _minutes(hm, 60, 2420)
     assert hm.judge(10000, -10 ** 6, 0) == 1 and hm.over == 0
@@ -491,7 +581,7 @@ def test_dump_short_run_counted_and_steady_level():
 
 def test_level_fall_fast_over_60_s():
     # 20 uL/h at the top: 200 / 200 + 200 = 201 uL in 60 s
-    """req: R-004"""
+    """req: R-007"""
     dp = Dump(_cfg())
     lv = 20000
     for b in range(8):

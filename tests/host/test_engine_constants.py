@@ -40,6 +40,11 @@ def test_condition_bits_are_the_alarm_tables():
     assert set(bits) == set(BITS), "a condition bit without its alarms.py name: add it to BITS"
     for k, cond in BITS.items():
         assert bits[k] == 1 << getattr(A, cond), (k, cond)
+    # closing.py (the engine's bucket and minute turns) uses some of them
+    close = {k: v for k, v in consts("closing").items() if k.startswith("_B_")}
+    assert close and set(close) <= set(BITS), set(close) - set(BITS)
+    for k in close:
+        assert close[k] == bits[k], k
 
 
 def test_shared_values_are_one():
@@ -48,9 +53,15 @@ def test_shared_values_are_one():
     unset = {eng["_UNSET"], flow["_UNSET"], consts("detect_means")["UNSET"],
              consts("detect_level")["UNSET"], consts("detect_dump")["UNSET"]}
     assert len(unset) == 1, unset
-    assert flow["_Q"] == detect_stop.Q and flow["_Q2"] == 2 * detect_stop.Q
-    assert flow["_STROKE_TAIL"] == detect_strokes.STROKE_TAIL
-    assert flow["_MINUTE_S"] == eng["MINUTE_S"]
+    close = consts("closing")
+    unset.add(close["_UNSET"])
+    assert len(unset) == 1, unset
+    for m in (flow, eng):        # (the engine runs a valid reading inline)
+        assert m["_Q"] == detect_stop.Q and m["_Q2"] == 2 * detect_stop.Q
+        assert m["_STROKE_TAIL"] == detect_strokes.STROKE_TAIL
+    assert flow["_MINUTE_S"] == eng["MINUTE_S"] == close["MINUTE_S"]
+    assert close["BUCKET_S"] == eng["BUCKET_S"]
+    assert eng["_D_SILENT"] == A.D_SILENT
 
 
 def test_a_drifted_copy_is_found():
