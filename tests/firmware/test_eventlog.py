@@ -176,6 +176,17 @@ def _write(log, i):
                       1700000000 + i, i * 7 + 1, -i, i * 1000003, -2147483648 + i)
 
 
+def _write_log(d, segs, seg_bytes, n, fs=None):
+    """A log in d/log (segs segments of seg_bytes) holding test records
+    0..n-1, each written (asserted), then closed; returns its path."""
+    p = d + "/log"
+    log = L.EventLog(p, segs, seg_bytes, fs)
+    for i in range(n):
+        assert _write(log, i)
+    log.close()
+    return p
+
+
 # ---- tests ----------------------------------------------------------------------
 def test_record_is_40_bytes_and_checked():
     """req: R-022"""
@@ -228,10 +239,7 @@ def _cut_everywhere(corrupt):
     n = 11                                                     # rotates three times
 
     def write(src, fs):
-        log = L.EventLog(src + "/log", 3, 3 * L.REC, fs)   # 3 segments of 3 records
-        for i in range(n):
-            assert _write(log, i)
-        log.close()
+        _write_log(src, 3, 3 * L.REC, n, fs)   # 3 segments of 3 records
 
     def check(root, model, cut):
         want = _committed(model)
@@ -279,11 +287,7 @@ def test_a_corrupt_committed_record_loses_only_itself():
     """req: R-023"""
     d = _tmpdir("rot")
     try:
-        p = d + "/log"
-        log = L.EventLog(p, 4, 5 * L.REC)
-        for i in range(8):
-            assert _write(log, i)
-        log.close()
+        p = _write_log(d, 4, 5 * L.REC, 8)
         name = p + "/" + L.seg_name(1)
         for off in range(0, 5 * L.REC, 7):
             data = bytearray(_read(name))
@@ -429,11 +433,7 @@ def test_a_damaged_newest_segment_is_kept_and_counted():
     """req: R-023"""
     d = _tmpdir("dmg")
     try:
-        p = d + "/log"
-        log = L.EventLog(p, 4, 4 * L.REC)
-        for i in range(6):                 # segment 1: seq 1-4, segment 2: seq 5-6
-            assert _write(log, i)
-        log.close()
+        p = _write_log(d, 4, 4 * L.REC, 6)       # segment 1: seq 1-4, segment 2: seq 5-6
         seg2 = p + "/" + L.seg_name(2)
         damaged = _flip_records(seg2, (0, 1))
         _got, bad = L.read_all(p)
@@ -474,11 +474,7 @@ def test_the_runner_logs_how_many_records_it_found_damaged():
     from pumpmon.runner import Runner
     d = _tmpdir("dmg2")
     try:
-        p = d + "/log"
-        log = L.EventLog(p, 8, 4 * L.REC)
-        for i in range(6):
-            assert _write(log, i)
-        log.close()
+        p = _write_log(d, 8, 4 * L.REC, 6)
         _flip_records(p + "/" + L.seg_name(2), (0, 1))
         r = Runner(FakeBoard(), Config({"rate_ul_h": 30}), flash=d, log_seg_bytes=4 * L.REC,
                    rec_segments=0)
