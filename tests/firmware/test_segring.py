@@ -37,6 +37,15 @@ def _put(ring, code, seq):
     ring.write(_slot(code, seq), 1, 0)
 
 
+def _written(d, n):
+    """A ring in d holding slots 1..n (code 1), closed."""
+    r = _ring(d)
+    for i in range(1, n + 1):
+        _put(r, 1, i)
+    r.close()
+    return r
+
+
 def _files(d):
     return sorted(os.listdir(d + "/r"))
 
@@ -63,10 +72,7 @@ def test_ring_is_bounded_and_goes_on_after_its_last_slot(d):
 
 @in_tmpdir("ringtorn")
 def test_a_torn_tail_is_kept_counted_and_never_appended_after(d):
-    r = _ring(d)
-    for i in range(1, 4):
-        _put(r, 1, i)
-    r.close()
+    r = _written(d, 3)
     with open(r.file(1), "ab") as f:      # a write cut short: 2 of 4 bytes
         f.write(_slot(1, 4)[:2])
     before = _read(r.file(1))
@@ -85,10 +91,7 @@ def test_a_torn_tail_is_kept_counted_and_never_appended_after(d):
 
 @in_tmpdir("ringbad")
 def test_a_segment_of_garbage_is_kept_and_the_scan_looks_further_back(d):
-    r = _ring(d)
-    for i in range(1, 5):
-        _put(r, 1, i)
-    r.close()
+    _written(d, 4)
     with open(d + "/r/tx00000002.bin", "wb") as f:   # no valid slot at all
         f.write(b"\x00" * (2 * SIZE))
     r2 = _ring(d)
