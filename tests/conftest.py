@@ -12,12 +12,11 @@
 import json
 import re
 import shutil
-import signal
 import subprocess
 
 import pytest
 
-from tests.support import BIN, ROOT
+from tests.support import BIN, ROOT, stop_process
 
 _REQ_LINE = re.compile(r"^\s*req:\s*(.+?)\s*$", re.M)
 
@@ -118,12 +117,7 @@ def start_board(tmp_path):
     yield start
     for p in started:
         if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            stop_process(p, 15)
         assert p.returncode == 0, p.stderr.read().decode()
     # no VM left behind: every unix-port process the boards started is gone
     for d in tmp_path.glob("b*"):

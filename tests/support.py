@@ -2,6 +2,7 @@
 tools and the one helper that runs the `pumpmon` command. The fixtures are in
 tests/conftest.py. CPython only: the firmware tests (tests/firmware/, which
 also run on MicroPython) do not import this."""
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,3 +18,14 @@ def pumpmon(*args, stdin=None, env=None, cwd=ROOT, timeout=300):
     feed = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
     return subprocess.run([str(BIN / "pumpmon")] + [str(a) for a in args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout, **feed)
+
+
+def stop_process(p, wait_s):
+    """Stop a started process: SIGTERM, then SIGKILL if it has not ended
+    within wait_s seconds. Returns its exit status."""
+    p.send_signal(signal.SIGTERM)
+    try:
+        return p.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return p.wait()

@@ -95,6 +95,17 @@ def _trace(path, **kw):
             "flow_stuck_s": 60}
 
 
+def stop_trace(path, scenario, seed, duration_s, stop_at, back_at=None):
+    """A generated trace for the `pumpmon run` tests: delivery stops at stop_at
+    seconds (and comes back at back_at, if given); flow window of 2 minutes."""
+    factor = [(stop_at, 0.0)] + ([(back_at, 1.0)] if back_at is not None else [])
+    sc = Scenario(seed=seed, rate_ul_h=30.0, level_ml=15.0, duration_s=duration_s,
+                  factor=factor)
+    write_trace(str(path), {"scenario": scenario, "rate_ul_h": "30",
+                            "reservoir_capacity_ml": "20", "flow_window_s": "120"},
+                sc.samples())
+
+
 # ---- a served board for the flash tests (tests/host/test_flash*.py) ----------------------
 def firmware_file(rel):
     """The files a flash manages (and its work files); the firmware's own data

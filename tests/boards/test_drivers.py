@@ -139,13 +139,19 @@ def test_air_in_line_flag(mocker):
     assert f.flags & sf06.FLAG_AIR
 
 
-@pytest.mark.req("R-039")
-def test_nack_restarts_and_second_failure_clears_the_bus(mocker):
+def _sensor_with_recovery(mocker, warmup_ms):
+    """A started SF06 on a fake bus whose recover() hands out a second one."""
     bus = FakeI2C(mocker)
     bus2 = FakeI2C(mocker)
     recover = mocker.Mock(return_value=bus2)
-    f = sf06.SF06LF(bus, warmup_ms=100, recover=recover)
+    f = sf06.SF06LF(bus, warmup_ms=warmup_ms, recover=recover)
     f.start(0)
+    return bus, bus2, recover, f
+
+
+@pytest.mark.req("R-039")
+def test_nack_restarts_and_second_failure_clears_the_bus(mocker):
+    bus, bus2, recover, f = _sensor_with_recovery(mocker, 100)
     bus.answers += [frame(1200), OSError(errno.EIO)]
     assert f.read(100) == 10000
     assert f.read(1100) is None                      # NACK: no exception, None
@@ -164,11 +170,7 @@ def test_nack_restarts_and_second_failure_clears_the_bus(mocker):
 
 @pytest.mark.req("R-039")
 def test_bus_timeout_clears_the_bus_at_once(mocker):
-    bus = FakeI2C(mocker)
-    bus2 = FakeI2C(mocker)
-    recover = mocker.Mock(return_value=bus2)
-    f = sf06.SF06LF(bus, warmup_ms=0, recover=recover)
-    f.start(0)
+    bus, bus2, recover, f = _sensor_with_recovery(mocker, 0)
     bus.answers.append(OSError(errno.ETIMEDOUT))     # SDA/SCL held: rp2 times out
     assert f.read(0) is None
     recover.assert_called_once()

@@ -75,3 +75,13 @@ class Run:
         from host_tools.formats.expectations import check_events
         problems = check_events(self.event_dicts(), expectation)
         assert not problems, "\n".join(problems) + "\nevents %r" % (self.events,)
+
+
+def go(r, b, ms):
+    """Step a runner r on its board b for ms milliseconds, 10 ms a step (no
+    allocation: the heap-locked tests use it too)."""
+    n = ms // 10
+    while n > 0:
+        r.step()
+        b.sleep_ms(10)
+        n -= 1

@@ -7,7 +7,7 @@ import gc
 import micropython
 
 from fakeboard import FakeBoard
-from test_eventlog import _rmtree, _tmpdir
+from test_eventlog import in_tmpdir
 
 from pumpmon import recorder as R
 from pumpmon.clock import ticks_add
@@ -15,46 +15,40 @@ from pumpmon.config import Config
 from pumpmon.runner import Runner
 
 
-def test_sample_allocates_nothing():
-    d = _tmpdir("rheap")
+@in_tmpdir("rheap")
+def test_sample_allocates_nothing(d):
+    rec = R.Recorder(d + "/rec", 3, 6000 * R.REC)
+    rec.sample(0, 18000, 300, 0, 0, 0)        # warm up: segment open, boot header
+    sample = rec.sample
+    gc.collect()
+    micropython.heap_lock()
     try:
-        rec = R.Recorder(d + "/rec", 3, 6000 * R.REC)
-        rec.sample(0, 18000, 300, 0, 0, 0)        # warm up: segment open, boot header
-        sample = rec.sample
-        gc.collect()
-        micropython.heap_lock()
-        try:
-            i = 1
-            while i < 5000:
-                # readings of every kind: none, out of range (clamped), flags, button, refill
-                sample(i, None if i % 7 == 0 else 18000 - i, None if i % 11 == 0 else
-                       (5000000 if i % 13 == 0 else i), i & 0xFF, i & 1, (i >> 1) & 1)
-                i += 1
-        finally:
-            micropython.heap_unlock()
-        assert rec.samples == 5000 and rec.lost == 0 and rec.failed == 0
+        i = 1
+        while i < 5000:
+            # readings of every kind: none, out of range (clamped), flags, button, refill
+            sample(i, None if i % 7 == 0 else 18000 - i, None if i % 11 == 0 else
+                   (5000000 if i % 13 == 0 else i), i & 0xFF, i & 1, (i >> 1) & 1)
+            i += 1
     finally:
-        _rmtree(d)
+        micropython.heap_unlock()
+    assert rec.samples == 5000 and rec.lost == 0 and rec.failed == 0
 
 
-def test_streaming_allocates_nothing():
-    d = _tmpdir("rheap3")
+@in_tmpdir("rheap3")
+def test_streaming_allocates_nothing(d):
+    rec = R.Recorder(d + "/rec", 3, 600 * R.REC, stream=1)
+    rec.sample(0, 18000, 300, 0, 0, 0)
+    sample = rec.sample
+    gc.collect()
+    micropython.heap_lock()
     try:
-        rec = R.Recorder(d + "/rec", 3, 600 * R.REC, stream=1)
-        rec.sample(0, 18000, 300, 0, 0, 0)
-        sample = rec.sample
-        gc.collect()
-        micropython.heap_lock()
-        try:
-            i = 1
-            while i < 20:                         # '#S ...' lines on stdout
-                sample(i, None if i & 1 else 18000, 300 + i, 0, i & 1, 0)
-                i += 1
-        finally:
-            micropython.heap_unlock()
-        assert rec.samples == 20 and rec.lost == 0
+        i = 1
+        while i < 20:                         # '#S ...' lines on stdout
+            sample(i, None if i & 1 else 18000, 300 + i, 0, i & 1, 0)
+            i += 1
     finally:
-        _rmtree(d)
+        micropython.heap_unlock()
+    assert rec.samples == 20 and rec.lost == 0
 
 
 def locked_hour(r, b):
@@ -83,12 +77,9 @@ def locked_hour(r, b):
     assert r.rec.lost == 0 and r.log.lost == 0 and r.monitor.manager.shown == 0
 
 
-def test_main_loop_with_recorder_allocates_nothing():
-    d = _tmpdir("rheap2")
-    try:
-        b = FakeBoard(ticks_add(0, -20000))       # the ticks wrap inside the locked hour
-        r = Runner(b, Config({"rate_ul_h": 30}), flash=d, rec_segments=3,
-                   rec_seg_bytes=4000 * R.REC)
-        locked_hour(r, b)
-    finally:
-        _rmtree(d)
+@in_tmpdir("rheap2")
+def test_main_loop_with_recorder_allocates_nothing(d):
+    b = FakeBoard(ticks_add(0, -20000))       # the ticks wrap inside the locked hour
+    r = Runner(b, Config({"rate_ul_h": 30}), flash=d, rec_segments=3,
+               rec_seg_bytes=4000 * R.REC)
+    locked_hour(r, b)

@@ -14,6 +14,7 @@ sys.path.insert(0, "boards/drivers")
 import oled
 import simoled
 
+from harness import go
 from host_tools.sim.memboard import MemBoard
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
@@ -83,14 +84,6 @@ def runner(bus=None, quiet=False):
     r = Logged(b, Config(CFG))
     r.logged = []
     return r, b
-
-
-def go(r, b, ms):
-    n = ms // 10
-    while n > 0:
-        r.step()
-        b.sleep_ms(10)
-        n -= 1
 
 
 def test_frames_byte_for_byte():

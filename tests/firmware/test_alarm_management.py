@@ -39,11 +39,17 @@ class Rig:
         return [e[1] for e in self.events]
 
 
+def _raised(cond, ms):
+    """A rig whose conditions have been cond for ms milliseconds."""
+    r = Rig()
+    r.cond = cond
+    r.run(ms)
+    return r
+
+
 def test_raise_and_sound():
     """req: R-016"""
-    r = Rig()
-    r.cond = NO_FLOW
-    r.run(100)
+    r = _raised(NO_FLOW, 100)
     assert r.events == [(100, "alarm_raised", A.NO_FLOW)]
     assert r.m.sound_kind() == A.KIND_NO_FLOW
     assert r.m.light_kind() == A.KIND_NO_FLOW
@@ -51,9 +57,7 @@ def test_raise_and_sound():
 
 def test_short_press_pauses_two_minutes_then_sounds_again():
     """req: R-017"""
-    r = Rig()
-    r.cond = NO_FLOW
-    r.run(1000)
+    r = _raised(NO_FLOW, 1000)
     r.press(300)
     assert r.names()[-1] == "audio_paused"
     assert r.m.sound_kind() == A.KIND_NONE
@@ -67,9 +71,7 @@ def test_short_press_pauses_two_minutes_then_sounds_again():
 
 def test_high_alarm_latches_until_acknowledged():
     """req: R-018"""
-    r = Rig()
-    r.cond = NO_FLOW
-    r.run(1000)
+    r = _raised(NO_FLOW, 1000)
     r.cond = 0
     r.run(60000)
     assert r.names() == ["alarm_raised", "alarm_condition_cleared"]
@@ -82,9 +84,7 @@ def test_high_alarm_latches_until_acknowledged():
 
 def test_acknowledge_never_silences_a_persisting_danger():
     """req: R-018"""
-    r = Rig()
-    r.cond = NO_FLOW
-    r.run(1000)
+    r = _raised(NO_FLOW, 1000)
     r.press(2500)
     assert "alarm_acknowledged" in r.names() and "audio_paused" in r.names()
     assert r.m.sound_kind() == A.KIND_NONE
@@ -98,9 +98,7 @@ def test_acknowledge_never_silences_a_persisting_danger():
 
 def test_medium_acknowledged_reminds_every_hour_until_condition_ends():
     """req: R-019"""
-    r = Rig()
-    r.cond = LOW
-    r.run(1000)
+    r = _raised(LOW, 1000)
     assert r.m.sound_kind() == A.KIND_LOW_RESERVOIR
     r.press(2500)
     ack_t = r.t - 100             # the long press was seen 2 s into the press
@@ -218,9 +216,7 @@ def test_refill_today_cannot_be_acknowledged_away():
 def test_refill_today_never_acknowledged_clears_with_the_refill():
     """req: R-009"""
     today = 1 << A.REFILL_TODAY
-    r = Rig()
-    r.cond = today
-    r.run(1000)
+    r = _raised(today, 1000)
     r.cond = 0
     r.run(100)
     assert r.names() == ["alarm_raised", "alarm_cleared"]
@@ -228,9 +224,7 @@ def test_refill_today_never_acknowledged_clears_with_the_refill():
 
 def test_new_alarm_ends_a_pause():
     """req: R-017"""
-    r = Rig()
-    r.cond = LOW
-    r.run(1000)
+    r = _raised(LOW, 1000)
     r.press(300)
     assert r.m.sound_kind() == A.KIND_NONE
     r.cond = LOW | FLOW_SENSOR
@@ -265,9 +259,7 @@ def test_press_without_alarm_does_nothing():
 
 def test_bounce_shorter_than_30ms_is_ignored():
     """req: R-017"""
-    r = Rig()
-    r.cond = NO_FLOW
-    r.run(100)
+    r = _raised(NO_FLOW, 100)
     r.button = 1
     r.run(10, step=10)
     r.button = 0
@@ -368,9 +360,7 @@ def test_restored_unacknowledged_high_alarm_escalates_from_boot():
 def test_short_press_while_paused_puts_the_sound_back_on():
     # issue 22: a paused sound can be put back on at once, and it is logged
     """req: R-061"""
-    r = Rig()
-    r.cond = NO_FLOW
-    r.run(1000)
+    r = _raised(NO_FLOW, 1000)
     r.press(300)
     assert r.names()[-1] == "audio_paused" and r.m.sound_kind() == A.KIND_NONE
     r.run(30000)
@@ -403,9 +393,7 @@ def test_faults_that_leave_the_stop_test_working_remind_hourly_others_every_2_mi
     for bit in (A.NO_FLOW, A.EMPTY, A.OVER_DELIVERY, A.FLOW_SENSOR, A.PARTIAL_LONG,
                 A.INTERNAL, A.MISMATCH, A.REFILL_TODAY, A.REFILL_TIMEOUT):
         assert not A.QUIET_MASK & (1 << bit), bit
-    r = Rig()
-    r.cond = level
-    r.run(1000)
+    r = _raised(level, 1000)
     assert r.m.sound_kind() == A.KIND_MALFUNCTION
     r.press(2500)
     r.run(59 * 60000, step=1000)
@@ -429,9 +417,7 @@ def test_a_reminder_is_one_burst_and_needs_no_press():
     # burst (15 s), then is quiet again for another hour; a press meanwhile
     # acknowledges it as before. A high one (level sensor) sounds until pressed.
     """req: R-059"""
-    r = Rig()
-    r.cond = LOW
-    r.run(1000)
+    r = _raised(LOW, 1000)
     r.press(2500)
     r.run(3600 * 1000, step=1000)
     assert r.names()[-1] == "audio_resumed" and r.m.sound_kind() == A.KIND_LOW_RESERVOIR

@@ -8,7 +8,7 @@
 # at the flapping broker's rate; tests/vboard has the real link against a
 # flapping broker on loopback. Runs on CPython and the unix ports.
 from fakeboard import FakeBoard
-from test_eventlog import _rmtree, _tmpdir
+from test_eventlog import _rmtree, _tmpdir, in_tmpdir
 
 from pumpmon import alarms as A
 from pumpmon import chatter as C
@@ -96,39 +96,37 @@ def _held_total(d):
     return sum(f[8] for _s, _o, f in _records(d) if f[0] == L.RECORDS_HELD)
 
 
-def test_a_day_of_flapping_broker_keeps_every_alarm_and_few_link_records():
+@in_tmpdir("chat24")
+def test_a_day_of_flapping_broker_keeps_every_alarm_and_few_link_records(d):
     """req: R-067"""
-    d = _tmpdir("chat24")
-    try:
-        r, b = _runner(d)
-        _evidence(r)
-        before = [f for _s, _o, f in _records(d) if f[0] in EVIDENCE]
-        raised = [f for f in before if f[0] == EV_RAISED]
-        assert len(raised) == 2
-        written = _flap(r, b, HOURS * 3600)  # 172 800 link changes in 24 h
-        # it settles: the last summary a minute later
-        i = 0
-        while i < 70:
-            r.step()
-            b.t = ticks_add(b.t, 1000)
-            i += 1
-        recs = [f for _s, _o, f in _records(d)]
-        for f in before:                     # every alarm_raised (and the rest) still there
-            assert f in recs, f
-        links = [f for f in recs if f[0] == L.CARER_LINK]
-        per = _check_segments(d, r.log.ring.per_seg)
-        assert len(links) <= len(per) * (C.SEG_BUDGET - C.SEG_RESERVE), len(links)
-        # nothing is lost from the count: written + held back = every change
-        assert r.store.chatter.link.held == 0
-        assert len(links) + _held_total(d) == written, (len(links), _held_total(d), written)
-        held = [f for f in recs if f[0] == L.RECORDS_HELD]
-        assert held and held[-1][2] == L.CARER_LINK and held[-1][1] == L.NO_COND
-        assert r.log.lost == 0 and not r.monitor.internal
-    finally:
-        _rmtree(d)
+    r, b = _runner(d)
+    _evidence(r)
+    before = [f for _s, _o, f in _records(d) if f[0] in EVIDENCE]
+    raised = [f for f in before if f[0] == EV_RAISED]
+    assert len(raised) == 2
+    written = _flap(r, b, HOURS * 3600)  # 172 800 link changes in 24 h
+    # it settles: the last summary a minute later
+    i = 0
+    while i < 70:
+        r.step()
+        b.t = ticks_add(b.t, 1000)
+        i += 1
+    recs = [f for _s, _o, f in _records(d)]
+    for f in before:                     # every alarm_raised (and the rest) still there
+        assert f in recs, f
+    links = [f for f in recs if f[0] == L.CARER_LINK]
+    per = _check_segments(d, r.log.ring.per_seg)
+    assert len(links) <= len(per) * (C.SEG_BUDGET - C.SEG_RESERVE), len(links)
+    # nothing is lost from the count: written + held back = every change
+    assert r.store.chatter.link.held == 0
+    assert len(links) + _held_total(d) == written, (len(links), _held_total(d), written)
+    held = [f for f in recs if f[0] == L.RECORDS_HELD]
+    assert held and held[-1][2] == L.CARER_LINK and held[-1][1] == L.NO_COND
+    assert r.log.lost == 0 and not r.monitor.internal
 
 
-def test_a_small_log_keeps_its_evidence_under_weeks_of_chatter():
+@in_tmpdir("chatsmall")
+def test_a_small_log_keeps_its_evidence_under_weeks_of_chatter(d):
     # a log of 4 segments of 48 records: the per-segment budget, not the
     # rate limit, is what keeps the evidence. 40 days of a flapping link (at a
     # change a minute, well under the rate limit: every one of them would be
@@ -136,29 +134,25 @@ def test_a_small_log_keeps_its_evidence_under_weeks_of_chatter():
     # written first is there as long as fewer than 3 x (48 - 16) other records
     # came after it, i.e. 96 hours of status records; then it may go
     """req: R-067"""
-    d = _tmpdir("chatsmall")
-    try:
-        r, b = _runner(d, segments=4, seg_bytes=48 * L.REC)
-        _evidence(r)
-        first = [f for _s, _o, f in _records(d) if f[0] in EVIDENCE]
-        state = 0
-        hours = 0
-        while hours < 90:                    # 90 hours: 90 status records
-            m = 0
-            while m < 60:
-                state = UP if state != UP else 0
-                r.write(L.CARER_LINK, L.NO_COND, state, 0 if state == UP else 111, 1)
-                r.up_s += 60                 # the loop's minute, without its 60 passes
-                r.store.chatter.tick()
-                m += 1
-            r.write(L.SNAPSHOT, L.NO_COND, 0, 1, 2, 3, 4)
-            hours += 1
-        recs = [f for _s, _o, f in _records(d)]
-        for f in first:
-            assert f in recs, (f, hours)
-        _check_segments(d, r.log.ring.per_seg)
-    finally:
-        _rmtree(d)
+    r, b = _runner(d, segments=4, seg_bytes=48 * L.REC)
+    _evidence(r)
+    first = [f for _s, _o, f in _records(d) if f[0] in EVIDENCE]
+    state = 0
+    hours = 0
+    while hours < 90:                    # 90 hours: 90 status records
+        m = 0
+        while m < 60:
+            state = UP if state != UP else 0
+            r.write(L.CARER_LINK, L.NO_COND, state, 0 if state == UP else 111, 1)
+            r.up_s += 60                 # the loop's minute, without its 60 passes
+            r.store.chatter.tick()
+            m += 1
+        r.write(L.SNAPSHOT, L.NO_COND, 0, 1, 2, 3, 4)
+        hours += 1
+    recs = [f for _s, _o, f in _records(d)]
+    for f in first:
+        assert f in recs, (f, hours)
+    _check_segments(d, r.log.ring.per_seg)
 
 
 def test_random_chatter_never_takes_more_than_its_share_and_counts_everything():
@@ -226,50 +220,44 @@ def test_random_chatter_never_takes_more_than_its_share_and_counts_everything():
             _rmtree(d)
 
 
-def test_a_sensor_flapping_under_a_latched_alarm_is_summarised():
+@in_tmpdir("chatsens")
+def test_a_sensor_flapping_under_a_latched_alarm_is_summarised(d):
     """req: R-067"""
-    d = _tmpdir("chatsens")
-    try:
-        r, b = _runner(d)
-        r.on_event(EV_RAISED, A.FLOW_SENSOR, A.D_SILENT)
-        i = 0
-        while i < 500:                       # the condition clears again and again
-            r.on_event(EV_CONDITION_CLEARED, A.FLOW_SENSOR, 0)
-            r.step()
-            b.t = ticks_add(b.t, 1000)
-            i += 1
-        while i < 600:
-            r.step()
-            b.t = ticks_add(b.t, 1000)
-            i += 1
-        recs = [f for _s, _o, f in _records(d)]
-        cc = [f for f in recs if f[0] == EV_CONDITION_CLEARED]
-        held = [f for f in recs if f[0] == L.RECORDS_HELD]
-        assert 1 <= len(cc) <= C.SEG_BUDGET - C.SEG_RESERVE, len(cc)
-        assert len(cc) + sum(f[8] for f in held) == 500
-        assert held[-1][1] == A.FLOW_SENSOR and held[-1][2] == EV_CONDITION_CLEARED
-        # a new episode (acknowledged, cleared) logs its first condition_cleared again
-        r.on_event(EV_ACKNOWLEDGED, A.FLOW_SENSOR, 0)
-        r.on_event(EV_RAISED, A.FLOW_SENSOR, A.D_SILENT)
-        n = len([1 for _s, _o, f in _records(d) if f[0] == EV_CONDITION_CLEARED])
+    r, b = _runner(d)
+    r.on_event(EV_RAISED, A.FLOW_SENSOR, A.D_SILENT)
+    i = 0
+    while i < 500:                       # the condition clears again and again
         r.on_event(EV_CONDITION_CLEARED, A.FLOW_SENSOR, 0)
-        assert len([1 for _s, _o, f in _records(d) if f[0] == EV_CONDITION_CLEARED]) == n + 1
-    finally:
-        _rmtree(d)
+        r.step()
+        b.t = ticks_add(b.t, 1000)
+        i += 1
+    while i < 600:
+        r.step()
+        b.t = ticks_add(b.t, 1000)
+        i += 1
+    recs = [f for _s, _o, f in _records(d)]
+    cc = [f for f in recs if f[0] == EV_CONDITION_CLEARED]
+    held = [f for f in recs if f[0] == L.RECORDS_HELD]
+    assert 1 <= len(cc) <= C.SEG_BUDGET - C.SEG_RESERVE, len(cc)
+    assert len(cc) + sum(f[8] for f in held) == 500
+    assert held[-1][1] == A.FLOW_SENSOR and held[-1][2] == EV_CONDITION_CLEARED
+    # a new episode (acknowledged, cleared) logs its first condition_cleared again
+    r.on_event(EV_ACKNOWLEDGED, A.FLOW_SENSOR, 0)
+    r.on_event(EV_RAISED, A.FLOW_SENSOR, A.D_SILENT)
+    n = len([1 for _s, _o, f in _records(d) if f[0] == EV_CONDITION_CLEARED])
+    r.on_event(EV_CONDITION_CLEARED, A.FLOW_SENSOR, 0)
+    assert len([1 for _s, _o, f in _records(d) if f[0] == EV_CONDITION_CLEARED]) == n + 1
 
 
-def test_the_segment_count_survives_a_reset():
+@in_tmpdir("chatboot")
+def test_the_segment_count_survives_a_reset(d):
     """req: R-067"""
-    d = _tmpdir("chatboot")
-    try:
-        r, b = _runner(d)
-        _flap(r, b, 3 * 3600 + 600)          # 4 link records, then a summary an hour
-        n = r.log.ring.chat
-        assert n == C.PER_MIN + 3, n
-        r.log.close()
-        r2, b2 = _runner(d, t0=5000)
-        assert r2.log.ring.chat == n
-        _flap(r2, b2, 600)
-        _check_segments(d, r2.log.ring.per_seg)
-    finally:
-        _rmtree(d)
+    r, b = _runner(d)
+    _flap(r, b, 3 * 3600 + 600)          # 4 link records, then a summary an hour
+    n = r.log.ring.chat
+    assert n == C.PER_MIN + 3, n
+    r.log.close()
+    r2, b2 = _runner(d, t0=5000)
+    assert r2.log.ring.chat == n
+    _flap(r2, b2, 600)
+    _check_segments(d, r2.log.ring.per_seg)

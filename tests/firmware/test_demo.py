@@ -4,6 +4,7 @@
 # stop raised at the same board time with and without a demonstration), a
 # press ending it, the console request. CPython and both unix ports.
 from fakeboard import FakeBoard
+from harness import go
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
 from pumpmon import demo as D
@@ -30,14 +31,6 @@ def runner():
     r = Logged(b, Config(CFG), sinks=[sink])
     r.logged = events                 # the alarm events and the log records, in order
     return r, b
-
-
-def go(r, b, ms):
-    n = ms // 10
-    while n > 0:
-        r.step()
-        b.sleep_ms(10)
-        n -= 1
 
 
 def press(r, b, ms):

@@ -42,6 +42,26 @@ def _rmtree(p):
     os.rmdir(p)
 
 
+def in_tmpdir(tag):
+    """A test taking a fresh temporary directory d as its argument, removed
+    (with all it holds) after the test, pass or fail: `@in_tmpdir("tag")`
+    on `def test_x(d):`. The wrapper takes no argument (pytest asks for no
+    fixture, tests/mp_runner.py calls it bare)."""
+    def wrap(fn):
+        def test():
+            d = _tmpdir(tag)
+            try:
+                fn(d)
+            finally:
+                _rmtree(d)
+        try:
+            test.__name__ = fn.__name__
+        except AttributeError:   # MicroPython: a function's name is fixed
+            pass
+        return test
+    return wrap
+
+
 def _read(path):
     with open(path, "rb") as f:
         return f.read()
@@ -176,26 +196,34 @@ def _write(log, i):
                       1700000000 + i, i * 7 + 1, -i, i * 1000003, -2147483648 + i)
 
 
+def _write_log(d, segs, seg_bytes, n, fs=None):
+    """A log in d/log (segs segments of seg_bytes) holding test records
+    0..n-1, each written (asserted), then closed; returns its path."""
+    p = d + "/log"
+    log = L.EventLog(p, segs, seg_bytes, fs)
+    for i in range(n):
+        assert _write(log, i)
+    log.close()
+    return p
+
+
 # ---- tests ----------------------------------------------------------------------
-def test_record_is_40_bytes_and_checked():
+@in_tmpdir("rec")
+def test_record_is_40_bytes_and_checked(d):
     """req: R-022"""
-    d = _tmpdir("rec")
-    try:
-        log = L.EventLog(d + "/log", 4, 400)
-        assert _write(log, 5)
-        log.close()
-        data = _read(d + "/log/" + L.seg_name(1))
-        assert len(data) == L.REC == 40
-        assert L.check(bytearray(data))
-        f = L.unpack(data)
-        assert f == (L.SNAPSHOT, 5, 5, 1, 55, 5, 5, 1700000005, 36, -5, 5000015,
-                     -2147483643)
-        for i in range(L.REC):      # any one flipped byte is caught
-            b = bytearray(data)
-            b[i] ^= 0x10
-            assert not L.check(b)
-    finally:
-        _rmtree(d)
+    log = L.EventLog(d + "/log", 4, 400)
+    assert _write(log, 5)
+    log.close()
+    data = _read(d + "/log/" + L.seg_name(1))
+    assert len(data) == L.REC == 40
+    assert L.check(bytearray(data))
+    f = L.unpack(data)
+    assert f == (L.SNAPSHOT, 5, 5, 1, 55, 5, 5, 1700000005, 36, -5, 5000015,
+                 -2147483643)
+    for i in range(L.REC):      # any one flipped byte is caught
+        b = bytearray(data)
+        b[i] ^= 0x10
+        assert not L.check(b)
 
 
 def every_cut(tag, write, check, corrupt):
@@ -228,10 +256,7 @@ def _cut_everywhere(corrupt):
     n = 11                                                     # rotates three times
 
     def write(src, fs):
-        log = L.EventLog(src + "/log", 3, 3 * L.REC, fs)   # 3 segments of 3 records
-        for i in range(n):
-            assert _write(log, i)
-        log.close()
+        _write_log(src, 3, 3 * L.REC, n, fs)   # 3 segments of 3 records
 
     def check(root, model, cut):
         want = _committed(model)
@@ -275,57 +300,47 @@ def test_power_cut_at_every_byte_with_garbage():
     _cut_everywhere(True)
 
 
-def test_a_corrupt_committed_record_loses_only_itself():
+@in_tmpdir("rot")
+def test_a_corrupt_committed_record_loses_only_itself(d):
     """req: R-023"""
-    d = _tmpdir("rot")
-    try:
-        p = d + "/log"
-        log = L.EventLog(p, 4, 5 * L.REC)
-        for i in range(8):
-            assert _write(log, i)
-        log.close()
-        name = p + "/" + L.seg_name(1)
-        for off in range(0, 5 * L.REC, 7):
-            data = bytearray(_read(name))
-            data[off] ^= 0x01
-            with open(name, "wb") as f:
-                f.write(data)
-            got, bad = L.read_all(p)
-            seqs = [r[2][3] for r in got]
-            lost = off // L.REC + 1
-            assert seqs == [s for s in range(1, 9) if s != lost], (off, seqs)
-            assert bad == [(1, off // L.REC * L.REC, "corrupt")]
-            data[off] ^= 0x01
-            with open(name, "wb") as f:
-                f.write(data)
-    finally:
-        _rmtree(d)
-
-
-def test_rotation_keeps_n_segments_and_sequence_runs_across_reboots():
-    """req: R-023"""
-    d = _tmpdir("rot")
-    try:
-        p = d + "/log"
-        written = 0
-        for boot in range(7):              # 7 boots, 9 records each
-            log = L.EventLog(p, 4, 4 * L.REC)
-            assert log.seq == written + 1
-            for i in range(9):
-                assert _write(log, written)
-                written += 1
-            if boot % 2:
-                log.close()                # and sometimes just dropped (power cut)
+    p = _write_log(d, 4, 5 * L.REC, 8)
+    name = p + "/" + L.seg_name(1)
+    for off in range(0, 5 * L.REC, 7):
+        data = bytearray(_read(name))
+        data[off] ^= 0x01
+        with open(name, "wb") as f:
+            f.write(data)
         got, bad = L.read_all(p)
-        assert bad == []
-        names = sorted(os.listdir(p))
-        assert len(names) == 4
         seqs = [r[2][3] for r in got]
-        assert seqs == list(range(seqs[0], written + 1))
-        assert len(seqs) > 3 * 4           # at least three full segments kept
-        assert [r[0] for r in got] == sorted(r[0] for r in got)
-    finally:
-        _rmtree(d)
+        lost = off // L.REC + 1
+        assert seqs == [s for s in range(1, 9) if s != lost], (off, seqs)
+        assert bad == [(1, off // L.REC * L.REC, "corrupt")]
+        data[off] ^= 0x01
+        with open(name, "wb") as f:
+            f.write(data)
+
+
+@in_tmpdir("rot")
+def test_rotation_keeps_n_segments_and_sequence_runs_across_reboots(d):
+    """req: R-023"""
+    p = d + "/log"
+    written = 0
+    for boot in range(7):              # 7 boots, 9 records each
+        log = L.EventLog(p, 4, 4 * L.REC)
+        assert log.seq == written + 1
+        for i in range(9):
+            assert _write(log, written)
+            written += 1
+        if boot % 2:
+            log.close()                # and sometimes just dropped (power cut)
+    got, bad = L.read_all(p)
+    assert bad == []
+    names = sorted(os.listdir(p))
+    assert len(names) == 4
+    seqs = [r[2][3] for r in got]
+    assert seqs == list(range(seqs[0], written + 1))
+    assert len(seqs) > 3 * 4           # at least three full segments kept
+    assert [r[0] for r in got] == sorted(r[0] for r in got)
 
 
 class FailingFlash(L.Flash):
@@ -354,58 +369,52 @@ class _FullFile(_RecFile):
         return self.f.write(b)
 
 
-def test_write_error_never_raises_and_logging_resumes():
+@in_tmpdir("full")
+def test_write_error_never_raises_and_logging_resumes(d):
     """req: R-036"""
-    d = _tmpdir("full")
-    try:
-        p = d + "/log"
-        fs = FailingFlash()
-        log = L.EventLog(p, 4, 10 * L.REC, fs)
-        for i in range(3):
-            assert _write(log, i)
-        fs.full = 1
-        for i in range(3, 6):
-            assert not _write(log, i)
-        assert log.failed == 28 and log.lost == 3
-        assert not log.retry(10)
-        fs.full = 0
-        assert log.retry(20)
-        assert log.failed == 0 and log.lost == 0
-        assert _write(log, 6)
-        log.close()
-        got, bad = L.read_all(p)
-        f = _fields(got)
-        assert [r[3] for r in f] == [1, 2, 3, 7, 8]   # 4-6 lost: a visible gap
-        assert f[3][0] == L.LOG_RESUMED and f[3][8] == 3 and f[3][9] == 28
-        assert f[4][8] == 6 * 7 + 1
-        assert bad and bad[0][2] in ("torn", "corrupt")   # the partial record is reported
-        # a reboot after that appends cleanly
-        log = L.EventLog(p, 4, 10 * L.REC)
-        assert log.seq == 9 and _write(log, 7)
-        log.close()
-        got, _bad = L.read_all(p)
-        assert got[-1][2][3] == 9
-    finally:
-        _rmtree(d)
+    p = d + "/log"
+    fs = FailingFlash()
+    log = L.EventLog(p, 4, 10 * L.REC, fs)
+    for i in range(3):
+        assert _write(log, i)
+    fs.full = 1
+    for i in range(3, 6):
+        assert not _write(log, i)
+    assert log.failed == 28 and log.lost == 3
+    assert not log.retry(10)
+    fs.full = 0
+    assert log.retry(20)
+    assert log.failed == 0 and log.lost == 0
+    assert _write(log, 6)
+    log.close()
+    got, bad = L.read_all(p)
+    f = _fields(got)
+    assert [r[3] for r in f] == [1, 2, 3, 7, 8]   # 4-6 lost: a visible gap
+    assert f[3][0] == L.LOG_RESUMED and f[3][8] == 3 and f[3][9] == 28
+    assert f[4][8] == 6 * 7 + 1
+    assert bad and bad[0][2] in ("torn", "corrupt")   # the partial record is reported
+    # a reboot after that appends cleanly
+    log = L.EventLog(p, 4, 10 * L.REC)
+    assert log.seq == 9 and _write(log, 7)
+    log.close()
+    got, _bad = L.read_all(p)
+    assert got[-1][2][3] == 9
 
 
-def test_unwritable_log_directory_does_not_raise():
+@in_tmpdir("nodir")
+def test_unwritable_log_directory_does_not_raise(d):
     """req: R-036"""
-    d = _tmpdir("nodir")
-    try:
-        with open(d + "/log", "wb") as f:   # a file where the directory should be
-            f.write(b"x")
-        log = L.EventLog(d + "/log", 4, 400)
-        assert not _write(log, 1)
-        assert log.lost == 1 and log.failed
-        os.remove(d + "/log")
-        assert log.retry()
-        assert _write(log, 2)
-        log.close()
-        got, bad = L.read_all(d + "/log")
-        assert [r[2][0] for r in got] == [L.LOG_RESUMED, L.SNAPSHOT] and not bad
-    finally:
-        _rmtree(d)
+    with open(d + "/log", "wb") as f:   # a file where the directory should be
+        f.write(b"x")
+    log = L.EventLog(d + "/log", 4, 400)
+    assert not _write(log, 1)
+    assert log.lost == 1 and log.failed
+    os.remove(d + "/log")
+    assert log.retry()
+    assert _write(log, 2)
+    log.close()
+    got, bad = L.read_all(d + "/log")
+    assert [r[2][0] for r in got] == [L.LOG_RESUMED, L.SNAPSHOT] and not bad
 
 
 def test_crc_matches_the_standard_crc32():
@@ -422,48 +431,41 @@ def _flip_records(name, slots):
     return bytes(data)
 
 
-def test_a_damaged_newest_segment_is_kept_and_counted():
+@in_tmpdir("dmg")
+def test_a_damaged_newest_segment_is_kept_and_counted(d):
     # the newest segment holds only records that no longer read (bit flips):
     # it is never reopened for writing, writing moves on to a new segment,
     # and no sequence number of the damaged records is given again
     """req: R-023"""
-    d = _tmpdir("dmg")
-    try:
-        p = d + "/log"
-        log = L.EventLog(p, 4, 4 * L.REC)
-        for i in range(6):                 # segment 1: seq 1-4, segment 2: seq 5-6
-            assert _write(log, i)
-        log.close()
-        seg2 = p + "/" + L.seg_name(2)
-        damaged = _flip_records(seg2, (0, 1))
-        _got, bad = L.read_all(p)
-        assert len(bad) == 2
-        log = L.EventLog(p, 4, 4 * L.REC)
-        assert log.ring.damaged == 2 and log.ring.damaged_seg == 2 and not log.ring.torn
-        assert log.seq == 7
-        for i in range(6, 9):
-            assert _write(log, i)
-        log.close()
-        assert _read(seg2) == damaged       # kept byte for byte
-        got, bad = L.read_all(p)
-        assert bad == [(2, 0, "corrupt"), (2, L.REC, "corrupt")]
-        assert [(s, r[3]) for s, _o, r in got] == [(1, 1), (1, 2), (1, 3), (1, 4),
-                                                   (3, 7), (3, 8), (3, 9)]
-        # a torn tail alone in a new segment is kept too, and counted as torn
-        seg4 = p + "/" + L.seg_name(4)
-        with open(seg4, "wb") as f:
-            f.write(b"\xa5" * 17)
-        log = L.EventLog(p, 4, 4 * L.REC)
-        # (the writer scans back only to the last valid record: segment 3)
-        assert log.ring.damaged == 1 and log.ring.damaged_seg == 4 and log.ring.torn and \
-            log.seq == 11
-        assert _write(log, 9)
-        log.close()
-        assert _read(seg4) == b"\xa5" * 17
-        got, bad = L.read_all(p)
-        assert got[-1][0] == 5 and got[-1][2][3] == 11
-    finally:
-        _rmtree(d)
+    p = _write_log(d, 4, 4 * L.REC, 6)       # segment 1: seq 1-4, segment 2: seq 5-6
+    seg2 = p + "/" + L.seg_name(2)
+    damaged = _flip_records(seg2, (0, 1))
+    _got, bad = L.read_all(p)
+    assert len(bad) == 2
+    log = L.EventLog(p, 4, 4 * L.REC)
+    assert log.ring.damaged == 2 and log.ring.damaged_seg == 2 and not log.ring.torn
+    assert log.seq == 7
+    for i in range(6, 9):
+        assert _write(log, i)
+    log.close()
+    assert _read(seg2) == damaged       # kept byte for byte
+    got, bad = L.read_all(p)
+    assert bad == [(2, 0, "corrupt"), (2, L.REC, "corrupt")]
+    assert [(s, r[3]) for s, _o, r in got] == [(1, 1), (1, 2), (1, 3), (1, 4),
+                                               (3, 7), (3, 8), (3, 9)]
+    # a torn tail alone in a new segment is kept too, and counted as torn
+    seg4 = p + "/" + L.seg_name(4)
+    with open(seg4, "wb") as f:
+        f.write(b"\xa5" * 17)
+    log = L.EventLog(p, 4, 4 * L.REC)
+    # (the writer scans back only to the last valid record: segment 3)
+    assert log.ring.damaged == 1 and log.ring.damaged_seg == 4 and log.ring.torn and \
+        log.seq == 11
+    assert _write(log, 9)
+    log.close()
+    assert _read(seg4) == b"\xa5" * 17
+    got, bad = L.read_all(p)
+    assert got[-1][0] == 5 and got[-1][2][3] == 11
 
 
 def test_the_runner_logs_how_many_records_it_found_damaged():
@@ -474,11 +476,7 @@ def test_the_runner_logs_how_many_records_it_found_damaged():
     from pumpmon.runner import Runner
     d = _tmpdir("dmg2")
     try:
-        p = d + "/log"
-        log = L.EventLog(p, 8, 4 * L.REC)
-        for i in range(6):
-            assert _write(log, i)
-        log.close()
+        p = _write_log(d, 8, 4 * L.REC, 6)
         _flip_records(p + "/" + L.seg_name(2), (0, 1))
         r = Runner(FakeBoard(), Config({"rate_ul_h": 30}), flash=d, log_seg_bytes=4 * L.REC,
                    rec_segments=0)

@@ -5,7 +5,7 @@
 import binascii
 
 from fakeboard import FakeBoard
-from test_eventlog import _read, _rmtree, _tmpdir
+from test_eventlog import _read, _rmtree, _tmpdir, in_tmpdir
 
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
@@ -156,68 +156,62 @@ def test_reads_never_pause_monitoring_and_status_answers_while_alarming():
     assert any('"alarms":[]' in p and '"led":"green"' in p for s, p in statuses)
 
 
-def test_log_and_recording_pulled_over_the_channel_equal_the_files():
+@in_tmpdir("svc2")
+def test_log_and_recording_pulled_over_the_channel_equal_the_files(d):
     """req: R-038"""
-    d = _tmpdir("svc2")
-    try:
-        b, r, c = _setup(d)
-        r.run(100 * 60 * 5)
-        got = _pull(r, c, d, "log")
-        assert got and sorted(got) == sorted(
-            n for n in __import__("os").listdir(d + "/log"))
-        for name in got:
-            assert got[name] == _read(d + "/log/" + name)
-        rec = _pull(r, c, d, "rec")
-        assert rec
-        for name in rec:
-            assert rec[name] == _read(d + "/rec/" + name)
-        c.send(S.request("cf", "read", "config.json", 0))
-        r.run(2)
-        assert c.replies()[-1][:2] == ("cf", False)   # no config.json in this folder
-        with open(d + "/config.json", "w") as f:
-            f.write('{"rate_ul_h": 30}')
-        c.send(S.request("cf", "read", "config.json", 0))
-        r.run(2)
-        rid, ok, p = c.replies()[-1]
-        assert ok and binascii.a2b_base64(p.split(" ")[3]) == b'{"rate_ul_h": 30}'
-    finally:
-        _rmtree(d)
+    b, r, c = _setup(d)
+    r.run(100 * 60 * 5)
+    got = _pull(r, c, d, "log")
+    assert got and sorted(got) == sorted(
+        n for n in __import__("os").listdir(d + "/log"))
+    for name in got:
+        assert got[name] == _read(d + "/log/" + name)
+    rec = _pull(r, c, d, "rec")
+    assert rec
+    for name in rec:
+        assert rec[name] == _read(d + "/rec/" + name)
+    c.send(S.request("cf", "read", "config.json", 0))
+    r.run(2)
+    assert c.replies()[-1][:2] == ("cf", False)   # no config.json in this folder
+    with open(d + "/config.json", "w") as f:
+        f.write('{"rate_ul_h": 30}')
+    c.send(S.request("cf", "read", "config.json", 0))
+    r.run(2)
+    rid, ok, p = c.replies()[-1]
+    assert ok and binascii.a2b_base64(p.split(" ")[3]) == b'{"rate_ul_h": 30}'
 
 
-def test_bad_requests_get_an_error_and_never_an_alarm():
+@in_tmpdir("svc3")
+def test_bad_requests_get_an_error_and_never_an_alarm(d):
     """req: R-038"""
-    d = _tmpdir("svc3")
-    try:
-        b, r, c = _setup(d)
-        r.run(100 * 20)
-        c.send(b"PM 1 launch missiles\n")
-        c.send(b"PM 2 read ../../etc/passwd 0\n")
-        c.send(b"PM 3 read log/ev00000001.bin x\n")
-        c.send(b"PM 4 read log/ev00000001.bin -5 10\n")
-        c.send(b"PM 5 ls /\n")
-        c.send(b"PM 6 service reboot-now\n")
-        c.send(b"PM waytoolongid status\n")
-        c.send(b"PM " + b"x" * 300 + b"\n")           # over-long: dropped whole
-        c.send(b"PM 7 read log/ev00000001.bin 0 99999\n")
-        c.send(b"hello board\r\n\xff\xfe\x80 PM\n\n\r")  # stray bytes: ignored
-        c.send(b"PM \xff\xfe status\n")
-        c.send(b"PM 8 status\r\n")
-        r.run(100 * 5)
-        rep = c.replies()
-        ids = [x[0] for x in rep]
-        assert ids[:6] == ["1", "2", "3", "4", "5", "6"], rep
-        assert all(not ok for _i, ok, _p in rep[:7])
-        assert rep[0][2].startswith("unknown_verb")
-        assert rep[1][2].startswith("bad_path") and rep[4][2].startswith("bad_path")
-        assert rep[6][0] == "?"
-        size, off, k = [int(x) for x in rep[7][2].split(" ")[:3]]
-        assert rep[7][0] == "7" and k == min(size, S.CHUNK)   # capped at a chunk
-        assert rep[-2] == ("?", False, "bad_request PM ID VERB [ARG ...]")
-        assert rep[-1][0] == "8" and rep[-1][1] and len(rep) == 10
-        assert r.service.errors == 0            # every case handled, none by accident
-        assert r.monitor.manager.shown == 0 and not r.stop and b.tone == 0
-    finally:
-        _rmtree(d)
+    b, r, c = _setup(d)
+    r.run(100 * 20)
+    c.send(b"PM 1 launch missiles\n")
+    c.send(b"PM 2 read ../../etc/passwd 0\n")
+    c.send(b"PM 3 read log/ev00000001.bin x\n")
+    c.send(b"PM 4 read log/ev00000001.bin -5 10\n")
+    c.send(b"PM 5 ls /\n")
+    c.send(b"PM 6 service reboot-now\n")
+    c.send(b"PM waytoolongid status\n")
+    c.send(b"PM " + b"x" * 300 + b"\n")           # over-long: dropped whole
+    c.send(b"PM 7 read log/ev00000001.bin 0 99999\n")
+    c.send(b"hello board\r\n\xff\xfe\x80 PM\n\n\r")  # stray bytes: ignored
+    c.send(b"PM \xff\xfe status\n")
+    c.send(b"PM 8 status\r\n")
+    r.run(100 * 5)
+    rep = c.replies()
+    ids = [x[0] for x in rep]
+    assert ids[:6] == ["1", "2", "3", "4", "5", "6"], rep
+    assert all(not ok for _i, ok, _p in rep[:7])
+    assert rep[0][2].startswith("unknown_verb")
+    assert rep[1][2].startswith("bad_path") and rep[4][2].startswith("bad_path")
+    assert rep[6][0] == "?"
+    size, off, k = [int(x) for x in rep[7][2].split(" ")[:3]]
+    assert rep[7][0] == "7" and k == min(size, S.CHUNK)   # capped at a chunk
+    assert rep[-2] == ("?", False, "bad_request PM ID VERB [ARG ...]")
+    assert rep[-1][0] == "8" and rep[-1][1] and len(rep) == 10
+    assert r.service.errors == 0            # every case handled, none by accident
+    assert r.monitor.manager.shown == 0 and not r.stop and b.tone == 0
 
 
 def _run_to_ctrl_c(r):
@@ -233,42 +227,39 @@ def _records(d):
     return [f for _s, _o, f in recs], bad
 
 
-def test_service_request_logs_the_stop_and_sounds_until_the_reset():
+@in_tmpdir("svc4")
+def test_service_request_logs_the_stop_and_sounds_until_the_reset(d):
     """req: R-038"""
-    d = _tmpdir("svc4")
-    try:
-        b, r, c = _setup(d)
-        r.run(100 * 30)
-        c.send(S.request("sv", "service", "flash"))
-        # the monitor stops and waits for the host's Ctrl-C (service.hold),
-        # which comes 2 s later, in the hold's sleep: not a second stop record
-        seen = []
-        real_sleep = b.sleep_ms
+    b, r, c = _setup(d)
+    r.run(100 * 30)
+    c.send(S.request("sv", "service", "flash"))
+    # the monitor stops and waits for the host's Ctrl-C (service.hold),
+    # which comes 2 s later, in the hold's sleep: not a second stop record
+    seen = []
+    real_sleep = b.sleep_ms
 
-        def sleep_ms(ms):
-            real_sleep(ms)
-            if r.stop:
-                seen.append((b.tone, b.led))
-                if len(seen) == 200:
-                    raise KeyboardInterrupt
-        b.sleep_ms = sleep_ms
-        _run_to_ctrl_c(r)
-        assert r.stop == S.STOP_SERVICE
-        assert c.replies()[-1] == ("sv", True, "service flash")
-        assert b.tone == P.SERVICE_TONE and b.led == P.SERVICE_LED
-        assert set(seen) == {(P.SERVICE_TONE, P.SERVICE_LED)}   # held all through
-        recs, bad = _records(d)
-        last = recs[-1]
-        assert last[0] == L.MONITORING_STOPPED and last[2] == S.STOP_SERVICE
-        assert last[8] == S.SERVICE_WHY.index("flash") and not bad
-        # the next boot (the reset that ends service) logs as usual after it
-        r2 = Runner(FakeBoard(), Config({"rate_ul_h": 30}), flash=d)
-        recs, bad = _records(d)
-        k = recs.index(last)              # then the boot (and what it logs)
-        assert recs[k + 1][0] == L.BOOT and recs[k + 1][3] == last[3] + 1
-        assert not bad and r2.log.ring.damaged == 0
-    finally:
-        _rmtree(d)
+    def sleep_ms(ms):
+        real_sleep(ms)
+        if r.stop:
+            seen.append((b.tone, b.led))
+            if len(seen) == 200:
+                raise KeyboardInterrupt
+    b.sleep_ms = sleep_ms
+    _run_to_ctrl_c(r)
+    assert r.stop == S.STOP_SERVICE
+    assert c.replies()[-1] == ("sv", True, "service flash")
+    assert b.tone == P.SERVICE_TONE and b.led == P.SERVICE_LED
+    assert set(seen) == {(P.SERVICE_TONE, P.SERVICE_LED)}   # held all through
+    recs, bad = _records(d)
+    last = recs[-1]
+    assert last[0] == L.MONITORING_STOPPED and last[2] == S.STOP_SERVICE
+    assert last[8] == S.SERVICE_WHY.index("flash") and not bad
+    # the next boot (the reset that ends service) logs as usual after it
+    r2 = Runner(FakeBoard(), Config({"rate_ul_h": 30}), flash=d)
+    recs, bad = _records(d)
+    k = recs.index(last)              # then the boot (and what it logs)
+    assert recs[k + 1][0] == L.BOOT and recs[k + 1][3] == last[3] + 1
+    assert not bad and r2.log.ring.damaged == 0
 
 
 class _CtrlCBoard(FakeBoard):
@@ -286,22 +277,19 @@ class _CtrlCBoard(FakeBoard):
             raise KeyboardInterrupt
 
 
-def test_ctrl_c_is_logged_and_the_board_keeps_sounding():
+@in_tmpdir("svc5")
+def test_ctrl_c_is_logged_and_the_board_keeps_sounding(d):
     """req: R-038"""
-    d = _tmpdir("svc5")
-    try:
-        b = _CtrlCBoard(ticks_add(0, -20000), 13 * 60 * 1000)
-        r = Runner(b, Config({"rate_ul_h": 30}), flash=d)
-        r.attach_service(S.Service(r, FakeConsole(), root=d))
-        _run_to_ctrl_c(r)
-        assert r.stop == S.STOP_INTERRUPT
-        assert b.tone == P.SERVICE_TONE and b.led == P.SERVICE_LED   # never silent
-        recs, bad = _records(d)
-        assert recs[-1][0] == L.MONITORING_STOPPED and recs[-1][2] == S.STOP_INTERRUPT
-        assert 13 * 60 - 1 <= recs[-1][4] <= 13 * 60 and not bad
-        assert L.NAMES[recs[-1][0]] == "monitoring_stopped"
-    finally:
-        _rmtree(d)
+    b = _CtrlCBoard(ticks_add(0, -20000), 13 * 60 * 1000)
+    r = Runner(b, Config({"rate_ul_h": 30}), flash=d)
+    r.attach_service(S.Service(r, FakeConsole(), root=d))
+    _run_to_ctrl_c(r)
+    assert r.stop == S.STOP_INTERRUPT
+    assert b.tone == P.SERVICE_TONE and b.led == P.SERVICE_LED   # never silent
+    recs, bad = _records(d)
+    assert recs[-1][0] == L.MONITORING_STOPPED and recs[-1][2] == S.STOP_INTERRUPT
+    assert 13 * 60 - 1 <= recs[-1][4] <= 13 * 60 and not bad
+    assert L.NAMES[recs[-1][0]] == "monitoring_stopped"
 
 
 class _CutFile:
@@ -335,81 +323,75 @@ class _CutFlash(L.Flash):
         return f if "r" in mode else _CutFile(self, f)
 
 
-def test_ctrl_c_in_the_middle_of_a_log_write_never_misaligns_the_log():
+@in_tmpdir("svc6")
+def test_ctrl_c_in_the_middle_of_a_log_write_never_misaligns_the_log(d):
     """req: R-038"""
-    d = _tmpdir("svc6")
+    fs = _CutFlash()
+    b = FakeBoard(ticks_add(0, -20000))
+    r = Runner(b, Config({"rate_ul_h": 30}), flash=d, fs=fs, rec_segments=0)
+    r.run(100 * 10)
+    fs.cut = 1
     try:
-        fs = _CutFlash()
-        b = FakeBoard(ticks_add(0, -20000))
-        r = Runner(b, Config({"rate_ul_h": 30}), flash=d, fs=fs, rec_segments=0)
-        r.run(100 * 10)
-        fs.cut = 1
-        try:
-            r.write(L.SNAPSHOT, L.NO_COND, 0, 1, 2, 3, 4)
-        except KeyboardInterrupt:
-            H.stop_interrupted(r)
-        recs, bad = _records(d)
-        assert recs[-1][0] == L.MONITORING_STOPPED, recs[-1]
-        assert [x[0] for x in recs[:2]] == [L.BOOT, L.CONFIG] or recs[0][0] == L.BOOT
-        assert len(bad) == 1                # the cut record, reported, nothing else
-        seqs = [x[3] for x in recs]
-        assert seqs == sorted(seqs)
-    finally:
-        _rmtree(d)
+        r.write(L.SNAPSHOT, L.NO_COND, 0, 1, 2, 3, 4)
+    except KeyboardInterrupt:
+        H.stop_interrupted(r)
+    recs, bad = _records(d)
+    assert recs[-1][0] == L.MONITORING_STOPPED, recs[-1]
+    assert [x[0] for x in recs[:2]] == [L.BOOT, L.CONFIG] or recs[0][0] == L.BOOT
+    assert len(bad) == 1                # the cut record, reported, nothing else
+    seqs = [x[3] for x in recs]
+    assert seqs == sorted(seqs)
 
 
-def test_an_abandoned_service_request_resumes_monitoring_by_itself():
+@in_tmpdir("svc7")
+def test_an_abandoned_service_request_resumes_monitoring_by_itself(d):
     # issue 28: one line, "PM s1 service other", from a client that then
     # disappears: the monitor stops (logged, service indication) and, nobody
     # taking the REPL within service.HOLD_S, monitors again: logged
     # (monitoring_resumed service_timeout), monitoring_interrupted shown, and
     # a stop of the drug afterwards raises no_flow as usual
     """req: R-069"""
-    d = _tmpdir("svc7")
-    try:
-        b, r, c = _setup(d)
-        r.run(100 * 11 * 60)                 # the flow window filled
-        assert r.monitor.manager.shown == 0
-        c.send(b"PM s1 service other\n")
-        t_req = b.t
-        stopped = []
-        real_sleep = b.sleep_ms
+    b, r, c = _setup(d)
+    r.run(100 * 11 * 60)                 # the flow window filled
+    assert r.monitor.manager.shown == 0
+    c.send(b"PM s1 service other\n")
+    t_req = b.t
+    stopped = []
+    real_sleep = b.sleep_ms
 
-        def sleep_ms(ms):
-            real_sleep(ms)
-            if r.stop:
-                stopped.append(b.t)
-        b.sleep_ms = sleep_ms
-        r.run(100 * 5)
-        assert c.replies()[-1] == ("s1", True, "service other")
-        assert r.stop == 0                   # back: run() went on
-        held_ms = ticks_diff(stopped[-1], stopped[0])
-        assert H.HOLD_S * 1000 - 20 <= held_ms <= H.HOLD_S * 1000, held_ms
-        recs, bad = _records(d)
-        codes = [x[0] for x in recs]
-        k = codes.index(L.MONITORING_STOPPED)
-        assert codes[k + 1] == L.MONITORING_RESUMED, codes[k:]
-        res = recs[k + 1]
-        assert res[2] == H.RESUME_TIMEOUT and res[8] == H.HOLD_S and not bad
-        assert res[9] == S.SERVICE_WHY.index("other")
-        assert res[4] - recs[k][4] in (H.HOLD_S - 1, H.HOLD_S, H.HOLD_S + 1)  # its own time
-        assert L.NAMES[res[0]] == "monitoring_resumed"
-        assert r.monitor.manager.shown & (1 << A.INTERRUPTED)
-        n_leds = len(b.leds)
-        n_tones = len(b.tones)
-        r.run(100 * 60)
-        # no longer the steady service indication: the patterns play again
-        # (monitoring_interrupted sounds; the light: starting, flow not judged)
-        assert len(b.tones) > n_tones + 2 and b.leds[-1][1] == P.YELLOW and n_leds
-        after = [x for x in _records(d)[0][k + 2:] if x[0] == 1]
-        assert [x[1] for x in after] == [A.INTERRUPTED], after   # nothing misjudged
-        # monitoring for real: the flow stops, no_flow within its window
-        b.flow = 0
-        t0 = b.t
-        r.run(100 * 11 * 60)
-        raised = [x for x in _records(d)[0] if x[0] == 1 and x[1] == A.NO_FLOW]
-        assert raised, "no_flow not raised after the service mode ended"
-        assert ticks_diff(b.t, t_req) > 0 and ticks_diff(b.t, t0) > 0
-        assert r.service.errors == 0
-    finally:
-        _rmtree(d)
+    def sleep_ms(ms):
+        real_sleep(ms)
+        if r.stop:
+            stopped.append(b.t)
+    b.sleep_ms = sleep_ms
+    r.run(100 * 5)
+    assert c.replies()[-1] == ("s1", True, "service other")
+    assert r.stop == 0                   # back: run() went on
+    held_ms = ticks_diff(stopped[-1], stopped[0])
+    assert H.HOLD_S * 1000 - 20 <= held_ms <= H.HOLD_S * 1000, held_ms
+    recs, bad = _records(d)
+    codes = [x[0] for x in recs]
+    k = codes.index(L.MONITORING_STOPPED)
+    assert codes[k + 1] == L.MONITORING_RESUMED, codes[k:]
+    res = recs[k + 1]
+    assert res[2] == H.RESUME_TIMEOUT and res[8] == H.HOLD_S and not bad
+    assert res[9] == S.SERVICE_WHY.index("other")
+    assert res[4] - recs[k][4] in (H.HOLD_S - 1, H.HOLD_S, H.HOLD_S + 1)  # its own time
+    assert L.NAMES[res[0]] == "monitoring_resumed"
+    assert r.monitor.manager.shown & (1 << A.INTERRUPTED)
+    n_leds = len(b.leds)
+    n_tones = len(b.tones)
+    r.run(100 * 60)
+    # no longer the steady service indication: the patterns play again
+    # (monitoring_interrupted sounds; the light: starting, flow not judged)
+    assert len(b.tones) > n_tones + 2 and b.leds[-1][1] == P.YELLOW and n_leds
+    after = [x for x in _records(d)[0][k + 2:] if x[0] == 1]
+    assert [x[1] for x in after] == [A.INTERRUPTED], after   # nothing misjudged
+    # monitoring for real: the flow stops, no_flow within its window
+    b.flow = 0
+    t0 = b.t
+    r.run(100 * 11 * 60)
+    raised = [x for x in _records(d)[0] if x[0] == 1 and x[1] == A.NO_FLOW]
+    assert raised, "no_flow not raised after the service mode ended"
+    assert ticks_diff(b.t, t_req) > 0 and ticks_diff(b.t, t0) > 0
+    assert r.service.errors == 0

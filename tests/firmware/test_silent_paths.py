@@ -5,7 +5,7 @@
 # Runs on CPython and on the MicroPython unix port.
 import os
 
-from test_eventlog import FailingFlash, _rmtree, _tmpdir
+from test_eventlog import FailingFlash, _rmtree, _tmpdir, in_tmpdir
 from test_statefile import CFG, INTERNAL, NO_FLOW, _board, _no_flow_sounding, _records, \
     _seconds
 
@@ -17,30 +17,27 @@ from pumpmon.runner import Runner
 from pumpmon.statefile import StateFile
 
 
-def test_buzzer_that_raises_never_stops_the_light_or_the_watchdog():
+@in_tmpdir("buzz")
+def test_buzzer_that_raises_never_stops_the_light_or_the_watchdog(d):
     """req: R-035"""
-    d = _tmpdir("buzz")
-    try:
-        b = _board()
+    b = _board()
 
-        def broken(hz):
-            raise OSError(19)            # ENODEV: the PWM driver fails
+    def broken(hz):
+        raise OSError(19)            # ENODEV: the PWM driver fails
 
-        b.set_tone = broken
-        r = Runner(b, Config(CFG), flash=d, rec_segments=0)
-        r.run(50)
-        fed = b.fed
-        assert fed == 50                 # fed on every pass despite the buzzer
-        m = r.monitor
-        assert m.manager.shown & INTERNAL and m.internal_detail == A.D_OUTPUT
-        r.run(300)                       # 3 s: malfunction's red blips go on
-        assert b.fed == fed + 300
-        assert P.RED in [c for _t, c in b.leds] and P.OFF in [c for _t, c in b.leds]
-        r.run(100 * 61)                  # the faults are logged within a minute
-        recs, _bad = _records(d)
-        assert any(x[0] == L.FAULT and x[2] == A.D_OUTPUT for x in recs)
-    finally:
-        _rmtree(d)
+    b.set_tone = broken
+    r = Runner(b, Config(CFG), flash=d, rec_segments=0)
+    r.run(50)
+    fed = b.fed
+    assert fed == 50                 # fed on every pass despite the buzzer
+    m = r.monitor
+    assert m.manager.shown & INTERNAL and m.internal_detail == A.D_OUTPUT
+    r.run(300)                       # 3 s: malfunction's red blips go on
+    assert b.fed == fed + 300
+    assert P.RED in [c for _t, c in b.leds] and P.OFF in [c for _t, c in b.leds]
+    r.run(100 * 61)                  # the faults are logged within a minute
+    recs, _bad = _records(d)
+    assert any(x[0] == L.FAULT and x[2] == A.D_OUTPUT for x in recs)
 
 
 def test_light_that_raises_never_stops_the_sound():
@@ -57,88 +54,76 @@ def test_light_that_raises_never_stops_the_sound():
     assert any(hz == P.C5 for _t, hz in b.tones)   # malfunction melody
 
 
-def test_flash_failure_with_nothing_to_log_is_found_within_two_minutes():
+@in_tmpdir("quietfail")
+def test_flash_failure_with_nothing_to_log_is_found_within_two_minutes(d):
     """req: R-036"""
-    d = _tmpdir("quietfail")
-    try:
-        fs = FailingFlash()
-        b = _board()
-        r = Runner(b, Config(CFG), flash=d, fs=fs, rec_segments=0)
-        _seconds(r, 30)
-        assert r.monitor.manager.shown == 0
-        fs.full = 1                      # quiet delivery: nothing to log for an hour
-        n = 0
-        while not r.monitor.manager.shown & INTERNAL and n < 120:
-            _seconds(r, 1)
-            n += 1
-        assert n < 120, "no alarm within 2 minutes of the flash failing"
-        assert r.monitor.internal_detail == A.D_LOG
-    finally:
-        _rmtree(d)
+    fs = FailingFlash()
+    b = _board()
+    r = Runner(b, Config(CFG), flash=d, fs=fs, rec_segments=0)
+    _seconds(r, 30)
+    assert r.monitor.manager.shown == 0
+    fs.full = 1                      # quiet delivery: nothing to log for an hour
+    n = 0
+    while not r.monitor.manager.shown & INTERNAL and n < 120:
+        _seconds(r, 1)
+        n += 1
+    assert n < 120, "no alarm within 2 minutes of the flash failing"
+    assert r.monitor.internal_detail == A.D_LOG
 
 
-def test_deleted_state_file_under_a_latched_alarm_brings_it_back():
+@in_tmpdir("delstate")
+def test_deleted_state_file_under_a_latched_alarm_brings_it_back(d):
     """req: R-036"""
-    d = _tmpdir("delstate")
-    try:
-        r = _no_flow_sounding(d)
-        b = r.board
-        b.flow = 300                     # delivery back: no_flow stays latched
-        _seconds(r, 11 * 60)
-        assert r.monitor.manager.shown & NO_FLOW and not r.monitor.engine.conditions & NO_FLOW
-        os.remove(d + "/state.bin")      # someone with a USB cable
-        b2 = _board(5000)
-        r2 = Runner(b2, Config(CFG), flash=d, rec_segments=0)
-        m = r2.monitor
-        assert m.manager.shown & NO_FLOW and not m.manager.acked & NO_FLOW
-        assert m.manager.shown & INTERNAL and m.internal_detail == A.D_STATE
-        _seconds(r2, 1)
-        assert any(hz for _t, hz in b2.tones), "no sound within 1 s of boot"
-        recs, _bad = _records(d)
-        raised = [x for x in recs if x[0] == 1 and x[1] == A.INTERNAL]
-        assert raised and raised[-1][2] == A.D_STATE
-    finally:
-        _rmtree(d)
+    r = _no_flow_sounding(d)
+    b = r.board
+    b.flow = 300                     # delivery back: no_flow stays latched
+    _seconds(r, 11 * 60)
+    assert r.monitor.manager.shown & NO_FLOW and not r.monitor.engine.conditions & NO_FLOW
+    os.remove(d + "/state.bin")      # someone with a USB cable
+    b2 = _board(5000)
+    r2 = Runner(b2, Config(CFG), flash=d, rec_segments=0)
+    m = r2.monitor
+    assert m.manager.shown & NO_FLOW and not m.manager.acked & NO_FLOW
+    assert m.manager.shown & INTERNAL and m.internal_detail == A.D_STATE
+    _seconds(r2, 1)
+    assert any(hz for _t, hz in b2.tones), "no sound within 1 s of boot"
+    recs, _bad = _records(d)
+    raised = [x for x in recs if x[0] == 1 and x[1] == A.INTERNAL]
+    assert raised and raised[-1][2] == A.D_STATE
 
 
-def test_first_boot_without_a_log_is_not_a_missing_state():
+@in_tmpdir("fresh")
+def test_first_boot_without_a_log_is_not_a_missing_state(d):
     """req: R-036"""
-    d = _tmpdir("fresh")
-    try:
-        r = Runner(_board(), Config(CFG), flash=d, rec_segments=0)
-        assert r.monitor.manager.shown == 0 and not r.monitor.internal
-    finally:
-        _rmtree(d)
+    r = Runner(_board(), Config(CFG), flash=d, rec_segments=0)
+    assert r.monitor.manager.shown == 0 and not r.monitor.internal
 
 
-def test_state_file_keeps_the_last_alive_time_every_minute():
+@in_tmpdir("alive")
+def test_state_file_keeps_the_last_alive_time_every_minute(d):
     """req: R-025"""
-    d = _tmpdir("alive")
-    try:
-        b = _board()
-        b.wall = 1767225600              # 2026-01-01 00:00:00 local
-        r = Runner(b, Config(CFG), flash=d, rec_segments=0)
-        _seconds(r, 61)
-        st = StateFile(d)
-        st.load()
-        assert st.alive == 1767225600
-        b.wall += 60
-        _seconds(r, 60)
-        st.load()
-        assert st.alive == 1767225660
-        # a version 1 file (24 bytes, before issue 12) still loads
-        import struct
-        from pumpmon.eventlog import crc32
-        buf = bytearray(24)
-        struct.pack_into("<4sBBHHHII", buf, 0, b"PMST", 1, 0, 1, 0, 0, 7, 9)
-        struct.pack_into("<I", buf, 20, crc32(memoryview(buf)[:20]) & 0xFFFFFFFF)
-        with open(d + "/state.bin", "wb") as f:
-            f.write(buf)
-        os.remove(d + "/state.new") if StateFile(d).fs.size(d + "/state.new") >= 0 else None
-        st = StateFile(d)
-        assert st.load() == (L.STATE_OK, 1, 0, 0, 9) and st.alive == 0
-    finally:
-        _rmtree(d)
+    b = _board()
+    b.wall = 1767225600              # 2026-01-01 00:00:00 local
+    r = Runner(b, Config(CFG), flash=d, rec_segments=0)
+    _seconds(r, 61)
+    st = StateFile(d)
+    st.load()
+    assert st.alive == 1767225600
+    b.wall += 60
+    _seconds(r, 60)
+    st.load()
+    assert st.alive == 1767225660
+    # a version 1 file (24 bytes, before issue 12) still loads
+    import struct
+    from pumpmon.eventlog import crc32
+    buf = bytearray(24)
+    struct.pack_into("<4sBBHHHII", buf, 0, b"PMST", 1, 0, 1, 0, 0, 7, 9)
+    struct.pack_into("<I", buf, 20, crc32(memoryview(buf)[:20]) & 0xFFFFFFFF)
+    with open(d + "/state.bin", "wb") as f:
+        f.write(buf)
+    os.remove(d + "/state.new") if StateFile(d).fs.size(d + "/state.new") >= 0 else None
+    st = StateFile(d)
+    assert st.load() == (L.STATE_OK, 1, 0, 0, 9) and st.alive == 0
 
 
 BAD_CONFIGS = (
@@ -239,77 +224,71 @@ def test_bad_config_sounds_malfunction_not_a_reset_loop():
         _rmtree(d)
 
 
-def test_power_cut_logs_how_long_monitoring_was_off_and_shows_it_until_acknowledged():
+@in_tmpdir("cut")
+def test_power_cut_logs_how_long_monitoring_was_off_and_shows_it_until_acknowledged(d):
     """req: R-025"""
-    d = _tmpdir("cut")
-    try:
-        b = _board()
-        b.wall = 1767225600
-        r = Runner(b, Config(CFG), flash=d, rec_segments=0)
-        _seconds(r, 61)                  # last alive: 1767225600
-        # the power goes for 2 hours; the board clock (a DS3231) kept time
-        b2 = _board(5000)
-        b2.wall = 1767225600 + 7200
-        r2 = Runner(b2, Config(CFG), flash=d, rec_segments=0)
-        m = r2.monitor
-        assert m.manager.shown == 1 << A.INTERRUPTED
-        _seconds(r2, 2)
-        assert P.YELLOW in [c for _t, c in b2.leds]       # steady yellow
-        assert any(hz for _t, hz in b2.tones)             # two soft pulses
-        recs, _bad = _records(d)
-        cut = [x for x in recs if x[0] == L.INTERRUPTED]
-        assert len(cut) == 1 and cut[0][2] == L.reset_code("power_on")
-        assert cut[0][8] == 7200 and cut[0][9] == 1767225600
-        b2.btn = 1                                        # long press: acknowledged
-        _seconds(r2, 3)
-        b2.btn = 0
-        _seconds(r2, 1)
-        assert m.manager.shown == 0 and b2.led != P.GREEN     # start-up: not judged yet
-        _seconds(r2, 60)
-        assert m.manager.shown == 0 and b2.led == P.GREEN
-        # a soft reset (pumpmon flash, config set) is logged, without an alarm;
-        # without a clock the duration is not known
-        b3 = _board(9000)
-        b3.cause = "soft"
-        r3 = Runner(b3, Config(CFG), flash=d, rec_segments=0)
-        assert r3.monitor.manager.shown == 0
-        cut = [x for x in _records(d)[0] if x[0] == L.INTERRUPTED]
-        assert len(cut) == 2 and cut[1][8] == L.UNKNOWN
-    finally:
-        _rmtree(d)
+    b = _board()
+    b.wall = 1767225600
+    r = Runner(b, Config(CFG), flash=d, rec_segments=0)
+    _seconds(r, 61)                  # last alive: 1767225600
+    # the power goes for 2 hours; the board clock (a DS3231) kept time
+    b2 = _board(5000)
+    b2.wall = 1767225600 + 7200
+    r2 = Runner(b2, Config(CFG), flash=d, rec_segments=0)
+    m = r2.monitor
+    assert m.manager.shown == 1 << A.INTERRUPTED
+    _seconds(r2, 2)
+    assert P.YELLOW in [c for _t, c in b2.leds]       # steady yellow
+    assert any(hz for _t, hz in b2.tones)             # two soft pulses
+    recs, _bad = _records(d)
+    cut = [x for x in recs if x[0] == L.INTERRUPTED]
+    assert len(cut) == 1 and cut[0][2] == L.reset_code("power_on")
+    assert cut[0][8] == 7200 and cut[0][9] == 1767225600
+    b2.btn = 1                                        # long press: acknowledged
+    _seconds(r2, 3)
+    b2.btn = 0
+    _seconds(r2, 1)
+    assert m.manager.shown == 0 and b2.led != P.GREEN     # start-up: not judged yet
+    _seconds(r2, 60)
+    assert m.manager.shown == 0 and b2.led == P.GREEN
+    # a soft reset (pumpmon flash, config set) is logged, without an alarm;
+    # without a clock the duration is not known
+    b3 = _board(9000)
+    b3.cause = "soft"
+    r3 = Runner(b3, Config(CFG), flash=d, rec_segments=0)
+    assert r3.monitor.manager.shown == 0
+    cut = [x for x in _records(d)[0] if x[0] == L.INTERRUPTED]
+    assert len(cut) == 2 and cut[1][8] == L.UNKNOWN
 
 
-def test_power_on_test_shows_every_colour_and_a_tone_and_logs_it():
+@in_tmpdir("pot")
+def test_power_on_test_shows_every_colour_and_a_tone_and_logs_it(d):
     """req: R-020"""
-    d = _tmpdir("pot")
-    try:
-        b = _board()
-        r = Runner(b, Config(CFG), flash=d, rec_segments=0)
-        t0 = b.t
-        assert r.power_on_test()
-        assert [c for _t, c in b.leds] == [P.OFF, P.GREEN, P.YELLOW, P.RED][-3:] or \
-            [c for _t, c in b.leds][-3:] == [P.GREEN, P.YELLOW, P.RED]
-        assert [hz for _t, hz in b.tones][-2:] == [P.C5, 0]
-        assert b.fed == 3 and b.t - t0 == 750
-        _seconds(r, 60)                             # then monitoring as usual
-        assert b.led == P.GREEN and b.tone == 0
-        recs, _bad = _records(d)
-        pot = [x for x in recs if x[0] == L.POWER_ON_TEST]
-        assert len(pot) == 1 and pot[0][8] == 1 and pot[0][9] == 0
-        # a buzzer that raises: the test says so, and it is malfunction/internal
-        b2 = _board()
+    b = _board()
+    r = Runner(b, Config(CFG), flash=d, rec_segments=0)
+    t0 = b.t
+    assert r.power_on_test()
+    assert [c for _t, c in b.leds] == [P.OFF, P.GREEN, P.YELLOW, P.RED][-3:] or \
+        [c for _t, c in b.leds][-3:] == [P.GREEN, P.YELLOW, P.RED]
+    assert [hz for _t, hz in b.tones][-2:] == [P.C5, 0]
+    assert b.fed == 3 and b.t - t0 == 750
+    _seconds(r, 60)                             # then monitoring as usual
+    assert b.led == P.GREEN and b.tone == 0
+    recs, _bad = _records(d)
+    pot = [x for x in recs if x[0] == L.POWER_ON_TEST]
+    assert len(pot) == 1 and pot[0][8] == 1 and pot[0][9] == 0
+    # a buzzer that raises: the test says so, and it is malfunction/internal
+    b2 = _board()
 
-        def broken(hz):
-            raise OSError(19)
+    def broken(hz):
+        raise OSError(19)
 
-        b2.set_tone = broken
-        r2 = Runner(b2, Config(CFG), flash=d, rec_segments=0)
-        assert not r2.power_on_test()
-        assert r2.monitor.internal_detail == A.D_OUTPUT
-        pot = [x for x in _records(d)[0] if x[0] == L.POWER_ON_TEST]
-        assert pot[-1][8] == 0 and pot[-1][9] == 0b11000   # the tone on and off
-    finally:
-        _rmtree(d)
+    b2.set_tone = broken
+    r2 = Runner(b2, Config(CFG), flash=d, rec_segments=0)
+    assert not r2.power_on_test()
+    assert r2.monitor.internal_detail == A.D_OUTPUT
+    pot = [x for x in _records(d)[0] if x[0] == L.POWER_ON_TEST]
+    assert pot[-1][8] == 0 and pot[-1][9] == 0b11000   # the tone on and off
 
 
 def test_heartbeat_toggles_once_a_second_and_stops_when_sampling_stops():

@@ -8,7 +8,7 @@
 import os
 
 from fakeboard import FakeBoard
-from test_eventlog import FailingFlash, _rmtree, _tmpdir
+from test_eventlog import FailingFlash, _rmtree, _tmpdir, in_tmpdir
 
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
@@ -62,103 +62,91 @@ def _codes(log):
     return [r[0] for r in _records(log)]
 
 
-def test_boot_restores_the_latched_alarm_from_the_state_file():
+@in_tmpdir("store1")
+def test_boot_restores_the_latched_alarm_from_the_state_file(d):
     """req: R-024"""
-    d = _tmpdir("store1")
-    try:
-        lp, st = _store(d)
-        assert st.boot == ("power_on", L.STATE_NONE) and lp.monitor.manager.shown == 0
-        lp.monitor.manager.shown = NO_FLOW      # latched when the board resets
-        st.save_state()
-        st.log.close()
-        lp2, st2 = _store(d, "watchdog")
-        mg = lp2.monitor.manager
-        assert st2.boot == ("watchdog", L.STATE_OK)
-        assert mg.shown & NO_FLOW and mg.shown & INTERNAL   # back, and the reset is a fault
-        assert (EV_RAISED, A.INTERNAL, A.D_WATCHDOG) in lp2.events
-        boots = [r for r in _records(st2.log) if r[0] == L.BOOT]
-        assert boots[-1] == (L.BOOT, L.NO_COND, L.reset_code("watchdog"), NO_FLOW, 0,
-                             L.STATE_OK)
-        assert L.INTERRUPTED in _codes(st2.log)
-        st2.log.close()
-    finally:
-        _rmtree(d)
+    lp, st = _store(d)
+    assert st.boot == ("power_on", L.STATE_NONE) and lp.monitor.manager.shown == 0
+    lp.monitor.manager.shown = NO_FLOW      # latched when the board resets
+    st.save_state()
+    st.log.close()
+    lp2, st2 = _store(d, "watchdog")
+    mg = lp2.monitor.manager
+    assert st2.boot == ("watchdog", L.STATE_OK)
+    assert mg.shown & NO_FLOW and mg.shown & INTERNAL   # back, and the reset is a fault
+    assert (EV_RAISED, A.INTERNAL, A.D_WATCHDOG) in lp2.events
+    boots = [r for r in _records(st2.log) if r[0] == L.BOOT]
+    assert boots[-1] == (L.BOOT, L.NO_COND, L.reset_code("watchdog"), NO_FLOW, 0,
+                         L.STATE_OK)
+    assert L.INTERRUPTED in _codes(st2.log)
+    st2.log.close()
 
 
-def test_a_lost_state_file_brings_the_alarms_back_from_the_last_record():
+@in_tmpdir("store2")
+def test_a_lost_state_file_brings_the_alarms_back_from_the_last_record(d):
     """req: R-036"""
-    d = _tmpdir("store2")
-    try:
-        lp, st = _store(d)
-        lp.monitor.manager.shown = NO_FLOW
-        st.write(L.SNAPSHOT, L.NO_COND, 0, 1, 2, 3, 4)   # carries shown
-        assert ST.last_shown(st.log) == NO_FLOW
-        st.log.close()
-        os.remove(d + "/state.bin")
-        lp2, st2 = _store(d)
-        assert st2.boot == ("power_on", L.STATE_NONE)
-        assert lp2.monitor.manager.shown & NO_FLOW
-        assert lp2.monitor.manager.shown & INTERNAL      # state_missing says why
-        st2.log.close()
-    finally:
-        _rmtree(d)
+    lp, st = _store(d)
+    lp.monitor.manager.shown = NO_FLOW
+    st.write(L.SNAPSHOT, L.NO_COND, 0, 1, 2, 3, 4)   # carries shown
+    assert ST.last_shown(st.log) == NO_FLOW
+    st.log.close()
+    os.remove(d + "/state.bin")
+    lp2, st2 = _store(d)
+    assert st2.boot == ("power_on", L.STATE_NONE)
+    assert lp2.monitor.manager.shown & NO_FLOW
+    assert lp2.monitor.manager.shown & INTERNAL      # state_missing says why
+    st2.log.close()
 
 
-def test_the_store_fault_latch_raises_and_clears_with_the_next_good_write():
+@in_tmpdir("store3")
+def test_the_store_fault_latch_raises_and_clears_with_the_next_good_write(d):
     """req: R-036"""
-    d = _tmpdir("store3")
-    try:
-        fs = FailingFlash()
-        lp, st = _store(d, fs=fs)
-        m = lp.monitor
-        assert not m.internal
-        fs.full = 1
-        assert not st.write(L.SNAPSHOT)
-        assert m.internal and m.internal_detail == A.D_LOG
-        fs.full = 0
-        lp.up_s = 59
-        st.tick(0)                              # not yet: retried a minute later
-        assert m.internal and st.log.lost == 1
-        lp.up_s = 60
-        st.tick(0)
-        assert not m.internal and st.log.lost == 0
-        resumed = [r for r in _records(st.log) if r[0] == L.LOG_RESUMED]
-        assert resumed and resumed[-1][3] == 1 and resumed[-1][4] == 28   # 1 lost, ENOSPC
-        st.log.close()
-    finally:
-        _rmtree(d)
+    fs = FailingFlash()
+    lp, st = _store(d, fs=fs)
+    m = lp.monitor
+    assert not m.internal
+    fs.full = 1
+    assert not st.write(L.SNAPSHOT)
+    assert m.internal and m.internal_detail == A.D_LOG
+    fs.full = 0
+    lp.up_s = 59
+    st.tick(0)                              # not yet: retried a minute later
+    assert m.internal and st.log.lost == 1
+    lp.up_s = 60
+    st.tick(0)
+    assert not m.internal and st.log.lost == 0
+    resumed = [r for r in _records(st.log) if r[0] == L.LOG_RESUMED]
+    assert resumed and resumed[-1][3] == 1 and resumed[-1][4] == 28   # 1 lost, ENOSPC
+    st.log.close()
 
 
-def test_tick_logs_faults_once_a_minute_and_the_status_hourly_without_bursts():
-    d = _tmpdir("store4")
-    try:
-        lp, st = _store(d)
-        for _ in range(3):
-            st.count_fault(A.D_OUTPUT)
-        lp.up_s = 1
-        st.tick(0)
+@in_tmpdir("store4")
+def test_tick_logs_faults_once_a_minute_and_the_status_hourly_without_bursts(d):
+    lp, st = _store(d)
+    for _ in range(3):
         st.count_fault(A.D_OUTPUT)
-        lp.up_s = 30
-        st.tick(0)
-        lp.up_s = 61
-        st.tick(0)
-        faults = [r for r in _records(st.log) if r[0] == L.FAULT]
-        assert faults == [(L.FAULT, L.NO_COND, A.D_OUTPUT, 3, 0, 0),
-                          (L.FAULT, L.NO_COND, A.D_OUTPUT, 1, 0, 0)]
-        lp.up_s = 3600
-        st.tick(0)
-        lp.up_s = 3 * 3600 + 5                  # the loop fell far behind
-        st.tick(0)
-        st.tick(0)
-        lp.up_s = 4 * 3600
-        st.tick(0)                              # the next one an hour after the late one
-        assert _codes(st.log).count(L.SNAPSHOT) == 2
-        lp.up_s = 4 * 3600 + 1
-        st.tick(1)
-        assert _codes(st.log)[-1] == L.REFILL_START
-        st.log.close()
-    finally:
-        _rmtree(d)
+    lp.up_s = 1
+    st.tick(0)
+    st.count_fault(A.D_OUTPUT)
+    lp.up_s = 30
+    st.tick(0)
+    lp.up_s = 61
+    st.tick(0)
+    faults = [r for r in _records(st.log) if r[0] == L.FAULT]
+    assert faults == [(L.FAULT, L.NO_COND, A.D_OUTPUT, 3, 0, 0),
+                      (L.FAULT, L.NO_COND, A.D_OUTPUT, 1, 0, 0)]
+    lp.up_s = 3600
+    st.tick(0)
+    lp.up_s = 3 * 3600 + 5                  # the loop fell far behind
+    st.tick(0)
+    st.tick(0)
+    lp.up_s = 4 * 3600
+    st.tick(0)                              # the next one an hour after the late one
+    assert _codes(st.log).count(L.SNAPSHOT) == 2
+    lp.up_s = 4 * 3600 + 1
+    st.tick(1)
+    assert _codes(st.log)[-1] == L.REFILL_START
+    st.log.close()
 
 
 def _flip_last(log):
@@ -172,54 +160,48 @@ def _flip_last(log):
         f.write(data)
 
 
-def test_the_bad_config_latch_reads_the_records_by_name():
-    d = _tmpdir("store5")
-    try:
-        log = L.EventLog(d + "/log", 4, 16 * L.REC)
-        assert ST.bad_config_latch(log) == 0    # nothing latched
-        log.append(EV_RAISED, A.INTERNAL, A.D_CONFIG)
-        assert ST.bad_config_latch(log) == 1
-        log.append(L.BOOT, L.NO_COND, L.reset_code("power_on"), v2=L.STATE_OK)
-        assert ST.bad_config_latch(log) == 1    # an expected reset: still only bad_config
-        log.append(L.BOOT, L.NO_COND, L.reset_code("power_on"), v2=L.STATE_NONE)
-        assert ST.bad_config_latch(log) == 0    # the state file was lost meanwhile
-        log.append(EV_RAISED, A.INTERNAL, A.D_CONFIG)
-        log.append(L.BOOT, L.NO_COND, L.reset_code("watchdog"), v2=L.STATE_OK)
-        assert ST.bad_config_latch(log) == 0
-        log.append(EV_RAISED, A.INTERNAL, A.D_CONFIG)
-        log.append(L.FAULT, L.NO_COND, A.D_EXCEPTION, 1)
-        assert ST.bad_config_latch(log) == 0
-        log.append(EV_RAISED, A.INTERNAL, A.D_CONFIG)
-        log.append(L.SNAPSHOT)
-        assert ST.bad_config_latch(log) == 1
-        _flip_last(log)                         # a damaged record: it cannot tell
-        assert ST.bad_config_latch(log) == 0
-    finally:
-        _rmtree(d)
+@in_tmpdir("store5")
+def test_the_bad_config_latch_reads_the_records_by_name(d):
+    log = L.EventLog(d + "/log", 4, 16 * L.REC)
+    assert ST.bad_config_latch(log) == 0    # nothing latched
+    log.append(EV_RAISED, A.INTERNAL, A.D_CONFIG)
+    assert ST.bad_config_latch(log) == 1
+    log.append(L.BOOT, L.NO_COND, L.reset_code("power_on"), v2=L.STATE_OK)
+    assert ST.bad_config_latch(log) == 1    # an expected reset: still only bad_config
+    log.append(L.BOOT, L.NO_COND, L.reset_code("power_on"), v2=L.STATE_NONE)
+    assert ST.bad_config_latch(log) == 0    # the state file was lost meanwhile
+    log.append(EV_RAISED, A.INTERNAL, A.D_CONFIG)
+    log.append(L.BOOT, L.NO_COND, L.reset_code("watchdog"), v2=L.STATE_OK)
+    assert ST.bad_config_latch(log) == 0
+    log.append(EV_RAISED, A.INTERNAL, A.D_CONFIG)
+    log.append(L.FAULT, L.NO_COND, A.D_EXCEPTION, 1)
+    assert ST.bad_config_latch(log) == 0
+    log.append(EV_RAISED, A.INTERNAL, A.D_CONFIG)
+    log.append(L.SNAPSHOT)
+    assert ST.bad_config_latch(log) == 1
+    _flip_last(log)                         # a damaged record: it cannot tell
+    assert ST.bad_config_latch(log) == 0
 
 
-def test_records_gives_every_field_by_name():
-    d = _tmpdir("store6")
-    try:
-        log = L.EventLog(d + "/log", 4, 3 * L.REC)
-        log.append(L.SNAPSHOT, 7, 200, 100000, 999, 0x1234, 1767225600, -5, 6, 7, L.UNKNOWN)
-        log.append(EV_RAISED, A.NO_FLOW, 0, 1, 2, 3)
-        log.append(L.CONFIG)
-        log.append(L.REFILL_END, v0=42)       # the next segment
-        got = []
-        for r in log.records():
-            got.append((r.ok, r.seg, r.code, r.seq))
-            if r.code == L.SNAPSHOT:
-                assert (r.cond, r.detail, r.up_s, r.up_ms, r.shown, r.wall) == (
-                    7, 200, 100000, 999, 0x1234, 1767225600)
-                assert (r.v0, r.v1, r.v2, r.v3) == (-5, 6, 7, L.UNKNOWN)
-        assert got == [(1, 1, L.SNAPSHOT, 1), (1, 1, EV_RAISED, 2), (1, 1, L.CONFIG, 3),
-                       (1, 2, L.REFILL_END, 4)]
-        assert [r.code for r in log.records([2])] == [L.REFILL_END]
-        _flip_last(log)
-        assert [r.ok for r in log.records()] == [1, 1, 1, 0]
-    finally:
-        _rmtree(d)
+@in_tmpdir("store6")
+def test_records_gives_every_field_by_name(d):
+    log = L.EventLog(d + "/log", 4, 3 * L.REC)
+    log.append(L.SNAPSHOT, 7, 200, 100000, 999, 0x1234, 1767225600, -5, 6, 7, L.UNKNOWN)
+    log.append(EV_RAISED, A.NO_FLOW, 0, 1, 2, 3)
+    log.append(L.CONFIG)
+    log.append(L.REFILL_END, v0=42)       # the next segment
+    got = []
+    for r in log.records():
+        got.append((r.ok, r.seg, r.code, r.seq))
+        if r.code == L.SNAPSHOT:
+            assert (r.cond, r.detail, r.up_s, r.up_ms, r.shown, r.wall) == (
+                7, 200, 100000, 999, 0x1234, 1767225600)
+            assert (r.v0, r.v1, r.v2, r.v3) == (-5, 6, 7, L.UNKNOWN)
+    assert got == [(1, 1, L.SNAPSHOT, 1), (1, 1, EV_RAISED, 2), (1, 1, L.CONFIG, 3),
+                   (1, 2, L.REFILL_END, 4)]
+    assert [r.code for r in log.records([2])] == [L.REFILL_END]
+    _flip_last(log)
+    assert [r.ok for r in log.records()] == [1, 1, 1, 0]
 
 
 class _Quiet:

@@ -320,7 +320,21 @@ class PtyBoard:
         os.close(self.m)
 
 
-def test_pull_over_mpremote_from_the_unix_port(tmp_path, capsys):
+@pytest.fixture
+def pty_board():
+    """Start a PtyBoard on a flash folder: pty_board(flash); each is closed
+    after the test, pass or fail."""
+    boards = []
+
+    def start(flash):
+        boards.append(PtyBoard(str(flash)))
+        return boards[-1]
+    yield start
+    for b in boards:
+        b.close()
+
+
+def test_pull_over_mpremote_from_the_unix_port(tmp_path, capsys, pty_board):
     flash = tmp_path / "flash"
     flash.mkdir()
     log = L.EventLog(str(flash / "log"), 3, 4 * L.REC)
@@ -330,61 +344,61 @@ def test_pull_over_mpremote_from_the_unix_port(tmp_path, capsys):
     dest = tmp_path / "pulled"
     dest.mkdir()
     (dest / L.seg_name(1)).write_bytes(b"stale copy of an earlier pull")
-    board = PtyBoard(str(flash))
-    try:
-        code = main(["log", "pull", "--port", board.port, "--dest", str(dest),
-                     "--remote-dir", "log", "--json"])
-        out, err = capsys.readouterr()
-        assert code == 0, err
-        recs = [json.loads(ln) for ln in out.splitlines()]
-        assert [r["seq"] for r in recs] == list(range(5, 15))
-        assert recs[-1]["level_ul"] == 18000 - 13
-        assert sorted(p.name for p in dest.iterdir()) == [L.seg_name(n) for n in (2, 3, 4)]
-        for n in (2, 3, 4):                 # byte for byte
-            assert (dest / L.seg_name(n)).read_bytes() == (flash / "log" / L.seg_name(n)).read_bytes()
-        assert "3 segments copied to" in err
-        # then the board is restarted (Ctrl-D at its friendly REPL: the unix port ends),
-        # in the same session as the copy
-        board.proc.wait(10)
-        assert board.connections == 1
-    finally:
-        board.close()
+    board = pty_board(flash)
+    code = main(["log", "pull", "--port", board.port, "--dest", str(dest),
+                 "--remote-dir", "log", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    recs = [json.loads(ln) for ln in out.splitlines()]
+    assert [r["seq"] for r in recs] == list(range(5, 15))
+    assert recs[-1]["level_ul"] == 18000 - 13
+    assert sorted(p.name for p in dest.iterdir()) == [L.seg_name(n) for n in (2, 3, 4)]
+    for n in (2, 3, 4):                 # byte for byte
+        assert (dest / L.seg_name(n)).read_bytes() == (flash / "log" / L.seg_name(n)).read_bytes()
+    assert "3 segments copied to" in err
+    # then the board is restarted (Ctrl-D at its friendly REPL: the unix port ends),
+    # in the same session as the copy
+    board.proc.wait(10)
+    assert board.connections == 1
 
 
-def test_status_of_a_board_where_no_monitor_runs_exits_1(tmp_path, capsys):
+def test_status_of_a_board_where_no_monitor_runs_exits_1(tmp_path, capsys, pty_board):
     # the unix port's REPL takes the request line: no monitor answers, and
     # the command says so at once (the REPL's prompt), in one line
     import time
     flash = tmp_path / "flash"
     flash.mkdir()
-    board = PtyBoard(str(flash))
-    try:
-        t0 = time.monotonic()
-        code = main(["status", "--port", board.port])
-        out, err = capsys.readouterr()
-        assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
-        assert "no monitor is running" in err or "no answer" in err, err
-        assert time.monotonic() - t0 < 10
-    finally:
-        board.close()
+    board = pty_board(flash)
+    t0 = time.monotonic()
+    code = main(["status", "--port", board.port])
+    out, err = capsys.readouterr()
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "no monitor is running" in err or "no answer" in err, err
+    assert time.monotonic() - t0 < 10
 
 
-def test_pull_reports_a_board_without_a_log(tmp_path, capsys):
+def test_pull_reports_a_board_without_a_log(tmp_path, capsys, pty_board):
     flash = tmp_path / "flash"
     flash.mkdir()
-    board = PtyBoard(str(flash))
-    try:
-        code = main(["log", "pull", "--port", board.port, "--dest", str(tmp_path / "d"),
-                     "--remote-dir", "log", "--no-restart"])
-        out, err = capsys.readouterr()
-        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
-        assert board.port in err
-    finally:
-        board.close()
+    board = pty_board(flash)
+    code = main(["log", "pull", "--port", board.port, "--dest", str(tmp_path / "d"),
+                 "--remote-dir", "log", "--no-restart"])
+    out, err = capsys.readouterr()
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert board.port in err
 
 
 # ---- pull from the virtual board (always in the tree: a board that cannot start fails)
 from tests.support import pumpmon as _pumpmon  # noqa: E402
+
+
+def _flash_served(proc, tmp_path, tty_link):
+    """Wait for a served board's ready line, then flash it (rate 30 uL/h)."""
+    assert b"ready" in proc.stdout.readline()
+    cfg = tmp_path / "config.json"
+    cfg.write_text('{"rate_ul_h": 30}')
+    r = _pumpmon("flash", "--port", tty_link, "--config", cfg)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 @pytest.mark.vboard
@@ -401,11 +415,7 @@ def test_pull_from_the_virtual_board(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        assert b"ready" in proc.stdout.readline()
-        cfg = tmp_path / "config.json"
-        cfg.write_text('{"rate_ul_h": 30}')
-        r = _pumpmon("flash", "--port", tty_link, "--config", cfg)
-        assert r.returncode == 0, r.stdout + r.stderr
+        _flash_served(proc, tmp_path, tty_link)
         r = _pumpmon("log", "pull", "--port", tty_link, "--dest", tmp_path / "pulled", "--json")
         assert r.returncode == 0, r.stderr
         recs = [json.loads(ln) for ln in r.stdout.splitlines()]
@@ -497,11 +507,7 @@ def test_virtual_board_hang_watchdog_and_full_flash(tmp_path):
         return r.stdout
 
     try:
-        assert b"ready" in proc.stdout.readline()
-        cfg = tmp_path / "config.json"
-        cfg.write_text('{"rate_ul_h": 30}')
-        r = _pumpmon("flash", "--port", tty_link, "--config", cfg)
-        assert r.returncode == 0, r.stdout + r.stderr
+        _flash_served(proc, tmp_path, tty_link)
         # no trace: the flow sensor is silent, malfunction/flow_sensor is raised
         _wait_log(flash, lambda rs: any(x[0] == 1 and x[1] == A.FLOW_SENSOR for x in rs), ctl)
         ctl_("hang")

@@ -6,25 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from host_tools.sim.sensors import Scenario
-from host_tools.formats.trace import write_trace
 
 from tests.support import ROOT
+from tests.vboard_helpers import stop_trace
 BIN = Path(sys.executable).parent
-
-
-def _short_trace(path):
-    # a stop at 300 s: no_flow (2-minute window), delivery back at 480 s
-    sc = Scenario(seed=5, rate_ul_h=30.0, level_ml=15.0, duration_s=600,
-                  factor=[(300, 0.0), (480, 1.0)])
-    write_trace(str(path), {"scenario": "run-test", "rate_ul_h": "30",
-                            "reservoir_capacity_ml": "20", "flow_window_s": "120"},
-                sc.samples())
 
 
 def test_pumpmon_run_plays_a_trace_to_its_end_without_a_tty(tmp_path):
     trace = tmp_path / "short.csv"
-    _short_trace(trace)
+    stop_trace(trace, "run-test", 5, 600, 300, 480)   # no_flow, delivery back at 480 s
     out = tmp_path / "out"
     r = subprocess.run([str(BIN / "pumpmon"), "run", "--virtual", "--trace", str(trace),
                         "--speed", "40", "--out", str(out), "--display-frames",
@@ -111,7 +101,7 @@ def test_pumpmon_run_on_a_real_port_flashes_and_follows_the_console(tmp_path):
     try:
         assert serve.stdout.readline().startswith(b"vboard ready ")
         trace = tmp_path / "short.csv"
-        _short_trace(trace)
+        stop_trace(trace, "run-test", 5, 600, 300, 480)   # no_flow, delivery back at 480 s
         run = subprocess.Popen([str(BIN / "pumpmon"), "run", "--port", str(d / "tty"),
                                 "--trace", str(trace), "--out", str(tmp_path / "out")],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)

@@ -10,7 +10,6 @@
 """
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from host_tools.formats import recording as tracerec
 from host_tools.cli import main as cli
 from host_tools.formats.trace import read_trace, write_trace
 
-from tests.support import ROOT
+from tests.support import ROOT, stop_process
 sys.path[:0] = [str(ROOT / "tests" / "firmware")]
 
 from fakeboard import FakeBoard  # noqa: E402
@@ -372,12 +371,7 @@ def test_virtual_board_round_trip_and_replay_matches_log(tmp_path):
         keep = tmp_path / "fetched"
         err = _record(port, out, "--keep", str(keep), "--no-restart")
     finally:
-        board.send_signal(signal.SIGTERM)
-        try:
-            board.wait(20)
-        except subprocess.TimeoutExpired:
-            board.kill()
-            board.wait()
+        stop_process(board, 20)
     tr = read_trace(out)
     assert tr.meta["rate_ul_h"] == "30" and tr.meta["board_id"] == "bench-7"
     assert tr.meta["firmware"] == "0.1.0"
@@ -450,12 +444,7 @@ def test_virtual_board_stream_equals_the_recording(tmp_path):
         keep = tmp_path / "fetched"
         _record(str(pty), tmp_path / "r.csv", "--keep", str(keep), "--no-restart")
     finally:
-        board.send_signal(signal.SIGTERM)
-        try:
-            board.wait(20)
-        except subprocess.TimeoutExpired:
-            board.kill()
-            board.wait()
+        stop_process(board, 20)
     tr = read_trace(streamed)
     assert tr.meta["source"] == "pumpmon trace stream" and tr.meta["rate_ul_h"] == "30"
     live = list(tr.samples())

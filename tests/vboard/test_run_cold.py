@@ -14,25 +14,16 @@ from pathlib import Path
 import pytest
 
 from host_tools.commands import run as R
-from host_tools.formats.trace import write_trace
-from host_tools.sim.sensors import Scenario
 
 from tests.support import ROOT
+from tests.vboard_helpers import stop_trace
 BIN = Path(sys.executable).parent
 HOG = "import time\nend = time.monotonic() + 600\nwhile time.monotonic() < end:\n    pass\n"
 
 
-def _trace(path):
-    sc = Scenario(seed=7, rate_ul_h=30.0, level_ml=15.0, duration_s=900,
-                  factor=[(600, 0.0)])
-    write_trace(str(path), {"scenario": "cold-run", "rate_ul_h": "30",
-                            "reservoir_capacity_ml": "20", "flow_window_s": "120"},
-                sc.samples())
-
-
 def test_pumpmon_run_from_a_cold_cache_beside_a_cpu_hog_never_fails(tmp_path):
     trace = tmp_path / "cold.csv"
-    _trace(trace)
+    stop_trace(trace, "cold-run", 7, 900, 600)
     hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(os.cpu_count() or 2)]
     try:
         for i in range(3):
