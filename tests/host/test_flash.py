@@ -645,7 +645,7 @@ def test_invalid_config_refused_before_sending(vboard, tmp_path, cfg_file):
 @needs_board
 @pytest.mark.req("R-049")
 def test_out_of_space(tmp_path, cfg_file):
-    b = VBoard(tmp_path, flash_size=288 * 1024)   # the compiled firmware fits, its source does not
+    b = VBoard(tmp_path, flash_size=352 * 1024)   # the compiled firmware fits, its source does not
     try:
         flash(b, ROOT, config=cfg_file)                  # compiled: fits
         before = b.files()
