@@ -214,16 +214,16 @@ class Trace:
         with self._open() as f:
             for raw in f:
                 n += 1
-                if n <= hl:
-                    continue
+                if n >= hl:
+                    break   # the metadata and the header: read on open
+            for raw in f:
+                n += 1
                 if not n & 0xFFFF:
                     self.position = f.tell()
                 if seen is not None:
-                    i = raw.find(b",")
-                    tail = raw[i + 1:]
+                    c, _, tail = raw.partition(b",")
                     v = seen.get(tail)
                     if v is not None:
-                        c = raw[:i]
                         if c.isdigit():
                             t = int(c)
                             if prev < t <= MAX_T_MS and (prev < 0 or t - prev <= MAX_GAP_MS):
