@@ -93,8 +93,12 @@ class AlarmManager:
             self.paused = 0
             if self.shown:
                 self._emit(EV_RESUMED, -1)
-        self._reminder(now)
-        self._escalation(now)
+        # the two timers only when one can act (the call itself costs a tick
+        # more than the test: replay and the board's loop run this every step)
+        if self._burst or self._remind or self.acked & A.REMIND_MASK:
+            self._reminder(now)
+        if self._esc_on or self.escalated or self.shown & ~self.acked & A.HIGH_MASK:
+            self._escalation(now)
 
     def _escalation(self, now):
         """The one escalation timer: from the moment a high-priority alarm is

@@ -26,6 +26,13 @@ class Monitor:
         # configuration says so (rate 0: the engine judges no stop; it still
         # judges the sensors, over-delivery and the level)
         self.stopped = (1 << A.PUMP_STOPPED) if cfg.pump_stopped else 0
+        # the sound and light kinds, pure functions of the manager's shown,
+        # acked and paused: worked out again only when one of them changes
+        self._k_shown = -1
+        self._k_acked = 0
+        self._k_paused = 0
+        self._sound = A.KIND_NONE
+        self._light = A.KIND_NONE
 
     def _emit(self, code, cond):
         detail = 0
@@ -85,7 +92,13 @@ class Monitor:
         m.update(now, cond, button)
         if self.interrupted & m.acked:
             self.interrupted = 0    # acknowledged: it clears at the next pass
-        light = m.light_kind()
+        if m.shown != self._k_shown or m.acked != self._k_acked or m.paused != self._k_paused:
+            self._k_shown = m.shown
+            self._k_acked = m.acked
+            self._k_paused = m.paused
+            self._sound = m.sound_kind()
+            self._light = m.light_kind()
+        light = self._light
         if light == A.KIND_NONE and not e.judged & _NO_FLOW_BIT:
             light = A.KIND_STARTING   # flow not judged yet: not green
-        self.ann.update(now, m.sound_kind(), light, m.escalated)
+        self.ann.update(now, self._sound, light, m.escalated)

@@ -52,27 +52,40 @@ class Replay:
         rows = 0
         steps = 0
         now = self.now
-        for s in samples:
-            t = s[0]
-            # the clock moves by the interval, never by the trace time: a
-            # 32-bit port's ticks_add takes no delta beyond 2**29 ms (6.2 days)
-            if m is None:
+        samples = iter(samples)
+        if m is None:
+            for s in samples:
+                # the Monitor is created at the first row's time
+                t = s[0]
                 tod = (self.cfg.start_s + t // 1000) % 86400
                 now = ticks_add(t0, t)
                 m = self.monitor = Monitor(self.cfg, now, self._on_event, tod)
-            else:
-                g = last + STEP_MS
+                self.t_ms = t
+                button = s[4]
+                refill = s[5]
+                m.step(now, s[1], s[2], s[3], button, refill)
+                last = t
+                rows = 1
+                break
+        step = m.step if m is not None else None
+        for t, level, flow, flags, b, r in samples:
+            # the clock moves by the interval, never by the trace time: a
+            # 32-bit port's ticks_add takes no delta beyond 2**29 ms (6.2 days)
+            g = last + STEP_MS
+            if g < t:
                 while g < t:        # a gap: sensor silence, once a second
                     self.t_ms = g
                     now = ticks_add(now, STEP_MS)
-                    m.step(now, None, None, 0, button, refill)
+                    step(now, None, None, 0, button, refill)
                     steps += 1
                     g += STEP_MS
                 now = ticks_add(now, t - (g - STEP_MS))
+            else:
+                now = ticks_add(now, t - last)
             self.t_ms = t
-            button = s[4]
-            refill = s[5]
-            m.step(now, s[1], s[2], s[3], button, refill)
+            button = b
+            refill = r
+            step(now, level, flow, flags, b, r)
             last = t
             rows += 1
         self.now = now

@@ -376,3 +376,25 @@ def test_write_read_round_trip(tmp_path, rows):
     p = tmp_path / "rt.csv"
     write_trace(p, {"rate_ul_h": "5"}, samples)
     assert list(read_trace(p).samples()) == samples
+
+
+def _read_all(path):
+    try:
+        return list(read_trace(path).samples())
+    except TraceError as e:
+        return str(e)
+
+
+@pytest.mark.parametrize("t_ms", ["3000", "2000", "1_000_000", " 4000", "+4000", "-1", "4000.0",
+                                  "99999999999999", "900000000000", ""])
+def test_remembered_rows_judge_t_ms_like_the_careful_path(tmp_path, monkeypatch, t_ms):
+    """Trace.samples' fastest path (a row's text after t_ms seen before) reads
+    only t_ms: it must give the same samples or the same FILE:LINE error as
+    the clean-row and careful paths do without it."""
+    from host_tools.formats import trace as T
+    text = HEAD + "1000,18.50,30.0,0,0\n2000,18.50,30.0,0,0\n3000,18.50,30.0,0,0\n" \
+        + t_ms + ",18.50,30.0,0,0\n5000,18.50,30.0,0,0\n"
+    p = write(tmp_path, text)
+    fast = _read_all(p)
+    monkeypatch.setattr(T, "_SEEN_MAX", 0)
+    assert _read_all(p) == fast
