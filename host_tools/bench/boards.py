@@ -24,9 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from host_tools.mcu.qemu import PICO_HEAP as PICO_FREE_HEAP  # the one figure
 from host_tools.paths import ROOT
 
-PICO_FREE_HEAP = 209936
 BIN = Path(sys.executable).parent
 BOARDS = {"rpi_pico": "armv6m", "esp32": "xtensawin"}
 
