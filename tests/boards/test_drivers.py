@@ -510,7 +510,7 @@ def test_pico_board_runs_the_full_monitor_on_micropython(tmp_path):
     # the real board.py and drivers, compiled by mpy-cross, under Runner and
     # Monitor on the 32-bit unix port (a board's object sizes: the 64-bit
     # port's are about 1.4x) with a Pico's free heap (a simulated RP2040
-    # and pump: host_tools/bench/boards.py): quiet while the pump delivers,
+    # and pump: host_tools/bench/boards.py, heap_world.py): quiet while the pump delivers,
     # no_flow sounding on the piezo once it stops
     sys.path.insert(0, str(ROOT))
     from host_tools.bench import boards as B
@@ -525,8 +525,8 @@ def test_pico_board_runs_the_full_monitor_on_micropython(tmp_path):
 # The garbage this once found (90-110 KB between collections on the 32-bit
 # build) was the harness's: its stand-in for the Pico's C `time` module kept
 # its clock as a Python int that passed 2**30 ten minutes in, a long int
-# allocated on every pass (host_tools/bench/boards.py FakeTime.sleep_ms now
-# wraps it as a Pico's ticks do).
+# allocated on every pass (host_tools/bench/heap_world.py FakeTime.sleep_ms,
+# which the Pico's run uses, wraps it as a Pico's ticks do).
 def test_pico_board_loop_leaves_no_garbage(tmp_path):
     sys.path.insert(0, str(ROOT))
     from host_tools.bench import boards as B
