@@ -51,7 +51,7 @@ SLOW_TESTS = (
     "tests/boards/test_drivers.py::test_pico_board_runs_the_full_monitor_on_micropython",
     "tests/firmware/test_chatter.py::test_random_chatter_never_takes_more_than_its_share",
     "tests/firmware/test_chatter.py::test_a_day_of_flapping_broker_keeps_every_alarm",
-    "tests/firmware/test_carer_link.py::test_a_link_that_drops_within_seconds_is_retried",
+    "tests/firmware/test_carer_backoff.py::test_a_link_that_drops_within_seconds_is_retried",
     "tests/host/test_flash.py::test_manifest_is_deterministic_and_tracks_one_changed_file",
     "tests/host/test_flash.py::test_compile_per_architecture_and_for_older_releases",
     "tests/host/test_flash.py::test_compiled_firmware_loads_and_passes_selftest",

@@ -13,7 +13,7 @@ import pytest
 from tests.support import ROOT
 # files whose non-loopback addresses are only parsed (Config), never dialled
 PARSE_ONLY = {
-    "tests/firmware/test_carer_link.py",
+    "tests/firmware/test_carer_settings.py",
     "tests/firmware/test_silent_paths.py",
     "tests/host/test_log.py",
     "tests/carer/test_config_secrets.py",
