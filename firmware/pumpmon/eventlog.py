@@ -3,7 +3,9 @@
 # deleted first, so the log never grows past segments x seg_bytes; power
 # cuts leave at worst one bad slot, kept as evidence). Format for readers:
 # docs/log-format.md; read back on the board by records() (named fields,
-# Record), on a host by host_tools/formats/eventlog.py.
+# Record), on a host by host_tools/formats/eventlog.py (which names the
+# codes: the board never needs their names), in the tests by
+# tests/firmware/logread.py.
 #
 # Write errors (ENOSPC, EIO, ...) never raise: append() returns False, the
 # record's sequence number is used up (the gap shows), the file is closed and
@@ -94,19 +96,6 @@ DISPLAY = const(36)
 DEMO = const(37)
 # 40..: configuration management (identity.py): after every boot record
 FIRMWARE = const(40)       # detail identity.CHANGES; v0 version, v1 manifest id, v2 v3 previous
-NAMES = {
-    1: "alarm_raised", 2: "alarm_condition_cleared", 3: "alarm_cleared",
-    4: "alarm_acknowledged", 5: "audio_paused", 6: "audio_resumed", 7: "escalated",
-    BOOT: "boot", SNAPSHOT: "status", REFILL_START: "refill_start",
-    REFILL_END: "refill_end", CONFIG: "config", FAULT: "internal_fault",
-    LOG_RESUMED: "log_resumed", INTERRUPTED: "monitoring_interrupted",
-    POWER_ON_TEST: "power_on_test", CONFIG_CHANGED: "config_changed",
-    MONITORING_STOPPED: "monitoring_stopped", LOG_DAMAGED: "log_damaged",
-    CARER_LINK: "carer_link", RECORDS_HELD: "records_held",
-    MONITORING_RESUMED: "monitoring_resumed", FIRMWARE: "firmware",
-    CARER_COMING: "carer_coming",
-    DISPLAY: "display", DEMO: "demo",
-}
 # boot record detail: board.reset_cause() as a number
 RESET_CAUSES = ("unknown", "power_on", "soft", "watchdog", "brownout", "hard", "deepsleep")
 # boot record v2: what the state file held
@@ -139,12 +128,6 @@ def check(buf):
         return 0
     c = crc32(memoryview(buf)[:_BODY]) & 0xFFFFFFFF
     return 1 if c == struct.unpack_from("<I", buf, _BODY)[0] else 0
-
-
-def unpack(buf):
-    """(code, cond, detail, seq, up_s, up_ms, shown, wall, v0, v1, v2, v3) of a record."""
-    r = struct.unpack_from(FMT, buf, 0)
-    return r[1:13]
 
 
 def _seq(buf):
@@ -265,32 +248,3 @@ class EventLog:
 
     def close(self):
         self.ring.close()
-
-def read_all(path="log", flash=None):
-    """Every valid record of a log directory in segment order, and the
-    problems found: ([(seg, offset, fields)], [(seg, offset, what)]).
-    For tests and small tools; allocates."""
-    fs = flash or FLASH
-    buf = bytearray(REC)
-    try:
-        names = fs.listdir(path)
-    except OSError:
-        return [], []
-    segs = sorted(k for k in (seg_number(n) for n in names) if k > 0)
-    recs = []
-    bad = []
-    for n in segs:
-        off = 0
-        with fs.open(path + "/" + seg_name(n), "rb") as f:
-            while True:
-                k = f.readinto(buf)
-                if not k:
-                    break
-                if k == REC and check(buf):
-                    recs.append((n, off, unpack(buf)))
-                else:
-                    bad.append((n, off, "torn" if k < REC else "corrupt"))
-                off += k
-                if k < REC:
-                    break
-    return recs, bad

@@ -11,7 +11,8 @@ at all (no such file or folder, no segment in it).
 This reader is written from docs/log-format.md with `struct` only (a second,
 independent implementation of the format); the firmware's writer is
 firmware/pumpmon/eventlog.py. Names of conditions and details come from the
-firmware's tables (pumpmon.alarms) so they cannot drift.
+firmware's tables (pumpmon.alarms) so they cannot drift; the record codes'
+names are the host's (lognames.py): the board does not carry them.
 """
 import csv
 import datetime
@@ -22,6 +23,7 @@ import struct
 import zlib
 from pathlib import Path
 
+from host_tools.formats.lognames import EVENTS, RESET_CAUSES
 from pumpmon import alarms as A
 from pumpmon import eventlog as _fw_log
 from pumpmon import service
@@ -32,10 +34,9 @@ FMT = "<BBBBIIHHIiiiiI"
 UNKNOWN = -2147483648
 SEG_RE = re.compile(r"^ev(\d{8})\.bin$")
 
-# the names are the firmware's tables (one definition); the layout above is
-# read independently from docs/log-format.md
-EVENTS = _fw_log.NAMES
-RESET_CAUSES = _fw_log.RESET_CAUSES
+# the names are lognames.py's (the firmware's tables, and the record codes'
+# names the board does not carry); the layout above is read independently
+# from docs/log-format.md
 STATE = ("ok", "none", "corrupt")
 
 

@@ -108,17 +108,18 @@ class Timeline:
         if not os.path.isdir(logdir):
             return
         try:
+            from host_tools.formats import eventlog as H
             from pumpmon import alarms as A
             from pumpmon import eventlog as L
-            recs, _bad = L.read_all(logdir, _HostFlash())
+            recs = _log_records(H, logdir)
         except Exception:  # a log being written: next time
             return
         now = self.clock.board_ms
-        new = [r for r in recs if r[2][3] > self.log_seen]
-        for _seg, _off, f in sorted(new, key=lambda r: r[2][3]):
-            code, cond, detail, seq, up_s, up_ms = f[0], f[1], f[2], f[3], f[4], f[5]
+        new = [r for r in recs if r.seq > self.log_seen]
+        for r in sorted(new, key=lambda r: r.seq):
+            code, cond, detail, seq, up_s, up_ms = r.code, r.cond, r.detail, r.seq, r.up_s, r.up_ms
             self.log_seen = max(self.log_seen, seq)
-            row = {"event": L.NAMES.get(code, str(code)), "seq": seq, "up_s": up_s}
+            row = {"event": H.EVENTS.get(code, str(code)), "seq": seq, "up_s": up_s}
             # when it happened: the board's uptime counts from about its first
             # sensor read (the Runner starts then); else when it was seen
             world = None
@@ -149,11 +150,13 @@ def _describe(row):
     return "%s %s %s" % (when, row["kind"], rest)
 
 
-class _HostFlash:
-    """pumpmon.eventlog's file operations on the host folder."""
-
-    def open(self, path, mode):
-        return open(path, mode)
-
-    def listdir(self, path):
-        return os.listdir(path)
+def _log_records(H, logdir):
+    """The valid records of the board's log folder (host_tools/formats/eventlog.py,
+    the host's reader): a segment that holds none is passed over."""
+    out = []
+    for f in H.collect([logdir]):
+        try:
+            out += H.parse_segment(f)[0]
+        except H.LogError:
+            pass
+    return out

@@ -13,6 +13,7 @@ from test_eventlog import _rmtree, _tmpdir, in_tmpdir
 from pumpmon import alarms as A
 from pumpmon import chatter as C
 from pumpmon import eventlog as L
+import logread
 from pumpmon.clock import ticks_add
 from pumpmon.config import Config
 from pumpmon.manager import EV_ACKNOWLEDGED, EV_CLEARED, EV_CONDITION_CLEARED, EV_RAISED
@@ -39,7 +40,7 @@ def _runner(d, segments=8, seg_bytes=16384, t0=-20000):
 
 
 def _records(d):
-    return [x for x in L.read_all(d + "/log")[0]]
+    return [x for x in logread.read_all(d + "/log")[0]]
 
 
 def _evidence(r):

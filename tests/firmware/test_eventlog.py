@@ -5,6 +5,7 @@
 import os
 
 from pumpmon import eventlog as L
+import logread
 
 
 # ---- helpers (test_statefile.py uses them too) -------------------------------
@@ -182,7 +183,7 @@ def _committed(model):
     out = []
     for rel in sorted(model):
         for data in model[rel]:
-            out.append(L.unpack(data))
+            out.append(logread.unpack(data))
     return out
 
 
@@ -217,7 +218,7 @@ def test_record_is_40_bytes_and_checked(d):
     data = _read(d + "/log/" + L.seg_name(1))
     assert len(data) == L.REC == 40
     assert L.check(bytearray(data))
-    f = L.unpack(data)
+    f = logread.unpack(data)
     assert f == (L.SNAPSHOT, 5, 5, 1, 55, 5, 5, 1700000005, 36, -5, 5000015,
                  -2147483643)
     for i in range(L.REC):      # any one flipped byte is caught
@@ -262,7 +263,7 @@ def _cut_everywhere(corrupt):
         want = _committed(model)
         # reboot: the logger finds the end, never raises, appends after it
         log2 = L.EventLog(root + "/log", 3, 3 * L.REC)
-        got, bad = L.read_all(root + "/log")
+        got, bad = logread.read_all(root + "/log")
         assert _fields(got) == want, (cut, _fields(got), want)
         last = want[-1][3] if want else 0
         # a cut write leaves at most one bad slot, after the last record:
@@ -275,7 +276,7 @@ def _cut_everywhere(corrupt):
         assert _write(log2, 100) and _write(log2, 101)
         assert log2.lost == 0
         log2.close()
-        got2, bad2 = L.read_all(root + "/log")
+        got2, bad2 = logread.read_all(root + "/log")
         seqs = [r[3] for r in _fields(got2)]
         nxt = last + 1 + skipped
         assert seqs[-2:] == [nxt, nxt + 1], (cut, seqs)
@@ -310,7 +311,7 @@ def test_a_corrupt_committed_record_loses_only_itself(d):
         data[off] ^= 0x01
         with open(name, "wb") as f:
             f.write(data)
-        got, bad = L.read_all(p)
+        got, bad = logread.read_all(p)
         seqs = [r[2][3] for r in got]
         lost = off // L.REC + 1
         assert seqs == [s for s in range(1, 9) if s != lost], (off, seqs)
@@ -333,7 +334,7 @@ def test_rotation_keeps_n_segments_and_sequence_runs_across_reboots(d):
             written += 1
         if boot % 2:
             log.close()                # and sometimes just dropped (power cut)
-    got, bad = L.read_all(p)
+    got, bad = logread.read_all(p)
     assert bad == []
     names = sorted(os.listdir(p))
     assert len(names) == 4
@@ -387,7 +388,7 @@ def test_write_error_never_raises_and_logging_resumes(d):
     assert log.failed == 0 and log.lost == 0
     assert _write(log, 6)
     log.close()
-    got, bad = L.read_all(p)
+    got, bad = logread.read_all(p)
     f = _fields(got)
     assert [r[3] for r in f] == [1, 2, 3, 7, 8]   # 4-6 lost: a visible gap
     assert f[3][0] == L.LOG_RESUMED and f[3][8] == 3 and f[3][9] == 28
@@ -397,7 +398,7 @@ def test_write_error_never_raises_and_logging_resumes(d):
     log = L.EventLog(p, 4, 10 * L.REC)
     assert log.seq == 9 and _write(log, 7)
     log.close()
-    got, _bad = L.read_all(p)
+    got, _bad = logread.read_all(p)
     assert got[-1][2][3] == 9
 
 
@@ -413,7 +414,7 @@ def test_unwritable_log_directory_does_not_raise(d):
     assert log.retry()
     assert _write(log, 2)
     log.close()
-    got, bad = L.read_all(d + "/log")
+    got, bad = logread.read_all(d + "/log")
     assert [r[2][0] for r in got] == [L.LOG_RESUMED, L.SNAPSHOT] and not bad
 
 
@@ -440,7 +441,7 @@ def test_a_damaged_newest_segment_is_kept_and_counted(d):
     p = _write_log(d, 4, 4 * L.REC, 6)       # segment 1: seq 1-4, segment 2: seq 5-6
     seg2 = p + "/" + L.seg_name(2)
     damaged = _flip_records(seg2, (0, 1))
-    _got, bad = L.read_all(p)
+    _got, bad = logread.read_all(p)
     assert len(bad) == 2
     log = L.EventLog(p, 4, 4 * L.REC)
     assert log.ring.damaged == 2 and log.ring.damaged_seg == 2 and not log.ring.torn
@@ -449,7 +450,7 @@ def test_a_damaged_newest_segment_is_kept_and_counted(d):
         assert _write(log, i)
     log.close()
     assert _read(seg2) == damaged       # kept byte for byte
-    got, bad = L.read_all(p)
+    got, bad = logread.read_all(p)
     assert bad == [(2, 0, "corrupt"), (2, L.REC, "corrupt")]
     assert [(s, r[3]) for s, _o, r in got] == [(1, 1), (1, 2), (1, 3), (1, 4),
                                                (3, 7), (3, 8), (3, 9)]
@@ -464,7 +465,7 @@ def test_a_damaged_newest_segment_is_kept_and_counted(d):
     assert _write(log, 9)
     log.close()
     assert _read(seg4) == b"\xa5" * 17
-    got, bad = L.read_all(p)
+    got, bad = logread.read_all(p)
     assert got[-1][0] == 5 and got[-1][2][3] == 11
 
 
@@ -481,7 +482,7 @@ def test_the_runner_logs_how_many_records_it_found_damaged():
         r = Runner(FakeBoard(), Config({"rate_ul_h": 30}), flash=d, log_seg_bytes=4 * L.REC,
                    rec_segments=0)
         r.run(10)
-        got, bad = L.read_all(p)
+        got, bad = logread.read_all(p)
         # the boot record, then at once the count (other records may follow:
         # a log without state.bin is state_missing, issue 12)
         codes = [g[2][0] for g in got]
@@ -489,13 +490,13 @@ def test_the_runner_logs_how_many_records_it_found_damaged():
         boot = got[i][2]
         rec = got[i + 2][2]                 # after the firmware's identity (issue 27)
         assert boot[0] == L.BOOT and boot[3] == 7 and got[i + 1][2][0] == L.FIRMWARE
-        assert rec[0] == L.LOG_DAMAGED and L.NAMES[rec[0]] == "log_damaged"
+        assert rec[0] == L.LOG_DAMAGED
         assert rec[8:11] == (2, 2, 0)       # 2 damaged, in segment 2, none torn
         assert len(bad) == 2
         # a whole log: no such record
         r = Runner(FakeBoard(), Config({"rate_ul_h": 30}), flash=d, log_seg_bytes=4 * L.REC,
                    rec_segments=0)
-        got2, _bad = L.read_all(p)
+        got2, _bad = logread.read_all(p)
         codes = [g[2][0] for g in got2]
         i = len(codes) - 1 - codes[::-1].index(L.BOOT)
         assert L.LOG_DAMAGED not in codes[i:] and r.log.ring.damaged == 0

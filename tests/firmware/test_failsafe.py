@@ -16,6 +16,7 @@ from test_eventlog import _rmtree, _tmpdir
 import failsafe
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
+import logread
 from pumpmon import patterns as P
 
 HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
@@ -114,7 +115,7 @@ def _failsafe_sounded(env):
     assert 523 in link.tones and 262 in link.tones and 0 in link.tones, link.tones
     assert P.RED in link.leds and 0 in link.leds, link.leds
     assert _WDT.armed == [8000]
-    recs, _bad = L.read_all(env.d + "/log")
+    recs, _bad = logread.read_all(env.d + "/log")
     fields = [r[2] for r in recs]
     assert [(f[0], f[2]) for f in fields] == [(L.FAULT, A.D_BOOT)], fields
 
@@ -228,7 +229,7 @@ def test_boot_py_sounds_at_once_when_main_py_is_damaged():
         # steady tone and red light, left on: boot.py must not block (the
         # REPL stays reachable for pumpmon flash)
         assert env.link.tones == [failsafe.STEADY_HZ] and env.link.leds == [P.RED]
-        recs, _bad = L.read_all(env.d + "/log")
+        recs, _bad = logread.read_all(env.d + "/log")
         assert [(r[2][0], r[2][2]) for r in recs] == [(L.FAULT, A.D_BOOT)]
     finally:
         env.close()
@@ -313,7 +314,7 @@ def test_damaged_failsafe_file_is_malfunction_internal():
             _run_main(env, {"PM_DAMAGED": ["failsafe.json: damaged"]})
         except KeyboardInterrupt:
             pass
-        recs, _bad = L.read_all(env.d + "/log")
+        recs, _bad = logread.read_all(env.d + "/log")
         raised = [r[2] for r in recs if r[2][0] == 1]
         assert raised and raised[0][1] == A.INTERNAL and raised[0][2] == A.D_FIRMWARE
         assert env.link.tones == []     # the monitor ran: no failsafe

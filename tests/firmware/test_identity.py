@@ -8,6 +8,7 @@ from test_eventlog import in_tmpdir
 
 from pumpmon import VERSION
 from pumpmon import eventlog as L
+import logread
 from pumpmon import identity as I
 from pumpmon.config import Config
 from pumpmon.runner import Runner
@@ -27,7 +28,7 @@ def _manifest(d, vid):
 
 
 def _firmware_records(d):
-    got, bad = L.read_all(d + "/log")
+    got, bad = logread.read_all(d + "/log")
     assert not bad
     codes = [g[2][0] for g in got]
     out = []

@@ -12,6 +12,7 @@ from test_eventlog import FailingFlash, _read, _rmtree, _tmpdir, in_tmpdir
 
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
+import logread
 from pumpmon import patterns as P
 from pumpmon.clock import ticks_add
 from pumpmon.config import Config
@@ -39,7 +40,7 @@ def _seconds(r, n):
 
 
 def _records(d):
-    got, bad = L.read_all(d + "/log")
+    got, bad = logread.read_all(d + "/log")
     return [x[2] for x in got], bad
 
 
@@ -250,7 +251,7 @@ def test_log_is_on_flash_before_the_sound_changes(d):
 
     def sink(code, cond, detail, runner):
         # an independent reader, at the moment the event is signalled
-        recs, _bad = L.read_all(d + "/log")
+        recs, _bad = logread.read_all(d + "/log")
         seen.append((code, cond, runner.board.tone, recs[-1][2][0], recs[-1][2][1]))
 
     b = _board()

@@ -15,6 +15,7 @@ from tests.vboard_helpers import GOOD_CONFIG, VBoard
 
 from host_tools.carer.relay import Scripted
 from pumpmon import eventlog as L
+import logread
 
 
 def _refuse(c):
@@ -74,7 +75,7 @@ def test_flash_with_a_carers_link_config_succeeds_whatever_the_broker_does(
         recs = []
         while time.monotonic() < end and not any(r[0] == L.CARER_LINK for r in recs):
             time.sleep(1)
-            recs = [r[2] for r in L.read_all(str(vboard.flash / "log"))[0]]
+            recs = [r[2] for r in logread.read_all(str(vboard.flash / "log"))[0]]
         assert any(r[0] == L.CARER_LINK for r in recs), "the link's failure is logged"
     finally:
         if server is not None:

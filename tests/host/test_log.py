@@ -15,6 +15,7 @@ from host_tools.cli import main
 from pumpmon import VERSION
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
+import logread
 from pumpmon.clock import ticks_add
 from pumpmon.config import Config
 from pumpmon.runner import Runner
@@ -432,7 +433,7 @@ def test_pull_from_the_virtual_board(tmp_path):
         assert "does not answer" not in r.stderr   # read through the console channel
         # the pull did not stop the monitor: no monitoring_stopped, no new boot
         _wait_board_ms(ctl, 2000)          # 2 s of board time, the monitor running
-        got, _bad = L.read_all(str(flash / "log"))
+        got, _bad = logread.read_all(str(flash / "log"))
         codes = [x[2][0] for x in got]
         assert codes.count(L.BOOT) == len(boots) and L.MONITORING_STOPPED not in codes
         # a monitor that does not answer (stopped at its REPL by mpremote,
@@ -463,7 +464,7 @@ def _wait_log(flash, pred, ctl, timeout=60):
     from host_tools.vboard.control import control
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        got, _bad = L.read_all(str(flash / "log"))
+        got, _bad = logread.read_all(str(flash / "log"))
         recs = [x[2] for x in got]
         if pred(recs):
             return recs

@@ -15,17 +15,31 @@ from pumpmon import patterns as P
 
 
 def test_host_readers_use_the_firmwares_names():
-    assert host_log.EVENTS is L.NAMES
     assert host_log.RESET_CAUSES is L.RESET_CAUSES
     assert host_rec.RESET_CAUSES is L.RESET_CAUSES
     assert hwlink.COLOUR_NAMES is P.COLOUR_NAMES
     assert host_log.A is A
 
 
-def test_the_firmwares_two_event_tables_agree():
-    # events.NAMES (JSON Lines, by manager code) and eventlog.NAMES (the log)
-    assert all(L.NAMES[code] == E.NAMES[code] for code in range(1, len(E.NAMES)))
-    assert len(set(L.NAMES.values())) == len(L.NAMES)
+def test_every_record_code_has_the_one_name_the_docs_give():
+    # the log's event names live on the host (host_log.EVENTS: the board never
+    # reads them): every code the firmware's log defines has one, the alarm
+    # manager's are events.NAMES (JSON Lines), no name is given twice, and
+    # the table is docs/log-format.md's
+    import re
+
+    from host_tools import paths
+    src = (paths.FIRMWARE / "pumpmon" / "eventlog.py").read_text(encoding="utf-8")
+    consts = re.findall(r"^([A-Z][A-Z0-9_]*) = const\((\d+)\)", src, re.M)
+    not_codes = {"REC", "MAGIC", "NO_COND", "STATE_OK", "STATE_NONE", "STATE_CORRUPT"}
+    codes = {int(v) for name, v in consts if name not in not_codes}
+    assert len(codes) >= 20, consts                      # the scan finds them
+    assert codes <= set(host_log.EVENTS), codes - set(host_log.EVENTS)
+    assert all(host_log.EVENTS[code] == E.NAMES[code] for code in range(1, len(E.NAMES)))
+    assert len(set(host_log.EVENTS.values())) == len(host_log.EVENTS)
+    doc = (paths.ROOT / "docs" / "log-format.md").read_text(encoding="utf-8")
+    table = {int(c): name for c, name in re.findall(r"^\| (\d+) \| `(\w+)`", doc, re.M)}
+    assert table == host_log.EVENTS
 
 
 def test_colours_and_priorities_have_one_name_each():

@@ -13,7 +13,7 @@ import pytest
 from tests.support import BIN, ROOT
 from tests.vboard_helpers import _flash_firmware, _trace
 
-from pumpmon import eventlog as L
+import logread
 from pumpmon import patterns as P
 
 from host_tools.device.session import BoardSession
@@ -123,5 +123,5 @@ def test_a_client_pulling_the_log_every_30_s_never_delays_or_gaps_the_alarm(
     for name, data in last.items():
         now = (b.flash / "log" / name).read_bytes()
         assert now[:len(data)] == data
-    got, bad = L.read_all(str(b.flash / "log"))
+    got, bad = logread.read_all(str(b.flash / "log"))
     assert not bad

@@ -13,6 +13,8 @@ from tests.support import ROOT, pumpmon
 from tests.vboard_helpers import _flash_firmware, _trace
 
 from pumpmon import eventlog as L
+import logread
+from host_tools.formats.eventlog import EVENTS
 
 
 _pumpmon = pumpmon
@@ -24,7 +26,7 @@ def _files(flash):
 
 
 def _log(flash):
-    recs, _bad = L.read_all(str(flash / "log"))
+    recs, _bad = logread.read_all(str(flash / "log"))
     return [tuple(r[2]) for r in recs]
 
 
@@ -78,10 +80,10 @@ def test_a_dry_run_on_a_running_monitor_never_stops_it(start_board, tmp_path):
     # the board never reset, its files are the same, and it is still monitoring
     log1 = _log(b.flash)
     assert log1[:len(log0)] == log0
-    names = [L.NAMES.get(x[0]) for x in log1[len(log0):]]
+    names = [EVENTS.get(x[0]) for x in log1[len(log0):]]
     assert not {"monitoring_stopped", "boot"} & set(names), names
     assert not [x for x in log1 if x[1] != L.NO_COND and
-                L.NAMES.get(x[0]) == "alarm_raised"], "an alarm was raised"
+                EVENTS.get(x[0]) == "alarm_raised"], "an alarm was raised"
     assert len([r for r in b.timeline() if r["kind"] == "boot"]) == boots0
     assert {p: d for p, d in _files(b.flash).items()
             if not p.startswith(("log/", "rec/"))} == files0

@@ -17,6 +17,7 @@ from host_tools.flashing import protocol as F
 from host_tools.vboard.served import ServedBoard
 from pumpmon import chatter as C
 from pumpmon import eventlog as L
+import logread
 
 from tests.support import ROOT
 
@@ -31,7 +32,7 @@ def _flap(c, drop_s=0.5):
 
 
 def _records(flash):
-    return [r[2] for r in L.read_all(str(flash / "log"))[0]]
+    return [r[2] for r in logread.read_all(str(flash / "log"))[0]]
 
 
 @pytest.mark.req("R-067")

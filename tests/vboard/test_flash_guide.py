@@ -13,6 +13,7 @@ import pytest
 
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
+import logread
 from pumpmon.manager import EV_CLEARED, EV_RAISED
 
 from host_tools.device.session import BoardSession
@@ -28,7 +29,7 @@ def _flash(port, *args):
 
 
 def _log(flash):
-    recs, _bad = L.read_all(str(flash / "log"))
+    recs, _bad = logread.read_all(str(flash / "log"))
     return [r[2] for r in recs]
 
 

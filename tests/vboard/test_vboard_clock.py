@@ -17,6 +17,7 @@ from test_vboard_failsafe import _sounds_and_red
 from host_tools.vboard.control import control
 from pumpmon import alarms as A
 from pumpmon import eventlog as L
+import logread
 from pumpmon.manager import EV_RAISED
 
 
@@ -45,7 +46,7 @@ def _status(b):
 
 
 def _records(b):
-    recs, _bad = L.read_all(str(b.flash / "log"))
+    recs, _bad = logread.read_all(str(b.flash / "log"))
     return sorted((r[2] for r in recs), key=lambda f: f[3])     # by sequence
 
 

@@ -111,8 +111,9 @@ def _bad_config_records(b):
     # config records refusing the file (the timeline shows details of alarm
     # events only; after the first, bad_config stays latched, not raised anew)
     from pumpmon import alarms as A
+    import logread
     from pumpmon import eventlog as L
-    recs, _bad = L.read_all(str(b.flash / "log"))
+    recs, _bad = logread.read_all(str(b.flash / "log"))
     return len([r for r in recs if r[2][0] == L.CONFIG and r[2][2] == A.D_CONFIG])
 
 
@@ -205,9 +206,10 @@ def test_buzzer_that_raises_never_stops_the_light_or_the_watchdog(start_board, t
     assert not [r for r in rows if r["kind"] in ("reset", "boot")]
     assert not [r for r in rows if r["kind"] == "tone" and r["hz"]]
     from pumpmon import alarms as A
+    import logread
     from pumpmon import eventlog as L
     b.wait(lambda: any(r[2][0] == L.FAULT and r[2][2] == A.D_OUTPUT
-                       for r in L.read_all(str(b.flash / "log"))[0]), 60,
+                       for r in logread.read_all(str(b.flash / "log"))[0]), 60,
            "internal_fault output_failure in the log")
 
 
@@ -235,8 +237,9 @@ def test_deleted_state_file_under_a_latched_alarm_sounds_again_within_2s(start_b
     b.wait(lambda: any(r["kind"] == "event" and r["event"] == "alarm_raised"
                        and r.get("detail") == "state_missing" and r["world_ms"] >= w
                        for r in b.timeline()), 30, "malfunction/internal state_missing")
+    import logread
     from pumpmon import eventlog as L
-    recs = [r[2] for r in L.read_all(str(b.flash / "log"))[0]]
+    recs = [r[2] for r in logread.read_all(str(b.flash / "log"))[0]]
     boot = max(i for i, r in enumerate(recs) if r[0] == L.BOOT)
     assert recs[boot][8] & 1                                    # no_flow restored
     assert recs[boot][10] == (L.STATE_NONE if damage == "deleted" else L.STATE_CORRUPT)
@@ -268,6 +271,7 @@ def test_boot_py_raising_systemexit_is_left_to_the_independent_sounder(start_boa
 
 
 def _boot_records(b):
+    import logread
     from pumpmon import eventlog as L
-    recs, _bad = L.read_all(str(b.flash / "log"))
+    recs, _bad = logread.read_all(str(b.flash / "log"))
     return len([r for r in recs if r[2][0] == L.BOOT])
