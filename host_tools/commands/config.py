@@ -94,17 +94,29 @@ def parse_board_config(data):
     return values, None
 
 
+NO_ANSWER = object()
+
+
+def _fetch_config(b):
+    """config.json's bytes (None: no such file) through the running monitor's
+    console channel, or NO_ANSWER when the monitor does not answer there (the
+    caller reads it through the REPL); a refusal ends the command."""
+    try:
+        return b.fetch(CONFIG)
+    except ChannelError as e:
+        if e.answered:
+            raise CommandError(PROBLEM, "the monitor refused: %s" % e)
+        return NO_ANSWER
+
+
 def show(port=None, settle=1.0):
     """Read through the running monitor's console channel (it goes on); a
     board whose monitor does not answer there is read through the REPL and
     restarted."""
     b = BoardSession(port, raw=False)
     try:
-        try:
-            data = b.fetch(CONFIG)
-        except ChannelError as e:
-            if e.answered:
-                raise CommandError(PROBLEM, "the monitor refused: %s" % e)
+        data = _fetch_config(b)
+        if data is NO_ANSWER:
             b.enter_raw()
             data = b.read_bytes(CONFIG)
             b.start_monitor(settle)
@@ -136,11 +148,8 @@ def set_values(port, changes, settle=1.0):
     raw = False
     started = False
     try:
-        try:
-            data = b.fetch(CONFIG)
-        except ChannelError as e:
-            if e.answered:
-                raise CommandError(PROBLEM, "the monitor refused: %s" % e)
+        data = _fetch_config(b)
+        if data is NO_ANSWER:
             raw = True                     # not answering: take the REPL
             b.enter_raw()
             data = b.read_bytes(CONFIG)
