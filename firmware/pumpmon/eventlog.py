@@ -3,8 +3,8 @@
 # deleted first, so the log never grows past segments x seg_bytes; power
 # cuts leave at worst one bad slot, kept as evidence). Format for readers:
 # docs/log-format.md; read back on the board by records() (named fields,
-# Record), on a host by host_tools/formats/eventlog.py (which names the
-# codes: the board never needs their names), in the tests by
+# Record), on a host by host_tools/formats/eventlog.py (the codes' names are
+# the host's, lognames.py: the board never needs them), in the tests by
 # tests/firmware/logread.py.
 #
 # Write errors (ENOSPC, EIO, ...) never raise: append() returns False, the
