@@ -129,28 +129,36 @@ def _call(mode, flash, hours, rom=None):
                                                                   rom)
 
 
-# ROMFS (docs/boards.md, "ROMFS"): the firmware's .mpy in a read-only
-# filesystem image that MicroPython (>= 1.25, vfs.VfsRom) imports from in
-# place: bytecode and constant strings stay in flash, only the objects a
-# module makes when it runs come to the heap. An evaluation: `pumpmon flash`
-# copies .mpy onto the board's littlefs (loaded into RAM at import).
-ROM_ADDR = 0x20100000     # QEMU: where the loader device puts the image (mcu/main.c: unused RAM)
+# ROMFS (docs/boards.md, "ROMFS"): `pumpmon flash` writes the firmware's
+# .mpy as one ROMFS image into the ROM partition of a board that has one
+# (host_tools/flashing/romfs.py); MicroPython (>= 1.25, vfs.VfsRom) imports
+# from it in place: bytecode and constant strings stay in flash, only the
+# objects a module makes when it runs come to the heap. On a board without
+# one the .mpy stay on littlefs and are loaded into RAM at import.
+ROM_ADDR = 0x21C00000     # QEMU: the board's ROM partition (mcu/usermod/mcuflash/mcurom.c)
 
 
-def romfs_image(tree):
-    """Move the firmware's .mpy out of `tree` (the harness stays) into one
-    ROMFS image; returns its bytes."""
-    import contextlib
-    import io
-    import shutil
-    from mpremote.romfs import make_romfs
-    src = Path(tree).parent / "romfs"
-    src.mkdir()
+def flash_image(march=None):
+    """The ROMFS image `pumpmon flash` writes for the ESP32 layout (every
+    feature: the carers' link too): host_tools/flashing/romfs.py's image of
+    build.py's files, compiled for march (None: bytecode only)."""
+    from host_tools.flashing import romfs
+    from host_tools.flashing.build import build_files
+    target = {"mpy": None, "march": march, "compat": None, "source": False}
+    return romfs.image(build_files(ROOT, "esp32", target))
+
+
+def romfs_image(tree, march=None):
+    """The firmware's modules leave `tree` (the harness stays): they come
+    from the flash's ROMFS image, whose bytes this returns."""
     for p in list(Path(tree).iterdir()):
         if p.stem not in HARNESS:
-            shutil.move(str(p), str(src / p.name))
-    with contextlib.redirect_stdout(io.StringIO()):
-        return make_romfs(str(src), mpy_cross=False)
+            if p.is_dir():
+                import shutil
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+    return flash_image(march)
 
 
 def run_mp32(mode="peak", hours=24, heap=PICO_FREE_HEAP, timeout=4 * 3600, rom=False):
@@ -182,19 +190,19 @@ def run_mp32(mode="peak", hours=24, heap=PICO_FREE_HEAP, timeout=4 * 3600, rom=F
 
 
 def run_mcu(mode="peak", hours=24, timeout=3600, rom=False):
-    """rom: the firmware's .mpy in a ROMFS image that QEMU's loader device
-    puts in the board's unused RAM at ROM_ADDR (outside the heap, as a
-    board's flash is), mounted over it with vfs.VfsRom."""
+    """rom: the firmware's .mpy in the ROMFS image `pumpmon flash` writes,
+    put by QEMU's loader device into the board's ROM partition (ROM_ADDR),
+    which the firmware mounts at /rom as it starts (mcu/main.c)."""
     from host_tools.mcu.qemu import Qemu
     with tempfile.TemporaryDirectory() as tmp:
         tree = compile_tree(Path(tmp) / "flash", march="armv7m")
         extra, where = (), None
         if rom:
-            img = romfs_image(tree)
+            img = romfs_image(tree, "armv7m")
             (Path(tmp) / "romfs.img").write_bytes(img)
             extra = ("-device", "loader,file=%s,addr=0x%x,force-raw=on"
                      % (Path(tmp) / "romfs.img", ROM_ADDR))
-            where = (ROM_ADDR, len(img))
+            where = "partition"
         names = sorted(p.name for p in tree.iterdir())
         mpremote = tool("mpremote")
         with Qemu(extra=extra) as q:
