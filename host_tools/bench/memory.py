@@ -5,10 +5,13 @@ Pico's free heap (209,936 B: host_tools/bench/boards.py says where from).
 The full monitor is what an ESP32 runs with every feature on (heap_run.py):
 its board layer and drivers, the Runner with the event log, the state file
 and the sensor recorder on flash, the console service and the carers' MQTT
-link, all loaded from .mpy. Two targets:
+link, all loaded from .mpy, deployed as `pumpmon flash` does: from the
+ROMFS image it writes into a board's ROM partition, and from .mpy on
+littlefs (a board without one). Two targets:
 - "mp32": the 32-bit unix build (`make mp32`), `-X heapsize=209936`;
 - "mcu": MicroPython's qemu port on a Cortex-M3 (`make mcu`), built with a
-  209,936 B heap, the .mpy files (-march=armv7m) copied onto its littlefs.
+  209,936 B heap, the .mpy files (-march=armv7m) copied onto its littlefs
+  or the image in its ROM partition.
 Both give the Python heap 205,120 B of those bytes (the rest is the GC's own
 tables), 2.3 % less than a Pico leaves free: the figures are conservative.
 
@@ -290,9 +293,10 @@ def _frag_row(label, res):
 
 
 def section_memory(targets=("mp32", "mcu"), days=None):
-    """Each target twice: the firmware as `pumpmon flash` deploys it (.mpy on
-    the board's filesystem, bytecode loaded into the heap at import) and from
-    a ROMFS image (bytecode executed in place: the evaluation, docs/boards.md)."""
+    """Each target twice, both as `pumpmon flash` deploys the firmware: into a
+    board's ROM partition as a ROMFS image (bytecode executed in place) and,
+    on a board without one, as .mpy on its littlefs (bytecode loaded into the
+    heap at import; docs/boards.md, "ROMFS")."""
     days = frag_days() if days is None else days
     rows = []
     runners = {"mp32": ("32-bit unix build, -X heapsize=%d" % PICO_FREE_HEAP, run_mp32),
@@ -300,7 +304,8 @@ def section_memory(targets=("mp32", "mcu"), days=None):
     for t in targets:
         label, fn = runners[t]
         for rom in (False, True):
-            lab = label + (", ROMFS" if rom else ", .mpy on flash")
+            lab = label + (", ROMFS (ROM partition)" if rom
+                           else ", .mpy on littlefs (no ROM partition)")
             try:
                 res = fn("peak", rom=rom)
             except (FileNotFoundError, OSError) as e:
@@ -310,7 +315,7 @@ def section_memory(targets=("mp32", "mcu"), days=None):
     if "mp32" in targets and days:
         for rom in (False, True):
             label = "32-bit, %s, %d simulated days (fragmentation)" % (
-                "ROMFS" if rom else ".mpy on flash", days)
+                "ROMFS" if rom else ".mpy on littlefs", days)
             try:
                 res = run_mp32("frag", days * 24, rom=rom)
             except (FileNotFoundError, OSError) as e:

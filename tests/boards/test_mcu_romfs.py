@@ -19,6 +19,8 @@ import pytest
 
 from host_tools.mcu import qemu
 
+pytestmark = [pytest.mark.mcu, pytest.mark.slow]    # QEMU: about 80 s a test at -n 2
+
 ROOT = Path(__file__).resolve().parents[2]
 PUMPMON = str(Path(sys.executable).parent / "pumpmon")
 MPREMOTE = str(Path(sys.executable).parent / "mpremote")
