@@ -15,9 +15,9 @@
 // (-device loader,file=IMAGE,addr=0x21C00000,force-raw=on: the bench).
 //
 // Size: 256 KiB (64 erase blocks of 4 KiB). The firmware's ROMFS image is
-// about 110 KB for the QEMU board (armv7m .mpy, no carers' link) and about
-// 125 KB with the link for an ESP32; 256 KiB leaves room to grow, and is what
-// a 2 MB Pico can spare beside its littlefs (docs/boards.md, "ROMFS").
+// 76,660 B for the QEMU board (armv7m .mpy, no carers' link), 88 KB for a
+// Pico and 105 KB with the link for an ESP32; 256 KiB leaves room to grow,
+// and is what a 2 MB Pico can spare beside its littlefs (docs/boards.md).
 //
 // The protocol (extmod/vfs.h, MP_VFS_ROM_IOCTL_*; mpremote's `romfs deploy`
 // and `pumpmon flash` use it): 1 the number of segments; 2 segment 0 as a
