@@ -17,7 +17,7 @@ from host_tools.bench import memory as M
 #   place (host_tools/flashing/romfs.py; the run mounts that very image):
 #   ~108,000 B, 51.4 % of the Pico's free heap on the 32-bit build (51.6 %
 #   on the QEMU board, its image in the board's ROM partition), within the
-#   limit, above the 50 % goal; ~84 KB largest block after 6 h.
+#   limit, above the 50 % goal; ~51 KB largest block after 6 h.
 # - "mpy": a board without one (the stock Pico and ESP32 firmware) keeps the
 #   .mpy on littlefs, their bytecode loaded into the heap at import (and a
 #   board whose image is damaged runs from those copies): ~171,400 B, 81.6 %,
