@@ -32,6 +32,7 @@ BUDGET_NOTE = ("the whole bytecode is loaded into the heap: the full monitor pea
 # the board's ROM segment: its size in bytes, or None (no vfs.rom_ioctl, or
 # no segment); printed as one JSON value
 PROBE = r"""
+import json
 try:
     import vfs
     _r = vfs.rom_ioctl(2, %d)
@@ -43,6 +44,7 @@ print(json.dumps(_r))
 
 # the SHA-256 of the segment's first n bytes, or null without a segment
 HASH = r"""
+import json
 try:
     import vfs, hashlib, binascii
     _h = hashlib.sha256(memoryview(vfs.rom_ioctl(2, %d))[:%%d])
