@@ -122,7 +122,7 @@ def _records(port, tmp_path):
     return [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
 
 
-@pytest.mark.req("R-057", "R-031")
+@pytest.mark.req("R-057", "R-070")
 def test_mcu_with_rom_partition_runs_the_firmware_from_romfs(board, tmp_path):
     q, gdb, _ = board
     summary = _flash(q, tmp_path)
