@@ -201,16 +201,11 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
         man = manifest_for(files, board, target)
         rom_size = romfs.board_rom(b)
         img = romfs.image(files) if rel is None else None
-        use_rom = img is not None and rom_size is not None and rom_size >= len(img)
+        use_rom, warning = romfs.choose(rom_size, img, board, target["source"], rel is not None)
         if use_rom:
             man["romfs"] = romfs.entry(img)
-        elif not target["source"] and board != "sim":
-            say("warning: %s: %s" % (
-                "the firmware's ROMFS image (%d bytes) does not fit the board's ROM "
-                "partition (%d bytes)" % (len(img), rom_size) if img and rom_size
-                else "a release bundle is installed as released, on littlefs" if rel
-                else "this board's MicroPython has no ROM partition (vfs.rom_ioctl)",
-                romfs.BUDGET_NOTE))
+        if warning:
+            say(warning)
         man_data = manifest_bytes(man)
         if rel is not None:                             # installed as released, byte for byte
             man_data = rel[2]

@@ -107,6 +107,24 @@ def entry(img):
     return {"sha256": hashlib.sha256(img).hexdigest(), "size": len(img)}
 
 
+def choose(rom_size, img, board, source=False, bundle=False):
+    """(use the ROM partition?, the warning to print or None). The virtual
+    board ("sim": the unix port's heap is no Pico's) and a --source flash
+    (no image) are not warned about."""
+    if img is not None and rom_size is not None and rom_size >= len(img):
+        return True, None
+    if source or board == "sim":
+        return False, None
+    if bundle:
+        why = "a release bundle is installed as released, on littlefs"
+    elif img and rom_size:
+        why = ("the firmware's ROMFS image (%d bytes) does not fit the board's ROM "
+               "partition (%d bytes)" % (len(img), rom_size))
+    else:
+        why = "this board's MicroPython has no ROM partition (vfs.rom_ioctl)"
+    return False, "warning: %s: %s" % (why, BUDGET_NOTE)
+
+
 def board_rom(b):
     """The board's ROM segment size in bytes, or None."""
     return b.json(PROBE)

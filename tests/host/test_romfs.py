@@ -74,6 +74,20 @@ def test_image_holds_the_compiled_modules_at_their_paths():
     assert romfs.entry(img) == {"sha256": hashlib.sha256(img).hexdigest(), "size": len(img)}
 
 
+@pytest.mark.req("R-070")
+def test_without_a_rom_partition_the_flash_warns_naming_the_budget():
+    img = romfs.image(FILES)
+    assert romfs.choose(262144, img, "qemu") == (True, None)
+    for rom_size in (None, 0, len(img) - 1):
+        use, warning = romfs.choose(rom_size, img, "rpi_pico")
+        assert not use and warning.startswith("warning: ")
+        assert "87 %" in warning and "60 %" in warning and "bytecode" in warning, warning
+    assert "does not fit" in romfs.choose(len(img) - 1, img, "esp32")[1]
+    assert "release bundle" in romfs.choose(262144, None, "esp32", bundle=True)[1]
+    assert romfs.choose(None, img, "sim") == (False, None)          # the virtual board
+    assert romfs.choose(None, None, "esp32", source=True) == (False, None)
+
+
 @pytest.mark.req("R-070", "R-031")
 def test_the_image_the_manifest_names_runs_from_rom_first(board):
     failsafe, root, img, flashed = board
