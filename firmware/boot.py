@@ -212,7 +212,9 @@ def _restore_all(root, base, rel):
 
 def check_firmware():
     """After recovery: the manifest's files that are missing or damaged
-    (failsafe.check), for main.py (PM_DAMAGED). When main.py itself is one
+    (failsafe.check) and a ROMFS image that is not the one named
+    (failsafe.use_rom: the modules then come from littlefs), for main.py
+    (PM_DAMAGED). When main.py itself is one
     of them nothing else will run: sound and show here, without blocking
     (the REPL stays reachable for `pumpmon flash`). docs/safety.md."""
     try:
@@ -220,6 +222,9 @@ def check_firmware():
     except BaseException:  # noqa: BLE001 - failsafe.py gone or broken
         return ["failsafe.py: does not import"]
     bad = failsafe.check()
+    rom = failsafe.use_rom()               # the modules from /rom or littlefs
+    if rom:
+        bad.append(rom)
     for p in bad:
         if p.startswith("main.py") or p.startswith(MANIFEST):
             failsafe.start("firmware damaged: " + "; ".join(bad))

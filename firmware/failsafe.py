@@ -8,6 +8,8 @@
 # incompatible compiler cannot break it. docs/safety.md.
 #
 #   check(root)       the manifest's files that are missing or differ (SHA-256)
+#   use_rom(root)     the compiled modules from the ROM partition's image (/rom)
+#                     when it is the one the manifest names, else from littlefs
 #   start(reason)     steady tone + red light, logged; returns at once (boot.py:
 #                     the REPL must stay reachable for `pumpmon flash`)
 #   run(reason, wdt)  the malfunction melody and red blips, watchdog fed; never
@@ -40,6 +42,7 @@ D_BOOT = 16
 NOTE = "failsafe.txt"  # the last reason, as text, when the event log cannot be used
 LOOPS = -1             # run(): passes before returning (tests); < 0 forever
 MANIFEST = "manifest.json"
+ROM = "/rom"           # where the ports mount the ROM partition's ROMFS image
 
 
 def _sha256_hex(p):
@@ -77,6 +80,62 @@ def check(root=""):
         except Exception:  # noqa: BLE001
             out.append("%s: missing" % p)
     return out
+
+
+def rom_problem(root=""):
+    """(named, problem): named when the manifest names a ROMFS image (its
+    "romfs": SHA-256 and size; host_tools/flashing/romfs.py); problem None
+    when the board's ROM partition holds exactly that image."""
+    try:
+        import json
+        with open(root + MANIFEST) as f:
+            want = json.load(f).get("romfs")
+    except Exception:  # noqa: BLE001 - check() reports the manifest
+        return False, None
+    if not want:
+        return False, None
+    try:
+        import binascii
+        import hashlib
+        import vfs
+        seg = vfs.rom_ioctl(2, 0)
+        if isinstance(seg, int) or len(seg) < want["size"]:
+            return True, "romfs: missing"
+        h = hashlib.sha256(memoryview(seg)[:want["size"]])
+        if binascii.hexlify(h.digest()).decode() != want["sha256"]:
+            return True, "romfs: damaged"
+    except Exception:  # noqa: BLE001 - no ROM partition, no vfs
+        return True, "romfs: missing"
+    return True, None
+
+
+def use_rom(root=""):
+    """Where the compiled modules come from (boot.py, main.py): the ROM
+    partition's image, mounted at /rom and first on sys.path, when the
+    manifest names it and it has its hash (bytecode run in place: docs/boards.md,
+    "ROMFS"); else /rom leaves sys.path and is unmounted, and the copies on
+    littlefs (lib/, board.mpy) are used, whatever an earlier flash left there.
+    Returns the problem ("romfs: damaged" / "missing") or None."""
+    import sys
+    named, problem = rom_problem(root)
+    keep = [p for p in sys.path if p != ROM and not p.startswith(ROM + "/")]
+    try:
+        import vfs
+        if named and problem is None:
+            try:
+                vfs.mount(vfs.VfsRom(vfs.rom_ioctl(2, 0)), ROM)
+            except OSError:
+                pass                      # mounted at start by the port (EPERM)
+            keep = [ROM, ROM + "/lib"] + keep
+        else:
+            vfs.umount(ROM)
+    except Exception:  # noqa: BLE001 - nothing mounted, or no vfs (CPython)
+        pass
+    while sys.path:
+        sys.path.pop()
+    for p in keep:
+        sys.path.append(p)
+    return problem
 
 
 class Outputs:

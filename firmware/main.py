@@ -71,10 +71,16 @@ def main(g):
         if damaged is None:                # boot.py did not check: do it here
             import failsafe
             damaged = failsafe.check()
+            rom = failsafe.use_rom()
+            if rom:
+                damaged.append(rom)
         # code that is not what was flashed is not run: a truncated .mpy can
         # hang the import (a silent watchdog reset loop) or misjudge. Only a
-        # damaged fail-safe file leaves the monitor running (firmware_damaged)
-        code = [p for p in damaged if not p.startswith("failsafe.")]
+        # damaged fail-safe file, or a ROMFS image not the one flashed (the
+        # modules then come from littlefs, checked above), leave the monitor
+        # running (firmware_damaged)
+        code = [p for p in damaged if not p.startswith("failsafe.")
+                and not p.startswith("romfs:")]
         if code:
             raise RuntimeError("firmware damaged: " + "; ".join(code))
         if monitor(damaged):

@@ -1,8 +1,10 @@
 /*
  * pumpmon's main.c for the MicroPython qemu port (`make mcu` copies it over
  * ports/qemu/main.c). Upstream's runs only the REPL; this one starts like a
- * board: mount the flash (littlefs on mcuflash.Flash, formatted when blank),
- * run boot.py, then main.py unless in the raw REPL, then the REPL.
+ * board: mount the ROM partition at /rom when it holds a ROMFS image (as the
+ * rp2 and esp32 ports do: /rom and /rom/lib join sys.path), mount the flash
+ * (littlefs on mcuflash.Flash, formatted when blank) at /, run boot.py, then
+ * main.py unless in the raw REPL, then the REPL.
  *
  * Derived from ports/qemu/main.c of MicroPython v1.28.0:
  * The MIT License (MIT), Copyright (c) 2014-2023 Damien P. George
@@ -15,6 +17,7 @@
 #include "py/runtime.h"
 #include "py/gc.h"
 #include "py/mperrno.h"
+#include "extmod/vfs.h"
 #include "shared/runtime/gchelper.h"
 #include "shared/runtime/pyexec.h"
 
@@ -74,6 +77,10 @@ int main(int argc, char **argv) {
 
     for (;;) {
         mp_init();
+        // the ROM partition (usermod/mcuflash/mcurom.c): a blank or damaged
+        // one is simply not mounted; boot.py decides whether the firmware
+        // runs from it (its hash against the manifest's) or from the flash
+        mp_vfs_mount_romfs_protected();
         run_source(mount_flash);
         gc_collect();
 

@@ -2,7 +2,8 @@
 # before it reports success. Read-only: it changes no file and no hardware.
 # It checks that the installed files are the ones the manifest lists (by
 # SHA-256), that no update is half done, that every module imports (an
-# incompatible .mpy fails here), that the configuration is valid, and that a
+# incompatible .mpy fails here; from the ROMFS image at /rom when the
+# manifest names one, which must be in the ROM partition), that the configuration is valid, and that a
 # Monitor built from it runs a few samples of normal delivery without an
 # internal fault. run() returns a dict; report() prints it as one JSON line.
 import json
@@ -68,6 +69,17 @@ def run(root="", board=True):
                 problems.append("%s: content differs from the manifest" % path)
         except OSError:
             problems.append("%s: missing" % path)
+    rom = False
+    try:
+        # a ROMFS image named in the manifest: it must be the one in the
+        # ROM partition, and every compiled module must import from it
+        from failsafe import rom_problem
+        rom, bad = rom_problem(root)
+        if bad:
+            problems.append(bad)
+    except Exception as e:
+        problems.append("failsafe.rom_problem: %s: %s" % (type(e).__name__, e))
+    import sys
     for name in _modules(files):
         if name == "board" and not board:
             continue
@@ -75,6 +87,10 @@ def run(root="", board=True):
             __import__(name)
         except Exception as e:
             problems.append("import %s: %s: %s" % (name, type(e).__name__, e))
+            continue
+        where = getattr(sys.modules.get(name), "__file__", "")
+        if rom and where.endswith(".mpy") and not where.startswith("/rom/"):
+            problems.append("import %s: from %s, not the ROMFS image" % (name, where))
     try:
         from pumpmon import alarms as A
         from pumpmon.monitor import Monitor

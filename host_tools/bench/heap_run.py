@@ -9,8 +9,8 @@
 #   import heap_run; heap_run.main("frag", FLASH_DIR, ORDER, hours)
 #   import heap_run; heap_run.main(MODE, FLASH_DIR, ORDER, hours, ROM)
 #
-# ROM: the firmware's modules from a ROMFS image (memory.py: a file, or the
-# image's (address, size) in memory outside the heap), mounted at /rom.
+# ROM: the firmware's modules from the ROMFS image `pumpmon flash` writes
+# (memory.py: a file, or "partition": the board's ROM partition), at /rom.
 #
 # ORDER: the firmware modules, dependencies first, so that each import's
 # cost is the module's own. Prints "IMPORT name bytes", "OBJECT name bytes",
@@ -210,17 +210,19 @@ def frag(flash, order, hours):
 
 
 def _mount_rom(rom):
-    """The firmware from a ROMFS image (memory.py): a file read into the heap
-    (the unix port: before the base is taken) or (address, size) of the
-    image in memory outside the heap (QEMU's loader put it there)."""
+    """The firmware from the ROMFS image `pumpmon flash` writes (memory.py):
+    a file read into the heap (the unix port: before the base is taken), or
+    "partition": the board's ROM partition (QEMU's loader put the image there
+    and the firmware mounted it at /rom as it started). /rom and /rom/lib
+    first on sys.path, as firmware/failsafe.py's use_rom() puts them."""
     import vfs
-    if isinstance(rom, str):
+    if rom != "partition":
         with open(rom, "rb") as f:
             img = f.read()
-    else:
-        import uctypes
-        img = uctypes.bytearray_at(rom[0], rom[1])
-    vfs.mount(vfs.VfsRom(img), "/rom")
+        vfs.mount(vfs.VfsRom(img), "/rom")
+    for p in [p for p in sys.path if p.startswith("/rom")]:
+        sys.path.remove(p)
+    sys.path.insert(0, "/rom/lib")
     sys.path.insert(0, "/rom")
 
 

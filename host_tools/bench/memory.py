@@ -5,10 +5,13 @@ Pico's free heap (209,936 B: host_tools/bench/boards.py says where from).
 The full monitor is what an ESP32 runs with every feature on (heap_run.py):
 its board layer and drivers, the Runner with the event log, the state file
 and the sensor recorder on flash, the console service and the carers' MQTT
-link, all loaded from .mpy. Two targets:
+link, all loaded from .mpy, deployed as `pumpmon flash` does: from the
+ROMFS image it writes into a board's ROM partition, and from .mpy on
+littlefs (a board without one). Two targets:
 - "mp32": the 32-bit unix build (`make mp32`), `-X heapsize=209936`;
 - "mcu": MicroPython's qemu port on a Cortex-M3 (`make mcu`), built with a
-  209,936 B heap, the .mpy files (-march=armv7m) copied onto its littlefs.
+  209,936 B heap, the .mpy files (-march=armv7m) copied onto its littlefs
+  or the image in its ROM partition.
 Both give the Python heap 205,120 B of those bytes (the rest is the GC's own
 tables), 2.3 % less than a Pico leaves free: the figures are conservative.
 
@@ -129,28 +132,36 @@ def _call(mode, flash, hours, rom=None):
                                                                   rom)
 
 
-# ROMFS (docs/boards.md, "ROMFS"): the firmware's .mpy in a read-only
-# filesystem image that MicroPython (>= 1.25, vfs.VfsRom) imports from in
-# place: bytecode and constant strings stay in flash, only the objects a
-# module makes when it runs come to the heap. An evaluation: `pumpmon flash`
-# copies .mpy onto the board's littlefs (loaded into RAM at import).
-ROM_ADDR = 0x20100000     # QEMU: where the loader device puts the image (mcu/main.c: unused RAM)
+# ROMFS (docs/boards.md, "ROMFS"): `pumpmon flash` writes the firmware's
+# .mpy as one ROMFS image into the ROM partition of a board that has one
+# (host_tools/flashing/romfs.py); MicroPython (>= 1.25, vfs.VfsRom) imports
+# from it in place: bytecode and constant strings stay in flash, only the
+# objects a module makes when it runs come to the heap. On a board without
+# one the .mpy stay on littlefs and are loaded into RAM at import.
+ROM_ADDR = 0x21C00000     # QEMU: the board's ROM partition (mcu/usermod/mcuflash/mcurom.c)
 
 
-def romfs_image(tree):
-    """Move the firmware's .mpy out of `tree` (the harness stays) into one
-    ROMFS image; returns its bytes."""
-    import contextlib
-    import io
-    import shutil
-    from mpremote.romfs import make_romfs
-    src = Path(tree).parent / "romfs"
-    src.mkdir()
+def flash_image(march=None):
+    """The ROMFS image `pumpmon flash` writes for the ESP32 layout (every
+    feature: the carers' link too): host_tools/flashing/romfs.py's image of
+    build.py's files, compiled for march (None: bytecode only)."""
+    from host_tools.flashing import romfs
+    from host_tools.flashing.build import build_files
+    target = {"mpy": None, "march": march, "compat": None, "source": False}
+    return romfs.image(build_files(ROOT, "esp32", target))
+
+
+def romfs_image(tree, march=None):
+    """The firmware's modules leave `tree` (the harness stays): they come
+    from the flash's ROMFS image, whose bytes this returns."""
     for p in list(Path(tree).iterdir()):
         if p.stem not in HARNESS:
-            shutil.move(str(p), str(src / p.name))
-    with contextlib.redirect_stdout(io.StringIO()):
-        return make_romfs(str(src), mpy_cross=False)
+            if p.is_dir():
+                import shutil
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+    return flash_image(march)
 
 
 def run_mp32(mode="peak", hours=24, heap=PICO_FREE_HEAP, timeout=4 * 3600, rom=False):
@@ -182,19 +193,19 @@ def run_mp32(mode="peak", hours=24, heap=PICO_FREE_HEAP, timeout=4 * 3600, rom=F
 
 
 def run_mcu(mode="peak", hours=24, timeout=3600, rom=False):
-    """rom: the firmware's .mpy in a ROMFS image that QEMU's loader device
-    puts in the board's unused RAM at ROM_ADDR (outside the heap, as a
-    board's flash is), mounted over it with vfs.VfsRom."""
+    """rom: the firmware's .mpy in the ROMFS image `pumpmon flash` writes,
+    put by QEMU's loader device into the board's ROM partition (ROM_ADDR),
+    which the firmware mounts at /rom as it starts (mcu/main.c)."""
     from host_tools.mcu.qemu import Qemu
     with tempfile.TemporaryDirectory() as tmp:
         tree = compile_tree(Path(tmp) / "flash", march="armv7m")
         extra, where = (), None
         if rom:
-            img = romfs_image(tree)
+            img = romfs_image(tree, "armv7m")
             (Path(tmp) / "romfs.img").write_bytes(img)
             extra = ("-device", "loader,file=%s,addr=0x%x,force-raw=on"
                      % (Path(tmp) / "romfs.img", ROM_ADDR))
-            where = (ROM_ADDR, len(img))
+            where = "partition"
         names = sorted(p.name for p in tree.iterdir())
         mpremote = tool("mpremote")
         with Qemu(extra=extra) as q:
@@ -282,9 +293,10 @@ def _frag_row(label, res):
 
 
 def section_memory(targets=("mp32", "mcu"), days=None):
-    """Each target twice: the firmware as `pumpmon flash` deploys it (.mpy on
-    the board's filesystem, bytecode loaded into the heap at import) and from
-    a ROMFS image (bytecode executed in place: the evaluation, docs/boards.md)."""
+    """Each target twice, both as `pumpmon flash` deploys the firmware: into a
+    board's ROM partition as a ROMFS image (bytecode executed in place) and,
+    on a board without one, as .mpy on its littlefs (bytecode loaded into the
+    heap at import; docs/boards.md, "ROMFS")."""
     days = frag_days() if days is None else days
     rows = []
     runners = {"mp32": ("32-bit unix build, -X heapsize=%d" % PICO_FREE_HEAP, run_mp32),
@@ -292,7 +304,8 @@ def section_memory(targets=("mp32", "mcu"), days=None):
     for t in targets:
         label, fn = runners[t]
         for rom in (False, True):
-            lab = label + (", ROMFS" if rom else ", .mpy on flash")
+            lab = label + (", ROMFS (ROM partition)" if rom
+                           else ", .mpy on littlefs (no ROM partition)")
             try:
                 res = fn("peak", rom=rom)
             except (FileNotFoundError, OSError) as e:
@@ -302,7 +315,7 @@ def section_memory(targets=("mp32", "mcu"), days=None):
     if "mp32" in targets and days:
         for rom in (False, True):
             label = "32-bit, %s, %d simulated days (fragmentation)" % (
-                "ROMFS" if rom else ".mpy on flash", days)
+                "ROMFS" if rom else ".mpy on littlefs", days)
             try:
                 res = run_mp32("frag", days * 24, rom=rom)
             except (FileNotFoundError, OSError) as e:

@@ -9,9 +9,12 @@ swap alone is `pumpmon config set`'s too). docs/flashing.md tells it whole.
   4. hash every file on the board; stage only what differs in .pm_stage/
      (a staged file left by a cut flash is kept when its hash is right)
   5. verify the staged files by hash, on the board
+  5b. on a board with a ROM partition large enough: write the compiled
+     modules as one ROMFS image there and verify it by hash (romfs.py)
   6. commit: write the journal (.pm_journal.tmp, then one rename), then swap
      by renames, stale files out, the manifest last; remove the journal
-  7. run the self-test, then soft-reset in the friendly REPL so boot.py and
+  7. run the self-test (from /rom when the image was written: after a soft
+     reset, as boot.py sets it up), then soft-reset in the friendly REPL so boot.py and
      main.py run as at power-on, and watch the monitor come up
 
 A refusal of the flash is a FlashError (host_tools/flashing/errors.py), a
@@ -26,7 +29,7 @@ from host_tools.device.ports import usb_boards
 from host_tools.device.session import CONFIG, JOURNAL, MANIFEST, OLD, STAGE, BoardSession
 from host_tools.exitcodes import PROBLEM, SELFTEST, VERIFY, CommandError
 from host_tools.flashing import bundle as bundles
-from host_tools.flashing import guide, plan, prebuild
+from host_tools.flashing import guide, plan, prebuild, romfs
 from host_tools.flashing.build import (board_for, config_bytes, manifest_bytes, manifest_for,
                                        sha256_hex, sources, target_for)
 from host_tools.flashing.errors import FlashError, no_space
@@ -196,6 +199,13 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
             files = prebuild.build_fed(b, root, board, target)
         prebuild.remember(root, board, info)
         man = manifest_for(files, board, target)
+        rom_size = romfs.board_rom(b)
+        img = romfs.image(files) if rel is None else None
+        use_rom, warning = romfs.choose(rom_size, img, board, target["source"], rel is not None)
+        if use_rom:
+            man["romfs"] = romfs.entry(img)
+        if warning:
+            say(warning)
         man_data = manifest_bytes(man)
         if rel is not None:                             # installed as released, byte for byte
             man_data = rel[2]
@@ -223,7 +233,12 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
                    "version": man["version"], "mpy": target["mpy"], "dry_run": False,
                    "previous_version": old.get("version") if isinstance(old, dict) else None,
                    "firmware": rel[0]["version"] if rel else bundles.firmware_version(root),
-                   "bundle": bundle}
+                   "bundle": bundle, "bytecode": "romfs" if use_rom else "littlefs",
+                   "romfs_bytes_sent": 0}
+        if use_rom:                                     # before the commit: see romfs.py
+            say("the firmware's modules as a ROMFS image (%d bytes) in the board's ROM "
+                "partition (%d bytes)" % (len(img), rom_size))
+            summary["romfs_bytes_sent"] = romfs.deploy(b, img)
         if install or stale or new_manifest:
             free, block = _free_bytes(info)
             total = sum(len(want[p]) for p in install) + len(man_data)
@@ -238,6 +253,10 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
         else:
             b.rmtree(STAGE)                             # a cut flash's leftovers
         summary["seconds_update"] = round(time.monotonic() - t0, 3)
+        if use_rom:
+            b.enter_raw(soft_reset=True)    # boot.py puts the new image first (failsafe.py)
+        elif rom_size is not None:
+            b.exec(romfs.RELEASE)           # no image of an earlier flash judged here
         st = b.selftest()
         if not st.get("ok"):
             problems = st.get("problems") or ["no detail"]

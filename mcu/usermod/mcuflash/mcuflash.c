@@ -34,7 +34,7 @@
 // than a board: -device loader,addr=0x20000004,data=BYTES,data-len=4; main.c
 // reads the first word, the heap size, the same way).
 #define MCU_FLASH_ADDR (0x21000000)
-#define MCU_FLASH_MAX (16 * 1024 * 1024)
+#define MCU_FLASH_MAX (12 * 1024 * 1024)     // the ROM partition follows (mcurom.c)
 #define mcu_flash_mem ((uint8_t *)MCU_FLASH_ADDR)
 #define MCU_FLASH_ASK (*(volatile uint32_t *)0x20000004)
 
