@@ -110,8 +110,9 @@ $(MP32):
 # qemu-system-arm): single floats, 31-bit small ints, a fixed heap the size of
 # the Pico's free heap, littlefs on a RAM flash, the REPL on a UART (docs/mcu.md).
 # mcu/ holds pumpmon's C for it: main.c (mount the flash, run boot.py and
-# main.py; replaces the port's), the user C module usermod/mcuflash (the
-# flash, in PSRAM) and two edits of the port (idle.sed, reset.sed).
+# main.py; replaces the port's), mphalport.c (the console's UART read as a
+# board's interrupt does, WFI while waiting; replaces the port's), the user C
+# module usermod/mcuflash (the flash, in PSRAM) and an edit of the port (reset.sed).
 MCU_DIR := build/mcu
 MCU_ELF := $(MCU_DIR)/firmware.elf
 MCU_HEAP := 209936
@@ -122,11 +123,11 @@ MCU_DEBS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 
 mcu: $(MCU_ELF) ## build MicroPython's qemu port (Cortex-M3, the Pico's heap, littlefs) into build/mcu/ (MICROPYTHON_SRC=tarball|folder)
 
-$(MCU_ELF): mcu/main.c mcu/idle.sed mcu/reset.sed $(wildcard mcu/usermod/*/*)
+$(MCU_ELF): mcu/main.c mcu/mphalport.c mcu/reset.sed $(wildcard mcu/usermod/*/*)
 	@dpkg -s $(MCU_DEBS) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(MCU_DEBS); }
 	$(call MP_SOURCE,$(MCU_DIR)/src)
 	cp mcu/main.c $(MCU_PORT)/main.c
-	sed -i -f mcu/idle.sed $(MCU_PORT)/mphalport.c
+	cp mcu/mphalport.c $(MCU_PORT)/mphalport.c
 	sed -i -f mcu/reset.sed $(MCU_PORT)/modmachine.c
 	$(MAKE) -s -C $(MCU_PORT) -j$(JOBS) $(MCU_FLAGS) >$(MCU_DIR)/build.log 2>&1 || \
 	  { tail -30 $(MCU_DIR)/build.log >&2; exit 1; }
