@@ -110,9 +110,10 @@ $(MP32):
 # qemu-system-arm): single floats, 31-bit small ints, a fixed heap the size of
 # the Pico's free heap, littlefs on a RAM flash, the REPL on a UART (docs/mcu.md).
 # mcu/ holds pumpmon's C for it: main.c (mount the flash, run boot.py and
-# main.py; replaces the port's), the user C module usermod/mcuflash (the
-# flash, in PSRAM; the ROM partition) and three edits of the port (idle.sed,
-# reset.sed, mpconfigport.sed: ROMFS's vfs.rom_ioctl).
+# main.py; replaces the port's), mphalport.c (the console's UART read as a
+# board's interrupt does, WFI while waiting; replaces the port's), the user C
+# module usermod/mcuflash (the flash, in PSRAM; the ROM partition) and two
+# edits of the port (reset.sed, mpconfigport.sed: ROMFS's vfs.rom_ioctl).
 MCU_DIR := build/mcu
 MCU_ELF := $(MCU_DIR)/firmware.elf
 MCU_HEAP := 209936
@@ -123,11 +124,11 @@ MCU_DEBS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 
 mcu: $(MCU_ELF) ## build MicroPython's qemu port (Cortex-M3, the Pico's heap, littlefs) into build/mcu/ (MICROPYTHON_SRC=tarball|folder)
 
-$(MCU_ELF): mcu/main.c mcu/idle.sed mcu/reset.sed mcu/mpconfigport.sed $(wildcard mcu/usermod/*/*)
+$(MCU_ELF): mcu/main.c mcu/mphalport.c mcu/reset.sed mcu/mpconfigport.sed $(wildcard mcu/usermod/*/*)
 	@dpkg -s $(MCU_DEBS) >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq $(MCU_DEBS); }
 	$(call MP_SOURCE,$(MCU_DIR)/src)
 	cp mcu/main.c $(MCU_PORT)/main.c
-	sed -i -f mcu/idle.sed $(MCU_PORT)/mphalport.c
+	cp mcu/mphalport.c $(MCU_PORT)/mphalport.c
 	sed -i -f mcu/reset.sed $(MCU_PORT)/modmachine.c
 	sed -i -f mcu/mpconfigport.sed $(MCU_PORT)/mpconfigport.h
 	grep -q "MICROPY_VFS_ROM_IOCTL *(1)" $(MCU_PORT)/mpconfigport.h || { echo "mcu/mpconfigport.sed did not apply" >&2; exit 1; }

@@ -36,7 +36,7 @@ class Board:
         return time.ticks_ms()
 
     def sleep_ms(self, ms):
-        time.sleep_ms(ms)         # the CPU waits for interrupts (mcu/idle.sed)
+        time.sleep_ms(ms)         # the CPU waits for interrupts (mcu/mphalport.c)
 
     def read_flow(self):
         return None               # no flow sensor on the bus

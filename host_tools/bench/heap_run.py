@@ -153,7 +153,7 @@ def peak(flash, order):
     sounded = b.buzzer.pwm.changes > 0 and r.monitor.manager.shown != 0
     link = r.carer
     for name in sys.modules:
-        if name not in order and name not in ("heap_world", "heap_run", "board"):
+        if name not in order and name not in ("heap_world", "heap_broker", "heap_run", "board"):
             print("LAZY %s" % name)
     gc.collect()
     micropython.mem_info()
@@ -179,7 +179,7 @@ def frag(flash, order, hours):
     while left > 0:
         for h in range(min(24, left)):
             for m in range(60):
-                world.link_down = 1 if m < 2 else 0
+                W.Broker.down = 1 if m < 2 else 0
                 if h == 6:
                     world.flow_raw = 0 if m < 20 else 36
                     world.button = 1 if m == 25 else 0
@@ -203,10 +203,11 @@ def frag(flash, order, hours):
     micropython.mem_info()
     mg = r.monitor.manager
     print('{"heap": %d, "base": %d, "hours": %d, "end_live": %d, "lowest_free": %d, '
-          '"pulls": %d, "connects": %d, "drops": %d, "shown": %d, "internal": %d}' % (
+          '"pulls": %d, "connects": %d, "drops": %d, "shown": %d, "internal": %d, '
+          '"link_error": "%s"}' % (
               gc.mem_alloc() + gc.mem_free(), base, hours, gc.mem_alloc(), low,
               puller.pulls, W.Broker.connects, W.Broker.drops, mg.shown,
-              r.monitor.internal))
+              r.monitor.internal, r.carer.last_error))
 
 
 def _mount_rom(rom):

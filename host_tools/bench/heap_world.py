@@ -4,11 +4,15 @@
 # (host_tools/bench/boards.py MP_PROGRAM, which sets World's pins and level
 # calibration to the Pico's). It stands in for an ESP32's
 # `machine`, `time` (a simulated clock), `neopixel`, `network` (Wi-Fi always
-# up) and `socket`/`select` (a carers' MQTT broker in memory that drops the
-# connection when told), and feeds the drivers the I2C frames and ADC values
-# of a pump delivering 30 uL/h from an 18 mL reservoir. Everything here is
-# the harness, not the monitor: it is loaded before the heap is measured.
+# up) and `socket`/`select` (heap_broker.py: the carers' MQTT broker in
+# memory, which drops the connection when told), and feeds the drivers the
+# I2C frames and ADC values of a pump delivering 30 uL/h from an 18 mL
+# reservoir. Everything here is the harness, not the monitor: it is loaded
+# before the heap is measured.
 import sys
+
+# the carers' broker, socket and select (heap_run reaches Broker as W.Broker)
+from heap_broker import POLLIN, Broker, FakeSelect, FakeSocket  # noqa: F401
 
 _MASK = (1 << 30) - 1
 _HALF = 1 << 29
@@ -22,7 +26,6 @@ class World:
     level_ul = 18000
     button = 0                 # 1: the alarm button is held
     refill = 0                 # 1: the refill key is turned
-    link_down = 0              # 1: the broker refuses and drops connections
     frames = {}
     # the board's keys (active low) and level calibration: boards/esp32/pins.py
     # (BUTTON, REFILL; LEVEL_CAL: 4965 counts at 0, 9930 per 5 mL)
@@ -209,132 +212,6 @@ class FakeNetwork:
 
         def disconnect(self):
             pass
-
-
-POLLIN = 1
-POLLOUT = 4
-POLLERR = 8
-POLLHUP = 16
-
-
-class Broker:
-    """The carers' broker: answers CONNECT and PINGREQ; publishes are read
-    and dropped. While World.link_down it refuses connections and drops the
-    one it has."""
-    connects = 0
-    drops = 0
-    published = 0
-
-
-class FakeSock:
-    def __init__(self, *a):
-        self.rx = b""
-        self.closed = 0
-        self.want = 0          # bytes of the current packet's body still to skip
-        self.len_shift = -1    # -1: a type byte next; >= 0: in the length; -2: the body
-        self.op = 0
-
-    def setblocking(self, flag):
-        pass
-
-    def connect(self, addr):
-        if World.link_down:
-            raise OSError(111)             # ECONNREFUSED
-        Broker.connects += 1
-        raise OSError(115)                 # EINPROGRESS: connected at the next poll
-
-    def _packet(self, op):
-        if op == 0x10:                     # CONNECT
-            self.rx += b"\x20\x02\x00\x00"
-        elif op == 0xC0:                   # PINGREQ
-            self.rx += b"\xd0\x00"
-        elif op & 0xF0 == 0x30:
-            Broker.published += 1
-
-    def write(self, data):
-        if World.link_down or self.closed:
-            self.closed = 1
-            raise OSError(104)             # ECONNRESET
-        for b in data:
-            if self.len_shift == -2:           # the body
-                self.want -= 1
-                if not self.want:
-                    self.len_shift = -1
-                    self._packet(self.op)
-            elif self.len_shift == -1:         # a packet's type byte
-                self.op = b
-                self.len_shift = 0
-                self.want = 0
-            else:                              # the remaining length
-                self.want |= (b & 0x7F) << self.len_shift
-                if b & 0x80:
-                    self.len_shift += 7
-                elif self.want:
-                    self.len_shift = -2
-                else:
-                    self.len_shift = -1
-                    self._packet(self.op)
-        return len(data)
-
-    def read(self, n):
-        if World.link_down and not self.closed:
-            self.closed = 1
-            Broker.drops += 1
-        if self.closed:
-            return b""
-        if not self.rx:
-            return None
-        out = self.rx[:n]
-        self.rx = self.rx[n:]
-        return out
-
-    def close(self):
-        self.closed = 1
-
-
-class _Poll:
-    # the answers are made once: a real poll's own allocation is not the
-    # harness's to add
-    def __init__(self):
-        self.s = None
-        self.mask = 0
-        self.w = self.r = ()
-
-    def register(self, s, mask):
-        self.s = s
-        self.mask = mask
-        self.w = ((s, POLLOUT),)
-        self.r = ((s, POLLIN),)
-
-    def modify(self, s, mask):
-        self.mask = mask
-
-    def poll(self, t=0):
-        s = self.s
-        if self.mask & POLLOUT:
-            return self.w
-        if s.closed or s.rx or World.link_down:
-            return self.r
-        return ()
-
-
-class FakeSelect:
-    POLLIN = POLLIN
-    POLLOUT = POLLOUT
-    POLLERR = POLLERR
-    POLLHUP = POLLHUP
-
-    @staticmethod
-    def poll():
-        return _Poll()
-
-
-class FakeSocket:
-    socket = FakeSock
-
-    @staticmethod
-    def getaddrinfo(host, port):
-        return [(2, 1, 0, "", ("127.0.0.1", port))]
 
 
 class Console:

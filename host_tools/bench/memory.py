@@ -43,7 +43,7 @@ FRAG_FLOOR = 16384
 BLOCK = 16         # bytes per GC block on a 32-bit MicroPython
 MP32 = BUILD / "mp32" / "micropython"
 
-HARNESS = ("heap_world", "heap_run")
+HARNESS = ("heap_world", "heap_broker", "heap_run")
 
 
 def sources():
@@ -288,8 +288,9 @@ def _frag_row(label, res):
     if "error" in res:
         return (label, "NO", "", res["error"])
     return (label + ": largest free block at the end", "%d" % res["largest_free"],
-            "bytes", "floor %d; live at the end %d; %d log pulls, %d broker drops"
-            % (FRAG_FLOOR, res["end_live"] - res["base"], res["pulls"], res["drops"]))
+            "bytes", "floor %d; live at the end %d; %d log pulls, %d broker drops, %d connects"
+            % (FRAG_FLOOR, res["end_live"] - res["base"], res["pulls"], res["drops"],
+               res["connects"]))
 
 
 def section_memory(targets=("mp32", "mcu"), days=None):

@@ -131,3 +131,65 @@ def test_machine_reset_restarts_the_mcu_with_its_files(tmp_path):
         assert q.alive()                 # upstream's machine.reset() ended QEMU
         assert int(mp("exec", "import time; print(time.ticks_ms())")) < up
         assert mp("exec", "print(open('kept').read())").strip() == "x"
+
+
+@pytest.mark.req("R-057")
+def test_second_flash_onto_the_running_mcu_monitor_takes_the_new_config(served, tmp_path):
+    # A device engineer flashes twice: the second `pumpmon flash` asks the
+    # running monitor for service mode, then takes the REPL with Ctrl-C. The
+    # qemu port read its UART only when the firmware read its console, so
+    # that Ctrl-C never reached the monitor and the flash failed with exit 4
+    # (busy). mcu/mphalport.c now takes the UART's bytes where the firmware
+    # waits (time.sleep_ms, select.poll), as a board's UART interrupt does.
+    env, info, _proc = served
+    port = str(tmp_path / "ttyMCU0")
+
+    def flash(name, **cfg):
+        path = tmp_path / name
+        path.write_text(json.dumps(dict({"reservoir_capacity_ml": 20.0,
+                                         "low_reservoir_ml": 4.0}, **cfg)))
+        r = _pm(env, "flash", "--port", port, "--config", path, "--json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert json.loads(r.stdout.splitlines()[-1])["selftest"] == "passed", r.stdout
+
+    def status():
+        r = _pm(env, "status", "--port", port, "--json")
+        assert r.returncode == 0, r.stdout + r.stderr
+        return json.loads(r.stdout)
+
+    flash("a.json", board_id="qemu-a", rate_ul_h=30.0, flow_fault_s=FLOW_FAULT_S,
+          level_fault_s=LEVEL_FAULT_S)
+    # the monitor runs (its loop sleeping in time.sleep_ms) and has raised
+    # malfunction/flow_sensor at 10 s of board time; status and a log pull
+    # go through its console channel while it runs
+    deadline = time.monotonic() + 120
+    while True:
+        st = status()
+        assert st["monitoring"], st
+        if "malfunction/flow_sensor" in st["alarms"] or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert "malfunction/flow_sensor" in st["alarms"] and st["prog_mean"] == 300, st
+    assert "alarm_raised" in [r["event"] for r in _records(env, tmp_path)]
+
+    # the second flash, onto the running monitor: only the config changes
+    flash("b.json", board_id="qemu-b", rate_ul_h=40.0, flow_fault_s=5, level_fault_s=20)
+    st = status()
+    assert st["monitoring"] and st["boot_cause"] == "soft", st
+    assert st["prog_mean"] == 400, st              # the new rate is in force
+    recs = _records(env, tmp_path)
+    stops = [r for r in recs if r["event"] == "monitoring_stopped"]
+    assert [(r["detail"], r["service"]) for r in stops] == [("service", "flash")], stops
+    changed = {r["setting"]: (r["old"], r["new"]) for r in recs
+               if r["event"] == "config_changed"}
+    assert changed["rate_ul_h"] == ("30", "40") and changed["flow_fault_s"] == ("10", "5"), recs
+
+    # a Ctrl-C from a plain mpremote is no silent way to stop the monitor: it
+    # reaches the running loop, which logs monitoring_stopped (interrupted)
+    # and leaves the service indication on (docs/console-protocol.md, Stopping)
+    mpremote = str(Path(sys.executable).parent / "mpremote")
+    r = subprocess.run([mpremote, "connect", port, "exec", "print(7 * 6)"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "42", r.stdout + r.stderr
+    last = _records(env, tmp_path)[-1]
+    assert (last["event"], last["detail"]) == ("monitoring_stopped", "interrupted"), last
