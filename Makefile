@@ -13,7 +13,7 @@ JOBS ?= 2
 TEST_JOBS ?= 4
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-fast trace release test-cpython test-micropython test-host bench run clean stubs lint mp32 soak carer card
+.PHONY: help setup test test-slow test-fast trace release test-cpython test-micropython test-host bench run clean stubs lint mp32 soak carer card
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
@@ -57,7 +57,7 @@ lint: stubs ## ruff over the project (pyflakes, bugbear, unused noqa: pyproject.
 
 test: setup stubs mp32 mcu ## run every test: host tools, firmware on CPython, on the MicroPython unix port, on its 32-bit build, a representative set on the QEMU Cortex-M (make mcu; all of it: make test-mcu), and the scenario corpus in traces/ through the testers' pytest plugin (offline: MICROPYTHON_SRC=micropython-1.28.0-src.tar.gz)
 	@mkdir -p build
-	$(BIN)/python -m pytest -n $(TEST_JOBS) --junitxml=build/test-results.xml tests traces
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --maxschedchunk 1 --junitxml=build/test-results.xml tests traces
 
 trace: setup ## the requirements -> tests -> last result matrix as Markdown (docs/requirements.md; results of the last make test)
 	@$(BIN)/python -m host_tools.traceability
@@ -141,6 +141,9 @@ test-mcu: setup mcu ## the firmware's tests on the QEMU Cortex-M, the slow modul
 
 soak: setup ## 365 simulated days of normal delivery (every rate and stroke period, worst offsets), then the scenario catalogue's 30-day soak: no high-priority alarm
 	$(BIN)/python -m host_tools.bench.soak
+
+test-slow: setup ## the repetitions make test shortens (PUMPMON_TEST_FULL=1: the repair flash after a cut 20 times in 20, pumpmon run beside a CPU hog 3 times; each path runs once in make test); not in CI
+	PUMPMON_TEST_FULL=1 $(BIN)/python -m pytest -n $(TEST_JOBS) tests/host/test_flash_repair.py tests/vboard/test_run_cold.py
 
 test-fast: setup ## the fast set while working: every test but the slow ones (virtual board, QEMU, long runs: pytest -m "not slow": 649 tests, 73 s of CPU at -n 2); make test runs all
 	$(BIN)/python -m pytest -n $(or $(FAST_JOBS),2) -m "not slow" tests

@@ -10,6 +10,7 @@
 # (host_tools/traceability.py reads the source; this makes them visible to
 # pytest and its plugins too).
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -75,6 +76,31 @@ def _speed_marks(item):
         item.add_marker(pytest.mark.slow)
 
 
+# The order the tests start in (make test, pytest-xdist --maxschedchunk 1:
+# each worker takes the next test when it is free): the longest first, so the
+# run does not end on one long test while the other workers idle. Stable: the
+# order within a class stays pytest's (its fixture reuse). Measured cost
+# classes: the QEMU cases (minutes each: the emulated CPU), then the modules
+# on the unix ports, then the other slow tests, then the rest; FIRST are the
+# longest single tests of a run, first of all.
+FIRST = ("tests/test_on_mcu.py::test_firmware_module_on_mcu[test_engine_properties-",
+         "tests/test_on_mcu.py::test_firmware_module_on_mcu[test_service-",
+         "tests/test_on_mcu.py::test_firmware_module_on_mcu[test_recorder-",
+         "tests/host/test_flash_repair.py::")
+
+
+def _start_order(item):
+    node = item.nodeid
+    if node.startswith(FIRST):
+        return 0
+    marks = {m.name for m in item.iter_markers()}
+    if "mcu" in marks:
+        return 1
+    if node.startswith("tests/test_on_micropython.py"):
+        return 2
+    return 3 if "slow" in marks else 4
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         _speed_marks(item)
@@ -87,6 +113,28 @@ def pytest_collection_modifyitems(config, items):
             ids += [a for a in mark.args if a not in ids]
         if ids:
             item.user_properties.append(("req", " ".join(ids)))
+    items.sort(key=_start_order)
+
+
+# CPU time per test, setup to teardown (this worker's and its finished children's:
+# the boards', QEMU's, the unix ports'), as a `cpu_s` property in the JUnit XML
+# of `make test`: on a loaded machine the wall times are inflated, the CPU
+# seconds are not (issue 24: make test under 10 minutes; CONTRIBUTING.md).
+def _cpu_s():
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item._cpu_start = _cpu_s()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    if call.when == "teardown" and hasattr(item, "_cpu_start"):
+        item.user_properties.append(("cpu_s", "%.2f" % (_cpu_s() - item._cpu_start)))
+    return (yield)
 
 
 # ---- shared fixtures (CPython only: tests/firmware uses none) ----------------------------

@@ -11,6 +11,7 @@
 # a larger heap than the built-in Pico-sized one (the tests build traces and
 # logs the monitor never holds at once) and a larger flash (the tree and the
 # tests' files).
+import fcntl
 import json
 import os
 import re
@@ -70,8 +71,13 @@ def _compile_tree(dst):
 
     srcs = [src for sub in ("firmware", "tests/firmware", "host_tools", "boards/drivers",
                             "boards/sim/rom") for src in sorted((ROOT / sub).rglob("*.py"))]
-    with ThreadPoolExecutor(max_workers=4) as ex:
-        list(ex.map(one, srcs))
+    # one worker compiles, the others wait and take it from the cache (a
+    # fresh clone's workers all start with an empty one)
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".mcu-tree.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with ThreadPoolExecutor(max_workers=4) as ex:
+            list(ex.map(one, srcs))
     for src in (ROOT / "firmware").glob("*.py"):      # test_failsafe reads their source
         shutil.copy(src, dst / "firmware" / src.name)
     return dst
@@ -104,6 +110,7 @@ class Board:
     def __init__(self):
         self.q = None
         self.image = None
+        self.used_s = 0.0
 
     def pty(self):
         if self.q is None or not self.q.alive():
@@ -116,15 +123,25 @@ class Board:
             self.q.stop()
             self.q = None
 
+    def cpu_s(self):
+        """The running QEMU's CPU seconds so far (user + system), 0 without one."""
+        try:
+            f = Path("/proc/%d/stat" % self.q.pid).read_text().rsplit(")", 1)[1].split()
+        except (AttributeError, OSError):
+            return 0.0
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
     def exec(self, img, code, timeout=TIMEOUT):
         self.image = img
         pty = self.pty()
+        cpu = self.cpu_s()
         try:
             r = subprocess.run([MPREMOTE, "connect", pty, "exec", code],
                                capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             self.stop()
             raise
+        self.used_s = self.cpu_s() - cpu
         return r.stdout + r.stderr
 
 
@@ -173,8 +190,11 @@ RUN_CASES = [c for c in MCU_CASES if WHICH == "all" or (WHICH == "slow") == (c[0
 
 @pytest.mark.req("R-057")
 @pytest.mark.parametrize("module,only", RUN_CASES)
-def test_firmware_module_on_mcu(board, mcu_tree, module, only):
+def test_firmware_module_on_mcu(board, mcu_tree, module, only, request):
     out = _run_module(board, mcu_tree, module, only)
+    # the emulated CPU's own seconds (the JUnit XML's cpu_s counts QEMU only
+    # when it ends, at the end of the session)
+    request.node.user_properties.append(("qemu_cpu_s", "%.2f" % board.used_s))
     m = re.search(r"^(\d+) passed, 0 failed", out, re.M)
     assert m and int(m.group(1)) > 0 and "exit 0" in out, out[-4000:]
 
