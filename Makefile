@@ -134,7 +134,7 @@ $(MCU_ELF): mcu/main.c mcu/idle.sed mcu/reset.sed $(wildcard mcu/usermod/*/*)
 	rm -rf $(MCU_DIR)/src
 	@echo "make mcu: $@ (heap $(MCU_HEAP) B)"
 
-test-mcu: setup mcu ## the firmware's tests on the QEMU Cortex-M, the slow modules make test leaves out (PUMPMON_MCU=all: every case; about 20 min of 2 cores)
+test-mcu: setup mcu ## the firmware's tests on the QEMU Cortex-M that make test leaves out: those that step the engine through days (tests/test_on_mcu.py SLOW_ON_MCU: integer code the 32-bit port runs in make test); PUMPMON_MCU=all: every case; not in CI
 	PUMPMON_MCU=$(or $(PUMPMON_MCU),slow) $(BIN)/python -m pytest -n $(TEST_JOBS) tests/test_on_mcu.py
 
 .PHONY: mcu test-mcu
@@ -145,7 +145,7 @@ soak: setup ## 365 simulated days of normal delivery (every rate and stroke peri
 test-slow: setup ## the repetitions make test shortens (PUMPMON_TEST_FULL=1: the repair flash after a cut 20 times in 20, pumpmon run beside a CPU hog 3 times; each path runs once in make test); not in CI
 	PUMPMON_TEST_FULL=1 $(BIN)/python -m pytest -n $(TEST_JOBS) tests/host/test_flash_repair.py tests/vboard/test_run_cold.py
 
-test-fast: setup ## the fast set while working: every test but the slow ones (virtual board, QEMU, long runs: pytest -m "not slow": 649 tests, 73 s of CPU at -n 2); make test runs all
+test-fast: setup ## the fast set while working: every test but the slow ones (virtual board, QEMU, long runs: pytest -m "not slow": 713 tests, 80-90 s of CPU at -n 2); make test runs all
 	$(BIN)/python -m pytest -n $(or $(FAST_JOBS),2) -m "not slow" tests
 
 test-cpython: setup ## the firmware's tests on CPython only
