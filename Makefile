@@ -8,8 +8,14 @@ STAMP := $(VENV)/.installed
 JOBS ?= 2
 # pytest workers: more than the cores, because many virtual-board tests wait
 # on board time paced by a --speed ceiling (wall time) rather than compute;
-# 4 workers keep 2 cores busy meanwhile (make test from a fresh clone: 15 min 20 s of
-# tests at -n 4 after issues 22-29 added about 360 tests and the QEMU set; 16 min 12 s in all)
+# 4 workers keep 2 cores busy meanwhile. The longest tests start first
+# (tests/conftest.py FIRST; --maxschedchunk 1: a free worker takes the next one),
+# so a run does not end on one long test. make test from a fresh clone: 14 min 58 s
+# of tests at -n 4 before issue 24's cut; the cut (CONTRIBUTING.md: the QEMU cases
+# that step the engine through days to make test-mcu, 154 of QEMU's 486 CPU-s; the
+# flash-repair and cold-run repetitions to make test-slow, 154 s and 163 s of wall
+# under load) is measured per test (JUnit cpu_s, qemu_cpu_s), not yet as a whole
+# on an idle machine
 TEST_JOBS ?= 4
 
 .DEFAULT_GOAL := help
