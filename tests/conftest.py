@@ -10,6 +10,7 @@
 # (host_tools/traceability.py reads the source; this makes them visible to
 # pytest and its plugins too).
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ def pytest_configure(config):
 
 
 # Speed marks (pyproject.toml): a test that starts a virtual board (the
-# start_board or vboard fixture) is `vboard`, tests/test_on_mcu.py is `mcu`,
+# start_board or vboard fixture) is `vboard`, a test of MCU_MODULES is `mcu`,
 # and both are `slow`, as is every test of SLOW_MODULES (measured at -n 2).
 BOARD_FIXTURES = ("start_board", "vboard")
 # modules whose tests run the virtual board or a broker without those fixtures
@@ -44,6 +45,8 @@ SLOW_MODULES = ("tests/test_on_micropython.py", "tests/host/test_install.py",
                 "tests/host/test_flex_replay.py", "tests/host/test_replay.py",
                 "tests/carer/test_link_broker.py", "tests/carer/test_serve_auth.py")
 NOT_VBOARD = ("tests/vboard/test_wire.py",)      # the protocol's bytes: no board
+# modules that start QEMU (the emulated Cortex-M)
+MCU_MODULES = ("tests/test_on_mcu.py", "tests/boards/test_mcu_board.py")
 SLOW_MODULES += ("tests/boards/test_mpy_cross.py",)     # every file, every architecture
 # single tests of otherwise quick modules (each over 15 s at -n 2 on a loaded machine)
 SLOW_TESTS = (
@@ -67,12 +70,46 @@ def _speed_marks(item):
             or node.startswith(VBOARD_MODULES) and not node.startswith(NOT_VBOARD)):
         item.add_marker(pytest.mark.vboard)
         marks.add("vboard")
-    if node.startswith("tests/test_on_mcu.py"):
+    if node.startswith(MCU_MODULES):
         item.add_marker(pytest.mark.mcu)
         marks.add("mcu")
     if "slow" not in marks and (marks & {"vboard", "mcu"} or node.startswith(SLOW_MODULES)
                                 or node.startswith(SLOW_TESTS)):
         item.add_marker(pytest.mark.slow)
+
+
+# The order the tests start in (make test, pytest-xdist --maxschedchunk 1:
+# each worker takes the next test when it is free): the longest first, so the
+# run does not end on one long test while the other workers idle. Stable: the
+# order within a class stays pytest's (its fixture reuse). FIRST: the longest
+# single tests of a make test (JUnit times under load, 2-4 min each; a stale
+# entry costs only order); then the QEMU cases, the modules on the unix ports,
+# the other slow tests, the rest.
+FIRST = ("tests/boards/test_memory_budget.py::test_full_monitor_peak_heap_within_the_limit",
+         "tests/vboard/test_deterministic.py::",
+         "tests/test_on_micropython.py::test_firmware_module_on_32bit_port[test_carer_link-",
+         "tests/test_on_micropython.py::test_firmware_module_on_32bit_port[test_detection-",
+         "tests/host/test_flex_replay.py::test_flex_dosing_for_30_days",
+         "tests/test_on_mcu.py::test_firmware_module_on_mcu[test_service-",
+         "tests/host/test_flash_repair.py::",
+         "tests/boards/test_drivers.py::test_pico_board_loop_leaves_no_garbage",
+         "tests/test_on_micropython.py::test_firmware_module_on_32bit_port[test_service-",
+         "tests/host/test_install.py::test_a_tester_project_uses_the_installed_plugin",
+         "tests/vboard/test_first_contact.py::test_status_during_a_high_priority_alarm",
+         "tests/test_on_mcu.py::test_firmware_module_on_mcu[test_recorder-")
+
+
+def _start_order(item):
+    node = item.nodeid
+    for i, first in enumerate(FIRST):
+        if node.startswith(first):
+            return -len(FIRST) + i
+    marks = {m.name for m in item.iter_markers()}
+    if "mcu" in marks:
+        return 1
+    if node.startswith("tests/test_on_micropython.py"):
+        return 2
+    return 3 if "slow" in marks else 4
 
 
 def pytest_collection_modifyitems(config, items):
@@ -87,6 +124,28 @@ def pytest_collection_modifyitems(config, items):
             ids += [a for a in mark.args if a not in ids]
         if ids:
             item.user_properties.append(("req", " ".join(ids)))
+    items.sort(key=_start_order)
+
+
+# CPU time per test, setup to teardown (this worker's and its finished children's:
+# the boards', QEMU's, the unix ports'), as a `cpu_s` property in the JUnit XML
+# of `make test`: on a loaded machine the wall times are inflated, the CPU
+# seconds are not (issue 24: make test under 10 minutes; CONTRIBUTING.md).
+def _cpu_s():
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item._cpu_start = _cpu_s()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    if call.when == "teardown" and hasattr(item, "_cpu_start"):
+        item.user_properties.append(("cpu_s", "%.2f" % (_cpu_s() - item._cpu_start)))
+    return (yield)
 
 
 # ---- shared fixtures (CPython only: tests/firmware uses none) ----------------------------

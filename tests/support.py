@@ -2,6 +2,7 @@
 tools and the one helper that runs the `pumpmon` command. The fixtures are in
 tests/conftest.py. CPython only: the firmware tests (tests/firmware/, which
 also run on MicroPython) do not import this."""
+import os
 import signal
 import subprocess
 import sys
@@ -10,6 +11,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]          # the project: firmware/, tests/...
 BIN = Path(sys.executable).parent                   # the venv's bin/: pumpmon, mpremote
 MICROPYTHON = BIN / "micropython"                   # the unix port (make setup)
+# `make test-slow` (PUMPMON_TEST_FULL=1): the repetitions `make test` shortens
+# to stay under 10 minutes (a test that repeats a path to catch an
+# intermittent failure runs each path once there, every repetition here)
+FULL = bool(os.environ.get("PUMPMON_TEST_FULL"))
 
 
 def pumpmon(*args, stdin=None, env=None, cwd=ROOT, timeout=300):

@@ -11,6 +11,7 @@
 # a larger heap than the built-in Pico-sized one (the tests build traces and
 # logs the monitor never holds at once) and a larger flash (the tree and the
 # tests' files).
+import fcntl
 import json
 import os
 import re
@@ -74,8 +75,13 @@ def _compile_tree(dst):
 
     srcs = [src for sub in ("firmware", "tests/firmware", "host_tools", "boards/drivers",
                             "boards/sim/rom") for src in sorted((ROOT / sub).rglob("*.py"))]
-    with ThreadPoolExecutor(max_workers=4) as ex:
-        list(ex.map(one, srcs))
+    # one worker compiles, the others wait and take it from the cache (a
+    # fresh clone's workers all start with an empty one)
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".mcu-tree.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with ThreadPoolExecutor(max_workers=4) as ex:
+            list(ex.map(one, srcs))
     for src in (ROOT / "firmware").glob("*.py"):      # test_failsafe reads their source
         shutil.copy(src, dst / "firmware" / src.name)
     return dst
@@ -108,6 +114,7 @@ class Board:
     def __init__(self):
         self.q = None
         self.image = None
+        self.used_s = 0.0
 
     def pty(self):
         if self.q is None or not self.q.alive():
@@ -120,15 +127,25 @@ class Board:
             self.q.stop()
             self.q = None
 
+    def cpu_s(self):
+        """The running QEMU's CPU seconds so far (user + system), 0 without one."""
+        try:
+            f = Path("/proc/%d/stat" % self.q.pid).read_text().rsplit(")", 1)[1].split()
+        except (AttributeError, OSError):
+            return 0.0
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
     def exec(self, img, code, timeout=TIMEOUT):
         self.image = img
         pty = self.pty()
+        cpu = self.cpu_s()
         try:
             r = subprocess.run([MPREMOTE, "connect", pty, "exec", code],
                                capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             self.stop()
             raise
+        self.used_s = self.cpu_s() - cpu
         return r.stdout + r.stderr
 
 
@@ -165,20 +182,41 @@ def _cases():
 
 MCU_CASES = _cases()
 # The emulated Cortex-M runs the firmware some 20-50x slower than the unix
-# port: every case takes about 20 min of two cores, which `make test` (under
-# 10 min) cannot hold. So `make test` runs the representative set (every
-# module but the three that step the engine through hours or days: single
-# floats, heap locks, config, log, runner, service, annunciation all run),
-# and `make test-mcu` the rest or all (PUMPMON_MCU=slow|all); CI runs both.
-SLOW_ON_MCU = ("test_boot_swap", "test_detection", "test_soak")
+# port: all of its cases take about 20 min of two cores, which `make test`
+# (under 10 min) cannot hold. So `make test` runs the representative set (every
+# module; single floats, heap locks, config, log, runner, service,
+# annunciation all run), and `make test-mcu` the rest or all
+# (PUMPMON_MCU=slow|all; not in CI): the modules and functions that step the
+# engine through days (SLOW_ON_MCU). The engine computes in integers only
+# (tests/host/test_integer_engine.py), so those days are the same arithmetic
+# on the 32-bit unix port (31-bit small ints, as here), which runs them all in
+# `make test`; what QEMU adds, single floats and a bare-metal board, the
+# other cases cover. Measured (QEMU's CPU seconds, JUnit qemu_cpu_s): the
+# whole representative set before this cut 486 s, the four engine histories
+# of test_engine_properties 154 s of it (random histories 73 s).
+SLOW_ON_MCU = ("test_boot_swap", "test_detection", "test_soak",
+               ("test_engine_properties", "test_random_histories_on_every_runtime"),
+               ("test_engine_properties", "test_flex_dosing_keeps_the_envelope_bounded"),
+               ("test_engine_properties",
+                "test_flex_dosing_stop_after_days_of_boluses_is_found_in_seconds"),
+               ("test_engine_properties", "test_flex_dosing_stroke_pump_stop_after_a_bolus"))
 WHICH = os.environ.get("PUMPMON_MCU", "fast")
-RUN_CASES = [c for c in MCU_CASES if WHICH == "all" or (WHICH == "slow") == (c[0] in SLOW_ON_MCU)]
+
+
+def _slow_on_mcu(case):
+    return case[0] in SLOW_ON_MCU or case in SLOW_ON_MCU
+
+
+RUN_CASES = [c for c in MCU_CASES if WHICH == "all" or (WHICH == "slow") == _slow_on_mcu(c)]
 
 
 @pytest.mark.req("R-057")
 @pytest.mark.parametrize("module,only", RUN_CASES)
-def test_firmware_module_on_mcu(board, mcu_tree, module, only):
+def test_firmware_module_on_mcu(board, mcu_tree, module, only, request):
     out = _run_module(board, mcu_tree, module, only)
+    # the emulated CPU's own seconds (the JUnit XML's cpu_s counts QEMU only
+    # when it ends, at the end of the session)
+    request.node.user_properties.append(("qemu_cpu_s", "%.2f" % board.used_s))
     m = re.search(r"^(\d+) passed, 0 failed", out, re.M)
     assert m and int(m.group(1)) > 0 and "exit 0" in out, out[-4000:]
 
