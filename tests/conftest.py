@@ -46,7 +46,8 @@ SLOW_MODULES = ("tests/test_on_micropython.py", "tests/host/test_install.py",
                 "tests/carer/test_link_broker.py", "tests/carer/test_serve_auth.py")
 NOT_VBOARD = ("tests/vboard/test_wire.py",)      # the protocol's bytes: no board
 # modules that start QEMU (the emulated Cortex-M)
-MCU_MODULES = ("tests/test_on_mcu.py", "tests/boards/test_mcu_board.py")
+MCU_MODULES = ("tests/test_on_mcu.py", "tests/boards/test_mcu_board.py",
+               "tests/boards/test_mcu_romfs.py")
 SLOW_MODULES += ("tests/boards/test_mpy_cross.py",)     # every file, every architecture
 # single tests of otherwise quick modules (each over 15 s at -n 2 on a loaded machine)
 SLOW_TESTS = (
@@ -87,7 +88,7 @@ def _speed_marks(item):
 # the other slow tests, the rest.
 FIRST = ("tests/boards/test_memory_budget.py::test_full_monitor_peak_heap_within_the_limit",
          "tests/vboard/test_deterministic.py::",
-         "tests/test_on_micropython.py::test_firmware_module_on_32bit_port[test_carer_link-",
+         "tests/test_on_micropython.py::test_firmware_module_on_32bit_port[test_carer_",
          "tests/test_on_micropython.py::test_firmware_module_on_32bit_port[test_detection-",
          "tests/host/test_flex_replay.py::test_flex_dosing_for_30_days",
          "tests/test_on_mcu.py::test_firmware_module_on_mcu[test_service-",

@@ -4,6 +4,8 @@
 # names the biggest consumers; a shorter fragmentation run than `make bench`'s
 # 30 days (6 simulated hours: a morning stop, log pulls, the broker dropping
 # hourly) keeps a largest free block above the floor.
+import os
+
 import pytest
 
 from host_tools.bench import memory as M
@@ -46,6 +48,9 @@ def _within_limit(res):
 
 
 @pytest.mark.mcu
+@pytest.mark.skipif(os.environ.get("PUMPMON_MCU", "fast") == "fast",
+                    reason="make test-mcu: 5 min of QEMU; make test measures the same image on "
+                    "the 32-bit build (the two agree within 0.3 %)")
 @pytest.mark.req("R-070")
 def test_full_monitor_peak_heap_from_the_rom_partition_of_the_mcu_board():
     # the QEMU Cortex-M3 with its ROM partition (make mcu), the image pumpmon
