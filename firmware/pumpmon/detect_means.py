@@ -101,7 +101,7 @@ class FlowMean:
         m100 = meas * 100
         # a stroke pump may also be a stroke behind across a step up (the
         # bolus's first stroke still to come): the same allowance, downwards
-        ext = stroke_ahead(self.prog_r, nb, prog, self._window_s, sm)
+        ext = stroke_ahead(self.prog_r, nb, prog, self._window_s, sm) if sm else 0
         pu = prog - ext
         if prog > 0 and m100 < pu * self._no_flow_pct:
             self.low = 1
@@ -125,7 +125,8 @@ class HourMean:
     def __init__(self, cfg):
         self._hm = array("i", [0] * 60)  # mean corrected flow per minute, 0.01 uL/h (UNSET: too few)
         self._hp = array("i", [0] * 60)  # programmed mean per minute
-        self._prog = 0            # the minute: programmed rate over its buckets
+        self.prog_sum = 0         # the minute: programmed rate over its buckets
+                                  # (added by bucket(), or inline: closing.py)
         self._i = 0
         self.fill = 0
         self._partial_pct = cfg.partial_pct
@@ -140,14 +141,14 @@ class HourMean:
 
     def bucket(self, rate):
         """A bucket of the minute closed, at the programmed rate."""
-        self._prog += rate
+        self.prog_sum += rate
 
     def close(self, mean):
         """A minute closed: its mean (0.01 uL/h, UNSET)."""
         k = self._i
         self._hm[k] = mean
-        self._hp[k] = self._prog // 6   # its buckets' mean (6 a minute)
-        self._prog = 0
+        self._hp[k] = self.prog_sum // 6   # its buckets' mean (6 a minute)
+        self.prog_sum = 0
         self._i = (k + 1) % 60
         self.fill += 1
 
@@ -184,7 +185,7 @@ class HourMean:
         mg = self._margin
         if sec - zero_when < 3600:
             mg >>= 1
-        po = prog + stroke_ahead(hp, 60, prog, 3600, sm)
+        po = prog + stroke_ahead(hp, 60, prog, 3600, sm) if sm else prog
         if m100 > po * self._over_pct + mg * 10:       # mg: 0.01 uL/h
             self.over = 1
         elif m100 <= po * (self._over_pct - 10) + mg * 5:

@@ -172,8 +172,6 @@ class Engine:
             y = m - fr.offset
             fr.bsum += y
             fr.bcnt += 1
-            fr.msum += y
-            fr.mcnt += 1
             if r > 0:
                 # the stop test (CUSUM): its turns in methods
                 d = (-r if y < -r else y) * _Q2 // r

@@ -141,7 +141,9 @@ def test_median_of_three_drops_a_spike_keeps_a_step():
         got.append(fr.bsum)
     steps = [got[0]] + [got[i] - got[i - 1] for i in range(1, len(got))]
     assert steps == [100, 100, 100, 100, 100, 100, 900, 900], steps
-    assert fr.bcnt == 8 and fr.mcnt == 8
+    assert fr.bcnt == 8 and fr.mcnt == 0              # the minute's: as the bucket closes
+    fr.bucket_closed(9)
+    assert fr.bsum == 0 and fr.mcnt == 8 and fr.msum == got[-1]
 
 
 def test_flow_readings_sorted():
