@@ -49,10 +49,10 @@ class Annunciator:
         self.tone_hz = 0        # what the buzzer must play now (0: silent)
         self.led = P.GREEN      # what the light must show now (patterns colour)
         self.siren = 0          # 1: the second sounder, with the escalated pulses
-        self._still = 0         # 1: the outputs do not depend on the time (silent, steady light)
+        self.still = 0          # 1: the outputs do not depend on the time (silent, steady light)
 
     def update(self, now, sound, light, escalated=0):
-        if self._still and sound == self.sound and light == self.light \
+        if self.still and sound == self.sound and light == self.light \
                 and escalated == self.escalated:
             return      # silent and a steady light: tick() would change nothing
         if sound != self.sound or escalated != self.escalated:
@@ -82,6 +82,6 @@ class Annunciator:
             self.led = P.STARTING_LIGHT[0]
         else:
             self.led = _at(P.LIGHT[k], LIGHT_CYCLE[k], ticks_diff(now, self._l_start))
-            self._still = 0
+            self.still = 0
             return
-        self._still = 1 if s == KIND_NONE else 0
+        self.still = 1 if s == KIND_NONE else 0

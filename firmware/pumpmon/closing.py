@@ -33,19 +33,25 @@ _B_PARTIAL_LONG = const(1 << 11)  # alarms.PARTIAL_LONG
 
 def close_bucket(e):
     """A 10-s bucket closes (Engine._advance): its sums to the detectors
-    judged per bucket, the bucket and minute judgements, the slow conditions."""
+    judged per bucket, the bucket and minute judgements, the slow conditions.
+    The level's judgement (empty, low reservoir) and the slow conditions run
+    inline here, not as functions of their own: each call costs a heap frame
+    a bucket on MicroPython (docs/engine.md, "Tick time")."""
     sec = e.sec
     rate = e.rate             # the rate in force at the bucket's start
     fr = e.flow
-    e.mean10.close(fr.bsum, fr.bcnt, rate)
-    e.mean60.bucket(rate)
+    fm = e.mean10
+    fm.close(fr.bsum, fr.bcnt, rate)
+    hm = e.mean60
+    hm.prog_sum += rate       # (HourMean.bucket, inline)
     n = fr.bcnt + fr.bhi      # a full-scale reading is judged (a dump)
     if fr.air.t <= AIR_BRIEF_S:
         n += fr.bair          # so is a bubble passing
-    e.sparse_flow.close(n, e.mean10.fill)
+    e.sparse_flow.close(n, fm.fill)
     lt = e.level
     e.sparse_level.close(lt.good, lt.bad, lt.why)
-    e.dump.level_fall(lt.raw_sum, lt.raw_n, e._refill, sec)
+    dp = e.dump
+    dp.level_fall(lt.raw_sum, lt.raw_n, e._refill, sec)
     lt.good = lt.bad = lt.raw_sum = lt.raw_n = 0
     fr.bucket_closed(sec)
     e._bucket += 1
@@ -54,20 +60,50 @@ def close_bucket(e):
         e.judged |= _B_FLOW
     if sec >= cfg.level_fault_s:
         e.judged |= _B_LEVEL
-    e.rate = cfg.rate_at((e.tod_s - (sec - e._bucket * BUCKET_S)) % 86400)
-    fm = e.mean10
+    sched = e._sched
+    if sched:                 # (one rate all day: it never changes)
+        e.rate = cfg.rate_at((e.tod_s - (sec - e._bucket * BUCKET_S)) % 86400)
     # (the longest interval between strokes: a stroke ahead across a step)
-    k = fm.judge(e.rate, fr.strokes.stroke_max if e._sched else 0)
+    k = fm.judge(e.rate, fr.strokes.stroke_max if sched else 0)
     if k:
         if k == 2:
             e.judged |= _B_NO_FLOW | _B_OVER
             fr.starting = 0
         e.flow_mean = fm.meas
         e.prog_mean = fm.prog
-    judge_level(e)
+    # the empty and low-reservoir conditions, from the tracked level
+    cond = e.conditions
+    if lt.ref and not cond & _B_LEVEL:   # (else no level yet, or not trusted: hold)
+        e.judged |= _B_EMPTY | reservoir.MASK
+        lvl = lt.ul
+        if lvl <= cfg.empty_ul and not e._refill:
+            cond |= _B_EMPTY
+        elif lvl > cfg.empty_ul + 200:
+            cond &= ~_B_EMPTY
+        # volume, days to empty (schedule-aware), refill today: reservoir.py
+        cond = e.reservoir.judge(lvl, e.tod_s, e._refill, cond)
     if e._bucket % (MINUTE_S // BUCKET_S) == 0:
+        e.conditions = cond
         close_minute(e)
-    slow_conditions(e)
+        cond = e.conditions
+    # the slow conditions: those of the bucket and minute judgements
+    over10 = fm.over
+    dump = dp.dump
+    if over10 or hm.over or dump:
+        if not cond & _B_OVER:
+            cond |= _B_OVER
+            e.detail[A.OVER_DELIVERY] = (0 if over10 else
+                                         A.D_HOUR if hm.over else dump)
+    else:
+        cond &= ~_B_OVER
+    cond &= ~(_B_PARTIAL | _B_PARTIAL_LONG)
+    if hm.under:
+        cond |= _B_PARTIAL
+        e.detail[A.PARTIAL] = A.D_HOUR
+    if hm.long:
+        cond |= _B_PARTIAL_LONG
+        e.detail[A.PARTIAL_LONG] = A.D_HOUR
+    e.conditions = cond
     # the verdicts the tick reads, copied (one attribute each, not two)
     e.low = fm.low
     e.fsparse = A.D_SPARSE if e.sparse_flow.on else 0
@@ -105,41 +141,3 @@ def close_minute(e):
     e._minute += 1
     if e._minute % SLOT_MIN == 0:   # a new envelope slot
         fr.stop.new_slot(e.sec)
-
-
-def judge_level(e):
-    """The empty and low-reservoir conditions, from the tracked level."""
-    cond = e.conditions
-    if not e.level.ref or cond & _B_LEVEL:
-        return                # no level yet, or not trusted: hold
-    e.judged |= _B_EMPTY | reservoir.MASK
-    lvl = e.level.ul
-    if lvl <= e.cfg.empty_ul and not e._refill:
-        cond |= _B_EMPTY
-    elif lvl > e.cfg.empty_ul + 200:
-        cond &= ~_B_EMPTY
-    # volume, days to empty (schedule-aware), refill today: reservoir.py
-    e.conditions = e.reservoir.judge(lvl, e.tod_s, e._refill, cond)
-
-
-def slow_conditions(e):
-    """Conditions of the bucket and minute judgements (not per tick)."""
-    cond = e.conditions
-    over10 = e.mean10.over
-    hm = e.mean60
-    dump = e.dump.dump
-    if over10 or hm.over or dump:
-        if not cond & _B_OVER:
-            cond |= _B_OVER
-            e.detail[A.OVER_DELIVERY] = (0 if over10 else
-                                            A.D_HOUR if hm.over else dump)
-    else:
-        cond &= ~_B_OVER
-    cond &= ~(_B_PARTIAL | _B_PARTIAL_LONG)
-    if hm.under:
-        cond |= _B_PARTIAL
-        e.detail[A.PARTIAL] = A.D_HOUR
-    if hm.long:
-        cond |= _B_PARTIAL_LONG
-        e.detail[A.PARTIAL_LONG] = A.D_HOUR
-    e.conditions = cond

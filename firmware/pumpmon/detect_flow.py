@@ -59,8 +59,8 @@ class FlowReadings:
         self.bcnt = 0
         self.bhi = 0              # ... full-scale readings
         self.bair = 0             # ... air-flagged readings
-        self.msum = 0             # the minute: filtered, corrected readings
-        self.mcnt = 0
+        self.msum = 0             # the minute: its buckets' sums, added as each
+        self.mcnt = 0             # closes (one addition a bucket, not a reading)
         self.minute_mean = 0      # the last minute's mean, 0.01 uL/h (_UNSET: too few)
         self.starting = 1         # start-up fed until the engine judges the flow
         self.stop_mean = 0        # measured since the deficit began (STOPPED)
@@ -108,8 +108,6 @@ class FlowReadings:
         y = m - self.offset
         self.bsum += y
         self.bcnt += 1
-        self.msum += y
-        self.mcnt += 1
         ret = 0
         if r > 0:
             # the stop test (CUSUM), inline: its rare turns in methods
@@ -176,11 +174,8 @@ class FlowReadings:
         a judged one) counts in the means at full scale, the least it
         delivered; the missed-stroke test starts again."""
         if n:
-            v = n * self._max
-            self.bsum += v
+            self.bsum += n * self._max
             self.bcnt += n
-            self.msum += v
-            self.mcnt += n
         self.strokes.restart(sec)
 
     def set_rate(self, r, old, sec):
@@ -207,13 +202,18 @@ class FlowReadings:
         return v
 
     def bucket_closed(self, sec):
-        """After the engine read the bucket's sums: the zero offset learnt,
-        the stop test's start-up prior ended on time, the sums cleared."""
+        """After the engine read the bucket's sums: they go to the minute's,
+        the zero offset learnt, the stop test's start-up prior ended on time,
+        the sums cleared."""
+        self.msum += self.bsum
+        self.mcnt += self.bcnt
         z = self.zero
         if z.cnt:
             z.fold(sec)
             self.offset = z.offset
-        self.stop.bucket(sec)
+        st = self.stop
+        if st.prior_on:           # (a call a bucket less once it ended)
+            st.bucket(sec)
         self.bsum = 0
         self.bcnt = 0
         self.bhi = 0

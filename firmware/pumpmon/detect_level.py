@@ -26,6 +26,7 @@ except ImportError:
 ENDS = const(5)              # minutes averaged at each end of the mismatch window
 UNSET = const(-1000000)      # a minute's volume unknown (detect_means.UNSET)
 _NST = const(5)              # stuck level: 4 quarter-windows, 5 ends
+_V0 = const(ENDS // 2 + 1)   # mismatch: the volume's span begins (ring position)
 
 
 class LevelTrack:
@@ -93,6 +94,12 @@ class Mismatch:
         self._vol = array("i", [0] * nm)   # measured volume per minute, 0.01 uL (UNSET: unknown)
         self._i = 0
         self.fill = 0             # minutes in line since the last restart (0: start again)
+        # the volume between the centres of the two end averages (ring
+        # positions _V0 .. nm - ENDS // 2 - 1 from the oldest), kept as each
+        # minute closes
+        # (the judgement without a loop over the ring; the same integers)
+        self._vsum = 0            # sum of the known volumes there
+        self._vunset = 0          # ... and how many are unknown
         self._thr = cfg.mismatch_ul
         self.excess = 0           # level drop not explained by flow, uL
 
@@ -100,11 +107,25 @@ class Mismatch:
         """A minute closed: the sum and count of its valid level readings,
         the volume measured (0.01 uL, UNSET)."""
         i = self._i
+        nm = self._nm
+        vols = self._vol
+        # the ring moves on by one: the minute at position _V0 leaves the
+        # volume's span, the one at _V1 + 1 (written two minutes ago) enters
+        v = vols[(i + _V0) % nm]
+        if v == UNSET:
+            self._vunset -= 1
+        else:
+            self._vsum -= v
+        v = vols[(i + nm - ENDS // 2) % nm]
+        if v == UNSET:
+            self._vunset += 1
+        else:
+            self._vsum += v
         self._lsum[i] = lsum
         self._lcnt[i] = lcnt
-        self._vol[i] = vol
+        vols[i] = vol
         i += 1
-        if i == self._nm:
+        if i == nm:
             i = 0
         self._i = i
         self.fill += 1
@@ -114,34 +135,30 @@ class Mismatch:
         judged; else (excess set) 0: off, or its detail: falling, rising (on
         and within the hysteresis band: on, as it is)."""
         nm = self._nm
-        if self.fill < nm:
-            return -1
+        if self.fill < nm or self._vunset:
+            return -1             # (a minute's volume unknown in the span)
         lsum = self._lsum
         lcnt = self._lcnt
-        vols = self._vol
-        i = self._i               # oldest minute
-        old_s = old_c = new_s = new_c = vol = 0
+        i = self._i               # oldest minute: the first end average
+        j = (i + nm - ENDS) % nm  # the last one's first minute
+        old_s = old_c = new_s = new_c = 0
         k = 0
-        while k < nm:
-            if k < ENDS:
-                old_s += lsum[i]
-                old_c += lcnt[i]
-            elif k >= nm - ENDS:
-                new_s += lsum[i]
-                new_c += lcnt[i]
-            # volume between the centres of the two end averages
-            if ENDS // 2 < k <= nm - ENDS // 2 - 1:
-                v = vols[i]
-                if v == UNSET:
-                    return -1
-                vol += v
+        while k < ENDS:
+            old_s += lsum[i]
+            old_c += lcnt[i]
+            new_s += lsum[j]
+            new_c += lcnt[j]
             i += 1
             if i == nm:
                 i = 0
+            j += 1
+            if j == nm:
+                j = 0
             k += 1
         if old_c == 0 or new_c == 0:
             return -1
-        excess = old_s // old_c - new_s // new_c - vol // 100
+        # volume between the centres of the two end averages
+        excess = old_s // old_c - new_s // new_c - self._vsum // 100
         self.excess = excess
         thr = self._thr
         if excess > thr or excess < -thr:

@@ -101,7 +101,7 @@ class FlowMean:
         m100 = meas * 100
         # a stroke pump may also be a stroke behind across a step up (the
         # bolus's first stroke still to come): the same allowance, downwards
-        ext = stroke_ahead(self.prog_r, nb, prog, self._window_s, sm)
+        ext = stroke_ahead(self.prog_r, nb, prog, self._window_s, sm) if sm else 0
         pu = prog - ext
         if prog > 0 and m100 < pu * self._no_flow_pct:
             self.low = 1
@@ -125,9 +125,15 @@ class HourMean:
     def __init__(self, cfg):
         self._hm = array("i", [0] * 60)  # mean corrected flow per minute, 0.01 uL/h (UNSET: too few)
         self._hp = array("i", [0] * 60)  # programmed mean per minute
-        self._prog = 0            # the minute: programmed rate over its buckets
+        self.prog_sum = 0         # the minute: programmed rate over its buckets
+                                  # (added by bucket(), or inline: closing.py)
         self._i = 0
         self.fill = 0
+        # the valid minutes' sums over the ring, kept as each minute closes
+        # (the judgement a minute without a 60-step loop; the same integers)
+        self._ms = 0              # sum of the valid means
+        self._ps = 0              # ... of their programmed means
+        self._n = 60              # valid minutes (the ring's zeros count until overwritten)
         self._partial_pct = cfg.partial_pct
         self._over_pct = cfg.over_hour_pct
         self._margin = cfg.over_hour_margin
@@ -140,14 +146,26 @@ class HourMean:
 
     def bucket(self, rate):
         """A bucket of the minute closed, at the programmed rate."""
-        self._prog += rate
+        self.prog_sum += rate
 
     def close(self, mean):
         """A minute closed: its mean (0.01 uL/h, UNSET)."""
         k = self._i
-        self._hm[k] = mean
-        self._hp[k] = self._prog // 6   # its buckets' mean (6 a minute)
-        self._prog = 0
+        hm = self._hm
+        hp = self._hp
+        v = hm[k]
+        if v != UNSET:            # the minute leaving the ring
+            self._ms -= v
+            self._ps -= hp[k]
+            self._n -= 1
+        p = self.prog_sum // 6    # its buckets' mean (6 a minute)
+        hm[k] = mean
+        hp[k] = p
+        if mean != UNSET:
+            self._ms += mean
+            self._ps += p
+            self._n += 1
+        self.prog_sum = 0
         self._i = (k + 1) % 60
         self.fill += 1
 
@@ -156,23 +174,11 @@ class HourMean:
         was last learnt; sm: stroke_ahead's."""
         if self.fill < 60:
             return 0
-        hm = self._hm
-        hp = self._hp
-        n = 0
-        ms = 0
-        ps = 0
-        k = 0
-        while k < 60:
-            v = hm[k]
-            if v != UNSET:
-                ms += v
-                ps += hp[k]
-                n += 1
-            k += 1
+        n = self._n
         if n < 45:
             return 0              # too few minutes: the sparse alarm is on
-        meas = ms // n            # 0.01 uL/h
-        prog = ps // n            # 0.1 uL/h
+        meas = self._ms // n      # 0.01 uL/h
+        prog = self._ps // n      # 0.1 uL/h
         self.hour_mean = meas // 10
         m100 = meas * 10          # measured / programmed x 100, both x prog
         if prog > 0 and m100 < prog * self._partial_pct:
@@ -184,7 +190,7 @@ class HourMean:
         mg = self._margin
         if sec - zero_when < 3600:
             mg >>= 1
-        po = prog + stroke_ahead(hp, 60, prog, 3600, sm)
+        po = prog + stroke_ahead(self._hp, 60, prog, 3600, sm) if sm else prog
         if m100 > po * self._over_pct + mg * 10:       # mg: 0.01 uL/h
             self.over = 1
         elif m100 <= po * (self._over_pct - 10) + mg * 5:

@@ -48,6 +48,9 @@ _Q = const(256)              # detect_stop.Q: the CUSUM unit
 _Q2 = const(512)             # 2 * _Q
 _STROKE_TAIL = const(5)      # detect_strokes.STROKE_TAIL
 _D_SILENT = const(1)         # alarms.D_SILENT
+# ticks_diff(a, b) is a - b when 0 <= a - b < half the ticks period (2**29 ms
+# on a board, more on the unix ports): the common tick skips the call
+_DT_PLAIN = const(1 << 28)
 
 # condition bits, as ints for the hot path: 1 << alarms.X
 # (tests/host/test_engine_constants.py pins them to alarms.py)
@@ -106,7 +109,9 @@ class Engine:
 
     def tick(self, now_ms, level_ul, flow, flags, refill):
         """One reading of each sensor (None where there was none)."""
-        dt = ticks_diff(now_ms, self._last)
+        dt = now_ms - self._last
+        if dt < 0 or dt >= _DT_PLAIN:   # (a wrap, or a long gap: the port's own)
+            dt = ticks_diff(now_ms, self._last)
         self._last = now_ms
         if dt > 0:
             ms = self._ms + dt
@@ -172,8 +177,6 @@ class Engine:
             y = m - fr.offset
             fr.bsum += y
             fr.bcnt += 1
-            fr.msum += y
-            fr.mcnt += 1
             if r > 0:
                 # the stop test (CUSUM): its turns in methods
                 d = (-r if y < -r else y) * _Q2 // r

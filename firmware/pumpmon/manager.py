@@ -71,6 +71,7 @@ class AlarmManager:
         self._esc_on = 0     # 1 while an unacknowledged high alarm is shown
         self._esc_t = 0      # ... since then
         self.escalated = 0   # 1: unacknowledged for escalation_ms (the escalated signal)
+        self.idle = 0        # 1: an update with the same conditions, no button, does nothing
 
     def update(self, now, cond, button):
         changed = cond ^ self.cond
@@ -95,10 +96,16 @@ class AlarmManager:
                 self._emit(EV_RESUMED, -1)
         # the two timers only when one can act (the call itself costs a tick
         # more than the test: replay and the board's loop run this every step)
+        busy = button or self.paused
         if self._burst or self._remind or self.acked & A.REMIND_MASK:
             self._reminder(now)
+            busy = 1
         if self._esc_on or self.escalated or self.shown & ~self.acked & A.HIGH_MASK:
             self._escalation(now)
+            busy = 1
+        # idle: another update with the same conditions and no button does
+        # nothing (no press, no pause, no timer): Monitor.poll may skip it
+        self.idle = 0 if busy else 1
 
     def _escalation(self, now):
         """The one escalation timer: from the moment a high-priority alarm is

@@ -33,6 +33,9 @@ class Monitor:
         self._k_paused = 0
         self._sound = A.KIND_NONE
         self._light = A.KIND_NONE
+        # what poll() saw when nothing could change (the manager idle, the
+        # annunciator still): the same again with no button skips the pass
+        self._idle_key = -1
 
     def _emit(self, code, cond):
         detail = 0
@@ -68,6 +71,7 @@ class Monitor:
         keep = ~(1 << A.PUMP_STOPPED)
         shown &= keep
         self.manager.restore(shown, acked & keep)
+        self._idle_key = -1         # the manager changed: poll afresh
         self.restored = shown & A.HIGH_MASK & ~(1 << A.INTERNAL)
 
     def step(self, now, level_ul, flow, flags, button, refill):
@@ -89,6 +93,10 @@ class Monitor:
             r &= ~e.judged
             self.restored = r
             cond |= r
+        # (the light below also depends on whether the flow was judged)
+        key = cond | (e.judged & _NO_FLOW_BIT) << 24
+        if key == self._idle_key and not button:
+            return                  # as the last pass, which changed nothing
         m.update(now, cond, button)
         if self.interrupted & m.acked:
             self.interrupted = 0    # acknowledged: it clears at the next pass
@@ -102,3 +110,4 @@ class Monitor:
         if light == A.KIND_NONE and not e.judged & _NO_FLOW_BIT:
             light = A.KIND_STARTING   # flow not judged yet: not green
         self.ann.update(now, self._sound, light, m.escalated)
+        self._idle_key = key if m.idle and self.ann.still else -1

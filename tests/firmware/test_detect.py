@@ -141,7 +141,9 @@ def test_median_of_three_drops_a_spike_keeps_a_step():
         got.append(fr.bsum)
     steps = [got[0]] + [got[i] - got[i - 1] for i in range(1, len(got))]
     assert steps == [100, 100, 100, 100, 100, 100, 900, 900], steps
-    assert fr.bcnt == 8 and fr.mcnt == 8
+    assert fr.bcnt == 8 and fr.mcnt == 0              # the minute's: as the bucket closes
+    fr.bucket_closed(9)
+    assert fr.bsum == 0 and fr.mcnt == 8 and fr.msum == got[-1]
 
 
 def test_flow_readings_sorted():
@@ -416,6 +418,27 @@ def test_hour_mean_partial_and_its_escalation():
     assert hm.judge(20000, -10 ** 6, 0) == 0 and hm.long == 1
 
 
+def test_hour_mean_running_sums_are_the_ring():
+    # the sums kept as each minute closes are the valid minutes' of the ring
+    # (a seeded walk: means, UNSET minutes and rate steps)
+    """req: R-003"""
+    hm = HourMean(_cfg())
+    x = 12345
+    for i in range(400):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        mean = UNSET if x % 7 == 0 else x % 5000 - 500
+        _minutes(hm, 1, mean, R + (x >> 8) % 300)
+        n = ms = ps = 0
+        for k in range(60):
+            if hm._hm[k] != UNSET:
+                n += 1
+                ms += hm._hm[k]
+                ps += hm._hp[k]
+        assert (hm._n, hm._ms, hm._ps) == (n, ms, ps), i
+        if hm.judge(i * 60, -10 ** 6, 0) and n:
+            assert hm.hour_mean == ms // n // 10
+
+
 def test_hour_mean_over_delivery_margin_halved_after_zero_learnt():
     # over: m x 10 > 200 x 120 + 35 x 10 = 24350, so 2436 (0.01 uL/h);
     # with the offset learnt in the last hour: 200 x 120 + 17 x 10 = 24170
@@ -516,6 +539,53 @@ def test_mismatch_level_drop_against_measured_volume():
     mm4 = Mismatch(_cfg())
     _mm_minutes(mm4, levels, -1000000)            # a minute unknown: no judgement
     assert mm4.judge(0) == -1
+
+
+def _mismatch_by_the_ring(mm, on):
+    # Mismatch.judge as a walk over the whole ring (its first form)
+    nm = mm._nm
+    if mm.fill < nm:
+        return -1, None
+    i = mm._i
+    old_s = old_c = new_s = new_c = vol = 0
+    for k in range(nm):
+        if k < 5:
+            old_s += mm._lsum[i]
+            old_c += mm._lcnt[i]
+        elif k >= nm - 5:
+            new_s += mm._lsum[i]
+            new_c += mm._lcnt[i]
+        if 2 < k <= nm - 3:
+            if mm._vol[i] == UNSET:
+                return -1, None
+            vol += mm._vol[i]
+        i = (i + 1) % nm
+    if old_c == 0 or new_c == 0:
+        return -1, None
+    return None, old_s // old_c - new_s // new_c - vol // 100
+
+
+def test_mismatch_running_volume_is_the_ring():
+    # the volume kept as each minute closes judges as the walk over the ring
+    # (a seeded walk: unknown minutes, minutes without a level, restarts)
+    """req: R-005"""
+    mm = Mismatch(_cfg())
+    x = 4321
+    on = 0
+    for i in range(500):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        vol = UNSET if x % 211 == 0 else x % 4000
+        cnt = 0 if x % 31 == 0 else 6
+        mm.close(30000 * cnt - i * cnt, cnt, vol)
+        if x % 97 == 0:
+            mm.fill = 0
+        want, excess = _mismatch_by_the_ring(mm, on)
+        got = mm.judge(on)
+        if want == -1:
+            assert got == -1, i
+        else:
+            assert got != -1 and mm.excess == excess, i
+            on = got
 
 
 def test_level_stuck_when_it_does_not_fall_with_delivery():
