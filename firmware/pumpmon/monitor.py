@@ -95,8 +95,12 @@ class Monitor:
             cond |= r
         # (the light below also depends on whether the flow was judged)
         key = cond | (e.judged & _NO_FLOW_BIT) << 24
-        if key == self._idle_key and not button:
-            return                  # as the last pass, which changed nothing
+        if key == self._idle_key and not button and m.shown == self._k_shown \
+                and m.acked == self._k_acked and m.paused == self._k_paused:
+            # as the last pass, which changed nothing; the manager's state is
+            # compared too, so that a change made from outside a pass (boot's
+            # restore, a fixed configuration's cleared latch) is never skipped
+            return
         m.update(now, cond, button)
         if self.interrupted & m.acked:
             self.interrupted = 0    # acknowledged: it clears at the next pass

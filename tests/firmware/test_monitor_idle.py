@@ -31,3 +31,17 @@ def test_an_idle_monitor_skips_and_a_restore_polls_afresh():
     assert m.ann.tone_hz or m.ann.sound != A.KIND_NONE   # it sounds
     now = _quiet(m, now, cfg.escalation_ms // 1000 + 5)
     assert m.manager.escalated == 1             # and escalates unanswered
+
+
+def test_a_change_to_the_manager_from_outside_a_pass_is_never_skipped():
+    """req: R-060"""
+    cfg = Config({"rate_ul_h": 30.0})
+    m = Monitor(cfg, 0, lambda code, cond, detail: None)
+    now = _quiet(m, 0, 900)
+    assert m._idle_key >= 0 and m.ann.sound == A.KIND_NONE
+    # shown and acknowledged set from outside a pass without restore() (as
+    # the store does when a fixed configuration clears its latch): the same
+    # conditions, no button, yet the next pass must act on it
+    m.manager.shown |= 1 << A.NO_FLOW
+    now = _quiet(m, now, 2)
+    assert m.ann.sound != A.KIND_NONE and m.ann.tone_hz, "a shown alarm left silent"
