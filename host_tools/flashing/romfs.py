@@ -3,8 +3,8 @@
 
 MicroPython (>= 1.25) runs the bytecode of a module imported from a ROMFS
 image (vfs.VfsRom, mounted at /rom) in place, from flash; a .mpy on littlefs
-is read into the heap when imported. The full monitor's peak is 51 % of the
-Pico's free heap from ROMFS and 87 % from littlefs (docs/boards.md, "ROMFS"):
+is read into the heap when imported. The full monitor's peak is 49 % of the
+Pico's free heap from ROMFS and 84 % from littlefs (docs/boards.md, "ROMFS"):
 on a board whose firmware has a ROM partition (vfs.rom_ioctl) large enough,
 the flash writes every compiled module (.mpy: lib/ and board.mpy, the same
 paths as on littlefs) into one image there, and names the image's SHA-256 and
@@ -26,8 +26,8 @@ from host_tools.flashing.errors import FlashError
 ROM_ID = 0                  # the segment: rp2, esp32 and the QEMU board have one
 CHUNK = 2048                # bytes per write (base64 in the raw REPL), as session.py
 BUDGET_NOTE = ("the whole bytecode is loaded into the heap: the full monitor peaks at "
-               "87 %% of a Pico's free heap this way (the budget's limit is 60 %%, "
-               "51 %% from ROMFS; docs/boards.md, \"ROMFS\")")
+               "84 %% of a Pico's free heap this way (the budget's limit is 60 %%, "
+               "49 %% from ROMFS; docs/boards.md, \"ROMFS\")")
 
 # the board's ROM segment: its size in bytes, or None (no vfs.rom_ioctl, or
 # no segment); printed as one JSON value

@@ -81,7 +81,7 @@ def test_without_a_rom_partition_the_flash_warns_naming_the_budget():
     for rom_size in (None, 0, len(img) - 1):
         use, warning = romfs.choose(rom_size, img, "rpi_pico")
         assert not use and warning.startswith("warning: ")
-        assert "87 %" in warning and "60 %" in warning and "bytecode" in warning, warning
+        assert "84 %" in warning and "60 %" in warning and "bytecode" in warning, warning
     assert "does not fit" in romfs.choose(len(img) - 1, img, "esp32")[1]
     assert "release bundle" in romfs.choose(262144, None, "esp32", bundle=True)[1]
     assert romfs.choose(None, img, "sim") == (False, None)          # the virtual board
