@@ -14,9 +14,9 @@ JOBS ?= 2
 # of tests at -n 4 before issue 24's cut; the cut (CONTRIBUTING.md: the QEMU cases
 # that step the engine through days to make test-mcu, 154 of QEMU's 486 CPU-s; the
 # flash-repair and cold-run repetitions to make test-slow, 154 s and 163 s of wall
-# under load). After it, on a machine shared at load 15: 35 min 37 s at -n 4 and
-# 1,670 CPU-s in all (/usr/bin/time), i.e. about 14 min of 2 cores if idle CPU
-# were the same (it is 10-25 % less): still over the 10 min; the biggest shares
+# under load). After it, a fresh clone at idle (CI=true bash .ci/run): 13 min 24 s of
+# tests at -n 4, 14 min 27 s in all, 1,522 CPU-s: over the 10 min, kept so
+# (CONTRIBUTING.md: the runtimes are the safety coverage); the biggest shares
 # (JUnit cpu_s) are QEMU 378 s, the unix ports 202 s, test_flash 117 s
 TEST_JOBS ?= 4
 
@@ -158,7 +158,7 @@ soak: setup ## 365 simulated days of normal delivery (every rate and stroke peri
 test-slow: setup ## the repetitions make test shortens (PUMPMON_TEST_FULL=1: the repair flash after a cut 20 times in 20, pumpmon run beside a CPU hog 3 times; each path runs once in make test); not in CI
 	PUMPMON_TEST_FULL=1 $(BIN)/python -m pytest -n $(TEST_JOBS) tests/host/test_flash_repair.py tests/vboard/test_run_cold.py
 
-test-fast: setup ## the fast set while working: every test but the slow ones (virtual board, QEMU, long runs: pytest -m "not slow": 713 tests, 80-90 s of CPU at -n 2); make test runs all
+test-fast: setup ## the fast set while working: every test but the slow ones (virtual board, QEMU, long runs: pytest -m "not slow": 728 tests, 37 s on 2 idle cores); make test runs all
 	$(BIN)/python -m pytest -n $(or $(FAST_JOBS),2) -m "not slow" tests
 
 test-cpython: setup ## the firmware's tests on CPython only
