@@ -43,6 +43,20 @@ def _bios():
                                   int(args.get("epoch", "0")))
     link = _link.Link(args["sock"], args.get("token", ""), args.get("cause", "power_on"),
                       clock)
+    # From the hello above the host may turn a Ctrl-C into SIGINT. One that
+    # lands before the flash is "/" must not leave the REPL on the host's own
+    # files (no size limit, not the board's flash: seen once under load), so
+    # the rest is done again until it completes; the Ctrl-C still stops
+    # boot.py and main.py (link.interrupted), as it meant to
+    while True:
+        try:
+            _attach(link, args, clock, flashfs, simclocks, simmachine, worldclock)
+            return link, mode
+        except KeyboardInterrupt:
+            link.interrupted = 1
+
+
+def _attach(link, args, clock, flashfs, simclocks, simmachine, worldclock):
     flash = flashfs.FlashFS(args["flash"], int(args.get("size", "1048576")),
                             int(args.get("block", "4096")), link)
 
@@ -64,12 +78,14 @@ def _bios():
         sys.modules.pop(name, None)
 
     # ---- the flash becomes "/" --------------------------------------------------
-    os.umount("/")
+    try:
+        os.umount("/")
+    except OSError:
+        pass                    # (done already by an interrupted pass)
     os.mount(flash, "/")
     os.chdir("/")
     sys.path[:] = ["", ".frozen", "/lib"]
     link.heap.boot()
-    return link, mode
 
 
 def _run(name, g):
@@ -125,4 +141,4 @@ def _start():
 
 
 _start()
-del _start, _run, _bios, _unread, _ROM, sys, os
+del _start, _run, _bios, _attach, _unread, _ROM, sys, os
