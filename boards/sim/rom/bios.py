@@ -46,17 +46,26 @@ def _bios():
     # From the hello above the host may turn a Ctrl-C into SIGINT. One that
     # lands before the flash is "/" must not leave the REPL on the host's own
     # files (no size limit, not the board's flash: seen once under load), so
-    # the rest is done again until it completes; the Ctrl-C still stops
-    # boot.py and main.py (link.interrupted), as it meant to
+    # each of the two parts below is done again until it completes (each can
+    # run twice: the first reads files and builds objects, the second only
+    # mounts); the Ctrl-C still stops boot.py and main.py (link.interrupted)
     while True:
         try:
-            _attach(link, args, clock, flashfs, simclocks, simmachine, worldclock)
+            flash = _attach(link, args, clock, flashfs, simclocks, simmachine, worldclock)
+            break
+        except KeyboardInterrupt:
+            link.interrupted = 1
+    while True:
+        try:
+            _mount(flash, link)
             return link, mode
         except KeyboardInterrupt:
             link.interrupted = 1
 
 
 def _attach(link, args, clock, flashfs, simclocks, simmachine, worldclock):
+    """The flash, `machine`, `time` and the clocks (the ROM's modules still
+    importable: simclocks imports simoled); returns the flash."""
     flash = flashfs.FlashFS(args["flash"], int(args.get("size", "1048576")),
                             int(args.get("block", "4096")), link)
 
@@ -74,6 +83,11 @@ def _attach(link, args, clock, flashfs, simclocks, simmachine, worldclock):
     # the DS3231 on I2C and the Pico-like RTC (time.localtime reads it)
     simclocks.fit(sys.modules["machine"], sys.modules["time"], clock.world_ms, link.cause,
                   args["sock"], epoch_ms=clock.epoch_ms)
+    return flash
+
+
+def _mount(flash, link):
+    """The ROM's modules out of sight, the flash as "/"."""
     for name in _ROM:
         sys.modules.pop(name, None)
 
@@ -141,4 +155,4 @@ def _start():
 
 
 _start()
-del _start, _run, _bios, _attach, _unread, _ROM, sys, os
+del _start, _run, _bios, _attach, _mount, _unread, _ROM, sys, os
