@@ -61,28 +61,51 @@ def version_line():
         sys.version.split()[0])
 
 
-def build_parser():
+class _Version(argparse.Action):
+    """--version, its line worked out only when asked (the package metadata
+    is a search of site-packages: every command would pay for it)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(version_line() + "\n")
+        parser.exit()
+
+
+def build_parser(only=None):
+    """The parser of every subcommand; with `only` (a command's name), only
+    that command's module is imported and its arguments declared: the others
+    are listed by name and help text alone (a command starts ~0.15 s sooner)."""
     parser = argparse.ArgumentParser(
         prog="pumpmon",
         description="Host tools for the pumpmon bedside alarm monitor.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="documentation (installed with the command):\n  %s\nexit statuses, the same "
         "for every command:\n  %s" % (DOCS, DOCS / "exit-codes.md"))
-    parser.add_argument("--version", action="version", version=version_line())
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the versions (pumpmon, firmware, mpremote, Python) and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     parser.subcommands = {}
     for name, modname, help_text in COMMANDS:
-        mod = importlib.import_module(modname)
         p = sub.add_parser(name, help=help_text, description=help_text)
-        mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
+        if only is None or name == only:
+            mod = importlib.import_module(modname)
+            mod.add_arguments(p)
+            p.set_defaults(_run=mod.run)
         parser.subcommands[name] = p
     return parser
 
 
+def _command(argv):
+    """The subcommand named in argv (its first word that is not an option),
+    or None: then every command is declared, for argparse's own messages."""
+    for a in argv:
+        if not a.startswith("-"):
+            return a if any(a == c[0] for c in COMMANDS) else None
+    return None
+
+
 def main(argv=None):
-    parser = build_parser()
+    parser = build_parser(_command(sys.argv[1:] if argv is None else argv))
     args, extra = parser.parse_known_args(argv)
     if extra:       # said against the subcommand: its usage, not the top level's
         sub = parser.subcommands.get(args.command, parser)

@@ -106,6 +106,9 @@ class Engine:
         self.stuck = LevelStuck(cfg)
         self.reservoir = reservoir.Reservoir(cfg)  # low_reservoir conditions
         self._set_rate(cfg.rate_at(self.tod_s))
+        self._silent_ms = 1000 * cfg.flow_fault_s  # a tick this late: _silence
+        self._due = 0             # the second _advance must run at: _next_due
+        self._next_due()
 
     def tick(self, now_ms, level_ul, flow, flags, refill):
         """One reading of each sensor (None where there was none)."""
@@ -113,26 +116,25 @@ class Engine:
         if dt < 0 or dt >= _DT_PLAIN:   # (a wrap, or a long gap: the port's own)
             dt = ticks_diff(now_ms, self._last)
         self._last = now_ms
+        sec = self.sec
         if dt > 0:
             ms = self._ms + dt
             if ms >= 1000:
                 s = ms // 1000
                 self._ms = ms - s * 1000
-                sec = self.sec + s
-                tod = self.tod_s + s
-                if self._sched or tod >= 86400 or sec // BUCKET_S != self._bucket:
-                    self._advance(s)
-                else:             # the common second: no bucket closes
+                sec += s
+                if sec >= self._due:
+                    self._advance(s)    # a bucket closes, midnight, a schedule
+                else:             # the common second
                     self.sec = sec
-                    self.tod_s = tod
+                    self.tod_s += s
             else:
                 self._ms = ms
-        sec = self.sec
-        cfg = self.cfg
-        cond = self.conditions
-        if dt >= 1000 * cfg.flow_fault_s:
+        if dt >= self._silent_ms:
             self._silence(dt, sec)
             return
+        cfg = self.cfg
+        cond = self.conditions
         if refill != self._refill:
             self._refill_changed(refill, sec)
         # -- flow sensor
@@ -354,3 +356,11 @@ class Engine:
         while n > 0:
             close_bucket(self)
             n -= 1
+        self._next_due()
+
+    def _next_due(self):
+        """The next second tick must call _advance: a bucket's start, midnight
+        (tod_s wraps), or every second with a schedule."""
+        due = self.sec + (1 if self._sched else 86400 - self.tod_s)
+        b = (self._bucket + 1) * BUCKET_S
+        self._due = b if b < due else due

@@ -35,6 +35,8 @@ from host_tools.terminal import quoted
 
 # rows remembered by Trace.samples' fastest path (a few MB at most)
 _SEEN_MAX = 16384
+# level and flow cells remembered by its clean-row path, each
+_CELLS_MAX = 8192
 
 # a metadata key (a `# word=...` comment whose word is not a name is free text)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -53,12 +55,19 @@ class Trace:
         self.meta_line = {}     # key -> line number
         self.columns = []       # header names
         self.header_line = 0
-        self.position = 0       # bytes read by samples() so far (roughly)
+        self._reading = None    # the file samples() reads, and
+        self._read = 0          # where it ended (position)
         self._read_head()
         try:
             self.size = os.path.getsize(path)
         except (OSError, TypeError):
             self.size = 0
+
+    @property
+    def position(self):
+        """Bytes samples() has read (for progress; the row loop pays nothing)."""
+        f = self._reading
+        return f.tell() if f is not None else self._read
 
     # ---- header --------------------------------------------------------
     def _err(self, line, what):
@@ -115,7 +124,10 @@ class Trace:
             raise self._err(n, "metadata %s given twice (first on line %d)"
                             % (quoted(key), self.meta_line[key]))
         if key in CONFIG_KEYS:
-            self._check_setting(key, value, n)
+            try:
+                _check_setting(key, value)
+            except _config.ConfigError as e:
+                raise self._err(n, "bad metadata: %s" % e)
         elif key not in INFO_KEYS and not key.startswith(OWN_PREFIX) and _IDENT.match(key):
             near = difflib.get_close_matches(key, CONFIG_KEYS + INFO_KEYS, n=1, cutoff=0.75)
             raise self._err(n, "unknown metadata key %s%s; settings are in docs/config.md, "
@@ -124,17 +136,6 @@ class Trace:
                                 OWN_PREFIX))
         self.meta[key] = value
         self.meta_line[key] = n
-
-    def _check_setting(self, key, value, n):
-        try:
-            if key == "schedule":
-                _config.parse_schedule(value)
-            elif key == "start":
-                _config.parse_hhmm(value, "start")
-            elif key in _config.LIMITS:
-                _config._number(key, value)
-        except _config.ConfigError as e:
-            raise self._err(n, "bad metadata: %s" % e)
 
     def _header(self, text, n):
         if '"' in text:
@@ -209,27 +210,28 @@ class Trace:
         # seen before in a row the clean-row path took gives the same values
         # again; only t_ms is read and checked (digits only, else the paths
         # below judge the row). Bounded, so memory stays flat.
-        seen = {} if it == 0 else None
-        room = _SEEN_MAX if it == 0 else 0
+        seen = {}
+        room = _SEEN_MAX if it == 0 else 0     # (t_ms not first: never filled)
+        # level and flow cells the clean-row path parsed, by their text
+        # (bounded; the dict itself marks a miss; empty: no reading)
+        lvc = {b"": None}
+        flc = {b"": None}
         with self._open() as f:
+            self._reading = f
             for raw in f:
                 n += 1
                 if n >= hl:
                     break   # the metadata and the header: read on open
-            for raw in f:
-                n += 1
-                if not n & 0xFFFF:
-                    self.position = f.tell()
-                if seen is not None:
-                    c, _, tail = raw.partition(b",")
-                    v = seen.get(tail)
-                    if v is not None:
-                        if c.isdigit():
-                            t = int(c)
-                            if prev < t <= MAX_T_MS and (prev < 0 or t - prev <= MAX_GAP_MS):
-                                prev = t
-                                yield (t,) + v
-                                continue
+            first = n + 1
+            for n, raw in enumerate(f, first):
+                c, _, tail = raw.partition(b",")
+                v = seen.get(tail)
+                if v is not None and c.isdigit():
+                    t = int(c)
+                    if prev < t <= MAX_T_MS and (prev < 0 or t - prev <= MAX_GAP_MS):
+                        prev = t
+                        yield (t,) + v
+                        continue
                 cells = raw.rstrip().split(b",")
                 if len(cells) == ncols and raw.isascii() and b"_" not in raw \
                         and b'"' not in raw:
@@ -239,21 +241,23 @@ class Trace:
                                 (prev >= 0 and t - prev > MAX_GAP_MS):
                             raise ValueError
                         c = cells[il]
-                        if c:
+                        level = lvc.get(c, lvc)
+                        if level is lvc:
                             v = float(c)
                             if not -MAX_ABS_ML <= v <= MAX_ABS_ML:
                                 raise ValueError
                             level = int(v * 1000.0 + (0.5 if v >= 0.0 else -0.5))
-                        else:
-                            level = None
+                            if len(lvc) < _CELLS_MAX:
+                                lvc[c] = level
                         c = cells[ifl]
-                        if c:
+                        flow = flc.get(c, flc)
+                        if flow is flc:
                             v = float(c)
                             if not -MAX_ABS_UL_H <= v <= MAX_ABS_UL_H:
                                 raise ValueError
                             flow = int(v * 10.0 + (0.5 if v >= 0.0 else -0.5))
-                        else:
-                            flow = None
+                            if len(flc) < _CELLS_MAX:
+                                flc[c] = flow
                         button = sw[cells[ib]] if ib >= 0 else 0
                         refill = sw[cells[ir]] if ir >= 0 else 0
                         flags = sw[cells[ig]] if ig >= 0 else 0
@@ -271,6 +275,8 @@ class Trace:
                 if s is not None:
                     prev = s[0]
                     yield s
+            self._read = f.tell()
+            self._reading = None
         if prev < 0:
             raise self._err(max(n, 1), "no samples after the header (line %d)" % hl)
 
@@ -334,6 +340,15 @@ class Trace:
             last = s[0]
         return rows, last
 
+
+def _check_setting(key, value):
+    """A setting in the metadata, checked as config.json's (ConfigError)."""
+    if key == "schedule":
+        _config.parse_schedule(value)
+    elif key == "start":
+        _config.parse_hhmm(value, "start")
+    elif key in _config.LIMITS:
+        _config._number(key, value)
 
 
 def read_trace(path):

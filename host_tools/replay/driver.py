@@ -22,6 +22,9 @@ from pumpmon.monitor import Monitor
 
 STEP_MS = 1000      # the Monitor must be stepped at least once a simulated second
 T0_BEFORE_WRAP = 90000
+# the ticks period - 1, the runtime's own: ticks_add(t, d) is (t + d) & _MASK
+# for the small steps below (no call a row; the port checks only |d|)
+_MASK = ticks_add(0, -1)
 
 
 class Replay:
@@ -68,6 +71,7 @@ class Replay:
                 rows = 1
                 break
         step = m.step if m is not None else None
+        mask = _MASK
         for t, level, flow, flags, b, r in samples:
             # the clock moves by the interval, never by the trace time: a
             # 32-bit port's ticks_add takes no delta beyond 2**29 ms (6.2 days)
@@ -75,13 +79,13 @@ class Replay:
             if g < t:
                 while g < t:        # a gap: sensor silence, once a second
                     self.t_ms = g
-                    now = ticks_add(now, STEP_MS)
+                    now = (now + STEP_MS) & mask
                     step(now, None, None, 0, button, refill)
                     steps += 1
                     g += STEP_MS
-                now = ticks_add(now, t - (g - STEP_MS))
+                now = (now + t - (g - STEP_MS)) & mask
             else:
-                now = ticks_add(now, t - last)
+                now = (now + t - last) & mask
             self.t_ms = t
             button = b
             refill = r
