@@ -126,7 +126,6 @@ def close_minute(e):
         w = mm.judge(cond & _B_MISMATCH)    # -1: cannot judge
         if w >= 0:
             e.judged |= _B_MISMATCH
-            e.excess_ul = mm.excess
             if not w:
                 cond &= ~_B_MISMATCH
             elif not cond & _B_MISMATCH:
@@ -138,6 +137,7 @@ def close_minute(e):
     if hm.judge(e.sec, fr.zero.when, fr.strokes.stroke_max if e._sched else 0):
         e.judged |= _B_PARTIAL | _B_PARTIAL_LONG
     e.stuck.judge(v, lt.ul, not e._refill and lt.ref)
-    e._minute += 1
-    if e._minute % SLOT_MIN == 0:   # a new envelope slot
-        fr.stop.new_slot(e.sec)
+    st = fr.stop
+    st.minutes += 1
+    if st.minutes % SLOT_MIN == 0:  # a new envelope slot
+        st.new_slot(e.sec)

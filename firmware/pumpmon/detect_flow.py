@@ -54,6 +54,7 @@ class FlowReadings:
         self.last_v = _UNSET      # the last valid value, and since when
         self.stuck_since = 0
         self.offset = 0           # zero.offset, copied as it is learnt
+        self.rnow = -1            # the programmed rate now (per second), 0.1 uL/h
         self.r0_since = 0         # sec the programmed rate became 0
         self.bsum = 0             # the bucket: filtered, corrected readings
         self.bcnt = 0
@@ -180,6 +181,7 @@ class FlowReadings:
 
     def set_rate(self, r, old, sec):
         """The programmed rate changed from old to r (0.1 uL/h)."""
+        self.rnow = r
         if r <= 0 and old != 0:
             self.r0_since = sec
         self.stop.set_rate(r, old, sec)

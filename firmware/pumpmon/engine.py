@@ -72,24 +72,17 @@ class Engine:
         self.conditions = 0       # bit mask of active conditions
         self.judged = _B_REFILL   # conditions the engine has judged since start
         self.detail = bytearray(A.N_CONDITIONS)  # why each became active
-        self.internal = 0         # set by the shell: 1 raises INTERNAL
         self._last = now_ms
         self._ms = 0
         self.sec = 0              # seconds since start (small int for years)
         self.tod_s = cfg.start_s if tod_s is None else tod_s
         self.rate = cfg.rate_at(self.tod_s)   # programmed at the bucket's start, 0.1 uL/h
-        self.rnow = -1            # programmed now (per second), 0.1 uL/h
         self._sched = len(cfg.sched_start) > 1
-        self._nb = cfg.flow_window_s // BUCKET_S
         self._bucket = 0          # index of the current bucket
-        self._minute = 0
         self._refill = 0
         self._refill_since = 0
         self.flow_mean = 0        # (for the log, the display) measured mean, 0.1 uL/h
         self.prog_mean = self.rate  # programmed mean over the same window
-        self.excess_ul = 0        # level drop not explained by flow, uL
-        self.level_ul = 0         # tracked level, uL (valid when _lref): level.ul
-        self._lref = 0            # 1 once a level is tracked: level.ref
         # copies of the verdicts judged per bucket, for the tick (closing.py):
         self.low = 0              # mean10.low
         self.fsparse = 0          # D_SPARSE if sparse_flow.on
@@ -98,7 +91,8 @@ class Engine:
         self.level = LevelTrack(cfg)
         self.dump = Dump(cfg)
         self.flow = FlowReadings(cfg, self.dump, self.level)
-        self.mean10 = FlowMean(cfg, self._nb, self._nb * BUCKET_S)
+        nb = cfg.flow_window_s // BUCKET_S
+        self.mean10 = FlowMean(cfg, nb, nb * BUCKET_S)
         self.mean60 = HourMean(cfg)
         self.sparse_flow = SparseFlow()
         self.sparse_level = SparseLevel()
@@ -106,7 +100,6 @@ class Engine:
         self.stuck = LevelStuck(cfg)
         self.reservoir = reservoir.Reservoir(cfg)  # low_reservoir conditions
         self._set_rate(cfg.rate_at(self.tod_s))
-        self._silent_ms = 1000 * cfg.flow_fault_s  # a tick this late: _silence
         self._due = 0             # the second _advance must run at: _next_due
         self._next_due()
 
@@ -130,16 +123,16 @@ class Engine:
                     self.tod_s += s
             else:
                 self._ms = ms
-        if dt >= self._silent_ms:
+        cfg = self.cfg
+        if dt >= 1000 * cfg.flow_fault_s:
             self._silence(dt, sec)
             return
-        cfg = self.cfg
         cond = self.conditions
         if refill != self._refill:
             self._refill_changed(refill, sec)
         # -- flow sensor
-        r = self.rnow
         fr = self.flow
+        r = fr.rnow
         st = fr.stop
         sk = fr.strokes
         if flow is None:
@@ -252,8 +245,6 @@ class Engine:
             if lt.reading(level_ul, sec, refill, refill or dp.dump or (
                     dp.lfall and cond & _B_OVER)) and hs != _UNSET and dp.verdict == 0:
                 dp.steady(level_ul, sec)
-            self.level_ul = lt.ul # (copies: no property, which would slow
-            self._lref = lt.ref   # every attribute store on MicroPython)
         else:
             # in range, tracked, no dump: LevelTrack.reading inline (a heap
             # frame less; test_engine_inline_level_is_level_reading)
@@ -267,7 +258,7 @@ class Engine:
             else:
                 acc += d
                 lt.acc = acc
-                lt.ul = self.level_ul = acc >> 4
+                lt.ul = acc >> 4
                 lt.ok = sec
                 lt.why = _D_SILENT
                 lt.min_sum += level_ul
@@ -325,14 +316,12 @@ class Engine:
             self._refill_since = sec
         else:                     # refill over: new baseline for level checks
             self.level.restart()
-            self._lref = 0
             self.mismatch.fill = 0
             self.stuck.n = 0
 
     def _set_rate(self, r):       # on a change of the programmed rate
-        old = self.rnow
-        self.rnow = r
-        self.flow.set_rate(r, old, self.sec)
+        fr = self.flow
+        fr.set_rate(r, fr.rnow, self.sec)
 
     def _advance(self, s):
         """Move the clock on by s seconds, closing the buckets it passes."""
@@ -344,14 +333,15 @@ class Engine:
         self.tod_s = tod
         if self._sched:
             r = self.cfg.rate_at(tod)
-            if r != self.rnow:
+            if r != self.flow.rnow:
                 self._set_rate(r)
         n = sec // BUCKET_S - self._bucket
-        if n > self._nb:
+        nb = self.cfg.flow_window_s // BUCKET_S
+        if n > nb:
             # a long gap: the whole flow window goes stale, and the level
             # history can no longer be lined up with the flow: start again
-            self._bucket += n - self._nb
-            n = self._nb
+            self._bucket += n - nb
+            n = nb
             self.mismatch.fill = 0
         while n > 0:
             close_bucket(self)

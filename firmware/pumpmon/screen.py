@@ -204,7 +204,8 @@ class Screen:
             y = ROWS[2][0] * 8
             x = self._num(5, y, rate, 1)
             self.fb.text(W.RATE_UNIT, (x + 1) * 8, y, 1)
-        level = e.level_ul // 100 if e._lref else -1     # 0.1 mL
+        lt = e.level
+        level = lt.ul // 100 if lt.ref else -1          # 0.1 mL
         if self._set(3, level):
             self._line(3, W.LEFT)
             y = ROWS[3][0] * 8

@@ -60,7 +60,7 @@ def values(monitor):
     """level, flow mean, programmed mean, days to empty x10 (UNKNOWN if not
     known): the status the log's records and the console's status carry."""
     e = monitor.engine
-    level = e.level_ul if e._lref else L.UNKNOWN
+    level = e.level.ul if e.level.ref else L.UNKNOWN
     m = e.reservoir.minutes   # schedule-aware, reservoir.py
     days = m // 144 if m >= 0 and level != L.UNKNOWN else L.UNKNOWN
     return level, e.flow_mean, e.prog_mean, days
@@ -314,7 +314,7 @@ class Store:
             self._refill = refill
             e = self.r.monitor.engine
             self.write(L.REFILL_START if refill else L.REFILL_END, L.NO_COND, 0,
-                       e.level_ul if e._lref else L.UNKNOWN)
+                       e.level.ul if e.level.ref else L.UNKNOWN)
         if up_s >= self._snap_s:
             self._snap_s += SNAPSHOT_S
             if self._snap_s <= up_s:         # fell behind: no burst of snapshots

@@ -245,7 +245,7 @@ def test_schedule_aware_escalation_with_a_high_daytime_rate():
     up = g.raised("refill_today")
     assert up and H - 5 * MIN <= up[0][0] <= H + 5 * MIN, g.events
     assert up[0][4] <= 720
-    naive = g.m.engine.level_ul * 1440 // 2640  # level / mean daily rate, minutes
+    naive = g.m.engine.level.ul * 1440 // 2640  # level / mean daily rate, minutes
     assert naive > 1200, naive
 
 
@@ -264,7 +264,7 @@ def test_refill_mode_ends_the_alarm_only_when_the_level_rose():
     # hysteresis, but less than 1 mL above the lowest level: not a refill
     g.run(2 * MIN, refill=1, level_to=4500)
     g.run(5 * MIN)
-    assert g.m.engine.level_ul > 4400
+    assert g.m.engine.level.ul > 4400
     assert g.shown(A.LOW_VOLUME), g.events
     # a wild reading for 15 s in refill mode (a pressure transient) ends nothing
     g.base += 11000

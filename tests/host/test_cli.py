@@ -34,6 +34,24 @@ def test_version_names_the_package_and_the_firmware():
     assert "mpremote %s" % metadata.version("mpremote") in line
 
 
+# ---- start-up: only the named command is imported ----------------------------------------
+def test_a_command_imports_only_its_own_module():
+    """`pumpmon replay` declares and imports replay alone (every other command's
+    module, with the board and network code behind it, stays unimported); the
+    top-level help still lists every command."""
+    code = ("import sys\n"
+            "from host_tools.cli import main\n"
+            "rc = main(['replay', 'fast_stop', '--out', %r])\n"
+            "print(rc, sorted(m for m in sys.modules if m.startswith('host_tools.commands.')))\n"
+            % str(Path("/dev/null")))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split(None, 1) == ["0", "['host_tools.commands.replay']\n"], r.stdout
+    top = run_pumpmon("--help")
+    for name, _mod, help_text in cli.COMMANDS:
+        assert name in top.stdout and help_text[:30] in " ".join(top.stdout.split()), name
+
+
 # ---- the exit-code table ------------------------------------------------------------------
 def _doc_table():
     rows = []

@@ -46,12 +46,13 @@ class O:
 
 def state(shown=0, acked=0, paused=0, left_ms=0, light=A.KIND_NONE, esc=None):
     m = O(); m.manager = O(); m.ann = O(); m.engine = O(); m.engine.reservoir = O()
+    m.engine.level = O()
     g = m.manager
     g.shown, g.acked, g.paused, g._pause_end = shown, acked, paused, left_ms
     g.escalated = esc if esc is not None else 0
     m.ann.light = light
     e = m.engine
-    e.rate, e.level_ul, e._lref, e.reservoir.minutes = 305, 12345, 1, 40 * 1440 + 7
+    e.rate, e.level.ul, e.level.ref, e.reservoir.minutes = 305, 12345, 1, 40 * 1440 + 7
     return m
 
 out = {}

@@ -70,3 +70,33 @@ def test_a_drifted_copy_is_found():
     bad = text.replace("_B_MISMATCH = const(1 << 5)", "_B_MISMATCH = const(1 << 6)")
     assert bad != text
     assert consts("engine", bad)["_B_MISMATCH"] != 1 << A.MISMATCH
+
+
+# CPython (3.11 on) keeps an object's attributes in a shared-key table, found
+# by a cached index, only while its class has at most 29 attribute names; from
+# the 30th, every `self.x` of the tick is a dictionary look-up (the replay's
+# speed, docs/replay.md). The objects a tick touches stay under it (Config is
+# read a few times a tick and is exempt: one attribute per setting).
+TICK_OBJECTS_MAX_ATTRS = 29
+
+
+def test_the_objects_a_tick_touches_keep_their_attributes_inline():
+    from pumpmon.config import Config
+    from pumpmon.monitor import Monitor
+    m = Monitor(Config({"rate_ul_h": 30}), 0, lambda *a: None)
+    for s in range(3 * 3600):          # every detector's state made (minutes, an hour)
+        m.step(s * 1000, 18000 if s % 5 == 0 else None, 300, 0, 0, 0)
+    seen = set()
+    over = []
+
+    def walk(o, name):
+        if id(o) in seen or not hasattr(o, "__dict__") or isinstance(o, Config):
+            return
+        seen.add(id(o))
+        if len(vars(o)) > TICK_OBJECTS_MAX_ATTRS:
+            over.append("%s (%s): %d" % (name, type(o).__name__, len(vars(o))))
+        for k, v in vars(o).items():
+            if type(v).__module__.startswith("pumpmon"):
+                walk(v, name + "." + k)
+    walk(m, "monitor")
+    assert len(seen) > 15 and not over, over

@@ -398,3 +398,34 @@ def test_remembered_rows_judge_t_ms_like_the_careful_path(tmp_path, monkeypatch,
     fast = _read_all(p)
     monkeypatch.setattr(T, "_SEEN_MAX", 0)
     assert _read_all(p) == fast
+
+
+# cell texts for the cache test: valid ones, often repeated, and now and then
+# one only the careful path may judge (each must give what it gives without
+# the caches)
+_GOOD = st.sampled_from(["18.50", "18.5", "18.500", " 18.5", "+18.5", "", "0", "-0.0", "1e3",
+                         "40", "-40.001", "30.0", "30.05", "-30.05", "0.0001"])
+_BAD = st.sampled_from(["nan", "inf", "1e400", "1_0", "18,5", "x", "999999", "2e6"])
+_CELLS = st.one_of(_GOOD, _GOOD, _GOOD, _GOOD, _GOOD, _GOOD, _BAD)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(st.integers(1, 3000), _CELLS, _CELLS, st.sampled_from(["0", "1", ""])),
+                     min_size=1, max_size=25))
+def test_remembered_cells_give_what_parsing_gives(tmp_path, monkeypatch, rows):
+    """Trace.samples keeps the level and flow cells its clean-row path parsed,
+    by their text: the samples, or the FILE:LINE error, must be the same as
+    without any remembering (rows and cells)."""
+    from host_tools.formats import trace as T
+    t = 0
+    text = HEAD
+    for dt, lv, fl, b in rows:
+        t += dt
+        text += "%d,%s,%s,%s,0\n" % (t, lv, fl, b)
+    p = tmp_path / "cells.csv"
+    p.write_text(text)
+    remembered = _read_all(p)
+    with monkeypatch.context() as m:        # (undone after each example)
+        m.setattr(T, "_SEEN_MAX", 0)
+        m.setattr(T, "_CELLS_MAX", 0)
+        assert _read_all(p) == remembered
