@@ -52,6 +52,11 @@ class Channel:
         self.subscribed = 0
         self.published = 0           # messages handed to the broker (bench, tests)
         self.acked = 0               # QoS 1 messages the broker acknowledged
+        # the broker has acknowledged (PUBACK) on this connection, and none of
+        # ours has waited for it longer than ack_ms since: only then is the
+        # link up for the bedside and for the back-off (link.py); a broker
+        # that takes the connection but never answers is a lost link
+        self.confirmed = 0
         self.resent = 0
 
     # ---- a new connection -----------------------------------------------------
@@ -60,6 +65,7 @@ class Channel:
         for i in range(T.N_DISCOVERY):
             self.queue.append((i, None, True, 0))
         self.inflight = {}           # a clean session: the state is sent afresh
+        self.confirmed = 0
         self.dirty = 1
         self.call = -1
         self.subscribed = 0
@@ -93,6 +99,7 @@ class Channel:
             if ticks_diff(now, e[3]) > self.ack_ms:
                 if e[4] >= MAX_TRIES:
                     raise LinkError("no PUBACK from the broker", 110)
+                self.confirmed = 0   # unanswered: not up until it answers
                 P.write_publish(wire, t.encode(), e[1], e[2], 1, e[0], 1)
                 e[3] = now
                 e[4] += 1
@@ -127,6 +134,7 @@ class Channel:
                 if self.inflight[t][0] == pid:
                     del self.inflight[t]
                     self.acked += 1
+                    self.confirmed = 1
                     break
         elif op == P.SUBACK:
             self.subscribed = 1 if end > i + 2 and buf[i + 2] != 0x80 else 0

@@ -39,8 +39,10 @@ REFUSED = ("", "unacceptable protocol version", "client id rejected", "server un
 BACKOFF_MIN_MS = const(1000)
 BACKOFF_MAX_MS = const(60000)
 # the back-off starts again at BACKOFF_MIN_MS only after a connection that
-# stayed up this long: a broker that accepts and drops at once (a restart
-# loop, weak Wi-Fi, two monitors with one board_id) is retried ever more slowly
+# stayed up this long with the broker acknowledging our messages: a broker
+# that accepts and drops at once (a restart loop, weak Wi-Fi, two monitors
+# with one board_id), or that takes the connection and never acknowledges,
+# is retried ever more slowly
 STABLE_MS = const(60000)
 CONNECT_MS = const(10000)      # TCP, TLS and CONNACK together must take less
 
@@ -244,7 +246,7 @@ class CarerLink:
         was = self.state
         self.wire.close()
         self.client = None
-        if was == UP:
+        if was == UP and self.ch.confirmed:  # (unanswered: down since it last answered)
             self._down_since = now
             if ticks_diff(now, self._up_at) >= STABLE_MS:
                 self._backoff = BACKOFF_MIN_MS     # it was a good connection
@@ -271,8 +273,10 @@ class CarerLink:
         self._log(was, code, wait // 1000)
 
     def _indicate(self, now):
-        """The bedside indication: down for longer than a keep-alive period."""
-        if self.state == UP:
+        """The bedside indication: down for longer than a keep-alive period.
+        Up means connected and the broker acknowledging (Channel.confirmed):
+        a connection whose messages go unanswered tells carers nothing."""
+        if self.state == UP and self.ch.confirmed:
             self._down_since = now
             lost = 0
         else:

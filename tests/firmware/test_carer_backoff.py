@@ -71,3 +71,36 @@ def test_start_up_grace_hides_only_a_broker_not_up_yet():
     r.run(100 * 3)
     downs = [x for x in logged if x[0] == L.CARER_LINK and x[1] == LK.UP and x[2] == 104]
     assert downs, logged
+
+
+def test_a_broker_that_never_acknowledges_is_a_lost_link():
+    """A broker that takes every connection and never acknowledges our
+    messages (PUBACK) tells carers nothing: the bedside shows the lost link
+    from a keep-alive period after start-up and keeps showing it, and the
+    connections, each ended by the unanswered state, are retried ever more
+    slowly (a connection counts as good only once acknowledged). When the
+    broker answers again the indication clears; when it stops answering on a
+    good connection the indication is back within a resend and a keep-alive
+    period.
+    req: R-046, R-079"""
+    from carerlink import link as LK
+    b, r, lk = new_link({"mqtt_keepalive_s": 60})       # resend after 30 s, 4 sends
+    w = scripted(lk, ScriptWire(ack=False))
+    r.run(100 * 59)
+    assert not r.monitor.manager.shown & BIT             # a keep-alive period: not yet
+    on = 0
+    for _minute in range(30):
+        r.run(100 * 60)
+        on += 1 if r.monitor.manager.shown & BIT else 0
+    assert on == 30, on
+    # each connection lasts 2 min (4 unanswered sends): retried 1, 2, 4 ... 60 s
+    # after them (12 in 31 min), not 1 s after each (15)
+    assert lk._backoff == LK.BACKOFF_MAX_MS and w.opens <= 13, (lk._backoff, w.opens)
+    w.ack = True                                         # the broker answers again
+    r.run(100 * 65)                                      # (the next attempt: <= 60 s)
+    assert lk.state == LK.UP and lk.ch.confirmed and not r.monitor.manager.shown & BIT
+    w.ack = False                                        # and stops, on a good connection
+    r.run(100 * 1)
+    lk.ch.dirty = 1                                      # a state to send
+    r.run(100 * (30 + 60 + 3))
+    assert r.monitor.manager.shown & BIT, lk.state
