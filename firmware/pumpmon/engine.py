@@ -100,8 +100,10 @@ class Engine:
         self.stuck = LevelStuck(cfg)
         self.reservoir = reservoir.Reservoir(cfg)  # low_reservoir conditions
         self._set_rate(cfg.rate_at(self.tod_s))
-        self._due = 0             # the second _advance must run at: _next_due
-        self._next_due()
+        # the next second tick must call _advance at: a bucket's start,
+        # midnight (tod_s wraps), or every second with a schedule (_advance
+        # moves it on)
+        self._due = 1 if self._sched else min(BUCKET_S, 86400 - self.tod_s)
 
     def tick(self, now_ms, level_ul, flow, flags, refill):
         """One reading of each sensor (None where there was none)."""
@@ -336,7 +338,7 @@ class Engine:
             if r != self.flow.rnow:
                 self._set_rate(r)
         n = sec // BUCKET_S - self._bucket
-        nb = self.cfg.flow_window_s // BUCKET_S
+        nb = self.cfg.flow_window_s // BUCKET_S if n > 1 else 1   # (the window: >= 1)
         if n > nb:
             # a long gap: the whole flow window goes stale, and the level
             # history can no longer be lined up with the flow: start again
@@ -346,11 +348,7 @@ class Engine:
         while n > 0:
             close_bucket(self)
             n -= 1
-        self._next_due()
-
-    def _next_due(self):
-        """The next second tick must call _advance: a bucket's start, midnight
-        (tod_s wraps), or every second with a schedule."""
-        due = self.sec + (1 if self._sched else 86400 - self.tod_s)
-        b = (self._bucket + 1) * BUCKET_S
-        self._due = b if b < due else due
+        # the next due second (inline: a call would be a heap frame a bucket)
+        due = sec + (1 if self._sched else 86400 - tod)
+        n = (self._bucket + 1) * BUCKET_S
+        self._due = n if n < due else due

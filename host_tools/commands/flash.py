@@ -39,6 +39,8 @@ def human(s):
                  "would send %d files (%d bytes), skip %d, remove %d" % (
                      len(s["would_send"]), s["bytes_to_send"], s["files_skipped"],
                      len(s["would_remove"]))]
+        if s.get("bytecode"):
+            lines.append("bytecode: " + s["bytecode"])
         lines += ["  send   " + p for p in s["would_send"]]
         lines += ["  remove " + p for p in s["would_remove"]]
         return "\n".join(lines)

@@ -75,9 +75,10 @@ class ConsoleChannel:
                 # a REPL took the line (no monitor runs): no reply will come
                 self._console = b""
                 # (the next step: docs/console-protocol.md, Stopping)
-                raise ChannelError("the board is at its REPL: no monitor is running (its "
-                                   "watchdog restarts it within 8 s; at once: mpremote "
-                                   "reset)", answered=False)
+                raise ChannelError("the board is at its REPL: no monitor is running (a "
+                                   "watchdog, where the board has one, restarts it within "
+                                   "8 s; the QEMU board has none; at once: mpremote reset)",
+                                   answered=False)
 
     def status(self, timeout=REPLY_S):
         """The running monitor's status (a dict, docs/console-protocol.md)."""

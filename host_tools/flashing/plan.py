@@ -18,6 +18,7 @@ from host_tools.device.session import CONFIG, MANIFEST, BoardSession
 from host_tools.exitcodes import BAD_INPUT, BUSY, PROBLEM
 from host_tools.flashing.build import (board_for, build_files, manifest_bytes, manifest_for,
                                        offline_info, sha256_hex, target_for)
+from host_tools.flashing import romfs
 from host_tools.flashing.errors import FlashError
 
 
@@ -33,8 +34,10 @@ def plan(want, files, old_files, live, man_data):
     return install, stale, new_manifest
 
 
-def _summary(board, port, target, man, want, install, stale, skipped, t0, how):
-    return {"files_sent": 0, "bytes_sent": 0, "files_skipped": skipped, "files_removed": 0,
+def _summary(board, port, target, man, want, install, stale, skipped, t0, how,
+             bytecode="decided by the board when flashed: a ROMFS image in its ROM "
+             "partition if it reports one large enough, else .mpy on littlefs (warned)"):
+    return {"bytecode": bytecode, "files_sent": 0, "bytes_sent": 0, "files_skipped": skipped, "files_removed": 0,
             "files_resumed": 0, "board": board, "port": port, "micropython": target["label"],
             "version": man["version"], "mpy": target["mpy"], "dry_run": True,
             "would_send": install, "would_remove": stale,
@@ -107,9 +110,16 @@ def on_board(port, root, board, source, cfg_data, t0, rel=None):
                                  "console channel (%s; an older firmware?), and a dry run "
                                  "never stops a monitor: nothing compared" % (b.port, e))
             st = None
+        rom = None
         if st is not None:
             info, old, live = _through_channel(b, st, source)
             how = "read through the console channel; the monitor kept running"
+            # the partition is asked only at a REPL: the installed manifest says
+            # where the modules run now
+            bytecode = ("a ROMFS image, as now (the partition is checked when flashed)"
+                        if old.get("romfs") else
+                        ".mpy on littlefs now; a ROMFS image if the board reports a "
+                        "partition when flashed")
         else:
             # nothing runs: the REPL is taken as it is (no soft reset, no watchdog)
             b.enter_raw(soft_reset=False, watchdog=False)
@@ -118,6 +128,7 @@ def on_board(port, root, board, source, cfg_data, t0, rel=None):
             old = _json(b.read_text(MANIFEST))
             live = None
             how = "read at its REPL (no monitor was running; none was started)"
+            rom = romfs.board_rom(b)
         target = target_for(info, source)
         board = board or board_for(info)
         files, man = _files(root, board, target, rel)
@@ -128,8 +139,14 @@ def on_board(port, root, board, source, cfg_data, t0, rel=None):
         if live is None:
             live = b.hashes(sorted(set(want) | set(old_files) | {MANIFEST}))
         install, stale, _new = plan(want, files, old_files, live, manifest_bytes(man))
+        if st is None:                  # at the REPL: the flash's own choice
+            img = romfs.image(files) if rel is None and rom is not None else None
+            use, warning = romfs.choose(rom, img, board, target["source"], rel is not None)
+            bytecode = ("a ROMFS image (%d bytes) in the ROM partition (%d bytes)"
+                        % (len(img), rom) if use else ".mpy on littlefs" +
+                        ("; " + warning if warning else ""))
         return _summary(board, b.port, target, man, want, install, stale,
-                        len(want) - len(install), t0, how)
+                        len(want) - len(install), t0, how, bytecode)
     except ChannelError as e:           # the monitor refused a read: nothing was changed
         raise FlashError(PROBLEM, "dry run: the monitor on %s refused a read (%s); "
                          "nothing was changed" % (b.port, e))

@@ -125,7 +125,14 @@ def _records(port, tmp_path):
 @pytest.mark.req("R-057", "R-070")
 def test_mcu_with_rom_partition_runs_the_firmware_from_romfs(board, tmp_path):
     q, gdb, _ = board
+    # a dry run says where the modules would go: at the blank board's REPL the
+    # partition is asked, as the flash asks it
+    dry = _pm("flash", "--port", q.pty, "--config", _config(tmp_path), "--dry-run")
+    assert dry.returncode == 0 and "bytecode: a ROMFS image (" in dry.stdout, dry.stdout
     summary = _flash(q, tmp_path)
+    dry = _pm("flash", "--port", q.pty, "--dry-run", "--json")   # the monitor running
+    assert json.loads(dry.stdout.splitlines()[-1])["bytecode"].startswith(
+        "a ROMFS image, as now"), dry.stdout
     # the image in the ROM partition is the one the board's manifest names
     size = summary["romfs_bytes_sent"]
     hexdata = _gdb(gdb, [b"m%x,%x" % (ROM_ADDR, 16), b"D"])[0]

@@ -381,6 +381,7 @@ def test_first_flash_then_no_change_then_one_file(vboard, repo, cfg_file):
     before = vboard.files()
     dry = flash(vboard, repo, config=cfg_file, dry_run=True)
     assert dry["would_send"] == ["lib/pumpmon/events.mpy"] and dry["would_remove"] == []
+    assert dry["bytecode"].startswith(".mpy on littlefs now"), dry   # (no ROM partition)
     assert vboard.files() == before                     # a dry run changes nothing
     one = flash(vboard, repo, config=cfg_file)
     assert one["files_sent"] == 1 and one["files_removed"] == 0
