@@ -69,8 +69,7 @@ def close_bucket(e):
         if k == 2:
             e.judged |= _B_NO_FLOW | _B_OVER
             fr.starting = 0
-        e.flow_mean = fm.meas
-        e.prog_mean = fm.prog
+        e.flow_mean = fm.meas     # (the programmed mean: fm.prog itself)
     # the empty and low-reservoir conditions, from the tracked level
     cond = e.conditions
     if lt.ref and not cond & _B_LEVEL:   # (else no level yet, or not trusted: hold)
@@ -137,7 +136,6 @@ def close_minute(e):
     if hm.judge(e.sec, fr.zero.when, fr.strokes.stroke_max if e._sched else 0):
         e.judged |= _B_PARTIAL | _B_PARTIAL_LONG
     e.stuck.judge(v, lt.ul, not e._refill and lt.ref)
-    st = fr.stop
-    st.minutes += 1
-    if st.minutes % SLOT_MIN == 0:  # a new envelope slot
-        st.new_slot(e.sec)
+    hm.minutes += 1
+    if hm.minutes % SLOT_MIN == 0:  # a new envelope slot of the stop test
+        fr.stop.new_slot(e.sec)

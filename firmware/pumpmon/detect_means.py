@@ -50,9 +50,8 @@ class FlowMean:
     """The mean over the flow window (flow_window_s, nb buckets of 10 s)
     against what was programmed over the same buckets."""
 
-    def __init__(self, cfg, nb, window_s):
-        self._nb = nb
-        self._window_s = window_s  # nb buckets of 10 s
+    def __init__(self, cfg, nb):
+        self._nb = nb             # the window: nb buckets of 10 s
         self._sum = array("i", [0] * nb)   # sum of filtered readings per bucket
         self._cnt = array("i", [0] * nb)   # readings per bucket
         self.prog_r = array("i", [0] * nb)  # programmed rate per bucket
@@ -88,7 +87,7 @@ class FlowMean:
         """0: nothing to say; 1: filling (meas, prog: what there is so far);
         2: judged (low, over, meas, prog). sm: stroke_ahead's."""
         nb = self._nb
-        if self.fill < nb or self._cnt_t * 4 < self._window_s * 3:
+        if self.fill < nb or self._cnt_t * 4 < nb * 30:   # (3/4 of a reading a second)
             # window not full yet, or too few readings: hold (too few is an
             # alarm of its own: sparse). Log what there is so far.
             if self.fill < nb and self._cnt_t:
@@ -101,7 +100,7 @@ class FlowMean:
         m100 = meas * 100
         # a stroke pump may also be a stroke behind across a step up (the
         # bolus's first stroke still to come): the same allowance, downwards
-        ext = stroke_ahead(self.prog_r, nb, prog, self._window_s, sm) if sm else 0
+        ext = stroke_ahead(self.prog_r, nb, prog, nb * 10, sm) if sm else 0
         pu = prog - ext
         if prog > 0 and m100 < pu * self._no_flow_pct:
             self.low = 1
@@ -126,6 +125,7 @@ class HourMean:
         self._hm = array("i", [0] * 60)  # mean corrected flow per minute, 0.01 uL/h (UNSET: too few)
         self._hp = array("i", [0] * 60)  # programmed mean per minute
         self.prog_sum = 0         # the minute: programmed rate over its buckets
+        self.minutes = 0          # minutes closed (closing.close_minute: the stop test's slots)
                                   # (added by bucket(), or inline: closing.py)
         self._i = 0
         self.fill = 0

@@ -55,7 +55,6 @@ class StopTest:
         self._hn = 0              # its noise terms, at the programmed rate
         self._sq = 0
         self._r = -1              # programmed rate now, 0.1 uL/h
-        self.minutes = 0          # minutes closed (closing.close_minute): the slots
         self.env = array("i", [0] * NE)    # largest completed peak per slot, as learnt
         self.env_r = array("i", [0] * NE)  # ... and the programmed rate it was learnt at
         self._ei = 0

@@ -32,8 +32,7 @@ NEVER = const(1 << 29)
 
 class Strokes:
     def __init__(self, cfg):
-        self._max_s = cfg.stroke_max_s
-        self._zoff = cfg.zero_offset
+        self._cfg = cfg           # (stroke_max_s, zero_offset: read on a rate change)
         self.thr = 0              # a reading above this is a stroke
         self._thr_clear = 0       # ... and one peaking above this a clear one
         self.on = 0               # 1 during a stroke
@@ -139,7 +138,7 @@ class Strokes:
             return
         if old == 0:
             self.restart(sec)     # the first stroke may be up to stroke_max_s away
-        self.thr = 2 * r + 6 * SIG0 + self._zoff
+        self.thr = 2 * r + 6 * SIG0 + self._cfg.zero_offset
         # a clear stroke peaks 4 sigma (of a reading at thr) above thr
         self._thr_clear = self.thr + 4 * (SIG0 + self.thr * SIG_PCT // 100)
         if 0 < r < old:
@@ -149,7 +148,7 @@ class Strokes:
             f = old * 64 // r
             if f > STRETCH:
                 f = STRETCH
-            cap = self._max_s
+            cap = self._cfg.stroke_max_s
             k = 0
             while k < NSI:
                 v = self.ski[k]

@@ -82,7 +82,6 @@ class Engine:
         self._refill = 0
         self._refill_since = 0
         self.flow_mean = 0        # (for the log, the display) measured mean, 0.1 uL/h
-        self.prog_mean = self.rate  # programmed mean over the same window
         # copies of the verdicts judged per bucket, for the tick (closing.py):
         self.low = 0              # mean10.low
         self.fsparse = 0          # D_SPARSE if sparse_flow.on
@@ -92,7 +91,8 @@ class Engine:
         self.dump = Dump(cfg)
         self.flow = FlowReadings(cfg, self.dump, self.level)
         nb = cfg.flow_window_s // BUCKET_S
-        self.mean10 = FlowMean(cfg, nb, nb * BUCKET_S)
+        self.mean10 = FlowMean(cfg, nb)
+        self.mean10.prog = self.rate  # (the programmed mean, for the log: mean10.prog)
         self.mean60 = HourMean(cfg)
         self.sparse_flow = SparseFlow()
         self.sparse_level = SparseLevel()

@@ -12,7 +12,6 @@ _NO_FLOW_BIT = 1 << A.NO_FLOW
 class Monitor:
     def __init__(self, cfg, now, on_event, tod_s=None):
         """on_event(code, condition, detail) receives every event."""
-        self.cfg = cfg
         self._on_event = on_event
         self.engine = Engine(cfg, now, tod_s)
         self.manager = AlarmManager(cfg, self._emit)

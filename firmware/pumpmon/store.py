@@ -63,7 +63,7 @@ def values(monitor):
     level = e.level.ul if e.level.ref else L.UNKNOWN
     m = e.reservoir.minutes   # schedule-aware, reservoir.py
     days = m // 144 if m >= 0 and level != L.UNKNOWN else L.UNKNOWN
-    return level, e.flow_mean, e.prog_mean, days
+    return level, e.flow_mean, e.mean10.prog, days
 
 
 def last_shown(log):

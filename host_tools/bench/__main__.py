@@ -85,10 +85,10 @@ def section_margin():
             for s in samples:
                 yield s
                 e = run.monitor.engine  # noqa: B023 - run before the loop moves on
-                if s[0] % 10000 == 0 and e.prog_mean:
-                    over_thr = (e.prog_mean * cfg.over_pct + cfg.over_margin * 100) / 100.0  # noqa: B023
+                if s[0] % 10000 == 0 and e.mean10.prog:
+                    over_thr = (e.mean10.prog * cfg.over_pct + cfg.over_margin * 100) / 100.0  # noqa: B023
                     hi = max(hi, e.flow_mean / over_thr)
-                    lo = min(lo, e.flow_mean / float(e.prog_mean))
+                    lo = min(lo, e.flow_mean / float(e.mean10.prog))
 
         run.run(watched(sc.samples()))
         rows.append(("%s: lowest measured/programmed" % name, "%.2f" % lo, "",

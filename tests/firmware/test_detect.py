@@ -194,7 +194,7 @@ def _state(e):
     return ([getattr(fr, k) for k in _FR]
             + [st.cusum, st.peak, st.on, st.run_n, st.h, st.emax,
                sk.n, sk.on, sk.missed, sk.due, sk.end, z.sum, z.cnt, z.offset,
-               e.conditions, bytes(e.detail), e.judged, e.flow_mean, e.prog_mean])
+               e.conditions, bytes(e.detail), e.judged, e.flow_mean, e.mean10.prog])
 
 
 def test_engine_inline_reading_is_flow_reading():
@@ -258,11 +258,11 @@ def test_engine_inline_level_is_level_reading():
             lvl = lv + (x >> 26) - 16
         if s == 1800:
             lv -= 2 * cfg.level_jump_ul            # a jump that stays
-        b0, m0 = e._bucket, e.flow.stop.minutes
+        b0, m0 = e._bucket, e.mean60.minutes
         e.tick(s * 1000, lvl, R, 0, 0)
         if e._bucket != b0:
             tw.good = tw.bad = tw.raw_sum = tw.raw_n = 0
-        if e.flow.stop.minutes != m0:
+        if e.mean60.minutes != m0:
             tw.min_sum = tw.min_n = 0
         if lvl is not None:
             tw.reading(lvl, s, 0, 0)
@@ -354,7 +354,7 @@ def _buckets(fm, n, value, rate=R):
 
 def test_flow_mean_judges_a_full_window_only():
     """req: R-001, R-004"""
-    fm = FlowMean(_cfg(), 60, 600)
+    fm = FlowMean(_cfg(), 60)
     _buckets(fm, 59, R)
     assert fm.judge(R, 0) == 1 and fm.meas == R and fm.prog == R
     _buckets(fm, 1, R)
@@ -375,7 +375,7 @@ def test_flow_mean_judges_a_full_window_only():
 def test_flow_mean_over_delivery_and_too_few_readings():
     # over: mean x 100 > 200 x 160 + 10 x 100 = 33000, so 331 and above
     """req: R-004, R-006"""
-    fm = FlowMean(_cfg(), 60, 600)
+    fm = FlowMean(_cfg(), 60)
     _buckets(fm, 60, 330)
     assert fm.judge(R, 0) == 2 and fm.over == 0
     _buckets(fm, 60, 331)

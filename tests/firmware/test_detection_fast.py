@@ -56,7 +56,7 @@ def test_starting_light_until_flow_is_judged():
     leds, m = _leds()
     assert leds[5] == P.STARTING_LIGHT[0]
     assert leds[-1] == P.IDLE_LIGHT[0]
-    assert m.engine.flow_mean > 250 and m.engine.prog_mean == 300   # logged, not 0
+    assert m.engine.flow_mean > 250 and m.engine.mean10.prog == 300   # logged, not 0
 
 
 def test_rate_below_the_floor_is_refused_with_its_reason():

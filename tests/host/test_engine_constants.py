@@ -72,12 +72,21 @@ def test_a_drifted_copy_is_found():
     assert consts("engine", bad)["_B_MISMATCH"] != 1 << A.MISMATCH
 
 
-# CPython (3.11 on) keeps an object's attributes in a shared-key table, found
-# by a cached index, only while its class has at most 29 attribute names; from
-# the 30th, every `self.x` of the tick is a dictionary look-up (the replay's
-# speed, docs/replay.md). The objects a tick touches stay under it (Config is
-# read a few times a tick and is exempt: one attribute per setting).
-TICK_OBJECTS_MAX_ATTRS = 29
+# How many attributes the objects a tick touches may have, for both runtimes:
+# - CPython (3.11 on) keeps an object's attributes in a table shared by its
+#   class, found through a cached index, only while the class has at most 29
+#   names; from the 30th every `self.x` of the tick is a dictionary look-up
+#   (the replay's speed, docs/replay.md);
+# - MicroPython grows an object's member table only when it is full, through
+#   these sizes (py/map.c); an object with exactly that many attributes has
+#   a full table, where looking up a name it lacks (every method call: the
+#   members are searched before the class) walks the whole table. The engine
+#   at 29 attributes cost the 32-bit port about 1,100 instructions a tick
+#   (docs/engine.md, "Tick time").
+# Config is exempt (read a few times a tick; one attribute per setting), and
+# objects of 12 attributes or fewer (a short walk).
+TICK_OBJECTS_MAX_ATTRS = 28
+MP_FULL_TABLES = (17, 23, 29)
 
 
 def test_the_objects_a_tick_touches_keep_their_attributes_inline():
@@ -93,8 +102,9 @@ def test_the_objects_a_tick_touches_keep_their_attributes_inline():
         if id(o) in seen or not hasattr(o, "__dict__") or isinstance(o, Config):
             return
         seen.add(id(o))
-        if len(vars(o)) > TICK_OBJECTS_MAX_ATTRS:
-            over.append("%s (%s): %d" % (name, type(o).__name__, len(vars(o))))
+        k = len(vars(o))
+        if k > TICK_OBJECTS_MAX_ATTRS or k in MP_FULL_TABLES:
+            over.append("%s (%s): %d" % (name, type(o).__name__, k))
         for k, v in vars(o).items():
             if type(v).__module__.startswith("pumpmon"):
                 walk(v, name + "." + k)
