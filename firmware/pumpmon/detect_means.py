@@ -125,8 +125,8 @@ class HourMean:
         self._hm = array("i", [0] * 60)  # mean corrected flow per minute, 0.01 uL/h (UNSET: too few)
         self._hp = array("i", [0] * 60)  # programmed mean per minute
         self.prog_sum = 0         # the minute: programmed rate over its buckets
-        self.minutes = 0          # minutes closed (closing.close_minute: the stop test's slots)
                                   # (added by bucket(), or inline: closing.py)
+        self.minutes = 0          # minutes closed (closing.close_minute: the stop test's slots)
         self._i = 0
         self.fill = 0
         # the valid minutes' sums over the ring, kept as each minute closes
