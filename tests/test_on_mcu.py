@@ -42,7 +42,8 @@ NEEDS_NETWORK = {
     "test_carer_backoff": (
         "test_a_link_that_drops_within_seconds_is_retried_ever_more_slowly",
         "test_a_connection_that_stayed_up_starts_the_back_off_again",
-        "test_start_up_grace_hides_only_a_broker_not_up_yet"),
+        "test_start_up_grace_hides_only_a_broker_not_up_yet",
+        "test_a_broker_that_never_acknowledges_is_a_lost_link"),
     "test_carer_messages": (
         "test_alarm_state_goes_with_qos_1_until_the_broker_acknowledges_it",
         "test_i_am_coming_is_logged_published_and_never_silences_the_bedside",
