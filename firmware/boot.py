@@ -212,8 +212,8 @@ def _restore_all(root, base, rel):
 
 def check_firmware():
     """After recovery: the manifest's files that are missing or damaged
-    (failsafe.check) and a ROMFS image that is not the one named
-    (failsafe.use_rom: the modules then come from littlefs), for main.py
+    and a ROMFS image that is not the one named (failsafe.problems: the
+    modules then come from littlefs), for main.py
     (PM_DAMAGED). When main.py itself is one
     of them nothing else will run: sound and show here, without blocking
     (the REPL stays reachable for `pumpmon flash`). docs/safety.md."""
@@ -221,10 +221,7 @@ def check_firmware():
         import failsafe
     except BaseException:  # noqa: BLE001 - failsafe.py gone or broken
         return ["failsafe.py: does not import"]
-    bad = failsafe.check()
-    rom = failsafe.use_rom()               # the modules from /rom or littlefs
-    if rom:
-        bad.append(rom)
+    bad = failsafe.problems()              # (the modules from /rom or littlefs)
     for p in bad:
         if p.startswith("main.py") or p.startswith(MANIFEST):
             failsafe.start("firmware damaged: " + "; ".join(bad))

@@ -10,6 +10,7 @@
 #   check(root)       the manifest's files that are missing or differ (SHA-256)
 #   use_rom(root)     the compiled modules from the ROM partition's image (/rom)
 #                     when it is the one the manifest names, else from littlefs
+#   problems(root)    check() and use_rom() together, at start-up (boot, main)
 #   start(reason)     steady tone + red light, logged; returns at once (boot.py:
 #                     the REPL must stay reachable for `pumpmon flash`)
 #   run(reason, wdt)  the malfunction melody and red blips, watchdog fed; never
@@ -136,6 +137,18 @@ def use_rom(root=""):
     for p in keep:
         sys.path.append(p)
     return problem
+
+
+def problems(root=""):
+    """At start-up (boot.py, or main.py when boot.py did not check): the
+    manifest's files that are missing or damaged (check) and a ROMFS image
+    that is not the one named (use_rom, which puts the modules on sys.path
+    from /rom or littlefs)."""
+    bad = check(root)
+    rom = use_rom(root)
+    if rom:
+        bad.append(rom)
+    return bad
 
 
 class Outputs:

@@ -70,10 +70,7 @@ def main(g):
     try:
         if damaged is None:                # boot.py did not check: do it here
             import failsafe
-            damaged = failsafe.check()
-            rom = failsafe.use_rom()
-            if rom:
-                damaged.append(rom)
+            damaged = failsafe.problems()
         # code that is not what was flashed is not run: a truncated .mpy can
         # hang the import (a silent watchdog reset loop) or misjudge. Only a
         # damaged fail-safe file, or a ROMFS image not the one flashed (the

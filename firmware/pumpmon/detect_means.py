@@ -51,7 +51,7 @@ class FlowMean:
     against what was programmed over the same buckets."""
 
     def __init__(self, cfg, nb):
-        self._nb = nb             # the window: nb buckets of 10 s
+        self.nb = nb              # the window: nb buckets of 10 s (Engine._advance too)
         self._sum = array("i", [0] * nb)   # sum of filtered readings per bucket
         self._cnt = array("i", [0] * nb)   # readings per bucket
         self.prog_r = array("i", [0] * nb)  # programmed rate per bucket
@@ -78,7 +78,7 @@ class FlowMean:
         self._prog_t += rate - self.prog_r[i]
         self.prog_r[i] = rate
         i += 1
-        if i == self._nb:
+        if i == self.nb:
             i = 0
         self._i = i
         self.fill += 1
@@ -86,7 +86,7 @@ class FlowMean:
     def judge(self, rate, sm):
         """0: nothing to say; 1: filling (meas, prog: what there is so far);
         2: judged (low, over, meas, prog). sm: stroke_ahead's."""
-        nb = self._nb
+        nb = self.nb
         if self.fill < nb or self._cnt_t * 4 < nb * 30:   # (3/4 of a reading a second)
             # window not full yet, or too few readings: hold (too few is an
             # alarm of its own: sparse). Log what there is so far.

@@ -90,8 +90,7 @@ class Engine:
         self.level = LevelTrack(cfg)
         self.dump = Dump(cfg)
         self.flow = FlowReadings(cfg, self.dump, self.level)
-        nb = cfg.flow_window_s // BUCKET_S
-        self.mean10 = FlowMean(cfg, nb)
+        self.mean10 = FlowMean(cfg, cfg.flow_window_s // BUCKET_S)
         self.mean10.prog = self.rate  # (the programmed mean, for the log: mean10.prog)
         self.mean60 = HourMean(cfg)
         self.sparse_flow = SparseFlow()
@@ -99,7 +98,7 @@ class Engine:
         self.mismatch = Mismatch(cfg)
         self.stuck = LevelStuck(cfg)
         self.reservoir = reservoir.Reservoir(cfg)  # low_reservoir conditions
-        self._set_rate(cfg.rate_at(self.tod_s))
+        self._set_rate(self.rate)
         # the next second tick must call _advance at: a bucket's start,
         # midnight (tod_s wraps), or every second with a schedule (_advance
         # moves it on)
@@ -338,7 +337,7 @@ class Engine:
             if r != self.flow.rnow:
                 self._set_rate(r)
         n = sec // BUCKET_S - self._bucket
-        nb = self.cfg.flow_window_s // BUCKET_S if n > 1 else 1   # (the window: >= 1)
+        nb = self.mean10.nb       # the flow window, in buckets
         if n > nb:
             # a long gap: the whole flow window goes stale, and the level
             # history can no longer be lined up with the flow: start again

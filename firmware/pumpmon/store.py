@@ -56,11 +56,17 @@ def config_crc(cfg):
     return L.crc32(text.encode()) & 0x7FFFFFFF
 
 
+def _level(e):
+    """The tracked level, uL, for the log (UNKNOWN: none tracked yet)."""
+    lt = e.level
+    return lt.ul if lt.ref else L.UNKNOWN
+
+
 def values(monitor):
     """level, flow mean, programmed mean, days to empty x10 (UNKNOWN if not
     known): the status the log's records and the console's status carry."""
     e = monitor.engine
-    level = e.level.ul if e.level.ref else L.UNKNOWN
+    level = _level(e)
     m = e.reservoir.minutes   # schedule-aware, reservoir.py
     days = m // 144 if m >= 0 and level != L.UNKNOWN else L.UNKNOWN
     return level, e.flow_mean, e.mean10.prog, days
@@ -312,9 +318,8 @@ class Store:
         up_s = self.r.up_s
         if refill != self._refill:
             self._refill = refill
-            e = self.r.monitor.engine
             self.write(L.REFILL_START if refill else L.REFILL_END, L.NO_COND, 0,
-                       e.level.ul if e.level.ref else L.UNKNOWN)
+                       _level(self.r.monitor.engine))
         if up_s >= self._snap_s:
             self._snap_s += SNAPSHOT_S
             if self._snap_s <= up_s:         # fell behind: no burst of snapshots
