@@ -117,7 +117,7 @@ class BoardSession(ConsoleChannel):
         (a watchdog or power-on reset after a cut session: boot.py finishing
         a flash, the monitor starting) may miss the first Ctrl-C: tried
         RAW_TRIES times, RAW_PAUSE_S apart, before it is called busy."""
-        self._feed = ""                  # the helpers are defined below (again)
+        self._feed = ""                  # no _pmwd() until the helpers are defined again below
         for attempt in range(RAW_TRIES):
             try:
                 with quiet():

@@ -140,10 +140,9 @@ def on_board(port, root, board, source, cfg_data, t0, rel=None):
             live = b.hashes(sorted(set(want) | set(old_files) | {MANIFEST}))
         install, stale, _new = plan(want, files, old_files, live, manifest_bytes(man))
         if st is None:                  # at the REPL: the flash's own choice
-            img = romfs.image(files) if rel is None and rom is not None else None
-            use, warning = romfs.choose(rom, img, board, target["source"], rel is not None)
+            img, warning = romfs.decide(rom, files, board, target["source"], rel is not None)
             bytecode = ("a ROMFS image (%d bytes) in the ROM partition (%d bytes)"
-                        % (len(img), rom) if use else ".mpy on littlefs" +
+                        % (len(img), rom) if img is not None else ".mpy on littlefs" +
                         ("; " + warning if warning else ""))
         return _summary(board, b.port, target, man, want, install, stale,
                         len(want) - len(install), t0, how, bytecode)

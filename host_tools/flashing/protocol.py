@@ -200,9 +200,8 @@ def flash(port=None, board=None, config=None, dry_run=False, source=False, progr
         prebuild.remember(root, board, info)
         man = manifest_for(files, board, target)
         rom_size = romfs.board_rom(b)
-        # the image only for a board that has a partition to put it in
-        img = romfs.image(files) if rel is None and rom_size is not None else None
-        use_rom, warning = romfs.choose(rom_size, img, board, target["source"], rel is not None)
+        img, warning = romfs.decide(rom_size, files, board, target["source"], rel is not None)
+        use_rom = img is not None
         if use_rom:
             man["romfs"] = romfs.entry(img)
         if warning:

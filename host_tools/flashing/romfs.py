@@ -107,6 +107,16 @@ def entry(img):
     return {"sha256": hashlib.sha256(img).hexdigest(), "size": len(img)}
 
 
+def decide(rom_size, files, board, source=False, bundle=False):
+    """What `pumpmon flash` and its dry run do with a board's ROM partition
+    of rom_size bytes (None: it has none): (the ROMFS image of files to write
+    there, or None: the modules stay on littlefs; the warning, or None). The
+    image is built only for a board that has a partition."""
+    img = image(files) if not bundle and rom_size is not None else None
+    use, warning = choose(rom_size, img, board, source, bundle)
+    return (img if use else None), warning
+
+
 def choose(rom_size, img, board, source=False, bundle=False):
     """(use the ROM partition?, the warning to print or None). The virtual
     board ("sim": the unix port's heap is no Pico's) and a --source flash

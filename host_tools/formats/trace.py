@@ -67,7 +67,8 @@ class Trace:
     def position(self):
         """Bytes samples() has read (for progress; the row loop pays nothing)."""
         f = self._reading
-        return f.tell() if f is not None else self._read
+        # (a samples() left before its end closed its file)
+        return f.tell() if f is not None and not f.closed else self._read
 
     # ---- header --------------------------------------------------------
     def _err(self, line, what):
