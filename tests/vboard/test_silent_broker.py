@@ -69,10 +69,15 @@ def test_a_broker_that_never_acknowledges_sounds_the_lost_link(tmp_path):
             % broker.accepted
         assert broker.accepted >= 1
         t0 = raised[0]["world_ms"]
-        time.sleep(20)                            # 200 s of board time: its pulses
+        # 200 s of board time on (its pulses), however slowly a loaded
+        # machine runs the board: the timeline's rows say how far it got
+        end = time.monotonic() + 120
         all_rows = rows()
+        while time.monotonic() < end and max(r["world_ms"] for r in all_rows) < t0 + 200000:
+            time.sleep(0.5)
+            all_rows = rows()
         after = [r for r in all_rows if r["world_ms"] >= t0]
-        assert max(r["world_ms"] for r in all_rows) >= t0 + 60000
+        assert max(r["world_ms"] for r in all_rows) >= t0 + 200000
         tones = [r for r in after if r["kind"] == "tone" and r["hz"] > 0]
         assert tones, "the lost link was not sounded"
         # the light: yellow from the alarm on (without it the light turns
