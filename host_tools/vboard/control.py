@@ -29,6 +29,17 @@ def control(path, line, timeout=5.0):
         s.close()
 
 
+def wait_board_ms(path, ms, timeout=60.0):
+    """Until the board's time has moved on ms from now, however slowly a
+    loaded machine runs it; AssertionError after timeout seconds of wall."""
+    until = json.loads(control(path, "status"))["world_ms"] + ms
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if int(control(path, "wait %d" % ms).split()[1]) >= until:
+            return
+    raise AssertionError("board time did not move on %d ms in %d s" % (ms, timeout))
+
+
 WAIT_CAP_S = 0.25
 
 

@@ -391,6 +391,7 @@ def test_pull_reports_a_board_without_a_log(tmp_path, capsys, pty_board):
 
 # ---- pull from the virtual board (always in the tree: a board that cannot start fails)
 from tests.support import pumpmon as _pumpmon  # noqa: E402
+from host_tools.vboard.control import wait_board_ms  # noqa: E402
 
 
 def _flash_served(proc, tmp_path, tty_link):
@@ -432,7 +433,7 @@ def test_pull_from_the_virtual_board(tmp_path):
         assert recs[-1]["seq"] == len(recs)   # nothing missing
         assert "does not answer" not in r.stderr   # read through the console channel
         # the pull did not stop the monitor: no monitoring_stopped, no new boot
-        _wait_board_ms(ctl, 2000)          # 2 s of board time, the monitor running
+        wait_board_ms(str(ctl), 2000)          # 2 s of board time, the monitor running
         got, _bad = logread.read_all(str(flash / "log"))
         codes = [x[2][0] for x in got]
         assert codes.count(L.BOOT) == len(boots) and L.MONITORING_STOPPED not in codes
@@ -470,18 +471,6 @@ def _wait_log(flash, pred, ctl, timeout=60):
             return recs
         control(str(ctl), "wait 500")
     raise AssertionError("timed out; log: %r" % (recs,))
-
-
-def _wait_board_ms(ctl, ms, timeout=60):
-    """Until board time has moved on ms."""
-    import time
-    from host_tools.vboard.control import control
-    start = json.loads(control(str(ctl), "status"))["world_ms"]
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if int(control(str(ctl), "wait %d" % ms).split()[1]) >= start + ms:
-            return
-    raise AssertionError("board time did not move on %d ms" % ms)
 
 
 @pytest.mark.vboard
@@ -524,7 +513,7 @@ def test_virtual_board_hang_watchdog_and_full_flash(tmp_path):
         # the 3 s hold ends in board time: on a loaded machine the board may run
         # slower than --speed, and a flash=ok sent by the wall clock could come
         # before the acknowledgement (written then, nothing lost: CI saw it)
-        _wait_board_ms(ctl, 4000)
+        wait_board_ms(str(ctl), 4000)
         from pumpmon.manager import EV_ACKNOWLEDGED
         since = [x[2] for x in logread.read_all(str(flash / "log"))[0][n_before:]]
         assert not any(x[0] == EV_ACKNOWLEDGED for x in since), since   # not written
