@@ -74,10 +74,16 @@ def comparable(events, restored):
     engine's conditions; not malfunction/internal (resets, log and config
     faults are the board's own), nor monitoring_interrupted (the reset
     itself), nor the alarms restored at boot (the board's manager started
-    with them shown; a replay from the boot cannot know)."""
+    with them shown; a replay from the boot cannot know), nor, after a high
+    alarm was restored, the escalation (its timer started at boot)."""
+    # the one escalation timer runs from boot when a high alarm was restored
+    # (manager.py): the board escalates at 10 min whatever is raised later,
+    # a replay from the boot only 10 min after its first high alarm
+    esc_unknown = restored & A.HIGH_MASK
     return [e for e in events if e[2] not in (A.INTERNAL, A.INTERRUPTED)
             and not (e[2] >= 0 and restored >> e[2] & 1)
-            and e[1] not in ("audio_paused", "audio_resumed")]
+            and e[1] not in ("audio_paused", "audio_resumed")
+            and not (esc_unknown and e[1] == "escalated")]
 
 
 def check_replays_match_log(src_dir, log_dir, tmp, config=None, min_events=1):
@@ -99,8 +105,12 @@ def check_replays_match_log(src_dir, log_dir, tmp, config=None, min_events=1):
             args += ["--config", str(config)]
         assert cli(args) == 0
         restored, board_events = logs[k]
-        got = comparable(replay_events(path, tmp), restored)
-        want = comparable(board_events, restored)
+        # up to the recording's last second, not in it: a board still running
+        # logs on after its recording was fetched, and may have been read part
+        # way through that second
+        end = s.samples[-1][0]
+        got = [e for e in comparable(replay_events(path, tmp), restored) if e[0] < end]
+        want = [e for e in comparable(board_events, restored) if e[0] < end]
         assert got == want, (s.boot, got, want)
         compared += len(want)
     assert compared >= min_events        # the comparison saw alarms, not just silence
