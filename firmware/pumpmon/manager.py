@@ -40,6 +40,9 @@ EV_RESUMED = const(6)
 EV_ESCALATED = const(7)   # a high alarm unacknowledged for escalation_ms
 
 _MIN_PRESS_MS = const(30)
+# the escalation timer in the state file: seconds it has run; ESC_DONE once
+# the alarm escalated (statefile.py)
+ESC_DONE = const(0xFFFF)
 # a reminder of an acknowledged medium (or low technical) alarm sounds this
 # long, one burst of the medium pattern (patterns.REPEAT_MEDIUM), then is quiet
 # again for another reminder_ms unless acknowledged meanwhile: like the
@@ -204,10 +207,28 @@ class AlarmManager:
         if self.shown & A.HIGH_MASK:
             self.pause(now)
 
-    def restore(self, shown, acked):
-        """Alarm state from before a reset (conditions re-evaluated later)."""
+    def restore(self, shown, acked, esc_s=0, now=0):
+        """Alarm state from before a reset (conditions re-evaluated later).
+        esc_s: how long the escalation timer had run (escalation_s()): a
+        reset never starts it again from zero, or a board that resets every
+        few minutes would never escalate; it runs on from where it stood
+        (the time off not counted), and an alarm escalated before escalates
+        again at the first poll."""
         self.shown = shown
         self.acked = acked & shown
+        if esc_s and shown & ~self.acked & A.HIGH_MASK:
+            self._esc_on = 1
+            self._esc_t = ticks_add(now, -(self._esc_ms if esc_s == ESC_DONE else esc_s * 1000))
+
+    def escalation_s(self, now):
+        """How long the escalation timer has run, in s, for the state file:
+        0 when it does not run, ESC_DONE once escalated."""
+        if self.escalated:
+            return ESC_DONE
+        if not self._esc_on:
+            return 0
+        s = ticks_diff(now, self._esc_t) // 1000
+        return s if s < ESC_DONE else ESC_DONE - 1
 
     def sound_kind(self):
         """Alarm kind to sound now, or KIND_NONE."""

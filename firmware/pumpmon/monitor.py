@@ -60,8 +60,9 @@ class Monitor:
         path): the low-priority carer_link indication while it is down."""
         self.carer_link = (1 << A.CARER_LINK) if lost else 0
 
-    def restore(self, shown, acked):
-        """Alarms shown before a reset. A restored high-priority alarm counts
+    def restore(self, shown, acked, esc_s=0, now=0):
+        """Alarms shown before a reset (esc_s: the escalation timer's, see
+        manager.restore). A restored high-priority alarm counts
         as present until the engine has judged its condition again (the flow
         window takes 10 minutes to fill), so an acknowledgement meanwhile
         pauses it like any persisting danger instead of clearing it."""
@@ -69,7 +70,7 @@ class Monitor:
         # (and logged) afresh at every boot while the configuration says so
         keep = ~(1 << A.PUMP_STOPPED)
         shown &= keep
-        self.manager.restore(shown, acked & keep)
+        self.manager.restore(shown, acked & keep, esc_s, now)
         self._idle_key = -1         # the manager changed: poll afresh
         self.restored = shown & A.HIGH_MASK & ~(1 << A.INTERNAL)
 

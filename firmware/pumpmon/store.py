@@ -170,7 +170,8 @@ class Store:
         if status == L.STATE_OK or lost:
             # a pause is not restored: after a reset a shown alarm sounds at
             # once (how long the board was off is unknown)
-            m.restore(shown, acked)
+            m.restore(shown, acked, self.state.esc if status == L.STATE_OK else 0,
+                      r.board.ticks_ms())
         self.boot = (cause, status)
         self.write(L.BOOT, L.NO_COND, L.reset_code(cause), shown, acked, status, paused,
                    sync=True)
@@ -268,7 +269,8 @@ class Store:
         self.dirty = 0
         st = self.state
         mg = self.r.monitor.manager
-        st.save(mg.shown, mg.acked, mg.paused, self._cfg_crc, alive)
+        st.save(mg.shown, mg.acked, mg.paused, self._cfg_crc, alive,
+                mg.escalation_s(self.r.board.ticks_ms()))
         self._check(not st.failed)
 
     def note_config(self, cfg, err=None):

@@ -357,6 +357,39 @@ def test_restored_unacknowledged_high_alarm_escalates_from_boot():
     assert r.m.escalated == 1
 
 
+def test_a_reset_never_restarts_the_escalation_timer():
+    """req: R-060"""
+    from pumpmon.manager import ESC_DONE
+    r = Rig()
+    r.cond = NO_FLOW
+    r.run(7 * 60000, step=1000)
+    t = ticks_add(r.t0, r.t)
+    esc = r.m.escalation_s(t)
+    assert 7 * 60 - 2 <= esc <= 7 * 60 and r.m.escalated == 0
+    # the state file's value into a new manager (the board after a reset)
+    r2 = Rig()
+    r2.m.restore(NO_FLOW, 0, esc, ticks_add(r2.t0, r2.t))
+    r2.cond = NO_FLOW
+    r2.run((10 * 60 - esc - 1) * 1000, step=1000)
+    assert r2.m.escalated == 0 and r2.m.escalation_s(ticks_add(r2.t0, r2.t)) < 600
+    r2.run(2000, step=1000)
+    assert r2.m.escalated == 1 and r2.events[-1][1:] == ("escalated", A.NO_FLOW)
+    assert r2.m.escalation_s(ticks_add(r2.t0, r2.t)) == ESC_DONE
+    # escalated before the reset: escalated again at the first update
+    r3 = Rig()
+    r3.m.restore(NO_FLOW, 0, ESC_DONE, ticks_add(r3.t0, r3.t))
+    r3.cond = NO_FLOW
+    r3.run(1000, step=1000)
+    assert r3.m.escalated == 1 and r3.names() == ["escalated"]
+    # nothing unacknowledged and high restored: the saved timer means nothing
+    for shown, acked in ((NO_FLOW, NO_FLOW), (LOW, 0)):
+        r4 = Rig()
+        r4.m.restore(shown, acked, ESC_DONE, ticks_add(r4.t0, r4.t))
+        r4.cond = shown
+        r4.run(60000, step=1000)
+        assert r4.m.escalated == 0 and r4.m.escalation_s(ticks_add(r4.t0, r4.t)) == 0
+
+
 def test_short_press_while_paused_puts_the_sound_back_on():
     # issue 22: a paused sound can be put back on at once, and it is logged
     """req: R-061"""

@@ -88,6 +88,41 @@ def test_reset_during_unacknowledged_alarm_sounds_again_at_once(d):
     assert not bad
 
 
+@in_tmpdir("escreset")
+def test_resets_every_few_minutes_never_keep_an_alarm_from_escalating(d):
+    """req: R-060"""
+    # a board that resets every 4 min under an unanswered no_flow: the
+    # escalation timer runs on across the boots (a minute at most lost to
+    # each: the state file's last save), where it used to start again at
+    # each boot and never reach its 10 minutes
+    b = _board()
+    r = Runner(b, Config(CFG), flash=d, rec_segments=0)
+    _seconds(r, 11 * 60)
+    b.flow = 0
+    k = 0
+    while not r.monitor.manager.shown & NO_FLOW:
+        _seconds(r, 1)
+        k += 1
+        assert k < 600, "no_flow never raised"
+    ran = 0
+    for n in range(6):
+        _seconds(r, 4 * 60)
+        ran += 4 * 60
+        if r.monitor.manager.escalated:
+            break
+        b, r = _reboot(d, 5000 + n, "power_on")
+        b.flow = 0
+    assert r.monitor.manager.escalated, "never escalated across %d resets" % n
+    assert ran <= 10 * 60 + n * 60 + 4 * 60, (ran, n)
+    recs, _bad = _records(d)
+    assert [x for x in recs if x[0] == 7 and x[1] == A.NO_FLOW]   # escalated, logged
+    # escalated before a reset: escalated again at the first pass after it
+    b, r = _reboot(d, 9000, "power_on")
+    b.flow = 0
+    _seconds(r, 1)
+    assert r.monitor.manager.escalated
+
+
 @in_tmpdir("wdt")
 def test_watchdog_reset_is_malfunction_internal(d):
     """req: R-033"""
