@@ -16,7 +16,7 @@ import logread
 from pumpmon import patterns as P
 from pumpmon.clock import ticks_add
 from pumpmon.config import Config
-from pumpmon.manager import EV_RAISED
+from pumpmon.manager import EV_ESCALATED, EV_RAISED
 from pumpmon.runner import Runner
 from pumpmon.statefile import StateFile
 
@@ -115,7 +115,7 @@ def test_resets_every_few_minutes_never_keep_an_alarm_from_escalating(d):
     assert r.monitor.manager.escalated, "never escalated across %d resets" % n
     assert ran <= 10 * 60 + n * 60 + 4 * 60, (ran, n)
     recs, _bad = _records(d)
-    assert [x for x in recs if x[0] == 7 and x[1] == A.NO_FLOW]   # escalated, logged
+    assert [x for x in recs if x[0] == EV_ESCALATED and x[1] == A.NO_FLOW]   # logged
     # escalated before a reset: escalated again at the first pass after it
     b, r = _reboot(d, 9000, "power_on")
     b.flow = 0
