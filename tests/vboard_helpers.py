@@ -2,6 +2,7 @@
 served board (`pumpmon board serve`) and its timeline, the firmware flashed
 onto it, a short generated trace. The fixture that starts boards,
 `start_board`, is in tests/conftest.py."""
+import contextlib
 import json
 import os
 import signal
@@ -83,6 +84,26 @@ def _flash_firmware(board, cfg, tmp):
                         str(cfg_path), "--settle", "0.3"], capture_output=True, cwd=ROOT,
                        timeout=120)
     assert r.returncode == 0, (r.stdout + r.stderr).decode()
+
+
+@contextlib.contextmanager
+def served_with_broker(tmp_path, port, extra=()):
+    """A board served at --speed 10 (extra: more `board serve` arguments),
+    flashed with the carers' link to a broker on loopback at `port`
+    (keep-alive 10 s); stopped at the end of the block."""
+    from host_tools.flashing import protocol as F
+    served = ServedBoard(tmp_path / "tty", tmp_path / "flash", ["--speed", "10"] + list(extra),
+                         stderr=open(tmp_path / "serve.err", "wb"))
+    try:
+        assert served.ready, served.line
+        cfg = {"rate_ul_h": 30, "board_id": "bed4", "mqtt_host": "127.0.0.1",
+               "mqtt_port": port, "mqtt_keepalive_s": 10}
+        (tmp_path / "config.json").write_text(json.dumps(cfg))
+        F.flash(served.port, root=ROOT, config=tmp_path / "config.json", progress=False,
+                settle=1.5)
+        yield served
+    finally:
+        served.stop()
 
 
 def _trace(path, **kw):

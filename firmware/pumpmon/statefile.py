@@ -51,7 +51,7 @@ class StateFile:
         self.esc = 0           # the escalation timer found by load() (manager.escalation_s)
 
     def _read(self, path):
-        """(gen, shown, acked, paused, cfg_crc, alive), None if absent;
+        """(gen, shown, acked, paused, cfg_crc, alive, esc), None if absent;
         raises ValueError if bad."""
         if self.fs.size(path) < 0:
             return None

@@ -7,20 +7,17 @@
 # flapping stays in the log. A shorter run than the firmware test's 24 board
 # hours (tests/firmware/test_chatter.py drives the same record path that long):
 # here ~10 board minutes at --speed 10, the real link and a real socket.
-import json
 import time
 
 import pytest
 
 from host_tools.carer.relay import Scripted
-from host_tools.flashing import protocol as F
-from host_tools.vboard.served import ServedBoard
 from pumpmon import chatter as C
 from pumpmon import eventlog as L
 import logread
 
 from host_tools.vboard.control import wait_board_ms
-from tests.support import ROOT
+from tests.vboard_helpers import served_with_broker
 
 
 def _flap(c, drop_s=0.5):
@@ -39,39 +36,31 @@ def _records(flash):
 @pytest.mark.req("R-067")
 def test_a_flapping_broker_leaves_the_log_its_evidence(tmp_path):
     broker = Scripted(_flap)
-    served = ServedBoard(tmp_path / "tty", tmp_path / "flash", ["--speed", "10", "--control", tmp_path / "ctl"],
-                         stderr=open(tmp_path / "serve.err", "wb"))
     try:
-        assert served.ready, served.line
-        cfg = {"rate_ul_h": 30, "board_id": "bed4", "mqtt_host": "127.0.0.1",
-               "mqtt_port": broker.port, "mqtt_keepalive_s": 10}
-        (tmp_path / "config.json").write_text(json.dumps(cfg))
-        F.flash(served.port, root=ROOT, config=tmp_path / "config.json", progress=False,
-                settle=1.5)
-        flash = tmp_path / "flash"
-        # evidence written before the flapping takes hold: no sensor data, so
-        # the sensors' malfunction alarm is raised within the first minute
-        end = time.monotonic() + 120
-        raised = []
-        while time.monotonic() < end and not raised:
-            raised = [r for r in _records(flash) if r[0] == 1]
-            time.sleep(0.5)
-        assert raised, "no alarm_raised in the log"
-        # 10 board minutes of flapping, however slowly a loaded machine runs them
-        wait_board_ms(str(tmp_path / "ctl"), 600000, timeout=240)
-        # the link's back-off (issue 28: it starts again at 1 s only after a
-        # connection that stayed up 60 s) tries a flapping broker ever more
-        # slowly: 1, 2, 4 ... 60 s, about a dozen connections in 10 minutes
-        assert 6 <= broker.accepted <= 20, broker.accepted
-        recs = _records(flash)
-        for r in raised:
-            assert r in recs
-        links = [r for r in recs if r[0] == L.CARER_LINK]
-        assert len(links) <= C.SEG_BUDGET - C.SEG_RESERVE, len(links)
-        # (the limiter's summary record under a flood faster than the back-off
-        # allows: tests/firmware/test_chatter.py drives the record path itself)
-        print("flapping broker: %d connections, %d carer_link records"
-              % (broker.accepted, len(links)))
+        with served_with_broker(tmp_path, broker.port, ["--control", tmp_path / "ctl"]):
+            flash = tmp_path / "flash"
+            # evidence written before the flapping takes hold: no sensor data, so
+            # the sensors' malfunction alarm is raised within the first minute
+            end = time.monotonic() + 120
+            raised = []
+            while time.monotonic() < end and not raised:
+                raised = [r for r in _records(flash) if r[0] == 1]
+                time.sleep(0.5)
+            assert raised, "no alarm_raised in the log"
+            # 10 board minutes of flapping, however slowly a loaded machine runs them
+            wait_board_ms(str(tmp_path / "ctl"), 600000, timeout=240)
+            # the link's back-off (issue 28: it starts again at 1 s only after a
+            # connection that stayed up 60 s) tries a flapping broker ever more
+            # slowly: 1, 2, 4 ... 60 s, about a dozen connections in 10 minutes
+            assert 6 <= broker.accepted <= 20, broker.accepted
+            recs = _records(flash)
+            for r in raised:
+                assert r in recs
+            links = [r for r in recs if r[0] == L.CARER_LINK]
+            assert len(links) <= C.SEG_BUDGET - C.SEG_RESERVE, len(links)
+            # (the limiter's summary record under a flood faster than the back-off
+            # allows: tests/firmware/test_chatter.py drives the record path itself)
+            print("flapping broker: %d connections, %d carer_link records"
+                  % (broker.accepted, len(links)))
     finally:
-        served.stop()
         broker.close()
